@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {
+    IInferenceHub,
+    CallbackFailure,
+    HubParams,
+    RequestParams,
+    RoundView,
+    SkipReason,
+    Status,
+    Submission,
+    Vote
+} from "./interfaces/IInferenceHub.sol";
+import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
+import {IModelRegistry, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
+import {INodeRegistry, Eligibility} from "./interfaces/INodeRegistry.sol";
+import {Commitments} from "./lib/Commitments.sol";
+import {Owned2Step} from "./utils/Owned2Step.sol";
+
+/// @title InferenceHub
+/// @notice Requests, escrow, SINGLE and CONSENSUS delivery, refunds. See {IInferenceHub}.
+/// @dev Per request the hub keeps one slot: the hash of the request's parameters while it is open, the result
+///      commitment once fulfilled, with the status in the lowest byte. Everything else travels in events and is passed
+///      back by whoever acts on the request (the commitment pattern of Chainlink Functions).
+contract InferenceHub is IInferenceHub, Owned2Step {
+    /*//////////////////////////////////////////////////////////////
+                                 TYPES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Hub parameters and the request counter in one slot, so a request reads and writes a single config slot.
+    ///      Layout, low to high: [0..31] maxCallbackGas | [32..63] maxInputBytes | [64..95] revealWindow |
+    ///      [96..127] maxDeadlineHorizon | [128..143] slashBps | [144..151] maxRedundancy | [152..215] nextRequestId.
+    struct Config {
+        uint32 maxCallbackGas;
+        uint32 maxInputBytes;
+        uint32 revealWindow;
+        uint32 maxDeadlineHorizon;
+        uint16 slashBps;
+        uint8 maxRedundancy;
+        uint64 nextRequestId;
+    }
+
+    /// @dev A consensus round. Layout: [0..7] redundancy | [8..15] commits | [16..23] reveals | [24..87] revealEndsAt
+    ///      (0 until k commits are in); second slot: the winning output hash (set on a majority).
+    struct Round {
+        uint8 redundancy;
+        uint8 commits;
+        uint8 reveals;
+        uint64 revealEndsAt;
+        bytes32 winningOutputHash;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               CONSTANTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Bounds on the parameters (see {HubParams}).
+    uint32 public constant MAX_CALLBACK_GAS_CEILING = 5_000_000;
+    uint32 public constant MIN_INPUT_BYTES_BOUND = 8;
+    uint32 public constant MAX_INPUT_BYTES_CEILING = 65_536;
+    uint32 public constant MIN_REVEAL_WINDOW = 10 seconds;
+    uint32 public constant MAX_REVEAL_WINDOW = 7 days;
+    uint32 public constant MIN_DEADLINE_HORIZON = 1 minutes;
+    uint32 public constant MAX_DEADLINE_HORIZON = 30 days;
+    uint16 public constant MAX_SLASH_BPS = 10_000;
+    uint8 public constant MAX_REDUNDANCY_CEILING = 16;
+    /// @notice Most items in one `submitResults`.
+    uint256 public constant MAX_BATCH = 256;
+    /// @notice Gas kept back on top of the 63/64 rule for the CALL itself and the bookkeeping before it.
+    uint256 public constant CALLBACK_GAS_RESERVE = 5_000;
+
+    uint256 private constant _STATUS_MASK = 0xff;
+
+    /*//////////////////////////////////////////////////////////////
+                                STORAGE
+    //////////////////////////////////////////////////////////////*/
+
+    IModelRegistry private immutable _models;
+    INodeRegistry private immutable _nodes;
+
+    Config private _config;
+    /// @dev requestId => [255..8] top 248 bits of the parameter hash (open, refunded, no consensus) or of the result
+    ///      commitment (fulfilled) | [7..0] Status.
+    mapping(uint256 requestId => bytes32) private _requests;
+    /// @dev account => withdrawable wei (fees earned, refunds, slash shares).
+    mapping(address account => uint256) private _balances;
+    /// @dev requestId => consensus round (CONSENSUS requests only).
+    mapping(uint256 requestId => Round) private _rounds;
+    /// @dev requestId => nodes that committed, in commit order.
+    mapping(uint256 requestId => address[]) private _committers;
+    /// @dev requestId => node => its vote.
+    mapping(uint256 requestId => mapping(address node => Vote)) private _votes;
+
+    /*//////////////////////////////////////////////////////////////
+                              CONSTRUCTOR
+    //////////////////////////////////////////////////////////////*/
+
+    constructor(address initialOwner, IModelRegistry models, INodeRegistry nodes, HubParams memory initialParams)
+        Owned2Step(initialOwner)
+    {
+        if (address(models).code.length == 0) revert RegistryInvalid(address(models));
+        if (address(nodes).code.length == 0) revert RegistryInvalid(address(nodes));
+        _models = models;
+        _nodes = nodes;
+        _config.nextRequestId = 1;
+        _setParams(initialParams);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                RECEIVE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Slashed stake arrives from the node registry; the hub credits it in the same call.
+    receive() external payable {
+        if (msg.sender != address(_nodes)) revert UnexpectedEther(msg.sender, msg.value);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                REQUESTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IInferenceHub
+    function requestInference(
+        bytes32 modelId,
+        bytes calldata input,
+        Mode mode,
+        uint8 redundancy,
+        uint32 callbackGasLimit,
+        uint64 deadline
+    ) external payable returns (uint256 requestId) {
+        Config memory cfg = _config;
+        ModelTerms memory terms = _checkRequest(cfg, modelId, input.length, mode, redundancy, callbackGasLimit, deadline);
+        requestId = cfg.nextRequestId;
+        // Cannot overflow in practice: 2^64 requests.
+        unchecked {
+            _config.nextRequestId = uint64(requestId + 1);
+        }
+        RequestParams memory p = RequestParams({
+            modelId: modelId,
+            inputHash: keccak256(input),
+            requester: msg.sender,
+            fee: msg.value,
+            deadline: deadline,
+            callbackGasLimit: callbackGasLimit,
+            outputBytes: terms.outputBytes,
+            mode: mode,
+            redundancy: redundancy,
+            envRestricted: terms.envRestricted
+        });
+        _requests[requestId] = _pack(Commitments.requestHash(requestId, p), Status.PENDING);
+        _emitRequested(requestId, p, input);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function reclaimFee(uint256 requestId, RequestParams calldata p) external {
+        bytes32 paramsHash = _checkPending(requestId, p);
+        if (block.timestamp <= p.deadline) revert DeadlineNotPassed(requestId, p.deadline);
+        if (p.mode == Mode.CONSENSUS) {
+            // Once k votes are in, the reveal window ends before the deadline by construction: settle by vote.
+            if (_rounds[requestId].revealEndsAt != 0) revert AwaitingFinalization(requestId);
+        }
+        _requests[requestId] = _pack(paramsHash, Status.REFUNDED);
+        _balances[p.requester] += p.fee;
+        emit FeeReclaimed(requestId, p.requester, p.fee);
+        if (p.mode == Mode.CONSENSUS) _unlockAll(_committers[requestId]);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 SINGLE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IInferenceHub
+    function submitResult(uint256 requestId, RequestParams calldata p, bytes calldata output) external {
+        _checkPending(requestId, p);
+        if (p.mode != Mode.SINGLE) revert WrongMode(requestId, p.mode);
+        if (block.timestamp > p.deadline) revert RequestExpired(requestId, p.deadline);
+        bytes32 envHash = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
+        _balances[msg.sender] += p.fee;
+        _recordSingle(requestId, p, output, envHash);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function submitResults(Submission[] calldata items) external returns (uint256 fulfilled) {
+        uint256 n = items.length;
+        if (n == 0 || n > MAX_BATCH) revert BatchSizeInvalid(n, MAX_BATCH);
+        bytes32 lastModel;
+        bytes32 envHash;
+        uint256 earned;
+        for (uint256 i; i < n; ++i) {
+            Submission calldata item = items[i];
+            uint256 requestId = item.requestId;
+            RequestParams calldata p = item.params;
+            bytes32 slot = _requests[requestId];
+            if (slot == bytes32(0)) revert UnknownRequest(requestId);
+            if (_statusOf(slot) != Status.PENDING) {
+                emit ResultSkipped(requestId, msg.sender, SkipReason.NOT_PENDING);
+                continue;
+            }
+            if (_prefix(Commitments.requestHashCalldata(requestId, p)) != _prefix(slot)) {
+                revert RequestParamsMismatch(requestId);
+            }
+            if (p.mode != Mode.SINGLE) revert WrongMode(requestId, p.mode);
+            if (block.timestamp > p.deadline) {
+                emit ResultSkipped(requestId, msg.sender, SkipReason.EXPIRED);
+                continue;
+            }
+            // Batches usually hold one model: check eligibility once per run of equal model ids.
+            if (p.modelId != lastModel) {
+                envHash = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
+                lastModel = p.modelId;
+            }
+            earned += p.fee;
+            ++fulfilled;
+            _recordSingle(requestId, p, item.output, envHash);
+        }
+        if (earned != 0) {
+            // A callback above may have settled a consensus round that slashed this node below the minimum stake;
+            // a node below the minimum is never paid, so the batch is refused as a whole.
+            if (!_nodes.isStaked(msg.sender)) {
+                revert NodeNotEligible(msg.sender, lastModel, Eligibility.STAKE_BELOW_MINIMUM);
+            }
+            _balances[msg.sender] += earned;
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               CONSENSUS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IInferenceHub
+    function commitResult(uint256 requestId, RequestParams calldata p, bytes32 commitHash) external {
+        _checkPending(requestId, p);
+        if (p.mode != Mode.CONSENSUS) revert WrongMode(requestId, p.mode);
+        if (commitHash == bytes32(0)) revert CommitHashZero();
+        Round storage round = _rounds[requestId];
+        uint256 revealWindow = _config.revealWindow;
+        if (round.commits >= p.redundancy || block.timestamp + revealWindow > p.deadline) {
+            revert CommitPhaseClosed(requestId);
+        }
+        Vote storage vote = _votes[requestId][msg.sender];
+        if (vote.commitHash != bytes32(0)) revert AlreadyCommitted(requestId, msg.sender);
+        bytes32 envHash = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
+
+        vote.commitHash = commitHash;
+        vote.envHash = envHash;
+        _committers[requestId].push(msg.sender);
+        uint8 commits = round.commits + 1;
+        round.commits = commits;
+        round.redundancy = p.redundancy;
+        emit ResultCommitted(requestId, msg.sender, commitHash, envHash);
+        if (commits == p.redundancy) {
+            // Fits: block.timestamp + revealWindow <= deadline, a uint64.
+            uint64 revealEndsAt = uint64(block.timestamp + revealWindow);
+            round.revealEndsAt = revealEndsAt;
+            emit RevealPhaseStarted(requestId, revealEndsAt);
+        }
+        _nodes.lockStake(msg.sender);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function revealResult(uint256 requestId, RequestParams calldata p, bytes calldata output, bytes32 salt)
+        external
+    {
+        _checkPending(requestId, p);
+        Round storage round = _rounds[requestId];
+        uint64 revealEndsAt = round.revealEndsAt;
+        if (revealEndsAt == 0) revert RevealPhaseNotStarted(requestId, round.commits, p.redundancy);
+        if (block.timestamp > revealEndsAt) revert RevealPhaseOver(requestId, revealEndsAt);
+        if (output.length != p.outputBytes) revert OutputLengthMismatch(output.length, p.outputBytes);
+        Vote storage vote = _votes[requestId][msg.sender];
+        if (vote.commitHash == bytes32(0)) revert NotCommitted(requestId, msg.sender);
+        if (vote.revealed) revert AlreadyRevealed(requestId, msg.sender);
+        bytes32 outputHash = keccak256(output);
+        if (Commitments.vote(outputHash, salt, msg.sender) != vote.commitHash) {
+            revert RevealMismatch(requestId, msg.sender);
+        }
+        vote.revealed = true;
+        vote.outputHash = outputHash;
+        ++round.reveals;
+        emit ResultRevealed(requestId, msg.sender, outputHash, output);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function finalizeConsensus(uint256 requestId, RequestParams calldata p, bytes calldata output) external {
+        bytes32 paramsHash = _checkPending(requestId, p);
+        if (p.mode != Mode.CONSENSUS) revert WrongMode(requestId, p.mode);
+        Round memory round = _rounds[requestId];
+        if (round.revealEndsAt == 0) revert RevealPhaseNotStarted(requestId, round.commits, p.redundancy);
+        if (round.reveals < round.commits && block.timestamp <= round.revealEndsAt) {
+            revert FinalizeTooEarly(requestId, round.revealEndsAt, round.reveals, round.commits);
+        }
+        address[] memory committers = _committers[requestId];
+        bytes32 winner = _majority(requestId, committers);
+        if (winner == bytes32(0)) {
+            _requests[requestId] = _pack(paramsHash, Status.NO_CONSENSUS);
+            emit ConsensusFailed(requestId, round.reveals, round.commits);
+            // Votes that were revealed cannot be judged without a majority; only the silent ones are slashed.
+            uint256 proceeds = _slashVotes(requestId, committers, bytes32(0));
+            _balances[p.requester] += p.fee + proceeds;
+            _unlockAll(committers);
+        } else {
+            _settleMajority(requestId, p, output, committers, winner);
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 FUNDS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IInferenceHub
+    function withdraw(address payable to) external returns (uint256 amount) {
+        amount = _balances[msg.sender];
+        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        _balances[msg.sender] = 0;
+        emit Withdrawn(msg.sender, to, amount);
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert TransferFailed(to, amount);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function setParams(HubParams calldata newParams) external onlyOwner {
+        _setParams(newParams);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                INTERNAL
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Validates a request against the model's terms and the hub's bounds; returns the terms.
+    function _checkRequest(
+        Config memory cfg,
+        bytes32 modelId,
+        uint256 inputLength,
+        Mode mode,
+        uint8 redundancy,
+        uint32 callbackGasLimit,
+        uint64 deadline
+    ) private view returns (ModelTerms memory terms) {
+        terms = _models.termsOf(modelId);
+        if (!terms.exists) revert UnknownModel(modelId);
+        if (terms.deprecated) revert ModelIsDeprecated(modelId);
+        if (terms.modes & (1 << uint8(mode)) == 0) revert ModeNotAllowed(modelId, mode, terms.modes);
+        // ZK delivery (proof checked by the model's verifier) is not built yet; refuse rather than escrow a fee
+        // nobody can earn.
+        if (mode == Mode.ZK) revert ModeUnavailable(mode);
+        if (inputLength > cfg.maxInputBytes) revert InputTooLarge(inputLength, cfg.maxInputBytes);
+        if (inputLength != terms.inputBytes) revert InputLengthMismatch(inputLength, terms.inputBytes);
+        if (mode == Mode.SINGLE) {
+            if (redundancy != 1) revert RedundancyInvalid(mode, redundancy, 1, 1);
+        } else if (redundancy < 2 || redundancy > cfg.maxRedundancy) {
+            revert RedundancyInvalid(mode, redundancy, 2, cfg.maxRedundancy);
+        }
+        uint256 required = uint256(terms.price) * redundancy;
+        if (msg.value < required) revert InsufficientFee(msg.value, required);
+        // CONSENSUS needs a whole reveal window before the deadline.
+        uint256 earliest = block.timestamp + (mode == Mode.CONSENSUS ? cfg.revealWindow : 0);
+        uint256 latest = block.timestamp + cfg.maxDeadlineHorizon;
+        if (deadline <= earliest || deadline > latest) revert DeadlineInvalid(deadline, earliest, latest);
+        if (callbackGasLimit > cfg.maxCallbackGas) revert CallbackGasTooHigh(callbackGasLimit, cfg.maxCallbackGas);
+    }
+
+    function _emitRequested(uint256 requestId, RequestParams memory p, bytes calldata input) private {
+        emit InferenceRequested(
+            requestId,
+            p.modelId,
+            p.requester,
+            p.fee,
+            p.deadline,
+            p.callbackGasLimit,
+            p.outputBytes,
+            p.mode,
+            p.redundancy,
+            p.envRestricted,
+            input
+        );
+    }
+
+    /// @dev Records the majority's output, slashes the other votes, pays, unlocks and calls back.
+    function _settleMajority(
+        uint256 requestId,
+        RequestParams calldata p,
+        bytes calldata output,
+        address[] memory committers,
+        bytes32 winner
+    ) private {
+        bytes32 givenHash = keccak256(output);
+        if (givenHash != winner) revert WinningOutputMismatch(requestId, winner, givenHash);
+        (address[] memory agreed, bytes32[] memory nodeCommitments) =
+            _agreeing(requestId, committers, p.modelId, p.inputHash, winner);
+        bytes32 commitment = Commitments.consensus(requestId, winner, nodeCommitments);
+        _requests[requestId] = _pack(commitment, Status.FULFILLED);
+        _rounds[requestId].winningOutputHash = winner;
+        emit ConsensusReached(requestId, winner, commitment, uint8(agreed.length), output);
+
+        uint256 slashed = _slashVotes(requestId, committers, winner);
+        _distribute(p.requester, p.fee, slashed, agreed);
+        _unlockAll(committers);
+        _callback(requestId, p.requester, p.callbackGasLimit, output);
+    }
+
+    /// @dev Records a SINGLE result, emits it and calls back. The caller has checked the request and the node.
+    function _recordSingle(uint256 requestId, RequestParams calldata p, bytes calldata output, bytes32 envHash)
+        private
+    {
+        if (output.length != p.outputBytes) revert OutputLengthMismatch(output.length, p.outputBytes);
+        bytes32 commitment =
+            Commitments.result(requestId, p.modelId, p.inputHash, keccak256(output), envHash, msg.sender);
+        _requests[requestId] = _pack(commitment, Status.FULFILLED);
+        emit ResultSubmitted(requestId, msg.sender, envHash, commitment, output);
+        _callback(requestId, p.requester, p.callbackGasLimit, output);
+    }
+
+    /// @dev Calls `requester.onInferenceResult` with exactly `gasLimit` gas, copying no return data (a return bomb
+    ///      costs the hub nothing) and never bubbling a revert. Reverts the whole delivery if the caller left too
+    ///      little gas to honour the limit, so a node cannot starve a callback on purpose.
+    function _callback(uint256 requestId, address requester, uint32 gasLimit, bytes calldata output) private {
+        if (gasLimit == 0) return;
+        if (requester.code.length == 0) {
+            emit CallbackFailed(requestId, requester, CallbackFailure.NO_CODE);
+            return;
+        }
+        bytes memory data = abi.encodeCall(IInferenceConsumer.onInferenceResult, (requestId, output));
+        // The CALL forwards at most 63/64 of the gas left; need gasLimit * 64/63 (rounded up) plus the reserve.
+        uint256 required = uint256(gasLimit) + uint256(gasLimit) / 63 + 1 + CALLBACK_GAS_RESERVE;
+        uint256 available = gasleft();
+        if (available < required) revert InsufficientGasForCallback(available, required);
+        bool ok;
+        assembly ("memory-safe") {
+            ok := call(gasLimit, requester, 0, add(data, 0x20), mload(data), 0, 0)
+        }
+        if (!ok) emit CallbackFailed(requestId, requester, CallbackFailure.REVERTED);
+    }
+
+    /// @dev The strict-majority output among revealed votes (> k/2 of the k committers), or zero.
+    function _majority(uint256 requestId, address[] memory committers) private view returns (bytes32) {
+        uint256 k = committers.length;
+        for (uint256 i; i < k; ++i) {
+            Vote storage a = _votes[requestId][committers[i]];
+            if (!a.revealed) continue;
+            uint256 same;
+            for (uint256 j; j < k; ++j) {
+                Vote storage b = _votes[requestId][committers[j]];
+                if (b.revealed && b.outputHash == a.outputHash) ++same;
+            }
+            if (same * 2 > k) return a.outputHash;
+        }
+        return bytes32(0);
+    }
+
+    /// @dev The committers that revealed `outputHash`, in commit order, with each one's result commitment.
+    function _agreeing(
+        uint256 requestId,
+        address[] memory committers,
+        bytes32 modelId,
+        bytes32 inputHash,
+        bytes32 outputHash
+    ) private view returns (address[] memory agreed, bytes32[] memory nodeCommitments) {
+        uint256 k = committers.length;
+        agreed = new address[](k);
+        nodeCommitments = new bytes32[](k);
+        uint256 n;
+        for (uint256 i; i < k; ++i) {
+            Vote storage vote = _votes[requestId][committers[i]];
+            if (vote.revealed && vote.outputHash == outputHash) {
+                agreed[n] = committers[i];
+                nodeCommitments[n] =
+                    Commitments.result(requestId, modelId, inputHash, outputHash, vote.envHash, committers[i]);
+                ++n;
+            }
+        }
+        assembly ("memory-safe") {
+            // Shrink both arrays to the agreeing votes (n <= k, so no memory is exposed).
+            mstore(agreed, n)
+            mstore(nodeCommitments, n)
+        }
+    }
+
+    /// @dev Slashes every committer that did not reveal `winner` (with `winner` zero: every committer that did not
+    ///      reveal). Returns the total taken; the ETH has arrived in this contract when it returns.
+    function _slashVotes(uint256 requestId, address[] memory committers, bytes32 winner)
+        private
+        returns (uint256 total)
+    {
+        uint16 bps = _config.slashBps;
+        for (uint256 i; i < committers.length; ++i) {
+            Vote storage vote = _votes[requestId][committers[i]];
+            bool honest = winner == bytes32(0) ? vote.revealed : (vote.revealed && vote.outputHash == winner);
+            if (honest) continue;
+            uint256 amount = _nodes.slash(committers[i], bps);
+            total += amount;
+            emit VoteSlashed(requestId, committers[i], amount);
+        }
+    }
+
+    /// @dev Splits the fee among the agreeing nodes and the slashed stake among the requester and the agreeing
+    ///      nodes. A node below the minimum stake is never paid: its fee share goes back to the requester, as does
+    ///      every rounding remainder, so the sums are conserved exactly.
+    function _distribute(address requester, uint256 fee, uint256 slashed, address[] memory agreed) private {
+        uint256 n = agreed.length;
+        uint256 feeShare = fee / n;
+        uint256 slashShare = slashed / (n + 1);
+        uint256 toRequester = fee + slashed;
+        for (uint256 i; i < n; ++i) {
+            uint256 pay = slashShare;
+            if (_nodes.isStaked(agreed[i])) pay += feeShare;
+            _balances[agreed[i]] += pay;
+            toRequester -= pay;
+        }
+        _balances[requester] += toRequester;
+    }
+
+    function _unlockAll(address[] memory committers) private {
+        for (uint256 i; i < committers.length; ++i) {
+            _nodes.unlockStake(committers[i]);
+        }
+    }
+
+    /// @dev Reverts unless `requestId` is open and `p` are its parameters; returns their hash.
+    function _checkPending(uint256 requestId, RequestParams calldata p) private view returns (bytes32 paramsHash) {
+        bytes32 slot = _requests[requestId];
+        if (slot == bytes32(0)) revert UnknownRequest(requestId);
+        Status status = _statusOf(slot);
+        if (status != Status.PENDING) revert RequestNotPending(requestId, status);
+        paramsHash = Commitments.requestHashCalldata(requestId, p);
+        if (_prefix(paramsHash) != _prefix(slot)) revert RequestParamsMismatch(requestId);
+    }
+
+    /// @dev The environment `node` works under for `modelId`; reverts if it may not.
+    function _eligibleEnvironment(address node, bytes32 modelId, bool envRestricted)
+        private
+        view
+        returns (bytes32 envHash)
+    {
+        Eligibility status;
+        (status, envHash) = _nodes.eligibility(node, modelId);
+        if (status != Eligibility.ELIGIBLE) revert NodeNotEligible(node, modelId, status);
+        if (envRestricted && !_models.isEnvironmentAllowed(modelId, envHash)) {
+            revert EnvironmentNotAllowed(modelId, envHash);
+        }
+    }
+
+    function _setParams(HubParams memory p) private {
+        _checkBound("maxCallbackGas", p.maxCallbackGas, 0, MAX_CALLBACK_GAS_CEILING);
+        _checkBound("maxInputBytes", p.maxInputBytes, MIN_INPUT_BYTES_BOUND, MAX_INPUT_BYTES_CEILING);
+        _checkBound("revealWindow", p.revealWindow, MIN_REVEAL_WINDOW, MAX_REVEAL_WINDOW);
+        // A consensus deadline must fit a reveal window, so the horizon must exceed it.
+        _checkBound("maxDeadlineHorizon", p.maxDeadlineHorizon, uint256(p.revealWindow) + 1, MAX_DEADLINE_HORIZON);
+        _checkBound("maxDeadlineHorizon", p.maxDeadlineHorizon, MIN_DEADLINE_HORIZON, MAX_DEADLINE_HORIZON);
+        _checkBound("slashBps", p.slashBps, 1, MAX_SLASH_BPS);
+        _checkBound("maxRedundancy", p.maxRedundancy, 2, MAX_REDUNDANCY_CEILING);
+        Config storage cfg = _config;
+        cfg.maxCallbackGas = p.maxCallbackGas;
+        cfg.maxInputBytes = p.maxInputBytes;
+        cfg.revealWindow = p.revealWindow;
+        cfg.maxDeadlineHorizon = p.maxDeadlineHorizon;
+        cfg.slashBps = p.slashBps;
+        cfg.maxRedundancy = p.maxRedundancy;
+        emit ParamsUpdated(p);
+    }
+
+    function _checkBound(string memory name, uint256 value, uint256 min, uint256 max) private pure {
+        if (value < min || value > max) revert ParameterOutOfBounds(name, value, min, max);
+    }
+
+    function _pack(bytes32 hash, Status status) private pure returns (bytes32) {
+        return bytes32((uint256(hash) & ~_STATUS_MASK) | uint256(status));
+    }
+
+    function _prefix(bytes32 slot) private pure returns (bytes32) {
+        return bytes32(uint256(slot) & ~_STATUS_MASK);
+    }
+
+    function _statusOf(bytes32 slot) private pure returns (Status) {
+        return Status(uint8(uint256(slot) & _STATUS_MASK));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IInferenceHub
+    function statusOf(uint256 requestId) external view returns (Status) {
+        return _statusOf(_requests[requestId]);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function commitmentOf(uint256 requestId) external view returns (bytes32) {
+        return _prefix(_requests[requestId]);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function verifyResult(
+        uint256 requestId,
+        bytes32 modelId,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        bytes32 envHash,
+        address node
+    ) external view returns (bool) {
+        bytes32 slot = _requests[requestId];
+        if (_statusOf(slot) != Status.FULFILLED) return false;
+        address[] memory committers = _committers[requestId];
+        if (committers.length == 0) {
+            return _prefix(Commitments.result(requestId, modelId, inputHash, outputHash, envHash, node)) == _prefix(slot);
+        }
+        // CONSENSUS: `node` must have voted for the winning output under `envHash`, and the agreeing nodes'
+        // commitments rebuilt from storage must give the stored consensus commitment.
+        if (_rounds[requestId].winningOutputHash != outputHash) return false;
+        Vote storage mine = _votes[requestId][node];
+        if (!mine.revealed || mine.outputHash != outputHash || mine.envHash != envHash) return false;
+        (, bytes32[] memory nodeCommitments) = _agreeing(requestId, committers, modelId, inputHash, outputHash);
+        return _prefix(Commitments.consensus(requestId, outputHash, nodeCommitments)) == _prefix(slot);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function roundOf(uint256 requestId) external view returns (RoundView memory) {
+        Round storage round = _rounds[requestId];
+        return RoundView({
+            commits: round.commits,
+            reveals: round.reveals,
+            revealEndsAt: round.revealEndsAt,
+            winningOutputHash: round.winningOutputHash,
+            committers: _committers[requestId]
+        });
+    }
+
+    /// @inheritdoc IInferenceHub
+    function voteOf(uint256 requestId, address node) external view returns (Vote memory) {
+        return _votes[requestId][node];
+    }
+
+    /// @inheritdoc IInferenceHub
+    function balanceOf(address account) external view returns (uint256) {
+        return _balances[account];
+    }
+
+    /// @inheritdoc IInferenceHub
+    function params() external view returns (HubParams memory) {
+        Config memory cfg = _config;
+        return HubParams({
+            maxCallbackGas: cfg.maxCallbackGas,
+            maxInputBytes: cfg.maxInputBytes,
+            revealWindow: cfg.revealWindow,
+            maxDeadlineHorizon: cfg.maxDeadlineHorizon,
+            slashBps: cfg.slashBps,
+            maxRedundancy: cfg.maxRedundancy
+        });
+    }
+
+    /// @inheritdoc IInferenceHub
+    function nextRequestId() external view returns (uint256) {
+        return _config.nextRequestId;
+    }
+
+    /// @inheritdoc IInferenceHub
+    function modelRegistry() external view returns (address) {
+        return address(_models);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function nodeRegistry() external view returns (address) {
+        return address(_nodes);
+    }
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IModelRegistry, ModelSpec, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
+import {TensorCodec} from "./lib/TensorCodec.sol";
+
+/// @title ModelRegistry
+/// @notice Content-addressed, immutable model entries. See {IModelRegistry}.
+contract ModelRegistry is IModelRegistry {
+    /*//////////////////////////////////////////////////////////////
+                               CONSTANTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Bitmask of the modes this registry knows (SINGLE, CONSENSUS, ZK).
+    uint8 public constant KNOWN_MODES = uint8((1 << (uint256(type(Mode).max) + 1)) - 1);
+    /// @notice Longest URI accepted, in bytes.
+    uint256 public constant MAX_URI_BYTES = 512;
+    /// @notice Most dimensions of a tensor shape.
+    uint256 public constant MAX_RANK = 8;
+    /// @notice Largest encoded tensor, in bytes (the hub's input bound can only be lower).
+    uint256 public constant MAX_TENSOR_BYTES = 65_536;
+    /// @notice Most allowed environments per model.
+    uint256 public constant MAX_ENVIRONMENTS = 32;
+
+    /*//////////////////////////////////////////////////////////////
+                                STORAGE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev modelId => request terms, one packed slot (layout on {ModelTerms}).
+    mapping(bytes32 modelId => ModelTerms) private _terms;
+    /// @dev modelId => the spec as registered.
+    mapping(bytes32 modelId => ModelSpec) private _specs;
+    /// @dev modelId => who registered it (the only account that can deprecate it).
+    mapping(bytes32 modelId => address) private _owners;
+    /// @dev modelId => envHash => allowed to serve it (only consulted when the model's envRestricted bit is set).
+    mapping(bytes32 modelId => mapping(bytes32 envHash => bool)) private _allowedEnv;
+    /// @dev Registration order, for enumeration.
+    bytes32[] private _modelIds;
+
+    /*//////////////////////////////////////////////////////////////
+                                EXTERNAL
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IModelRegistry
+    function registerModel(bytes32 modelId, ModelSpec calldata spec) external {
+        if (modelId == bytes32(0)) revert ModelIdZero();
+        if (_terms[modelId].exists) revert ModelAlreadyRegistered(modelId, _owners[modelId]);
+        uint256 uriLength = bytes(spec.uri).length;
+        if (uriLength == 0 || uriLength > MAX_URI_BYTES) revert UriInvalid(uriLength, MAX_URI_BYTES);
+        uint256 inputBytes = _tensorBytes("input", spec.inputShape);
+        uint256 outputBytes = _tensorBytes("output", spec.outputShape);
+        if (spec.scale == 0) revert ScaleZero();
+        if (spec.modes == 0 || spec.modes & ~KNOWN_MODES != 0) revert ModesInvalid(spec.modes, KNOWN_MODES);
+        bool zk = spec.modes & (1 << uint8(Mode.ZK)) != 0;
+        if (zk != (spec.verifier != address(0)) || (zk && spec.verifier.code.length == 0)) {
+            revert VerifierInvalid(spec.modes, spec.verifier);
+        }
+        uint256 envCount = spec.allowedEnvironments.length;
+        if (envCount > MAX_ENVIRONMENTS) revert TooManyEnvironments(envCount, MAX_ENVIRONMENTS);
+        for (uint256 i; i < envCount; ++i) {
+            bytes32 env = spec.allowedEnvironments[i];
+            if (env == bytes32(0)) revert EnvironmentZero(i);
+            if (_allowedEnv[modelId][env]) revert EnvironmentDuplicate(env);
+            _allowedEnv[modelId][env] = true;
+        }
+
+        _terms[modelId] = ModelTerms({
+            price: spec.price,
+            // Both fit: _tensorBytes caps them at MAX_TENSOR_BYTES.
+            inputBytes: uint32(inputBytes),
+            outputBytes: uint32(outputBytes),
+            modes: spec.modes,
+            deprecated: false,
+            envRestricted: envCount != 0,
+            exists: true
+        });
+        _specs[modelId] = spec;
+        _owners[modelId] = msg.sender;
+        _modelIds.push(modelId);
+        emit ModelRegistered(modelId, msg.sender, spec);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function deprecateModel(bytes32 modelId) external {
+        ModelTerms storage terms = _terms[modelId];
+        if (!terms.exists) revert ModelNotFound(modelId);
+        address modelOwner = _owners[modelId];
+        if (msg.sender != modelOwner) revert NotModelOwner(modelId, msg.sender, modelOwner);
+        if (terms.deprecated) revert ModelAlreadyDeprecated(modelId);
+        terms.deprecated = true;
+        emit ModelDeprecated(modelId);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                PRIVATE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Encoded size of a tensor of `shape`, validating the shape.
+    function _tensorBytes(string memory which, uint32[] calldata shape) private pure returns (uint256 bytes_) {
+        uint256 rank = shape.length;
+        if (rank == 0) revert ShapeEmpty(which);
+        if (rank > MAX_RANK) revert ShapeRankTooHigh(which, rank, MAX_RANK);
+        bytes_ = TensorCodec.ELEMENT_BYTES;
+        for (uint256 i; i < rank; ++i) {
+            if (shape[i] == 0) revert ShapeDimensionZero(which, i);
+            // Cannot overflow: bytes_ stays <= MAX_TENSOR_BYTES (checked below) and each dimension is < 2^32.
+            bytes_ *= shape[i];
+            if (bytes_ > MAX_TENSOR_BYTES) revert TensorTooLarge(which, bytes_, MAX_TENSOR_BYTES);
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IModelRegistry
+    function termsOf(bytes32 modelId) external view returns (ModelTerms memory) {
+        return _terms[modelId];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function getModel(bytes32 modelId)
+        external
+        view
+        returns (address owner, ModelSpec memory spec, ModelTerms memory terms)
+    {
+        terms = _terms[modelId];
+        if (!terms.exists) revert ModelNotFound(modelId);
+        return (_owners[modelId], _specs[modelId], terms);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function isEnvironmentAllowed(bytes32 modelId, bytes32 envHash) external view returns (bool) {
+        ModelTerms memory terms = _terms[modelId];
+        if (!terms.exists) revert ModelNotFound(modelId);
+        return !terms.envRestricted || _allowedEnv[modelId][envHash];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelCount() external view returns (uint256) {
+        return _modelIds.length;
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelIdAt(uint256 index) external view returns (bytes32) {
+        return _modelIds[index];
+    }
+}

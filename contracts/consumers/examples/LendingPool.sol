@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {InferenceConsumer} from "../InferenceConsumer.sol";
+import {IInferenceHub} from "../../interfaces/IInferenceHub.sol";
+import {Mode} from "../../interfaces/IModelRegistry.sol";
+import {TensorCodec} from "../../lib/TensorCodec.sol";
+
+/// @title LendingPool
+/// @notice Example consumer: a pool that lends its ETH only to applicants whose credit-risk score, computed by a
+///         registered model and delivered through the hub, is below a threshold.
+/// @dev The model's output is the class-probability tensor of the credit model; element `scoreIndex` is the
+///      probability of default in the model's fixed-point scale.
+contract LendingPool is InferenceConsumer {
+    /*//////////////////////////////////////////////////////////////
+                                 TYPES
+    //////////////////////////////////////////////////////////////*/
+
+    enum Decision {
+        NONE,
+        PENDING,
+        APPROVED,
+        REFUSED_SCORE,
+        REFUSED_LIQUIDITY
+    }
+
+    /// @dev Layout: [0..159] applicant | [160..167] decision; second slot amount; third slot score.
+    struct Application {
+        address applicant;
+        Decision decision;
+        uint256 amount;
+        int64 score;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    error AmountZero();
+    error ApplicationUnknown(uint256 requestId);
+    error NothingToClaim(address borrower);
+    error TransferFailed(address to, uint256 amount);
+
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    event LoanRequested(uint256 indexed requestId, address indexed applicant, uint256 amount);
+    event LoanDecided(uint256 indexed requestId, address indexed applicant, Decision decision, int64 score);
+    event LoanClaimed(address indexed borrower, uint256 amount);
+
+    /*//////////////////////////////////////////////////////////////
+                               IMMUTABLES
+    //////////////////////////////////////////////////////////////*/
+
+    bytes32 public immutable MODEL_ID;
+    /// @notice Approve only if score < threshold (model fixed-point units).
+    int64 public immutable THRESHOLD;
+    uint256 public immutable SCORE_INDEX;
+    uint32 public constant CALLBACK_GAS = 120_000;
+    uint64 public constant DECISION_TIMEOUT = 1 hours;
+
+    /*//////////////////////////////////////////////////////////////
+                                STORAGE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev requestId => the application it scores.
+    mapping(uint256 requestId => Application) private _applications;
+    /// @dev borrower => approved ETH waiting to be claimed.
+    mapping(address borrower => uint256) private _claimable;
+    /// @dev ETH promised to approved borrowers and not yet claimed.
+    uint256 private _committed;
+
+    constructor(IInferenceHub hub_, bytes32 modelId, int64 threshold, uint256 scoreIndex) InferenceConsumer(hub_) {
+        MODEL_ID = modelId;
+        THRESHOLD = threshold;
+        SCORE_INDEX = scoreIndex;
+    }
+
+    /// @notice Funds the pool.
+    receive() external payable {}
+
+    /// @notice Applies for a loan of `amount` wei; `features` are the applicant's fixed-point features. `msg.value`
+    ///         pays the inference fee.
+    function applyForLoan(int64[] calldata features, uint256 amount) external payable returns (uint256 requestId) {
+        if (amount == 0) revert AmountZero();
+        requestId = _requestInference(
+            MODEL_ID,
+            TensorCodec.encode(features),
+            Mode.SINGLE,
+            1,
+            CALLBACK_GAS,
+            uint64(block.timestamp) + DECISION_TIMEOUT,
+            msg.value
+        );
+        _applications[requestId] =
+            Application({applicant: msg.sender, decision: Decision.PENDING, amount: amount, score: 0});
+        emit LoanRequested(requestId, msg.sender, amount);
+    }
+
+    /// @notice Sends the caller's approved loan.
+    function claim() external returns (uint256 amount) {
+        amount = _claimable[msg.sender];
+        if (amount == 0) revert NothingToClaim(msg.sender);
+        _claimable[msg.sender] = 0;
+        _committed -= amount;
+        emit LoanClaimed(msg.sender, amount);
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert TransferFailed(msg.sender, amount);
+    }
+
+    /// @notice Pulls refunds of timed-out requests back into the pool.
+    function recoverRefunds() external returns (uint256) {
+        return _withdrawFromHub(payable(address(this)));
+    }
+
+    function _onInferenceResult(uint256 requestId, bytes calldata output) internal override {
+        Application storage app = _applications[requestId];
+        if (app.decision != Decision.PENDING) revert ApplicationUnknown(requestId);
+        int64 score = TensorCodec.valueAt(output, SCORE_INDEX);
+        Decision decision;
+        if (score >= THRESHOLD) {
+            decision = Decision.REFUSED_SCORE;
+        } else if (address(this).balance - _committed < app.amount) {
+            decision = Decision.REFUSED_LIQUIDITY;
+        } else {
+            decision = Decision.APPROVED;
+            _committed += app.amount;
+            _claimable[app.applicant] += app.amount;
+        }
+        app.decision = decision;
+        app.score = score;
+        emit LoanDecided(requestId, app.applicant, decision, score);
+    }
+
+    /// @notice An application by its request id.
+    function applicationOf(uint256 requestId) external view returns (Application memory) {
+        return _applications[requestId];
+    }
+
+    /// @notice Approved ETH `borrower` can claim.
+    function claimableOf(address borrower) external view returns (uint256) {
+        return _claimable[borrower];
+    }
+
+    /// @notice ETH available for new loans.
+    function liquidity() external view returns (uint256) {
+        return address(this).balance - _committed;
+    }
+}

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {Mode} from "./IModelRegistry.sol";
+import {Eligibility} from "./INodeRegistry.sol";
+
+/// @notice Where a request stands.
+/// @dev PENDING: open (SINGLE: awaiting a node; CONSENSUS: committing or revealing, see `roundOf`).
+///      FULFILLED: a result is recorded. NO_CONSENSUS: the reveals had no strict majority; the fee went back.
+///      REFUNDED: the deadline passed without a result; the fee went back.
+enum Status {
+    NONE,
+    PENDING,
+    FULFILLED,
+    NO_CONSENSUS,
+    REFUNDED
+}
+
+/// @notice Why a batch item was skipped instead of reverting the batch.
+enum SkipReason {
+    NOT_PENDING,
+    EXPIRED
+}
+
+/// @notice Why a consumer callback did not complete. The result is recorded either way.
+enum CallbackFailure {
+    NO_CODE,
+    REVERTED
+}
+
+/// @notice The parameters of a request. The hub stores only their hash; whoever acts on a request passes them back.
+/// @dev Every field is in the `InferenceRequested` event (inputHash = keccak256(input)).
+struct RequestParams {
+    bytes32 modelId;
+    bytes32 inputHash;
+    address requester;
+    uint256 fee;
+    uint64 deadline;
+    uint32 callbackGasLimit;
+    uint32 outputBytes;
+    Mode mode;
+    uint8 redundancy;
+    bool envRestricted;
+}
+
+/// @notice One item of `submitResults`.
+struct Submission {
+    uint256 requestId;
+    RequestParams params;
+    bytes output;
+}
+
+/// @notice The hub's tunable parameters (owner-set, each within the bounds in `InferenceHub`).
+struct HubParams {
+    /// @dev Upper bound on a request's callback gas.
+    uint32 maxCallbackGas;
+    /// @dev Upper bound on a request's input size in bytes.
+    uint32 maxInputBytes;
+    /// @dev Seconds the reveal phase of a consensus round lasts.
+    uint32 revealWindow;
+    /// @dev How far in the future (seconds) a deadline may lie.
+    uint32 maxDeadlineHorizon;
+    /// @dev Fraction of stake taken from a node whose consensus vote lost or was never revealed, in basis points.
+    uint16 slashBps;
+    /// @dev Largest k for CONSENSUS.
+    uint8 maxRedundancy;
+}
+
+/// @notice A consensus vote.
+struct Vote {
+    bytes32 commitHash;
+    bytes32 outputHash;
+    bytes32 envHash;
+    bool revealed;
+}
+
+/// @notice A consensus round as seen from outside.
+struct RoundView {
+    uint8 commits;
+    uint8 reveals;
+    uint64 revealEndsAt;
+    /// @dev The majority's output hash once the round reached consensus, zero before.
+    bytes32 winningOutputHash;
+    address[] committers;
+}
+
+/// @title IInferenceHub
+/// @notice Records inference requests and their results. A request escrows its fee; a staked node (SINGLE) or a
+///         strict majority of k staked nodes (CONSENSUS, commit-reveal) answers; the result is bound into a commitment
+///         keccak256(requestId, modelId, inputHash, outputHash, envHash, node); the requester's callback receives the
+///         output with exactly its gas limit and can never make the delivery fail. After the deadline without a result
+///         the requester gets the whole fee back, triggered by anyone.
+interface IInferenceHub {
+    /*//////////////////////////////////////////////////////////////
+                            REQUEST ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice No model with this id.
+    error UnknownModel(bytes32 modelId);
+    /// @notice The model is deprecated and takes no new requests.
+    error ModelIsDeprecated(bytes32 modelId);
+    /// @notice The model does not allow this verification mode.
+    error ModeNotAllowed(bytes32 modelId, Mode mode, uint8 allowedModes);
+    /// @notice The mode is not available in this version of the hub.
+    error ModeUnavailable(Mode mode);
+    /// @notice The input is not the model's canonical input size.
+    error InputLengthMismatch(uint256 length, uint256 expected);
+    /// @notice The input is larger than the hub accepts.
+    error InputTooLarge(uint256 length, uint256 max);
+    /// @notice SINGLE takes redundancy 1; CONSENSUS takes 2..maxRedundancy.
+    error RedundancyInvalid(Mode mode, uint256 redundancy, uint256 min, uint256 max);
+    /// @notice The fee is below price * redundancy.
+    error InsufficientFee(uint256 paid, uint256 required);
+    /// @notice The deadline must lie in (earliest, latest].
+    error DeadlineInvalid(uint64 deadline, uint256 earliest, uint256 latest);
+    /// @notice The callback gas limit exceeds the hub's bound.
+    error CallbackGasTooHigh(uint32 callbackGasLimit, uint32 max);
+
+    /*//////////////////////////////////////////////////////////////
+                           DELIVERY ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice No request with this id.
+    error UnknownRequest(uint256 requestId);
+    /// @notice The parameters passed do not hash to the request's stored hash.
+    error RequestParamsMismatch(uint256 requestId);
+    /// @notice The request is final already.
+    error RequestNotPending(uint256 requestId, Status status);
+    /// @notice The deadline has passed; nothing is accepted any more.
+    error RequestExpired(uint256 requestId, uint64 deadline);
+    /// @notice This function serves another mode.
+    error WrongMode(uint256 requestId, Mode mode);
+    /// @notice The output is not the model's canonical output size.
+    error OutputLengthMismatch(uint256 length, uint256 expected);
+    /// @notice The caller may not take work for this model.
+    error NodeNotEligible(address node, bytes32 modelId, Eligibility reason);
+    /// @notice The model does not allow the node's environment.
+    error EnvironmentNotAllowed(bytes32 modelId, bytes32 envHash);
+    /// @notice Too little gas left to give the callback its full limit (the 63/64 rule); send more gas.
+    error InsufficientGasForCallback(uint256 available, uint256 required);
+    /// @notice A batch must hold between 1 and `max` items.
+    error BatchSizeInvalid(uint256 size, uint256 max);
+
+    /*//////////////////////////////////////////////////////////////
+                           CONSENSUS ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice k commits are in, or too little time is left for a reveal window before the deadline.
+    error CommitPhaseClosed(uint256 requestId);
+    /// @notice A commit hash must not be zero.
+    error CommitHashZero();
+    /// @notice The node committed to this request already.
+    error AlreadyCommitted(uint256 requestId, address node);
+    /// @notice The node did not commit to this request.
+    error NotCommitted(uint256 requestId, address node);
+    /// @notice The reveal phase has not started (fewer than k commits).
+    error RevealPhaseNotStarted(uint256 requestId, uint8 commits, uint8 redundancy);
+    /// @notice The reveal phase is over.
+    error RevealPhaseOver(uint256 requestId, uint64 revealEndsAt);
+    /// @notice The node revealed already.
+    error AlreadyRevealed(uint256 requestId, address node);
+    /// @notice keccak256(abi.encode(keccak256(output), salt, node)) is not the committed hash.
+    error RevealMismatch(uint256 requestId, address node);
+    /// @notice Finalization waits for all reveals or the end of the reveal window.
+    error FinalizeTooEarly(uint256 requestId, uint64 revealEndsAt, uint8 reveals, uint8 commits);
+    /// @notice The output passed to `finalizeConsensus` is not the majority's.
+    error WinningOutputMismatch(uint256 requestId, bytes32 expected, bytes32 given);
+
+    /*//////////////////////////////////////////////////////////////
+                         REFUND / FUNDS ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The deadline has not passed yet.
+    error DeadlineNotPassed(uint256 requestId, uint64 deadline);
+    /// @notice All k votes are in: the round settles through `finalizeConsensus`, not a refund.
+    error AwaitingFinalization(uint256 requestId);
+    /// @notice Nothing to withdraw.
+    error NothingToWithdraw(address account);
+    /// @notice Sending ETH failed; the balance is untouched.
+    error TransferFailed(address to, uint256 amount);
+    /// @notice The hub only takes ETH with requests and from the node registry's slashing.
+    error UnexpectedEther(address sender, uint256 amount);
+    /// @notice A parameter is outside its bounds.
+    error ParameterOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
+    /// @notice A registry address is not a contract.
+    error RegistryInvalid(address registry);
+
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice A request was accepted and its fee escrowed. Carries everything a node needs: with `input` and the
+    ///         topics, it rebuilds the `RequestParams` it passes back on delivery.
+    event InferenceRequested(
+        uint256 indexed requestId,
+        bytes32 indexed modelId,
+        address indexed requester,
+        uint256 fee,
+        uint64 deadline,
+        uint32 callbackGasLimit,
+        uint32 outputBytes,
+        Mode mode,
+        uint8 redundancy,
+        bool envRestricted,
+        bytes input
+    );
+
+    /// @notice A SINGLE result was recorded and the fee credited to `node`.
+    event ResultSubmitted(
+        uint256 indexed requestId, address indexed node, bytes32 envHash, bytes32 commitment, bytes output
+    );
+
+    /// @notice A batch item was skipped (final already, or expired); the rest of the batch went on.
+    event ResultSkipped(uint256 indexed requestId, address indexed node, SkipReason reason);
+
+    /// @notice The consumer callback did not complete; the result stays recorded and paid.
+    event CallbackFailed(uint256 indexed requestId, address indexed requester, CallbackFailure reason);
+
+    /// @notice A node committed to a consensus round.
+    event ResultCommitted(uint256 indexed requestId, address indexed node, bytes32 commitHash, bytes32 envHash);
+
+    /// @notice k commits are in; reveals are accepted until `revealEndsAt`.
+    event RevealPhaseStarted(uint256 indexed requestId, uint64 revealEndsAt);
+
+    /// @notice A node revealed its output.
+    event ResultRevealed(uint256 indexed requestId, address indexed node, bytes32 outputHash, bytes output);
+
+    /// @notice A strict majority agreed; the agreeing nodes shared the fee.
+    event ConsensusReached(
+        uint256 indexed requestId, bytes32 outputHash, bytes32 commitment, uint8 agreeing, bytes output
+    );
+
+    /// @notice No strict majority; the fee went back to the requester.
+    event ConsensusFailed(uint256 indexed requestId, uint8 reveals, uint8 commits);
+
+    /// @notice `node` lost `amount` of stake in round `requestId` (wrong or missing reveal).
+    event VoteSlashed(uint256 indexed requestId, address indexed node, uint256 amount);
+
+    /// @notice The fee of an expired request was credited back to its requester.
+    event FeeReclaimed(uint256 indexed requestId, address indexed requester, uint256 amount);
+
+    /// @notice `account` withdrew its balance to `to`.
+    event Withdrawn(address indexed account, address indexed to, uint256 amount);
+
+    /// @notice The owner changed the hub's parameters (also emitted at deployment).
+    event ParamsUpdated(HubParams params);
+
+    /*//////////////////////////////////////////////////////////////
+                                REQUESTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Requests an inference of `modelId` on `input` (the canonical tensor encoding, see `TensorCodec`).
+    /// @dev The whole `msg.value` is escrowed as the fee; it must be at least price * redundancy. Any excess is a tip
+    ///      that goes to the node(s) with the rest of the fee; it comes back with the rest on a refund.
+    ///      The caller is the requester: it receives the callback (if `callbackGasLimit` > 0) and any refund.
+    /// @param redundancy 1 for SINGLE; k (2..maxRedundancy) for CONSENSUS.
+    /// @param callbackGasLimit Exact gas for `onInferenceResult`; 0 = no callback.
+    /// @param deadline Unix time after which no result is accepted and the fee can be reclaimed. CONSENSUS needs
+    ///        room for a reveal window before it.
+    function requestInference(
+        bytes32 modelId,
+        bytes calldata input,
+        Mode mode,
+        uint8 redundancy,
+        uint32 callbackGasLimit,
+        uint64 deadline
+    ) external payable returns (uint256 requestId);
+
+    /// @notice Reclaims the fee of a request whose deadline passed without a result, crediting the requester's
+    ///         withdrawable balance. Anyone may call it. Consensus votes already cast are released unslashed.
+    function reclaimFee(uint256 requestId, RequestParams calldata params) external;
+
+    /*//////////////////////////////////////////////////////////////
+                                 SINGLE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Delivers a SINGLE result: records the commitment, credits the fee to the caller, calls back.
+    function submitResult(uint256 requestId, RequestParams calldata params, bytes calldata output) external;
+
+    /// @notice Delivers many SINGLE results in one transaction. Items already final or past their deadline are skipped
+    ///         with `ResultSkipped`; any other bad item reverts the batch with its error.
+    /// @return fulfilled How many items were recorded.
+    function submitResults(Submission[] calldata items) external returns (uint256 fulfilled);
+
+    /*//////////////////////////////////////////////////////////////
+                               CONSENSUS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Commits to an output: `commitHash` = keccak256(abi.encode(keccak256(output), salt, node)).
+    ///         Open to the first k eligible nodes, while at least a reveal window remains before the deadline.
+    function commitResult(uint256 requestId, RequestParams calldata params, bytes32 commitHash) external;
+
+    /// @notice Reveals a committed output, during the reveal phase (after k commits, until `revealEndsAt`). The output
+    ///         must have the model's output size; it is published in `ResultRevealed` so anyone can finalize.
+    function revealResult(uint256 requestId, RequestParams calldata params, bytes calldata output, bytes32 salt)
+        external;
+
+    /// @notice Settles a consensus round. Anyone may call it once every committer revealed or the reveal window
+    ///         ended. A strict majority of k (> k/2 identical outputs) wins: the agreeing nodes share the fee and
+    ///         receive the callback output; nodes that revealed another output or never revealed lose `slashBps` of
+    ///         stake, shared between the requester and the agreeing nodes. Without a majority the fee goes back to
+    ///         the requester, non-revealers are slashed (in the requester's favour) and nobody else is.
+    /// @param output The majority's output (from its `ResultRevealed` events); ignored without a majority.
+    function finalizeConsensus(uint256 requestId, RequestParams calldata params, bytes calldata output) external;
+
+    /*//////////////////////////////////////////////////////////////
+                                 FUNDS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Sends the caller's whole withdrawable balance (earned fees, refunds, slash shares) to `to`.
+    function withdraw(address payable to) external returns (uint256 amount);
+
+    /// @notice Sets the hub's parameters. Owner only; each within its bounds.
+    function setParams(HubParams calldata params) external;
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The request's status.
+    function statusOf(uint256 requestId) external view returns (Status);
+
+    /// @notice The stored hash with its lowest byte zeroed: the request's parameter hash while pending or refunded,
+    ///         the result commitment once FULFILLED. (The lowest byte of the slot holds the status.)
+    function commitmentOf(uint256 requestId) external view returns (bytes32);
+
+    /// @notice Whether a claimed result is the one recorded for `requestId`: recomputes the commitment from its parts
+    ///         (taken from the events) and compares it with the stored one.
+    function verifyResult(
+        uint256 requestId,
+        bytes32 modelId,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        bytes32 envHash,
+        address node
+    ) external view returns (bool);
+
+    /// @notice A consensus round's progress and committers.
+    function roundOf(uint256 requestId) external view returns (RoundView memory);
+
+    /// @notice A node's vote in a consensus round.
+    function voteOf(uint256 requestId, address node) external view returns (Vote memory);
+
+    /// @notice Withdrawable balance of `account`.
+    function balanceOf(address account) external view returns (uint256);
+
+    /// @notice The current parameters.
+    function params() external view returns (HubParams memory);
+
+    /// @notice The id the next request will get (ids start at 1).
+    function nextRequestId() external view returns (uint256);
+
+    function modelRegistry() external view returns (address);
+    function nodeRegistry() external view returns (address);
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+/// @notice How a result is shown to be correct.
+/// @dev SINGLE: one staked node answers. CONSENSUS: k staked nodes commit, reveal, and the strict majority wins.
+///      ZK: a zero-knowledge proof checked by the model's verifier (reserved: the hub refuses it until it is built).
+enum Mode {
+    SINGLE,
+    CONSENSUS,
+    ZK
+}
+
+/// @notice What the hub needs to accept a request, packed into one storage slot.
+/// @dev Bit layout of the slot, low to high:
+///      [0..95] price (wei per execution) | [96..127] inputBytes | [128..159] outputBytes |
+///      [160..167] modes bitmask (bit i = Mode(i) allowed) | [168] deprecated | [169] envRestricted | [170] exists.
+///      Checked by `tests/contracts/StorageLayout.t.sol`.
+struct ModelTerms {
+    uint96 price;
+    uint32 inputBytes;
+    uint32 outputBytes;
+    uint8 modes;
+    bool deprecated;
+    bool envRestricted;
+    bool exists;
+}
+
+/// @notice Everything a model owner declares at registration. Immutable afterwards.
+struct ModelSpec {
+    /// @dev Where the ONNX file can be fetched (file://, https://, ipfs://). The node checks keccak256(bytes) == modelId.
+    string uri;
+    /// @dev Dimensions of the single input tensor, batch dimension included (every entry > 0).
+    uint32[] inputShape;
+    /// @dev Dimensions of the single output tensor.
+    uint32[] outputShape;
+    /// @dev Fixed-point multiplier of the canonical tensor encoding: a real value x travels as round(x * scale).
+    uint64 scale;
+    /// @dev Fee per execution in wei; a request pays price * redundancy or more.
+    uint96 price;
+    /// @dev Bitmask of allowed modes, bit i = Mode(i).
+    uint8 modes;
+    /// @dev Environment manifest hashes allowed to serve the model; empty = any environment.
+    bytes32[] allowedEnvironments;
+    /// @dev Proof verifier for Mode.ZK; must be a contract when ZK is allowed and zero otherwise.
+    address verifier;
+}
+
+/// @title IModelRegistry
+/// @notice Content-addressed model registry: a model's id is keccak256 of its ONNX file bytes, so a result can be tied
+///         to the exact weights that produced it. Entries are immutable; the owner can only deprecate one, which stops
+///         new requests while requests in flight finish. A new version is a new id.
+interface IModelRegistry {
+    /*//////////////////////////////////////////////////////////////
+                                 ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The zero hash is not a model id.
+    error ModelIdZero();
+    /// @notice `modelId` is already registered; publish a new file (a new hash) for a new version.
+    error ModelAlreadyRegistered(bytes32 modelId, address owner);
+    /// @notice No model with this id.
+    error ModelNotFound(bytes32 modelId);
+    /// @notice Only the model's owner may do this.
+    error NotModelOwner(bytes32 modelId, address caller, address owner);
+    /// @notice The model was already deprecated.
+    error ModelAlreadyDeprecated(bytes32 modelId);
+    /// @notice The URI is empty or longer than `maxLength` bytes.
+    error UriInvalid(uint256 length, uint256 maxLength);
+    /// @notice A tensor shape has no dimensions. `which` is "input" or "output".
+    error ShapeEmpty(string which);
+    /// @notice A tensor shape has more than `maxRank` dimensions.
+    error ShapeRankTooHigh(string which, uint256 rank, uint256 maxRank);
+    /// @notice Dimension `index` of a tensor shape is zero.
+    error ShapeDimensionZero(string which, uint256 index);
+    /// @notice The encoded tensor would exceed `maxBytes`.
+    error TensorTooLarge(string which, uint256 bytes_, uint256 maxBytes);
+    /// @notice The fixed-point scale must be at least 1.
+    error ScaleZero();
+    /// @notice `modes` is empty or sets bits beyond the known modes.
+    error ModesInvalid(uint8 modes, uint8 knownModes);
+    /// @notice ZK mode needs a verifier contract, and a verifier is only meaningful with ZK mode.
+    error VerifierInvalid(uint8 modes, address verifier);
+    /// @notice An allowed environment hash is zero.
+    error EnvironmentZero(uint256 index);
+    /// @notice An allowed environment hash appears twice.
+    error EnvironmentDuplicate(bytes32 envHash);
+    /// @notice More allowed environments than `max`.
+    error TooManyEnvironments(uint256 count, uint256 max);
+
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice A model was registered; the event carries the whole entry.
+    event ModelRegistered(bytes32 indexed modelId, address indexed owner, ModelSpec spec);
+    /// @notice A model was deprecated; requests in flight still finish.
+    event ModelDeprecated(bytes32 indexed modelId);
+
+    /*//////////////////////////////////////////////////////////////
+                                FUNCTIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Registers a model; the caller becomes its owner.
+    /// @param modelId keccak256 of the ONNX file's bytes (computed off chain: files are too large for calldata).
+    function registerModel(bytes32 modelId, ModelSpec calldata spec) external;
+
+    /// @notice Stops new requests for `modelId`. Only its owner; cannot be undone.
+    function deprecateModel(bytes32 modelId) external;
+
+    /// @notice The request terms of `modelId` in one slot read (all zero when the model does not exist).
+    function termsOf(bytes32 modelId) external view returns (ModelTerms memory);
+
+    /// @notice The full entry of `modelId`.
+    function getModel(bytes32 modelId)
+        external
+        view
+        returns (address owner, ModelSpec memory spec, ModelTerms memory terms);
+
+    /// @notice Whether a node with environment `envHash` may serve `modelId` (true for unrestricted models).
+    function isEnvironmentAllowed(bytes32 modelId, bytes32 envHash) external view returns (bool);
+
+    /// @notice The number of registered models.
+    function modelCount() external view returns (uint256);
+
+    /// @notice The id of the `index`-th registered model (0-based, registration order).
+    function modelIdAt(uint256 index) external view returns (bytes32);
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+/// @notice Why a node may or may not take work.
+enum Eligibility {
+    ELIGIBLE,
+    NOT_REGISTERED,
+    STAKE_BELOW_MINIMUM,
+    UNBONDING,
+    MODEL_NOT_SERVED
+}
+
+/// @notice A node's bonded state, packed into one storage slot.
+/// @dev Bit layout, low to high: [0..95] stake (wei) | [96..159] unbondingEndsAt (unix seconds, 0 = active) |
+///      [160..191] openCommitments | [192] registered. Checked by `tests/contracts/StorageLayout.t.sol`.
+struct NodeInfo {
+    uint96 stake;
+    uint64 unbondingEndsAt;
+    uint32 openCommitments;
+    bool registered;
+}
+
+/// @title INodeRegistry
+/// @notice Operators bond native ETH and publish the hash of their environment manifest (runtime and hardware),
+///         declare the models they serve, and leave through an unbonding delay. Only the hub slashes.
+interface INodeRegistry {
+    /*//////////////////////////////////////////////////////////////
+                                 ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The caller is already registered.
+    error NodeAlreadyRegistered(address node);
+    /// @notice The address is not a registered node.
+    error NodeNotRegistered(address node);
+    /// @notice The stake sent is below the minimum.
+    error StakeTooLow(uint256 stake, uint256 minimum);
+    /// @notice The stake would not fit the registry's accounting (uint96).
+    error StakeTooHigh(uint256 stake);
+    /// @notice The environment manifest hash must not be zero.
+    error EnvironmentZero();
+    /// @notice The node is unbonding and can no longer change its bond or take work.
+    error NodeIsUnbonding(address node, uint64 unbondingEndsAt);
+    /// @notice The node has not started unbonding.
+    error NodeNotUnbonding(address node);
+    /// @notice The unbonding delay has not passed.
+    error UnbondingNotOver(address node, uint64 unbondingEndsAt, uint256 nowTimestamp);
+    /// @notice Consensus rounds the node committed to are still open; its stake stays at risk until they settle.
+    error StakeLocked(address node, uint32 openCommitments);
+    /// @notice Only the hub may call this.
+    error CallerNotHub(address caller, address hub);
+    /// @notice The hub is wired once, at deployment.
+    error HubAlreadySet(address hub);
+    /// @notice The hub address must be a contract.
+    error HubInvalid(address hub);
+    /// @notice A parameter is outside its bounds.
+    error ParameterOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
+    /// @notice A slash fraction above 100 %.
+    error SlashFractionInvalid(uint256 bps);
+    /// @notice Sending ETH failed; nothing changed.
+    error TransferFailed(address to, uint256 amount);
+    /// @notice An open-commitment counter would underflow (a hub accounting bug).
+    error NoOpenCommitments(address node);
+    /// @notice More models in one call than the limit.
+    error TooManyModels(uint256 count, uint256 max);
+
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    event NodeRegistered(address indexed node, uint256 stake, bytes32 envHash);
+    event StakeAdded(address indexed node, uint256 amount, uint256 stake);
+    event EnvironmentUpdated(address indexed node, bytes32 previousEnvHash, bytes32 envHash);
+    event ModelServed(address indexed node, bytes32 indexed modelId, bool serving);
+    event UnbondingStarted(address indexed node, uint64 unbondingEndsAt);
+    event StakeWithdrawn(address indexed node, address to, uint256 amount);
+    event NodeSlashed(address indexed node, uint256 amount, uint256 remainingStake);
+    event HubSet(address indexed hub);
+    event MinStakeUpdated(uint256 previous, uint256 current);
+    event UnbondingDelayUpdated(uint64 previous, uint64 current);
+
+    /*//////////////////////////////////////////////////////////////
+                            OPERATOR FUNCTIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Registers the caller with `msg.value` as stake (≥ minStake) and its environment manifest hash.
+    /// @param modelIds Models the node serves from the start (more can be added later).
+    function register(bytes32 envHash, bytes32[] calldata modelIds) external payable;
+
+    /// @notice Adds `msg.value` to the caller's stake, e.g. to climb back above the minimum after a slash.
+    function addStake() external payable;
+
+    /// @notice Publishes a new environment manifest hash. Open consensus votes keep the hash they committed with.
+    function updateEnvironment(bytes32 envHash) external;
+
+    /// @notice Declares (`serving` true) or withdraws (false) the caller's service of `modelIds`.
+    function setModels(bytes32[] calldata modelIds, bool serving) external;
+
+    /// @notice Starts the unbonding delay; the node takes no new work from now on. Cannot be undone.
+    function beginUnbonding() external;
+
+    /// @notice After the delay, and once no consensus round it joined is open, pays the whole stake to `to` and
+    ///         deregisters the caller.
+    function withdrawStake(address payable to) external returns (uint256 amount);
+
+    /*//////////////////////////////////////////////////////////////
+                              HUB FUNCTIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Takes `bps`/10,000 of `node`'s stake and sends it to the hub. Only the hub.
+    function slash(address node, uint16 bps) external returns (uint256 amount);
+
+    /// @notice Records that `node` joined a consensus round (its stake cannot be withdrawn until it settles).
+    function lockStake(address node) external;
+
+    /// @notice Records that a consensus round `node` joined has settled.
+    function unlockStake(address node) external;
+
+    /*//////////////////////////////////////////////////////////////
+                             OWNER FUNCTIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Wires the hub, once.
+    function setHub(address hub) external;
+
+    /// @notice Sets the minimum stake (bounds: MIN_STAKE_FLOOR..MIN_STAKE_CEILING). Nodes below it take no work.
+    function setMinStake(uint96 minStake) external;
+
+    /// @notice Sets the unbonding delay (bounds: MIN_UNBONDING_DELAY..MAX_UNBONDING_DELAY); applies to new unbondings.
+    function setUnbondingDelay(uint64 delay) external;
+
+    /*//////////////////////////////////////////////////////////////
+                                  VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Whether `node` may take work for `modelId` now, and the environment hash it would work under.
+    function eligibility(address node, bytes32 modelId) external view returns (Eligibility status, bytes32 envHash);
+
+    /// @notice Whether `node`'s stake is at least the minimum (the condition for being paid).
+    function isStaked(address node) external view returns (bool);
+
+    function nodeInfo(address node) external view returns (NodeInfo memory);
+    function environmentOf(address node) external view returns (bytes32);
+    function serves(address node, bytes32 modelId) external view returns (bool);
+    function minStake() external view returns (uint96);
+    function unbondingDelay() external view returns (uint64);
+    function hub() external view returns (address);
+    /// @notice Sum of all nodes' stakes: equals the registry's ETH balance.
+    function totalStake() external view returns (uint256);
+}
