@@ -13,7 +13,7 @@ import {
     Vote
 } from "./interfaces/IInferenceHub.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
-import {IModelRegistry, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
+import {IModelRegistry, IModelTermsSink, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
 import {INodeRegistry, Eligibility} from "./interfaces/INodeRegistry.sol";
 import {Commitments} from "./lib/Commitments.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
@@ -85,6 +85,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     mapping(uint256 requestId => bytes32) private _requests;
     /// @dev account => withdrawable wei (fees earned, refunds, slash shares).
     mapping(address account => uint256) private _balances;
+    /// @dev modelId => the model's request terms, pushed by the model registry (one slot; layout on {ModelTerms}).
+    mapping(bytes32 modelId => ModelTerms) private _modelTerms;
     /// @dev requestId => consensus round (CONSENSUS requests only).
     mapping(uint256 requestId => Round) private _rounds;
     /// @dev requestId => nodes that committed, in commit order.
@@ -318,6 +320,12 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (!ok) revert TransferFailed(to, amount);
     }
 
+    /// @inheritdoc IModelTermsSink
+    function syncModelTerms(bytes32 modelId, ModelTerms calldata terms) external {
+        if (msg.sender != address(_models)) revert CallerNotModelRegistry(msg.sender, address(_models));
+        _modelTerms[modelId] = terms;
+    }
+
     /// @inheritdoc IInferenceHub
     function setParams(HubParams calldata newParams) external onlyOwner {
         _setParams(newParams);
@@ -337,7 +345,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint32 callbackGasLimit,
         uint64 deadline
     ) private view returns (ModelTerms memory terms) {
-        terms = _models.termsOf(modelId);
+        terms = _modelTerms[modelId];
         if (!terms.exists) revert UnknownModel(modelId);
         if (terms.deprecated) revert ModelIsDeprecated(modelId);
         if (terms.modes & (1 << uint8(mode)) == 0) revert ModeNotAllowed(modelId, mode, terms.modes);
@@ -368,10 +376,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             p.fee,
             p.deadline,
             p.callbackGasLimit,
-            p.outputBytes,
             p.mode,
             p.redundancy,
-            p.envRestricted,
             input
         );
     }
@@ -651,6 +657,11 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @inheritdoc IInferenceHub
     function nextRequestId() external view returns (uint256) {
         return _config.nextRequestId;
+    }
+
+    /// @inheritdoc IInferenceHub
+    function modelTermsOf(bytes32 modelId) external view returns (ModelTerms memory) {
+        return _modelTerms[modelId];
     }
 
     /// @inheritdoc IInferenceHub

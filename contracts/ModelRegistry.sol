@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {IModelRegistry, ModelSpec, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
+import {IModelRegistry, IModelTermsSink, ModelSpec, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
 import {TensorCodec} from "./lib/TensorCodec.sol";
+import {Owned2Step} from "./utils/Owned2Step.sol";
 
 /// @title ModelRegistry
 /// @notice Content-addressed, immutable model entries. See {IModelRegistry}.
-contract ModelRegistry is IModelRegistry {
+contract ModelRegistry is IModelRegistry, Owned2Step {
     /*//////////////////////////////////////////////////////////////
                                CONSTANTS
     //////////////////////////////////////////////////////////////*/
@@ -36,6 +37,15 @@ contract ModelRegistry is IModelRegistry {
     mapping(bytes32 modelId => mapping(bytes32 envHash => bool)) private _allowedEnv;
     /// @dev Registration order, for enumeration.
     bytes32[] private _modelIds;
+    /// @dev The hub that keeps a copy of every model's terms; set once.
+    IModelTermsSink private _hub;
+
+    /*//////////////////////////////////////////////////////////////
+                              CONSTRUCTOR
+    //////////////////////////////////////////////////////////////*/
+
+    /// @param initialOwner May wire the hub; has no power over models (entries belong to whoever registered them).
+    constructor(address initialOwner) Owned2Step(initialOwner) {}
 
     /*//////////////////////////////////////////////////////////////
                                 EXTERNAL
@@ -43,6 +53,7 @@ contract ModelRegistry is IModelRegistry {
 
     /// @inheritdoc IModelRegistry
     function registerModel(bytes32 modelId, ModelSpec calldata spec) external {
+        if (address(_hub) == address(0)) revert HubNotSet();
         if (modelId == bytes32(0)) revert ModelIdZero();
         if (_terms[modelId].exists) revert ModelAlreadyRegistered(modelId, _owners[modelId]);
         uint256 uriLength = bytes(spec.uri).length;
@@ -64,7 +75,7 @@ contract ModelRegistry is IModelRegistry {
             _allowedEnv[modelId][env] = true;
         }
 
-        _terms[modelId] = ModelTerms({
+        ModelTerms memory terms = ModelTerms({
             price: spec.price,
             // Both fit: _tensorBytes caps them at MAX_TENSOR_BYTES.
             inputBytes: uint32(inputBytes),
@@ -74,10 +85,12 @@ contract ModelRegistry is IModelRegistry {
             envRestricted: envCount != 0,
             exists: true
         });
+        _terms[modelId] = terms;
         _specs[modelId] = spec;
         _owners[modelId] = msg.sender;
         _modelIds.push(modelId);
         emit ModelRegistered(modelId, msg.sender, spec);
+        _hub.syncModelTerms(modelId, terms);
     }
 
     /// @inheritdoc IModelRegistry
@@ -89,6 +102,15 @@ contract ModelRegistry is IModelRegistry {
         if (terms.deprecated) revert ModelAlreadyDeprecated(modelId);
         terms.deprecated = true;
         emit ModelDeprecated(modelId);
+        _hub.syncModelTerms(modelId, terms);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function setHub(address hub_) external onlyOwner {
+        if (address(_hub) != address(0)) revert HubAlreadySet(address(_hub));
+        if (hub_.code.length == 0) revert HubInvalid(hub_);
+        _hub = IModelTermsSink(hub_);
+        emit HubSet(hub_);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -134,6 +156,11 @@ contract ModelRegistry is IModelRegistry {
         ModelTerms memory terms = _terms[modelId];
         if (!terms.exists) revert ModelNotFound(modelId);
         return !terms.envRestricted || _allowedEnv[modelId][envHash];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function hub() external view returns (address) {
+        return address(_hub);
     }
 
     /// @inheritdoc IModelRegistry

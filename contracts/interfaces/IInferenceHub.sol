@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {Mode} from "./IModelRegistry.sol";
+import {IModelTermsSink, ModelTerms, Mode} from "./IModelRegistry.sol";
 import {Eligibility} from "./INodeRegistry.sol";
 
 /// @notice Where a request stands.
@@ -90,7 +90,7 @@ struct RoundView {
 ///         keccak256(requestId, modelId, inputHash, outputHash, envHash, node); the requester's callback receives the
 ///         output with exactly its gas limit and can never make the delivery fail. After the deadline without a result
 ///         the requester gets the whole fee back, triggered by anyone.
-interface IInferenceHub {
+interface IInferenceHub is IModelTermsSink {
     /*//////////////////////////////////////////////////////////////
                             REQUEST ERRORS
     //////////////////////////////////////////////////////////////*/
@@ -184,13 +184,16 @@ interface IInferenceHub {
     error ParameterOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
     /// @notice A registry address is not a contract.
     error RegistryInvalid(address registry);
+    /// @notice Only the model registry pushes model terms.
+    error CallerNotModelRegistry(address caller, address registry);
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice A request was accepted and its fee escrowed. Carries everything a node needs: with `input` and the
-    ///         topics, it rebuilds the `RequestParams` it passes back on delivery.
+    /// @notice A request was accepted and its fee escrowed. Carries everything a node needs: with `input`, the
+    ///         topics and the model's immutable terms (`outputBytes`, `envRestricted`, read once per model from the
+    ///         registry), it rebuilds the `RequestParams` it passes back on delivery.
     event InferenceRequested(
         uint256 indexed requestId,
         bytes32 indexed modelId,
@@ -198,10 +201,8 @@ interface IInferenceHub {
         uint256 fee,
         uint64 deadline,
         uint32 callbackGasLimit,
-        uint32 outputBytes,
         Mode mode,
         uint8 redundancy,
-        bool envRestricted,
         bytes input
     );
 
@@ -349,6 +350,9 @@ interface IInferenceHub {
 
     /// @notice The id the next request will get (ids start at 1).
     function nextRequestId() external view returns (uint256);
+
+    /// @notice The hub's copy of `modelId`'s request terms (pushed by the model registry).
+    function modelTermsOf(bytes32 modelId) external view returns (ModelTerms memory);
 
     function modelRegistry() external view returns (address);
     function nodeRegistry() external view returns (address);

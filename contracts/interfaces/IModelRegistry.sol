@@ -45,6 +45,13 @@ struct ModelSpec {
     address verifier;
 }
 
+/// @title IModelTermsSink
+/// @notice Receives each model's request terms from the registry (implemented by the hub).
+interface IModelTermsSink {
+    /// @notice Stores `terms` for `modelId`. Only the model registry may call it.
+    function syncModelTerms(bytes32 modelId, ModelTerms calldata terms) external;
+}
+
 /// @title IModelRegistry
 /// @notice Content-addressed model registry: a model's id is keccak256 of its ONNX file bytes, so a result can be tied
 ///         to the exact weights that produced it. Entries are immutable; the owner can only deprecate one, which stops
@@ -86,6 +93,12 @@ interface IModelRegistry {
     error EnvironmentDuplicate(bytes32 envHash);
     /// @notice More allowed environments than `max`.
     error TooManyEnvironments(uint256 count, uint256 max);
+    /// @notice Models can only be registered once the hub is wired (it keeps a copy of each model's request terms).
+    error HubNotSet();
+    /// @notice The hub is wired once, at deployment.
+    error HubAlreadySet(address hub);
+    /// @notice The hub address must be a contract.
+    error HubInvalid(address hub);
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -95,6 +108,8 @@ interface IModelRegistry {
     event ModelRegistered(bytes32 indexed modelId, address indexed owner, ModelSpec spec);
     /// @notice A model was deprecated; requests in flight still finish.
     event ModelDeprecated(bytes32 indexed modelId);
+    /// @notice The hub was wired.
+    event HubSet(address indexed hub);
 
     /*//////////////////////////////////////////////////////////////
                                 FUNCTIONS
@@ -106,6 +121,13 @@ interface IModelRegistry {
 
     /// @notice Stops new requests for `modelId`. Only its owner; cannot be undone.
     function deprecateModel(bytes32 modelId) external;
+
+    /// @notice Wires the hub, once (owner only). Every registration and deprecation is pushed to it, so a request
+    ///         reads the terms from the hub's own storage instead of calling the registry (~3,700 gas less).
+    function setHub(address hub) external;
+
+    /// @notice The hub the terms are pushed to.
+    function hub() external view returns (address);
 
     /// @notice The request terms of `modelId` in one slot read (all zero when the model does not exist).
     function termsOf(bytes32 modelId) external view returns (ModelTerms memory);

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {Test} from "./utils/Test.sol";
+import {InferenceHub} from "../../contracts/InferenceHub.sol";
+import {ModelRegistry} from "../../contracts/ModelRegistry.sol";
+import {NodeRegistry} from "../../contracts/NodeRegistry.sol";
+import {HubParams, RequestParams, Submission} from "../../contracts/interfaces/IInferenceHub.sol";
+import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {Commitments} from "../../contracts/lib/Commitments.sol";
+import {NoopConsumer, RecordingConsumer} from "./mocks/Consumers.sol";
+
+/// @notice Deploys the whole system, registers a 32-byte-in / 32-byte-out model and three staked nodes.
+abstract contract BaseTest is Test {
+    uint96 internal constant MIN_STAKE = 1 ether;
+    uint64 internal constant UNBONDING = 1 days;
+    uint96 internal constant PRICE = 0.01 ether;
+    uint32 internal constant REVEAL_WINDOW = 5 minutes;
+    uint32 internal constant HORIZON = 1 days;
+    uint16 internal constant SLASH_BPS = 1_000;
+    uint32 internal constant CB_GAS = 100_000;
+    bytes32 internal constant ENV_A = keccak256("env: onnxruntime 1.20 cpu, 1 thread");
+    bytes32 internal constant ENV_B = keccak256("env: onnxruntime 1.20 cpu, 4 threads");
+    bytes32 internal constant MODEL = keccak256("onnx bytes of the test model");
+
+    address internal owner;
+    address internal alice;
+    address internal node1;
+    address internal node2;
+    address internal node3;
+    address internal outsider;
+
+    ModelRegistry internal models;
+    NodeRegistry internal nodes;
+    InferenceHub internal hub;
+    RecordingConsumer internal consumer;
+
+    function setUp() public virtual {
+        vm.warp(1_700_000_000);
+        owner = makeAddr("owner");
+        alice = makeAddr("alice");
+        node1 = makeAddr("node1");
+        node2 = makeAddr("node2");
+        node3 = makeAddr("node3");
+        outsider = makeAddr("outsider");
+
+        models = new ModelRegistry(owner);
+        nodes = new NodeRegistry(owner, MIN_STAKE, UNBONDING);
+        hub = new InferenceHub(owner, models, nodes, defaultParams());
+        vm.startPrank(owner);
+        nodes.setHub(address(hub));
+        models.setHub(address(hub));
+        vm.stopPrank();
+        consumer = new RecordingConsumer(hub);
+
+        models.registerModel(MODEL, spec(Mode.SINGLE, Mode.CONSENSUS));
+        registerNode(node1, ENV_A);
+        registerNode(node2, ENV_A);
+        registerNode(node3, ENV_B);
+        vm.deal(alice, 100 ether);
+        vm.deal(address(consumer), 100 ether);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                BUILDERS
+    //////////////////////////////////////////////////////////////*/
+
+    function defaultParams() internal pure returns (HubParams memory) {
+        return HubParams({
+            maxCallbackGas: 2_000_000,
+            maxInputBytes: 65_536,
+            revealWindow: REVEAL_WINDOW,
+            maxDeadlineHorizon: HORIZON,
+            slashBps: SLASH_BPS,
+            maxRedundancy: 9
+        });
+    }
+
+    function shape(uint32 a, uint32 b) internal pure returns (uint32[] memory s) {
+        s = new uint32[](2);
+        s[0] = a;
+        s[1] = b;
+    }
+
+    function spec(Mode m1, Mode m2) internal pure returns (ModelSpec memory s) {
+        s.uri = "file:///models/test.onnx";
+        s.inputShape = shape(1, 4);
+        s.outputShape = shape(1, 4);
+        s.scale = 1_000_000;
+        s.price = PRICE;
+        s.modes = uint8((1 << uint8(m1)) | (1 << uint8(m2)));
+    }
+
+    function registerNode(address node, bytes32 env) internal {
+        vm.deal(node, 10 ether);
+        bytes32[] memory served = new bytes32[](1);
+        served[0] = MODEL;
+        vm.prank(node);
+        nodes.register{value: 2 ether}(env, served);
+    }
+
+    function input32() internal pure returns (bytes memory) {
+        return abi.encodePacked(int64(1_000_000), int64(-2_500_000), int64(0), int64(42));
+    }
+
+    function output32(int64 tag) internal pure returns (bytes memory) {
+        return abi.encodePacked(int64(250_000), int64(750_000), tag, int64(-1));
+    }
+
+    /// @dev The parameters the hub hashed for a request made by `requester` now (mirrors `requestInference`).
+    function paramsFor(address requester, bytes memory input, Mode mode, uint8 k, uint32 cbGas, uint64 deadline, uint256 fee)
+        internal
+        pure
+        returns (RequestParams memory)
+    {
+        return RequestParams({
+            modelId: MODEL,
+            inputHash: keccak256(input),
+            requester: requester,
+            fee: fee,
+            deadline: deadline,
+            callbackGasLimit: cbGas,
+            outputBytes: 32,
+            mode: mode,
+            redundancy: k,
+            envRestricted: false
+        });
+    }
+
+    /// @dev A SINGLE request through the recording consumer.
+    function requestSingle() internal returns (uint256 id, RequestParams memory p) {
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        id = consumer.request{value: PRICE}(MODEL, input32(), Mode.SINGLE, 1, CB_GAS, deadline);
+        p = paramsFor(address(consumer), input32(), Mode.SINGLE, 1, CB_GAS, deadline, PRICE);
+    }
+
+    /// @dev A CONSENSUS request with redundancy `k` through the recording consumer.
+    function requestConsensus(uint8 k) internal returns (uint256 id, RequestParams memory p) {
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        uint256 fee = uint256(PRICE) * k;
+        id = consumer.request{value: fee}(MODEL, input32(), Mode.CONSENSUS, k, CB_GAS, deadline);
+        p = paramsFor(address(consumer), input32(), Mode.CONSENSUS, k, CB_GAS, deadline, fee);
+    }
+
+    function voteHash(bytes memory output, bytes32 salt, address node) internal pure returns (bytes32) {
+        return keccak256(abi.encode(keccak256(output), salt, node));
+    }
+
+    function commit(address node, uint256 id, RequestParams memory p, bytes memory output) internal {
+        vm.prank(node);
+        hub.commitResult(id, p, voteHash(output, bytes32(uint256(uint160(node))), node));
+    }
+
+    function reveal(address node, uint256 id, RequestParams memory p, bytes memory output) internal {
+        vm.prank(node);
+        hub.revealResult(id, p, output, bytes32(uint256(uint160(node))));
+    }
+
+    function resultCommitment(uint256 id, RequestParams memory p, bytes memory output, bytes32 env, address node)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return Commitments.result(id, p.modelId, p.inputHash, keccak256(output), env, node);
+    }
+
+    function masked(bytes32 h) internal pure returns (bytes32) {
+        return bytes32(uint256(h) & ~uint256(0xff));
+    }
+}

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {BaseTest} from "./Base.t.sol";
+import {RequestParams, Submission} from "../../contracts/interfaces/IInferenceHub.sol";
+import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {NoopConsumer} from "./mocks/Consumers.sol";
+
+/// @notice Named gas snapshots of the hot paths with a 32-byte input and output, after a warm-up round (so the
+///         request counter and the node's balance slot are already non-zero, as on a live hub).
+contract GasTest is BaseTest {
+    NoopConsumer internal noop;
+
+    function setUp() public override {
+        super.setUp();
+        noop = new NoopConsumer(hub);
+        vm.deal(address(noop), 100 ether);
+        (uint256 id, RequestParams memory p) = _requestNoop();
+        vm.prank(node1);
+        hub.submitResult(id, p, output32(0));
+    }
+
+    function _requestNoop() internal returns (uint256 id, RequestParams memory p) {
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        id = noop.request{value: PRICE}(MODEL, input32(), Mode.SINGLE, 1, CB_GAS, deadline);
+        p = paramsFor(address(noop), input32(), Mode.SINGLE, 1, CB_GAS, deadline, PRICE);
+    }
+
+    function test_gas_requestInference() public {
+        vm.prank(alice);
+        hub.requestInference{value: PRICE}(
+            MODEL, input32(), Mode.SINGLE, 1, CB_GAS, uint64(block.timestamp + 1 hours)
+        );
+        vm.snapshotGasLastCall("requestInference (32-byte input, EOA)");
+    }
+
+    function test_gas_submitResult_noopCallback() public {
+        (uint256 id, RequestParams memory p) = _requestNoop();
+        vm.prank(node1);
+        hub.submitResult(id, p, output32(1));
+        vm.snapshotGasLastCall("submitResult (32-byte output, no-op callback)");
+    }
+
+    function test_gas_submitResults_32() public {
+        Submission[] memory items = new Submission[](32);
+        for (uint256 i; i < 32; ++i) {
+            (uint256 id, RequestParams memory p) = _requestNoop();
+            items[i] = Submission({requestId: id, params: p, output: output32(int64(int256(i)))});
+        }
+        vm.prank(node1);
+        hub.submitResults(items);
+        uint256 total = vm.snapshotGasLastCall("submitResults (32 items, no-op callbacks)");
+        vm.assertLe(total / 32, 25_000, "batched result per item");
+    }
+}
