@@ -500,18 +500,16 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @dev Splits the fee among the agreeing nodes and the slashed stake among the requester and the agreeing
-    ///      nodes. A node below the minimum stake is never paid: its fee share goes back to the requester, as does
-    ///      every rounding remainder, so the sums are conserved exactly.
+    ///      nodes. A node below the minimum stake is never paid: its shares go back to the requester, as does every
+    ///      rounding remainder, so the sums are conserved exactly.
     function _distribute(address requester, uint256 fee, uint256 slashed, address[] memory agreed) private {
         uint256 n = agreed.length;
-        uint256 feeShare = fee / n;
-        uint256 slashShare = slashed / (n + 1);
+        uint256 share = fee / n + slashed / (n + 1);
         uint256 toRequester = fee + slashed;
         for (uint256 i; i < n; ++i) {
-            uint256 pay = slashShare;
-            if (_nodes.isStaked(agreed[i])) pay += feeShare;
-            _balances[agreed[i]] += pay;
-            toRequester -= pay;
+            if (!_nodes.isStaked(agreed[i])) continue;
+            _balances[agreed[i]] += share;
+            toRequester -= share;
         }
         _balances[requester] += toRequester;
     }

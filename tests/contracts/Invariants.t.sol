@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {BaseTest} from "./Base.t.sol";
+import {HubHandler} from "./handlers/HubHandler.sol";
+import {RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
+
+/// @notice Invariants over random sequences driven by {HubHandler}.
+contract InvariantsTest is BaseTest {
+    HubHandler internal handler;
+    address[] internal actors;
+    address[] internal payers;
+
+    function setUp() public override {
+        super.setUp();
+        actors.push(node1);
+        actors.push(node2);
+        actors.push(node3);
+        payers.push(alice);
+        payers.push(makeAddr("bob"));
+        // The nodes of BaseTest staked 2 ether each.
+        handler = new HubHandler(hub, nodes, MODEL, PRICE, owner, actors, payers, 6 ether);
+    }
+
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    /// @dev ETH held by the hub = fees escrowed in open requests + withdrawable balances.
+    function invariant_hubBalanceIsEscrowPlusBalances() public view {
+        uint256 escrow;
+        uint256 n = handler.idCount();
+        for (uint256 i; i < n; ++i) {
+            uint256 id = handler.ids(i);
+            if (hub.statusOf(id) == Status.PENDING) escrow += handler.paramsOf(id).fee;
+        }
+        uint256 balances = hub.balanceOf(alice) + hub.balanceOf(payers[1]);
+        for (uint256 i; i < actors.length; ++i) {
+            balances += hub.balanceOf(actors[i]);
+        }
+        vm.assertEq(address(hub).balance, escrow + balances, "hub ETH == escrow + balances");
+    }
+
+    /// @dev ETH held by the registry = the sum of stakes; and all ETH in = ETH held + ETH out.
+    function invariant_stakesAndValueConserved() public view {
+        uint256 stakes;
+        for (uint256 i; i < actors.length; ++i) {
+            stakes += nodes.nodeInfo(actors[i]).stake;
+        }
+        vm.assertEq(address(nodes).balance, stakes, "registry ETH == stakes");
+        vm.assertEq(nodes.totalStake(), stakes, "totalStake tracks stakes");
+        vm.assertEq(
+            address(hub).balance + address(nodes).balance,
+            handler.ghostIn() - handler.ghostOut(),
+            "nothing created or lost"
+        );
+    }
+
+    /// @dev A request reaches a final state at most once.
+    function invariant_finalizedAtMostOnce() public view {
+        uint256 n = handler.idCount();
+        for (uint256 i; i < n; ++i) {
+            uint256 id = handler.ids(i);
+            uint256 s = handler.settlements(id);
+            vm.assertLe(s, 1, "settled at most once");
+            vm.assertEq(s == 1, hub.statusOf(id) != Status.PENDING, "settled iff not pending");
+        }
+    }
+
+    /// @dev No submission, commit or reveal ever succeeded after its request's deadline.
+    function invariant_nothingAcceptedAfterDeadline() public view {
+        vm.assertFalse(handler.acceptedAfterDeadline(), "accepted after deadline");
+    }
+
+    /// @dev Every wei slashed went to balances together with the fee.
+    function invariant_slashedStakeConserved() public view {
+        vm.assertFalse(handler.slashMismatch(), "slash proceeds + fee credited exactly");
+    }
+
+    /// @dev No node below the minimum stake was ever credited.
+    function invariant_noPaymentBelowMinimumStake() public view {
+        vm.assertFalse(handler.paidBelowMinimum(), "paid below minimum");
+    }
+}
