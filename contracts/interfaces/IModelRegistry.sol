@@ -13,8 +13,9 @@ enum Mode {
 /// @notice What the hub needs to accept a request, packed into one storage slot.
 /// @dev Bit layout of the slot, low to high:
 ///      [0..95] price (wei per execution) | [96..127] inputBytes | [128..159] outputBytes |
-///      [160..167] modes bitmask (bit i = Mode(i) allowed) | [168] deprecated | [169] envRestricted | [170] exists.
-///      Checked by `tests/contracts/StorageLayout.t.sol`.
+///      [160..167] modes bitmask (bit i = Mode(i) allowed) | [168..175] deprecated | [176..183] envRestricted |
+///      [184..191] exists.
+///      Checked by `tests/node/unit/test_storage_layout.py`.
 struct ModelTerms {
     uint96 price;
     uint32 inputBytes;

@@ -12,7 +12,7 @@ enum Eligibility {
 
 /// @notice A node's bonded state, packed into one storage slot.
 /// @dev Bit layout, low to high: [0..95] stake (wei) | [96..159] unbondingEndsAt (unix seconds, 0 = active) |
-///      [160..191] openCommitments | [192] registered. Checked by `tests/contracts/StorageLayout.t.sol`.
+///      [160..191] openCommitments | [192..199] registered. Checked by `tests/node/unit/test_storage_layout.py`.
 struct NodeInfo {
     uint96 stake;
     uint64 unbondingEndsAt;
