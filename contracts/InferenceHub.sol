@@ -186,9 +186,9 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     function submitResults(Submission[] calldata items) external returns (uint256 fulfilled) {
         uint256 n = items.length;
         if (n == 0 || n > MAX_BATCH) revert BatchSizeInvalid(n, MAX_BATCH);
-        bytes32 lastModel;
-        bytes32 envHash;
-        uint256 earned;
+        bytes32 lastModel = bytes32(0);
+        bytes32 envHash = bytes32(0);
+        uint256 earned = 0;
         for (uint256 i; i < n; ++i) {
             Submission calldata item = items[i];
             uint256 requestId = item.requestId;
@@ -208,7 +208,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
                 continue;
             }
             // Batches usually hold one model: check eligibility once per run of equal model ids.
-            if (p.modelId != lastModel) {
+            if (fulfilled == 0 || p.modelId != lastModel) {
                 envHash = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
                 lastModel = p.modelId;
             }
@@ -444,7 +444,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         for (uint256 i; i < k; ++i) {
             Vote storage a = _votes[requestId][committers[i]];
             if (!a.revealed) continue;
-            uint256 same;
+            uint256 same = 0;
             for (uint256 j; j < k; ++j) {
                 Vote storage b = _votes[requestId][committers[j]];
                 if (b.revealed && b.outputHash == a.outputHash) ++same;

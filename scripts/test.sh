@@ -15,6 +15,9 @@ echo "==> gas snapshots"
 FORGE_SNAPSHOT_CHECK=true "$FORGE" test --isolate --match-contract GasTest
 "$FORGE" snapshot --isolate --match-contract GasTest --check
 
+echo "==> slither (no High or Medium finding may remain)"
+bash "$VERINFER_ROOT/scripts/slither.sh"
+
 echo "==> pytest"
 # Exit code 5 (no tests collected) is a failure like any other non-zero code.
 .venv/bin/python -m pytest tests/node

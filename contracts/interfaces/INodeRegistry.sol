@@ -99,7 +99,7 @@ interface INodeRegistry {
     function beginUnbonding() external;
 
     /// @notice After the delay, and once no consensus round it joined is open, pays the whole stake to `to` and
-    ///         deregisters the caller.
+    ///         deregisters the caller. The declared models are kept: registering again restores them.
     function withdrawStake(address payable to) external returns (uint256 amount);
 
     /*//////////////////////////////////////////////////////////////
