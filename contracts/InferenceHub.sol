@@ -312,6 +312,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     /// @inheritdoc IInferenceHub
     function withdraw(address payable to) external returns (uint256 amount) {
+        if (to == address(0)) revert RecipientZero();
         amount = _balances[msg.sender];
         if (amount == 0) revert NothingToWithdraw(msg.sender);
         _balances[msg.sender] = 0;

@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {IModelRegistry, IModelTermsSink, ModelSpec, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
 import {TensorCodec} from "./lib/TensorCodec.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
+import {IInferenceHub} from "./interfaces/IInferenceHub.sol";
 
 /// @title ModelRegistry
 /// @notice Content-addressed, immutable model entries. See {IModelRegistry}.
@@ -108,7 +109,8 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     /// @inheritdoc IModelRegistry
     function setHub(address hub_) external onlyOwner {
         if (address(_hub) != address(0)) revert HubAlreadySet(address(_hub));
-        if (hub_.code.length == 0) revert HubInvalid(hub_);
+        // The hub must point back at this registry, or every push (and so every registration) would revert.
+        if (hub_.code.length == 0 || IInferenceHub(hub_).modelRegistry() != address(this)) revert HubInvalid(hub_);
         _hub = IModelTermsSink(hub_);
         emit HubSet(hub_);
     }
@@ -122,13 +124,15 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         uint256 rank = shape.length;
         if (rank == 0) revert ShapeEmpty(which);
         if (rank > MAX_RANK) revert ShapeRankTooHigh(which, rank, MAX_RANK);
-        bytes_ = TensorCodec.ELEMENT_BYTES;
+        uint256 elements = 1;
         for (uint256 i; i < rank; ++i) {
             if (shape[i] == 0) revert ShapeDimensionZero(which, i);
-            // Cannot overflow: bytes_ stays <= MAX_TENSOR_BYTES (checked below) and each dimension is < 2^32.
-            bytes_ *= shape[i];
-            if (bytes_ > MAX_TENSOR_BYTES) revert TensorTooLarge(which, bytes_, MAX_TENSOR_BYTES);
+            // Cannot overflow: at most MAX_RANK (8) factors, each below 2^32, multiply to less than 2^256.
+            elements *= shape[i];
         }
+        uint256 maxElements = MAX_TENSOR_BYTES / TensorCodec.ELEMENT_BYTES;
+        if (elements > maxElements) revert TensorTooLarge(which, elements, maxElements);
+        bytes_ = elements * TensorCodec.ELEMENT_BYTES;
     }
 
     /*//////////////////////////////////////////////////////////////

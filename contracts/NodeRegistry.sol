@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {INodeRegistry, Eligibility, NodeInfo} from "./interfaces/INodeRegistry.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
+import {IInferenceHub} from "./interfaces/IInferenceHub.sol";
 
 /// @title NodeRegistry
 /// @notice Staked operators and their environment manifests. See {INodeRegistry}.
@@ -111,6 +112,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
 
     /// @inheritdoc INodeRegistry
     function withdrawStake(address payable to) external returns (uint256 amount) {
+        if (to == address(0)) revert RecipientZero();
         NodeInfo memory node = _nodes[msg.sender];
         if (!node.registered) revert NodeNotRegistered(msg.sender);
         if (node.unbondingEndsAt == 0) revert NodeNotUnbonding(msg.sender);
@@ -172,7 +174,8 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     /// @inheritdoc INodeRegistry
     function setHub(address hub_) external onlyOwner {
         if (_hub != address(0)) revert HubAlreadySet(_hub);
-        if (hub_.code.length == 0) revert HubInvalid(hub_);
+        // The hub must point back at this registry, or slashing and stake locks would go to a stranger.
+        if (hub_.code.length == 0 || IInferenceHub(hub_).nodeRegistry() != address(this)) revert HubInvalid(hub_);
         _hub = hub_;
         emit HubSet(hub_);
     }
@@ -195,16 +198,18 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         if (minStake_ < MIN_STAKE_FLOOR || minStake_ > MIN_STAKE_CEILING) {
             revert ParameterOutOfBounds("minStake", minStake_, MIN_STAKE_FLOOR, MIN_STAKE_CEILING);
         }
-        emit MinStakeUpdated(_minStake, minStake_);
+        uint96 previous = _minStake;
         _minStake = minStake_;
+        emit MinStakeUpdated(previous, minStake_);
     }
 
     function _setUnbondingDelay(uint64 delay) private {
         if (delay < MIN_UNBONDING_DELAY || delay > MAX_UNBONDING_DELAY) {
             revert ParameterOutOfBounds("unbondingDelay", delay, MIN_UNBONDING_DELAY, MAX_UNBONDING_DELAY);
         }
-        emit UnbondingDelayUpdated(_unbondingDelay, delay);
+        uint64 previous = _unbondingDelay;
         _unbondingDelay = delay;
+        emit UnbondingDelayUpdated(previous, delay);
     }
 
     function _setModels(bytes32[] calldata modelIds, bool serving) private {

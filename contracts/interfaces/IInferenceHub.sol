@@ -174,6 +174,8 @@ interface IInferenceHub is IModelTermsSink {
     error DeadlineNotPassed(uint256 requestId, uint64 deadline);
     /// @notice All k votes are in: the round settles through `finalizeConsensus`, not a refund.
     error AwaitingFinalization(uint256 requestId);
+    /// @notice ETH cannot be sent to the zero address.
+    error RecipientZero();
     /// @notice Nothing to withdraw.
     error NothingToWithdraw(address account);
     /// @notice Sending ETH failed; the balance is untouched.

@@ -80,8 +80,8 @@ interface IModelRegistry {
     error ShapeRankTooHigh(string which, uint256 rank, uint256 maxRank);
     /// @notice Dimension `index` of a tensor shape is zero.
     error ShapeDimensionZero(string which, uint256 index);
-    /// @notice The encoded tensor would exceed `maxBytes`.
-    error TensorTooLarge(string which, uint256 bytes_, uint256 maxBytes);
+    /// @notice The tensor has more elements than `maxElements` (the registry's size bound divided by 8 bytes).
+    error TensorTooLarge(string which, uint256 elements, uint256 maxElements);
     /// @notice The fixed-point scale must be at least 1.
     error ScaleZero();
     /// @notice `modes` is empty or sets bits beyond the known modes.

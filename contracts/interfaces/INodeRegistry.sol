@@ -60,6 +60,8 @@ interface INodeRegistry {
     error TransferFailed(address to, uint256 amount);
     /// @notice An open-commitment counter would underflow (a hub accounting bug).
     error NoOpenCommitments(address node);
+    /// @notice ETH cannot be sent to the zero address.
+    error RecipientZero();
     /// @notice More models in one call than the limit.
     error TooManyModels(uint256 count, uint256 max);
 

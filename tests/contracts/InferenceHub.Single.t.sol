@@ -307,6 +307,12 @@ contract InferenceHubSingleTest is BaseTest {
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "allowed env delivers");
     }
 
+    function test_RevertWhen_WithdrawToZero() public {
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RecipientZero.selector));
+        vm.prank(node1);
+        hub.withdraw(payable(address(0)));
+    }
+
     function test_RevertWhen_WithdrawNothing() public {
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.NothingToWithdraw.selector, node1));
         vm.prank(node1);

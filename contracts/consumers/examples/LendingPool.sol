@@ -2,8 +2,8 @@
 pragma solidity 0.8.37;
 
 import {InferenceConsumer} from "../InferenceConsumer.sol";
-import {IInferenceHub} from "../../interfaces/IInferenceHub.sol";
-import {Mode} from "../../interfaces/IModelRegistry.sol";
+import {IInferenceHub, RequestParams, Status} from "../../interfaces/IInferenceHub.sol";
+import {ModelTerms, Mode} from "../../interfaces/IModelRegistry.sol";
 import {TensorCodec} from "../../lib/TensorCodec.sol";
 
 /// @title LendingPool
@@ -21,15 +21,17 @@ contract LendingPool is InferenceConsumer {
         PENDING,
         APPROVED,
         REFUSED_SCORE,
-        REFUSED_LIQUIDITY
+        REFUSED_LIQUIDITY,
+        EXPIRED
     }
 
-    /// @dev Layout: [0..159] applicant | [160..167] decision; second slot amount; third slot score.
+    /// @dev Layout: [0..159] applicant | [160..167] decision | [168..231] score; second slot amount; third slot fee.
     struct Application {
         address applicant;
         Decision decision;
-        uint256 amount;
         int64 score;
+        uint256 amount;
+        uint256 fee;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -38,6 +40,10 @@ contract LendingPool is InferenceConsumer {
 
     error AmountZero();
     error ApplicationUnknown(uint256 requestId);
+    error ApplicationNotPending(uint256 requestId, Decision decision);
+    error ModelUnknown(bytes32 modelId);
+    error ScoreIndexOutOfRange(uint256 scoreIndex, uint256 outputs);
+    error RequestNotRefundable(uint256 requestId, Status status);
     error NothingToClaim(address borrower);
     error TransferFailed(address to, uint256 amount);
 
@@ -48,6 +54,7 @@ contract LendingPool is InferenceConsumer {
     event LoanRequested(uint256 indexed requestId, address indexed applicant, uint256 amount);
     event LoanDecided(uint256 indexed requestId, address indexed applicant, Decision decision, int64 score);
     event LoanClaimed(address indexed borrower, uint256 amount);
+    event ApplicationExpired(uint256 indexed requestId, address indexed applicant, uint256 feeRefunded);
 
     /*//////////////////////////////////////////////////////////////
                                IMMUTABLES
@@ -72,6 +79,10 @@ contract LendingPool is InferenceConsumer {
     uint256 private _committed;
 
     constructor(IInferenceHub hub_, bytes32 modelId, int64 threshold, uint256 scoreIndex) InferenceConsumer(hub_) {
+        ModelTerms memory terms = hub_.modelTermsOf(modelId);
+        if (!terms.exists) revert ModelUnknown(modelId);
+        uint256 outputs = terms.outputBytes / TensorCodec.ELEMENT_BYTES;
+        if (scoreIndex >= outputs) revert ScoreIndexOutOfRange(scoreIndex, outputs);
         MODEL_ID = modelId;
         THRESHOLD = threshold;
         SCORE_INDEX = scoreIndex;
@@ -94,7 +105,7 @@ contract LendingPool is InferenceConsumer {
             msg.value
         );
         _applications[requestId] =
-            Application({applicant: msg.sender, decision: Decision.PENDING, amount: amount, score: 0});
+            Application({applicant: msg.sender, decision: Decision.PENDING, score: 0, amount: amount, fee: msg.value});
         emit LoanRequested(requestId, msg.sender, amount);
     }
 
@@ -109,14 +120,26 @@ contract LendingPool is InferenceConsumer {
         if (!ok) revert TransferFailed(msg.sender, amount);
     }
 
-    /// @notice Pulls refunds of timed-out requests back into the pool.
-    function recoverRefunds() external returns (uint256) {
-        return _withdrawFromHub(payable(address(this)));
+    /// @notice Closes an application whose request timed out and gives the applicant its fee back (claimable).
+    ///         Anyone may call it after the deadline; `params` are the request's, from its `InferenceRequested` event.
+    function refundExpired(uint256 requestId, RequestParams calldata params) external {
+        Application storage app = _applications[requestId];
+        if (app.decision != Decision.PENDING) revert ApplicationNotPending(requestId, app.decision);
+        Status status = _hub.statusOf(requestId);
+        // Someone may have reclaimed the fee on the hub already; otherwise do it now (reverts before the deadline).
+        if (status == Status.PENDING) _hub.reclaimFee(requestId, params);
+        else if (status != Status.REFUNDED) revert RequestNotRefundable(requestId, status);
+        app.decision = Decision.EXPIRED;
+        _committed += app.fee;
+        _claimable[app.applicant] += app.fee;
+        emit ApplicationExpired(requestId, app.applicant, app.fee);
+        if (_hub.balanceOf(address(this)) != 0) _withdrawFromHub(payable(address(this)));
     }
 
     function _onInferenceResult(uint256 requestId, bytes calldata output) internal override {
         Application storage app = _applications[requestId];
-        if (app.decision != Decision.PENDING) revert ApplicationUnknown(requestId);
+        if (app.decision == Decision.NONE) revert ApplicationUnknown(requestId);
+        if (app.decision != Decision.PENDING) revert ApplicationNotPending(requestId, app.decision);
         int64 score = TensorCodec.valueAt(output, SCORE_INDEX);
         Decision decision;
         if (score >= THRESHOLD) {

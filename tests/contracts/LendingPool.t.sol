@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {BaseTest} from "./Base.t.sol";
+import {IInferenceHub, CallbackFailure, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
+import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {InferenceConsumer} from "../../contracts/consumers/InferenceConsumer.sol";
+import {LendingPool} from "../../contracts/consumers/examples/LendingPool.sol";
+
+/// @notice An applicant contract that cannot receive ETH, so its approved loan can never be paid out.
+contract RejectingApplicant {
+    function applyTo(LendingPool pool, int64[] calldata features, uint256 amount) external payable returns (uint256) {
+        return pool.applyForLoan{value: msg.value}(features, amount);
+    }
+
+    function claimFrom(LendingPool pool) external returns (uint256) {
+        return pool.claim();
+    }
+}
+
+/// @notice The example consumer end to end: apply, score through the hub, decide, claim, recover refunds.
+contract LendingPoolTest is BaseTest {
+    int64 internal constant THRESHOLD = 500_000; // 0.5 in the model's 1e6 fixed point
+    uint256 internal constant SCORE_INDEX = 1;
+    int64 internal constant GOOD_SCORE = 120_000;
+    int64 internal constant BAD_SCORE = 830_000;
+    uint256 internal constant POOL_FUNDS = 10 ether;
+
+    LendingPool internal pool;
+    address internal bob;
+
+    function setUp() public override {
+        super.setUp();
+        bob = makeAddr("bob");
+        vm.deal(bob, 100 ether);
+        pool = new LendingPool(hub, MODEL, THRESHOLD, SCORE_INDEX);
+        vm.deal(address(this), POOL_FUNDS);
+        (bool ok,) = address(pool).call{value: POOL_FUNDS}("");
+        vm.assertTrue(ok, "funded");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                HELPERS
+    //////////////////////////////////////////////////////////////*/
+
+    function _features(int64 seed) internal pure returns (int64[] memory f) {
+        f = new int64[](4);
+        f[0] = 35_000_000; // age 35
+        f[1] = 52_000 * 1e6; // income
+        f[2] = seed;
+        f[3] = -1_250_000;
+    }
+
+    /// @dev The canonical input of `_features(seed)`, written out independently of the codec.
+    function _input(int64 seed) internal pure returns (bytes memory) {
+        return abi.encodePacked(int64(35_000_000), int64(52_000 * 1e6), seed, int64(-1_250_000));
+    }
+
+    /// @dev Class probabilities (no default, default); element SCORE_INDEX is the probability of default.
+    function _output(int64 score) internal pure returns (bytes memory) {
+        return abi.encodePacked(int64(1_000_000) - score, score, int64(0), int64(0));
+    }
+
+    function _apply(address applicant, int64 seed, uint256 amount)
+        internal
+        returns (uint256 id, RequestParams memory p)
+    {
+        uint64 deadline = uint64(block.timestamp) + pool.DECISION_TIMEOUT();
+        uint32 cbGas = pool.CALLBACK_GAS();
+        vm.prank(applicant);
+        id = pool.applyForLoan{value: PRICE}(_features(seed), amount);
+        p = paramsFor(address(pool), _input(seed), Mode.SINGLE, 1, cbGas, deadline, PRICE);
+    }
+
+    function _deliver(uint256 id, RequestParams memory p, int64 score) internal {
+        vm.prank(node1);
+        hub.submitResult(id, p, _output(score));
+    }
+
+    function _decision(uint256 id) internal view returns (uint256) {
+        return uint256(pool.applicationOf(id).decision);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               APPLYING
+    //////////////////////////////////////////////////////////////*/
+
+    function test_applyForLoan_requestsInferenceAndRecordsApplication() public {
+        uint64 deadline = uint64(block.timestamp) + pool.DECISION_TIMEOUT();
+        uint32 cbGas = pool.CALLBACK_GAS();
+        int64[] memory features = _features(7);
+        vm.expectEmit(true, true, true, true, address(hub));
+        emit IInferenceHub.InferenceRequested(
+            1, MODEL, address(pool), PRICE, deadline, cbGas, Mode.SINGLE, 1, _input(7)
+        );
+        vm.expectEmit(true, true, true, true, address(pool));
+        emit LendingPool.LoanRequested(1, alice, 1 ether);
+        vm.prank(alice);
+        uint256 id = pool.applyForLoan{value: PRICE}(features, 1 ether);
+
+        LendingPool.Application memory app = pool.applicationOf(id);
+        vm.assertEq(app.applicant, alice, "applicant");
+        vm.assertEq(uint256(app.decision), uint256(LendingPool.Decision.PENDING), "pending");
+        vm.assertEq(app.amount, 1 ether, "amount");
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.PENDING), "hub pending");
+        vm.assertEq(address(hub).balance, PRICE, "fee escrowed by the hub");
+        vm.assertEq(pool.liquidity(), POOL_FUNDS, "fee does not touch liquidity");
+        vm.assertEq(address(pool.inferenceHub()), address(hub), "trusted hub");
+    }
+
+    function test_RevertWhen_LoanAmountZero() public {
+        int64[] memory f = _features(1);
+        vm.expectRevert(abi.encodeWithSelector(LendingPool.AmountZero.selector));
+        vm.prank(alice);
+        pool.applyForLoan{value: PRICE}(f, 0);
+    }
+
+    function test_RevertWhen_ApplicationFeeTooLow() public {
+        int64[] memory f = _features(1);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.InsufficientFee.selector, PRICE - 1, PRICE));
+        vm.prank(alice);
+        pool.applyForLoan{value: PRICE - 1}(f, 1 ether);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               DECISIONS
+    //////////////////////////////////////////////////////////////*/
+
+    function test_onInferenceResult_approvesLowScoreRefusesHighScore() public {
+        (uint256 idA, RequestParams memory pA) = _apply(alice, 1, 2 ether);
+        (uint256 idB, RequestParams memory pB) = _apply(bob, 2, 3 ether);
+
+        vm.expectEmit(true, true, true, true, address(pool));
+        emit LendingPool.LoanDecided(idA, alice, LendingPool.Decision.APPROVED, GOOD_SCORE);
+        _deliver(idA, pA, GOOD_SCORE);
+        vm.expectEmit(true, true, true, true, address(pool));
+        emit LendingPool.LoanDecided(idB, bob, LendingPool.Decision.REFUSED_SCORE, BAD_SCORE);
+        _deliver(idB, pB, BAD_SCORE);
+
+        vm.assertEq(_decision(idA), uint256(LendingPool.Decision.APPROVED), "alice approved");
+        vm.assertEq(int256(pool.applicationOf(idA).score), int256(GOOD_SCORE), "alice score");
+        vm.assertEq(_decision(idB), uint256(LendingPool.Decision.REFUSED_SCORE), "bob refused");
+        vm.assertEq(int256(pool.applicationOf(idB).score), int256(BAD_SCORE), "bob score");
+        vm.assertEq(pool.claimableOf(alice), 2 ether, "alice may claim");
+        vm.assertEq(pool.claimableOf(bob), 0, "bob may not");
+        vm.assertEq(pool.liquidity(), POOL_FUNDS - 2 ether, "approved amount committed");
+        vm.assertEq(hub.balanceOf(node1), 2 * PRICE, "node paid for both");
+    }
+
+    function test_onInferenceResult_scoreAtThresholdIsRefused() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        _deliver(id, p, THRESHOLD);
+        vm.assertEq(_decision(id), uint256(LendingPool.Decision.REFUSED_SCORE), "score == threshold refused");
+    }
+
+    function test_onInferenceResult_refusesWhenPoolLacksLiquidity() public {
+        (uint256 idA, RequestParams memory pA) = _apply(alice, 1, 6 ether);
+        (uint256 idB, RequestParams memory pB) = _apply(bob, 2, 6 ether);
+        _deliver(idA, pA, GOOD_SCORE);
+
+        vm.expectEmit(true, true, true, true, address(pool));
+        emit LendingPool.LoanDecided(idB, bob, LendingPool.Decision.REFUSED_LIQUIDITY, GOOD_SCORE);
+        _deliver(idB, pB, GOOD_SCORE);
+
+        vm.assertEq(_decision(idA), uint256(LendingPool.Decision.APPROVED), "first fits");
+        vm.assertEq(_decision(idB), uint256(LendingPool.Decision.REFUSED_LIQUIDITY), "second does not");
+        vm.assertEq(pool.claimableOf(bob), 0, "nothing promised");
+        vm.assertEq(pool.liquidity(), POOL_FUNDS - 6 ether, "only the first is committed");
+    }
+
+    function test_RevertWhen_ResultFromNonHub() public {
+        bytes memory out = _output(GOOD_SCORE);
+        vm.expectRevert(abi.encodeWithSelector(InferenceConsumer.CallerNotHub.selector, outsider, address(hub)));
+        vm.prank(outsider);
+        pool.onInferenceResult(1, out);
+    }
+
+    function test_RevertWhen_ResultForUnknownApplication() public {
+        bytes memory out = _output(GOOD_SCORE);
+        vm.expectRevert(abi.encodeWithSelector(LendingPool.ApplicationUnknown.selector, 42));
+        vm.prank(address(hub));
+        pool.onInferenceResult(42, out);
+    }
+
+    function test_RevertWhen_ScoreIndexOutsideOutput() public {
+        vm.expectRevert(abi.encodeWithSelector(LendingPool.ScoreIndexOutOfRange.selector, 4, 4));
+        new LendingPool(hub, MODEL, THRESHOLD, 4);
+    }
+
+    function test_RevertWhen_PoolModelUnknown() public {
+        bytes32 unknown = keccak256("no such model");
+        vm.expectRevert(abi.encodeWithSelector(LendingPool.ModelUnknown.selector, unknown));
+        new LendingPool(hub, unknown, THRESHOLD, 1);
+    }
+
+    function test_RevertWhen_ResultForDecidedApplication() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        _deliver(id, p, GOOD_SCORE);
+        bytes memory out = _output(GOOD_SCORE);
+        vm.expectRevert(
+            abi.encodeWithSelector(LendingPool.ApplicationNotPending.selector, id, LendingPool.Decision.APPROVED)
+        );
+        vm.prank(address(hub));
+        pool.onInferenceResult(id, out);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 CLAIM
+    //////////////////////////////////////////////////////////////*/
+
+    function test_claim_paysApprovedAmount() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 2 ether);
+        _deliver(id, p, GOOD_SCORE);
+        uint256 before = alice.balance;
+
+        vm.expectEmit(true, true, true, true, address(pool));
+        emit LendingPool.LoanClaimed(alice, 2 ether);
+        vm.prank(alice);
+        uint256 amount = pool.claim();
+
+        vm.assertEq(amount, 2 ether, "returned");
+        vm.assertEq(alice.balance, before + 2 ether, "paid");
+        vm.assertEq(pool.claimableOf(alice), 0, "cleared");
+        vm.assertEq(address(pool).balance, POOL_FUNDS - 2 ether, "pool paid out");
+        vm.assertEq(pool.liquidity(), POOL_FUNDS - 2 ether, "commitment released with the payment");
+    }
+
+    function test_RevertWhen_NothingToClaim() public {
+        (uint256 id, RequestParams memory p) = _apply(bob, 2, 1 ether);
+        _deliver(id, p, BAD_SCORE);
+        vm.expectRevert(abi.encodeWithSelector(LendingPool.NothingToClaim.selector, bob));
+        vm.prank(bob);
+        pool.claim();
+    }
+
+    function test_RevertWhen_ClaimingTwice() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        _deliver(id, p, GOOD_SCORE);
+        vm.prank(alice);
+        pool.claim();
+        vm.expectRevert(abi.encodeWithSelector(LendingPool.NothingToClaim.selector, alice));
+        vm.prank(alice);
+        pool.claim();
+    }
+
+    function test_RevertWhen_BorrowerRejectsEther() public {
+        RejectingApplicant applicant = new RejectingApplicant();
+        vm.deal(address(this), PRICE); // setUp sent this contract's ETH to the pool
+        uint64 deadline = uint64(block.timestamp) + pool.DECISION_TIMEOUT();
+        uint256 id = applicant.applyTo{value: PRICE}(pool, _features(3), 1 ether);
+        RequestParams memory p =
+            paramsFor(address(pool), _input(3), Mode.SINGLE, 1, pool.CALLBACK_GAS(), deadline, PRICE);
+        _deliver(id, p, GOOD_SCORE);
+
+        vm.expectRevert(abi.encodeWithSelector(LendingPool.TransferFailed.selector, address(applicant), 1 ether));
+        applicant.claimFrom(pool);
+        vm.assertEq(pool.claimableOf(address(applicant)), 1 ether, "still claimable");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                REFUNDS
+    //////////////////////////////////////////////////////////////*/
+
+    function test_refundExpired_returnsFeeToApplicant() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        vm.warp(p.deadline + 1);
+        vm.expectEmit(true, true, true, true, address(pool));
+        emit LendingPool.ApplicationExpired(id, alice, PRICE);
+        vm.prank(bob); // anyone may close it; the fee goes to the applicant
+        pool.refundExpired(id, p);
+
+        vm.assertEq(_decision(id), uint256(LendingPool.Decision.EXPIRED), "closed");
+        vm.assertEq(pool.claimableOf(alice), PRICE, "fee claimable by the applicant");
+        vm.assertEq(hub.balanceOf(address(pool)), 0, "refund pulled from the hub");
+        vm.assertEq(pool.liquidity(), POOL_FUNDS, "the fee is not pool liquidity");
+        uint256 before = alice.balance;
+        vm.prank(alice);
+        pool.claim();
+        vm.assertEq(alice.balance, before + PRICE, "fee back");
+    }
+
+    function test_refundExpired_afterSomeoneReclaimedOnTheHub() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        vm.warp(p.deadline + 1);
+        hub.reclaimFee(id, p);
+        pool.refundExpired(id, p);
+        vm.assertEq(pool.claimableOf(alice), PRICE, "fee claimable");
+    }
+
+    function test_RevertWhen_RefundBeforeDeadline() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.DeadlineNotPassed.selector, id, p.deadline));
+        pool.refundExpired(id, p);
+    }
+
+    function test_RevertWhen_RefundDecidedApplication() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        _deliver(id, p, GOOD_SCORE);
+        vm.warp(p.deadline + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(LendingPool.ApplicationNotPending.selector, id, LendingPool.Decision.APPROVED)
+        );
+        pool.refundExpired(id, p);
+    }
+
+    function test_RevertWhen_DeliveringAfterDecisionTimeout() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        vm.warp(p.deadline + 1);
+        bytes memory out = _output(GOOD_SCORE);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RequestExpired.selector, id, p.deadline));
+        vm.prank(node1);
+        hub.submitResult(id, p, out);
+    }
+}

@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {BaseTest} from "./Base.t.sol";
+import {IInferenceHub, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
+import {IModelRegistry, ModelSpec, ModelTerms, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {IOwned2Step} from "../../contracts/interfaces/IOwned2Step.sol";
+import {ModelRegistry} from "../../contracts/ModelRegistry.sol";
+import {InferenceHub} from "../../contracts/InferenceHub.sol";
+
+/// @notice Stands in for a ZK proof verifier: the registry only checks that it is a contract.
+contract MockVerifier {}
+
+/// @notice Registration rules, immutability, deprecation, the hub's copy of the terms, enumeration.
+contract ModelRegistryTest is BaseTest {
+    bytes32 internal constant MODEL2 = keccak256("onnx bytes of a second model");
+    bytes32 internal constant MODEL3 = keccak256("onnx bytes of a third model");
+    uint8 internal constant ALL_MODES = 7;
+    uint8 internal constant ZK_BIT = uint8(1 << uint8(Mode.ZK));
+    uint8 internal constant SINGLE_BIT = uint8(1 << uint8(Mode.SINGLE));
+
+    /*//////////////////////////////////////////////////////////////
+                                HELPERS
+    //////////////////////////////////////////////////////////////*/
+
+    function _valid() internal pure returns (ModelSpec memory) {
+        return spec(Mode.SINGLE, Mode.CONSENSUS);
+    }
+
+    function _dims(uint256 n, uint32 value) internal pure returns (uint32[] memory s) {
+        s = new uint32[](n);
+        for (uint256 i; i < n; ++i) {
+            s[i] = value;
+        }
+    }
+
+    function _envs(uint256 n) internal pure returns (bytes32[] memory e) {
+        e = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            e[i] = keccak256(abi.encode("env", i));
+        }
+    }
+
+    function _uri(uint256 length) internal pure returns (string memory) {
+        bytes memory b = new bytes(length);
+        for (uint256 i; i < length; ++i) {
+            b[i] = "a";
+        }
+        return string(b);
+    }
+
+    function _restrictedToEnvA() internal pure returns (ModelSpec memory s) {
+        s = _valid();
+        s.allowedEnvironments = new bytes32[](1);
+        s.allowedEnvironments[0] = ENV_A;
+    }
+
+    function _expectRegisterRevert(ModelSpec memory s, bytes memory err) internal {
+        vm.expectRevert(err);
+        models.registerModel(MODEL2, s);
+    }
+
+    function _assertTermsEq(ModelTerms memory a, ModelTerms memory b, string memory what) internal pure {
+        vm.assertEq(abi.encode(a), abi.encode(b), what);
+    }
+
+    /// @dev Product of the first `rank` dims, each bounded so the whole tensor stays within MAX_TENSOR_BYTES.
+    function _boundShape(uint256 rank, uint32[8] memory raw)
+        internal
+        pure
+        returns (uint32[] memory s, uint256 product)
+    {
+        s = new uint32[](rank);
+        product = 1;
+        uint256 maxElements = 65_536 / 8;
+        for (uint256 i; i < rank; ++i) {
+            s[i] = uint32(bound(raw[i], 1, maxElements / product));
+            product *= s[i];
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              REGISTRATION
+    //////////////////////////////////////////////////////////////*/
+
+    function test_registerModel_storesTermsAndOwner() public {
+        vm.prank(alice);
+        models.registerModel(MODEL2, _valid());
+
+        ModelTerms memory t = models.termsOf(MODEL2);
+        vm.assertEq(t.price, PRICE, "price");
+        vm.assertEq(t.inputBytes, 32, "input bytes = 8 * 1 * 4");
+        vm.assertEq(t.outputBytes, 32, "output bytes");
+        vm.assertEq(t.modes, 3, "modes");
+        vm.assertFalse(t.deprecated, "not deprecated");
+        vm.assertFalse(t.envRestricted, "unrestricted");
+        vm.assertTrue(t.exists, "exists");
+        (address modelOwner,,) = models.getModel(MODEL2);
+        vm.assertEq(modelOwner, alice, "caller owns it");
+    }
+
+    function test_registerModel_emitsEventWithWholeSpec() public {
+        ModelSpec memory s = _restrictedToEnvA();
+        vm.expectEmit(true, true, true, true, address(models));
+        emit IModelRegistry.ModelRegistered(MODEL2, alice, s);
+        vm.prank(alice);
+        models.registerModel(MODEL2, s);
+    }
+
+    function test_registerModel_pushesTermsToHub() public {
+        models.registerModel(MODEL2, _restrictedToEnvA());
+        _assertTermsEq(hub.modelTermsOf(MODEL2), models.termsOf(MODEL2), "hub copy == registry terms");
+        vm.assertTrue(hub.modelTermsOf(MODEL2).envRestricted, "restriction reaches the hub");
+    }
+
+    function test_registerModel_acceptsUpperBounds() public {
+        ModelSpec memory s = _valid();
+        s.uri = _uri(512);
+        s.inputShape = _dims(8, 1);
+        s.inputShape[0] = 8_192; // 8 * 8192 = 65,536 bytes, the maximum
+        s.outputShape = _dims(1, 8_192);
+        s.allowedEnvironments = _envs(32);
+        s.modes = ALL_MODES;
+        s.verifier = address(new MockVerifier());
+        models.registerModel(MODEL2, s);
+
+        ModelTerms memory t = models.termsOf(MODEL2);
+        vm.assertEq(t.inputBytes, 65_536, "max input");
+        vm.assertEq(t.outputBytes, 65_536, "max output");
+        vm.assertEq(t.modes, ALL_MODES, "all modes");
+        vm.assertTrue(t.envRestricted, "restricted");
+    }
+
+    function test_registerModel_zkWithVerifierContract() public {
+        ModelSpec memory s = _valid();
+        s.modes = ZK_BIT;
+        s.verifier = address(new MockVerifier());
+        models.registerModel(MODEL2, s);
+        vm.assertEq(models.termsOf(MODEL2).modes, ZK_BIT, "zk only");
+    }
+
+    function test_registerModel_inputBytesIsEightTimesProduct() public {
+        ModelSpec memory s = _valid();
+        s.inputShape = new uint32[](3);
+        s.inputShape[0] = 2;
+        s.inputShape[1] = 3;
+        s.inputShape[2] = 4;
+        models.registerModel(MODEL2, s);
+        vm.assertEq(models.termsOf(MODEL2).inputBytes, 8 * 2 * 3 * 4, "8 * product");
+    }
+
+    function testFuzz_registerModel_inputBytesIsEightTimesProduct(uint256 rank, uint32[8] memory raw) public {
+        rank = bound(rank, 1, 8);
+        (uint32[] memory s, uint256 product) = _boundShape(rank, raw);
+        ModelSpec memory m = _valid();
+        m.inputShape = s;
+        m.outputShape = s;
+        models.registerModel(MODEL2, m);
+        ModelTerms memory t = models.termsOf(MODEL2);
+        vm.assertEq(t.inputBytes, 8 * product, "input bytes");
+        vm.assertEq(t.outputBytes, 8 * product, "output bytes");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          REGISTRATION ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    function test_RevertWhen_HubNotSet() public {
+        ModelRegistry fresh = new ModelRegistry(owner);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.HubNotSet.selector));
+        fresh.registerModel(MODEL2, _valid());
+    }
+
+    function test_RevertWhen_ModelIdZero() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelIdZero.selector));
+        models.registerModel(bytes32(0), _valid());
+    }
+
+    function test_RevertWhen_ModelAlreadyRegistered() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, MODEL, address(this)));
+        vm.prank(alice);
+        models.registerModel(MODEL, _valid());
+    }
+
+    function test_RevertWhen_UriEmpty() public {
+        ModelSpec memory s = _valid();
+        s.uri = "";
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.UriInvalid.selector, 0, 512));
+    }
+
+    function test_RevertWhen_UriTooLong() public {
+        ModelSpec memory s = _valid();
+        s.uri = _uri(513);
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.UriInvalid.selector, 513, 512));
+    }
+
+    function test_RevertWhen_InputShapeEmpty() public {
+        ModelSpec memory s = _valid();
+        s.inputShape = new uint32[](0);
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ShapeEmpty.selector, "input"));
+    }
+
+    function test_RevertWhen_OutputShapeEmpty() public {
+        ModelSpec memory s = _valid();
+        s.outputShape = new uint32[](0);
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ShapeEmpty.selector, "output"));
+    }
+
+    function test_RevertWhen_ShapeRankTooHigh() public {
+        ModelSpec memory s = _valid();
+        s.inputShape = _dims(9, 1);
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ShapeRankTooHigh.selector, "input", 9, 8));
+    }
+
+    function test_RevertWhen_ShapeDimensionZero() public {
+        ModelSpec memory s = _valid();
+        s.outputShape = shape(1, 0);
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ShapeDimensionZero.selector, "output", 1));
+    }
+
+    /// @dev The error reports the tensor's full element count, whatever dimension crosses the bound.
+    function test_RevertWhen_TensorTooLarge() public {
+        ModelSpec memory s = _valid();
+        s.inputShape = shape(8_192, 2);
+        _expectRegisterRevert(
+            s, abi.encodeWithSelector(IModelRegistry.TensorTooLarge.selector, "input", 8_192 * 2, 8_192)
+        );
+    }
+
+    function test_RevertWhen_TensorTooLarge_maxRankMaxDims() public {
+        ModelSpec memory s = _valid();
+        s.inputShape = new uint32[](8);
+        uint256 elements = 1;
+        for (uint256 i; i < 8; ++i) {
+            s.inputShape[i] = type(uint32).max;
+            elements *= type(uint32).max;
+        }
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.TensorTooLarge.selector, "input", elements, 8_192));
+    }
+
+    function testFuzz_RevertWhen_TensorTooLarge(uint32 a, uint32 b) public {
+        a = uint32(bound(a, 1, type(uint32).max));
+        // Smallest b that pushes a * b past 8,192 elements, up to the largest dimension.
+        uint256 minB = 8_192 / a + 1;
+        b = uint32(bound(b, minB, type(uint32).max));
+        ModelSpec memory s = _valid();
+        s.outputShape = shape(a, b);
+        _expectRegisterRevert(
+            s, abi.encodeWithSelector(IModelRegistry.TensorTooLarge.selector, "output", uint256(a) * b, 8_192)
+        );
+    }
+
+    function test_RevertWhen_ScaleZero() public {
+        ModelSpec memory s = _valid();
+        s.scale = 0;
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ScaleZero.selector));
+    }
+
+    function test_RevertWhen_ModesEmpty() public {
+        ModelSpec memory s = _valid();
+        s.modes = 0;
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ModesInvalid.selector, 0, ALL_MODES));
+    }
+
+    function test_RevertWhen_ModesUnknownBit() public {
+        ModelSpec memory s = _valid();
+        s.modes = SINGLE_BIT | 8;
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ModesInvalid.selector, 9, ALL_MODES));
+    }
+
+    function test_RevertWhen_ZkWithoutVerifier() public {
+        ModelSpec memory s = _valid();
+        s.modes = ZK_BIT;
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.VerifierInvalid.selector, ZK_BIT, address(0)));
+    }
+
+    function test_RevertWhen_ZkVerifierNotContract() public {
+        ModelSpec memory s = _valid();
+        s.modes = ZK_BIT;
+        s.verifier = outsider;
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.VerifierInvalid.selector, ZK_BIT, outsider));
+    }
+
+    function test_RevertWhen_VerifierWithoutZk() public {
+        ModelSpec memory s = _valid();
+        address verifier = address(new MockVerifier());
+        s.verifier = verifier;
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.VerifierInvalid.selector, 3, verifier));
+    }
+
+    function test_RevertWhen_EnvironmentZero() public {
+        ModelSpec memory s = _valid();
+        s.allowedEnvironments = _envs(2);
+        s.allowedEnvironments[1] = bytes32(0);
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.EnvironmentZero.selector, 1));
+    }
+
+    function test_RevertWhen_EnvironmentDuplicate() public {
+        ModelSpec memory s = _valid();
+        s.allowedEnvironments = new bytes32[](3);
+        s.allowedEnvironments[0] = ENV_A;
+        s.allowedEnvironments[1] = ENV_B;
+        s.allowedEnvironments[2] = ENV_A;
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.EnvironmentDuplicate.selector, ENV_A));
+    }
+
+    function test_RevertWhen_TooManyEnvironments() public {
+        ModelSpec memory s = _valid();
+        s.allowedEnvironments = _envs(33);
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.TooManyEnvironments.selector, 33, 32));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               GETMODEL
+    //////////////////////////////////////////////////////////////*/
+
+    function test_getModel_roundTripsSpec() public {
+        ModelSpec memory s = _restrictedToEnvA();
+        s.uri = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+        s.inputShape = new uint32[](3);
+        s.inputShape[0] = 1;
+        s.inputShape[1] = 3;
+        s.inputShape[2] = 7;
+        s.outputShape = shape(1, 2);
+        s.scale = 65_536;
+        s.price = 123 gwei;
+        s.modes = ALL_MODES;
+        s.verifier = address(new MockVerifier());
+        vm.prank(alice);
+        models.registerModel(MODEL2, s);
+
+        (address modelOwner, ModelSpec memory got, ModelTerms memory t) = models.getModel(MODEL2);
+        vm.assertEq(modelOwner, alice, "owner");
+        vm.assertEq(abi.encode(got), abi.encode(s), "spec round-trips");
+        vm.assertEq(bytes(got.uri), bytes(s.uri), "uri");
+        vm.assertEq(got.verifier, s.verifier, "verifier");
+        _assertTermsEq(t, models.termsOf(MODEL2), "terms == termsOf");
+        vm.assertEq(t.inputBytes, 8 * 21, "input bytes");
+        vm.assertEq(t.outputBytes, 16, "output bytes");
+    }
+
+    function test_RevertWhen_GetModelUnknown() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, MODEL2));
+        models.getModel(MODEL2);
+    }
+
+    function test_termsOf_unknownIsZero() public view {
+        _assertTermsEq(models.termsOf(MODEL2), ModelTerms(0, 0, 0, 0, false, false, false), "all zero");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              ENVIRONMENTS
+    //////////////////////////////////////////////////////////////*/
+
+    function test_isEnvironmentAllowed_restrictedModel() public {
+        models.registerModel(MODEL2, _restrictedToEnvA());
+        vm.assertTrue(models.isEnvironmentAllowed(MODEL2, ENV_A), "listed env allowed");
+        vm.assertFalse(models.isEnvironmentAllowed(MODEL2, ENV_B), "other env refused");
+        vm.assertFalse(models.isEnvironmentAllowed(MODEL2, bytes32(0)), "zero env refused");
+    }
+
+    function test_isEnvironmentAllowed_unrestrictedModelAllowsAny() public view {
+        vm.assertTrue(models.isEnvironmentAllowed(MODEL, ENV_A), "env A");
+        vm.assertTrue(models.isEnvironmentAllowed(MODEL, ENV_B), "env B");
+        vm.assertTrue(models.isEnvironmentAllowed(MODEL, keccak256("anything")), "any env");
+    }
+
+    function test_RevertWhen_EnvironmentQueryForUnknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, MODEL2));
+        models.isEnvironmentAllowed(MODEL2, ENV_A);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              DEPRECATION
+    //////////////////////////////////////////////////////////////*/
+
+    function test_deprecateModel_setsFlagEmitsAndSyncsHub() public {
+        vm.expectEmit(true, true, true, true, address(models));
+        emit IModelRegistry.ModelDeprecated(MODEL);
+        models.deprecateModel(MODEL);
+
+        vm.assertTrue(models.termsOf(MODEL).deprecated, "registry flag");
+        vm.assertTrue(hub.modelTermsOf(MODEL).deprecated, "hub flag");
+        _assertTermsEq(hub.modelTermsOf(MODEL), models.termsOf(MODEL), "hub copy == registry terms");
+        (, ModelSpec memory s,) = models.getModel(MODEL);
+        vm.assertEq(abi.encode(s), abi.encode(_valid()), "spec unchanged");
+    }
+
+    function test_deprecateModel_refusesNewRequests() public {
+        models.deprecateModel(MODEL);
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        bytes memory input = input32();
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.ModelIsDeprecated.selector, MODEL));
+        vm.prank(alice);
+        hub.requestInference{value: PRICE}(MODEL, input, Mode.SINGLE, 1, 0, deadline);
+    }
+
+    function test_deprecateModel_requestInFlightIsStillFulfilled() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        models.deprecateModel(MODEL);
+
+        vm.prank(node1);
+        hub.submitResult(id, p, output32(1));
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "fulfilled after deprecation");
+        vm.assertEq(hub.balanceOf(node1), PRICE, "node paid");
+        vm.assertEq(consumer.calls(), 1, "callback ran");
+    }
+
+    function test_RevertWhen_DeprecatingUnknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, MODEL2));
+        models.deprecateModel(MODEL2);
+    }
+
+    function test_RevertWhen_DeprecatingByNonOwner() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.NotModelOwner.selector, MODEL, owner, address(this)));
+        vm.prank(owner); // the registry's owner has no power over models
+        models.deprecateModel(MODEL);
+    }
+
+    function test_RevertWhen_ModelAlreadyDeprecated() public {
+        models.deprecateModel(MODEL);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelAlreadyDeprecated.selector, MODEL));
+        models.deprecateModel(MODEL);
+    }
+
+    function test_RevertWhen_RegisteringDeprecatedId() public {
+        models.deprecateModel(MODEL);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, MODEL, address(this)));
+        models.registerModel(MODEL, _valid());
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                  HUB
+    //////////////////////////////////////////////////////////////*/
+
+    function test_hub_isWired() public view {
+        vm.assertEq(models.hub(), address(hub), "hub");
+    }
+
+    function test_setHub_wiresOnceAndEmits() public {
+        ModelRegistry fresh = new ModelRegistry(owner);
+        InferenceHub freshHub = new InferenceHub(owner, fresh, nodes, defaultParams());
+        vm.expectEmit(true, true, true, true, address(fresh));
+        emit IModelRegistry.HubSet(address(freshHub));
+        vm.prank(owner);
+        fresh.setHub(address(freshHub));
+        vm.assertEq(fresh.hub(), address(freshHub), "wired");
+    }
+
+    function test_RevertWhen_HubAlreadySet() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.HubAlreadySet.selector, address(hub)));
+        vm.prank(owner);
+        models.setHub(address(consumer));
+    }
+
+    function test_RevertWhen_HubNotContract() public {
+        ModelRegistry fresh = new ModelRegistry(owner);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.HubInvalid.selector, outsider));
+        vm.prank(owner);
+        fresh.setHub(outsider);
+    }
+
+    function test_RevertWhen_SetHubByNonOwner() public {
+        ModelRegistry fresh = new ModelRegistry(owner);
+        vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, alice, owner));
+        vm.prank(alice);
+        fresh.setHub(address(hub));
+    }
+
+    function test_RevertWhen_SyncModelTermsFromNonRegistry() public {
+        ModelTerms memory forged = models.termsOf(MODEL);
+        forged.deprecated = true;
+        vm.expectRevert(
+            abi.encodeWithSelector(IInferenceHub.CallerNotModelRegistry.selector, outsider, address(models))
+        );
+        vm.prank(outsider);
+        hub.syncModelTerms(MODEL, forged);
+    }
+
+    /// @dev A hub wired to another registry would refuse every push, so this registry could never register a model.
+    function test_RevertWhen_HubBelongsToAnotherRegistry() public {
+        ModelRegistry fresh = new ModelRegistry(owner);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.HubInvalid.selector, address(hub)));
+        vm.prank(owner);
+        fresh.setHub(address(hub));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               OWNERSHIP
+    //////////////////////////////////////////////////////////////*/
+
+    function test_acceptOwnership_movesSetHubPower() public {
+        ModelRegistry fresh = new ModelRegistry(owner);
+        vm.prank(owner);
+        fresh.transferOwnership(alice);
+        vm.assertEq(fresh.pendingOwner(), alice, "pending");
+        vm.prank(alice);
+        fresh.acceptOwnership();
+        vm.assertEq(fresh.owner(), alice, "new owner");
+
+        vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, owner, alice));
+        vm.prank(owner);
+        fresh.setHub(address(hub));
+        InferenceHub freshHub = new InferenceHub(alice, fresh, nodes, defaultParams());
+        vm.prank(alice);
+        fresh.setHub(address(freshHub));
+        vm.assertEq(fresh.hub(), address(freshHub), "new owner wired the hub");
+    }
+
+    function test_RevertWhen_RegistryOwnerZero() public {
+        vm.expectRevert(abi.encodeWithSelector(IOwned2Step.OwnerZero.selector));
+        new ModelRegistry(address(0));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              ENUMERATION
+    //////////////////////////////////////////////////////////////*/
+
+    function test_modelIdAt_registrationOrder() public {
+        vm.assertEq(models.modelCount(), 1, "base model");
+        models.registerModel(MODEL3, _valid());
+        vm.prank(alice);
+        models.registerModel(MODEL2, _valid());
+
+        vm.assertEq(models.modelCount(), 3, "count");
+        vm.assertEq(models.modelIdAt(0), MODEL, "first");
+        vm.assertEq(models.modelIdAt(1), MODEL3, "second");
+        vm.assertEq(models.modelIdAt(2), MODEL2, "third");
+    }
+
+    function test_modelCount_unchangedByDeprecation() public {
+        models.deprecateModel(MODEL);
+        vm.assertEq(models.modelCount(), 1, "deprecated models stay listed");
+        vm.assertEq(models.modelIdAt(0), MODEL, "still enumerable");
+    }
+
+    function test_RevertWhen_ModelIndexOutOfBounds() public {
+        vm.expectRevert(abi.encodeWithSignature("Panic(uint256)", 0x32));
+        models.modelIdAt(1);
+    }
+}
