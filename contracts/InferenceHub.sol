@@ -155,17 +155,17 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IInferenceHub
-    function reclaimFee(uint256 requestId, RequestParams calldata p) external {
-        bytes32 paramsHash = _checkPending(requestId, p);
-        if (block.timestamp <= p.deadline) revert DeadlineNotPassed(requestId, p.deadline);
-        if (p.mode == Mode.CONSENSUS) {
+    function reclaimFee(uint256 requestId, RequestParams calldata request) external {
+        bytes32 paramsHash = _checkPending(requestId, request);
+        if (block.timestamp <= request.deadline) revert DeadlineNotPassed(requestId, request.deadline);
+        if (request.mode == Mode.CONSENSUS) {
             // Once k votes are in, the reveal window ends before the deadline by construction: settle by vote.
             if (_rounds[requestId].revealEndsAt != 0) revert AwaitingFinalization(requestId);
         }
         _requests[requestId] = _pack(paramsHash, Status.REFUNDED);
-        _balances[p.requester] += p.fee;
-        emit FeeReclaimed(requestId, p.requester, p.fee);
-        if (p.mode == Mode.CONSENSUS) _unlockAll(_committers[requestId]);
+        _balances[request.requester] += request.fee;
+        emit FeeReclaimed(requestId, request.requester, request.fee);
+        if (request.mode == Mode.CONSENSUS) _unlockAll(_committers[requestId]);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -173,13 +173,13 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IInferenceHub
-    function submitResult(uint256 requestId, RequestParams calldata p, bytes calldata output) external {
-        _checkPending(requestId, p);
-        if (p.mode != Mode.SINGLE) revert WrongMode(requestId, p.mode);
-        if (block.timestamp > p.deadline) revert RequestExpired(requestId, p.deadline);
-        bytes32 envHash = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
-        _balances[msg.sender] += p.fee;
-        _recordSingle(requestId, p, output, envHash);
+    function submitResult(uint256 requestId, RequestParams calldata request, bytes calldata output) external {
+        _checkPending(requestId, request);
+        if (request.mode != Mode.SINGLE) revert WrongMode(requestId, request.mode);
+        if (block.timestamp > request.deadline) revert RequestExpired(requestId, request.deadline);
+        bytes32 envHash = _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
+        _balances[msg.sender] += request.fee;
+        _recordSingle(requestId, request, output, envHash);
     }
 
     /// @inheritdoc IInferenceHub
@@ -231,27 +231,27 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IInferenceHub
-    function commitResult(uint256 requestId, RequestParams calldata p, bytes32 commitHash) external {
-        _checkPending(requestId, p);
-        if (p.mode != Mode.CONSENSUS) revert WrongMode(requestId, p.mode);
+    function commitResult(uint256 requestId, RequestParams calldata request, bytes32 commitHash) external {
+        _checkPending(requestId, request);
+        if (request.mode != Mode.CONSENSUS) revert WrongMode(requestId, request.mode);
         if (commitHash == bytes32(0)) revert CommitHashZero();
         Round storage round = _rounds[requestId];
         uint256 revealWindow = _config.revealWindow;
-        if (round.commits >= p.redundancy || block.timestamp + revealWindow > p.deadline) {
+        if (round.commits >= request.redundancy || block.timestamp + revealWindow > request.deadline) {
             revert CommitPhaseClosed(requestId);
         }
         Vote storage vote = _votes[requestId][msg.sender];
         if (vote.commitHash != bytes32(0)) revert AlreadyCommitted(requestId, msg.sender);
-        bytes32 envHash = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
+        bytes32 envHash = _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
 
         vote.commitHash = commitHash;
         vote.envHash = envHash;
         _committers[requestId].push(msg.sender);
         uint8 commits = round.commits + 1;
         round.commits = commits;
-        round.redundancy = p.redundancy;
+        round.redundancy = request.redundancy;
         emit ResultCommitted(requestId, msg.sender, commitHash, envHash);
-        if (commits == p.redundancy) {
+        if (commits == request.redundancy) {
             // Fits: block.timestamp + revealWindow <= deadline, a uint64.
             uint64 revealEndsAt = uint64(block.timestamp + revealWindow);
             round.revealEndsAt = revealEndsAt;
@@ -261,15 +261,15 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IInferenceHub
-    function revealResult(uint256 requestId, RequestParams calldata p, bytes calldata output, bytes32 salt)
+    function revealResult(uint256 requestId, RequestParams calldata request, bytes calldata output, bytes32 salt)
         external
     {
-        _checkPending(requestId, p);
+        _checkPending(requestId, request);
         Round storage round = _rounds[requestId];
         uint64 revealEndsAt = round.revealEndsAt;
-        if (revealEndsAt == 0) revert RevealPhaseNotStarted(requestId, round.commits, p.redundancy);
+        if (revealEndsAt == 0) revert RevealPhaseNotStarted(requestId, round.commits, request.redundancy);
         if (block.timestamp > revealEndsAt) revert RevealPhaseOver(requestId, revealEndsAt);
-        if (output.length != p.outputBytes) revert OutputLengthMismatch(output.length, p.outputBytes);
+        if (output.length != request.outputBytes) revert OutputLengthMismatch(output.length, request.outputBytes);
         Vote storage vote = _votes[requestId][msg.sender];
         if (vote.commitHash == bytes32(0)) revert NotCommitted(requestId, msg.sender);
         if (vote.revealed) revert AlreadyRevealed(requestId, msg.sender);
@@ -284,11 +284,11 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IInferenceHub
-    function finalizeConsensus(uint256 requestId, RequestParams calldata p, bytes calldata output) external {
-        bytes32 paramsHash = _checkPending(requestId, p);
-        if (p.mode != Mode.CONSENSUS) revert WrongMode(requestId, p.mode);
+    function finalizeConsensus(uint256 requestId, RequestParams calldata request, bytes calldata output) external {
+        bytes32 paramsHash = _checkPending(requestId, request);
+        if (request.mode != Mode.CONSENSUS) revert WrongMode(requestId, request.mode);
         Round memory round = _rounds[requestId];
-        if (round.revealEndsAt == 0) revert RevealPhaseNotStarted(requestId, round.commits, p.redundancy);
+        if (round.revealEndsAt == 0) revert RevealPhaseNotStarted(requestId, round.commits, request.redundancy);
         if (round.reveals < round.commits && block.timestamp <= round.revealEndsAt) {
             revert FinalizeTooEarly(requestId, round.revealEndsAt, round.reveals, round.commits);
         }
@@ -299,10 +299,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             emit ConsensusFailed(requestId, round.reveals, round.commits);
             // Votes that were revealed cannot be judged without a majority; only the silent ones are slashed.
             uint256 proceeds = _slashVotes(requestId, committers, bytes32(0));
-            _balances[p.requester] += p.fee + proceeds;
+            _balances[request.requester] += request.fee + proceeds;
             _unlockAll(committers);
         } else {
-            _settleMajority(requestId, p, output, committers, winner);
+            _settleMajority(requestId, request, output, committers, winner);
         }
     }
 

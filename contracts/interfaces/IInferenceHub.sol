@@ -271,14 +271,14 @@ interface IInferenceHub is IModelTermsSink {
 
     /// @notice Reclaims the fee of a request whose deadline passed without a result, crediting the requester's
     ///         withdrawable balance. Anyone may call it. Consensus votes already cast are released unslashed.
-    function reclaimFee(uint256 requestId, RequestParams calldata params) external;
+    function reclaimFee(uint256 requestId, RequestParams calldata request) external;
 
     /*//////////////////////////////////////////////////////////////
                                  SINGLE
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Delivers a SINGLE result: records the commitment, credits the fee to the caller, calls back.
-    function submitResult(uint256 requestId, RequestParams calldata params, bytes calldata output) external;
+    function submitResult(uint256 requestId, RequestParams calldata request, bytes calldata output) external;
 
     /// @notice Delivers many SINGLE results in one transaction. Items already final or past their deadline are skipped
     ///         with `ResultSkipped`; any other bad item reverts the batch with its error.
@@ -291,11 +291,11 @@ interface IInferenceHub is IModelTermsSink {
 
     /// @notice Commits to an output: `commitHash` = keccak256(abi.encode(keccak256(output), salt, node)).
     ///         Open to the first k eligible nodes, while at least a reveal window remains before the deadline.
-    function commitResult(uint256 requestId, RequestParams calldata params, bytes32 commitHash) external;
+    function commitResult(uint256 requestId, RequestParams calldata request, bytes32 commitHash) external;
 
     /// @notice Reveals a committed output, during the reveal phase (after k commits, until `revealEndsAt`). The output
     ///         must have the model's output size; it is published in `ResultRevealed` so anyone can finalize.
-    function revealResult(uint256 requestId, RequestParams calldata params, bytes calldata output, bytes32 salt)
+    function revealResult(uint256 requestId, RequestParams calldata request, bytes calldata output, bytes32 salt)
         external;
 
     /// @notice Settles a consensus round. Anyone may call it once every committer revealed or the reveal window
@@ -304,7 +304,7 @@ interface IInferenceHub is IModelTermsSink {
     ///         stake, shared between the requester and the agreeing nodes. Without a majority the fee goes back to
     ///         the requester, non-revealers are slashed (in the requester's favour) and nobody else is.
     /// @param output The majority's output (from its `ResultRevealed` events); ignored without a majority.
-    function finalizeConsensus(uint256 requestId, RequestParams calldata params, bytes calldata output) external;
+    function finalizeConsensus(uint256 requestId, RequestParams calldata request, bytes calldata output) external;
 
     /*//////////////////////////////////////////////////////////////
                                  FUNDS
