@@ -1,0 +1,173 @@
+"""Whole-transaction gas (receipt gasUsed) of the hub's hot paths on a real anvil, after a warm-up round.
+
+    .venv/bin/python bench/gas.py
+
+Starts its own anvil, deploys the system, registers a model with a 32-byte input and a 32-byte output ([1, 4] int64
+tensors) and one staked node, runs one full request + submit cycle so the request counter and the node's balance slot
+are non-zero (as on a live hub), then measures. Prints a Markdown table and writes it to bench/results/gas.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from web3 import Web3
+
+from verinfer.chain.anvil import Anvil
+from verinfer.chain.artifacts import load_artifact
+from verinfer.chain.deploy import deploy
+from verinfer.chain.events import EventCodec
+from verinfer.chain.revert import RevertDecoder
+from verinfer.chain.system import System
+from verinfer.chain.tx import TxSender, connect
+from verinfer.inference import codec
+from verinfer.types import Mode, ModelId, ModelSpec, RequestParams
+
+RESULTS = Path(__file__).resolve().parent / "results" / "gas.md"
+
+MODEL_ID = Web3.keccak(text="onnx bytes of the gas benchmark model")
+ENV_HASH = Web3.keccak(text="env: onnxruntime cpu, 1 thread")
+PRICE = 10**16
+CALLBACK_GAS = 100_000
+BATCH = 32
+INPUT = codec.encode_ints([1_000_000, -2_500_000, 0, 42])
+
+
+def output(tag: int) -> bytes:
+    return codec.encode_ints([250_000, 750_000, tag, -1])
+
+
+@dataclass(frozen=True)
+class Row:
+    operation: str
+    gas: int
+    target: int | None
+    peer: str
+
+
+class Bench:
+    """The deployed system and the three actors of the measurements."""
+
+    def __init__(self, anvil: Anvil) -> None:
+        w3 = connect(anvil.rpc_url)
+        decoder = RevertDecoder.for_system([load_artifact("NoopConsumer").abi])
+        deployer, self.node, self.user = (
+            TxSender(w3, Account.from_key(anvil.accounts[i].private_key), decoder) for i in range(3)
+        )
+        self.system = System.bind(deployer, deploy(deployer))
+        self.system.register_model(
+            MODEL_ID,
+            ModelSpec(
+                uri="file:///models/gas-bench.onnx",
+                input_shape=(1, 4),
+                output_shape=(1, 4),
+                scale=1_000_000,
+                price=PRICE,
+                modes=Mode.mask([Mode.SINGLE, Mode.CONSENSUS]),
+            ),
+        )
+        self.system.as_sender(self.node).register_node(ENV_HASH, [MODEL_ID], 2 * 10**18)
+        self.hub_as_node = self.system.as_sender(self.node).hub
+        self.hub_as_user = self.system.as_sender(self.user).hub
+        self.noop, _ = self.user.deploy(load_artifact("NoopConsumer"), self.system.hub.address)
+        self.requested = EventCodec.from_abi(self.system.hub.abi, "InferenceRequested")
+
+    def deadline(self) -> int:
+        return int(self.user.w3.eth.get_block("latest")["timestamp"]) + 3600
+
+    def request_via_noop(self) -> tuple[int, RequestParams, int]:
+        """A SINGLE request through the no-op consumer; the params rebuilt from its event, and the gas it took."""
+        deadline = self.deadline()
+        receipt = self.user.send(
+            self.noop.functions.request(MODEL_ID, INPUT, int(Mode.SINGLE), 1, CALLBACK_GAS, deadline), value=PRICE
+        )
+        (log,) = self.requested.decode_all(receipt["logs"])
+        request_id = int(log.args["requestId"])
+        params = RequestParams(
+            model_id=ModelId(MODEL_ID),
+            input_hash=Web3.keccak(INPUT),
+            requester=self.noop.address,
+            fee=PRICE,
+            deadline=deadline,
+            callback_gas_limit=CALLBACK_GAS,
+            output_bytes=len(output(0)),
+            mode=Mode.SINGLE,
+            redundancy=1,
+            env_restricted=False,
+        )
+        return request_id, params, int(receipt["gasUsed"])
+
+    def submit(self, request_id: int, params: RequestParams, tag: int) -> int:
+        receipt = self.node.send(self.hub_as_node.functions.submitResult(request_id, params.as_abi(), output(tag)))
+        return int(receipt["gasUsed"])
+
+    def run(self) -> list[Row]:
+        warm_id, warm_params, _ = self.request_via_noop()
+        self.submit(warm_id, warm_params, 0)
+
+        eoa_request = self.user.send(
+            self.hub_as_user.functions.requestInference(
+                MODEL_ID, INPUT, int(Mode.SINGLE), 1, CALLBACK_GAS, self.deadline()
+            ),
+            value=PRICE,
+        )
+        request_id, params, consumer_request_gas = self.request_via_noop()
+        submit_gas = self.submit(request_id, params, 1)
+
+        items: list[Any] = []
+        for i in range(BATCH):
+            rid, p, _ = self.request_via_noop()
+            items.append((rid, p.as_abi(), output(i)))
+        batch = self.node.send(self.hub_as_node.functions.submitResults(items))
+        fulfilled = EventCodec.from_abi(self.system.hub.abi, "ResultSubmitted").decode_all(batch["logs"])
+        if len(fulfilled) != BATCH:
+            raise RuntimeError(f"the batch fulfilled {len(fulfilled)} of {BATCH} requests")
+
+        return [
+            Row("requestInference (EOA, 32-byte input)", int(eoa_request["gasUsed"]), 60_000, "154,679 (Infernet)"),
+            Row("request through a consumer contract (NoopConsumer)", consumer_request_gas, None, "154,679 (Infernet)"),
+            Row("submitResult (SINGLE, 32-byte output, no-op callback)", submit_gas, 60_000, "65,313 (ORA)"),
+            Row(f"submitResults, per item ({BATCH} items)", int(batch["gasUsed"]) // BATCH, 25_000, "n/a"),
+            Row(f"submitResults, whole batch ({BATCH} items)", int(batch["gasUsed"]), None, "n/a"),
+        ]
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| operation | gas | target | within target | peer best |",
+        "| --- | ---: | ---: | :---: | ---: |",
+    ]
+    for row in rows:
+        target = f"≤ {row.target:,}" if row.target else ""
+        verdict = ("yes" if row.gas <= row.target else "**no**") if row.target else ""
+        lines.append(f"| {row.operation} | {row.gas:,} | {target} | {verdict} | {row.peer} |")
+    return "\n".join(lines)
+
+
+def report(rows: list[Row]) -> str:
+    return (
+        "# Gas: whole-transaction gasUsed on anvil\n\n"
+        "Measured by `.venv/bin/python bench/gas.py` after one warm-up request + submit cycle; model input and output "
+        f"are 32 bytes ([1, 4] int64), callback gas limit {CALLBACK_GAS:,}. Peer figures: 32-byte input and output, "
+        "whole transaction, after a warm-up (Infernet's request goes through a callback consumer; ORA's delivery "
+        "carries no payment).\n\n" + table(rows) + "\n"
+    )
+
+
+def main() -> int:
+    with Anvil.start() as anvil:
+        rows = Bench(anvil).run()
+    text = report(rows)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(table(rows))
+    print(f"\nwritten to {RESULTS}")
+    return 0 if all(row.target is None or row.gas <= row.target for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Demo models and the devnet story, built from local data (no downloads)."""

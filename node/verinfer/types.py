@@ -1,0 +1,258 @@
+"""Values that cross module lines: ids, enums and frozen records mirroring the contracts' structs.
+
+Field order in every record mirrors its Solidity struct, so `as_abi()` is the ABI tuple in declaration order.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NewType
+
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
+
+RequestId = NewType("RequestId", int)
+"""A request's id on the hub (ids start at 1; 0 means absent)."""
+
+ModelId = NewType("ModelId", bytes)
+"""keccak256 of a model's ONNX file bytes (32 bytes)."""
+
+ZERO_ADDRESS: ChecksumAddress = to_checksum_address("0x" + "00" * 20)
+
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
+UINT96_MAX = 2**96 - 1
+
+
+class Mode(enum.IntEnum):
+    """How a result is shown to be correct (`Mode` in IModelRegistry.sol)."""
+
+    SINGLE = 0
+    CONSENSUS = 1
+    ZK = 2
+
+    @staticmethod
+    def mask(modes: Iterable[Mode]) -> int:
+        """The registry's bitmask of allowed modes: bit i set for Mode(i)."""
+        bits = 0
+        for mode in modes:
+            bits |= 1 << int(mode)
+        return bits
+
+
+class Status(enum.IntEnum):
+    """Where a request stands (`Status` in IInferenceHub.sol)."""
+
+    NONE = 0
+    PENDING = 1
+    FULFILLED = 2
+    NO_CONSENSUS = 3
+    REFUNDED = 4
+
+
+class Eligibility(enum.IntEnum):
+    """Why a node may or may not take work (`Eligibility` in INodeRegistry.sol)."""
+
+    ELIGIBLE = 0
+    NOT_REGISTERED = 1
+    STAKE_BELOW_MINIMUM = 2
+    UNBONDING = 3
+    MODEL_NOT_SERVED = 4
+
+
+class SkipReason(enum.IntEnum):
+    """Why a batch item was skipped (`SkipReason` in IInferenceHub.sol)."""
+
+    NOT_PENDING = 0
+    EXPIRED = 1
+
+
+class CallbackFailure(enum.IntEnum):
+    """Why a consumer callback did not complete (`CallbackFailure` in IInferenceHub.sol)."""
+
+    NO_CODE = 0
+    REVERTED = 1
+
+
+ENUMS: dict[str, type[enum.IntEnum]] = {
+    cls.__name__: cls for cls in (Mode, Status, Eligibility, SkipReason, CallbackFailure)
+}
+"""Solidity enum name -> Python twin, for decoding ABI values whose internalType is `enum <Name>`."""
+
+
+def _bytes32(name: str, value: bytes) -> bytes:
+    if not isinstance(value, bytes | bytearray) or len(value) != 32:
+        raise ValueError(f"{name} must be 32 bytes, got {value!r}")
+    return bytes(value)
+
+
+def _bounded(name: str, value: int, maximum: int, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class RequestParams:
+    """The parameters of a request (`RequestParams` in IInferenceHub.sol). The hub stores only their hash."""
+
+    model_id: ModelId
+    input_hash: bytes
+    requester: ChecksumAddress
+    fee: int
+    deadline: int
+    callback_gas_limit: int
+    output_bytes: int
+    mode: Mode
+    redundancy: int
+    env_restricted: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_id", ModelId(_bytes32("model_id", self.model_id)))
+        object.__setattr__(self, "input_hash", _bytes32("input_hash", self.input_hash))
+        object.__setattr__(self, "requester", to_checksum_address(self.requester))
+        if self.mode not in Mode._value2member_map_:
+            raise ValueError(f"mode must be one of {[m.value for m in Mode]}, got {self.mode!r}")
+        object.__setattr__(self, "mode", Mode(self.mode))
+        _bounded("fee", self.fee, 2**256 - 1)
+        _bounded("deadline", self.deadline, UINT64_MAX)
+        _bounded("callback_gas_limit", self.callback_gas_limit, UINT32_MAX)
+        _bounded("output_bytes", self.output_bytes, UINT32_MAX)
+        _bounded("redundancy", self.redundancy, 255)
+
+    def as_abi(self) -> tuple[Any, ...]:
+        """The struct as an ABI tuple, in Solidity field order."""
+        return (
+            self.model_id,
+            self.input_hash,
+            self.requester,
+            self.fee,
+            self.deadline,
+            self.callback_gas_limit,
+            self.output_bytes,
+            int(self.mode),
+            self.redundancy,
+            self.env_restricted,
+        )
+
+    @classmethod
+    def from_abi(cls, value: Sequence[Any]) -> RequestParams:
+        """The inverse of `as_abi`."""
+        (model_id, input_hash, requester, fee, deadline, cb_gas, output_bytes, mode, redundancy, env) = value
+        return cls(
+            ModelId(bytes(model_id)), bytes(input_hash), requester, fee, deadline, cb_gas, output_bytes,
+            Mode(mode), redundancy, bool(env),
+        )
+
+
+@dataclass(frozen=True)
+class HubParams:
+    """The hub's tunable parameters (`HubParams` in IInferenceHub.sol). Defaults suit a devnet."""
+
+    max_callback_gas: int = 2_000_000
+    max_input_bytes: int = 65_536
+    reveal_window: int = 60
+    max_deadline_horizon: int = 86_400
+    slash_bps: int = 1_000
+    max_redundancy: int = 9
+
+    def as_abi(self) -> tuple[int, ...]:
+        return (
+            self.max_callback_gas,
+            self.max_input_bytes,
+            self.reveal_window,
+            self.max_deadline_horizon,
+            self.slash_bps,
+            self.max_redundancy,
+        )
+
+    @classmethod
+    def from_abi(cls, value: Sequence[int]) -> HubParams:
+        return cls(*(int(v) for v in value))
+
+
+@dataclass(frozen=True)
+class ModelTerms:
+    """What the hub needs to accept a request for a model (`ModelTerms` in IModelRegistry.sol)."""
+
+    price: int
+    input_bytes: int
+    output_bytes: int
+    modes: int
+    deprecated: bool
+    env_restricted: bool
+    exists: bool
+
+    @classmethod
+    def from_abi(cls, value: Sequence[Any]) -> ModelTerms:
+        price, input_bytes, output_bytes, modes, deprecated, env_restricted, exists = value
+        return cls(
+            int(price), int(input_bytes), int(output_bytes), int(modes), bool(deprecated), bool(env_restricted),
+            bool(exists),
+        )
+
+    def allows(self, mode: Mode) -> bool:
+        return bool(self.modes & (1 << int(mode)))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a model owner declares at registration (`ModelSpec` in IModelRegistry.sol)."""
+
+    uri: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    scale: int
+    price: int
+    modes: int
+    allowed_environments: tuple[bytes, ...] = ()
+    verifier: ChecksumAddress = ZERO_ADDRESS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_shape", tuple(self.input_shape))
+        object.__setattr__(self, "output_shape", tuple(self.output_shape))
+        object.__setattr__(self, "allowed_environments", tuple(self.allowed_environments))
+        _bounded("scale", self.scale, UINT64_MAX, minimum=1)
+        _bounded("price", self.price, UINT96_MAX)
+
+    def as_abi(self) -> tuple[Any, ...]:
+        return (
+            self.uri,
+            list(self.input_shape),
+            list(self.output_shape),
+            self.scale,
+            self.price,
+            self.modes,
+            list(self.allowed_environments),
+            self.verifier,
+        )
+
+
+@dataclass(frozen=True)
+class DeployedContract:
+    """Where one contract of a deployment lives."""
+
+    address: ChecksumAddress
+    block: int
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployed system: the three contracts, who deployed them, and the parameters they were deployed with."""
+
+    chain_id: int
+    deployer: ChecksumAddress
+    model_registry: DeployedContract
+    node_registry: DeployedContract
+    hub: DeployedContract
+    hub_params: HubParams
+    min_stake: int
+    unbonding_delay: int
+
+    @property
+    def start_block(self) -> int:
+        """The first block holding any of the contracts: where an event scan starts."""
+        return min(self.model_registry.block, self.node_registry.block, self.hub.block)

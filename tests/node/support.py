@@ -1,0 +1,40 @@
+"""Constants and builders shared by the fixtures (conftest.py), the tests and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3 import Web3
+
+from verinfer.chain.system import System
+from verinfer.types import Deployment, Mode, ModelSpec
+
+MODEL_ID = Web3.keccak(text="onnx bytes of the integration test model")
+ENV_HASH = Web3.keccak(text="env: onnxruntime cpu, 1 thread")
+PRICE = 10**16
+SCALE = 1_000_000
+NODE_STAKE = 2 * 10**18
+
+
+@dataclass(frozen=True)
+class Actors:
+    """Senders for the roles of a test, all bound to the same deployment."""
+
+    deployer: System
+    node: System
+    user: System
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.deployer.deployment
+
+
+def model_spec(input_shape: tuple[int, ...] = (1, 4), output_shape: tuple[int, ...] = (1, 2)) -> ModelSpec:
+    return ModelSpec(
+        uri="file:///models/integration.onnx",
+        input_shape=input_shape,
+        output_shape=output_shape,
+        scale=SCALE,
+        price=PRICE,
+        modes=Mode.mask([Mode.SINGLE, Mode.CONSENSUS]),
+    )

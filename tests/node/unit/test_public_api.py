@@ -1,0 +1,32 @@
+"""Pins the public API: a change here is a change for every user."""
+
+from __future__ import annotations
+
+import verinfer
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(verinfer.__all__) == [
+        "ArtifactError",
+        "ChainError",
+        "ConfigError",
+        "ContractRevert",
+        "Deployment",
+        "HubParams",
+        "Mode",
+        "ModelError",
+        "ModelId",
+        "RequestId",
+        "RequestParams",
+        "Status",
+        "VerinferError",
+        "__version__",
+    ]
+    for name in verinfer.__all__:
+        assert hasattr(verinfer, name), name
+
+
+def test_error_tree() -> None:
+    for layer in (verinfer.ChainError, verinfer.ConfigError, verinfer.ModelError, verinfer.ArtifactError):
+        assert issubclass(layer, verinfer.VerinferError)
+    assert issubclass(verinfer.ContractRevert, verinfer.ChainError)
