@@ -32,8 +32,12 @@ def _credit_data(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_classification
 
     x, y = make_classification(
-        n_samples=2_000, n_features=len(CREDIT_FEATURES), n_informative=3, n_redundant=1,
-        class_sep=1.2, random_state=seed,
+        n_samples=2_000,
+        n_features=len(CREDIT_FEATURES),
+        n_informative=3,
+        n_redundant=1,
+        class_sep=1.2,
+        random_state=seed,
     )
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     return x.astype(np.float32), y
