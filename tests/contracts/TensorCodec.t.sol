@@ -3,36 +3,14 @@ pragma solidity 0.8.37;
 
 import {Test} from "./utils/Test.sol";
 import {TensorCodec} from "../../contracts/lib/TensorCodec.sol";
-
-/// @notice External wrappers over the internal library functions, so reverts can be expected.
-contract TensorCodecHarness {
-    function encode(int64[] memory values) external pure returns (bytes memory) {
-        return TensorCodec.encode(values);
-    }
-
-    function encodeChecked(int256[] memory values) external pure returns (bytes memory) {
-        return TensorCodec.encode(values);
-    }
-
-    function decode(bytes memory tensor) external pure returns (int64[] memory) {
-        return TensorCodec.decode(tensor);
-    }
-
-    function valueAt(bytes memory tensor, uint256 index) external pure returns (int64) {
-        return TensorCodec.valueAt(tensor, index);
-    }
-
-    function size(bytes memory tensor) external pure returns (uint256) {
-        return TensorCodec.size(tensor);
-    }
-}
+import {CodecHarness} from "./harness/CodecHarness.sol";
 
 /// @notice The canonical tensor encoding: big-endian int64, 8 bytes per element, no header.
 contract TensorCodecTest is Test {
-    TensorCodecHarness internal codec;
+    CodecHarness internal codec;
 
     function setUp() public {
-        codec = new TensorCodecHarness();
+        codec = new CodecHarness();
     }
 
     /*//////////////////////////////////////////////////////////////

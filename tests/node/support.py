@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 from web3 import Web3
 
 from verinfer.chain.system import System
@@ -38,3 +41,19 @@ def model_spec(input_shape: tuple[int, ...] = (1, 4), output_shape: tuple[int, .
         price=PRICE,
         modes=Mode.mask([Mode.SINGLE, Mode.CONSENSUS]),
     )
+
+
+def gemm_softmax(batch: int | str = 1, features: int = 4, classes: int = 2, seed: int = 1) -> onnx.ModelProto:
+    """softmax(x·W + b), optionally with a symbolic batch dimension."""
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal((features, classes)).astype(np.float32)
+    bias = rng.standard_normal(classes).astype(np.float32)
+    graph = helper.make_graph(
+        nodes=[helper.make_node("Gemm", ["x", "W", "b"], ["logits"]),
+               helper.make_node("Softmax", ["logits"], ["y"], axis=1)],
+        name="tiny",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, features])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, classes])],
+        initializer=[numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "b")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

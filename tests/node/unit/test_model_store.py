@@ -16,6 +16,7 @@ import pytest
 from eth_utils.crypto import keccak
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.node.support import gemm_softmax
 from verinfer.errors import ModelError
 from verinfer.inference.model_store import (
     CustomOperatorError,
@@ -34,21 +35,6 @@ from verinfer.inference.model_store import (
 )
 
 OPSET = helper.make_opsetid("", 17)
-
-
-def gemm_softmax(batch: int | str = 1, features: int = 4, classes: int = 2) -> onnx.ModelProto:
-    """softmax(x·W + b): the shape of the demo's credit model."""
-    rng = np.random.default_rng(1)
-    graph = helper.make_graph(
-        nodes=[helper.make_node("Gemm", ["x", "W", "b"], ["logits"]),
-               helper.make_node("Softmax", ["logits"], ["y"], axis=1)],
-        name="tiny",
-        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, features])],
-        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, classes])],
-        initializer=[numpy_helper.from_array(rng.standard_normal((features, classes)).astype(np.float32), "W"),
-                     numpy_helper.from_array(rng.standard_normal(classes).astype(np.float32), "b")],
-    )
-    return helper.make_model(graph, opset_imports=[OPSET])
 
 
 def single_node(node: onnx.NodeProto, *, opsets: list[onnx.OperatorSetIdProto] | None = None) -> onnx.ModelProto:

@@ -12,29 +12,13 @@ import onnx
 import onnxruntime as ort
 import pytest
 from eth_utils.crypto import keccak
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
+from tests.node.support import gemm_softmax
 from verinfer.errors import ConfigError, ModelError
 from verinfer.inference.model_store import CustomOperatorError, DynamicShapeError, ModelHashMismatchError
 from verinfer.inference.runner import OPTIMIZATION_LEVELS, InputShapeError, OnnxRunner, cpu_description
 
-OPSET = helper.make_opsetid("", 17)
-
-
-def gemm_softmax(batch: int | str = 1, features: int = 4, classes: int = 2, seed: int = 1) -> onnx.ModelProto:
-    """softmax(x·W + b), optionally with a symbolic batch dimension."""
-    rng = np.random.default_rng(seed)
-    weights = rng.standard_normal((features, classes)).astype(np.float32)
-    bias = rng.standard_normal(classes).astype(np.float32)
-    graph = helper.make_graph(
-        nodes=[helper.make_node("Gemm", ["x", "W", "b"], ["logits"]),
-               helper.make_node("Softmax", ["logits"], ["y"], axis=1)],
-        name="tiny",
-        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, features])],
-        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, classes])],
-        initializer=[numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "b")],
-    )
-    return helper.make_model(graph, opset_imports=[OPSET])
 
 
 def reference(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
