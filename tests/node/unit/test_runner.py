@@ -20,7 +20,6 @@ from verinfer.inference.model_store import CustomOperatorError, DynamicShapeErro
 from verinfer.inference.runner import OPTIMIZATION_LEVELS, InputShapeError, OnnxRunner, cpu_description
 
 
-
 def reference(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     weights, bias = (numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer)
     logits = x.astype(np.float64) @ weights + bias
