@@ -126,13 +126,14 @@ contract LendingPool is InferenceConsumer {
         Application storage app = _applications[requestId];
         if (app.decision != Decision.PENDING) revert ApplicationNotPending(requestId, app.decision);
         Status status = _hub.statusOf(requestId);
-        // Someone may have reclaimed the fee on the hub already; otherwise do it now (reverts before the deadline).
-        if (status == Status.PENDING) _hub.reclaimFee(requestId, params);
-        else if (status != Status.REFUNDED) revert RequestNotRefundable(requestId, status);
+        if (status != Status.PENDING && status != Status.REFUNDED) revert RequestNotRefundable(requestId, status);
         app.decision = Decision.EXPIRED;
         _committed += app.fee;
         _claimable[app.applicant] += app.fee;
         emit ApplicationExpired(requestId, app.applicant, app.fee);
+        // Someone may have reclaimed the fee on the hub already; otherwise do it now (it reverts, undoing the above,
+        // before the deadline or with wrong parameters).
+        if (status == Status.PENDING) _hub.reclaimFee(requestId, params);
         if (_hub.balanceOf(address(this)) != 0) _withdrawFromHub(payable(address(this)));
     }
 
