@@ -5,6 +5,8 @@ The public API is re-exported here; `__all__` is pinned by `tests/node/unit/test
 
 from __future__ import annotations
 
+__version__ = "0.1.0"  # before the imports below: verinfer.inference.manifest reads it
+
 from verinfer.errors import (
     ArtifactError,
     ChainError,
@@ -12,6 +14,15 @@ from verinfer.errors import (
     ContractRevert,
     ModelError,
     VerinferError,
+)
+from verinfer.sdk import (
+    Client,
+    InferenceResult,
+    RequestFailedError,
+    RequestHandle,
+    ResultTimeoutError,
+    VerificationReport,
+    verify,
 )
 from verinfer.types import (
     Deployment,
@@ -23,21 +34,26 @@ from verinfer.types import (
     Status,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "ArtifactError",
     "ChainError",
+    "Client",
     "ConfigError",
     "ContractRevert",
     "Deployment",
     "HubParams",
+    "InferenceResult",
     "Mode",
     "ModelError",
     "ModelId",
+    "RequestFailedError",
+    "RequestHandle",
     "RequestId",
     "RequestParams",
+    "ResultTimeoutError",
     "Status",
+    "VerificationReport",
     "VerinferError",
     "__version__",
+    "verify",
 ]

@@ -9,18 +9,25 @@ def test_public_api_is_pinned() -> None:
     assert sorted(verinfer.__all__) == [
         "ArtifactError",
         "ChainError",
+        "Client",
         "ConfigError",
         "ContractRevert",
         "Deployment",
         "HubParams",
+        "InferenceResult",
         "Mode",
         "ModelError",
         "ModelId",
+        "RequestFailedError",
+        "RequestHandle",
         "RequestId",
         "RequestParams",
+        "ResultTimeoutError",
         "Status",
+        "VerificationReport",
         "VerinferError",
         "__version__",
+        "verify",
     ]
     for name in verinfer.__all__:
         assert hasattr(verinfer, name), name

@@ -1,0 +1,331 @@
+"""The SDK's client: one account on one deployment. Registers models, requests inferences, and hands back a
+`RequestHandle` whose `result()` waits for the answer and returns it decoded, with its provenance from the raw logs.
+
+Raw private keys are accepted on devnets only (as `deploy.devnet_account` decides); a signer for real chains comes
+later.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+
+from verinfer.chain.deploy import devnet_account, load_deployment
+from verinfer.chain.events import DecodedLog, EventCodec
+from verinfer.chain.revert import RevertDecoder
+from verinfer.chain.system import System
+from verinfer.chain.tx import TxSender, connect, rpc
+from verinfer.errors import ChainError, CodecError, ModelError
+from verinfer.inference import codec
+from verinfer.inference.model_store import inspect_model
+from verinfer.types import Deployment, Mode, ModelId, ModelSpec, RequestId, Status
+
+if TYPE_CHECKING:
+    from verinfer.sdk.verify import VerificationReport
+
+DEFAULT_CACHE = Path.home() / ".cache" / "verinfer" / "models"
+MAX_POLL = 5.0
+
+
+class ResultTimeoutError(ChainError):
+    """A request was not fulfilled within the time `result()` was given to wait."""
+
+    def __init__(self, request_id: int, timeout: float, status: Status) -> None:
+        self.request_id = request_id
+        self.timeout = timeout
+        self.status = status
+        super().__init__(f"request {request_id} is still {status.name} after {timeout}s; call result() again to wait")
+
+
+class RequestFailedError(ChainError):
+    """A request ended without a result (no consensus, or its fee was reclaimed)."""
+
+    def __init__(self, request_id: int, status: Status) -> None:
+        self.request_id = request_id
+        self.status = status
+        super().__init__(f"request {request_id} ended {status.name}: it will never have a result")
+
+
+def read_model(system: System, model_id: bytes) -> ModelSpec:
+    """The model's registered spec (`ModelRegistry.getModel`)."""
+    _owner, spec, _terms = system.sender.call(system.models.functions.getModel(model_id))
+    uri, input_shape, output_shape, scale, price, modes, allowed, verifier = spec
+    return ModelSpec(
+        uri=str(uri),
+        input_shape=tuple(int(d) for d in input_shape),
+        output_shape=tuple(int(d) for d in output_shape),
+        scale=int(scale),
+        price=int(price),
+        modes=int(modes),
+        allowed_environments=tuple(bytes(e) for e in allowed),
+        verifier=to_checksum_address(verifier),
+    )
+
+
+def request_logs(system: System, event: str, request_id: int, from_block: int) -> list[DecodedLog]:
+    """The hub's `event` logs for `request_id` from `from_block` on (request ids are the first indexed topic)."""
+    topic = "0x" + request_id.to_bytes(32, "big").hex()
+    event_codec = EventCodec.from_abi(system.hub.abi, event)
+    query: Any = {
+        "address": system.hub.address,
+        "fromBlock": from_block,
+        "toBlock": "latest",
+        "topics": ["0x" + event_codec.topic.hex(), topic],
+    }
+    logs = rpc(lambda: system.sender.w3.eth.get_logs(query), f"eth_getLogs {event}")
+    return event_codec.decode_all(list(logs))
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    """A fulfilled request's output, decoded, and where it came from."""
+
+    request_id: RequestId
+    mode: Mode
+    output: npt.NDArray[np.float64]
+    output_bytes: bytes
+    model_id: ModelId
+    input_hash: bytes
+    output_hash: bytes
+    env_hashes: tuple[bytes, ...]
+    nodes: tuple[ChecksumAddress, ...]
+    commitment: bytes
+    """The result commitment as the event carries it (`commitmentOf` returns it with the lowest byte zeroed)."""
+    request_block: int
+    result_block: int
+    request_tx: bytes
+    result_tx: bytes
+
+
+@dataclass(frozen=True)
+class RequestHandle:
+    """A request sent by a `Client`; `result()` waits for its answer."""
+
+    system: System
+    request_id: RequestId
+    model_id: ModelId
+    mode: Mode
+    spec: ModelSpec
+    block_number: int
+    tx_hash: bytes
+
+    def status(self) -> Status:
+        return self.system.status_of(self.request_id)
+
+    def result(self, timeout: float = 30.0, poll: float = 0.2) -> InferenceResult:
+        """Waits until the request is FULFILLED (at most `timeout` seconds) and returns the decoded result.
+
+        Raises `ResultTimeoutError` if it is still pending then, `RequestFailedError` if it ended without a result.
+        """
+        if not timeout >= 0 or not poll > 0:
+            raise ValueError(f"timeout must be >= 0 and poll > 0, got timeout={timeout!r}, poll={poll!r}")
+        deadline = time.monotonic() + timeout
+        delay = poll
+        while True:
+            status = self.status()
+            if status == Status.FULFILLED:
+                return self._fetch()
+            if status in (Status.NO_CONSENSUS, Status.REFUNDED):
+                raise RequestFailedError(self.request_id, status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ResultTimeoutError(self.request_id, timeout, status)
+            time.sleep(min(delay, left))
+            delay = min(delay * 1.5, MAX_POLL)
+
+    def _fetch(self) -> InferenceResult:
+        requested = request_logs(self.system, "InferenceRequested", self.request_id, self.block_number)
+        if not requested:
+            raise ChainError(f"no InferenceRequested log for request {self.request_id} from block {self.block_number}")
+        input_hash = Web3.keccak(bytes(requested[0].args["input"]))
+        if self.mode == Mode.SINGLE:
+            outcome = self._single()
+        elif self.mode == Mode.CONSENSUS:
+            outcome = self._consensus()
+        else:
+            raise ChainError(f"reading results of {self.mode.name} requests is not supported yet")
+        log, output, env_hashes, nodes = outcome
+        return InferenceResult(
+            request_id=self.request_id,
+            mode=self.mode,
+            output=codec.decode(output, self.spec.output_shape, self.spec.scale),
+            output_bytes=output,
+            model_id=self.model_id,
+            input_hash=bytes(input_hash),
+            output_hash=bytes(Web3.keccak(output)),
+            env_hashes=env_hashes,
+            nodes=nodes,
+            commitment=bytes(log.args["commitment"]),
+            request_block=self.block_number,
+            result_block=log.block_number,
+            request_tx=self.tx_hash,
+            result_tx=log.transaction_hash,
+        )
+
+    def _single(self) -> tuple[DecodedLog, bytes, tuple[bytes, ...], tuple[ChecksumAddress, ...]]:
+        submitted = request_logs(self.system, "ResultSubmitted", self.request_id, self.block_number)
+        if not submitted:
+            raise ChainError(f"request {self.request_id} is FULFILLED but has no ResultSubmitted log")
+        log = submitted[0]
+        nodes = (to_checksum_address(log.args["node"]),)
+        return log, bytes(log.args["output"]), (bytes(log.args["envHash"]),), nodes
+
+    def _consensus(self) -> tuple[DecodedLog, bytes, tuple[bytes, ...], tuple[ChecksumAddress, ...]]:
+        reached = request_logs(self.system, "ConsensusReached", self.request_id, self.block_number)
+        if not reached:
+            raise ChainError(f"request {self.request_id} is FULFILLED but has no ConsensusReached log")
+        log = reached[0]
+        winning = bytes(log.args["outputHash"])
+        revealed = request_logs(self.system, "ResultRevealed", self.request_id, self.block_number)
+        committed = request_logs(self.system, "ResultCommitted", self.request_id, self.block_number)
+        voted = {to_checksum_address(r.args["node"]) for r in revealed if bytes(r.args["outputHash"]) == winning}
+        # In commit order: the order in which the hub binds the agreeing nodes into the consensus commitment.
+        env_of = {to_checksum_address(c.args["node"]): bytes(c.args["envHash"]) for c in committed}
+        nodes = tuple(node for node in env_of if node in voted)
+        return log, bytes(log.args["output"]), tuple(env_of[n] for n in nodes), nodes
+
+
+class Client:
+    """One devnet account bound to one deployment."""
+
+    def __init__(
+        self, rpc_url: str, private_key: str, deployment: Deployment, *, cache_dir: Path | str | None = None
+    ) -> None:
+        w3 = connect(rpc_url)
+        chain_id = int(rpc(lambda: w3.eth.chain_id, "read chain id"))
+        if chain_id != deployment.chain_id:
+            raise ChainError(f"{rpc_url} is chain {chain_id}, the deployment is on chain {deployment.chain_id}")
+        sender = TxSender(w3, devnet_account(private_key, chain_id), RevertDecoder.for_system())
+        self.system = System.bind(sender, deployment)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+
+    @classmethod
+    def connect(cls, rpc_url: str, private_key: str, *, cache_dir: Path | str | None = None) -> Client:
+        """A client on the deployment recorded for the endpoint's chain (`deployments/<chainId>.json`)."""
+        w3 = connect(rpc_url)
+        chain_id = int(rpc(lambda: w3.eth.chain_id, "read chain id"))
+        return cls(rpc_url, private_key, load_deployment(chain_id), cache_dir=cache_dir)
+
+    @property
+    def address(self) -> ChecksumAddress:
+        return self.system.sender.address
+
+    def model(self, model_id: bytes) -> ModelSpec:
+        """The model's registered spec."""
+        return read_model(self.system, model_id)
+
+    def register_model(
+        self,
+        path: Path | str,
+        uri: str,
+        price: int,
+        modes: Collection[Mode],
+        allowed_envs: Sequence[bytes] = (),
+        scale: int = 1_000_000,
+    ) -> ModelId:
+        """Registers the ONNX file at `path` (to be fetched from `uri`); returns its id, keccak256 of the file.
+
+        Models the node would refuse (custom operators, external data, dynamic shapes, ...) are refused here with
+        the same named errors, before anything is sent.
+        """
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read the model file {path}: {exc}") from exc
+        info = inspect_model(data)
+        model_id = ModelId(bytes(Web3.keccak(data)))
+        spec = ModelSpec(
+            uri=uri,
+            input_shape=info.input.shape,
+            output_shape=info.output.shape,
+            scale=scale,
+            price=price,
+            modes=Mode.mask(modes),
+            allowed_environments=tuple(allowed_envs),
+        )
+        self.system.register_model(model_id, spec)
+        return model_id
+
+    def request(
+        self,
+        model_id: bytes,
+        inputs: npt.ArrayLike,
+        mode: Mode = Mode.SINGLE,
+        redundancy: int = 1,
+        deadline_s: int = 3600,
+        callback_gas_limit: int = 0,
+    ) -> RequestHandle:
+        """Requests an inference on `inputs` (shaped like the model's input, or without its batch dimension of 1),
+        paying price * redundancy."""
+        spec = self.model(model_id)
+        array = _shaped(inputs, spec.input_shape)
+        encoded = codec.encode(array, spec.scale)
+        terms = self.system.terms_of(model_id)
+        w3 = self.system.sender.w3
+        now = int(rpc(lambda: w3.eth.get_block("latest"), "read latest block")["timestamp"])
+        hub = self.system.hub
+        receipt = self.system.sender.send(
+            hub.functions.requestInference(
+                model_id, encoded, int(mode), redundancy, callback_gas_limit, now + deadline_s
+            ),
+            value=terms.price * redundancy,
+        )
+        requested = EventCodec.from_abi(hub.abi, "InferenceRequested").decode_all(
+            [log for log in receipt["logs"] if log["address"] == hub.address]
+        )
+        if len(requested) != 1:
+            raise ChainError(f"requestInference emitted {len(requested)} InferenceRequested logs, expected 1")
+        return RequestHandle(
+            system=self.system,
+            request_id=RequestId(int(requested[0].args["requestId"])),
+            model_id=ModelId(bytes(model_id)),
+            mode=Mode(mode),
+            spec=spec,
+            block_number=int(receipt["blockNumber"]),
+            tx_hash=bytes(receipt["transactionHash"]),
+        )
+
+    def handle(self, request_id: int) -> RequestHandle:
+        """A handle on an existing request (any requester), found from its `InferenceRequested` log."""
+        logs = request_logs(self.system, "InferenceRequested", request_id, self.system.deployment.hub.block)
+        if not logs:
+            raise ChainError(f"no request {request_id} on hub {self.system.hub.address}")
+        log = logs[0]
+        model_id = ModelId(bytes(log.args["modelId"]))
+        return RequestHandle(
+            system=self.system,
+            request_id=RequestId(request_id),
+            model_id=model_id,
+            mode=Mode(log.args["mode"]),
+            spec=self.model(model_id),
+            block_number=log.block_number,
+            tx_hash=log.transaction_hash,
+        )
+
+    def verify(self, request_id: int, model_path: Path | str | None = None) -> VerificationReport:
+        """Re-executes the request's model on its input and checks the recorded result (see `verinfer.sdk.verify`)."""
+        from verinfer.sdk.verify import verify  # verify.py builds on this module
+
+        return verify(self, request_id, model_path)
+
+
+def _shaped(inputs: npt.ArrayLike, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:
+    try:
+        array = np.asarray(inputs, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"inputs must be a numeric array or nested lists of numbers: {exc}") from exc
+    if array.shape == shape:
+        return array
+    if (1, *array.shape) == shape:
+        return array.reshape(shape)
+    raise CodecError(f"inputs shaped {array.shape} do not fit the model's input {shape} ({math.prod(shape)} values)")

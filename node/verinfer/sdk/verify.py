@@ -1,0 +1,118 @@
+"""Verification by re-execution: from the chain's data alone (the registered model, the request's input, the
+result's event), re-run the model with the canonical runner settings and check every recorded hash.
+
+The result's provenance (output, nodes, environments) is what `RequestHandle.result()` reads from the logs: the
+`ResultSubmitted` event for SINGLE, `ConsensusReached` with the agreeing nodes' `ResultCommitted` for CONSENSUS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+from web3 import Web3
+
+from verinfer.chain import commitments
+from verinfer.errors import ChainError, ModelError
+from verinfer.inference import codec
+from verinfer.inference.model_store import ModelStore
+from verinfer.inference.runner import OnnxRunner
+from verinfer.sdk.client import request_logs
+from verinfer.types import Mode
+
+if TYPE_CHECKING:
+    from verinfer.sdk.client import Client
+
+MAX_MODEL_BYTES = 500_000_000
+FETCH_TIMEOUT = 30.0
+
+
+class Check(NamedTuple):
+    """One compared field: what re-execution says it should be, what the chain holds, and whether they agree."""
+
+    field: str
+    expected: object
+    actual: object
+    ok: bool
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The outcome of re-executing one request."""
+
+    request_id: int
+    checks: tuple[Check, ...]
+
+    @property
+    def matches(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        """The names of the fields that disagree."""
+        return tuple(check.field for check in self.checks if not check.ok)
+
+
+def _check(field: str, expected: object, actual: object) -> Check:
+    def show(value: object) -> object:
+        return "0x" + value.hex() if isinstance(value, bytes) else value
+
+    return Check(field, show(expected), show(actual), expected == actual)
+
+
+def verify(client: Client, request_id: int, model_path: Path | str | None = None) -> VerificationReport:
+    """Re-executes request `request_id` and compares with what the chain recorded.
+
+    The model comes from `model_path` if given (its hash is reported, not trusted), else from its registered URI
+    through a hash-checked `ModelStore` in the client's cache directory.
+    """
+    system = client.system
+    handle = client.handle(request_id)
+    result = handle.result(timeout=0)  # FULFILLED now, or ResultTimeoutError / RequestFailedError
+    spec = handle.spec
+    model_id = handle.model_id
+    if model_path is None:
+        store = ModelStore(client.cache_dir, max_bytes=MAX_MODEL_BYTES, timeout=FETCH_TIMEOUT)
+        path = store.fetch(model_id, spec.uri)
+    else:
+        path = Path(model_path)
+    try:
+        file_hash = bytes(Web3.keccak(path.read_bytes()))
+    except OSError as exc:
+        raise ModelError(f"cannot read the model file {path}: {exc}") from exc
+
+    requested = request_logs(system, "InferenceRequested", request_id, handle.block_number)
+    if not requested:
+        raise ChainError(f"no InferenceRequested log for request {request_id}")
+    input_bytes = bytes(requested[0].args["input"])
+    runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
+    features = codec.decode(input_bytes, spec.input_shape, spec.scale).astype(np.float32)
+    output = codec.encode(runner.run_batch(features), spec.scale)
+
+    input_hash = bytes(Web3.keccak(input_bytes))
+    output_hash = bytes(Web3.keccak(output))
+    node_commitments = [
+        commitments.result(request_id, model_id, input_hash, output_hash, env, node)
+        for env, node in zip(result.env_hashes, result.nodes, strict=True)
+    ]
+    if result.mode == Mode.SINGLE:
+        recomputed = node_commitments[0]
+    else:
+        recomputed = commitments.consensus(request_id, output_hash, node_commitments)
+    stored = bytes(system.sender.call(system.hub.functions.commitmentOf(request_id)))
+    on_chain_ok = all(
+        system.sender.call(system.hub.functions.verifyResult(request_id, model_id, input_hash, output_hash, env, node))
+        for env, node in zip(result.env_hashes, result.nodes, strict=True)
+    )
+    return VerificationReport(
+        request_id=request_id,
+        checks=(
+            _check("model hash", model_id, file_hash),
+            _check("output bytes", output, result.output_bytes),
+            _check("output hash", output_hash, result.output_hash),
+            _check("commitment", commitments.stored_form(recomputed), stored),
+            _check("on-chain verifyResult", True, on_chain_ok),
+        ),
+    )

@@ -1,0 +1,214 @@
+"""The SDK on a real anvil: register the demo credit model through `Client`, request, serve by hand as a node,
+read the result with its provenance, and verify it by re-execution (and catch a node that lies)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from eth_account.signers.local import LocalAccount
+from onnx import TensorProto, helper
+from web3 import Web3
+
+from tests.node.support import NODE_STAKE, Actors
+from verinfer.chain import commitments
+from verinfer.chain.anvil import Anvil
+from verinfer.chain.deploy import ENV_DEPLOYMENTS, deploy, save_deployment
+from verinfer.chain.system import System
+from verinfer.chain.tx import TxSender
+from verinfer.demo.models import DemoModel, build_credit_model
+from verinfer.errors import ChainError
+from verinfer.inference import codec
+from verinfer.inference.manifest import manifest, manifest_hash
+from verinfer.inference.model_store import CustomOperatorError
+from verinfer.inference.runner import OnnxRunner
+from verinfer.sdk import Client, RequestHandle, ResultTimeoutError
+from verinfer.types import Deployment, Mode, Status
+
+pytestmark = pytest.mark.integration
+
+PRICE = 10**15
+SCALE = 1_000_000
+DEPLOYER, OPERATOR, USER, SECOND_OPERATOR = 5, 6, 7, 8
+
+
+@dataclass(frozen=True)
+class World:
+    """A fresh deployment with the credit model registered through the SDK and one node staked to serve it."""
+
+    deployment: Deployment
+    client: Client
+    node: System
+    model: DemoModel
+    model_id: bytes
+    env_hash: bytes
+
+
+@pytest.fixture(scope="module")
+def credit_model(tmp_path_factory: pytest.TempPathFactory) -> DemoModel:
+    return build_credit_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def world(system: Actors, anvil: Anvil, accounts: list[LocalAccount], credit_model: DemoModel, tmp_path: Path) -> World:
+    """Built inside `system`'s snapshot, so everything is rolled back after the test."""
+    w3 = system.deployer.sender.w3
+    decoder = system.deployer.sender.decoder
+    deployment = deploy(TxSender(w3, accounts[DEPLOYER], decoder))
+    client = Client(anvil.rpc_url, anvil.accounts[USER].private_key, deployment, cache_dir=tmp_path / "cache")
+    model_id = client.register_model(
+        credit_model.path, credit_model.path.as_uri(), PRICE, [Mode.SINGLE, Mode.CONSENSUS], scale=SCALE
+    )
+    node = System.bind(TxSender(w3, accounts[OPERATOR], decoder), deployment)
+    env_hash = manifest_hash(manifest(OnnxRunner(credit_model.path, expected_id=model_id)))
+    node.register_node(env_hash, [model_id], NODE_STAKE)
+    return World(deployment, client, node, credit_model, model_id, env_hash)
+
+
+def true_output(model: DemoModel, features: np.ndarray) -> bytes:
+    """What an honest node answers: the canonical runner on the canonically decoded input."""
+    decoded = codec.decode(codec.encode(features, SCALE), (1, features.size), SCALE).astype(np.float32)
+    return codec.encode(OnnxRunner(model.path).run_batch(decoded), SCALE)
+
+
+def serve(world: World, handle: RequestHandle, output: bytes) -> bytes:
+    """What the node does (as story._serve): read the request from the raw logs, rebuild its params, submit."""
+    (event,) = world.node.requested(handle.block_number, handle.block_number)
+    assert event.request_id == handle.request_id
+    params = event.params(world.node.terms_of(event.model_id))
+    receipt = world.node.sender.send(world.node.hub.functions.submitResult(event.request_id, params.as_abi(), output))
+    return bytes(receipt["transactionHash"])
+
+
+def test_register_request_result_and_verify(world: World) -> None:
+    assert world.model_id == Web3.keccak(world.model.path.read_bytes())
+    spec = world.client.model(world.model_id)
+    assert (spec.input_shape, spec.output_shape, spec.scale, spec.price) == ((1, 4), (1, 2), SCALE, PRICE)
+
+    features = world.model.samples[0]
+    handle = world.client.request(world.model_id, features.tolist())  # nested lists of floats, batch dim implied
+    assert handle.status() == Status.PENDING
+    output = true_output(world.model, features)
+    result_tx = serve(world, handle, output)
+
+    result = handle.result(timeout=10.0)
+    expected = codec.decode(output, (1, 2), SCALE)
+    np.testing.assert_array_equal(result.output, expected)
+    assert result.output.shape == (1, 2)
+    assert result.output_bytes == output
+    assert result.model_id == world.model_id
+    assert result.input_hash == Web3.keccak(codec.encode(features, SCALE))
+    assert result.output_hash == Web3.keccak(output)
+    assert result.env_hashes == (world.env_hash,)
+    assert result.nodes == (world.node.sender.address,)
+    assert result.commitment == commitments.result(
+        handle.request_id,
+        world.model_id,
+        result.input_hash,
+        result.output_hash,
+        world.env_hash,
+        world.node.sender.address,
+    )
+    assert result.request_block == handle.block_number
+    assert result.result_block > result.request_block
+    assert result.request_tx == handle.tx_hash
+    assert result.result_tx == result_tx
+
+    report = world.client.verify(handle.request_id)
+    assert report.matches, report.checks
+    assert [c.field for c in report.checks] == [
+        "model hash",
+        "output bytes",
+        "output hash",
+        "commitment",
+        "on-chain verifyResult",
+    ]
+    # A local copy of the model verifies the same way.
+    assert world.client.verify(handle.request_id, model_path=world.model.path).matches
+
+
+def test_lying_node_is_caught(world: World) -> None:
+    features = np.asarray(world.model.samples[1])[None, :]  # numpy input with its batch dimension
+    handle = world.client.request(world.model_id, features)
+    honest = codec.decode(true_output(world.model, features[0]), (1, 2), SCALE)
+    lie = codec.encode(honest[:, ::-1], SCALE)  # swap the two probabilities
+    serve(world, handle, lie)
+    np.testing.assert_array_equal(handle.result(timeout=10.0).output, honest[:, ::-1])
+
+    report = world.client.verify(handle.request_id)
+    assert not report.matches
+    failed = set(report.failed)
+    assert {"output bytes", "output hash", "commitment", "on-chain verifyResult"} <= failed
+    assert "model hash" not in failed
+
+
+def test_result_times_out_with_a_named_error(world: World) -> None:
+    handle = world.client.request(world.model_id, world.model.samples[2])
+    with pytest.raises(ResultTimeoutError) as caught:
+        handle.result(timeout=0.5, poll=0.1)
+    assert isinstance(caught.value, ChainError)
+    assert caught.value.request_id == handle.request_id
+    assert caught.value.status == Status.PENDING
+
+
+def test_connect_reads_the_deployments_file(
+    world: World, anvil: Anvil, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_DEPLOYMENTS, str(tmp_path / "deployments"))
+    save_deployment(world.deployment)
+    client = Client.connect(anvil.rpc_url, anvil.accounts[USER].private_key, cache_dir=tmp_path / "cache")
+    assert client.system.hub.address == world.deployment.hub.address
+    assert client.model(world.model_id).uri == world.model.path.as_uri()
+
+
+def test_register_model_refuses_a_custom_operator(world: World, tmp_path: Path) -> None:
+    graph = helper.make_graph(
+        nodes=[helper.make_node("Secret", ["x"], ["y"], domain="com.example")],
+        name="custom",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    path = tmp_path / "custom.onnx"
+    onnx.save_model(model, path)
+    with pytest.raises(CustomOperatorError, match=r"com\.example"):
+        world.client.register_model(path, path.as_uri(), PRICE, [Mode.SINGLE])
+
+
+def test_consensus_result_and_verify(world: World, accounts: list[LocalAccount]) -> None:
+    second = System.bind(
+        TxSender(world.node.sender.w3, accounts[SECOND_OPERATOR], world.node.sender.decoder), world.deployment
+    )
+    second.register_node(world.env_hash, [world.model_id], NODE_STAKE)
+    features = world.model.samples[3]
+    handle = world.client.request(world.model_id, features, mode=Mode.CONSENSUS, redundancy=2)
+    output = true_output(world.model, features)
+
+    nodes = (world.node, second)
+    (event,) = world.node.requested(handle.block_number, handle.block_number)
+    params = event.params(world.node.terms_of(event.model_id)).as_abi()
+    salts = [Web3.keccak(text=f"salt {i}") for i in range(len(nodes))]
+    for node, salt in zip(nodes, salts, strict=True):
+        vote = commitments.vote(Web3.keccak(output), salt, node.sender.address)
+        node.sender.send(node.hub.functions.commitResult(handle.request_id, params, vote))
+    for node, salt in zip(nodes, salts, strict=True):
+        node.sender.send(node.hub.functions.revealResult(handle.request_id, params, output, salt))
+    world.node.sender.send(world.node.hub.functions.finalizeConsensus(handle.request_id, params, output))
+
+    result = handle.result(timeout=10.0)
+    addresses = tuple(node.sender.address for node in nodes)
+    assert result.mode == Mode.CONSENSUS
+    assert result.output_bytes == output
+    assert result.nodes == addresses
+    assert result.env_hashes == (world.env_hash, world.env_hash)
+    node_commitments = [
+        commitments.result(handle.request_id, world.model_id, result.input_hash, result.output_hash, world.env_hash, a)
+        for a in addresses
+    ]
+    assert result.commitment == commitments.consensus(handle.request_id, result.output_hash, node_commitments)
+
+    report = world.client.verify(handle.request_id)
+    assert report.matches, report.checks
