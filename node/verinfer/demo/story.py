@@ -10,7 +10,6 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from eth_account import Account
@@ -18,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 
-from verinfer.chain import commitments
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.deploy import deploy, save_deployment
@@ -32,6 +30,7 @@ from verinfer.inference import codec
 from verinfer.inference.manifest import manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
 from verinfer.inference.runner import OnnxRunner
+from verinfer.sdk import Client
 from verinfer.types import Mode, ModelSpec, Status
 
 ETHER = 10**18
@@ -67,30 +66,6 @@ def _serve(node: System, from_block: int, store: ModelStore, uri: str, scale: in
         items.append((event.request_id, params.as_abi(), output))
     node.sender.send(node.hub.functions.submitResults(items))
     return len(items)
-
-
-def _verify(anyone: System, request_id: int, model_path: Path, env_hash: bytes, node: str, hub_logs: list[Any]) -> bool:
-    """Re-execute from the chain's data alone and compare commitments (the SDK's `verify` grows from this)."""
-    hub = anyone.hub
-    codec_in = EventCodec.from_abi(hub.abi, "InferenceRequested")
-    codec_out = EventCodec.from_abi(hub.abi, "ResultSubmitted")
-    requested = next(log for log in codec_in.decode_all(anyone.hub_logs(0)) if log.args["requestId"] == request_id)
-    submitted = next(log for log in codec_out.decode_all(hub_logs) if log.args["requestId"] == request_id)
-    model_id = requested.args["modelId"]
-    runner = OnnxRunner(model_path, expected_id=model_id)
-    features = codec.decode(requested.args["input"], runner.info.input.shape, SCALE).astype(np.float32)
-    output = codec.encode(runner.run_batch(features), SCALE)
-    recomputed = commitments.result(
-        request_id, model_id, Web3.keccak(requested.args["input"]), Web3.keccak(output), env_hash, node
-    )
-    on_chain = bool(
-        anyone.sender.call(
-            hub.functions.verifyResult(
-                request_id, model_id, Web3.keccak(requested.args["input"]), Web3.keccak(output), env_hash, node
-            )
-        )
-    )
-    return on_chain and recomputed == submitted.args["commitment"] and output == submitted.args["output"]
 
 
 def run(console: Console | None = None) -> list[Outcome]:
@@ -155,15 +130,15 @@ def run(console: Console | None = None) -> list[Outcome]:
         console.print(f"the node served {served} requests in one submitResults batch")
 
         decided = EventCodec.from_abi(pool.abi, "LoanDecided")
-        logs = node.hub_logs(start)
         pool_logs = list(w3.eth.get_logs({"address": pool.address, "fromBlock": start}))
         outcomes = []
-        anyone = System.bind(bob, deployment)
+        # Anyone can verify: a client of an uninvolved account, trusting only the chain and the model file.
+        verifier = Client(anvil.rpc_url, anvil.accounts[5].private_key, deployment, cache_dir=work / "verify-cache")
         for log in decided.decode_all(pool_logs):
             request_id = log.args["requestId"]
             if owner.status_of(request_id) != Status.FULFILLED:
                 raise ChainError(f"request {request_id} was decided but is not FULFILLED on the hub")
-            verified = _verify(anyone, request_id, model.path, env_hash, operator.address, logs)
+            verified = verifier.verify(request_id).matches
             outcomes.append(
                 Outcome(
                     request_id,
