@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.types import TxReceipt
@@ -25,9 +23,9 @@ from verinfer.chain.artifacts import find_repo_root, load_artifact
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import TxSender, connect
 from verinfer.errors import ChainError, ConfigError
+from verinfer.keys import devnet_account
 from verinfer.types import DeployedContract, Deployment, HubParams
 
-DEVNET_CHAIN_IDS = frozenset({31337, 1337})
 ETHER = 10**18
 ENV_DEPLOYMENTS = "VERINFER_DEPLOYMENTS"
 
@@ -176,20 +174,6 @@ def load_deployment(chain_id: int | None = None, path: Path | None = None) -> De
 # ---------------------------------------------------------------------------------------------------------------------
 # Entry point shared by `verinfer deploy` and `python -m verinfer.chain.deploy`
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-def devnet_account(private_key: str, chain_id: int) -> LocalAccount:
-    """The account of a raw private key, refused unless the chain is a devnet."""
-    if chain_id not in DEVNET_CHAIN_IDS:
-        raise ConfigError(
-            f"refusing a raw private key on chain {chain_id}: raw keys are for devnets only "
-            f"(chain ids {', '.join(map(str, sorted(DEVNET_CHAIN_IDS)))}); use a keystore or signer for real chains"
-        )
-    try:
-        account: LocalAccount = Account.from_key(private_key)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError("--private-key is not a valid 32-byte hex private key") from exc
-    return account
 
 
 def deploy_to(

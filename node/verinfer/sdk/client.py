@@ -1,8 +1,8 @@
 """The SDK's client: one account on one deployment. Registers models, requests inferences, and hands back a
 `RequestHandle` whose `result()` waits for the answer and returns it decoded, with its provenance from the raw logs.
 
-Raw private keys are accepted on devnets only (as `deploy.devnet_account` decides); a signer for real chains comes
-later.
+Raw private keys are accepted on devnets only (as `verinfer.keys.devnet_account` decides); a signer for real chains
+comes later.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 
-from verinfer.chain.deploy import devnet_account, load_deployment
+from verinfer.chain.deploy import load_deployment
 from verinfer.chain.events import DecodedLog, EventCodec
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
@@ -28,6 +28,7 @@ from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.errors import ChainError, CodecError, ModelError
 from verinfer.inference import codec
 from verinfer.inference.model_store import inspect_model
+from verinfer.keys import devnet_account
 from verinfer.types import Deployment, Mode, ModelId, ModelSpec, RequestId, Status
 
 if TYPE_CHECKING:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from verinfer.chain import deploy as deploy_module
-from verinfer.chain.deploy import devnet_account, load_deployment, save_deployment
+from verinfer.chain.deploy import load_deployment, save_deployment
 from verinfer.errors import ConfigError
+from verinfer.keys import devnet_account
 from verinfer.types import DeployedContract, Deployment, HubParams
 
 # anvil's first well-known test key (public; devnets only).
