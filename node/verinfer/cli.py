@@ -2,22 +2,102 @@
 
 from __future__ import annotations
 
+import csv
+import enum
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import numpy as np
+import onnx
 import typer
+from eth_account import Account
+from onnx import TensorProto, helper
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from verinfer import __version__
 from verinfer.chain.deploy import DeployConfig, deploy_to, to_json
-from verinfer.errors import VerinferError
-from verinfer.types import HubParams
+from verinfer.errors import ConfigError, VerinferError
+from verinfer.inference.manifest import manifest, manifest_hash
+from verinfer.inference.runner import OnnxRunner
+from verinfer.sdk import Client, InferenceResult, VerificationReport
+from verinfer.types import HubParams, Mode, ModelSpec, ModelTerms
 
 app = typer.Typer(help="Verifiable AI inference on EVM chains.", no_args_is_help=True)
+model_app = typer.Typer(help="Register and inspect models.", no_args_is_help=True)
+env_app = typer.Typer(help="This machine's inference environment.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+app.add_typer(env_app, name="env")
 console = Console()
-err_console = Console(stderr=True)
+
+RpcUrl = Annotated[str, typer.Option(envvar="VERINFER_RPC_URL", help="JSON-RPC endpoint.")]
+DEFAULT_RPC = "http://127.0.0.1:8545"
+PrivateKey = Annotated[
+    str, typer.Option(envvar="VERINFER_PRIVATE_KEY", help="Sending key (devnets only: chain id 31337 or 1337).")
+]
+ReadKey = Annotated[
+    str | None,
+    typer.Option(
+        envvar="VERINFER_PRIVATE_KEY", help="Account to read as (devnets only); a throwaway one when not given."
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (shape in the command's help) instead of tables.")]
+
+
+class ModeName(enum.StrEnum):
+    """`Mode` as the command line spells it."""
+
+    single = "single"
+    consensus = "consensus"
+    zk = "zk"
+
+    def mode(self) -> Mode:
+        return Mode[self.name.upper()]
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Expected failures (any `VerinferError`) become one line on stderr, `error: ...`, and exit code 1."""
+    try:
+        yield
+    except VerinferError as exc:
+        # Plain echo, not Rich: no markup in messages, no wrapping onto a second line.
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _echo_json(document: object) -> None:
+    typer.echo(json.dumps(document, indent=2))
+
+
+def _cell(value: object) -> Text:
+    """A table cell: lists and booleans as JSON, the rest as `str`; plain text, never read as Rich markup."""
+    return Text(json.dumps(value) if isinstance(value, list | bool) else str(value))
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _bytes32(text: str, what: str) -> bytes:
+    """A 0x-prefixed 32-byte hex string."""
+    try:
+        value = bytes.fromhex(text[2:]) if text[:2].lower() == "0x" else b""
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise ConfigError(f"{what} must be 32 bytes as 0x-hex (0x + 64 hex digits), got {text!r}")
+    return value
+
+
+def _client(rpc_url: str, private_key: str | None) -> Client:
+    # Reads need no funds: without a key, a fresh account reads as well as any.
+    return Client.connect(rpc_url, private_key or Account.create().key.to_0x_hex())
 
 
 def _version(value: bool) -> None:
@@ -55,13 +135,10 @@ def deploy_command(
     config = DeployConfig(
         min_stake=min_stake, unbonding_delay=unbonding_delay, hub_params=HubParams(reveal_window=reveal_window)
     )
-    try:
+    with _errors():
         deployment, path = deploy_to(rpc_url, private_key, config, out)
-    except VerinferError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
     if as_json:
-        typer.echo(json.dumps(to_json(deployment), indent=2))
+        _echo_json(to_json(deployment))
         return
     table = Table(title=f"Deployed on chain {deployment.chain_id}")
     table.add_column("contract")
@@ -75,3 +152,334 @@ def deploy_command(
         table.add_row(name, contract.address, str(contract.block))
     console.print(table)
     console.print(f"written to {path}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# verinfer env
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _probe_model() -> onnx.ModelProto:
+    """y = x·W + b on one value: the smallest model a runner can load. The manifest does not depend on the model."""
+    graph = helper.make_graph(
+        nodes=[helper.make_node("Gemm", ["x", "W", "b"], ["y"])],
+        name="probe",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
+        initializer=[
+            helper.make_tensor("W", TensorProto.FLOAT, [1, 1], [1.0]),
+            helper.make_tensor("b", TensorProto.FLOAT, [1], [0.0]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@env_app.command("show")
+def env_show_command(
+    threads: Annotated[int, typer.Option(help="Intra-op threads, as the node would run.")] = 1,
+    opt_level: Annotated[str, typer.Option(help="Graph optimisation level: disabled, basic, extended, all.")] = "basic",
+    as_json: AsJson = False,
+) -> None:
+    """Print this machine's environment manifest and its hash (the envHash a node posts on chain).
+
+    JSON: {"manifest": {<key>: <value>, ...}, "hash": "0x<keccak256 of its canonical JSON>"}
+    """
+    with _errors(), tempfile.TemporaryDirectory(prefix="verinfer-env-") as tmp:
+        path = Path(tmp) / "probe.onnx"
+        path.write_bytes(_probe_model().SerializeToString())
+        document = manifest(OnnxRunner(path, threads, opt_level))
+    env_hash = _hex(manifest_hash(document))
+    if as_json:
+        _echo_json({"manifest": document, "hash": env_hash})
+        return
+    table = Table(title="Environment manifest")
+    table.add_column("key")
+    table.add_column("value", overflow="fold")
+    for key in sorted(document):
+        table.add_row(key, _cell(document[key]))
+    console.print(table)
+    typer.echo(f"hash {env_hash}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# verinfer model
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _modes(mask: int) -> list[str]:
+    return [mode.name.lower() for mode in Mode if mask & (1 << int(mode))]
+
+
+def _spec_json(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "uri": spec.uri,
+        "inputShape": list(spec.input_shape),
+        "outputShape": list(spec.output_shape),
+        "scale": spec.scale,
+        "price": str(spec.price),
+        "modes": _modes(spec.modes),
+        "allowedEnvironments": [_hex(env) for env in spec.allowed_environments],
+        "verifier": spec.verifier,
+    }
+
+
+def _terms_json(terms: ModelTerms) -> dict[str, Any]:
+    return {
+        "price": str(terms.price),
+        "inputBytes": terms.input_bytes,
+        "outputBytes": terms.output_bytes,
+        "modes": _modes(terms.modes),
+        "deprecated": terms.deprecated,
+        "envRestricted": terms.env_restricted,
+        "exists": terms.exists,
+    }
+
+
+@model_app.command("register")
+def model_register_command(
+    path: Annotated[Path, typer.Argument(help="The ONNX file; its keccak256 is the model id.")],
+    uri: Annotated[str, typer.Option(help="Where nodes fetch the file from.")],
+    price: Annotated[int, typer.Option(min=0, max=2**96 - 1, help="Price per node answer, in wei.")],
+    private_key: PrivateKey,
+    mode: Annotated[
+        list[ModeName] | None, typer.Option(help="Allowed mode; repeat for several (default single).")
+    ] = None,
+    allowed_env: Annotated[
+        list[str] | None, typer.Option(help="Allowed environment hash (0x, 32 bytes); repeat; default any.")
+    ] = None,
+    scale: Annotated[int, typer.Option(min=1, help="Fixed-point scale of inputs and outputs.")] = 1_000_000,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Register an ONNX model and print its id.
+
+    JSON: {"modelId": "0x<32 bytes>"}
+    """
+    with _errors():
+        envs = [_bytes32(env, "--allowed-env") for env in allowed_env or []]
+        if not path.is_file():
+            raise ConfigError(f"no model file at {path}")
+        modes = [m.mode() for m in mode or [ModeName.single]]
+        model_id = _client(rpc_url, private_key).register_model(path, uri, price, modes, envs, scale=scale)
+    if as_json:
+        _echo_json({"modelId": _hex(model_id)})
+        return
+    typer.echo(_hex(model_id))
+
+
+@model_app.command("show")
+def model_show_command(
+    model_id: Annotated[str, typer.Argument(help="The model id, 0x + 64 hex digits.")],
+    private_key: ReadKey = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Print a model's registered spec and the hub's request terms.
+
+    JSON (wei as decimal strings, modes by name, hashes as 0x-hex):
+    {"modelId", "spec": {"uri", "inputShape", "outputShape", "scale", "price",
+    "modes", "allowedEnvironments", "verifier"}, "terms": {"price", "inputBytes",
+    "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
+    """
+    with _errors():
+        raw_id = _bytes32(model_id, "MODEL_ID")
+        client = _client(rpc_url, private_key)
+        spec = client.model(raw_id)
+        terms = client.system.terms_of(raw_id)
+    sections = {"spec": _spec_json(spec), "terms": _terms_json(terms)}
+    if as_json:
+        _echo_json({"modelId": _hex(raw_id), **sections})
+        return
+    table = Table(title=f"Model {_hex(raw_id)}")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for section, fields in sections.items():
+        for key, value in fields.items():
+            table.add_row(f"{section}.{key}", _cell(value))
+    console.print(table)
+
+
+@model_app.command("list")
+def model_list_command(
+    private_key: ReadKey = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """List the ids of every registered model, in registration order.
+
+    JSON: {"models": ["0x<model id>", ...]}
+    """
+    with _errors():
+        system = _client(rpc_url, private_key).system
+        count = int(system.sender.call(system.models.functions.modelCount()))
+        ids = [_hex(bytes(system.sender.call(system.models.functions.modelIdAt(i)))) for i in range(count)]
+    if as_json:
+        _echo_json({"models": ids})
+        return
+    for model in ids:
+        typer.echo(model)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# verinfer request / result / verify
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _read_input(inline: str | None, csv_path: Path | None) -> list[Any]:
+    if inline is not None and csv_path is not None:
+        raise ConfigError("give one of --input and --input-csv, not both")
+    if inline is not None:
+        try:
+            value = json.loads(inline)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--input is not JSON: {exc}") from exc
+        if not isinstance(value, list):
+            raise ConfigError(f"--input must be a JSON array of numbers, got {inline!r}")
+        return value
+    if csv_path is None:
+        raise ConfigError("give the input with --input '[[...]]' or --input-csv FILE")
+    try:
+        with csv_path.open(newline="") as handle:
+            return [[float(cell) for cell in row] for row in csv.reader(handle) if row]
+    except OSError as exc:
+        raise ConfigError(f"cannot read --input-csv {csv_path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"--input-csv {csv_path} holds a value that is not a number: {exc}") from exc
+
+
+def _result_json(result: InferenceResult) -> dict[str, Any]:
+    return {
+        "requestId": result.request_id,
+        "mode": result.mode.name.lower(),
+        "output": np.asarray(result.output).tolist(),
+        "modelId": _hex(result.model_id),
+        "inputHash": _hex(result.input_hash),
+        "outputHash": _hex(result.output_hash),
+        "envHashes": [_hex(env) for env in result.env_hashes],
+        "nodes": list(result.nodes),
+        "commitment": _hex(result.commitment),
+        "requestBlock": result.request_block,
+        "resultBlock": result.result_block,
+        "requestTx": _hex(result.request_tx),
+        "resultTx": _hex(result.result_tx),
+    }
+
+
+def _print_result(result: InferenceResult) -> None:
+    table = Table(title=f"Result of request {result.request_id}")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for key, value in _result_json(result).items():
+        table.add_row(key, _cell(value))
+    console.print(table)
+
+
+@app.command("request")
+def request_command(
+    model_id: Annotated[str, typer.Argument(help="The model id, 0x + 64 hex digits.")],
+    private_key: PrivateKey,
+    input_json: Annotated[str | None, typer.Option("--input", help="Input as a JSON array, e.g. '[[0.1, 2]]'.")] = None,
+    input_csv: Annotated[Path | None, typer.Option(help="Input as a CSV file of numbers, one row per line.")] = None,
+    mode: Annotated[ModeName, typer.Option(help="How the result is shown correct.")] = ModeName.single,
+    redundancy: Annotated[int, typer.Option(min=1, help="How many nodes answer (fee = price x redundancy).")] = 1,
+    deadline: Annotated[int, typer.Option(min=1, help="Seconds from now until the request expires.")] = 3600,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the result and print it.")] = False,
+    timeout: Annotated[float, typer.Option(min=0, help="With --wait: seconds to wait.")] = 30.0,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Request an inference and print the request id (and, with --wait, the result).
+
+    JSON: {"requestId", "modelId", "mode", "block", "txHash"},
+    and with --wait also "result": the object `verinfer result --json` prints.
+    """
+    with _errors():
+        raw_id = _bytes32(model_id, "MODEL_ID")
+        inputs = _read_input(input_json, input_csv)
+        handle = _client(rpc_url, private_key).request(
+            raw_id, inputs, mode=mode.mode(), redundancy=redundancy, deadline_s=deadline
+        )
+        if not as_json:
+            typer.echo(str(handle.request_id))  # before waiting: a timeout must not hide which request was sent
+        result = handle.result(timeout=timeout) if wait else None
+    if as_json:
+        document: dict[str, Any] = {
+            "requestId": handle.request_id,
+            "modelId": _hex(handle.model_id),
+            "mode": handle.mode.name.lower(),
+            "block": handle.block_number,
+            "txHash": _hex(handle.tx_hash),
+        }
+        if result is not None:
+            document["result"] = _result_json(result)
+        _echo_json(document)
+    elif result is not None:
+        _print_result(result)
+
+
+@app.command("result")
+def result_command(
+    request_id: Annotated[int, typer.Argument(min=1, help="The request id.")],
+    timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait for a pending request (0: do not wait).")] = 0,
+    private_key: ReadKey = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Print a request's decoded output and its provenance (nodes, environments, commitment, blocks, txs).
+
+    JSON ("output" as nested lists of floats, hashes as 0x-hex):
+    {"requestId", "mode", "output", "modelId", "inputHash", "outputHash",
+    "envHashes", "nodes", "commitment", "requestBlock", "resultBlock",
+    "requestTx", "resultTx"}
+    """
+    with _errors():
+        result = _client(rpc_url, private_key).handle(request_id).result(timeout=timeout)
+    if as_json:
+        _echo_json(_result_json(result))
+        return
+    _print_result(result)
+
+
+def _verification_json(report: VerificationReport) -> dict[str, Any]:
+    return {
+        "requestId": report.request_id,
+        "matches": report.matches,
+        "checks": [check._asdict() for check in report.checks],
+    }
+
+
+@app.command("verify")
+def verify_command(
+    request_id: Annotated[int, typer.Argument(min=1, help="The request id.")],
+    model: Annotated[
+        Path | None, typer.Option(help="A local copy of the model (default: fetch its registered URI).")
+    ] = None,
+    private_key: ReadKey = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Re-execute a fulfilled request and check every recorded hash; exit 0 when all match, 1 when any does not.
+
+    JSON: {"requestId", "matches", "checks": [{"field", "expected", "actual", "ok"}, ...]}
+    """
+    with _errors():
+        if model is not None and not model.is_file():
+            raise ConfigError(f"no model file at {model}")
+        report = _client(rpc_url, private_key).verify(request_id, model)
+    if as_json:
+        _echo_json(_verification_json(report))
+    else:
+        table = Table(title=f"Verification of request {request_id}")
+        table.add_column("field")
+        table.add_column("expected", overflow="fold")
+        table.add_column("actual", overflow="fold")
+        table.add_column("ok")
+        for check in report.checks:
+            ok = "yes" if check.ok else "[red]NO[/red]"
+            table.add_row(check.field, _cell(check.expected), _cell(check.actual), ok)
+        console.print(table)
+        typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")
+    if not report.matches:
+        raise typer.Exit(1)

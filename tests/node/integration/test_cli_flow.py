@@ -1,0 +1,187 @@
+"""The CLI on the session anvil, as a user types it: register a model, request, (a node serves by hand), read the
+result as JSON, verify by re-execution; and a lying node makes `verinfer verify` exit 1."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eth_account.signers.local import LocalAccount
+from typer.testing import CliRunner, Result
+from web3 import Web3
+
+from tests.node.support import NODE_STAKE, Actors
+from verinfer.chain.anvil import Anvil
+from verinfer.chain.deploy import ENV_DEPLOYMENTS, save_deployment
+from verinfer.chain.system import System
+from verinfer.chain.tx import TxSender
+from verinfer.cli import app
+from verinfer.demo.models import DemoModel, build_credit_model
+from verinfer.inference import codec
+from verinfer.inference.runner import OnnxRunner
+
+pytestmark = pytest.mark.integration
+
+PRICE = 10**15
+SCALE = 1_000_000
+OWNER, OPERATOR, USER = 5, 6, 7
+
+runner = CliRunner()
+
+
+@dataclass(frozen=True)
+class Shell:
+    """The CLI pointed at the session deployment through VERINFER_* variables, and a node to serve by hand."""
+
+    env: dict[str, str]
+    owner_key: str
+    node: System
+
+    def run(self, *args: str, key: str | None = None) -> Result:
+        env = {**self.env, "VERINFER_PRIVATE_KEY": key or ""}
+        return runner.invoke(app, list(args), env=env)
+
+
+@pytest.fixture(scope="module")
+def credit_model(tmp_path_factory: pytest.TempPathFactory) -> DemoModel:
+    return build_credit_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def shell(system: Actors, anvil: Anvil, accounts: list[LocalAccount], tmp_path: Path) -> Shell:
+    deployments = tmp_path / "deployments"
+    save_deployment(system.deployment, deployments / f"{system.deployment.chain_id}.json")
+    sender = system.deployer.sender
+    node = System.bind(TxSender(sender.w3, accounts[OPERATOR], sender.decoder), system.deployment)
+    env = {ENV_DEPLOYMENTS: str(deployments), "VERINFER_RPC_URL": anvil.rpc_url}
+    return Shell(env, anvil.accounts[OWNER].private_key, node)
+
+
+def ok_json(result: Result) -> dict[str, object]:
+    assert result.exit_code == 0, result.output
+    document: dict[str, object] = json.loads(result.stdout)
+    return document
+
+
+def register(shell: Shell, model: DemoModel) -> str:
+    """Registers the model through the CLI and stakes the node to serve it (with its real environment hash)."""
+    env_hash = ok_json(shell.run("env", "show", "--json"))["hash"]
+    assert isinstance(env_hash, str)
+    args = ["model", "register", str(model.path), "--uri", model.path.as_uri(), "--price", str(PRICE)]
+    registered = ok_json(shell.run(*args, "--mode", "single", "--mode", "consensus", "--json", key=shell.owner_key))
+    model_id = registered["modelId"]
+    assert model_id == Web3.keccak(model.path.read_bytes()).to_0x_hex()
+    shell.node.register_node(bytes.fromhex(env_hash[2:]), [bytes.fromhex(model_id[2:])], NODE_STAKE)
+    return model_id
+
+
+def request(shell: Shell, model_id: str, features: np.ndarray, user_key: str) -> int:
+    requested = ok_json(
+        shell.run("request", model_id, "--input", json.dumps([features.tolist()]), "--json", key=user_key)
+    )
+    assert requested["modelId"] == model_id
+    assert requested["mode"] == "single"
+    request_id = requested["requestId"]
+    assert isinstance(request_id, int)
+    return request_id
+
+
+def serve(shell: Shell, request_id: int, output: bytes) -> None:
+    """What a node does, by hand (as in test_sdk): read the request from the logs, rebuild its params, submit."""
+    node = shell.node
+    (event,) = [e for e in node.requested(node.deployment.hub.block) if e.request_id == request_id]
+    params = event.params(node.terms_of(event.model_id))
+    node.sender.send(node.hub.functions.submitResult(event.request_id, params.as_abi(), output))
+
+
+def honest_output(model: DemoModel, features: np.ndarray) -> bytes:
+    decoded = codec.decode(codec.encode(features, SCALE), (1, features.size), SCALE).astype(np.float32)
+    return codec.encode(OnnxRunner(model.path).run_batch(decoded), SCALE)
+
+
+def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, anvil: Anvil) -> None:
+    model_id = register(shell, credit_model)
+    listed = ok_json(shell.run("model", "list", "--json"))["models"]
+    assert isinstance(listed, list)
+    assert model_id in listed
+    shown = ok_json(shell.run("model", "show", model_id, "--json"))
+    assert shown["modelId"] == model_id
+    assert shown["spec"] == {
+        "uri": credit_model.path.as_uri(),
+        "inputShape": [1, 4],
+        "outputShape": [1, 2],
+        "scale": SCALE,
+        "price": str(PRICE),
+        "modes": ["single", "consensus"],
+        "allowedEnvironments": [],
+        "verifier": "0x" + "00" * 20,
+    }
+    terms = shown["terms"]
+    assert isinstance(terms, dict)
+    assert terms["exists"] is True
+    assert terms["price"] == str(PRICE)
+
+    features = credit_model.samples[0]
+    request_id = request(shell, model_id, features, anvil.accounts[USER].private_key)
+    pending = shell.run("result", str(request_id))
+    assert pending.exit_code == 1
+    assert pending.stderr.startswith(f"error: request {request_id} is still PENDING")
+
+    waited = shell.run(
+        "request",
+        model_id,
+        "--input",
+        json.dumps(features.tolist()),
+        "--wait",
+        "--timeout",
+        "0.3",
+        key=anvil.accounts[USER].private_key,
+    )
+    assert waited.exit_code == 1
+    assert "is still PENDING after 0.3s" in waited.stderr
+    assert waited.stdout.strip().isdigit()  # the id of the request it sent, printed before waiting
+
+    output = honest_output(credit_model, features)
+    serve(shell, request_id, output)
+    table = shell.run("result", str(request_id))
+    assert table.exit_code == 0, table.output
+    assert f"Result of request {request_id}" in table.stdout
+    result = ok_json(shell.run("result", str(request_id), "--json"))
+    assert result["requestId"] == request_id
+    assert result["mode"] == "single"
+    assert result["output"] == codec.decode(output, (1, 2), SCALE).tolist()
+    assert result["modelId"] == model_id
+    assert result["outputHash"] == Web3.keccak(output).to_0x_hex()
+    assert result["nodes"] == [shell.node.sender.address]
+
+    verified = shell.run("verify", str(request_id), "--model", str(credit_model.path))
+    assert verified.exit_code == 0, verified.output
+    assert verified.stdout.rstrip().endswith("match")
+    report = ok_json(shell.run("verify", str(request_id), "--model", str(credit_model.path), "--json"))
+    assert report["matches"] is True
+    checks = report["checks"]
+    assert isinstance(checks, list)
+    assert [c["field"] for c in checks] == [
+        "model hash",
+        "output bytes",
+        "output hash",
+        "commitment",
+        "on-chain verifyResult",
+    ]
+
+
+def test_verify_exits_1_on_a_lying_node(shell: Shell, credit_model: DemoModel, anvil: Anvil) -> None:
+    model_id = register(shell, credit_model)
+    features = credit_model.samples[1]
+    request_id = request(shell, model_id, features, anvil.accounts[USER].private_key)
+    honest = codec.decode(honest_output(credit_model, features), (1, 2), SCALE)
+    serve(shell, request_id, codec.encode(honest[:, ::-1], SCALE))  # the two probabilities swapped
+
+    verified = shell.run("verify", str(request_id), "--model", str(credit_model.path))
+    assert verified.exit_code == 1
+    assert "mismatch: output bytes, output hash, commitment, on-chain verifyResult" in verified.stdout
+    report = json.loads(shell.run("verify", str(request_id), "--model", str(credit_model.path), "--json").stdout)
+    assert report["matches"] is False
