@@ -31,7 +31,7 @@ from verinfer.inference.manifest import manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
 from verinfer.inference.runner import OnnxRunner
 from verinfer.sdk import Client
-from verinfer.types import Mode, ModelSpec, Status
+from verinfer.types import Mode, ModelSpec, ModelTerms, Status
 
 ETHER = 10**18
 SCALE = 1_000_000
@@ -56,14 +56,17 @@ class Outcome:
 def _serve(node: System, from_block: int, store: ModelStore, uri: str, scale: int, shape: tuple[int, ...]) -> int:
     """What the node does: read requests from the raw logs, fetch the model by hash, run, submit as one batch."""
     requests = node.requested(from_block)
+    # One hash-checked fetch, one session and one terms read per model, not per request.
+    models: dict[bytes, tuple[OnnxRunner, ModelTerms]] = {}
     items = []
     for event in requests:
-        path = store.fetch(event.model_id, uri)
-        runner = OnnxRunner(path, expected_id=event.model_id)
+        if event.model_id not in models:
+            runner = OnnxRunner(store.fetch(event.model_id, uri), expected_id=event.model_id)
+            models[event.model_id] = (runner, node.terms_of(event.model_id))
+        runner, terms = models[event.model_id]
         features = codec.decode(event.input, shape, scale).astype(np.float32)
         output = codec.encode(runner.run_batch(features), scale)
-        params = event.params(node.terms_of(event.model_id))
-        items.append((event.request_id, params.as_abi(), output))
+        items.append((event.request_id, event.params(terms).as_abi(), output))
     node.sender.send(node.hub.functions.submitResults(items))
     return len(items)
 
