@@ -121,12 +121,48 @@ class RunnerConfig(_Section):
 
 
 class PolicyConfig(_Section):
+    """Serve a request only if its fee (a CONSENSUS node's share: fee / redundancy) is at least
+    `min_fee_wei + base fee x gas_per_result x transactions` (1 for SINGLE, 3 for CONSENSUS)."""
+
     min_fee_wei: Annotated[int, Field(ge=0)] = 0
+    gas_per_result: Annotated[int, Field(ge=0, le=30_000_000)] = 0
+
+
+def _model_ids(value: Any) -> Any:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Sequence) or not items:
+        raise PydanticCustomError("models", "must be a non-empty list of model ids, or [\"all\"]")
+    if list(items) == ["all"]:
+        return ("all",)
+    ids = []
+    for item in items:
+        text = str(item).lower()
+        if not (text.startswith("0x") and len(text) == 66 and all(c in "0123456789abcdef" for c in text[2:])):
+            raise PydanticCustomError("models", "'{item}' is not a model id (0x + 64 hex digits)", {"item": str(item)})
+        ids.append(text)
+    return tuple(ids)
+
+
+class RegistrationConfig(_Section):
+    """What the node registers (or tops up) at start: stake, served models; `auto = false` only checks."""
+
+    auto: bool = True
+    stake_wei: Annotated[int, Field(ge=0)] | None = None  # None: the registry's minimum stake
+    models: Annotated[tuple[str, ...], BeforeValidator(_model_ids)] = ("all",)
+
+
+class TxConfig(_Section):
+    tip_wei: Annotated[int, Field(ge=0)] | None = None  # None: the RPC node's eth_maxPriorityFeePerGas
+    max_fee_wei: Annotated[int, Field(ge=1)] | None = None  # a cap on maxFeePerGas
+    stuck_after_s: PositiveSeconds = 30.0
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    rpc_timeout_s: PositiveSeconds = 10.0
 
 
 class MetricsConfig(_Section):
+    enabled: bool = True
     host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65_535)] = 9_464
+    port: Annotated[int, Field(ge=0, le=65_535)] = 9_464  # 0: any free port (tests)
 
 
 class NodeConfig(BaseSettings):
@@ -152,6 +188,8 @@ class NodeConfig(BaseSettings):
     runner: RunnerConfig = RunnerConfig()
     policy: PolicyConfig = PolicyConfig()
     metrics: MetricsConfig = MetricsConfig()
+    registration: RegistrationConfig = RegistrationConfig()
+    tx: TxConfig = TxConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -266,6 +304,8 @@ def _allowed(fields: Sequence[str]) -> str:
             parts.append(f"<= {meta.le}")
     if typing.get_origin(info.annotation) is Literal:
         parts.append("one of " + ", ".join(map(str, typing.get_args(info.annotation))))
+    if name == "models":
+        parts.append('a list of 0x-prefixed 32-byte model ids, or ["all"]')
     if name == "modes":
         parts.append("a list of mode names from " + ", ".join(mode.name for mode in SERVED_MODES))
     allowed = " and ".join(parts)

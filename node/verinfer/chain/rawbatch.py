@@ -92,6 +92,38 @@ def send_raw_batch(
     return [_item(i, by_id.get(i, [])) for i in range(len(raw_txs))]
 
 
+def call_batch(
+    rpc_url: str,
+    method: str,
+    params: Sequence[Sequence[object]],
+    *,
+    timeout: float,
+    client: httpx.Client | None = None,
+) -> list[object]:
+    """Posts one JSON-RPC batch calling `method` once per entry of `params`; returns each call's `result` (any JSON
+    value, None included) or an `RpcError`, in the order of `params`. Reads such as eth_getTransactionReceipt for
+    hundreds of transactions take one round trip instead of hundreds."""
+    if not params:
+        return []
+    payload = [{"jsonrpc": "2.0", "id": i, "method": method, "params": list(p)} for i, p in enumerate(params)]
+    answers: dict[int, dict[str, Any]] = {}
+    for answer in _post(rpc_url, payload, timeout, client):
+        if isinstance(answer, dict) and isinstance(answer.get("id"), int) and 0 <= answer["id"] < len(params):
+            answers[answer["id"]] = answer
+    results: list[object] = []
+    for i in range(len(params)):
+        answer = answers.get(i)
+        if answer is None:
+            results.append(RpcError(NO_RESPONSE, f"no answer for {method} #{i} in the batch"))
+        elif (error := answer.get("error")) is not None:
+            ok = isinstance(error, dict) and isinstance(error.get("code"), int)
+            results.append(RpcError(error["code"], str(error.get("message")), error.get("data")) if ok
+                           else RpcError(BAD_RESPONSE, f"malformed error object: {_snippet(repr(error))}"))
+        else:
+            results.append(answer.get("result"))
+    return results
+
+
 def _post(rpc_url: str, payload: list[dict[str, Any]], timeout: float, client: httpx.Client | None) -> list[object]:
     where = redact(rpc_url)
     try:
@@ -102,13 +134,13 @@ def _post(rpc_url: str, payload: list[dict[str, Any]], timeout: float, client: h
             response = client.post(rpc_url, json=payload, timeout=timeout)
     except httpx.HTTPError as exc:
         problem = _scrub(str(exc), rpc_url) or "no detail"
-        raise ChainError(f"batch of {len(payload)} raw transactions to {where} failed: "
+        raise ChainError(f"batch of {len(payload)} JSON-RPC calls to {where} failed: "
                          f"{type(exc).__name__}: {problem}") from exc
     def said() -> str:
         return _snippet(_scrub(response.text, rpc_url))
 
     if response.status_code != 200:
-        raise ChainError(f"batch of {len(payload)} raw transactions to {where}: HTTP {response.status_code} "
+        raise ChainError(f"batch of {len(payload)} JSON-RPC calls to {where}: HTTP {response.status_code} "
                          f"{response.reason_phrase}: {said()}")
     try:
         body = response.json()

@@ -149,25 +149,33 @@ class OnnxRunner:
 
     def environment(self) -> dict[str, str | int | bool]:
         """Everything about this runner and machine that can change an output's bits (manifest material)."""
-        cpu, flags = cpu_description()
-        return {
-            "onnxruntime": ort.__version__,
-            "provider": PROVIDER,
-            "intra_op_threads": self.intra_op_threads,
-            "inter_op_threads": self.inter_op_threads,
-            "execution_mode": "sequential",
-            "graph_optimization_level": self.graph_optimization_level,
-            "deterministic_compute": self.deterministic_compute,
-            "denormal_as_zero": False,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-            "python_implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "byteorder": sys.byteorder,
-            "cpu": cpu,
-            "cpu_flags": " ".join(flags),
-        }
+        return runner_environment(self.intra_op_threads, self.graph_optimization_level)
+
+
+def runner_environment(
+    intra_op_threads: int = 1, graph_optimization_level: str = "basic"
+) -> dict[str, str | int | bool]:
+    """The environment a runner with these settings has on this machine: no model needed (the manifest does not
+    depend on the model)."""
+    cpu, flags = cpu_description()
+    return {
+        "onnxruntime": ort.__version__,
+        "provider": PROVIDER,
+        "intra_op_threads": intra_op_threads,
+        "inter_op_threads": 1,
+        "execution_mode": "sequential",
+        "graph_optimization_level": graph_optimization_level,
+        "deterministic_compute": hasattr(ort.SessionOptions(), "use_deterministic_compute"),
+        "denormal_as_zero": False,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "byteorder": sys.byteorder,
+        "cpu": cpu,
+        "cpu_flags": " ".join(flags),
+    }
 
 
 def cpu_description() -> tuple[str, tuple[str, ...]]:

@@ -12,7 +12,9 @@ schema make a row that contradicts its state (`submitted` without a tx hash, `co
 to write, whatever the code above does.
 
 Record a transaction *before* broadcasting it: a signed transaction's hash and nonce are known before it is sent,
-so a crash between sending and recording never loses a nonce or, worse, the salt behind an on-chain commit.
+so a crash between sending and recording never loses a nonce or, worse, the salt behind an on-chain commit. The
+`txs` table keeps every signed transaction's raw bytes (`record_tx`), so after a crash the very same transaction can
+be broadcast again instead of a second one that could also be mined.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from eth_utils.address import to_checksum_address
 
 from verinfer.errors import VerinferError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the txs table (CREATE IF NOT EXISTS upgrades a version 1 file)
 INT64_MAX = 2**63 - 1  # SQLite's INTEGER; request ids and nonces are counters that never get near it
 
 
@@ -139,6 +141,19 @@ CREATE TABLE IF NOT EXISTS cursors (
     PRIMARY KEY (chain_id, hub)
 ) WITHOUT ROWID;
 
+CREATE TABLE IF NOT EXISTS txs (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    hash            BLOB    NOT NULL CHECK (length(hash) = 32),
+    nonce           INTEGER NOT NULL CHECK (nonce >= 0),
+    kind            TEXT    NOT NULL,
+    raw             BLOB    NOT NULL,
+    created_at      REAL    NOT NULL,
+    mined_block     INTEGER CHECK (mined_block >= 0),
+    PRIMARY KEY (chain_id, hub, hash)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS txs_by_nonce ON txs (chain_id, hub, nonce);
+
 CREATE TABLE IF NOT EXISTS blocks (
     chain_id        INTEGER NOT NULL,
     number          INTEGER NOT NULL CHECK (number >= 0),
@@ -194,6 +209,25 @@ class Job:
 
 
 @dataclass(frozen=True)
+class SentTx:
+    """A signed transaction the node recorded before broadcasting it."""
+
+    hash: bytes
+    nonce: int
+    kind: str
+    raw: bytes
+    created_at: float
+    mined_block: int | None
+
+
+_TX_COLUMN = {
+    JobState.SUBMITTED: ("submit_tx_hash", "submit_nonce"),
+    JobState.COMMITTED: ("commit_tx_hash", "commit_nonce"),
+    JobState.REVEALED: ("reveal_tx_hash", "reveal_nonce"),
+}
+
+
+@dataclass(frozen=True)
 class Cursor:
     """The last block whose events the node has fully processed."""
 
@@ -217,7 +251,7 @@ class Journal:
     """The jobs, scan cursor and recent block hashes of one hub, in a SQLite file (shareable by several hubs).
 
     Every method is atomic on its own; group several in `with journal.transaction():` to make them atomic together.
-    Not thread-safe: use it from one thread (the node's event loop).
+    Not thread-safe: use it from one thread at a time (the node's scheduler thread).
     """
 
     def __init__(
@@ -239,7 +273,9 @@ class Journal:
         self._depth = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            # check_same_thread=False: a service opens it in set-up and hands it to its scheduler thread; it is still
+            # used by one thread at a time (see the class docstring).
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal at {self.path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
@@ -478,6 +514,22 @@ class Journal:
             )
             return max(cursor.rowcount, 0)
 
+    def replace_tx(self, request_id: int, tx_hash: bytes, nonce: int) -> Job:
+        """Points a job in flight (submitted, committed or revealed) at the transaction that replaces the one its
+        state names: a fee bump with the same nonce, or a re-signed copy under a fresh nonce. Record the new
+        transaction (`record_tx`) in the same journal transaction, before broadcasting it."""
+        tx_hash, nonce = _bytes32("tx_hash", tx_hash), _counter("nonce", nonce)
+        with self.transaction(), self._sql("replace a transaction"):
+            job = self._existing(request_id)
+            columns = _TX_COLUMN.get(job.state)
+            if columns is None:
+                raise JournalError(
+                    f"{self._describe(request_id)} is {job.state.value}: only a job with a transaction in flight "
+                    f"({', '.join(s.value for s in _TX_COLUMN)}) has one to replace"
+                )
+            self._update(request_id, **{columns[0]: tx_hash, columns[1]: nonce})
+        return self._existing(request_id)
+
     def jobs(self, state: JobState, *, limit: int = 100, after: int = 0) -> list[Job]:
         """Up to `limit` jobs in `state` with request id above `after`, lowest id first (page with `after`)."""
         _counter("limit", limit, minimum=1)
@@ -510,6 +562,100 @@ class Journal:
             ).fetchall()
         counts.update({JobState(state): int(count) for state, count in rows})
         return counts
+
+    def jobs_with_tx(self, tx_hash: bytes) -> list[Job]:
+        """The jobs whose current transaction (of their state) is `tx_hash`, lowest id first."""
+        tx_hash = _bytes32("tx_hash", tx_hash)
+        clauses = " OR ".join(f"(state = '{state.value}' AND {cols[0]} = ?)" for state, cols in _TX_COLUMN.items())
+        with self._sql("list jobs by transaction"):
+            rows = self._db.execute(
+                f"SELECT * FROM jobs WHERE chain_id = ? AND hub = ? AND ({clauses}) ORDER BY request_id",
+                (*self._key(), *([tx_hash] * len(_TX_COLUMN))),
+            ).fetchall()
+        return [Job.from_row(row) for row in rows]
+
+    def request_ids_with_tx_mined_from(self, block_number: int) -> list[int]:
+        """Ids of the jobs with a transaction of theirs recorded as mined in `block_number` or later (reorg
+        candidates even when their request's event stayed put: the result may be gone while the request is not)."""
+        columns = ("submit_tx_hash", "commit_tx_hash", "reveal_tx_hash")
+        joins = " OR ".join(f"t.hash = j.{column}" for column in columns)
+        with self._sql("list jobs by mined transaction"):
+            rows = self._db.execute(
+                f"SELECT DISTINCT j.request_id FROM jobs j JOIN txs t ON t.chain_id = j.chain_id AND t.hub = j.hub"
+                f" AND ({joins}) WHERE j.chain_id = ? AND j.hub = ? AND t.mined_block >= ? ORDER BY j.request_id",
+                (*self._key(), block_number),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    # ------------------------------------------------------------------------------------------------------ txs
+
+    def record_tx(self, tx_hash: bytes, nonce: int, kind: str, raw: bytes) -> SentTx:
+        """Keeps a signed transaction (before it is broadcast). Recording the same hash again is a no-op."""
+        values = (*self._key(), _bytes32("tx_hash", tx_hash), _counter("nonce", nonce), str(kind), bytes(raw))
+        with self.transaction(), self._sql("record a transaction"):
+            self._db.execute(
+                "INSERT OR IGNORE INTO txs (chain_id, hub, hash, nonce, kind, raw, created_at) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?)",
+                (*values, self._clock()),
+            )
+        found = self.tx(tx_hash)
+        if found is None:  # pragma: no cover - the insert above either wrote it or found it
+            raise JournalError(f"transaction 0x{tx_hash.hex()} vanished after recording")
+        return found
+
+    def tx(self, tx_hash: bytes) -> SentTx | None:
+        with self._sql("read a transaction"):
+            row = self._db.execute(
+                "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
+                " AND hash = ?",
+                (*self._key(), _bytes32("tx_hash", tx_hash)),
+            ).fetchone()
+        return None if row is None else _sent(row)
+
+    def txs_with_nonce(self, nonce: int) -> list[SentTx]:
+        """Every recorded transaction signed with `nonce` (an original and its replacements), oldest first."""
+        with self._sql("list transactions by nonce"):
+            rows = self._db.execute(
+                "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
+                " AND nonce = ? ORDER BY created_at",
+                (*self._key(), _counter("nonce", nonce)),
+            ).fetchall()
+        return [_sent(row) for row in rows]
+
+    def set_tx_mined(self, tx_hash: bytes, block_number: int | None) -> None:
+        """Records the block a transaction was mined in (None: a reorg took it out again)."""
+        block = None if block_number is None else _counter("block_number", block_number)
+        with self.transaction(), self._sql("record a mined transaction"):
+            self._db.execute(
+                "UPDATE txs SET mined_block = ? WHERE chain_id = ? AND hub = ? AND hash = ?",
+                (block, *self._key(), _bytes32("tx_hash", tx_hash)),
+            )
+
+    def unmined_txs(self, kind: str, *, limit: int = 1_000) -> list[SentTx]:
+        """Recorded transactions of `kind` not (yet) mined, oldest first: those no job points at (finalizations)
+        still have to be followed so that their nonces never leave a hole."""
+        with self._sql("list unmined transactions"):
+            rows = self._db.execute(
+                "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
+                " AND kind = ? AND mined_block IS NULL ORDER BY created_at LIMIT ?",
+                (*self._key(), str(kind), _counter("limit", limit, minimum=1)),
+            ).fetchall()
+        return [_sent(row) for row in rows]
+
+    def forget_tx(self, tx_hash: bytes) -> None:
+        """Drops a transaction record that no job needs (a finalization someone else's transaction made moot)."""
+        with self.transaction(), self._sql("forget a transaction"):
+            self._db.execute("DELETE FROM txs WHERE chain_id = ? AND hub = ? AND hash = ?",
+                             (*self._key(), _bytes32("tx_hash", tx_hash)))
+
+    def unmine_from(self, block_number: int) -> int:
+        """Forgets the inclusion of every transaction mined in `block_number` or later (a reorg replaced them)."""
+        with self.transaction(), self._sql("forget mined transactions"):
+            cursor = self._db.execute(
+                "UPDATE txs SET mined_block = NULL WHERE chain_id = ? AND hub = ? AND mined_block >= ?",
+                (*self._key(), _counter("block_number", block_number)),
+            )
+            return cursor.rowcount
 
     # -------------------------------------------------------------------------------------------- cursor, blocks
 
@@ -549,3 +695,8 @@ class Journal:
         with self.transaction(), self._sql("prune blocks"):
             cursor = self._db.execute("DELETE FROM blocks WHERE chain_id = ? AND number < ?", (self.chain_id, below))
             return cursor.rowcount
+
+
+def _sent(row: sqlite3.Row) -> SentTx:
+    return SentTx(bytes(row[0]), int(row[1]), str(row[2]), bytes(row[3]), float(row[4]),
+                  None if row[5] is None else int(row[5]))

@@ -135,7 +135,7 @@ def test_missing_required_fields_say_how_to_set_them() -> None:
             "'disabled', 'basic', 'extended' or 'all'; allowed: one of disabled, basic, extended, all"),
         ("min_fee_wei = -1", "policy", "policy.min_fee_wei = -1: input should be greater than or equal to 0"),
         ("port = 70000", "metrics", "metrics.port = 70000: input should be less than or equal to 65535"
-            "; allowed: >= 1 and <= 65535"),
+            "; allowed: >= 0 and <= 65535"),
         ('port = "http"', "metrics", "metrics.port = 'http': input should be a valid integer"),
     ],
 )  # fmt: skip
@@ -164,9 +164,9 @@ def test_all_bad_fields_are_listed_at_once(tmp_path: Path) -> None:
 
 
 def test_env_value_errors_say_the_variable_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VERINFER_METRICS__PORT", "0")
+    monkeypatch.setenv("VERINFER_METRICS__PORT", "-1")
     message = config_error(write(tmp_path, MINIMAL + "[metrics]\nport = 9100\n"))
-    assert "metrics.port = '0': input should be greater than or equal to 1" in message
+    assert "metrics.port = '-1': input should be greater than or equal to 0" in message
     assert "VERINFER_METRICS__PORT (it is set now, and wins over the file)" in message
 
 

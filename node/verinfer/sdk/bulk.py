@@ -1,0 +1,107 @@
+"""Many requests at once: signed locally with consecutive nonces and sent as JSON-RPC batch POSTs, so a load
+generator (the benchmark, the node's integration tests, a dApp's backfill) is never the bottleneck.
+
+    sent = request_many(client, model_id, rows, mode=Mode.SINGLE)   # -> BulkRequests (tx hashes, in order)
+    ids = sent.request_ids(client)                                   # after they are mined
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from verinfer.chain.events import EventCodec
+from verinfer.chain.rawbatch import call_batch, send_raw_batch, sign_many
+from verinfer.chain.tx import rpc
+from verinfer.errors import ChainError
+from verinfer.inference import codec
+from verinfer.types import Mode
+
+if TYPE_CHECKING:
+    from verinfer.sdk.client import Client
+
+REQUEST_GAS = 300_000  # generous for inputs up to a few KB; unused gas is not paid
+POST_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BulkRequests:
+    tx_hashes: tuple[bytes, ...]
+
+    def request_ids(self, client: Client, timeout: float = 60.0) -> list[int]:
+        """The request ids, in sending order, once every transaction is mined (ChainError on a revert)."""
+        system = client.system
+        rpc_url = system.sender.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+        codec_ = EventCodec.from_abi(system.hub.abi, "InferenceRequested")
+        deadline = time.monotonic() + timeout
+        receipts: dict[bytes, Any] = {}
+        while len(receipts) < len(self.tx_hashes):
+            missing = [h for h in self.tx_hashes if h not in receipts]
+            for start in range(0, len(missing), POST_CHUNK):
+                chunk = missing[start : start + POST_CHUNK]
+                answers = call_batch(str(rpc_url), "eth_getTransactionReceipt", [["0x" + h.hex()] for h in chunk],
+                                     timeout=30.0)
+                for tx_hash, answer in zip(chunk, answers, strict=True):
+                    if isinstance(answer, dict):
+                        receipts[tx_hash] = answer
+            if len(receipts) < len(self.tx_hashes):
+                if time.monotonic() > deadline:
+                    raise ChainError(f"{len(self.tx_hashes) - len(receipts)} requests not mined within {timeout}s")
+                time.sleep(0.1)
+        ids = []
+        for tx_hash in self.tx_hashes:
+            receipt = receipts[tx_hash]
+            if int(receipt["status"], 16) != 1:
+                raise ChainError(f"request transaction 0x{tx_hash.hex()} reverted")
+            events = codec_.decode_all([log for log in receipt["logs"] if codec_.matches(log)])
+            ids.append(int(events[0].args["requestId"]))
+        return ids
+
+
+def request_many(
+    client: Client,
+    model_id: bytes,
+    rows: Sequence[npt.ArrayLike],
+    *,
+    mode: Mode = Mode.SINGLE,
+    redundancy: int = 1,
+    deadline_s: int = 3600,
+    callback_gas_limit: int = 0,
+    gas: int = REQUEST_GAS,
+    fee: int | None = None,
+) -> BulkRequests:
+    """Signs one `requestInference` per row (consecutive nonces) and sends them as batch POSTs; does not wait."""
+    system = client.system
+    w3 = system.sender.w3
+    spec = client.model(model_id)
+    terms = system.terms_of(model_id)
+    value = terms.price * redundancy if fee is None else fee
+    account = system.sender.account
+    chain_id = int(rpc(lambda: w3.eth.chain_id, "read chain id"))
+    latest = rpc(lambda: w3.eth.get_block("latest"), "read latest block")
+    base_fee = int(latest.get("baseFeePerGas") or 0)
+    now = int(latest["timestamp"])
+    nonce = int(rpc(lambda: w3.eth.get_transaction_count(account.address, "pending"), "read nonce"))
+    hub = system.hub
+    txs = []
+    for i, row in enumerate(rows):
+        array = np.asarray(row, dtype=np.float64).reshape(spec.input_shape)
+        data = hub.encode_abi("requestInference", [model_id, codec.encode(array, spec.scale), int(mode), redundancy,
+                                                   callback_gas_limit, now + deadline_s])
+        txs.append({"type": 2, "chainId": chain_id, "nonce": nonce + i, "to": hub.address, "value": value,
+                    "data": data, "gas": gas, "maxFeePerGas": 3 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9})
+    raws = sign_many(account, txs)
+    rpc_url = str(w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    hashes: list[bytes] = []
+    for start in range(0, len(raws), POST_CHUNK):
+        for item in send_raw_batch(rpc_url, raws[start : start + POST_CHUNK], timeout=60.0):
+            if item.error is not None:
+                raise ChainError(f"request #{start + item.index} refused: {item.error}")
+            assert item.tx_hash is not None
+            hashes.append(bytes(item.tx_hash))
+    return BulkRequests(tuple(hashes))

@@ -1,0 +1,132 @@
+"""What every stage of the node shares: the chain bindings, the journal, the transaction manager, the models, the
+metrics and the logger, plus the decoding of a journalled job back into the request the hub hashed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from verinfer.chain.events import EventCodec
+from verinfer.chain.system import System
+from verinfer.chain.tx import rpc
+from verinfer.errors import ContractRevert, ModelError
+from verinfer.sdk.client import read_model
+from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestParams
+from verinfer.worker.calldata import HubCalldata
+from verinfer.worker.compute import ModelCatalog
+from verinfer.worker.journal import Job, Journal
+from verinfer.worker.metrics import NodeMetrics
+from verinfer.worker.txmanager import TxManager
+
+ELIGIBILITY_TTL_S = 10.0
+_PARAMS_TYPES = ["uint256", "bytes32", "address", "uint256", "uint64", "uint32", "uint8", "uint8"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """A job's request, decoded from what the watcher journalled (`watcher.event_params`)."""
+
+    request_id: int
+    model_id: bytes
+    requester: ChecksumAddress
+    fee: int
+    deadline: int
+    callback_gas_limit: int
+    mode: Mode
+    redundancy: int
+
+    @classmethod
+    def of(cls, job: Job) -> Request:
+        rid, model_id, requester, fee, deadline, cb_gas, mode, redundancy = abi_decode(_PARAMS_TYPES, job.params)
+        return cls(int(rid), bytes(model_id), to_checksum_address(requester), int(fee), int(deadline), int(cb_gas),
+                   Mode(mode), int(redundancy))
+
+    def params(self, terms: ModelTerms, input: bytes) -> RequestParams:
+        return RequestParams(
+            model_id=ModelId(self.model_id), input_hash=keccak(input), requester=self.requester, fee=self.fee,
+            deadline=self.deadline, callback_gas_limit=self.callback_gas_limit, output_bytes=terms.output_bytes,
+            mode=self.mode, redundancy=self.redundancy, env_restricted=terms.env_restricted,
+        )
+
+
+@dataclass
+class NodeContext:
+    """The node's shared state. One scheduler thread uses it (the journal is single-threaded)."""
+
+    system: System
+    journal: Journal
+    txm: TxManager
+    catalog: ModelCatalog
+    metrics: NodeMetrics
+    log: Any  # a structlog BoundLogger
+    env_hash: bytes
+    confirmations: int
+    max_batch_items: int
+    max_batch_gas: int
+    min_fee_wei: int
+    policy_gas_per_result: int
+    modes: tuple[Mode, ...]
+    stuck_after_s: float = 30.0
+    max_attempts: int = 3
+    calldata: HubCalldata = field(default_factory=HubCalldata)
+    finalize_sent: dict[int, float] = field(default_factory=dict)
+    """request id => when (monotonic) this node last sent or declined its finalizeConsensus"""
+    _terms: dict[bytes, ModelTerms] = field(default_factory=dict)
+    _codecs: dict[str, EventCodec] = field(default_factory=dict)
+    _eligibility: dict[bytes, tuple[float, str | None]] = field(default_factory=dict)
+
+    @property
+    def address(self) -> ChecksumAddress:
+        return self.txm.address
+
+    @property
+    def hub(self) -> ChecksumAddress:
+        return self.system.hub.address
+
+    def terms(self, model_id: bytes) -> ModelTerms:
+        """The hub's copy of the model's terms (output size and env restriction never change; cached)."""
+        terms = self._terms.get(model_id)
+        if terms is None:
+            terms = self.system.terms_of(model_id)
+            if terms.exists:
+                self._terms[model_id] = terms
+        return terms
+
+    def params(self, job: Job) -> RequestParams:
+        request = Request.of(job)
+        return request.params(self.terms(request.model_id), job.input)
+
+    def spec(self, model_id: bytes) -> ModelSpec:
+        """The model's registered spec; an unknown model is a `ModelError` (the job fails, the node goes on)."""
+        try:
+            return read_model(self.system, model_id)
+        except ContractRevert as exc:
+            raise ModelError(f"model 0x{model_id.hex()} cannot be read from the registry: {exc}") from exc
+
+    def codec(self, event: str) -> EventCodec:
+        codec = self._codecs.get(event)
+        if codec is None:
+            codec = self._codecs[event] = EventCodec.from_abi(self.system.hub.abi, event)
+        return codec
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp: deadlines and reveal windows are judged by it, not the wall clock."""
+        block = rpc(lambda: self.system.sender.w3.eth.get_block("latest"), "read the latest block")
+        return int(block["timestamp"])
+
+    def eligible(self, model_id: bytes) -> str | None:
+        """None if this node may serve `model_id` now, else why not (cached for ELIGIBILITY_TTL_S)."""
+        cached = self._eligibility.get(model_id)
+        if cached is not None and time.monotonic() - cached[0] < ELIGIBILITY_TTL_S:
+            return cached[1]
+        status, _env = self.system.sender.call(self.system.nodes.functions.eligibility(self.address, model_id))
+        eligibility = Eligibility(status)
+        reason = None if eligibility == Eligibility.ELIGIBLE else f"node registry says {eligibility.name}"
+        self._eligibility[model_id] = (time.monotonic(), reason)
+        return reason

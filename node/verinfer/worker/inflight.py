@@ -1,0 +1,247 @@
+"""Follows every transaction the journal says is in flight until its jobs are settled.
+
+For each job's current transaction (grouped: one `submitResults` carries many jobs):
+  * mined and successful → SINGLE jobs are confirmed once `confirmations` deep, from the receipt's own events
+    (`ResultSubmitted` for this node; a `ResultSkipped` item was settled by someone else, or expired); commits and
+    reveals are marked mined for the consensus stage;
+  * mined and reverted → the revert is decoded; the jobs are re-sent with more gas under a fresh nonce, up to
+    `max_attempts`, then failed with the revert as the reason;
+  * unknown to the node (a crash between journal and broadcast, a dropped transaction, an RPC outage) → the very
+    same bytes are broadcast again; if its nonce was taken meanwhile, an earlier copy with that nonce may be the
+    one mined, else the call is re-signed under a fresh nonce;
+  * pooled but not mined for `stuck_after_s` → replaced with the same nonce and higher fees.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from web3.exceptions import ContractLogicError
+
+from verinfer.chain.rawbatch import RpcError
+from verinfer.types import Mode, SkipReason
+from verinfer.worker.context import NodeContext
+from verinfer.worker.journal import Job, JobState, SentTx
+from verinfer.worker.submit import broadcast
+from verinfer.worker.txmanager import Receipt, Signed, decode_raw, is_nonce_used
+
+IN_FLIGHT = (JobState.SUBMITTED, JobState.COMMITTED, JobState.REVEALED)
+MAX_IN_FLIGHT = 100_000
+_TX_OF = {JobState.SUBMITTED: "submit_tx_hash", JobState.COMMITTED: "commit_tx_hash",
+          JobState.REVEALED: "reveal_tx_hash"}
+RESIGN_GAS_FACTOR = 1.5
+
+
+def _current_tx(job: Job) -> bytes:
+    value = getattr(job, _TX_OF[job.state])
+    return bytes(value)
+
+
+def track(ctx: NodeContext) -> int:
+    """One pass over the transactions in flight; returns how many jobs it confirmed."""
+    groups: dict[bytes, list[Job]] = defaultdict(list)
+    for state in IN_FLIGHT:
+        for job in ctx.journal.jobs(state, limit=MAX_IN_FLIGHT):
+            groups[_current_tx(job)].append(job)
+    records: dict[bytes, SentTx] = {}
+    for tx_hash in list(groups):
+        record = ctx.journal.tx(tx_hash)
+        if record is None:  # a transaction from before the journal kept them (or found on chain): nothing to resend
+            if groups[tx_hash][0].state is not JobState.SUBMITTED:
+                continue
+        elif record.mined_block is not None and groups[tx_hash][0].state is not JobState.SUBMITTED:
+            continue  # a mined commit or reveal: the consensus stage takes it from here
+        if record is not None:
+            records[tx_hash] = record
+    for record in ctx.journal.unmined_txs("finalize"):
+        records[record.hash] = record  # no job waits on it, but its nonce must not become a hole
+    if not records:
+        return 0
+    receipts = ctx.txm.receipts(records)
+    head = int(ctx.system.sender.w3.eth.block_number)
+    confirmed = 0
+    missing: list[bytes] = []
+    for tx_hash, receipt in receipts.items():
+        if receipt is None:
+            if records[tx_hash].mined_block is not None:
+                ctx.journal.set_tx_mined(tx_hash, None)  # a reorg took it out
+            missing.append(tx_hash)
+            continue
+        record = records[tx_hash]
+        if record.mined_block != receipt.block_number:
+            ctx.journal.set_tx_mined(tx_hash, receipt.block_number)
+            ctx.txm.nonces.confirm(record.nonce)
+            ctx.metrics.gas_used.labels(record.kind).inc(receipt.gas_used)
+            ctx.metrics.gas_spent.inc(receipt.gas_used * receipt.effective_gas_price)
+        jobs = groups.get(tx_hash, [])
+        if not jobs:
+            continue
+        if receipt.status != 1:
+            _reverted(ctx, record, receipt, jobs)
+        elif jobs[0].state is JobState.SUBMITTED and head - receipt.block_number >= ctx.confirmations:
+            confirmed += _settle_submission(ctx, receipt, jobs)
+    if missing:
+        _recover_missing(ctx, [records[h] for h in missing], groups)
+    return confirmed
+
+
+# --------------------------------------------------------------------------------------------------------- mined
+
+
+def _settle_submission(ctx: NodeContext, receipt: Receipt, jobs: list[Job]) -> int:
+    """Confirms or fails each job of a mined `submitResults` from the events in its receipt."""
+    hub = ctx.hub.lower()
+    submitted = ctx.codec("ResultSubmitted")
+    skipped = ctx.codec("ResultSkipped")
+    served: set[int] = set()
+    skips: dict[int, SkipReason] = {}
+    for log in receipt.logs:
+        if str(log.get("address", "")).lower() != hub:
+            continue
+        if submitted.matches(log):
+            event = submitted.decode(log)
+            if event.args["node"] == ctx.address:
+                served.add(int(event.args["requestId"]))
+        elif skipped.matches(log):
+            event = skipped.decode(log)
+            skips[int(event.args["requestId"])] = SkipReason(event.args["reason"])
+    confirmed = 0
+    with ctx.journal.transaction():
+        for job in jobs:
+            rid = job.request_id
+            if rid in served:
+                ctx.journal.mark_confirmed(rid)
+                ctx.metrics.fulfilled.labels(Mode.SINGLE.name).inc()
+                ctx.metrics.latency_blocks.observe(max(receipt.block_number - job.block_number, 0))
+                ctx.metrics.latency_seconds.observe(max(time.time() - job.seen_at, 0.0))
+                confirmed += 1
+            elif skips.get(rid) is SkipReason.NOT_PENDING and _served_by_us_before(ctx, job):
+                ctx.journal.mark_confirmed(rid)  # an earlier transaction of ours (re-mined after a reorg) won
+                confirmed += 1
+            else:
+                why = {SkipReason.NOT_PENDING: "already final on chain (another node served it first)",
+                       SkipReason.EXPIRED: "the deadline passed before the result was mined"}.get(
+                    skips.get(rid, SkipReason.NOT_PENDING), "no result event")
+                ctx.journal.mark_failed(rid, f"delivery: {why}")
+                ctx.metrics.failed.labels("skipped").inc()
+    return confirmed
+
+
+def _served_by_us_before(ctx: NodeContext, job: Job) -> bool:
+    codec = ctx.codec("ResultSubmitted")
+    query: Any = {
+        "address": ctx.hub, "fromBlock": job.block_number, "toBlock": "latest",
+        "topics": ["0x" + codec.topic.hex(), "0x" + job.request_id.to_bytes(32, "big").hex(),
+                   "0x" + bytes(12).hex() + ctx.address[2:].lower()],
+    }
+    return bool(ctx.system.sender.w3.eth.get_logs(query))
+
+
+def _reverted(ctx: NodeContext, record: SentTx, receipt: Receipt, jobs: list[Job]) -> None:
+    """A mined transaction reverted: name the error; retry with more gas while attempts remain, else fail."""
+    reason = _revert_reason(ctx, record, receipt)
+    retry: list[Job] = []
+    with ctx.journal.transaction():
+        for job in jobs:
+            attempts = ctx.journal.record_attempt(job.request_id, reason)
+            deterministic = job.state is not JobState.SUBMITTED  # a refused vote will be refused again
+            if deterministic or attempts >= ctx.max_attempts:
+                ctx.journal.mark_failed(job.request_id, f"{record.kind} reverted: {reason}")
+                ctx.metrics.failed.labels("revert").inc()
+            else:
+                retry.append(job)
+    ctx.log.warning("transaction reverted", tx=record.hash.hex(), kind=record.kind, reason=reason,
+                    retrying=len(retry))
+    if retry:
+        _resign(ctx, record, retry, gas_factor=RESIGN_GAS_FACTOR)
+
+
+def _revert_reason(ctx: NodeContext, record: SentTx, receipt: Receipt) -> str:
+    tx = decode_raw(record.raw)
+    call: Any = {"from": ctx.address, "to": tx["to"], "data": tx["data"], "gas": tx["gas"]}
+    try:
+        ctx.system.sender.w3.eth.call(call, block_identifier=max(receipt.block_number - 1, 0))
+    except ContractLogicError as exc:
+        return str(ctx.txm.decoder.from_web3(exc))
+    return f"out of gas or state changed in block {receipt.block_number} (gas used {receipt.gas_used})"
+
+
+# ------------------------------------------------------------------------------------------------------ not mined
+
+
+def _recover_missing(ctx: NodeContext, records: list[SentTx], groups: dict[bytes, list[Job]]) -> None:
+    known = ctx.txm.known(r.hash for r in records)
+    lost = [r for r in records if not known[r.hash]]
+    now = time.time()
+    stuck = [r for r in records if known[r.hash] and now - r.created_at > ctx.stuck_after_s]
+    if lost:
+        answers = ctx.txm.broadcast_raw([r.raw for r in lost])
+        for record, error in zip(lost, answers, strict=True):
+            if error is None:
+                ctx.log.info("transaction sent again", tx=record.hash.hex(), nonce=record.nonce, kind=record.kind)
+            elif not groups.get(record.hash):
+                ctx.journal.forget_tx(record.hash)  # a finalization that cannot go out any more: moot
+                ctx.txm.nonces.resync()
+            elif is_nonce_used(error):
+                _nonce_taken(ctx, record, groups[record.hash])
+            else:
+                _refused(ctx, record, groups[record.hash], error)
+    for record in stuck:
+        if not groups.get(record.hash):
+            continue
+        replacement = ctx.txm.replacement(record.raw, record.kind)
+        _point_jobs_at(ctx, groups[record.hash], replacement)
+        ctx.metrics.txs_replaced.inc()
+        ctx.log.info("transaction replaced (fee bump)", old=record.hash.hex(), new=replacement.hash.hex(),
+                     nonce=record.nonce, max_fee=replacement.max_fee)
+        broadcast(ctx, [replacement])
+
+
+def _nonce_taken(ctx: NodeContext, record: SentTx, jobs: list[Job]) -> None:
+    """The transaction's nonce is used by another: if an earlier copy (same nonce) of ours was mined, the jobs follow
+    it; otherwise the call is signed again under a fresh nonce."""
+    siblings = [s for s in ctx.journal.txs_with_nonce(record.nonce) if s.hash != record.hash]
+    if siblings:
+        for sibling_hash, receipt in ctx.txm.receipts(s.hash for s in siblings).items():
+            if receipt is not None:
+                with ctx.journal.transaction():
+                    for job in jobs:
+                        ctx.journal.replace_tx(job.request_id, sibling_hash, record.nonce)
+                return
+    if ctx.txm.known([record.hash])[record.hash]:
+        return  # "already known": this very transaction is pooled after all
+    _resign(ctx, record, jobs)
+
+
+def _refused(ctx: NodeContext, record: SentTx, jobs: list[Job], error: RpcError) -> None:
+    """The node refuses the transaction (funds, fee cap, …): count a try; at the cap, fail its jobs and give the
+    nonce back to the chain's sequence."""
+    give_up = False
+    with ctx.journal.transaction():
+        for job in jobs:
+            if ctx.journal.record_attempt(job.request_id, str(error)) >= ctx.max_attempts:
+                ctx.journal.mark_failed(job.request_id, f"{record.kind} refused by the RPC node: {error}")
+                ctx.metrics.failed.labels("refused").inc()
+                give_up = True
+    ctx.log.warning("transaction refused", tx=record.hash.hex(), nonce=record.nonce, error=str(error),
+                    gave_up=give_up)
+    if give_up:
+        ctx.txm.nonces.resync()
+
+
+def _resign(ctx: NodeContext, record: SentTx, jobs: list[Job], gas_factor: float = 1.0) -> None:
+    fresh = ctx.txm.resign(record.raw, record.kind, gas_factor=gas_factor)
+    _point_jobs_at(ctx, jobs, fresh)
+    ctx.metrics.txs_replaced.inc()
+    ctx.log.info("transaction signed again", old=record.hash.hex(), new=fresh.hash.hex(), nonce=fresh.nonce)
+    broadcast(ctx, [fresh])
+
+
+def _point_jobs_at(ctx: NodeContext, jobs: list[Job], tx: Signed) -> None:
+    with ctx.journal.transaction():
+        ctx.journal.record_tx(tx.hash, tx.nonce, tx.kind, tx.raw)
+        for job in jobs:
+            ctx.journal.replace_tx(job.request_id, tx.hash, tx.nonce)
+

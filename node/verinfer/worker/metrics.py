@@ -1,0 +1,118 @@
+"""The node's Prometheus metrics and its `/metrics` + `/healthz` HTTP endpoint.
+
+Each service owns a `CollectorRegistry` (not the process-global one), so tests and several nodes in one process
+never share counters.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+BLOCK_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, float("inf"))
+SECOND_BUCKETS = (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, float("inf"))
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, float("inf"))
+
+
+class NodeMetrics:
+    """Counters, gauges and histograms of one node."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.seen = Counter("verinfer_requests_seen", "Requests the watcher recorded.", registry=r)
+        self.fulfilled = Counter("verinfer_requests_fulfilled", "Requests final on chain with this node's result.",
+                                 ["mode"], registry=r)
+        self.failed = Counter("verinfer_requests_failed", "Requests this node gave up, by reason.", ["reason"],
+                              registry=r)
+        self.latency_blocks = Histogram("verinfer_latency_blocks", "Blocks from the request to its result.",
+                                        buckets=BLOCK_BUCKETS, registry=r)
+        self.latency_seconds = Histogram("verinfer_latency_seconds", "Seconds from seeing a request to its result.",
+                                         buckets=SECOND_BUCKETS, registry=r)
+        self.batch_size = Histogram("verinfer_batch_size", "Results per submitResults transaction.",
+                                    buckets=BATCH_BUCKETS, registry=r)
+        self.gas_spent = Counter("verinfer_gas_spent_wei", "Wei this node paid for gas.", registry=r)
+        self.gas_used = Counter("verinfer_gas_used", "Gas this node's mined transactions used.", ["kind"], registry=r)
+        self.txs_sent = Counter("verinfer_transactions_sent", "Transactions broadcast, by kind.", ["kind"], registry=r)
+        self.txs_replaced = Counter("verinfer_transactions_replaced", "Fee bumps and re-signed transactions.",
+                                    registry=r)
+        self.rpc_errors = Counter("verinfer_rpc_errors", "Scheduler steps that failed on the RPC.", registry=r)
+        self.balance = Gauge("verinfer_balance_wei", "The node account's balance.", registry=r)
+        self.backlog = Gauge("verinfer_journal_backlog", "Jobs waiting in each journal state.", ["state"], registry=r)
+        self.head = Gauge("verinfer_chain_head", "The latest block the node saw.", registry=r)
+        self.cpu_seconds = Counter("verinfer_cpu_seconds", "Node CPU time by stage.", ["stage"], registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class Health:
+    """Healthy while the scheduler completed a tick within `stale_after` seconds."""
+
+    def __init__(self, stale_after: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stale_after = stale_after
+        self._clock = clock
+        self._last_ok: float | None = None
+        self.last_error: str | None = None
+
+    def ok(self) -> None:
+        self._last_ok = self._clock()
+        self.last_error = None
+
+    def failed(self, error: str) -> None:
+        self.last_error = error
+
+    def status(self) -> tuple[bool, str]:
+        if self._last_ok is None:
+            return False, "starting"
+        age = self._clock() - self._last_ok
+        if age > self.stale_after:
+            return False, f"no successful step for {age:.0f}s (last error: {self.last_error or 'none'})"
+        return True, "ok"
+
+
+class MetricsServer:
+    """Serves `/metrics` (Prometheus text) and `/healthz` (200 "ok" or 503 with the reason) on a daemon thread."""
+
+    def __init__(self, metrics: NodeMetrics, health: Health, host: str, port: int) -> None:
+        server_metrics, server_health = metrics, health
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    self._send(200, server_metrics.render(), CONTENT_TYPE_LATEST)
+                elif self.path == "/healthz":
+                    healthy, why = server_health.status()
+                    self._send(200 if healthy else 503, (why + "\n").encode(), "text/plain; charset=utf-8")
+                else:
+                    self._send(404, b"try /metrics or /healthz\n", "text/plain; charset=utf-8")
+
+            def _send(self, code: int, body: bytes, content_type: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return  # scrapes are not worth a log line each
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="verinfer-metrics", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

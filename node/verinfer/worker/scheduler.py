@@ -1,0 +1,164 @@
+"""The node's pipeline, one bounded step at a time: event → journal → inference → commitment → transaction →
+receipt → journal.
+
+    scheduler = Scheduler(ctx, watcher)
+    scheduler.recover()        # once at start: broadcast again what the journal says was signed, resync nonces
+    while running:
+        scheduler.tick()       # watch, compute, submit, consensus, track; each stage journals before it sends
+
+Each stage is its own module (`compute`, `submit`, `consensus`, `inflight`); this one orders them and handles reorgs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from eth_utils.crypto import keccak
+
+from verinfer.chain.watcher import LogWatcher
+from verinfer.errors import ModelError
+from verinfer.types import Mode
+from verinfer.worker import consensus, inflight, submit
+from verinfer.worker.context import NodeContext, Request
+from verinfer.worker.journal import Job, JobState
+
+MAX_SEEN_PER_TICK = 4_096
+MAX_WATCH_POLLS = 8
+
+
+@dataclass
+class TickReport:
+    """What one tick did (counts), for logs, tests and the benchmark."""
+
+    seen: int = 0
+    computed: int = 0
+    failed: int = 0
+    sent: int = 0
+    confirmed: int = 0
+    reorged_from: int | None = None
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+class Scheduler:
+    def __init__(self, ctx: NodeContext, watcher: LogWatcher) -> None:
+        self.ctx = ctx
+        self.watcher = watcher
+        self._cpu_start = 0.0
+
+    def recover(self) -> None:
+        """At start-up, before anything new is signed: every transaction the journal holds but the chain has not
+        mined goes out again (same bytes), then the nonce manager reads the chain."""
+        inflight.track(self.ctx)
+        self.ctx.txm.nonces.resync()
+
+    def tick(self) -> TickReport:
+        report = TickReport()
+        self._stage(report, "watch", lambda: self._watch(report))
+        self.ctx.txm.refresh_fees()
+        self._stage(report, "compute", lambda: self._compute(report))
+        self._stage(report, "submit", lambda: setattr(report, "sent", report.sent + submit.submit_single(self.ctx)))
+        self._stage(report, "consensus", lambda: setattr(report, "sent", report.sent + consensus.step(self.ctx)))
+        self._stage(report, "track", lambda: setattr(report, "confirmed", inflight.track(self.ctx)))
+        backlog = self.ctx.journal.backlog()
+        for state, count in backlog.items():
+            self.ctx.metrics.backlog.labels(state.value).set(count)
+        return report
+
+    def _stage(self, report: TickReport, name: str, action: object) -> None:
+        start = time.process_time()
+        action()  # type: ignore[operator]
+        spent = time.process_time() - start
+        report.cpu[name] = report.cpu.get(name, 0.0) + spent
+        self.ctx.metrics.cpu_seconds.labels(name).inc(spent)
+
+    # ---------------------------------------------------------------------------------------------------- watch
+
+    def _watch(self, report: TickReport) -> None:
+        for _ in range(MAX_WATCH_POLLS):
+            result = self.watcher.poll()
+            self.ctx.metrics.head.set(result.head)
+            if result.reorged_from is not None:
+                self._reorged(result.reorged_from)
+                report.reorged_from = result.reorged_from
+            report.seen += len(result.requests)
+            self.ctx.metrics.seen.inc(len(result.requests))
+            if not result.scanned or result.scanned.stop - 1 >= result.head - self.watcher.confirmations:
+                return
+
+    def _reorged(self, fork: int) -> None:
+        """The chain replaced blocks from `fork` on: the watcher reset the jobs whose events were there; results
+        and votes mined there are gone too, so their jobs start again (salts kept)."""
+        journal = self.ctx.journal
+        with journal.transaction():
+            ids = journal.request_ids_with_tx_mined_from(fork)
+            journal.reset_to_seen(ids)
+            journal.unmine_from(fork)
+        self.ctx.log.warning("reorg", first_replaced_block=fork, jobs_restarted=len(ids))
+
+    # -------------------------------------------------------------------------------------------------- compute
+
+    def _compute(self, report: TickReport) -> None:
+        ctx = self.ctx
+        jobs = ctx.journal.jobs(JobState.SEEN, limit=MAX_SEEN_PER_TICK)
+        if not jobs:
+            return
+        now = ctx.chain_time()
+        base_fee = ctx.txm.base_fee
+        by_model: dict[bytes, list[tuple[Job, Request]]] = defaultdict(list)
+        skipped: list[tuple[Job, str, str]] = []
+        for job in jobs:
+            request = Request.of(job)
+            reason = self._skip_reason(request, now, base_fee)
+            if reason is not None:
+                skipped.append((job, reason[0], reason[1]))
+            else:
+                by_model[request.model_id].append((job, request))
+        outcomes: list[tuple[Job, bytes | ModelError]] = []
+        for model_id, group in by_model.items():
+            try:
+                model = ctx.catalog.get(model_id)
+            except ModelError as exc:
+                outcomes.extend((job, exc) for job, _ in group)
+                continue
+            outputs = model.compute([job.input for job, _ in group])
+            outcomes.extend((job, out) for (job, _), out in zip(group, outputs, strict=True))
+        with ctx.journal.transaction():
+            for job, label, why in skipped:
+                ctx.journal.mark_failed(job.request_id, f"skipped: {why}")
+                ctx.metrics.failed.labels(label).inc()
+            for job, out in outcomes:
+                if isinstance(out, ModelError):
+                    ctx.journal.mark_failed(job.request_id, f"model: {out}")
+                    ctx.metrics.failed.labels("model").inc()
+                else:
+                    ctx.journal.mark_computed(job.request_id, out, keccak_of(out))
+                    report.computed += 1
+        for job, label, why in skipped:
+            ctx.log.info("request skipped", request_id=job.request_id, reason=label, detail=why)
+        for job, out in outcomes:
+            if isinstance(out, ModelError):
+                ctx.log.warning("request failed", request_id=job.request_id, reason="model", detail=str(out))
+        report.failed += len(skipped) + sum(isinstance(out, ModelError) for _, out in outcomes)
+
+    def _skip_reason(self, request: Request, now: int, base_fee: int) -> tuple[str, str] | None:
+        ctx = self.ctx
+        if request.mode not in ctx.modes:
+            return "mode", f"mode {request.mode.name} is not served by this node (config `modes`)"
+        if request.deadline <= now:
+            return "expired", f"deadline {request.deadline} passed (chain time {now})"
+        not_eligible = ctx.eligible(request.model_id)
+        if not_eligible is not None:
+            return "not_eligible", f"cannot serve model 0x{request.model_id.hex()}: {not_eligible}"
+        share = request.fee // max(request.redundancy, 1)
+        transactions = 1 if request.mode == Mode.SINGLE else 3  # submit; or commit, reveal and maybe finalize
+        required = ctx.min_fee_wei + base_fee * (transactions * ctx.policy_gas_per_result)
+        if share < required:
+            return "fee", (f"fee share {share} wei < {required} wei (policy.min_fee_wei {ctx.min_fee_wei} + base fee "
+                           f"{base_fee} x {transactions * ctx.policy_gas_per_result} gas)")
+        return None
+
+
+def keccak_of(data: bytes) -> bytes:
+    return bytes(keccak(data))

@@ -1,0 +1,124 @@
+"""A fresh anvil with the system deployed, the demo credit model registered and configs for node accounts: what
+the node-service tests share. Each world owns its anvil, so a test may mine, reorg or kill freely."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_account import Account
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+from verinfer.chain.anvil import Anvil
+from verinfer.chain.deploy import DeployConfig, deploy, save_deployment
+from verinfer.chain.events import DecodedLog, EventCodec
+from verinfer.chain.revert import RevertDecoder
+from verinfer.chain.system import System
+from verinfer.chain.tx import TxSender, connect
+from verinfer.config import NodeConfig
+from verinfer.demo.models import DemoModel, build_credit_model
+from verinfer.sdk import Client
+from verinfer.sdk.bulk import request_many
+from verinfer.types import HubParams, Mode, Status
+from verinfer.worker.service import NodeService
+
+PRICE = 10**15
+SCALE = 1_000_000
+DEPLOYER, USER = 0, 2
+NODE_ACCOUNTS = (1, 3, 4, 5, 6)
+
+
+@dataclass
+class NodeWorld:
+    anvil: Anvil
+    w3: Web3
+    owner: System
+    client: Client
+    model: DemoModel
+    model_id: bytes
+    deployment_file: Path
+    work: Path
+
+    def config(self, node: int = 0, **overrides: Any) -> NodeConfig:
+        """The config of node number `node` (an anvil account of its own, a journal and cache of its own)."""
+        account = self.anvil.accounts[NODE_ACCOUNTS[node]]
+        values: dict[str, Any] = {
+            "rpc_url": self.anvil.rpc_url,
+            "deployment_file": self.deployment_file,
+            "keys": {"private_key": account.private_key},
+            "journal_path": self.work / f"node{node}" / "journal.sqlite",
+            "model_cache_dir": self.work / f"node{node}" / "models",
+            "confirmations": 0,
+            "poll_interval_s": 0.1,
+            "metrics": {"port": 0},
+            "tx": {"stuck_after_s": 5.0},
+        }
+        values.update(overrides)
+        return NodeConfig(**values)
+
+    def node_address(self, node: int = 0) -> str:
+        return Account.from_key(self.anvil.accounts[NODE_ACCOUNTS[node]].private_key).address
+
+    def rows(self, n: int, seed: int = 0) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return [self.model.samples[i % len(self.model.samples)] + rng.normal(0, 0.1, self.model.samples.shape[1])
+                for i in range(n)]
+
+    def request(self, n: int, mode: Mode = Mode.SINGLE, redundancy: int = 1, seed: int = 0) -> list[int]:
+        sent = request_many(self.client, self.model_id, self.rows(n, seed), mode=mode, redundancy=redundancy)
+        return sent.request_ids(self.client)
+
+    def statuses(self, ids: Sequence[int]) -> dict[int, Status]:
+        return {rid: self.owner.status_of(rid) for rid in ids}
+
+    def wait_final(self, ids: Sequence[int], timeout: float = 60.0) -> dict[int, Status]:
+        deadline = time.monotonic() + timeout
+        pending = set(ids)
+        while pending and time.monotonic() < deadline:
+            pending = {rid for rid in pending if self.owner.status_of(rid) == Status.PENDING}
+            if pending:
+                time.sleep(0.2)
+        return self.statuses(ids)
+
+    def hub_events(self, name: str, from_block: int = 0) -> list[DecodedLog]:
+        return EventCodec.from_abi(self.owner.hub.abi, name).decode_all(self.owner.hub_logs(from_block))
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        return self.w3.provider.make_request(RPCEndpoint(method), params)
+
+
+@contextmanager
+def node_world(work: Path, *, anvil_args: tuple[str, ...] = (), hub_params: HubParams | None = None,
+               ) -> Iterator[NodeWorld]:
+    with Anvil.start(extra_args=anvil_args) as anvil:
+        w3 = connect(anvil.rpc_url)
+        decoder = RevertDecoder.for_system()
+        deployer = TxSender(w3, Account.from_key(anvil.accounts[DEPLOYER].private_key), decoder)
+        deployment = deploy(deployer, DeployConfig(hub_params=hub_params) if hub_params else None)
+        path = save_deployment(deployment, work / "deployment.json")
+        model = build_credit_model(work / "models")
+        client = Client(anvil.rpc_url, anvil.accounts[USER].private_key, deployment, cache_dir=work / "client")
+        model_id = client.register_model(model.path, model.path.as_uri(), PRICE, [Mode.SINGLE, Mode.CONSENSUS],
+                                         scale=SCALE)
+        yield NodeWorld(anvil, w3, System.bind(deployer, deployment), client, model, model_id, path, work)
+
+
+@contextmanager
+def running(service: NodeService) -> Iterator[NodeService]:
+    """A set-up service ticking on a thread until the block exits."""
+    service.setup()
+    thread = threading.Thread(target=service.run, name="node", daemon=True)
+    thread.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+        thread.join(timeout=30)
+        service.close()
