@@ -135,8 +135,9 @@ class Scheduler:
                 else:
                     ctx.journal.mark_computed(job.request_id, out, keccak_of(out))
                     report.computed += 1
-        for job, label, why in skipped:
-            ctx.log.info("request skipped", request_id=job.request_id, reason=label, detail=why)
+        for job, label, why in skipped:  # another mode's request is routine; the rest is worth an operator's look
+            (ctx.log.debug if label == "mode" else ctx.log.info)(
+                "request skipped", request_id=job.request_id, reason=label, detail=why)
         for job, out in outcomes:
             if isinstance(out, ModelError):
                 ctx.log.warning("request failed", request_id=job.request_id, reason="model", detail=str(out))

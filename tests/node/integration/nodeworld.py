@@ -3,9 +3,10 @@ the node-service tests share. Each world owns its anvil, so a test may mine, reo
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,16 @@ class NodeWorld:
         values.update(overrides)
         return NodeConfig(**values)
 
+    def config_file(self, node: int = 0, **overrides: Any) -> Path:
+        """`config(node, ...)` written as the node.toml an operator would write."""
+        cfg = self.config(node, **overrides)
+        data = cfg.model_dump(mode="json", exclude_none=True)
+        data["keys"] = {"private_key": self.anvil.accounts[NODE_ACCOUNTS[node]].private_key}
+        data["modes"] = [Mode(m).name for m in cfg.modes]
+        path = self.work / f"node{node}.toml"
+        path.write_text(_toml(data))
+        return path
+
     def node_address(self, node: int = 0) -> str:
         return Account.from_key(self.anvil.accounts[NODE_ACCOUNTS[node]].private_key).address
 
@@ -111,9 +122,11 @@ def node_world(work: Path, *, anvil_args: tuple[str, ...] = (), hub_params: HubP
 
 
 @contextmanager
-def running(service: NodeService) -> Iterator[NodeService]:
+def running(service: NodeService, after_setup: Callable[[NodeService], None] | None = None) -> Iterator[NodeService]:
     """A set-up service ticking on a thread until the block exits."""
     service.setup()
+    if after_setup is not None:
+        after_setup(service)
     thread = threading.Thread(target=service.run, name="node", daemon=True)
     thread.start()
     try:
@@ -122,3 +135,21 @@ def running(service: NodeService) -> Iterator[NodeService]:
         service.stop()
         thread.join(timeout=30)
         service.close()
+
+
+def _toml(data: dict[str, Any]) -> str:
+    """A flat-enough TOML writer for node configs (scalars, lists of scalars, one level of sections)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(str(v))
+
+    top = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    sections = [f"\n[{k}]\n" + "\n".join(f"{kk} = {value(vv)}" for kk, vv in v.items())
+                for k, v in data.items() if isinstance(v, dict)]
+    return "\n".join(top) + "\n" + "\n".join(sections) + "\n"
