@@ -239,12 +239,12 @@ def status_command(
         if key != "eligibility":
             table.add_row(key, Text(json.dumps(value) if isinstance(value, bool) else str(value)))
     console.print(table)
-    models = Table(title="May it take work?")
-    models.add_column("model", overflow="fold")
-    models.add_column("eligibility")
+    served = Table(title="May it take work?")
+    served.add_column("model", overflow="fold")
+    served.add_column("eligibility")
     for model_id, eligibility in document["eligibility"].items():
-        models.add_row(model_id, Text(eligibility))
-    console.print(models)
+        served.add_row(model_id, Text(eligibility))
+    console.print(served)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
