@@ -29,6 +29,7 @@ from types import TracebackType
 
 import httpx
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 
 from verinfer.chain.anvil import Anvil, DevAccount, free_port
@@ -111,6 +112,11 @@ class DevnetInfo:
     """A prefunded account neither deploying nor serving: the one to send requests from."""
     models: tuple[DevnetModel, ...]
     nodes: tuple[DevnetNode, ...] = field(default=())
+
+    def user_account(self) -> LocalAccount:
+        """The user's account, ready to sign."""
+        account: LocalAccount = Account.from_key(self.user.private_key)
+        return account
 
     def to_json(self) -> dict[str, object]:
         """The stable JSON document of `verinfer devnet up --json` (also written to `<state dir>/devnet.json`)."""
