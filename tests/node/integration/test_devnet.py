@@ -22,6 +22,7 @@ import pytest
 from eth_hash.auto import keccak
 from web3 import Web3
 
+from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.deploy import load_deployment
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
@@ -102,6 +103,10 @@ def wait_gone(pids: list[int]) -> list[int]:
     return [pid for pid in pids if alive(pid)]
 
 
+def devnet_abi() -> list[dict[str, object]]:
+    return list(load_artifact("ModelRegistry").abi)
+
+
 def stand_in(tmp_path: Path) -> list[str]:
     script = tmp_path / "stand_in_node.py"
     script.write_text(STAND_IN_NODE)
@@ -128,12 +133,6 @@ def test_devnet_without_nodes_registers_the_demo_models_and_stops_clean(tmp_path
     assert wait_gone([info.anvil_pid]) == []
     assert port_free(port_of(info.rpc_url))
     assert not (state / "devnet.json").exists()
-
-
-def devnet_abi() -> list[dict[str, object]]:
-    from verinfer.chain.artifacts import load_artifact
-
-    return list(load_artifact("ModelRegistry").abi)
 
 
 def test_devnet_nodes_are_registered_configured_started_and_stopped_with_their_children(tmp_path: Path) -> None:

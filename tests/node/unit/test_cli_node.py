@@ -14,6 +14,7 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from tests.node.support import MODEL_ID, NODE_STAKE, Actors
+from tests.node.unit.test_cli import assert_error
 from verinfer import __version__
 from verinfer.chain.anvil import Anvil, free_port
 from verinfer.chain.deploy import save_deployment
@@ -32,17 +33,6 @@ STATUS_KEYS = {
 
 def invoke(*args: str) -> Result:
     return runner.invoke(app, list(args))
-
-
-def assert_error(result: Result, *fragments: str) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert result.stdout == ""
-    return lines[0]
 
 
 def write_config(path: Path, rpc_url: str, key: str = "0x" + "11" * 32, extra: str = "") -> Path:
@@ -74,8 +64,7 @@ def test_a_missing_config_file_is_one_line(command: str, tmp_path: Path) -> None
 def test_an_invalid_config_names_every_bad_field_on_one_line(tmp_path: Path) -> None:
     config = tmp_path / "node.toml"
     config.write_text('rpc_url = "ftp://example"\nconfirmations = -1\n')
-    line = assert_error(invoke("node", "status", "--config", str(config)), "rpc_url", "confirmations", "keys")
-    assert "Fix:" in line
+    assert_error(invoke("node", "status", "--config", str(config)), "rpc_url", "confirmations", "keys", "Fix:")
 
 
 def test_an_unreachable_rpc_is_one_line(tmp_path: Path) -> None:
