@@ -22,6 +22,7 @@ from rich.text import Text
 
 from verinfer import __version__
 from verinfer.chain.deploy import DeployConfig, deploy_to, to_json
+from verinfer.cli_node import devnet_app, node_app
 from verinfer.errors import ConfigError, VerinferError
 from verinfer.inference.manifest import manifest, manifest_hash
 from verinfer.inference.runner import OnnxRunner
@@ -33,6 +34,8 @@ model_app = typer.Typer(help="Register and inspect models.", no_args_is_help=Tru
 env_app = typer.Typer(help="This machine's inference environment.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 app.add_typer(env_app, name="env")
+app.add_typer(node_app, name="node")
+app.add_typer(devnet_app, name="devnet")
 console = Console()
 
 RpcUrl = Annotated[str, typer.Option(envvar="VERINFER_RPC_URL", help="JSON-RPC endpoint.")]

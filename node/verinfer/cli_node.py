@@ -1,0 +1,368 @@
+"""The operator commands: `verinfer node register|unbond|withdraw|status` over `verinfer.sdk.operator`, and
+`verinfer devnet up` over `verinfer.devnet`. Thin: parse, call, print (Rich for people, `--json` for machines);
+an expected failure is one line on stderr, `error: ...`, and exit code 1.
+
+The node commands read the node's own TOML config (`--config`, default `node.toml`; `VERINFER_*` variables override
+it): its RPC endpoint, key and deployment file, so they act as the node `verinfer node run` runs.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from eth_utils.address import is_address
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from verinfer.config import load_config
+from verinfer.devnet import DEFAULT_NODES, DEFAULT_STATE_DIR, Devnet, DevnetError, DevnetInfo
+from verinfer.errors import ConfigError, ContractRevert, VerinferError
+from verinfer.sdk.operator import NodeStatus, Operator, environment_hash
+
+node_app = typer.Typer(help="Operate a node: register, unbond, withdraw, status.", no_args_is_help=True)
+devnet_app = typer.Typer(help="A local devnet with the demo models and running nodes.", no_args_is_help=True)
+console = Console()
+
+ConfigPath = Annotated[
+    Path, typer.Option("--config", envvar="VERINFER_CONFIG", help="The node's TOML config (rpc_url, keys, ...).")
+]
+ModelIds = Annotated[
+    list[str] | None, typer.Option("--model", help="A model id (0x + 64 hex digits); repeat; default every model.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (shape in the command's help) instead of tables.")]
+
+# What to do about the registry's refusals, appended to the decoded error.
+REVERT_FIXES = {
+    "NodeAlreadyRegistered": "this key is registered already; `verinfer node status` shows its bond",
+    "NodeNotRegistered": "register it first with `verinfer node register`",
+    "StakeTooLow": "pass --stake of at least the minimum (in wei)",
+    "NodeIsUnbonding": "an unbonding node cannot change its bond; withdraw once the delay is over",
+    "NodeNotUnbonding": "start unbonding first with `verinfer node unbond --yes`",
+    "UnbondingNotOver": "the stake is released at unbondingEndsAt (unix seconds); try again after it",
+    "StakeLocked": "consensus rounds it joined are still open; try again once they settle",
+    "RecipientZero": "pass --to a non-zero address",
+}
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Any `VerinferError` becomes one line on stderr, `error: ...` (with the fix for a known revert), and exit 1."""
+    try:
+        yield
+    except VerinferError as exc:
+        # One line even for a multi-line message (one bad config field per line): "head: field one; field two".
+        head, *rest = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        message = " ".join([head, "; ".join(rest)]) if rest else head
+        if isinstance(exc, ContractRevert) and exc.name in REVERT_FIXES:
+            message += f": {REVERT_FIXES[exc.name]}"
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _echo_json(document: object) -> None:
+    typer.echo(json.dumps(document, indent=2))
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _model_ids(texts: list[str] | None) -> list[bytes] | None:
+    if texts is None:
+        return None
+    ids = []
+    for text in texts:
+        try:
+            value = bytes.fromhex(text[2:]) if text[:2].lower() == "0x" else b""
+        except ValueError:
+            value = b""
+        if len(value) != 32:
+            raise ConfigError(f"--model must be 32 bytes as 0x-hex (0x + 64 hex digits), got {text!r}")
+        ids.append(value)
+    return ids
+
+
+def _address(text: str | None, option: str) -> str | None:
+    if text is not None and not is_address(text):
+        raise ConfigError(f"{option} must be an address (0x + 40 hex digits), got {text!r}")
+    return text
+
+
+def _operator(config: Path) -> Operator:
+    return Operator.from_config(load_config(config))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# verinfer node
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _status_json(status: NodeStatus) -> dict[str, Any]:
+    return {
+        "node": status.address,
+        "state": status.state,
+        "registered": status.registered,
+        "staked": status.staked,
+        "stake": str(status.stake),
+        "minStake": str(status.min_stake),
+        "envHash": _hex(status.env_hash),
+        "unbondingEndsAt": status.unbonding_ends_at,
+        "unbondingDelay": status.unbonding_delay,
+        "withdrawable": status.withdrawable,
+        "openCommitments": status.open_commitments,
+        "blockTimestamp": status.block_timestamp,
+        "eligibility": {_hex(model): value.name.lower() for model, value in status.eligibility.items()},
+    }
+
+
+@node_app.command("register")
+def register_command(
+    config: ConfigPath = Path("node.toml"),
+    stake: Annotated[int | None, typer.Option(min=0, help="Stake in wei (default: the registry's minimum).")] = None,
+    model: ModelIds = None,
+    as_json: AsJson = False,
+) -> None:
+    """Register the config's key as a node: stake, this machine's environment hash (for the config's runner
+    settings, as `verinfer env show` prints it) and the models it serves.
+
+    JSON: {"node", "stake", "envHash", "models": ["0x<model id>", ...], "txHash", "block"}
+    """
+    with _errors():
+        models = _model_ids(model)
+        node_config = load_config(config)
+        operator = Operator.from_config(node_config)
+        env_hash = environment_hash(node_config.runner.intra_op_threads, node_config.runner.graph_optimization_level)
+        model_ids = models if models is not None else list(operator.registered_models())
+        amount = stake if stake is not None else operator.min_stake()
+        receipt = operator.register(env_hash, model_ids, amount)
+    document = {
+        "node": operator.address,
+        "stake": str(amount),
+        "envHash": _hex(env_hash),
+        "models": [_hex(m) for m in model_ids],
+        "txHash": _hex(bytes(receipt["transactionHash"])),
+        "block": int(receipt["blockNumber"]),
+    }
+    if as_json:
+        _echo_json(document)
+        return
+    typer.echo(f"registered {operator.address} with {amount} wei, serving {len(model_ids)} model(s)")
+    typer.echo(f"environment {document['envHash']}")
+
+
+@node_app.command("unbond")
+def unbond_command(
+    config: ConfigPath = Path("node.toml"),
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: unbonding cannot be undone.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Start the unbonding delay: the node takes no new work from now on, and its stake can be withdrawn once the
+    delay is over. Cannot be undone, so it needs --yes.
+
+    JSON: {"node", "unbondingEndsAt"} (unix seconds)
+    """
+    with _errors():
+        if not yes:
+            raise ConfigError(
+                "unbonding cannot be undone (the node stops taking work; its stake is paid out only after the "
+                "unbonding delay): pass --yes to go ahead"
+            )
+        operator = _operator(config)
+        ends_at = operator.begin_unbonding()
+    if as_json:
+        _echo_json({"node": operator.address, "unbondingEndsAt": ends_at})
+        return
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ends_at))
+    typer.echo(f"{operator.address} is unbonding; withdraw with `verinfer node withdraw` from {when} ({ends_at})")
+
+
+@node_app.command("withdraw")
+def withdraw_command(
+    config: ConfigPath = Path("node.toml"),
+    to: Annotated[str | None, typer.Option(help="Where to pay the stake (default: the node's own address).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """After the unbonding delay, pay the whole stake out and deregister the node.
+
+    JSON: {"node", "to", "amount"} (amount in wei, as a decimal string)
+    """
+    with _errors():
+        recipient = _address(to, "--to")
+        operator = _operator(config)
+        amount = operator.withdraw(recipient)
+    document = {"node": operator.address, "to": recipient or operator.address, "amount": str(amount)}
+    if as_json:
+        _echo_json(document)
+        return
+    typer.echo(f"withdrew {amount} wei to {document['to']}; {operator.address} is no longer registered")
+
+
+@node_app.command("status")
+def status_command(
+    config: ConfigPath = Path("node.toml"),
+    node: Annotated[str | None, typer.Option(help="Another node's address (default: the config's key).")] = None,
+    model: ModelIds = None,
+    as_json: AsJson = False,
+) -> None:
+    """Print a node's bond (stake, environment, unbonding) and whether it may take work for each model.
+
+    JSON (wei as decimal strings, hashes as 0x-hex, times in unix seconds):
+    {"node", "state" (not-registered | active | unbonding | withdrawable), "registered", "staked", "stake",
+    "minStake", "envHash", "unbondingEndsAt", "unbondingDelay", "withdrawable", "openCommitments",
+    "blockTimestamp", "eligibility": {"0x<model id>": "eligible" | "not_registered" | "stake_below_minimum" |
+    "unbonding" | "model_not_served"}}
+    """
+    with _errors():
+        models = _model_ids(model)
+        address = _address(node, "--node")
+        operator = _operator(config)
+        model_ids = models if models is not None else list(operator.registered_models())
+        status = operator.status(model_ids, node=address)
+    document = _status_json(status)
+    if as_json:
+        _echo_json(document)
+        return
+    table = Table(title=f"Node {status.address}")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for key, value in document.items():
+        if key != "eligibility":
+            table.add_row(key, Text(json.dumps(value) if isinstance(value, bool) else str(value)))
+    console.print(table)
+    served = Table(title="May it take work?")
+    served.add_column("model", overflow="fold")
+    served.add_column("eligibility")
+    for model_id, eligibility in document["eligibility"].items():
+        served.add_row(model_id, Text(eligibility))
+    console.print(served)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# verinfer devnet
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+class _Steps:
+    """The progress display of `devnet up`: one line per step, ticked when the next one starts."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.current: TaskID | None = None
+
+    def __call__(self, step: str) -> None:
+        if self.progress is None:
+            return
+        self.finish()
+        self.current = self.progress.add_task(step, total=1)
+
+    def finish(self) -> None:
+        if self.progress is not None and self.current is not None:
+            self.progress.update(self.current, completed=1)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_devnet(info: DevnetInfo) -> None:
+    table = Table(title=f"verinfer devnet (chain {info.chain_id})")
+    table.add_column("what")
+    table.add_column("address / value", overflow="fold")
+    table.add_column("details", overflow="fold")
+    table.add_row("RPC", info.rpc_url, f"anvil pid {info.anvil_pid}")
+    deployment = info.deployment
+    table.add_row("ModelRegistry", deployment.model_registry.address, "")
+    table.add_row("NodeRegistry", deployment.node_registry.address, "")
+    table.add_row("InferenceHub", deployment.hub.address, "")
+    table.add_row("deployer", info.deployer.address, "owns the contracts and the demo models")
+    for model in info.models:
+        table.add_row(f"model {model.name}", _hex(model.model_id), model.uri)
+    for node in info.nodes:
+        table.add_row(f"node {node.index}", node.address, f"config {node.config_path}; log {node.log_path}")
+    table.add_row("user", info.user.address, f"private key {info.user.private_key}")
+    console.print(table)
+    console.print(
+        f"deployment written to {info.deployment_file}. In another shell: "
+        f"export VERINFER_RPC_URL={info.rpc_url} VERINFER_PRIVATE_KEY={info.user.private_key}"
+    )
+    console.print("Ctrl-C stops everything.")
+
+
+@devnet_app.command("up")
+def up_command(
+    nodes: Annotated[int, typer.Option(min=0, help="How many nodes to register and start.")] = DEFAULT_NODES,
+    state_dir: Annotated[Path, typer.Option(help="Where node configs, journals and models go.")] = DEFAULT_STATE_DIR,
+    deployment_file: Annotated[
+        Path | None, typer.Option(help="Where to write the deployment (default deployments/<chainId>.json).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Start anvil, deploy, build and register the demo models, register and start the nodes, print where everything
+    is, and stay up until Ctrl-C (or SIGTERM), which stops everything this command started.
+
+    JSON, printed once everything is up: {"rpcUrl", "chainId", "anvilPid", "stateDir", "deploymentFile",
+    "contracts": {"ModelRegistry", "NodeRegistry", "InferenceHub"}, "deployer", "user": {"address", "privateKey"},
+    "models": [{"name", "modelId", "uri", "path"}], "nodes": [{"address", "config", "metricsPort", "log", "pid"}]}
+    (also written to <state dir>/devnet.json while the devnet is up)
+    """
+    # Both signals stop the devnet, even where the shell started us with SIGINT ignored (a background job).
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    progress = (
+        None
+        if as_json
+        else Progress(
+            SpinnerColumn(finished_text="[green]✓"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+    )
+    steps = _Steps(progress)
+    devnet = None
+    try:
+        with _errors():
+            devnet = Devnet(state_dir, nodes, deployment_file=deployment_file, on_step=steps)
+            if progress is None:
+                info = devnet.up()
+            else:
+                with progress:
+                    info = devnet.up()
+                    steps.finish()
+        if as_json:
+            _echo_json(info.to_json())
+        else:
+            _print_devnet(info)
+        with _errors():
+            _stay_up(devnet)
+    except KeyboardInterrupt:
+        if not as_json:
+            console.print("stopping the devnet")
+    finally:
+        # Cleanup must finish: a second Ctrl-C or SIGTERM must not leave processes running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if devnet is not None:
+                devnet.down()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _stay_up(devnet: Devnet, poll: float = 0.5) -> None:
+    """Until interrupted; anvil or a node exiting ends the devnet with an error."""
+    while True:
+        problems = devnet.problems()
+        if problems:
+            raise DevnetError("; ".join(problems) + ": the devnet stopped; run `verinfer devnet up` again")
+        time.sleep(poll)
