@@ -5,17 +5,14 @@ from __future__ import annotations
 import csv
 import enum
 import json
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import onnx
 import typer
 from eth_account import Account
-from onnx import TensorProto, helper
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -24,8 +21,7 @@ from verinfer import __version__
 from verinfer.chain.deploy import DeployConfig, deploy_to, to_json
 from verinfer.cli_node import devnet_app, node_app
 from verinfer.errors import ConfigError, VerinferError
-from verinfer.inference.manifest import manifest, manifest_hash
-from verinfer.inference.runner import OnnxRunner
+from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.sdk import Client, InferenceResult, VerificationReport
 from verinfer.types import HubParams, Mode, ModelSpec, ModelTerms
 
@@ -162,23 +158,6 @@ def deploy_command(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _probe_model() -> onnx.ModelProto:
-    """y = x·W + b on one value: the smallest model a runner can load. The manifest does not depend on the model."""
-    graph = helper.make_graph(
-        nodes=[helper.make_node("Gemm", ["x", "W", "b"], ["y"])],
-        name="probe",
-        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
-        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
-        initializer=[
-            helper.make_tensor("W", TensorProto.FLOAT, [1, 1], [1.0]),
-            helper.make_tensor("b", TensorProto.FLOAT, [1], [0.0]),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
-
-
 @env_app.command("show")
 def env_show_command(
     threads: Annotated[int, typer.Option(help="Intra-op threads, as the node would run.")] = 1,
@@ -189,10 +168,8 @@ def env_show_command(
 
     JSON: {"manifest": {<key>: <value>, ...}, "hash": "0x<keccak256 of its canonical JSON>"}
     """
-    with _errors(), tempfile.TemporaryDirectory(prefix="verinfer-env-") as tmp:
-        path = Path(tmp) / "probe.onnx"
-        path.write_bytes(_probe_model().SerializeToString())
-        document = manifest(OnnxRunner(path, threads, opt_level))
+    with _errors():
+        document = environment_manifest(threads, opt_level)
     env_hash = _hex(manifest_hash(document))
     if as_json:
         _echo_json({"manifest": document, "hash": env_hash})

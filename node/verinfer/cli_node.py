@@ -1,4 +1,4 @@
-"""The operator commands: `verinfer node register|unbond|withdraw|status` over `verinfer.sdk.operator`, and
+"""The operator commands: `verinfer node run|register|unbond|withdraw|status` over `verinfer.sdk.operator`, and
 `verinfer devnet up` over `verinfer.devnet`. Thin: parse, call, print (Rich for people, `--json` for machines);
 an expected failure is one line on stderr, `error: ...`, and exit code 1.
 
@@ -29,7 +29,7 @@ from verinfer.devnet import DEFAULT_NODES, DEFAULT_STATE_DIR, Devnet, DevnetErro
 from verinfer.errors import ConfigError, ContractRevert, VerinferError
 from verinfer.sdk.operator import NodeStatus, Operator, environment_hash
 
-node_app = typer.Typer(help="Operate a node: register, unbond, withdraw, status.", no_args_is_help=True)
+node_app = typer.Typer(help="Operate a node: run, register, unbond, withdraw, status.", no_args_is_help=True)
 devnet_app = typer.Typer(help="A local devnet with the demo models and running nodes.", no_args_is_help=True)
 console = Console()
 
@@ -123,6 +123,23 @@ def _status_json(status: NodeStatus) -> dict[str, Any]:
         "blockTimestamp": status.block_timestamp,
         "eligibility": {_hex(model): value.name.lower() for model, value in status.eligibility.items()},
     }
+
+
+@node_app.command("run")
+def run_command(
+    config: ConfigPath = Path("node.toml"),
+    json_logs: Annotated[
+        bool | None, typer.Option("--json-logs/--console-logs", help="Log format; default: JSON unless on a terminal.")
+    ] = None,
+) -> None:
+    """Run the node: register or top up its stake and models, then watch the hub and serve requests until SIGTERM or
+    Ctrl-C (the current step finishes; the journal stays consistent). Metrics at http://<metrics.host>:<metrics.port>/
+    metrics, health at /healthz.
+    """
+    from verinfer.worker.service import run_node  # the service pulls in onnxruntime; only `run` needs it
+
+    with _errors():
+        run_node(config, json_logs=json_logs)
 
 
 @node_app.command("register")

@@ -112,6 +112,15 @@ class DevnetInfo:
     """A prefunded account neither deploying nor serving: the one to send requests from."""
     models: tuple[DevnetModel, ...]
     nodes: tuple[DevnetNode, ...] = field(default=())
+    spare: tuple[DevAccount, ...] = field(default=())
+    """The remaining prefunded accounts (applicants, other users of a story or test)."""
+
+    def model(self, name: str) -> DevnetModel:
+        """The demo model called `name` (credit_risk, iris, diabetes_regressor)."""
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise DevnetError(f"no demo model named {name!r}; the devnet has {', '.join(m.name for m in self.models)}")
 
     def user_account(self) -> LocalAccount:
         """The user's account, ready to sign."""
@@ -333,6 +342,7 @@ class Devnet:
             user=accounts[DEPLOYER + 1 + self.node_count],
             models=models,
             nodes=tuple(started),
+            spare=tuple(accounts[DEPLOYER + 2 + self.node_count :]),
         )
         (self.state_dir / "devnet.json").write_text(json.dumps(info.to_json(), indent=2) + "\n")
         return info

@@ -1,13 +1,14 @@
-"""The devnet story, end to end on a local anvil: deploy, register the credit-risk model, stake a node, let the
-lending pool ask for two applicants' scores, serve them, and verify both results by re-executing the model.
-
-Until the node service exists (a later issue) the serving step runs here, by hand, with the same building blocks
-the node will use: raw-log decoding, the hash-checked model store, the deterministic runner, the canonical codec.
+"""The devnet story, end to end: `devnet up` (anvil, contracts, demo models, two staked nodes running the node
+service), then a lending pool asks for two applicants' credit scores; a node serves them; the pool's callback
+approves one loan and refuses the other; anyone re-executes both results from chain data and confirms the
+commitments; finally a CONSENSUS request is served by both nodes (commit, reveal, finalize) and verified too.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,31 +16,25 @@ import numpy as np
 from eth_account import Account
 from rich.console import Console
 from rich.table import Table
-from web3 import Web3
 
-from verinfer.chain.anvil import Anvil
 from verinfer.chain.artifacts import load_artifact
-from verinfer.chain.deploy import deploy, save_deployment
 from verinfer.chain.events import EventCodec
 from verinfer.chain.revert import RevertDecoder
-from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
 from verinfer.demo.models import build_credit_model
+from verinfer.devnet import Devnet, DevnetInfo
 from verinfer.errors import ChainError
 from verinfer.inference import codec
-from verinfer.inference.manifest import manifest, manifest_hash
-from verinfer.inference.model_store import ModelStore
 from verinfer.inference.runner import OnnxRunner
-from verinfer.sdk import Client
-from verinfer.types import Mode, ModelSpec, ModelTerms, Status
+from verinfer.sdk import Client, InferenceResult
+from verinfer.types import Mode, Status
 
 ETHER = 10**18
 SCALE = 1_000_000
-PRICE = ETHER // 1_000
-NODE_STAKE = 2 * ETHER
 THRESHOLD = SCALE // 2  # approve when P(default) < 0.5
 SCORE_INDEX = 1
 DECISIONS = {2: "approved", 3: "refused (risk)", 4: "refused (liquidity)"}
+WAIT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -47,124 +42,117 @@ class Outcome:
     """One served request as the story reports it."""
 
     request_id: int
-    applicant: str
+    mode: Mode
+    who: str
     score: float
     decision: str
+    nodes: tuple[str, ...]
+    env_hashes: tuple[bytes, ...]
     verified: bool
 
 
-def _serve(node: System, from_block: int, store: ModelStore, uri: str, scale: int, shape: tuple[int, ...]) -> int:
-    """What the node does: read requests from the raw logs, fetch the model by hash, run, submit as one batch."""
-    requests = node.requested(from_block)
-    # One hash-checked fetch, one session and one terms read per model, not per request.
-    models: dict[bytes, tuple[OnnxRunner, ModelTerms]] = {}
-    items = []
-    for event in requests:
-        if event.model_id not in models:
-            runner = OnnxRunner(store.fetch(event.model_id, uri), expected_id=event.model_id)
-            models[event.model_id] = (runner, node.terms_of(event.model_id))
-        runner, terms = models[event.model_id]
-        features = codec.decode(event.input, shape, scale).astype(np.float32)
-        output = codec.encode(runner.run_batch(features), scale)
-        items.append((event.request_id, event.params(terms).as_abi(), output))
-    node.sender.send(node.hub.functions.submitResults(items))
-    return len(items)
+def _wait(what: str, done: Callable[[], bool], timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise ChainError(f"the devnet did not {what} within {timeout:.0f}s; see the node logs")
+        time.sleep(0.2)
 
 
-def run(console: Console | None = None) -> list[Outcome]:
-    """Runs the whole story on a fresh anvil and returns what happened (also printed to `console`)."""
+def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
+    """Two applicants apply to the LendingPool; the nodes serve the scores; the callback decides; anyone verifies."""
+    w3 = connect(info.rpc_url)
+    decoder = RevertDecoder.for_system()
+    credit = info.model("credit_risk")
+    samples = build_credit_model(work / "models").samples  # the same bytes and id as the registered model
+    lender = TxSender(w3, info.user_account(), decoder)
+    pool, _ = lender.deploy(load_artifact("LendingPool"), info.deployment.hub.address, credit.model_id, THRESHOLD,
+                            SCORE_INDEX)
+    lender.transfer(pool.address, 10 * ETHER)
+    console.print(f"lender {lender.address} deployed LendingPool {pool.address} (funded with 10 ETH)")
+
+    probabilities = OnnxRunner(credit.path).run_batch(samples)[:, SCORE_INDEX]
+    applicants = [
+        ("alice", info.spare[0], samples[int(np.argmin(probabilities))]),
+        ("bob", info.spare[1], samples[int(np.argmax(probabilities))]),
+    ]
+    price = Client(info.rpc_url, info.user.private_key, info.deployment).system.terms_of(credit.model_id).price
+    who: dict[int, str] = {}
+    requested = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
+    start = w3.eth.block_number + 1
+    for name, account, features in applicants:
+        sender = TxSender(w3, Account.from_key(account.private_key), decoder)
+        pool_as = sender.bind(load_artifact("LendingPool"), pool.address)
+        receipt = sender.send(pool_as.functions.applyForLoan(codec.quantize(features, SCALE).tolist(), ETHER),
+                              value=price)
+        (event,) = requested.decode_all([log for log in receipt["logs"] if requested.matches(log)])
+        who[int(event.args["requestId"])] = name
+    console.print(f"alice and bob applied; the pool requested credit scores {sorted(who)} (SINGLE mode)")
+
+    decided = EventCodec.from_abi(pool.abi, "LoanDecided")
+
+    def decisions() -> list[dict[str, int]]:
+        logs = w3.eth.get_logs({"address": pool.address, "fromBlock": start})
+        return [dict(log.args) for log in decided.decode_all(list(logs))]
+
+    _wait("decide both loans", lambda: len(decisions()) == len(who))
+    verifier = Client(info.rpc_url, info.spare[2].private_key, info.deployment, cache_dir=work / "verify-cache")
+    outcomes = []
+    for args in decisions():
+        rid = int(args["requestId"])
+        result = verifier.handle(rid).result(timeout=0)
+        outcomes.append(_outcome(verifier, result, who[rid], args["score"] / SCALE,
+                                 DECISIONS.get(args["decision"], str(args["decision"]))))
+    return outcomes
+
+
+def _consensus(info: DevnetInfo, work: Path) -> Outcome:
+    """A CONSENSUS request (redundancy 2): both nodes commit, reveal and settle; the result names them both."""
+    client = Client(info.rpc_url, info.user.private_key, info.deployment, cache_dir=work / "user-cache")
+    credit = info.model("credit_risk")
+    samples = build_credit_model(work / "models").samples
+    handle = client.request(credit.model_id, samples[0], mode=Mode.CONSENSUS, redundancy=len(info.nodes))
+    _wait("settle the consensus round", lambda: handle.status() != Status.PENDING)
+    result = handle.result(timeout=0)
+    verifier = Client(info.rpc_url, info.spare[2].private_key, info.deployment, cache_dir=work / "verify-cache")
+    score = float(result.output.reshape(-1)[SCORE_INDEX])
+    return _outcome(verifier, result, "user", score, "-")
+
+
+def _outcome(verifier: Client, result: InferenceResult, who: str, score: float, decision: str) -> Outcome:
+    return Outcome(result.request_id, result.mode, who, score, decision, tuple(result.nodes),
+                   tuple(result.env_hashes), verifier.verify(result.request_id).matches)
+
+
+def run(console: Console | None = None, state_dir: Path | None = None, nodes: int = 2) -> list[Outcome]:
+    """Runs the whole story on a fresh devnet and returns what happened (also printed to `console`)."""
     console = console or Console()
     work = Path(tempfile.mkdtemp(prefix="verinfer-demo-"))
-    with Anvil.start() as anvil:
-        w3 = connect(anvil.rpc_url)
-        decoder = RevertDecoder.for_system()
-        deployer, operator, lender, alice, bob = (
-            TxSender(w3, Account.from_key(a.private_key), decoder) for a in anvil.accounts[:5]
+    state = state_dir or work / "devnet"
+    console.rule("[bold]verinfer devnet")
+    with Devnet(state, nodes=nodes, deployment_file=work / "deployment.json",
+                on_step=lambda step: console.print(f"[dim]…[/dim] {step}")) as devnet:
+        info = devnet.info
+        console.print(f"anvil at {info.rpc_url}; hub {info.deployment.hub.address}")
+        for model in info.models:
+            console.print(f"model {model.name}: id = keccak256(file) = 0x{model.model_id.hex()}")
+        for node in info.nodes:
+            console.print(f"node {node.index} {node.address}: staked, serving, metrics on :{node.metrics_port}")
+        outcomes = _lending(info, console, work)
+        outcomes.append(_consensus(info, work))
+        credit = info.model("credit_risk")
+    table = Table(title="Requests served on the devnet")
+    for column in ("request", "mode", "who", "model hash", "environment", "node(s)", "P(default)", "decision",
+                   "verified"):
+        table.add_column(column)
+    for o in outcomes:
+        table.add_row(
+            str(o.request_id), o.mode.name, o.who, f"0x{credit.model_id.hex()[:10]}…",
+            ", ".join(f"0x{e.hex()[:8]}…" for e in dict.fromkeys(o.env_hashes)),
+            ", ".join(f"{n[:8]}…" for n in o.nodes), f"{o.score:.4f}", o.decision,
+            "✓" if o.verified else "✗ MISMATCH",
         )
-        console.rule("[bold]verinfer devnet")
-        deployment = deploy(deployer)
-        path = save_deployment(deployment, work / "deployment.json")
-        console.print(f"anvil at {anvil.rpc_url}; hub {deployment.hub.address} (addresses in {path})")
-
-        model = build_credit_model(work / "models")
-        model_id = Web3.keccak(model.path.read_bytes())
-        uri = model.path.as_uri()
-        spec = ModelSpec(
-            uri=uri,
-            input_shape=model.input_shape,
-            output_shape=model.output_shape,
-            scale=SCALE,
-            price=PRICE,
-            modes=Mode.mask([Mode.SINGLE, Mode.CONSENSUS]),
-        )
-        owner = System.bind(deployer, deployment)
-        owner.register_model(model_id, spec)
-        console.print(f"registered model credit_risk: id = keccak256(file) = 0x{model_id.hex()}")
-
-        node = System.bind(operator, deployment)
-        env = manifest(OnnxRunner(model.path, expected_id=model_id))
-        env_hash = manifest_hash(env)
-        node.register_node(env_hash, [model_id], NODE_STAKE)
-        console.print(
-            f"node {operator.address} staked 2 ETH; environment 0x{env_hash.hex()[:16]}… "
-            f"(onnxruntime {env['onnxruntime']}, {env['intra_op_threads']} thread)"
-        )
-
-        pool, _ = lender.deploy(load_artifact("LendingPool"), deployment.hub.address, model_id, THRESHOLD, SCORE_INDEX)
-        lender.transfer(pool.address, 10 * ETHER)
-        probabilities = OnnxRunner(model.path).run_batch(model.samples)[:, SCORE_INDEX]
-        applicants = [
-            (alice, model.samples[int(np.argmin(probabilities))]),
-            (bob, model.samples[int(np.argmax(probabilities))]),
-        ]
-        start = w3.eth.block_number + 1
-        ids = {}
-        for sender, features in applicants:
-            pool_as = sender.bind(load_artifact("LendingPool"), pool.address)
-            receipt = sender.send(
-                pool_as.functions.applyForLoan(codec.quantize(features, SCALE).tolist(), ETHER), value=PRICE
-            )
-            (event,) = node.requested(receipt["blockNumber"], receipt["blockNumber"])
-            ids[event.request_id] = sender.address
-        console.print(f"the lending pool requested {len(ids)} credit scores")
-
-        store = ModelStore(work / "cache", max_bytes=50_000_000, timeout=10.0)
-        served = _serve(node, start, store, uri, SCALE, model.input_shape)
-        console.print(f"the node served {served} requests in one submitResults batch")
-
-        decided = EventCodec.from_abi(pool.abi, "LoanDecided")
-        pool_logs = list(w3.eth.get_logs({"address": pool.address, "fromBlock": start}))
-        outcomes = []
-        # Anyone can verify: a client of an uninvolved account, trusting only the chain and the model file.
-        verifier = Client(anvil.rpc_url, anvil.accounts[5].private_key, deployment, cache_dir=work / "verify-cache")
-        for log in decided.decode_all(pool_logs):
-            request_id = log.args["requestId"]
-            if owner.status_of(request_id) != Status.FULFILLED:
-                raise ChainError(f"request {request_id} was decided but is not FULFILLED on the hub")
-            verified = verifier.verify(request_id).matches
-            outcomes.append(
-                Outcome(
-                    request_id,
-                    ids[request_id],
-                    log.args["score"] / SCALE,
-                    DECISIONS.get(log.args["decision"], str(log.args["decision"])),
-                    verified,
-                )
-            )
-
-        table = Table(title="Requests served on the devnet")
-        for column in ("request", "model hash", "environment", "output P(default)", "decision", "verified"):
-            table.add_column(column)
-        for o in outcomes:
-            table.add_row(
-                str(o.request_id),
-                f"0x{model_id.hex()[:10]}…",
-                f"0x{env_hash.hex()[:10]}…",
-                f"{o.score:.4f}",
-                o.decision,
-                "✓" if o.verified else "✗ MISMATCH",
-            )
-        console.print(table)
+    console.print(table)
     return outcomes
 
 

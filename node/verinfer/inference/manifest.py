@@ -9,12 +9,18 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from verinfer import __version__
-from verinfer.inference.runner import OnnxRunner
+from verinfer.inference.runner import OnnxRunner, runner_environment
+
+
+def environment_manifest(intra_op_threads: int = 1, graph_optimization_level: str = "basic") -> dict[str, Any]:
+    """The manifest of a runner with these settings on this machine: verinfer's version plus everything that can
+    change an output's bits. It does not depend on the model, so a node computes it before loading any."""
+    return {"verinfer": __version__, **runner_environment(intra_op_threads, graph_optimization_level)}
 
 
 def manifest(runner: OnnxRunner) -> dict[str, Any]:
-    """The manifest of a runner: verinfer's version plus everything in it that can change an output's bits."""
-    return {"verinfer": __version__, **runner.environment()}
+    """The manifest of a loaded runner (the same as `environment_manifest` with its settings)."""
+    return environment_manifest(runner.intra_op_threads, runner.graph_optimization_level)
 
 
 def canonical_json(document: dict[str, Any]) -> bytes:

@@ -66,14 +66,7 @@ class OnnxRunner:
         *,
         expected_id: bytes | None = None,
     ) -> None:
-        if isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1:
-            # 0 would mean "one per core": the environment would then depend on the machine.
-            raise ConfigError(f"intra_op_threads must be a positive integer, got {intra_op_threads!r}")
-        if graph_optimization_level not in OPTIMIZATION_LEVELS:
-            raise ConfigError(
-                f"graph_optimization_level must be one of {', '.join(OPTIMIZATION_LEVELS)}, "
-                f"got {graph_optimization_level!r}"
-            )
+        _check_settings(intra_op_threads, graph_optimization_level)
         self.model_path = Path(model_path)
         try:
             data = self.model_path.read_bytes()
@@ -157,6 +150,7 @@ def runner_environment(
 ) -> dict[str, str | int | bool]:
     """The environment a runner with these settings has on this machine: no model needed (the manifest does not
     depend on the model)."""
+    _check_settings(intra_op_threads, graph_optimization_level)
     cpu, flags = cpu_description()
     return {
         "onnxruntime": ort.__version__,
@@ -176,6 +170,17 @@ def runner_environment(
         "cpu": cpu,
         "cpu_flags": " ".join(flags),
     }
+
+
+def _check_settings(intra_op_threads: int, graph_optimization_level: str) -> None:
+    if isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1:
+        # 0 would mean "one per core": the environment would then depend on the machine.
+        raise ConfigError(f"intra_op_threads must be a positive integer, got {intra_op_threads!r}")
+    if graph_optimization_level not in OPTIMIZATION_LEVELS:
+        raise ConfigError(
+            f"graph_optimization_level must be one of {', '.join(OPTIMIZATION_LEVELS)}, "
+            f"got {graph_optimization_level!r}"
+        )
 
 
 def cpu_description() -> tuple[str, tuple[str, ...]]:

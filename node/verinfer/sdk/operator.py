@@ -12,15 +12,12 @@ Every write is one transaction from the operator's account; a revert surfaces as
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from eth_typing import ChecksumAddress
 from eth_utils.address import is_address, to_checksum_address
-from onnx import TensorProto, helper
 from web3.types import TxReceipt
 
 from verinfer.chain.deploy import load_deployment
@@ -30,8 +27,7 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.config import NodeConfig
 from verinfer.errors import ChainError, ConfigError
-from verinfer.inference.manifest import manifest, manifest_hash
-from verinfer.inference.runner import OnnxRunner
+from verinfer.inference import manifest
 from verinfer.keys import load_account
 from verinfer.types import Eligibility, ModelId
 
@@ -41,27 +37,13 @@ from verinfer.types import Eligibility, ModelId
 
 
 def environment_manifest(intra_op_threads: int = 1, graph_optimization_level: str = "basic") -> dict[str, Any]:
-    """This machine's environment manifest for a runner with these settings (the manifest does not depend on the
-    model, so a one-value probe model stands in for the models the node will serve)."""
-    probe = helper.make_model(
-        helper.make_graph(
-            nodes=[helper.make_node("Identity", ["x"], ["y"])],
-            name="environment_probe",
-            inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
-            outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
-        ),
-        opset_imports=[helper.make_opsetid("", 17)],
-    )
-    probe.ir_version = 8
-    with tempfile.TemporaryDirectory(prefix="verinfer-env-") as tmp:
-        path = Path(tmp) / "probe.onnx"
-        path.write_bytes(probe.SerializeToString())
-        return manifest(OnnxRunner(path, intra_op_threads, graph_optimization_level))
+    """This machine's environment manifest for a runner with these settings (see `verinfer.inference.manifest`)."""
+    return manifest.environment_manifest(intra_op_threads, graph_optimization_level)
 
 
 def environment_hash(intra_op_threads: int = 1, graph_optimization_level: str = "basic") -> bytes:
     """The environment hash a node with these runner settings posts on chain: keccak of its canonical manifest."""
-    return manifest_hash(environment_manifest(intra_op_threads, graph_optimization_level))
+    return manifest.manifest_hash(environment_manifest(intra_op_threads, graph_optimization_level))
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from verinfer import __version__
 from verinfer.chain.deploy import load_deployment
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
@@ -24,11 +23,11 @@ from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.chain.watcher import LogWatcher
 from verinfer.config import NodeConfig, load_config
 from verinfer.errors import ChainError, ConfigError, ContractRevert, VerinferError
-from verinfer.inference.manifest import manifest_hash
+from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
-from verinfer.inference.runner import runner_environment
 from verinfer.keys import load_account
-from verinfer.types import Eligibility, Mode
+from verinfer.sdk.operator import Operator
+from verinfer.types import Eligibility
 from verinfer.worker import logs
 from verinfer.worker.compute import ModelCatalog
 from verinfer.worker.context import NodeContext
@@ -77,9 +76,8 @@ class NodeService:
         account = load_account(cfg.keys, chain_id)
         decoder = RevertDecoder.for_system()
         system = System.bind(TxSender(w3, account, decoder), deployment)
-        env = {"verinfer": __version__, **runner_environment(cfg.runner.intra_op_threads,
-                                                             cfg.runner.graph_optimization_level)}
-        env_hash = manifest_hash(env)
+        env_hash = manifest_hash(environment_manifest(cfg.runner.intra_op_threads,
+                                                      cfg.runner.graph_optimization_level))
         journal = Journal(cfg.journal_path, chain_id, deployment.hub.address)
         txm = TxManager(w3, account, cfg.rpc_url, chain_id=chain_id, decoder=decoder, timeout=cfg.tx.rpc_timeout_s,
                         tip_wei=cfg.tx.tip_wei, max_fee_wei=cfg.tx.max_fee_wei)
@@ -114,38 +112,33 @@ class NodeService:
     def _register(self, ctx: NodeContext) -> Registration:
         """Registers the node, or brings its stake, environment and models up to the config (`registration`)."""
         cfg = self.config.registration
-        system = ctx.system
-        nodes = system.nodes.functions
-        wanted = self._wanted_models(system)
-        info: Any = system.sender.call(nodes.nodeInfo(ctx.address))
-        min_stake = int(system.sender.call(nodes.minStake()))
-        stake_goal = max(cfg.stake_wei or 0, min_stake)
-        actions: list[str] = []
-        registered = bool(info[3])
+        operator = Operator(ctx.system)
+        wanted = self._wanted_models(operator)
+        status = operator.status(wanted)
+        if status.unbonding:
+            raise ConfigError(f"node {ctx.address} is unbonding (until {status.unbonding_ends_at}): it cannot serve; "
+                              "withdraw and register again, or use another key")
         if not cfg.auto:
-            status, _ = system.sender.call(nodes.eligibility(ctx.address, wanted[0])) if wanted else (0, b"")
-            if not registered or Eligibility(status) != Eligibility.ELIGIBLE:
-                raise ConfigError(f"node {ctx.address} is not registered and eligible (registration.auto = false): "
-                                  "register it with `verinfer node register` or set registration.auto = true")
+            if not status.registered or any(e != Eligibility.ELIGIBLE for e in status.eligibility.values()):
+                raise ConfigError(f"node {ctx.address} is not registered and eligible for its models "
+                                  "(registration.auto = false): run `verinfer node register` or set auto = true")
             return Registration(ctx.address, ctx.env_hash, tuple(wanted), ())
+        stake_goal = max(cfg.stake_wei or 0, status.min_stake)
+        actions: list[str] = []
         try:
-            if not registered:
-                system.sender.send(nodes.register(ctx.env_hash, wanted), value=stake_goal)
+            if not status.registered:
+                operator.register(ctx.env_hash, wanted, stake_goal)
                 actions.append(f"registered with {stake_goal} wei stake and {len(wanted)} models")
             else:
-                if int(info[1]) != 0:
-                    raise ConfigError(f"node {ctx.address} is unbonding (until {int(info[1])}): it cannot serve; "
-                                      "withdraw and register again, or use another key")
-                stake = int(info[0])
-                if stake < stake_goal:
-                    system.sender.send(nodes.addStake(), value=stake_goal - stake)
-                    actions.append(f"added {stake_goal - stake} wei stake")
-                if bytes(system.sender.call(nodes.environmentOf(ctx.address))) != ctx.env_hash:
-                    system.sender.send(nodes.updateEnvironment(ctx.env_hash))
+                if status.stake < stake_goal:
+                    operator.add_stake(stake_goal - status.stake)
+                    actions.append(f"added {stake_goal - status.stake} wei stake")
+                if status.env_hash != ctx.env_hash:
+                    operator.update_environment(ctx.env_hash)
                     actions.append("updated the environment hash")
-                missing = [m for m in wanted if not system.sender.call(nodes.serves(ctx.address, m))]
+                missing = [m for m, e in status.eligibility.items() if e == Eligibility.MODEL_NOT_SERVED]
                 if missing:
-                    system.sender.send(nodes.setModels(missing, True))
+                    operator.set_models(missing, True)
                     actions.append(f"now serves {len(missing)} more models")
         except ContractRevert as exc:
             raise ChainError(f"registering node {ctx.address} failed: {exc}") from exc
@@ -153,18 +146,15 @@ class NodeService:
             self.log.info("registration", action=action)
         return Registration(ctx.address, ctx.env_hash, tuple(wanted), tuple(actions))
 
-    def _wanted_models(self, system: System) -> list[bytes]:
+    def _wanted_models(self, operator: Operator) -> list[bytes]:
         """The model ids from `registration.models`, or every live model this node's modes can serve ("all")."""
         chosen = self.config.registration.models
         if chosen != ("all",):
             return [bytes.fromhex(m[2:]) for m in chosen]
-        functions = system.models.functions
-        count = int(system.sender.call(functions.modelCount()))
-        wanted = []
-        for index in range(count):
-            model_id = bytes(system.sender.call(functions.modelIdAt(index)))
-            terms = system.terms_of(model_id)
-            if not terms.deprecated and any(terms.allows(mode) for mode in self.config.modes if mode != Mode.ZK):
+        wanted: list[bytes] = []
+        for model_id in operator.registered_models():
+            terms = operator.system.terms_of(model_id)
+            if not terms.deprecated and any(terms.allows(mode) for mode in self.config.modes):
                 wanted.append(model_id)
         return wanted
 
