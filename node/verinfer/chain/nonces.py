@@ -87,6 +87,15 @@ class NonceManager:
             self._released.clear()  # every released nonce is either used on chain now or at or above `_next`
             return dropped
 
+    def forget(self) -> None:
+        """Forgets everything, confirmed nonces included, and reads the chain again on the next `reserve()`: after a
+        reorg took mined transactions out, the chain's count can fall below what was confirmed."""
+        with self._lock:
+            self._next = None
+            self._floor = 0
+            self._reserved.clear()
+            self._released.clear()
+
     def gap(self) -> tuple[int, ...]:
         """The reserved nonces not yet released or confirmed, ascending."""
         with self._lock:

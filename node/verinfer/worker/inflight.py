@@ -245,3 +245,35 @@ def _point_jobs_at(ctx: NodeContext, jobs: list[Job], tx: Signed) -> None:
         for job in jobs:
             ctx.journal.replace_tx(job.request_id, tx.hash, tx.nonce)
 
+
+
+# ----------------------------------------------------------------------------------------------------------- reorgs
+
+REORG_WINDOW = 64  # blocks: how far back mined transactions are re-checked for a reorg that took them out
+
+
+def audit_recent(ctx: NodeContext, head: int) -> int:
+    """Re-reads the receipts of transactions mined in the last REORG_WINDOW blocks. One that is gone was
+    taken out by a reorg, possibly one the watcher cannot see (above its cursor): its jobs start again (salts kept),
+    whatever state they reached, and the nonce manager re-reads the chain. Returns how many jobs restarted."""
+    recent = ctx.journal.mined_since(max(head - REORG_WINDOW, 0))
+    if not recent:
+        return 0
+    receipts = ctx.txm.receipts(r.hash for r in recent)
+    for record in recent:
+        moved = receipts[record.hash]
+        if moved is not None and moved.block_number != record.mined_block:
+            ctx.journal.set_tx_mined(record.hash, moved.block_number)  # re-mined on the new branch: still done
+    gone = [r for r in recent if receipts[r.hash] is None]
+    if not gone:
+        return 0
+    restarted: set[int] = set()
+    with ctx.journal.transaction():
+        for record in gone:
+            ids = ctx.journal.request_ids_with_tx(record.hash)
+            ctx.journal.reset_to_seen(ids)
+            restarted.update(ids)
+            ctx.journal.set_tx_mined(record.hash, None)
+    ctx.txm.nonces.forget()
+    ctx.log.warning("reorg took out mined transactions", txs=len(gone), jobs_restarted=len(restarted))
+    return len(restarted)

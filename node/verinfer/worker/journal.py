@@ -648,6 +648,27 @@ class Journal:
             self._db.execute("DELETE FROM txs WHERE chain_id = ? AND hub = ? AND hash = ?",
                              (*self._key(), _bytes32("tx_hash", tx_hash)))
 
+    def mined_since(self, block_number: int) -> list[SentTx]:
+        """Transactions recorded as mined in `block_number` or later: the ones a reorg could still take out."""
+        with self._sql("list recently mined transactions"):
+            rows = self._db.execute(
+                "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
+                " AND mined_block >= ? ORDER BY mined_block",
+                (*self._key(), _counter("block_number", block_number)),
+            ).fetchall()
+        return [_sent(row) for row in rows]
+
+    def request_ids_with_tx(self, tx_hash: bytes) -> list[int]:
+        """Ids of the jobs that recorded `tx_hash` as their submission, commit or reveal, whatever their state."""
+        tx_hash = _bytes32("tx_hash", tx_hash)
+        with self._sql("list jobs by any transaction"):
+            rows = self._db.execute(
+                "SELECT request_id FROM jobs WHERE chain_id = ? AND hub = ? AND (submit_tx_hash = ?"
+                " OR commit_tx_hash = ? OR reveal_tx_hash = ?) ORDER BY request_id",
+                (*self._key(), tx_hash, tx_hash, tx_hash),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
     def unmine_from(self, block_number: int) -> int:
         """Forgets the inclusion of every transaction mined in `block_number` or later (a reorg replaced them)."""
         with self.transaction(), self._sql("forget mined transactions"):

@@ -45,7 +45,7 @@ class Scheduler:
     def __init__(self, ctx: NodeContext, watcher: LogWatcher) -> None:
         self.ctx = ctx
         self.watcher = watcher
-        self._cpu_start = 0.0
+        self._head = 0
 
     def recover(self) -> None:
         """At start-up, before anything new is signed: every transaction the journal holds but the chain has not
@@ -56,6 +56,7 @@ class Scheduler:
     def tick(self) -> TickReport:
         report = TickReport()
         self._stage(report, "watch", lambda: self._watch(report))
+        self._stage(report, "audit", lambda: inflight.audit_recent(self.ctx, self._head))
         self.ctx.txm.refresh_fees()
         self._stage(report, "compute", lambda: self._compute(report))
         self._stage(report, "submit", lambda: setattr(report, "sent", report.sent + submit.submit_single(self.ctx)))
@@ -79,6 +80,7 @@ class Scheduler:
         for _ in range(MAX_WATCH_POLLS):
             result = self.watcher.poll()
             self.ctx.metrics.head.set(result.head)
+            self._head = result.head
             if result.reorged_from is not None:
                 self._reorged(result.reorged_from)
                 report.reorged_from = result.reorged_from
@@ -95,6 +97,7 @@ class Scheduler:
             ids = journal.request_ids_with_tx_mined_from(fork)
             journal.reset_to_seen(ids)
             journal.unmine_from(fork)
+        self.ctx.txm.nonces.forget()
         self.ctx.log.warning("reorg", first_replaced_block=fork, jobs_restarted=len(ids))
 
     # -------------------------------------------------------------------------------------------------- compute
