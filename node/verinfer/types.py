@@ -6,6 +6,7 @@ Field order in every record mirrors its Solidity struct, so `as_abi()` is the AB
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NewType
@@ -19,7 +20,14 @@ RequestId = NewType("RequestId", int)
 ModelId = NewType("ModelId", bytes)
 """keccak256 of a model's ONNX file bytes (32 bytes)."""
 
-ZERO_ADDRESS: ChecksumAddress = to_checksum_address("0x" + "00" * 20)
+@functools.lru_cache(maxsize=16_384)
+def checksum(address: str | bytes) -> ChecksumAddress:
+    """`to_checksum_address`, cached: it hashes with keccak each time, and a node sees the same few addresses (hub,
+    requesters, nodes) in every log it decodes."""
+    return to_checksum_address(address)
+
+
+ZERO_ADDRESS: ChecksumAddress = checksum("0x" + "00" * 20)
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
@@ -112,7 +120,7 @@ class RequestParams:
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_id", ModelId(_bytes32("model_id", self.model_id)))
         object.__setattr__(self, "input_hash", _bytes32("input_hash", self.input_hash))
-        object.__setattr__(self, "requester", to_checksum_address(self.requester))
+        object.__setattr__(self, "requester", checksum(self.requester))
         if self.mode not in Mode._value2member_map_:
             raise ValueError(f"mode must be one of {[m.value for m in Mode]}, got {self.mode!r}")
         object.__setattr__(self, "mode", Mode(self.mode))

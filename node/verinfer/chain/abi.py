@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from verinfer.types import ENUMS
+from verinfer.types import ENUMS, checksum
 
 AbiParam = Mapping[str, Any]
 
@@ -50,7 +49,7 @@ def is_dynamic(type_str: str) -> bool:
 def python_value(param: AbiParam, value: Any) -> Any:
     """An eth_abi-decoded value with addresses checksummed and enums mapped to their twins (`enum Status`)."""
     if param.get("type") == "address" and isinstance(value, str):
-        return to_checksum_address(value)
+        return checksum(value)
     internal = str(param.get("internalType", ""))
     if internal.startswith("enum ") and not internal.endswith("]"):
         enum_cls = ENUMS.get(internal.removeprefix("enum ").rpartition(".")[2])

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from eth_abi.abi import encode as abi_encode
 from eth_typing import HexStr
 from web3 import Web3
 from web3.exceptions import BlockNotFound
@@ -27,6 +27,7 @@ from web3.types import FilterParams
 
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
+from verinfer.chain.rawrpc import RawRpc
 from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError
 from verinfer.worker.journal import Journal
@@ -34,17 +35,20 @@ from verinfer.worker.journal import Journal
 DEFAULT_MAX_RANGE = 2_000
 DEFAULT_KEEP_BLOCKS = 256
 
-_PARAMS_TYPES = ("uint256", "bytes32", "address", "uint256", "uint64", "uint32", "uint8", "uint8")
-
-
 def event_params(event: InferenceRequested) -> bytes:
     """What the watcher stores as a job's `params`: the event's fields except `input`, ABI-encoded in event order
-    (requestId, modelId, requester, fee, deadline, callbackGasLimit, mode, redundancy)."""
-    return abi_encode(
-        list(_PARAMS_TYPES),
-        [event.request_id, event.model_id, event.requester, event.fee, event.deadline, event.callback_gas_limit,
-         int(event.mode), event.redundancy],
-    )
+    (requestId, modelId, requester, fee, deadline, callbackGasLimit, mode, redundancy). All static, so the encoding
+    is eight 32-byte words (written directly: eth_abi's encoder is ~20x slower; a unit test checks they agree)."""
+    return b"".join((
+        event.request_id.to_bytes(32, "big"),
+        bytes(event.model_id),
+        bytes(12) + bytes.fromhex(event.requester[2:]),
+        event.fee.to_bytes(32, "big"),
+        event.deadline.to_bytes(32, "big"),
+        event.callback_gas_limit.to_bytes(32, "big"),
+        int(event.mode).to_bytes(32, "big"),
+        event.redundancy.to_bytes(32, "big"),
+    ))
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,60 @@ def _hash(value: Any) -> bytes:
     return bytes(value)
 
 
+class ChainSource(Protocol):
+    """The three reads the watcher makes."""
+
+    def head(self) -> int: ...
+
+    def hash_at(self, number: int) -> bytes | None:
+        """The canonical hash of block `number`, or None if there is no such block (any more)."""
+        ...
+
+    def logs(self, query: FilterParams) -> list[Any]: ...
+
+
+class Web3Source:
+    """The reads through web3 (its formatters included)."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+
+    def head(self) -> int:
+        return int(rpc(lambda: self.w3.eth.block_number, "eth_blockNumber"))
+
+    def hash_at(self, number: int) -> bytes | None:
+        try:
+            block: Mapping[str, Any] = rpc(lambda: self.w3.eth.get_block(number), f"eth_getBlockByNumber({number})")
+        except ChainError as exc:
+            if isinstance(exc.__cause__, BlockNotFound):
+                return None
+            raise
+        return _hash(block["hash"])
+
+    def logs(self, query: FilterParams) -> list[Any]:
+        span = f"{query.get('fromBlock')!r}..{query.get('toBlock')!r}"
+        return list(rpc(lambda: self.w3.eth.get_logs(query), f"eth_getLogs({span})"))
+
+
+class RawSource:
+    """The reads as plain JSON-RPC (`RawRpc`): what the node uses, ~20x less CPU per log than web3."""
+
+    def __init__(self, client: RawRpc) -> None:
+        self.client = client
+
+    def head(self) -> int:
+        return self.client.block_number()
+
+    def hash_at(self, number: int) -> bytes | None:
+        block = self.client.block(number)
+        return None if block is None else _hash(block["hash"])
+
+    def logs(self, query: FilterParams) -> list[Any]:
+        raw: dict[str, Any] = dict(query)
+        raw["fromBlock"], raw["toBlock"] = hex(int(raw["fromBlock"])), hex(int(raw["toBlock"]))
+        return self.client.logs(raw)
+
+
 class LogWatcher:
     """Scans one hub's logs into `journal`, `max_range` blocks at a time, `confirmations` blocks behind the head."""
 
@@ -79,6 +137,8 @@ class LogWatcher:
         confirmations: int = 0,
         max_range: int = DEFAULT_MAX_RANGE,
         keep_blocks: int = DEFAULT_KEEP_BLOCKS,
+        timer: Callable[[str], AbstractContextManager[None]] | None = None,
+        source: ChainSource | None = None,
     ) -> None:
         for name, value, minimum in (("start_block", start_block, 1), ("confirmations", confirmations, 0),
                                      ("max_range", max_range, 1), ("keep_blocks", keep_blocks, 1)):
@@ -94,12 +154,14 @@ class LogWatcher:
         self.max_range = max_range
         self.keep_blocks = keep_blocks
         self._codec = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
+        self._timer = timer if timer is not None else (lambda _section: nullcontext())
+        self._source = source if source is not None else Web3Source(w3)
 
     # -------------------------------------------------------------------------------------------------- polling
 
     def poll(self) -> WatchResult:
         """One bounded step: reorg check, then at most `max_range` blocks scanned and journalled."""
-        head = int(rpc(lambda: self.w3.eth.block_number, "eth_blockNumber"))
+        head = self._source.head()
         reorged_from = self._check_reorg()
         cursor = self.journal.cursor()
         first = self.start_block if cursor is None else cursor.block_number + 1
@@ -113,10 +175,11 @@ class LogWatcher:
             return WatchResult((), range(first, first), head, reorged_from)
 
         found: list[tuple[InferenceRequested, bytes]] = []
-        for log in logs:
-            if self._codec.matches(log):
-                found.append((InferenceRequested.from_log(self._codec.decode(log)), _hash(log["blockHash"])))
-        with self.journal.transaction():
+        with self._timer("decode"):
+            for log in logs:
+                if self._codec.matches(log):
+                    found.append((InferenceRequested.from_raw_log(log), _hash(log["blockHash"])))
+        with self._timer("journal"), self.journal.transaction():
             for event, block_hash in found:
                 self.journal.upsert_seen(
                     event.request_id, event_params(event), event.input, event.block_number, block_hash
@@ -177,13 +240,7 @@ class LogWatcher:
 
     def _hash_at(self, number: int) -> bytes | None:
         """The canonical hash of block `number`, or None if the chain has no such block (any more)."""
-        try:
-            block: Mapping[str, Any] = rpc(lambda: self.w3.eth.get_block(number), f"eth_getBlockByNumber({number})")
-        except ChainError as exc:
-            if isinstance(exc.__cause__, BlockNotFound):
-                return None
-            raise
-        return _hash(block["hash"])
+        return self._source.hash_at(number)
 
     def _logs(self, first: int, last: int) -> list[Any]:
         query: FilterParams = {
@@ -192,4 +249,4 @@ class LogWatcher:
             "toBlock": last,
             "topics": [HexStr("0x" + self._codec.topic.hex())],
         }
-        return list(rpc(lambda: self.w3.eth.get_logs(query), f"eth_getLogs({first}..{last})"))
+        return self._source.logs(query)

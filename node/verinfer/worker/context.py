@@ -7,25 +7,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
 from eth_typing import ChecksumAddress
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from verinfer.chain.events import EventCodec
 from verinfer.chain.system import System
-from verinfer.chain.tx import rpc
-from verinfer.errors import ContractRevert, ModelError
+from verinfer.errors import ChainError, ContractRevert, ModelError
 from verinfer.sdk.client import read_model
-from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestParams
+from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestParams, checksum
 from verinfer.worker.calldata import HubCalldata
 from verinfer.worker.compute import ModelCatalog
-from verinfer.worker.journal import Job, Journal
+from verinfer.worker.journal import Job, Journal, JournalError
 from verinfer.worker.metrics import NodeMetrics
+from verinfer.worker.profile import Stopwatch
 from verinfer.worker.txmanager import TxManager
 
 ELIGIBILITY_TTL_S = 10.0
-_PARAMS_TYPES = ["uint256", "bytes32", "address", "uint256", "uint64", "uint32", "uint8", "uint8"]
 
 
 @dataclass(frozen=True)
@@ -43,9 +40,12 @@ class Request:
 
     @classmethod
     def of(cls, job: Job) -> Request:
-        rid, model_id, requester, fee, deadline, cb_gas, mode, redundancy = abi_decode(_PARAMS_TYPES, job.params)
-        return cls(int(rid), bytes(model_id), to_checksum_address(requester), int(fee), int(deadline), int(cb_gas),
-                   Mode(mode), int(redundancy))
+        """Reads the eight static ABI words `watcher.event_params` wrote (sliced directly: this runs per job)."""
+        p = job.params
+        if len(p) != 8 * 32:
+            raise JournalError(f"job {job.request_id}: params are {len(p)} bytes, expected 256")
+        word = [int.from_bytes(p[i : i + 32], "big") for i in range(0, 256, 32)]
+        return cls(word[0], p[32:64], checksum(p[76:96]), word[3], word[4], word[5], Mode(word[6]), word[7])
 
     def params(self, terms: ModelTerms, input: bytes) -> RequestParams:
         return RequestParams(
@@ -75,6 +75,7 @@ class NodeContext:
     stuck_after_s: float = 30.0
     max_attempts: int = 3
     calldata: HubCalldata = field(default_factory=HubCalldata)
+    stopwatch: Stopwatch = field(default_factory=Stopwatch)
     finalize_sent: dict[int, float] = field(default_factory=dict)
     """request id => when (monotonic) this node last sent or declined its finalizeConsensus"""
     _terms: dict[bytes, ModelTerms] = field(default_factory=dict)
@@ -116,9 +117,13 @@ class NodeContext:
         return codec
 
     def chain_time(self) -> int:
-        """The latest block's timestamp: deadlines and reveal windows are judged by it, not the wall clock."""
-        block = rpc(lambda: self.system.sender.w3.eth.get_block("latest"), "read the latest block")
-        return int(block["timestamp"])
+        """The latest block's timestamp (read with the fees, once per new block): deadlines and reveal windows are
+        judged by it, not by the wall clock."""
+        if self.txm.latest_timestamp is None:
+            self.txm.refresh_fees()
+        if self.txm.latest_timestamp is None:
+            raise ChainError("the latest block has no timestamp")
+        return self.txm.latest_timestamp
 
     def eligible(self, model_id: bytes) -> str | None:
         """None if this node may serve `model_id` now, else why not (cached for ELIGIBILITY_TTL_S)."""

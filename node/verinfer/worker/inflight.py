@@ -15,7 +15,6 @@ For each job's current transaction (grouped: one `submitResults` carries many jo
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from typing import Any
 
 from web3.exceptions import ContractLogicError
@@ -27,61 +26,59 @@ from verinfer.worker.journal import Job, JobState, SentTx
 from verinfer.worker.submit import broadcast
 from verinfer.worker.txmanager import Receipt, Signed, decode_raw, is_nonce_used
 
-IN_FLIGHT = (JobState.SUBMITTED, JobState.COMMITTED, JobState.REVEALED)
-MAX_IN_FLIGHT = 100_000
-_TX_OF = {JobState.SUBMITTED: "submit_tx_hash", JobState.COMMITTED: "commit_tx_hash",
-          JobState.REVEALED: "reveal_tx_hash"}
 RESIGN_GAS_FACTOR = 1.5
 
 
-def _current_tx(job: Job) -> bytes:
-    value = getattr(job, _TX_OF[job.state])
-    return bytes(value)
+class _Groups(dict[bytes, list[Job]]):
+    """tx hash => the jobs whose current transaction it is, loaded from the journal on first use."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def __missing__(self, tx_hash: bytes) -> list[Job]:
+        jobs = self._ctx.journal.jobs_with_tx(tx_hash)
+        self[tx_hash] = jobs
+        return jobs
 
 
-def track(ctx: NodeContext) -> int:
-    """One pass over the transactions in flight; returns how many jobs it confirmed."""
-    groups: dict[bytes, list[Job]] = defaultdict(list)
-    for state in IN_FLIGHT:
-        for job in ctx.journal.jobs(state, limit=MAX_IN_FLIGHT):
-            groups[_current_tx(job)].append(job)
+def track(ctx: NodeContext, head: int) -> int:
+    """One pass over the transactions in flight; returns how many jobs it confirmed. `head` is the latest block."""
     records: dict[bytes, SentTx] = {}
-    for tx_hash in list(groups):
+    states: dict[bytes, JobState] = {}
+    for tx_hash, state in ctx.journal.inflight_txs():
         record = ctx.journal.tx(tx_hash)
-        if record is None:  # a transaction from before the journal kept them (or found on chain): nothing to resend
-            if groups[tx_hash][0].state is not JobState.SUBMITTED:
-                continue
-        elif record.mined_block is not None and groups[tx_hash][0].state is not JobState.SUBMITTED:
+        if record is None:
+            continue  # not recorded by this journal (cannot happen: every transaction is recorded before sending)
+        if record.mined_block is not None and state is not JobState.SUBMITTED:
             continue  # a mined commit or reveal: the consensus stage takes it from here
-        if record is not None:
-            records[tx_hash] = record
+        records[tx_hash], states[tx_hash] = record, state
     for record in ctx.journal.unmined_txs("finalize"):
         records[record.hash] = record  # no job waits on it, but its nonce must not become a hole
     if not records:
         return 0
     receipts = ctx.txm.receipts(records)
-    head = int(ctx.system.sender.w3.eth.block_number)
+    groups = _Groups(ctx)
     confirmed = 0
     missing: list[bytes] = []
     for tx_hash, receipt in receipts.items():
+        record = records[tx_hash]
         if receipt is None:
-            if records[tx_hash].mined_block is not None:
+            if record.mined_block is not None:
                 ctx.journal.set_tx_mined(tx_hash, None)  # a reorg took it out
             missing.append(tx_hash)
             continue
-        record = records[tx_hash]
         if record.mined_block != receipt.block_number:
             ctx.journal.set_tx_mined(tx_hash, receipt.block_number)
             ctx.txm.nonces.confirm(record.nonce)
             ctx.metrics.gas_used.labels(record.kind).inc(receipt.gas_used)
             ctx.metrics.gas_spent.inc(receipt.gas_used * receipt.effective_gas_price)
-        jobs = groups.get(tx_hash, [])
-        if not jobs:
-            continue
+        if tx_hash not in states:
+            continue  # a finalization: nothing waits on it
         if receipt.status != 1:
-            _reverted(ctx, record, receipt, jobs)
-        elif jobs[0].state is JobState.SUBMITTED and head - receipt.block_number >= ctx.confirmations:
-            confirmed += _settle_submission(ctx, receipt, jobs)
+            _reverted(ctx, record, receipt, groups[tx_hash])
+        elif states[tx_hash] is JobState.SUBMITTED and head - receipt.block_number >= ctx.confirmations:
+            confirmed += _settle_submission(ctx, receipt, groups[tx_hash])
     if missing:
         _recover_missing(ctx, [records[h] for h in missing], groups)
     return confirmed
@@ -92,41 +89,52 @@ def track(ctx: NodeContext) -> int:
 
 def _settle_submission(ctx: NodeContext, receipt: Receipt, jobs: list[Job]) -> int:
     """Confirms or fails each job of a mined `submitResults` from the events in its receipt."""
-    hub = ctx.hub.lower()
-    submitted = ctx.codec("ResultSubmitted")
-    skipped = ctx.codec("ResultSkipped")
     served: set[int] = set()
     skips: dict[int, SkipReason] = {}
-    for log in receipt.logs:
-        if str(log.get("address", "")).lower() != hub:
-            continue
-        if submitted.matches(log):
-            event = submitted.decode(log)
-            if event.args["node"] == ctx.address:
-                served.add(int(event.args["requestId"]))
-        elif skipped.matches(log):
-            event = skipped.decode(log)
-            skips[int(event.args["requestId"])] = SkipReason(event.args["reason"])
-    confirmed = 0
-    with ctx.journal.transaction():
+    sw = ctx.stopwatch
+    with sw("decode"):
+        _read_logs(ctx, receipt, served, skips)
+    confirmed: list[int] = []
+    now = time.time()
+    with sw("journal"), ctx.journal.transaction():
         for job in jobs:
             rid = job.request_id
             if rid in served:
-                ctx.journal.mark_confirmed(rid)
-                ctx.metrics.fulfilled.labels(Mode.SINGLE.name).inc()
+                confirmed.append(rid)
                 ctx.metrics.latency_blocks.observe(max(receipt.block_number - job.block_number, 0))
-                ctx.metrics.latency_seconds.observe(max(time.time() - job.seen_at, 0.0))
-                confirmed += 1
+                ctx.metrics.latency_seconds.observe(max(now - job.seen_at, 0.0))
             elif skips.get(rid) is SkipReason.NOT_PENDING and _served_by_us_before(ctx, job):
-                ctx.journal.mark_confirmed(rid)  # an earlier transaction of ours (re-mined after a reorg) won
-                confirmed += 1
+                confirmed.append(rid)  # an earlier transaction of ours (re-mined after a reorg) won
             else:
                 why = {SkipReason.NOT_PENDING: "already final on chain (another node served it first)",
                        SkipReason.EXPIRED: "the deadline passed before the result was mined"}.get(
                     skips.get(rid, SkipReason.NOT_PENDING), "no result event")
                 ctx.journal.mark_failed(rid, f"delivery: {why}")
                 ctx.metrics.failed.labels("skipped").inc()
-    return confirmed
+        ctx.journal.mark_confirmed_many(confirmed)
+    ctx.metrics.fulfilled.labels(Mode.SINGLE.name).inc(len(confirmed))
+    return len(confirmed)
+
+
+def _read_logs(ctx: NodeContext, receipt: Receipt, served: set[int], skips: dict[int, SkipReason]) -> None:
+    """Which requests of a `submitResults` receipt this node served and which the hub skipped (and why), read from
+    the indexed topics (requestId, node) and the skip reason's data word: no generic ABI decoding per item."""
+    hub = ctx.hub.lower()
+    submitted, skipped = ctx.codec("ResultSubmitted").topic, ctx.codec("ResultSkipped").topic
+    me = bytes(12) + bytes.fromhex(ctx.address[2:])
+    for log in receipt.logs:
+        topics = [_bytes(t) for t in log.get("topics") or []]
+        if str(log.get("address", "")).lower() != hub or len(topics) != 3 or topics[2] != me:
+            continue
+        request_id = int.from_bytes(topics[1], "big")
+        if topics[0] == submitted:
+            served.add(request_id)
+        elif topics[0] == skipped:
+            skips[request_id] = SkipReason(int.from_bytes(_bytes(log.get("data", b""))[:32], "big"))
+
+
+def _bytes(value: Any) -> bytes:
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
 
 
 def _served_by_us_before(ctx: NodeContext, job: Job) -> bool:
@@ -171,7 +179,7 @@ def _revert_reason(ctx: NodeContext, record: SentTx, receipt: Receipt) -> str:
 # ------------------------------------------------------------------------------------------------------ not mined
 
 
-def _recover_missing(ctx: NodeContext, records: list[SentTx], groups: dict[bytes, list[Job]]) -> None:
+def _recover_missing(ctx: NodeContext, records: list[SentTx], groups: _Groups) -> None:
     known = ctx.txm.known(r.hash for r in records)
     lost = [r for r in records if not known[r.hash]]
     now = time.time()

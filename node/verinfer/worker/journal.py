@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +166,10 @@ CREATE TABLE IF NOT EXISTS blocks (
 # write-once, because a commit made with it may be re-mined on the new branch and must still be revealable.
 _RESET_COLUMNS = ("output", "output_hash", "submit_tx_hash", "submit_nonce", "commit_tx_hash", "commit_nonce",
                   "reveal_tx_hash", "reveal_nonce", "fail_reason", "failed_from", "last_error")
+
+
+class _BulkMismatch(Exception):  # noqa: N818 - a private signal between two lines of one method
+    """A bulk transition touched fewer rows than asked: redo it job by job to find and name the offender."""
 
 
 @dataclass(frozen=True)
@@ -431,6 +435,45 @@ class Journal:
             self._update(request_id, state=to.value, state_at=self._clock(), attempts=0, **columns)
         return self._existing(request_id)
 
+    def _transition_many(self, to: JobState, rows: Sequence[tuple[int, Mapping[str, object]]]) -> None:
+        """Moves many jobs to `to` in one statement (`rows`: request id and its columns, the same names in each).
+        All or nothing: if any job is unknown or in a state that does not lead to `to`, nothing moves and the
+        single-job path raises the precise error for the first offender."""
+        if not rows:
+            return
+        names = list(rows[0][1])
+        sources = [state for state, after in _NEXT.items() if to in after]
+        assignments = "".join(f", {name} = ?" for name in names)
+        now = self._clock()
+        try:
+            with self.transaction(), self._sql(f"move jobs to {to.value}"):
+                cursor = self._db.executemany(
+                    f"UPDATE jobs SET state = ?, state_at = ?, updated_at = ?, attempts = 0{assignments}"
+                    f" WHERE chain_id = ? AND hub = ? AND request_id = ? AND state IN {_in(sources)}",
+                    [(to.value, now, now, *(columns[n] for n in names), *self._key(), rid) for rid, columns in rows],
+                )
+                if cursor.rowcount != len(rows):
+                    raise _BulkMismatch
+        except _BulkMismatch:
+            with self.transaction():
+                for rid, columns in rows:
+                    self._transition(rid, to, **columns)  # raises for the first job that cannot move
+
+    def mark_computed_many(self, results: Sequence[tuple[int, bytes, bytes]]) -> None:
+        """`mark_computed` for many (request id, output, output hash) at once."""
+        self._transition_many(JobState.COMPUTED, [
+            (rid, {"output": bytes(output), "output_hash": _bytes32("output_hash", output_hash)})
+            for rid, output, output_hash in results
+        ])
+
+    def mark_submitted_many(self, request_ids: Sequence[int], tx_hash: bytes, nonce: int) -> None:
+        """`mark_submitted` for the jobs of one batch transaction."""
+        columns = {"submit_tx_hash": _bytes32("tx_hash", tx_hash), "submit_nonce": _counter("nonce", nonce)}
+        self._transition_many(JobState.SUBMITTED, [(rid, columns) for rid in request_ids])
+
+    def mark_confirmed_many(self, request_ids: Sequence[int]) -> None:
+        self._transition_many(JobState.CONFIRMED, [(rid, {}) for rid in request_ids])
+
     def mark_computed(self, request_id: int, output: bytes, output_hash: bytes) -> Job:
         return self._transition(
             request_id, JobState.COMPUTED, output=bytes(output), output_hash=_bytes32("output_hash", output_hash)
@@ -573,6 +616,17 @@ class Journal:
                 (*self._key(), *([tx_hash] * len(_TX_COLUMN))),
             ).fetchall()
         return [Job.from_row(row) for row in rows]
+
+    def inflight_txs(self) -> list[tuple[bytes, JobState]]:
+        """The distinct current transactions of the jobs in flight (submitted, committed, revealed), with the state
+        of their jobs: what the node must follow until mined, without loading every job."""
+        selects = " UNION ".join(
+            f"SELECT DISTINCT {cols[0]}, '{state.value}' FROM jobs WHERE chain_id = ? AND hub = ? AND state = "
+            f"'{state.value}'" for state, cols in _TX_COLUMN.items()
+        )
+        with self._sql("list transactions in flight"):
+            rows = self._db.execute(selects, self._key() * len(_TX_COLUMN)).fetchall()
+        return [(bytes(row[0]), JobState(row[1])) for row in rows]
 
     def request_ids_with_tx_mined_from(self, block_number: int) -> list[int]:
         """Ids of the jobs with a transaction of theirs recorded as mined in `block_number` or later (reorg

@@ -20,7 +20,7 @@ from verinfer.chain.deploy import load_deployment
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
-from verinfer.chain.watcher import LogWatcher
+from verinfer.chain.watcher import LogWatcher, RawSource
 from verinfer.config import NodeConfig, load_config
 from verinfer.errors import ChainError, ConfigError, ContractRevert, VerinferError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
@@ -95,7 +95,8 @@ class NodeService:
         self.log = ctx.log
         self.registration = self._register(ctx)
         watcher = LogWatcher(w3, deployment.hub.address, journal, start_block=max(deployment.start_block, 1),
-                             confirmations=cfg.confirmations, max_range=cfg.max_log_range)
+                             confirmations=cfg.confirmations, max_range=cfg.max_log_range, timer=ctx.stopwatch,
+                             source=RawSource(txm.raw))
         self.scheduler = Scheduler(ctx, watcher)
         if cfg.metrics.enabled:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)

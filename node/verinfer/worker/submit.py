@@ -29,8 +29,11 @@ def submit_single(ctx: NodeContext) -> int:
 
 def _batch(ctx: NodeContext, jobs: Sequence[Job]) -> list[Signed]:
     """One transaction for `jobs` (several if the gas cap splits them); reverting items are failed and left out."""
-    items = [(job.request_id, ctx.params(job), job.output or b"") for job in jobs]
-    data = ctx.calldata.submit_results(items)
+    sw = ctx.stopwatch
+    with sw("decode"):
+        items = [(job.request_id, ctx.params(job), job.output or b"") for job in jobs]
+    with sw("encode"):
+        data = ctx.calldata.submit_results(items)
     try:
         gas = ctx.txm.estimate_gas(ctx.hub, data)
     except ContractRevert as exc:
@@ -44,11 +47,11 @@ def _batch(ctx: NodeContext, jobs: Sequence[Job]) -> list[Signed]:
     if gas > ctx.max_batch_gas and len(jobs) > 1:
         middle = len(jobs) // 2
         return _batch(ctx, jobs[:middle]) + _batch(ctx, jobs[middle:])
-    tx = ctx.txm.sign(ctx.hub, data, gas, "submit")
-    with ctx.journal.transaction():
+    with sw("signing"):
+        tx = ctx.txm.sign(ctx.hub, data, gas, "submit")
+    with sw("journal"), ctx.journal.transaction():
         ctx.journal.record_tx(tx.hash, tx.nonce, tx.kind, tx.raw)
-        for job in jobs:
-            ctx.journal.mark_submitted(job.request_id, tx.hash, tx.nonce)
+        ctx.journal.mark_submitted_many([job.request_id for job in jobs], tx.hash, tx.nonce)
     ctx.metrics.batch_size.observe(len(jobs))
     return [tx]
 

@@ -24,11 +24,10 @@ from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractLogicError
-from web3.types import TxParams
 
 from verinfer.chain.nonces import NonceManager
 from verinfer.chain.rawbatch import RpcError, call_batch, send_raw_batch
+from verinfer.chain.rawrpc import RawRpc
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError
@@ -98,8 +97,10 @@ class TxManager:
         self._tip_wei = tip_wei
         self._max_fee_wei = max_fee_wei
         self._http = httpx.Client(timeout=timeout)
+        self.raw = RawRpc(rpc_url, timeout=timeout, decoder=decoder)
         self._base_fee: int | None = None
         self._tip: int | None = None
+        self.latest_timestamp: int | None = None
 
     @property
     def address(self) -> ChecksumAddress:
@@ -107,20 +108,24 @@ class TxManager:
 
     def close(self) -> None:
         self._http.close()
+        self.raw.close()
 
     # ------------------------------------------------------------------------------------------------------ fees
 
     def refresh_fees(self) -> int:
         """Reads the latest base fee (and the suggested tip unless one is configured); returns the base fee."""
-        block = rpc(lambda: self.w3.eth.get_block("latest"), "read the latest block")
+        block = self.raw.block("latest")
+        if block is None:
+            raise ChainError("the RPC node has no latest block")
         base_fee = block.get("baseFeePerGas")
         if base_fee is None:
             raise ChainError("the chain has no EIP-1559 base fee; the node sends type-2 transactions only")
-        self._base_fee = int(base_fee)
+        self._base_fee = int(base_fee, 16)
+        self.latest_timestamp = int(block["timestamp"], 16)
         if self._tip_wei is not None:
             self._tip = self._tip_wei
         else:
-            self._tip = int(rpc(lambda: self.w3.eth.max_priority_fee, "read the priority fee"))
+            self._tip = int(self.raw.call("eth_maxPriorityFeePerGas"), 16)
         return self._base_fee
 
     @property
@@ -152,20 +157,14 @@ class TxManager:
 
     def estimate_gas(self, to: str, data: bytes) -> int:
         """eth_estimateGas with a margin; a revert raises its named `ContractRevert`."""
-        tx: TxParams = {"from": self.address, "to": Web3.to_checksum_address(to), "data": data}
-        try:
-            estimate = rpc(lambda: self.w3.eth.estimate_gas(tx), "estimate gas")
-        except ContractLogicError as exc:
-            raise self.decoder.from_web3(exc) from exc
+        estimate = int(self.raw.call("eth_estimateGas", {"from": self.address, "to": to, "data": "0x" + data.hex()}),
+                       16)
         return int(estimate * GAS_MARGIN)
 
     def call(self, to: str, data: bytes) -> bytes:
         """eth_call from this account; a revert raises its named `ContractRevert`."""
-        tx: TxParams = {"from": self.address, "to": Web3.to_checksum_address(to), "data": data}
-        try:
-            return bytes(rpc(lambda: self.w3.eth.call(tx), "eth_call"))
-        except ContractLogicError as exc:
-            raise self.decoder.from_web3(exc) from exc
+        answer = self.raw.call("eth_call", {"from": self.address, "to": to, "data": "0x" + data.hex()}, "latest")
+        return bytes.fromhex(str(answer)[2:])
 
     def sign(self, to: str, data: bytes, gas: int, kind: str, *, nonce: int | None = None,
              floor: tuple[int, int] | None = None) -> Signed:
@@ -238,7 +237,7 @@ class TxManager:
 
     def mined_nonce(self) -> int:
         """How many of this account's transactions are mined (the next nonce the chain will accept in a block)."""
-        return int(rpc(lambda: self.w3.eth.get_transaction_count(self.address, "latest"), "read the mined nonce"))
+        return int(self.raw.call("eth_getTransactionCount", self.address, "latest"), 16)
 
     def balance(self) -> int:
         return int(rpc(lambda: self.w3.eth.get_balance(self.address), "read the balance"))
