@@ -73,7 +73,7 @@ class Run:
     @property
     def p95(self) -> float:
         ordered = sorted(self.latency_blocks)
-        return float(ordered[max(0, int(round(0.95 * len(ordered))) - 1)])
+        return float(ordered[max(0, round(0.95 * len(ordered)) - 1)])
 
 
 def _receipts(rpc_url: str, hashes: list[str]) -> list[dict[str, Any]]:
