@@ -15,11 +15,13 @@ import {
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IModelRegistry, IModelTermsSink, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
 import {INodeRegistry, Eligibility} from "./interfaces/INodeRegistry.sol";
+import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
 import {Commitments} from "./lib/Commitments.sol";
+import {ZkInstances} from "./lib/ZkInstances.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
 
 /// @title InferenceHub
-/// @notice Requests, escrow, SINGLE and CONSENSUS delivery, refunds. See {IInferenceHub}.
+/// @notice Requests, escrow, SINGLE, CONSENSUS and ZK delivery, refunds. See {IInferenceHub}.
 /// @dev Per request the hub keeps one slot: the hash of the request's parameters while it is open, the result
 ///      commitment once fulfilled, with the status in the lowest byte. Everything else travels in events and is passed
 ///      back by whoever acts on the request (the commitment pattern of Chainlink Functions).
@@ -93,6 +95,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     mapping(uint256 requestId => address[]) private _committers;
     /// @dev requestId => node => its vote.
     mapping(uint256 requestId => mapping(address node => Vote)) private _votes;
+    /// @dev modelId => the model's proof verifier, pushed by the model registry at registration (ZK models only).
+    mapping(bytes32 modelId => IZkVerifier) private _verifiers;
 
     /*//////////////////////////////////////////////////////////////
                               CONSTRUCTOR
@@ -227,6 +231,30 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /*//////////////////////////////////////////////////////////////
+                                   ZK
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IInferenceHub
+    function submitZkResult(
+        uint256 requestId,
+        RequestParams calldata request,
+        bytes calldata input,
+        bytes calldata output,
+        bytes calldata proof
+    ) external {
+        _checkPending(requestId, request);
+        if (request.mode != Mode.ZK) revert WrongMode(requestId, request.mode);
+        if (block.timestamp > request.deadline) revert RequestExpired(requestId, request.deadline);
+        bytes32 inputHash = keccak256(input);
+        if (inputHash != request.inputHash) revert InputMismatch(requestId, request.inputHash, inputHash);
+        if (output.length != request.outputBytes) revert OutputLengthMismatch(output.length, request.outputBytes);
+        bytes32 envHash = _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
+        _checkProof(requestId, _verifiers[request.modelId], proof, ZkInstances.fromTensors(input, output));
+        _balances[msg.sender] += request.fee;
+        _recordSingle(requestId, request, output, envHash);
+    }
+
+    /*//////////////////////////////////////////////////////////////
                                CONSENSUS
     //////////////////////////////////////////////////////////////*/
 
@@ -327,6 +355,12 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _modelTerms[modelId] = terms;
     }
 
+    /// @inheritdoc IModelTermsSink
+    function syncModelVerifier(bytes32 modelId, address verifier) external {
+        if (msg.sender != address(_models)) revert CallerNotModelRegistry(msg.sender, address(_models));
+        _verifiers[modelId] = IZkVerifier(verifier);
+    }
+
     /// @inheritdoc IInferenceHub
     function setParams(HubParams calldata newParams) external onlyOwner {
         _setParams(newParams);
@@ -350,12 +384,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (!terms.exists) revert UnknownModel(modelId);
         if (terms.deprecated) revert ModelIsDeprecated(modelId);
         if (terms.modes & (1 << uint8(mode)) == 0) revert ModeNotAllowed(modelId, mode, terms.modes);
-        // ZK delivery (proof checked by the model's verifier) is not built yet; refuse rather than escrow a fee
-        // nobody can earn.
-        if (mode == Mode.ZK) revert ModeUnavailable(mode);
         if (inputLength > cfg.maxInputBytes) revert InputTooLarge(inputLength, cfg.maxInputBytes);
         if (inputLength != terms.inputBytes) revert InputLengthMismatch(inputLength, terms.inputBytes);
-        if (mode == Mode.SINGLE) {
+        // SINGLE and ZK are answered by one node.
+        if (mode != Mode.CONSENSUS) {
             if (redundancy != 1) revert RedundancyInvalid(mode, redundancy, 1, 1);
         } else if (redundancy < 2 || redundancy > cfg.maxRedundancy) {
             revert RedundancyInvalid(mode, redundancy, 2, cfg.maxRedundancy);
@@ -406,7 +438,27 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _callback(requestId, p.requester, p.callbackGasLimit, output);
     }
 
-    /// @dev Records a SINGLE result, emits it and calls back. The caller has checked the request and the node.
+    /// @dev Has `verifier` check `proof` on `instances` with a STATICCALL (a verifier can neither change state nor
+    ///      re-enter) and reverts with `ProofRejected` unless it returned true. A verifier's own revert data is dropped
+    ///      rather than bubbled (EZKL's carry none), and at most one word of return data is copied.
+    function _checkProof(uint256 requestId, IZkVerifier verifier, bytes calldata proof, uint256[] memory instances)
+        private
+        view
+    {
+        bytes memory data = abi.encodeCall(IZkVerifier.verifyProof, (proof, instances));
+        bool ok;
+        uint256 valid;
+        assembly ("memory-safe") {
+            mstore(0x00, 0)
+            ok := staticcall(gas(), verifier, add(data, 0x20), mload(data), 0x00, 0x20)
+            // A verifier without code (impossible for a registered ZK model) succeeds with no return data: reads 0.
+            valid := and(ok, and(gt(returndatasize(), 0x1f), eq(mload(0x00), 1)))
+        }
+        if (valid == 0) revert ProofRejected(requestId, address(verifier));
+    }
+
+    /// @dev Records a SINGLE (or proven ZK) result, emits it and calls back. The caller has checked the request and
+    ///      the node.
     function _recordSingle(uint256 requestId, RequestParams calldata p, bytes calldata output, bytes32 envHash)
         private
     {
@@ -661,6 +713,11 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @inheritdoc IInferenceHub
     function modelTermsOf(bytes32 modelId) external view returns (ModelTerms memory) {
         return _modelTerms[modelId];
+    }
+
+    /// @inheritdoc IInferenceHub
+    function verifierOf(bytes32 modelId) external view returns (address) {
+        return address(_verifiers[modelId]);
     }
 
     /// @inheritdoc IInferenceHub

@@ -67,6 +67,8 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         if (zk != (spec.verifier != address(0)) || (zk && spec.verifier.code.length == 0)) {
             revert VerifierInvalid(spec.modes, spec.verifier);
         }
+        // A ZK circuit's integers are fixed-point at 2^k: only then are the canonical values its public instances.
+        if (zk && spec.scale & (spec.scale - 1) != 0) revert ScaleNotPowerOfTwo(spec.scale);
         uint256 envCount = spec.allowedEnvironments.length;
         if (envCount > MAX_ENVIRONMENTS) revert TooManyEnvironments(envCount, MAX_ENVIRONMENTS);
         for (uint256 i; i < envCount; ++i) {
@@ -92,6 +94,7 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         _modelIds.push(modelId);
         emit ModelRegistered(modelId, msg.sender, spec);
         _hub.syncModelTerms(modelId, terms);
+        if (zk) _hub.syncModelVerifier(modelId, spec.verifier);
     }
 
     /// @inheritdoc IModelRegistry

@@ -88,7 +88,8 @@ struct RoundView {
 /// @notice Records inference requests and their results. A request escrows its fee; a staked node (SINGLE) or a
 ///         strict majority of k staked nodes (CONSENSUS, commit-reveal) answers; the result is bound into a commitment
 ///         keccak256(requestId, modelId, inputHash, outputHash, envHash, node); the requester's callback receives the
-///         output with exactly its gas limit and can never make the delivery fail. After the deadline without a result
+///         output with exactly its gas limit and can never make the delivery fail. ZK requests are answered by one
+///         staked node with a zero-knowledge proof that the model's verifier checks before anything is recorded. After the deadline without a result
 ///         the requester gets the whole fee back, triggered by anyone.
 interface IInferenceHub is IModelTermsSink {
     /*//////////////////////////////////////////////////////////////
@@ -101,8 +102,6 @@ interface IInferenceHub is IModelTermsSink {
     error ModelIsDeprecated(bytes32 modelId);
     /// @notice The model does not allow this verification mode.
     error ModeNotAllowed(bytes32 modelId, Mode mode, uint8 allowedModes);
-    /// @notice The mode is not available in this version of the hub.
-    error ModeUnavailable(Mode mode);
     /// @notice The input is not the model's canonical input size.
     error InputLengthMismatch(uint256 length, uint256 expected);
     /// @notice The input is larger than the hub accepts.
@@ -140,6 +139,17 @@ interface IInferenceHub is IModelTermsSink {
     error InsufficientGasForCallback(uint256 available, uint256 required);
     /// @notice A batch must hold between 1 and `max` items.
     error BatchSizeInvalid(uint256 size, uint256 max);
+
+    /*//////////////////////////////////////////////////////////////
+                              ZK ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The input passed with a ZK result is not the request's: keccak256(input) differs from its inputHash.
+    error InputMismatch(uint256 requestId, bytes32 expected, bytes32 given);
+    /// @notice The model's verifier refused the proof for the request's input and the posted output: the output was
+    ///         tampered with, or the proof is for another input, another model's circuit, or is malformed. (A
+    ///         verifier cannot say which public value is wrong.)
+    error ProofRejected(uint256 requestId, address verifier);
 
     /*//////////////////////////////////////////////////////////////
                            CONSENSUS ERRORS
@@ -186,7 +196,7 @@ interface IInferenceHub is IModelTermsSink {
     error ParameterOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
     /// @notice A registry address is not a contract.
     error RegistryInvalid(address registry);
-    /// @notice Only the model registry pushes model terms.
+    /// @notice Only the model registry pushes model terms and verifiers.
     error CallerNotModelRegistry(address caller, address registry);
 
     /*//////////////////////////////////////////////////////////////
@@ -208,7 +218,8 @@ interface IInferenceHub is IModelTermsSink {
         bytes input
     );
 
-    /// @notice A SINGLE result was recorded and the fee credited to `node`.
+    /// @notice A SINGLE or ZK result was recorded and the fee credited to `node` (the request's mode tells which; a ZK
+    ///         result's proof is in the calldata of the transaction that emitted this event).
     event ResultSubmitted(
         uint256 indexed requestId, address indexed node, bytes32 envHash, bytes32 commitment, bytes output
     );
@@ -286,6 +297,31 @@ interface IInferenceHub is IModelTermsSink {
     function submitResults(Submission[] calldata items) external returns (uint256 fulfilled);
 
     /*//////////////////////////////////////////////////////////////
+                                   ZK
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Delivers a ZK result: checks that `input` is the request's input (keccak256(input) == inputHash), builds
+    ///         the proof's public instances from `input` and `output` (see {ZkInstances}), has the model's own verifier
+    ///         (registered with the model, immutable) check `proof` on them, and only then records the same commitment
+    ///         as SINGLE (so `verifyResult` works unchanged), credits the fee to the caller and calls back.
+    /// @dev The caller must be a staked node eligible for the model, as in SINGLE: it keeps the commitment's shape
+    ///      (the node and its environment hash) and limits who can race for the fee.
+    ///      Front-running: the output is a function of the input and the proof is public once broadcast, so another
+    ///      eligible node can copy a pending submission and be paid first. The requester is never harmed (any accepted
+    ///      result is the proven one); only the prover's fee is at stake. The proof cannot name its submitter (EZKL's
+    ///      instances are the model's inputs and outputs only), and a commit-reveal round would cost a second
+    ///      transaction and a reveal delay on every request; nodes that fear copying submit privately.
+    /// @param input The request's input bytes (from `InferenceRequested`); only its hash is stored.
+    /// @param proof The proof bytes, passed to the verifier unchanged.
+    function submitZkResult(
+        uint256 requestId,
+        RequestParams calldata request,
+        bytes calldata input,
+        bytes calldata output,
+        bytes calldata proof
+    ) external;
+
+    /*//////////////////////////////////////////////////////////////
                                CONSENSUS
     //////////////////////////////////////////////////////////////*/
 
@@ -355,6 +391,9 @@ interface IInferenceHub is IModelTermsSink {
 
     /// @notice The hub's copy of `modelId`'s request terms (pushed by the model registry).
     function modelTermsOf(bytes32 modelId) external view returns (ModelTerms memory);
+
+    /// @notice The proof verifier of `modelId` (pushed by the model registry; zero unless the model allows ZK).
+    function verifierOf(bytes32 modelId) external view returns (address);
 
     function modelRegistry() external view returns (address);
     function nodeRegistry() external view returns (address);

@@ -3,7 +3,7 @@ pragma solidity 0.8.37;
 
 /// @notice How a result is shown to be correct.
 /// @dev SINGLE: one staked node answers. CONSENSUS: k staked nodes commit, reveal, and the strict majority wins.
-///      ZK: a zero-knowledge proof checked by the model's verifier (reserved: the hub refuses it until it is built).
+///      ZK: one staked node answers with a zero-knowledge proof that the model's verifier checks on chain.
 enum Mode {
     SINGLE,
     CONSENSUS,
@@ -42,7 +42,8 @@ struct ModelSpec {
     uint8 modes;
     /// @dev Environment manifest hashes allowed to serve the model; empty = any environment.
     bytes32[] allowedEnvironments;
-    /// @dev Proof verifier for Mode.ZK; must be a contract when ZK is allowed and zero otherwise.
+    /// @dev Proof verifier for Mode.ZK ({IZkVerifier}, generated for this model's circuit by `verinfer.zk`); must be a
+    ///      contract when ZK is allowed and zero otherwise. With ZK, `scale` must be 2^k for the circuit's scale k.
     address verifier;
 }
 
@@ -51,6 +52,9 @@ struct ModelSpec {
 interface IModelTermsSink {
     /// @notice Stores `terms` for `modelId`. Only the model registry may call it.
     function syncModelTerms(bytes32 modelId, ModelTerms calldata terms) external;
+
+    /// @notice Stores the proof verifier of a model that allows ZK, once, at its registration. Only the model registry.
+    function syncModelVerifier(bytes32 modelId, address verifier) external;
 }
 
 /// @title IModelRegistry
@@ -88,6 +92,8 @@ interface IModelRegistry {
     error ModesInvalid(uint8 modes, uint8 knownModes);
     /// @notice ZK mode needs a verifier contract, and a verifier is only meaningful with ZK mode.
     error VerifierInvalid(uint8 modes, address verifier);
+    /// @notice A model that allows ZK must have a scale of 2^k, the fixed-point scale of its circuit.
+    error ScaleNotPowerOfTwo(uint64 scale);
     /// @notice An allowed environment hash is zero.
     error EnvironmentZero(uint256 index);
     /// @notice An allowed environment hash appears twice.
@@ -116,7 +122,8 @@ interface IModelRegistry {
                                 FUNCTIONS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Registers a model; the caller becomes its owner.
+    /// @notice Registers a model; the caller becomes its owner. Its terms (and, with ZK, its verifier) are pushed to
+    ///         the hub.
     /// @param modelId keccak256 of the ONNX file's bytes (computed off chain: files are too large for calldata).
     function registerModel(bytes32 modelId, ModelSpec calldata spec) external;
 

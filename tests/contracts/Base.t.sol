@@ -9,6 +9,7 @@ import {HubParams, RequestParams, Submission} from "../../contracts/interfaces/I
 import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {Commitments} from "../../contracts/lib/Commitments.sol";
 import {NoopConsumer, RecordingConsumer} from "./mocks/Consumers.sol";
+import {ZkFixture} from "./fixtures/ZkFixture.sol";
 
 /// @notice Deploys the whole system, registers a 32-byte-in / 32-byte-out model and three staked nodes.
 abstract contract BaseTest is Test {
@@ -162,6 +163,42 @@ abstract contract BaseTest is Test {
         returns (bytes32)
     {
         return Commitments.result(id, p.modelId, p.inputHash, keccak256(output), env, node);
+    }
+
+    /// @dev Deploys the real EZKL verifier of the fixture model (creation code compiled by verinfer.zk).
+    function deployZkFixtureVerifier() internal returns (address verifier) {
+        bytes memory code = ZkFixture.VERIFIER_CREATION_CODE;
+        assembly ("memory-safe") {
+            verifier := create(0, add(code, 0x20), mload(code))
+        }
+        vm.assertTrue(verifier != address(0), "verifier deployed");
+    }
+
+    /// @dev Registers the fixture's 16-8-2 MLP for ZK with `verifier` under `modelId`, served by node1 and node2.
+    function registerZkFixtureModel(bytes32 modelId, address verifier) internal {
+        ModelSpec memory s = spec(Mode.ZK, Mode.ZK);
+        s.inputShape = shape(1, ZkFixture.FEATURES);
+        s.outputShape = shape(1, ZkFixture.CLASSES);
+        s.scale = ZkFixture.SCALE;
+        s.verifier = verifier;
+        models.registerModel(modelId, s);
+        bytes32[] memory ids = new bytes32[](1);
+        ids[0] = modelId;
+        vm.prank(node1);
+        nodes.setModels(ids, true);
+        vm.prank(node2);
+        nodes.setModels(ids, true);
+    }
+
+    /// @dev The parameters of a ZK request for `modelId` on `input` made by `requester` now, with `fee`.
+    function zkParams(bytes32 modelId, address requester, bytes memory input, uint32 cbGas, uint64 deadline, uint256 fee)
+        internal
+        pure
+        returns (RequestParams memory p)
+    {
+        p = paramsFor(requester, input, Mode.ZK, 1, cbGas, deadline, fee);
+        p.modelId = modelId;
+        p.outputBytes = ZkFixture.CLASSES * 8;
     }
 
     function masked(bytes32 h) internal pure returns (bytes32) {

@@ -5,6 +5,9 @@ import {BaseTest} from "./Base.t.sol";
 import {RequestParams, Submission} from "../../contracts/interfaces/IInferenceHub.sol";
 import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {NoopConsumer} from "./mocks/Consumers.sol";
+import {IZkVerifier} from "../../contracts/interfaces/IZkVerifier.sol";
+import {ZkFixture} from "./fixtures/ZkFixture.sol";
+import {ZkInstancesHarness} from "./harness/ZkInstancesHarness.sol";
 
 /// @notice Named gas snapshots of the hot paths with a 32-byte input and output, after a warm-up round (so the
 ///         request counter and the node's balance slot are already non-zero, as on a live hub).
@@ -52,5 +55,26 @@ contract GasTest is BaseTest {
         hub.submitResults(items);
         uint256 total = vm.snapshotGasLastCall("submitResults (32 items, no-op callbacks)");
         vm.assertLe(total / 32, 25_000, "batched result per item");
+    }
+
+    function test_gas_submitZkResult_mlp16() public {
+        address verifier = deployZkFixtureVerifier();
+        registerZkFixtureModel(ZkFixture.MODEL_ID, verifier);
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        uint256 id = noop.request{value: PRICE}(ZkFixture.MODEL_ID, ZkFixture.INPUT, Mode.ZK, 1, CB_GAS, deadline);
+        RequestParams memory p = zkParams(ZkFixture.MODEL_ID, address(noop), ZkFixture.INPUT, CB_GAS, deadline, PRICE);
+        vm.prank(node1);
+        hub.submitZkResult(id, p, ZkFixture.INPUT, ZkFixture.OUTPUT, ZkFixture.PROOF);
+        uint256 total = vm.snapshotGasLastCall("submitZkResult (16-8-2 MLP, real EZKL proof, no-op callback)");
+        vm.assertLe(total, 650_000, "ZK submission target");
+    }
+
+    function test_gas_verifyProof_mlp16() public {
+        address verifier = deployZkFixtureVerifier();
+        uint256[] memory instances = new ZkInstancesHarness().fromTensors(ZkFixture.INPUT, ZkFixture.OUTPUT);
+        // A view call is a STATICCALL, which --isolate does not turn into a transaction: this is the verifier's
+        // execution gas alone (bench/zk.py sends it as a transaction: ~557k with intrinsic and calldata gas).
+        IZkVerifier(verifier).verifyProof(ZkFixture.PROOF, instances);
+        vm.snapshotGasLastCall("verifyProof execution only (16-8-2 MLP, EZKL verifier, no intrinsic/calldata gas)");
     }
 }

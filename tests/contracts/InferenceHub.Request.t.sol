@@ -79,16 +79,6 @@ contract InferenceHubRequestTest is BaseTest {
         hub.requestInference{value: PRICE * 2}(singleOnly, input32(), Mode.CONSENSUS, 2, 0, _deadline());
     }
 
-    function test_RevertWhen_ModeZkUnavailable() public {
-        bytes32 zkModel = keccak256("zk model");
-        ModelSpec memory s = spec(Mode.SINGLE, Mode.ZK);
-        s.verifier = address(consumer); // any contract: the registry only checks it has code
-        models.registerModel(zkModel, s);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.ModeUnavailable.selector, Mode.ZK));
-        vm.prank(alice);
-        hub.requestInference{value: PRICE}(zkModel, input32(), Mode.ZK, 1, 0, _deadline());
-    }
-
     function test_RevertWhen_InputLengthMismatch() public {
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.InputLengthMismatch.selector, 24, 32));
         vm.prank(alice);

@@ -121,6 +121,7 @@ contract ModelRegistryTest is BaseTest {
         s.outputShape = _dims(1, 8_192);
         s.allowedEnvironments = _envs(32);
         s.modes = ALL_MODES;
+        s.scale = 1 << 63; // ZK needs a power of two; the largest fits uint64
         s.verifier = address(new MockVerifier());
         models.registerModel(MODEL2, s);
 
@@ -134,9 +135,42 @@ contract ModelRegistryTest is BaseTest {
     function test_registerModel_zkWithVerifierContract() public {
         ModelSpec memory s = _valid();
         s.modes = ZK_BIT;
+        s.scale = 1 << 10;
         s.verifier = address(new MockVerifier());
         models.registerModel(MODEL2, s);
         vm.assertEq(models.termsOf(MODEL2).modes, ZK_BIT, "zk only");
+    }
+
+    function test_registerModel_zkPushesVerifierToHub() public {
+        ModelSpec memory s = _valid();
+        s.modes = ZK_BIT | SINGLE_BIT;
+        s.scale = 1;
+        s.verifier = address(new MockVerifier());
+        models.registerModel(MODEL2, s);
+        vm.assertEq(hub.verifierOf(MODEL2), s.verifier, "hub copy of the verifier");
+    }
+
+    function test_registerModel_withoutZkPushesNoVerifier() public view {
+        vm.assertEq(hub.verifierOf(MODEL), address(0), "no verifier");
+    }
+
+    function test_RevertWhen_ZkScaleNotPowerOfTwo() public {
+        ModelSpec memory s = _valid();
+        s.modes = ZK_BIT;
+        s.scale = 1_000;
+        s.verifier = address(new MockVerifier());
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ScaleNotPowerOfTwo.selector, uint64(1_000)));
+    }
+
+    function testFuzz_RevertWhen_ZkScaleNotPowerOfTwo(uint64 scale) public {
+        scale = uint64(bound(scale, 3, type(uint64).max));
+        // 2^k + 1 is no power of two for k >= 1, and cannot overflow: the largest power of two in range is 2^63.
+        if (scale & (scale - 1) == 0) ++scale;
+        ModelSpec memory s = _valid();
+        s.modes = ZK_BIT;
+        s.scale = scale;
+        s.verifier = address(new MockVerifier());
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.ScaleNotPowerOfTwo.selector, scale));
     }
 
     function test_registerModel_inputBytesIsEightTimesProduct() public {
