@@ -44,6 +44,8 @@ ENV_DELIMITER = "__"
 DEFAULT_FILE_NAME = "node.toml"
 RPC_SCHEMES = ("http", "https", "ws", "wss")
 SERVED_MODES = (Mode.SINGLE, Mode.CONSENSUS)
+"""The default: what any node serves. ZK is added by listing it, with `zk.artifacts_dir` set (the proving keys)."""
+KNOWN_MODES = (Mode.SINGLE, Mode.CONSENSUS, Mode.ZK)
 SECRET_FIELDS = frozenset({"private_key"})
 
 
@@ -69,8 +71,8 @@ def _modes(value: Any) -> Any:
             mode = Mode[item.upper()] if isinstance(item, str) else Mode(item)
         except (KeyError, ValueError):
             raise PydanticCustomError("modes", "unknown mode '{mode}'", {"mode": str(item)}) from None
-        if mode not in SERVED_MODES:
-            raise PydanticCustomError("modes", "this node cannot serve mode {mode} (no prover)", {"mode": mode.name})
+        if mode not in KNOWN_MODES:
+            raise PydanticCustomError("modes", "this node cannot serve mode {mode}", {"mode": mode.name})
         if mode not in modes:
             modes.append(mode)
     return tuple(sorted(modes))
@@ -165,6 +167,14 @@ class MetricsConfig(_Section):
     port: Annotated[int, Field(ge=0, le=65_535)] = 9_464  # 0: any free port (tests)
 
 
+class ZkConfig(_Section):
+    """ZK mode: where the proving artifacts of each ZK model live (`<artifacts_dir>/<modelId hex>/`, as
+    `verinfer model register --zk` or `verinfer.zk.prepare` wrote them), and how many processes prove at once."""
+
+    artifacts_dir: UserPath | None = None
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+
+
 class NodeConfig(BaseSettings):
     """Everything a node needs to run. Keyword arguments are the file layer: environment variables override them."""
 
@@ -190,6 +200,15 @@ class NodeConfig(BaseSettings):
     metrics: MetricsConfig = MetricsConfig()
     registration: RegistrationConfig = RegistrationConfig()
     tx: TxConfig = TxConfig()
+    zk: ZkConfig = ZkConfig()
+
+    @model_validator(mode="after")
+    def _zk_needs_artifacts(self) -> NodeConfig:
+        if Mode.ZK in self.modes and self.zk.artifacts_dir is None:
+            raise PydanticCustomError(
+                "zk", "modes includes ZK but zk.artifacts_dir is not set: point it at the ZK models' proving artifacts"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -307,7 +326,7 @@ def _allowed(fields: Sequence[str]) -> str:
     if name == "models":
         parts.append('a list of 0x-prefixed 32-byte model ids, or ["all"]')
     if name == "modes":
-        parts.append("a list of mode names from " + ", ".join(mode.name for mode in SERVED_MODES))
+        parts.append("a list of mode names from " + ", ".join(mode.name for mode in KNOWN_MODES))
     allowed = " and ".join(parts)
     if info.examples:
         allowed += ("" if not allowed else ", ") + "for example " + ", ".join(map(str, info.examples))

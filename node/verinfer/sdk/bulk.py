@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from verinfer.sdk.client import Client
 
 REQUEST_GAS = 300_000  # generous for inputs up to a few KB; unused gas is not paid
-POST_CHUNK = 500
+POST_CHUNK = 1_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,36 @@ def request_many(
     fee: int | None = None,
 ) -> BulkRequests:
     """Signs one `requestInference` per row (consecutive nonces) and sends them as batch POSTs; does not wait."""
+    raws = sign_requests(client, model_id, rows, mode=mode, redundancy=redundancy, deadline_s=deadline_s,
+                         callback_gas_limit=callback_gas_limit, gas=gas, fee=fee)
+    return send_signed(client, raws)
+
+
+def send_signed(client: Client, raws: Sequence[bytes]) -> BulkRequests:
+    """Posts signed transactions in batches of POST_CHUNK; ChainError names the first one the node refuses."""
+    rpc_url = str(client.system.sender.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    hashes: list[bytes] = []
+    for start in range(0, len(raws), POST_CHUNK):
+        for item in send_raw_batch(rpc_url, raws[start : start + POST_CHUNK], timeout=60.0):
+            if item.tx_hash is None:
+                raise ChainError(f"request #{start + item.index} refused: {item.error}")
+            hashes.append(bytes(item.tx_hash))
+    return BulkRequests(tuple(hashes))
+
+
+def sign_requests(
+    client: Client,
+    model_id: bytes,
+    rows: Sequence[npt.ArrayLike],
+    *,
+    mode: Mode = Mode.SINGLE,
+    redundancy: int = 1,
+    deadline_s: int = 3600,
+    callback_gas_limit: int = 0,
+    gas: int = REQUEST_GAS,
+    fee: int | None = None,
+) -> list[bytes]:
+    """One signed `requestInference` per row, with consecutive nonces from the account's pending count."""
     system = client.system
     w3 = system.sender.w3
     spec = client.model(model_id)
@@ -95,13 +125,4 @@ def request_many(
                                                    callback_gas_limit, now + deadline_s])
         txs.append({"type": 2, "chainId": chain_id, "nonce": nonce + i, "to": hub.address, "value": value,
                     "data": data, "gas": gas, "maxFeePerGas": 3 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9})
-    raws = sign_many(account, txs)
-    rpc_url = str(w3.provider.endpoint_uri)  # type: ignore[attr-defined]
-    hashes: list[bytes] = []
-    for start in range(0, len(raws), POST_CHUNK):
-        for item in send_raw_batch(rpc_url, raws[start : start + POST_CHUNK], timeout=60.0):
-            if item.error is not None:
-                raise ChainError(f"request #{start + item.index} refused: {item.error}")
-            assert item.tx_hash is not None
-            hashes.append(bytes(item.tx_hash))
-    return BulkRequests(tuple(hashes))
+    return sign_many(account, txs)

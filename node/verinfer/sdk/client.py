@@ -149,12 +149,12 @@ class RequestHandle:
         if not requested:
             raise ChainError(f"no InferenceRequested log for request {self.request_id} from block {self.block_number}")
         input_hash = Web3.keccak(bytes(requested[0].args["input"]))
-        if self.mode == Mode.SINGLE:
+        if self.mode in (Mode.SINGLE, Mode.ZK):  # a ZK result is recorded like a SINGLE one, once its proof passed
             outcome = self._single()
         elif self.mode == Mode.CONSENSUS:
             outcome = self._consensus()
         else:
-            raise ChainError(f"reading results of {self.mode.name} requests is not supported yet")
+            raise ChainError(f"request {self.request_id} has an unknown mode {self.mode!r}")
         log, output, env_hashes, nodes = outcome
         return InferenceResult(
             request_id=self.request_id,
@@ -313,11 +313,14 @@ class Client:
             tx_hash=log.transaction_hash,
         )
 
-    def verify(self, request_id: int, model_path: Path | str | None = None) -> VerificationReport:
-        """Re-executes the request's model on its input and checks the recorded result (see `verinfer.sdk.verify`)."""
+    def verify(
+        self, request_id: int, model_path: Path | str | None = None, zk_artifacts_dir: Path | str | None = None
+    ) -> VerificationReport:
+        """Re-executes the request's model on its input (or, for ZK, re-checks its proof) and checks the recorded
+        result (see `verinfer.sdk.verify`)."""
         from verinfer.sdk.verify import verify  # verify.py builds on this module
 
-        return verify(self, request_id, model_path)
+        return verify(self, request_id, model_path, zk_artifacts_dir)
 
 
 def _shaped(inputs: npt.ArrayLike, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+from hexbytes import HexBytes
 from web3 import Web3
 
 from verinfer.chain import commitments
+from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError, ModelError
 from verinfer.inference import codec
 from verinfer.inference.model_store import ModelStore
@@ -62,11 +64,15 @@ def _check(field: str, expected: object, actual: object) -> Check:
     return Check(field, show(expected), show(actual), expected == actual)
 
 
-def verify(client: Client, request_id: int, model_path: Path | str | None = None) -> VerificationReport:
+def verify(
+    client: Client, request_id: int, model_path: Path | str | None = None, zk_artifacts_dir: Path | str | None = None
+) -> VerificationReport:
     """Re-executes request `request_id` and compares with what the chain recorded.
 
     The model comes from `model_path` if given (its hash is reported, not trusted), else from its registered URI
-    through a hash-checked `ModelStore` in the client's cache directory.
+    through a hash-checked `ModelStore` in the client's cache directory. A ZK result is checked through its proof
+    instead of re-execution: on chain (the model's verifier), and locally too when `zk_artifacts_dir` holds the
+    model's prepared artifacts.
     """
     system = client.system
     handle = client.handle(request_id)
@@ -87,9 +93,15 @@ def verify(client: Client, request_id: int, model_path: Path | str | None = None
     if not requested:
         raise ChainError(f"no InferenceRequested log for request {request_id}")
     input_bytes = bytes(requested[0].args["input"])
-    runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
-    features = codec.decode(input_bytes, spec.input_shape, spec.scale).astype(np.float32)
-    output = codec.encode(runner.run_batch(features), spec.scale)
+    if result.mode == Mode.ZK:
+        # The output is the circuit's fixed-point result, bound by the proof: the proof is what is re-checked.
+        output = result.output_bytes
+        proof_checks = _zk_checks(client, request_id, result.result_tx, input_bytes, output, zk_artifacts_dir)
+    else:
+        runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
+        features = codec.decode(input_bytes, spec.input_shape, spec.scale).astype(np.float32)
+        output = codec.encode(runner.run_batch(features), spec.scale)
+        proof_checks = ()
 
     input_hash = bytes(Web3.keccak(input_bytes))
     output_hash = bytes(Web3.keccak(output))
@@ -97,7 +109,7 @@ def verify(client: Client, request_id: int, model_path: Path | str | None = None
         commitments.result(request_id, model_id, input_hash, output_hash, env, node)
         for env, node in zip(result.env_hashes, result.nodes, strict=True)
     ]
-    if result.mode == Mode.SINGLE:
+    if result.mode in (Mode.SINGLE, Mode.ZK):  # ZK records the SINGLE commitment once the proof passed
         recomputed = node_commitments[0]
     else:
         recomputed = commitments.consensus(request_id, output_hash, node_commitments)
@@ -114,5 +126,36 @@ def verify(client: Client, request_id: int, model_path: Path | str | None = None
             _check("output hash", output_hash, result.output_hash),
             _check("commitment", commitments.stored_form(recomputed), stored),
             _check("on-chain verifyResult", True, on_chain_ok),
+            *proof_checks,
         ),
     )
+
+
+def _zk_checks(client: Client, request_id: int, result_tx: bytes, input_bytes: bytes, output: bytes,
+               artifacts_dir: Path | str | None) -> tuple[Check, ...]:
+    """A ZK result's proof, read back from the delivering transaction's calldata: it must be for this request's
+    input and output, and the model's verifier must accept it (an eth_call); with the model's prepared artifacts at
+    hand, the proof is also checked locally against the verifying key."""
+    from verinfer.zk import load_artifacts, verify_on_chain, verify_proof  # ezkl only for ZK results
+
+    system = client.system
+    tx = rpc(lambda: system.sender.w3.eth.get_transaction(HexBytes(result_tx)), "read the result transaction")
+    try:
+        fn, args = system.hub.decode_function_input(tx["input"])
+    except ValueError:
+        return (_check("proof in the result transaction", "submitZkResult call", "undecodable calldata"),)
+    if fn.fn_name != "submitZkResult":
+        return (_check("proof in the result transaction", "submitZkResult", fn.fn_name),)
+    proof = bytes(args["proof"])
+    request = args["request"]
+    model_id = bytes(request["modelId"] if isinstance(request, dict) else request[0])
+    verifier = system.sender.call(system.hub.functions.verifierOf(model_id))
+    checks = [
+        _check("proof input", input_bytes, bytes(args["input"])),
+        _check("proof output", output, bytes(args["output"])),
+        _check("proof (on-chain verifier)", True, verify_on_chain(system, verifier, input_bytes, output, proof)),
+    ]
+    if artifacts_dir is not None:
+        artifacts = load_artifacts(artifacts_dir, model_id)
+        checks.append(_check("proof (local verifying key)", True, verify_proof(artifacts, input_bytes, output, proof)))
+    return tuple(checks)

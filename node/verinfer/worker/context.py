@@ -20,6 +20,7 @@ from verinfer.worker.compute import ModelCatalog
 from verinfer.worker.journal import Job, Journal, JournalError
 from verinfer.worker.metrics import NodeMetrics
 from verinfer.worker.profile import Stopwatch
+from verinfer.worker.prover import ProvingPool
 from verinfer.worker.txmanager import TxManager
 
 ELIGIBILITY_TTL_S = 10.0
@@ -75,6 +76,8 @@ class NodeContext:
     stuck_after_s: float = 30.0
     max_attempts: int = 3
     calldata: HubCalldata = field(default_factory=HubCalldata)
+    prover: ProvingPool | None = None
+    """ZK proving workers (None unless the node serves ZK)."""
     stopwatch: Stopwatch = field(default_factory=Stopwatch)
     finalize_sent: dict[int, float] = field(default_factory=dict)
     """request id => when (monotonic) this node last sent or declined its finalizeConsensus"""

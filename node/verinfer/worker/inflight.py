@@ -4,8 +4,8 @@ For each job's current transaction (grouped: one `submitResults` carries many jo
   * mined and successful → SINGLE jobs are confirmed once `confirmations` deep, from the receipt's own events
     (`ResultSubmitted` for this node; a `ResultSkipped` item was settled by someone else, or expired); commits and
     reveals are marked mined for the consensus stage;
-  * mined and reverted → the revert is decoded; the jobs are re-sent with more gas under a fresh nonce, up to
-    `max_attempts`, then failed with the revert as the reason;
+  * mined and reverted → the revert is decoded; a delivery's jobs go back to `computed` to be re-batched and
+    re-estimated (up to `max_attempts`, then failed with the revert as the reason); a refused vote fails;
   * unknown to the node (a crash between journal and broadcast, a dropped transaction, an RPC outage) → the very
     same bytes are broadcast again; if its nonce was taken meanwhile, an earlier copy with that nonce may be the
     one mined, else the call is re-signed under a fresh nonce;
@@ -25,8 +25,6 @@ from verinfer.worker.context import NodeContext
 from verinfer.worker.journal import Job, JobState, SentTx
 from verinfer.worker.submit import broadcast
 from verinfer.worker.txmanager import Receipt, Signed, decode_raw, is_nonce_used
-
-RESIGN_GAS_FACTOR = 1.5
 
 
 class _Groups(dict[bytes, list[Job]]):
@@ -148,22 +146,20 @@ def _served_by_us_before(ctx: NodeContext, job: Job) -> bool:
 
 
 def _reverted(ctx: NodeContext, record: SentTx, receipt: Receipt, jobs: list[Job]) -> None:
-    """A mined transaction reverted: name the error; retry with more gas while attempts remain, else fail."""
+    """A mined transaction reverted: name the error. A delivery's jobs go back to `computed`, to be re-batched and
+    estimated again (which singles out a bad item), until `max_attempts`; a refused vote is final."""
     reason = _revert_reason(ctx, record, receipt)
-    retry: list[Job] = []
+    retry: list[int] = []
     with ctx.journal.transaction():
         for job in jobs:
-            attempts = ctx.journal.record_attempt(job.request_id, reason)
-            deterministic = job.state is not JobState.SUBMITTED  # a refused vote will be refused again
-            if deterministic or attempts >= ctx.max_attempts:
+            if job.state is not JobState.SUBMITTED or job.attempts + 1 >= ctx.max_attempts:
                 ctx.journal.mark_failed(job.request_id, f"{record.kind} reverted: {reason}")
                 ctx.metrics.failed.labels("revert").inc()
             else:
-                retry.append(job)
+                retry.append(job.request_id)
+        ctx.journal.requeue(retry, reason)
     ctx.log.warning("transaction reverted", tx=record.hash.hex(), kind=record.kind, reason=reason,
-                    retrying=len(retry))
-    if retry:
-        _resign(ctx, record, retry, gas_factor=RESIGN_GAS_FACTOR)
+                    requeued=len(retry))
 
 
 def _revert_reason(ctx: NodeContext, record: SentTx, receipt: Receipt) -> str:
@@ -239,8 +235,8 @@ def _refused(ctx: NodeContext, record: SentTx, jobs: list[Job], error: RpcError)
         ctx.txm.nonces.resync()
 
 
-def _resign(ctx: NodeContext, record: SentTx, jobs: list[Job], gas_factor: float = 1.0) -> None:
-    fresh = ctx.txm.resign(record.raw, record.kind, gas_factor=gas_factor)
+def _resign(ctx: NodeContext, record: SentTx, jobs: list[Job]) -> None:
+    fresh = ctx.txm.resign(record.raw, record.kind)
     _point_jobs_at(ctx, jobs, fresh)
     ctx.metrics.txs_replaced.inc()
     ctx.log.info("transaction signed again", old=record.hash.hex(), new=fresh.hash.hex(), nonce=fresh.nonce)

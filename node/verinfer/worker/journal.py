@@ -6,6 +6,7 @@ A job is keyed by (chain id, hub address, request id) and moves through these st
                      └──> committed ──> revealed ──> finalized     CONSENSUS
     every state that is not final ──> failed
     any state ──> seen                                             only through `reset_to_seen` (a reorg)
+    submitted ──> computed                                         only through `requeue` (its delivery reverted)
 
 Each transition checks the current state inside one `BEGIN IMMEDIATE` transaction, and CHECK constraints in the
 schema make a row that contradicts its state (`submitted` without a tx hash, `committed` without a salt) impossible
@@ -33,7 +34,7 @@ from eth_utils.address import to_checksum_address
 
 from verinfer.errors import VerinferError
 
-SCHEMA_VERSION = 2  # 2 added the txs table (CREATE IF NOT EXISTS upgrades a version 1 file)
+SCHEMA_VERSION = 3  # 2 added the txs table, 3 the jobs.proof column (older files are upgraded in place)
 INT64_MAX = 2**63 - 1  # SQLite's INTEGER; request ids and nonces are counters that never get near it
 
 
@@ -106,6 +107,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     block_hash      BLOB    NOT NULL CHECK (length(block_hash) = 32),
     output          BLOB,
     output_hash     BLOB    CHECK (length(output_hash) = 32),
+    proof           BLOB,
     submit_tx_hash  BLOB    CHECK (length(submit_tx_hash) = 32),
     submit_nonce    INTEGER CHECK (submit_nonce >= 0),
     salt            BLOB    CHECK (length(salt) = 32),
@@ -164,7 +166,7 @@ CREATE TABLE IF NOT EXISTS blocks (
 
 # Columns a reorg clears: whatever was derived from the event that may no longer exist. The salt stays: it is
 # write-once, because a commit made with it may be re-mined on the new branch and must still be revealable.
-_RESET_COLUMNS = ("output", "output_hash", "submit_tx_hash", "submit_nonce", "commit_tx_hash", "commit_nonce",
+_RESET_COLUMNS = ("output", "output_hash", "proof", "submit_tx_hash", "submit_nonce", "commit_tx_hash", "commit_nonce",
                   "reveal_tx_hash", "reveal_nonce", "fail_reason", "failed_from", "last_error")
 
 
@@ -186,6 +188,8 @@ class Job:
     block_hash: bytes
     output: bytes | None
     output_hash: bytes | None
+    proof: bytes | None
+    """ZK: the proof of `output` (submitted with it)."""
     submit_tx_hash: bytes | None
     submit_nonce: int | None
     salt: bytes | None
@@ -311,6 +315,9 @@ class Journal:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            if "proof" not in columns:  # a version 1 or 2 file
+                self._db.execute("ALTER TABLE jobs ADD COLUMN proof BLOB")
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # ----------------------------------------------------------------------------------------------- lifecycle
@@ -479,6 +486,15 @@ class Journal:
             request_id, JobState.COMPUTED, output=bytes(output), output_hash=_bytes32("output_hash", output_hash)
         )
 
+    def mark_proven(self, request_id: int, output: bytes, output_hash: bytes, proof: bytes) -> Job:
+        """ZK: the output and its proof are ready (`computed`, with the proof kept for the submission)."""
+        if not proof:
+            raise JournalError(f"{self._describe(request_id)}: a proven output needs its proof")
+        return self._transition(
+            request_id, JobState.COMPUTED, output=bytes(output), output_hash=_bytes32("output_hash", output_hash),
+            proof=bytes(proof),
+        )
+
     def mark_submitted(self, request_id: int, tx_hash: bytes, nonce: int) -> Job:
         """SINGLE: the result transaction is signed; record it before broadcasting."""
         return self._transition(
@@ -572,6 +588,19 @@ class Journal:
                 )
             self._update(request_id, **{columns[0]: tx_hash, columns[1]: nonce})
         return self._existing(request_id)
+
+    def requeue(self, request_ids: Iterable[int], error: str) -> int:
+        """Puts submitted jobs whose delivery reverted back to `computed` (output kept, transaction cleared, one more
+        attempt counted with `error`), to be batched and estimated again. Returns how many moved."""
+        now = self._clock()
+        with self.transaction(), self._sql("requeue jobs"):
+            cursor = self._db.executemany(
+                "UPDATE jobs SET state = 'computed', submit_tx_hash = NULL, submit_nonce = NULL,"
+                " attempts = attempts + 1, last_error = ?, state_at = ?, updated_at = ?"
+                " WHERE chain_id = ? AND hub = ? AND request_id = ? AND state = 'submitted'",
+                [(error, now, now, *self._key(), int(rid)) for rid in request_ids],
+            )
+            return max(cursor.rowcount, 0)
 
     def jobs(self, state: JobState, *, limit: int = 100, after: int = 0) -> list[Job]:
         """Up to `limit` jobs in `state` with request id above `after`, lowest id first (page with `after`)."""

@@ -64,7 +64,8 @@ class Scheduler:
             self.ctx.txm.refresh_fees()
             self._stage(report, "audit", lambda: inflight.audit_recent(self.ctx, self._head))
         self._stage(report, "compute", lambda: self._compute(report))
-        self._stage(report, "submit", lambda: setattr(report, "sent", report.sent + submit.submit_single(self.ctx)))
+        self._stage(report, "submit", lambda: setattr(report, "sent", report.sent + submit.submit_single(self.ctx)
+                                                      + submit.submit_zk(self.ctx)))
         self._stage(report, "consensus", lambda: setattr(report, "sent", report.sent + consensus.step(self.ctx)))
         self._stage(report, "track", lambda: setattr(report, "confirmed", inflight.track(self.ctx, self._head)))
         backlog = self.ctx.journal.backlog()
@@ -110,8 +111,28 @@ class Scheduler:
 
     # -------------------------------------------------------------------------------------------------- compute
 
+    def _proven(self, report: TickReport) -> None:
+        """Journals the proofs the ZK workers finished since the last tick."""
+        ctx = self.ctx
+        if ctx.prover is None:
+            return
+        for request_id, outcome in ctx.prover.finished():
+            job = ctx.journal.job(request_id)
+            if job is None or job.state is not JobState.SEEN:
+                continue  # a reorg or a restart moved it meanwhile; it is proven again if still wanted
+            if isinstance(outcome, ModelError):
+                ctx.journal.mark_failed(request_id, f"prover: {outcome}")
+                ctx.metrics.failed.labels("prover").inc()
+                ctx.log.warning("proof failed", request_id=request_id, detail=str(outcome))
+                report.failed += 1
+            else:
+                ctx.journal.mark_proven(request_id, outcome.output, keccak_of(outcome.output), outcome.proof)
+                ctx.log.info("proof ready", request_id=request_id, seconds=round(outcome.seconds, 2))
+                report.computed += 1
+
     def _compute(self, report: TickReport) -> None:
         ctx = self.ctx
+        self._proven(report)
         jobs = ctx.journal.jobs(JobState.SEEN, limit=MAX_SEEN_PER_TICK)
         if not jobs:
             return
@@ -121,11 +142,15 @@ class Scheduler:
         skipped: list[tuple[Job, str, str]] = []
         sw = ctx.stopwatch
         for job in jobs:
+            if ctx.prover is not None and ctx.prover.has(job.request_id):
+                continue  # being proven
             with sw("decode"):
                 request = Request.of(job)
             reason = self._skip_reason(request, now, base_fee)
             if reason is not None:
                 skipped.append((job, reason[0], reason[1]))
+            elif request.mode == Mode.ZK and ctx.prover is not None:
+                ctx.prover.submit(job.request_id, request.model_id, job.input)
             else:
                 by_model[request.model_id].append((job, request))
         outcomes: list[tuple[Job, bytes | ModelError]] = []

@@ -27,12 +27,13 @@ from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
 from verinfer.keys import load_account
 from verinfer.sdk.operator import Operator
-from verinfer.types import Eligibility
+from verinfer.types import Eligibility, Mode
 from verinfer.worker import logs
 from verinfer.worker.compute import ModelCatalog
 from verinfer.worker.context import NodeContext
 from verinfer.worker.journal import Journal
 from verinfer.worker.metrics import Health, MetricsServer, NodeMetrics
+from verinfer.worker.prover import ProvingPool
 from verinfer.worker.scheduler import Scheduler, TickReport
 from verinfer.worker.txmanager import TxManager
 
@@ -89,6 +90,8 @@ class NodeService:
             stuck_after_s=cfg.tx.stuck_after_s, max_attempts=cfg.tx.max_attempts,
         )
         store = ModelStore(cfg.model_cache_dir, max_bytes=cfg.max_model_bytes, timeout=cfg.fetch_timeout_s)
+        if Mode.ZK in cfg.modes and cfg.zk.artifacts_dir is not None:
+            ctx.prover = ProvingPool(cfg.zk.artifacts_dir, cfg.zk.workers)
         ctx.catalog = ModelCatalog(store, ctx.spec, intra_op_threads=cfg.runner.intra_op_threads,
                                    graph_optimization_level=cfg.runner.graph_optimization_level)
         self.ctx = ctx
@@ -215,6 +218,8 @@ class NodeService:
             self._server.stop()
             self._server = None
         if self.ctx is not None:
+            if self.ctx.prover is not None:
+                self.ctx.prover.close()
             self.ctx.txm.close()
             self.ctx.journal.close()
             self.ctx = None

@@ -191,12 +191,10 @@ class TxManager:
             floor=(int(old["maxFeePerGas"]), int(old["maxPriorityFeePerGas"])),
         )
 
-    def resign(self, raw: bytes, kind: str, gas_factor: float = 1.0) -> Signed:
-        """The same call under a fresh nonce (its old nonce was taken by another transaction), with its gas limit
-        times `gas_factor` (a retry after running short)."""
+    def resign(self, raw: bytes, kind: str) -> Signed:
+        """The same call under a fresh nonce (its old nonce was taken by another transaction)."""
         old = decode_raw(raw)
-        gas = math.ceil(int(old["gas"]) * gas_factor)
-        return self.sign(Web3.to_checksum_address(old["to"]), bytes(old["data"]), gas, kind)
+        return self.sign(Web3.to_checksum_address(old["to"]), bytes(old["data"]), int(old["gas"]), kind)
 
     # ------------------------------------------------------------------------------------------------ sending
 

@@ -122,8 +122,6 @@ def test_missing_required_fields_say_how_to_set_them() -> None:
         ("max_log_range = 0", None, "max_log_range = 0: input should be greater than or equal to 1"
             "; allowed: >= 1 and <= 10000"),
         ("poll_interval_s = 0", None, "poll_interval_s = 0: input should be greater than 0"),
-        ('modes = ["ZK"]', None, "modes = ['ZK']: this node cannot serve mode ZK (no prover)"
-            "; allowed: a list of mode names from SINGLE, CONSENSUS"),
         ('modes = ["FAST"]', None, "modes = ['FAST']: unknown mode 'FAST'"),
         ("modes = []", None, "modes = []: must be a non-empty list of mode names"),
         ("max_items = 257", "batch", "batch.max_items = 257: input should be less than or equal to 256"
@@ -161,6 +159,14 @@ def test_all_bad_fields_are_listed_at_once(tmp_path: Path) -> None:
     message = config_error(write(tmp_path, f"confirmations = 99\n{MINIMAL}[batch]\nmax_items = 0\n"))
     assert "confirmations = 99" in message
     assert "batch.max_items = 0" in message
+
+
+def test_zk_mode_needs_the_proving_artifacts(tmp_path: Path) -> None:
+    message = config_error(write(tmp_path, 'modes = ["ZK"]\n' + MINIMAL))
+    assert "modes includes ZK but zk.artifacts_dir is not set: point it at the ZK models' proving artifacts" in message
+    config = load_config(write(tmp_path, 'modes = ["SINGLE", "ZK"]\n' + MINIMAL + '[zk]\nartifacts_dir = "zk"\n'))
+    assert config.modes == (Mode.SINGLE, Mode.ZK)
+    assert config.zk.artifacts_dir == Path("zk")
 
 
 def test_env_value_errors_say_the_variable_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

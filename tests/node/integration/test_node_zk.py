@@ -1,0 +1,70 @@
+"""The node serves ZK requests: proofs run in its worker pool while SINGLE requests keep flowing, each proven
+result is checked by the model's verifier on chain, and a restart in the middle of proving loses nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.node.integration.nodeworld import PRICE, node_world, running
+from verinfer.types import Mode, Status
+from verinfer.worker.journal import JobState
+from verinfer.worker.service import NodeService
+from verinfer.zk import prepare, register_prepared
+from verinfer.zk.models import calibration_rows, mlp
+
+pytestmark = pytest.mark.integration
+
+FEATURES = 4
+
+
+def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build: Path) -> None:
+    model_path = tmp_path / "zk-mlp.onnx"
+    model_path.write_bytes(mlp(FEATURES, 4, 2, seed=5).SerializeToString())
+    artifacts = prepare(model_path, calibration_rows(FEATURES), cache_dir=tmp_path / "zk")
+    with node_world(tmp_path) as world:
+        zk_model = register_prepared(world.owner, artifacts, uri=model_path.as_uri(), price=PRICE)
+        config = world.config(0, modes=["SINGLE", "ZK"], zk={"artifacts_dir": tmp_path / "zk"})
+        with running(NodeService(config)) as service:
+            rng = np.random.default_rng(0)
+            zk_ids = [world.client.request(zk_model.model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id
+                      for _ in range(3)]
+            single_ids = world.request(20)
+            assert set(world.wait_final(single_ids, timeout=60).values()) == {Status.FULFILLED}
+            assert set(world.wait_final(zk_ids, timeout=120).values()) == {Status.FULFILLED}
+            assert service.ctx is not None
+            for rid in zk_ids:
+                job = service.ctx.journal.job(rid)
+                assert job is not None
+                assert job.state is JobState.CONFIRMED
+                assert job.proof
+                report = world.client.verify(rid, zk_artifacts_dir=tmp_path / "zk")
+                assert report.matches, [c for c in report.checks if not c.ok]
+                assert {"proof (on-chain verifier)", "proof (local verifying key)"} <= {c.field for c in report.checks}
+
+
+def test_proofs_interrupted_by_a_restart_are_made_again(tmp_path: Path, forge_build: Path) -> None:
+    model_path = tmp_path / "zk-mlp.onnx"
+    model_path.write_bytes(mlp(FEATURES, 4, 2, seed=6).SerializeToString())
+    artifacts = prepare(model_path, calibration_rows(FEATURES), cache_dir=tmp_path / "zk")
+    with node_world(tmp_path) as world:
+        zk_model = register_prepared(world.owner, artifacts, uri=model_path.as_uri(), price=PRICE)
+        config = world.config(0, modes=["ZK"], zk={"artifacts_dir": tmp_path / "zk"})
+        rng = np.random.default_rng(1)
+        ids = [world.client.request(zk_model.model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id
+               for _ in range(3)]
+        with running(NodeService(config)) as first:
+            assert first.ctx is not None
+            deadline = time.monotonic() + 30
+            while first.ctx.prover is not None and not first.ctx.prover.busy and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert first.ctx.prover is not None
+            assert first.ctx.prover.busy  # stopped while proofs are running
+        assert Status.PENDING in world.statuses(ids).values()
+        with running(NodeService(config)):
+            assert set(world.wait_final(ids, timeout=120).values()) == {Status.FULFILLED}
+        delivered = [e.args["requestId"] for e in world.hub_events("ResultSubmitted")]
+        assert sorted(delivered) == sorted(ids)

@@ -1,0 +1,274 @@
+"""The node service's building blocks, each alone: hand-laid calldata and event decoding against eth_abi, the
+journal's transaction records and bulk transitions, fee arithmetic, the stopwatch, the metrics endpoint, and the
+batched compute stage isolating bad inputs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import onnx
+import pytest
+from eth_abi.abi import encode
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.node.support import gemm_softmax
+from verinfer.chain.abi import find_entry, topic
+from verinfer.chain.artifacts import load_artifact
+from verinfer.chain.events import EventCodec, InferenceRequested
+from verinfer.chain.rawbatch import RpcError
+from verinfer.chain.watcher import event_params
+from verinfer.errors import ChainError, ModelError
+from verinfer.inference import codec
+from verinfer.inference.runner import OnnxRunner
+from verinfer.types import Mode, ModelSpec, RequestParams
+from verinfer.worker.calldata import HubCalldata
+from verinfer.worker.compute import LoadedModel
+from verinfer.worker.context import Request
+from verinfer.worker.journal import IllegalTransitionError, JobState, Journal, JournalError
+from verinfer.worker.metrics import Health, MetricsServer, NodeMetrics
+from verinfer.worker.profile import Stopwatch
+from verinfer.worker.txmanager import FEE_BUMP, TxManager, is_nonce_used
+
+pytestmark = pytest.mark.usefixtures("forge_build")
+
+HUB = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+REQUESTER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+# ------------------------------------------------------------------------------------------------------- calldata
+
+params_strategy = st.builds(
+    RequestParams,
+    model_id=st.binary(min_size=32, max_size=32),
+    input_hash=st.binary(min_size=32, max_size=32),
+    requester=st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex()),
+    fee=st.integers(0, 2**256 - 1),
+    deadline=st.integers(0, 2**64 - 1),
+    callback_gas_limit=st.integers(0, 2**32 - 1),
+    output_bytes=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(list(Mode)),
+    redundancy=st.integers(0, 255),
+    env_restricted=st.booleans(),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 2**256 - 1), params_strategy, st.binary(max_size=100)), max_size=6))
+def test_submit_results_calldata_is_what_eth_abi_encodes(items: list[tuple[int, RequestParams, bytes]]) -> None:
+    calldata = HubCalldata()
+    assert calldata.submit_results(items) == calldata.submit_results_reference(items)
+
+
+def test_submit_results_calldata_concrete_case() -> None:
+    params = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 10**15, 2**40, 0, 16, Mode.SINGLE, 1, False)
+    calldata = HubCalldata()
+    items = [(1, params, b"\xaa" * 16), (2, params, b"")]
+    assert calldata.submit_results(items) == calldata.submit_results_reference(items)
+
+
+# ---------------------------------------------------------------------------------------------------- event decode
+
+def _requested_log(request_id: int, fee: int, deadline: int, cb_gas: int, mode: int, redundancy: int,
+                   data: bytes) -> dict[str, Any]:
+    entry = find_entry(load_artifact("InferenceHub").abi, "event", "InferenceRequested")
+    return {
+        "address": HUB,
+        "topics": ["0x" + t.hex() for t in (topic(entry), encode(["uint256"], [request_id]), b"\x07" * 32,
+                                              encode(["address"], [REQUESTER]))],
+        "data": "0x" + encode(["uint256", "uint64", "uint32", "uint8", "uint8", "bytes"],
+                              [fee, deadline, cb_gas, mode, redundancy, data]).hex(),
+        "blockNumber": "0x2a", "blockHash": "0x" + "11" * 32, "transactionHash": "0x" + "22" * 32,
+        "logIndex": "0x0",
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 2**256 - 1), st.integers(0, 2**256 - 1), st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1),
+       st.sampled_from([0, 1, 2]), st.integers(0, 255), st.binary(max_size=200))
+def test_fast_request_decode_matches_the_abi_decoder(rid: int, fee: int, deadline: int, cb_gas: int, mode: int,
+                                                      redundancy: int, data: bytes) -> None:
+    log = _requested_log(rid, fee, deadline, cb_gas, mode, redundancy, data)
+    codec_ = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
+    slow = InferenceRequested.from_log(codec_.decode(log))
+    assert InferenceRequested.from_raw_log(log) == slow
+    # What the watcher journals, and what the node reads back, agree with eth_abi too.
+    packed = event_params(slow)
+    assert packed == encode(["uint256", "bytes32", "address", "uint256", "uint64", "uint32", "uint8", "uint8"],
+                            [rid, slow.model_id, REQUESTER, fee, deadline, cb_gas, mode, redundancy])
+
+
+def test_fast_request_decode_refuses_a_truncated_log() -> None:
+    log = _requested_log(1, 1, 1, 0, 0, 1, b"abc")
+    log["data"] = log["data"][: 2 + 2 * 100]
+    with pytest.raises(ChainError, match="InferenceRequested log"):
+        InferenceRequested.from_raw_log(log)
+
+
+def test_request_reads_back_journalled_params(tmp_path: Path) -> None:
+    event = InferenceRequested(7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3, b"in", 9)  # type: ignore[arg-type]
+    with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
+        job = journal.upsert_seen(7, event_params(event), b"in", 9, b"\x01" * 32)
+        request = Request.of(job)
+    assert (request.request_id, request.model_id, request.requester, request.fee, request.deadline,
+            request.callback_gas_limit, request.mode, request.redundancy) == (
+        7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3)
+
+
+# --------------------------------------------------------------------------------------------------------- journal
+
+def test_transactions_are_recorded_replaced_mined_and_unmined(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
+        journal.upsert_seen(1, b"p", b"i", 5, b"\x01" * 32)
+        journal.mark_computed(1, b"out", b"\x02" * 32)
+        first, second = b"\x0a" * 32, b"\x0b" * 32
+        journal.record_tx(first, 4, "submit", b"raw-1")
+        journal.mark_submitted(1, first, 4)
+        assert journal.inflight_txs() == [(first, JobState.SUBMITTED)]
+        journal.record_tx(second, 4, "submit", b"raw-2")  # a fee bump: same nonce
+        journal.replace_tx(1, second, 4)
+        assert [t.hash for t in journal.txs_with_nonce(4)] == [first, second]
+        assert [j.request_id for j in journal.jobs_with_tx(second)] == [1]
+        assert journal.jobs_with_tx(first) == []
+        journal.set_tx_mined(second, 9)
+        assert journal.request_ids_with_tx_mined_from(9) == [1]
+        assert [t.hash for t in journal.mined_since(8)] == [second]
+        assert journal.unmine_from(9) == 1
+        assert journal.request_ids_with_tx_mined_from(0) == []
+        assert journal.request_ids_with_tx(second) == [1]
+
+
+def test_replace_tx_needs_a_job_in_flight(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
+        journal.upsert_seen(1, b"p", b"i", 5, b"\x01" * 32)
+        with pytest.raises(JournalError, match="only a job with a transaction in flight"):
+            journal.replace_tx(1, b"\x0a" * 32, 1)
+
+
+def test_bulk_transitions_are_all_or_nothing_and_name_the_offender(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
+        for rid in (1, 2, 3):
+            journal.upsert_seen(rid, b"p", b"i", 5, b"\x01" * 32)
+        journal.mark_computed_many([(1, b"a", b"\x01" * 32), (2, b"b", b"\x02" * 32)])
+        with pytest.raises(IllegalTransitionError, match="request 2"):
+            journal.mark_computed_many([(3, b"c", b"\x03" * 32), (2, b"b", b"\x02" * 32)])
+        job3 = journal.job(3)
+        assert job3 is not None
+        assert job3.state is JobState.SEEN  # nothing moved
+        journal.mark_submitted_many([1, 2], b"\x0c" * 32, 3)
+        journal.mark_confirmed_many([1])
+        assert [journal.job(r).state for r in (1, 2)] == [JobState.CONFIRMED, JobState.SUBMITTED]  # type: ignore[union-attr]
+
+
+def test_requeue_puts_a_reverted_delivery_back_with_an_attempt_counted(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
+        journal.upsert_seen(1, b"p", b"i", 5, b"\x01" * 32)
+        journal.mark_computed(1, b"out", b"\x02" * 32)
+        journal.mark_submitted(1, b"\x0a" * 32, 4)
+        assert journal.requeue([1, 99], "InsufficientGasForCallback(...)") == 1
+        job = journal.job(1)
+        assert job is not None
+        assert (job.state, job.submit_tx_hash, job.attempts, job.output) == (JobState.COMPUTED, None, 1, b"out")
+
+
+# ------------------------------------------------------------------------------------------------------------ fees
+
+class _Fees(TxManager):
+    """TxManager's fee arithmetic with the chain's reads replaced by fixed values."""
+
+    def __init__(self, base_fee: int, tip: int, cap: int | None = None) -> None:
+        self._base_fee, self._tip, self._max_fee_wei = base_fee, tip, cap
+
+
+def test_fees_leave_room_for_the_base_fee_to_double() -> None:
+    assert _Fees(100, 7).fees() == (207, 7)
+
+
+def test_a_replacement_bumps_both_fees_by_at_least_the_bump() -> None:
+    max_fee, tip = _Fees(100, 7).fees(floor=(1_000, 50))
+    assert max_fee >= 1_000 * FEE_BUMP
+    assert tip >= 50 * FEE_BUMP
+
+
+def test_the_fee_cap_is_kept_or_named() -> None:
+    assert _Fees(100, 7, cap=150).fees() == (150, 7)
+    with pytest.raises(ChainError, match=r"exceed fees\.max_fee_wei"):
+        _Fees(200, 7, cap=150).fees()
+
+
+@pytest.mark.parametrize(("message", "used"), [
+    ("nonce too low: next nonce 5, tx nonce 4", True), ("already known", True),
+    ("replacement transaction underpriced", False), ("insufficient funds for gas * price + value", False),
+])
+def test_nonce_errors_are_told_apart(message: str, used: bool) -> None:
+    assert is_nonce_used(RpcError(-32000, message)) is used
+
+
+# ------------------------------------------------------------------------------------------------------- stopwatch
+
+def test_stopwatch_counts_nested_sections_once() -> None:
+    sw = Stopwatch()
+    with sw("outer"), sw("inner"):
+        end = time.thread_time() + 0.02
+        while time.thread_time() < end:
+            pass
+    assert sw.seconds["inner"] >= 0.02
+    assert sw.seconds["outer"] < sw.seconds["inner"]
+    assert sw.total() == pytest.approx(sw.seconds["inner"] + sw.seconds["outer"])
+
+
+# --------------------------------------------------------------------------------------------------------- metrics
+
+def test_metrics_and_health_are_served() -> None:
+    metrics, clock = NodeMetrics(), [0.0]
+    health = Health(stale_after=10, clock=lambda: clock[0])
+    server = MetricsServer(metrics, health, "127.0.0.1", 0)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        assert httpx.get(base + "/healthz").status_code == 503  # not a single step yet
+        health.ok()
+        metrics.fulfilled.labels("SINGLE").inc(3)
+        assert httpx.get(base + "/healthz").text == "ok\n"
+        assert 'verinfer_requests_fulfilled_total{mode="SINGLE"} 3.0' in httpx.get(base + "/metrics").text
+        clock[0] = 11
+        health.failed("eth_blockNumber failed: connection refused")
+        stale = httpx.get(base + "/healthz")
+        assert stale.status_code == 503
+        assert "connection refused" in stale.text
+        assert httpx.get(base + "/nope").status_code == 404
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------------------------------------- compute
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    path = tmp_path_factory.mktemp("m") / "tiny.onnx"
+    onnx.save(gemm_softmax(batch="n"), path)
+    spec = ModelSpec("file:///tiny.onnx", (1, 4), (1, 2), 1_000_000, 1, Mode.mask([Mode.SINGLE]))
+    return LoadedModel(b"\x00" * 32, spec, OnnxRunner(path))
+
+
+def test_a_batch_gives_each_input_its_own_canonical_output(tiny_model: LoadedModel) -> None:
+    rng = np.random.default_rng(3)
+    inputs = [codec.encode(rng.normal(size=(1, 4)), 1_000_000) for _ in range(64)]
+    batched = tiny_model.compute(inputs)
+    alone = [tiny_model.compute([one])[0] for one in inputs]
+    assert batched == alone
+    assert all(isinstance(out, bytes) and len(out) == 16 for out in batched)
+
+
+def test_a_malformed_input_fails_alone_and_names_the_problem(tiny_model: LoadedModel) -> None:
+    good = codec.encode(np.ones((1, 4)), 1_000_000)
+    out = tiny_model.compute([good, b"\x00" * 24, good])
+    assert isinstance(out[0], bytes)
+    assert out[0] == out[2]
+    assert isinstance(out[1], ModelError)
+    assert "malformed input" in str(out[1])
+    assert "takes 32 bytes, got 24" in str(out[1])
