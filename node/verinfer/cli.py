@@ -24,6 +24,7 @@ from verinfer.errors import ConfigError, VerinferError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.sdk import Client, InferenceResult, VerificationReport
 from verinfer.types import HubParams, Mode, ModelSpec, ModelTerms
+from verinfer.worker import logs
 
 app = typer.Typer(help="Verifiable AI inference on EVM chains.", no_args_is_help=True)
 model_app = typer.Typer(help="Register and inspect models.", no_args_is_help=True)
@@ -112,6 +113,8 @@ def main(
     ] = False,
 ) -> None:
     """Verifiable AI inference on EVM chains."""
+    # Log lines go to stderr, so that stdout holds only what a command prints (its --json document above all).
+    logs.configure()
 
 
 @app.command("deploy")
@@ -230,23 +233,62 @@ def model_register_command(
         list[str] | None, typer.Option(help="Allowed environment hash (0x, 32 bytes); repeat; default any.")
     ] = None,
     scale: Annotated[int, typer.Option(min=1, help="Fixed-point scale of inputs and outputs.")] = 1_000_000,
+    zk: Annotated[bool, typer.Option("--zk", help="Also prove it: build the circuit, deploy its verifier, allow ZK.")]
+    = False,
+    calibration_csv: Annotated[
+        Path | None, typer.Option(help="--zk: rows of typical inputs (CSV, one row per line) to calibrate the circuit.")
+    ] = None,
+    srs: Annotated[
+        Path | None, typer.Option(help="--zk: a ceremony SRS file; without it an INSECURE local one is made (devnets).")
+    ] = None,
+    zk_dir: Annotated[
+        Path, typer.Option(help="--zk: where the circuit artifacts are kept by model id (the node's zk.artifacts_dir).")
+    ] = Path("~/.verinfer/zk"),
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
 ) -> None:
     """Register an ONNX model and print its id.
 
-    JSON: {"modelId": "0x<32 bytes>"}
+    With --zk the model is also prepared for proofs (circuit, keys and verifier cached under --zk-dir by model id;
+    --scale is then the circuit's, a power of two), its verifier is deployed and ZK is added to its modes.
+
+    JSON: {"modelId": "0x<32 bytes>"} (with --zk also "verifier": "0x<address>", "artifacts": "<directory>")
     """
     with _errors():
         envs = [_bytes32(env, "--allowed-env") for env in allowed_env or []]
         if not path.is_file():
             raise ConfigError(f"no model file at {path}")
         modes = [m.mode() for m in mode or [ModeName.single]]
-        model_id = _client(rpc_url, private_key).register_model(path, uri, price, modes, envs, scale=scale)
+        if zk and calibration_csv is None:
+            raise ConfigError("--zk needs --calibration-csv: rows of typical inputs for the circuit's value ranges")
+        if not zk and (calibration_csv is not None or srs is not None):
+            raise ConfigError("--calibration-csv and --srs apply to --zk only")
+        client = _client(rpc_url, private_key)
+        if zk:
+            registered = _register_zk(client, path, uri, price, modes, envs, calibration_csv or Path(), srs, zk_dir)
+            if as_json:
+                _echo_json({"modelId": _hex(registered.model_id), "verifier": registered.verifier,
+                            "artifacts": str(registered.artifacts.directory)})
+                return
+            typer.echo(_hex(registered.model_id))
+            return
+        model_id = client.register_model(path, uri, price, modes, envs, scale=scale)
     if as_json:
         _echo_json({"modelId": _hex(model_id)})
         return
     typer.echo(_hex(model_id))
+
+
+def _register_zk(client: Client, path: Path, uri: str, price: int, modes: list[Mode], envs: list[bytes],
+                 calibration_csv: Path, srs: Path | None, zk_dir: Path) -> Any:
+    from verinfer.zk import RichProgress, register_zk_model  # ezkl loads only for --zk
+
+    rows = _read_input(None, calibration_csv)
+    if srs is None:
+        typer.echo("warning: no --srs given: generating an INSECURE structured reference string on this machine "
+                   "(fine for a devnet, never for real value)", err=True)
+    return register_zk_model(client, path, rows, uri=uri, price=price, cache_dir=zk_dir.expanduser(), srs_path=srs,
+                             modes=sorted({*modes, Mode.ZK}), allowed_environments=envs, progress=RichProgress())
 
 
 @model_app.command("show")

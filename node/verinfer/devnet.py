@@ -38,7 +38,7 @@ from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
 from verinfer.config import RunnerConfig, load_config
-from verinfer.demo.models import build_demo_models
+from verinfer.demo.models import build_credit_zk_model, build_demo_models
 from verinfer.errors import ConfigError, VerinferError
 from verinfer.sdk.client import Client
 from verinfer.sdk.operator import Operator, environment_hash
@@ -164,7 +164,9 @@ def _toml_string(value: object) -> str:
     return json.dumps(str(value))
 
 
-def write_node_config(path: Path, rpc_url: str, chain_id: int, deployment_file: Path, key: str, port: int) -> Path:
+def write_node_config(
+    path: Path, rpc_url: str, chain_id: int, deployment_file: Path, key: str, port: int, zk_dir: Path | None = None
+) -> Path:
     """A node's TOML for the devnet: raw dev key (allowed on devnet chain ids only), journal and model cache next to
     the config, no confirmations (anvil mines each transaction at once and never reorgs by itself)."""
     home = path.parent
@@ -180,6 +182,7 @@ def write_node_config(path: Path, rpc_url: str, chain_id: int, deployment_file: 
                 f"model_cache_dir = {_toml_string((home / 'models').resolve())}",
                 "confirmations = 0",
                 "poll_interval_s = 0.5",
+                *([] if zk_dir is None else ['modes = ["SINGLE", "CONSENSUS", "ZK"]']),
                 "",
                 "[keys]",
                 f"private_key = {_toml_string(key)}",
@@ -188,6 +191,11 @@ def write_node_config(path: Path, rpc_url: str, chain_id: int, deployment_file: 
                 'host = "127.0.0.1"',
                 f"port = {port}",
                 "",
+                *([] if zk_dir is None else [
+                    "[zk]",
+                    f"artifacts_dir = {_toml_string(zk_dir.resolve())}",
+                    "",
+                ]),
             ]
         )
     )
@@ -313,6 +321,9 @@ class Devnet:
             for m in built
         )
 
+        self.on_step("Preparing the ZK credit model (circuit, keys, verifier; INSECURE local SRS)")
+        models = (*models, self._zk_model(owner))
+
         nodes = []
         env_hash = environment_hash(RunnerConfig().intra_op_threads, RunnerConfig().graph_optimization_level)
         for index, account in enumerate(node_accounts, start=1):
@@ -322,7 +333,8 @@ class Devnet:
             home = self.state_dir / "nodes" / str(index)
             port = free_port()
             config = write_node_config(
-                home / "node.toml", anvil.rpc_url, deployment.chain_id, deployment_file, account.private_key, port
+                home / "node.toml", anvil.rpc_url, deployment.chain_id, deployment_file, account.private_key, port,
+                zk_dir=self.state_dir / "zk",
             )
             nodes.append(DevnetNode(index, account, config, port, home / "node.log"))
 
@@ -347,9 +359,19 @@ class Devnet:
         (self.state_dir / "devnet.json").write_text(json.dumps(info.to_json(), indent=2) + "\n")
         return info
 
+    def _zk_model(self, owner: Client) -> DevnetModel:
+        """The credit model in ZK form: prepared (circuit, keys and verifier under `<state>/zk`, with a local
+        INSECURE SRS: a devnet's), its verifier deployed, registered for ZK only."""
+        from verinfer.zk import prepare, register_prepared  # ezkl is heavy; only here
+
+        built = build_credit_zk_model(self.state_dir / "models")
+        artifacts = prepare(built.path, built.samples, cache_dir=self.state_dir / "zk")
+        registered = register_prepared(owner, artifacts, uri=built.path.as_uri(), price=MODEL_PRICE)
+        return DevnetModel(built.name, registered.model_id, built.path, built.path.as_uri())
+
     def _reset_state_dir(self) -> None:
         """Removes what an earlier devnet left (its journals belong to a chain that no longer exists)."""
-        for stale in ("nodes", "models", "cache"):
+        for stale in ("nodes", "models", "cache", "zk"):
             shutil.rmtree(self.state_dir / stale, ignore_errors=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
 

@@ -87,6 +87,39 @@ def build_credit_model(out_dir: Path) -> DemoModel:
     return DemoModel("credit_risk", path, (1, len(CREDIT_FEATURES)), (1, 2), x[:200])
 
 
+def credit_risk_logit_graph(weights: np.ndarray, bias: float) -> onnx.ModelProto:
+    """logit = x·w + b, one Gemm: the credit model in the form a ZK circuit proves cheaply; P(default) =
+    sigmoid(logit), computed by whoever reads the result."""
+    n = weights.shape[0]
+    graph = helper.make_graph(
+        nodes=[helper.make_node("Gemm", ["features", "W", "b"], ["logit"])],
+        name="credit_risk_zk",
+        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, n])],
+        outputs=[helper.make_tensor_value_info("logit", TensorProto.FLOAT, [1, 1])],
+        initializer=[
+            helper.make_tensor("W", TensorProto.FLOAT, (n, 1), weights.astype(np.float32).tolist()),
+            helper.make_tensor("b", TensorProto.FLOAT, (1,), [bias]),
+        ],
+    )
+    model = helper.make_model(graph, producer_name="verinfer-demo", opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def build_credit_zk_model(out_dir: Path) -> DemoModel:
+    """The credit-risk classifier's weights as a ZK-friendly graph (`credit_risk_zk.onnx`, output: the logit)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _credit_data()
+    clf = LogisticRegression(max_iter=1_000).fit(x, y)
+    model = credit_risk_logit_graph(_on_grid(clf.coef_[0]), float(_on_grid([clf.intercept_[0]])[0]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "credit_risk_zk.onnx"
+    path.write_bytes(model.SerializeToString())
+    return DemoModel("credit_risk_zk", path, (1, len(CREDIT_FEATURES)), (1, 1), x[:200], scale=2**10)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Iris classifier and diabetes regressor
 # ---------------------------------------------------------------------------------------------------------------------

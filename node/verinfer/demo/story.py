@@ -1,11 +1,13 @@
 """The devnet story, end to end: `devnet up` (anvil, contracts, demo models, two staked nodes running the node
 service), then a lending pool asks for two applicants' credit scores; a node serves them; the pool's callback
 approves one loan and refuses the other; anyone re-executes both results from chain data and confirms the
-commitments; finally a CONSENSUS request is served by both nodes (commit, reveal, finalize) and verified too.
+commitments; then a CONSENSUS request is served by both nodes (commit, reveal, finalize), and a ZK request is proven
+by a node and its proof checked on chain before the result is recorded; both verified too.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -49,6 +51,7 @@ class Outcome:
     nodes: tuple[str, ...]
     env_hashes: tuple[bytes, ...]
     verified: bool
+    model_id: bytes
 
 
 def _wait(what: str, done: Callable[[], bool], timeout: float = WAIT_S) -> None:
@@ -119,14 +122,34 @@ def _consensus(info: DevnetInfo, work: Path) -> Outcome:
     return _outcome(verifier, result, "user", score, "-")
 
 
-def _outcome(verifier: Client, result: InferenceResult, who: str, score: float, decision: str) -> Outcome:
+def _zk(info: DevnetInfo, work: Path) -> Outcome:
+    """A ZK request for the credit model's ZK form: a node proves the inference, the hub checks the proof with the
+    model's verifier before recording it, and anyone re-checks the proof (on chain and against the verifying key)."""
+    client = Client(info.rpc_url, info.user.private_key, info.deployment, cache_dir=work / "user-cache")
+    model = info.model("credit_risk_zk")
+    samples = build_credit_model(work / "models").samples
+    handle = client.request(model.model_id, samples[1], mode=Mode.ZK)
+    _wait("prove and deliver the ZK request", lambda: handle.status() != Status.PENDING)
+    result = handle.result(timeout=0)
+    verifier = Client(info.rpc_url, info.spare[2].private_key, info.deployment, cache_dir=work / "verify-cache")
+    logit = float(result.output.reshape(-1)[0])
+    return _outcome(verifier, result, "user", 1.0 / (1.0 + math.exp(-logit)), "-",
+                    zk_artifacts_dir=info.state_dir / "zk")
+
+
+def _outcome(verifier: Client, result: InferenceResult, who: str, score: float, decision: str,
+             zk_artifacts_dir: Path | None = None) -> Outcome:
+    report = verifier.verify(result.request_id, zk_artifacts_dir=zk_artifacts_dir)
     return Outcome(result.request_id, result.mode, who, score, decision, tuple(result.nodes),
-                   tuple(result.env_hashes), verifier.verify(result.request_id).matches)
+                   tuple(result.env_hashes), report.matches, result.model_id)
 
 
 def run(console: Console | None = None, state_dir: Path | None = None, nodes: int = 2) -> list[Outcome]:
     """Runs the whole story on a fresh devnet and returns what happened (also printed to `console`)."""
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=140)  # a log file or pipe: no terminal width to fit, keep the table readable
     work = Path(tempfile.mkdtemp(prefix="verinfer-demo-"))
     state = state_dir or work / "devnet"
     console.rule("[bold]verinfer devnet")
@@ -140,14 +163,13 @@ def run(console: Console | None = None, state_dir: Path | None = None, nodes: in
             console.print(f"node {node.index} {node.address}: staked, serving, metrics on :{node.metrics_port}")
         outcomes = _lending(info, console, work)
         outcomes.append(_consensus(info, work))
-        credit = info.model("credit_risk")
+        outcomes.append(_zk(info, work))
     table = Table(title="Requests served on the devnet")
-    for column in ("request", "mode", "who", "model hash", "environment", "node(s)", "P(default)", "decision",
-                   "verified"):
+    for column in ("request", "mode", "who", "model", "env", "node(s)", "P(default)", "decision", "verified"):
         table.add_column(column)
     for o in outcomes:
         table.add_row(
-            str(o.request_id), o.mode.name, o.who, f"0x{credit.model_id.hex()[:10]}…",
+            str(o.request_id), o.mode.name, o.who, f"0x{o.model_id.hex()[:10]}…",
             ", ".join(f"0x{e.hex()[:8]}…" for e in dict.fromkeys(o.env_hashes)),
             ", ".join(f"{n[:8]}…" for n in o.nodes), f"{o.score:.4f}", o.decision,
             "✓" if o.verified else "✗ MISMATCH",

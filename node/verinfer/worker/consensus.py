@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from verinfer.chain import commitments
@@ -24,10 +25,11 @@ from verinfer.worker.txmanager import Signed
 MAX_PER_TICK = 1_024
 
 
-def step(ctx: NodeContext) -> int:
-    """Commits, reveals and finalizes what is due; returns how many transactions went out."""
+def step(ctx: NodeContext, ready: Sequence[tuple[Job, Request]]) -> int:
+    """Commits (the computed CONSENSUS jobs in `ready`), reveals and finalizes what is due; returns how many
+    transactions went out."""
     out: list[Signed] = []
-    out.extend(_commit(ctx))
+    out.extend(_commit(ctx, [job for job, _ in ready]))
     now: int | None = None
     committed = ctx.journal.jobs(JobState.COMMITTED, limit=MAX_PER_TICK)
     revealed = ctx.journal.jobs(JobState.REVEALED, limit=MAX_PER_TICK)
@@ -53,10 +55,10 @@ def _mined(ctx: NodeContext, tx_hash: bytes | None) -> bool:
 # ------------------------------------------------------------------------------------------------------- commit
 
 
-def _commit(ctx: NodeContext) -> list[Signed]:
+def _commit(ctx: NodeContext, jobs: Sequence[Job]) -> list[Signed]:
     out: list[Signed] = []
-    for job in ctx.journal.jobs(JobState.COMPUTED, limit=MAX_PER_TICK):
-        if Request.of(job).mode != Mode.CONSENSUS or job.output_hash is None:
+    for job in jobs:
+        if job.output_hash is None:
             continue
         salt = job.salt if job.salt is not None else os.urandom(32)
         vote = commitments.vote(job.output_hash, salt, ctx.address)

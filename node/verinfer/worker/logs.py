@@ -9,11 +9,25 @@ from typing import Any, TextIO
 import structlog
 
 
+class _Stderr:
+    """Whatever `sys.stderr` is at the moment of writing (test runners and CLIs swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(stream: TextIO | None = None, *, json: bool | None = None, level: int = logging.INFO) -> None:
-    """Configures structlog process-wide; `json=None` picks JSON when `stream` is not a terminal."""
-    stream = stream if stream is not None else sys.stderr
+    """Configures structlog process-wide, writing to `stream` (default: the current stderr, looked up at each write);
+    `json=None` picks JSON when it is not a terminal."""
+    target: Any = stream if stream is not None else _Stderr()
     if json is None:
-        json = not stream.isatty()
+        json = not target.isatty()
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
@@ -24,7 +38,7 @@ def configure(stream: TextIO | None = None, *, json: bool | None = None, level: 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=structlog.PrintLoggerFactory(target),
         cache_logger_on_first_use=False,
     )
 

@@ -64,14 +64,28 @@ class Scheduler:
             self.ctx.txm.refresh_fees()
             self._stage(report, "audit", lambda: inflight.audit_recent(self.ctx, self._head))
         self._stage(report, "compute", lambda: self._compute(report))
-        self._stage(report, "submit", lambda: setattr(report, "sent", report.sent + submit.submit_single(self.ctx)
-                                                      + submit.submit_zk(self.ctx)))
-        self._stage(report, "consensus", lambda: setattr(report, "sent", report.sent + consensus.step(self.ctx)))
+        ready = self._computed_by_mode()
+        self._stage(report, "submit", lambda: setattr(report, "sent", report.sent
+                                                      + submit.submit_single(self.ctx, ready[Mode.SINGLE])
+                                                      + submit.submit_zk(self.ctx, ready[Mode.ZK])))
+        self._stage(report, "consensus", lambda: setattr(report, "sent", report.sent
+                                                         + consensus.step(self.ctx, ready[Mode.CONSENSUS])))
         self._stage(report, "track", lambda: setattr(report, "confirmed", inflight.track(self.ctx, self._head)))
         backlog = self.ctx.journal.backlog()
         for state, count in backlog.items():
             self.ctx.metrics.backlog.labels(state.value).set(count)
         return report
+
+    def _computed_by_mode(self) -> dict[Mode, list[tuple[Job, Request]]]:
+        """The computed jobs, read once per tick and split by mode for the stages that send them."""
+        ready: dict[Mode, list[tuple[Job, Request]]] = {mode: [] for mode in Mode}
+        with self.ctx.stopwatch("journal"):
+            jobs = self.ctx.journal.jobs(JobState.COMPUTED, limit=MAX_SEEN_PER_TICK)
+        with self.ctx.stopwatch("decode"):
+            for job in jobs:
+                request = Request.of(job)
+                ready[request.mode].append((job, request))
+        return ready
 
     def _stage(self, report: TickReport, name: str, action: Callable[[], object]) -> None:
         """Runs one stage; its thread CPU time goes to the report and the metrics (the stopwatch splits it by

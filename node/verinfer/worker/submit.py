@@ -8,9 +8,8 @@ from collections.abc import Sequence
 
 from verinfer.chain.rawbatch import RpcError
 from verinfer.errors import ContractRevert
-from verinfer.types import Mode
 from verinfer.worker.context import NodeContext, Request
-from verinfer.worker.journal import Job, JobState
+from verinfer.worker.journal import Job
 from verinfer.worker.txmanager import Signed
 
 MAX_COMPUTED_PER_TICK = 4_096
@@ -18,7 +17,7 @@ BATCH_OVERHEAD_GAS = 60_000  # a transaction's own cost (21k + calldata head + h
 BROADCAST_CHUNK = 100  # transactions per JSON-RPC batch POST (providers cap batches; anvil takes more)
 
 
-def submit_single(ctx: NodeContext) -> int:
+def submit_single(ctx: NodeContext, ready: Sequence[tuple[Job, Request]]) -> int:
     """Signs, journals and broadcasts every computed SINGLE result; returns how many transactions went out.
 
     Batches hold results with the same callback gas limit and the same history: the first batch of each kind is
@@ -27,10 +26,8 @@ def submit_single(ctx: NodeContext) -> int:
     `Journal.requeue` with its attempts counted, and retried jobs are always estimated, which singles out a bad item.
     """
     groups: dict[tuple[int, bool], list[Job]] = {}
-    for job in ctx.journal.jobs(JobState.COMPUTED, limit=MAX_COMPUTED_PER_TICK):
-        request = Request.of(job)
-        if request.mode == Mode.SINGLE:
-            groups.setdefault((request.callback_gas_limit, job.attempts > 0), []).append(job)
+    for job, request in ready:  # computed SINGLE jobs
+        groups.setdefault((request.callback_gas_limit, job.attempts > 0), []).append(job)
     signed: list[Signed] = []
     for (_callback_gas, retried), jobs in groups.items():
         per_item: list[float] = []  # learnt from this group's first estimate
@@ -40,12 +37,12 @@ def submit_single(ctx: NodeContext) -> int:
     return len(signed)
 
 
-def submit_zk(ctx: NodeContext) -> int:
+def submit_zk(ctx: NodeContext, ready: Sequence[tuple[Job, Request]]) -> int:
     """Sends each proven ZK result in its own `submitZkResult` (input, output, proof); the hub checks the proof
     with the model's verifier before it records anything. A result the hub would refuse is failed, named."""
     signed: list[Signed] = []
-    for job in ctx.journal.jobs(JobState.COMPUTED, limit=MAX_COMPUTED_PER_TICK):
-        if job.proof is None or Request.of(job).mode != Mode.ZK:
+    for job, _request in ready:  # computed ZK jobs
+        if job.proof is None:
             continue
         data = ctx.system.hub.encode_abi(
             "submitZkResult", [job.request_id, ctx.params(job).as_abi(), job.input, job.output, job.proof])

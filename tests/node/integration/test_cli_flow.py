@@ -185,3 +185,22 @@ def test_verify_exits_1_on_a_lying_node(shell: Shell, credit_model: DemoModel, a
     assert "mismatch: output bytes, output hash, commitment, on-chain verifyResult" in verified.stdout
     report = json.loads(shell.run("verify", str(request_id), "--model", str(credit_model.path), "--json").stdout)
     assert report["matches"] is False
+
+
+def test_register_zk_deploys_the_verifier_and_allows_zk(shell: Shell, tmp_path: Path) -> None:
+    from verinfer.zk.models import calibration_rows, mlp
+
+    model = tmp_path / "zk.onnx"
+    model.write_bytes(mlp(4, 4, 2, seed=9).SerializeToString())
+    calibration = tmp_path / "rows.csv"
+    calibration.write_text("\n".join(",".join(f"{v:.6f}" for v in row) for row in calibration_rows(4)) + "\n")
+    args = ["model", "register", str(model), "--uri", model.as_uri(), "--price", str(PRICE), "--zk",
+            "--calibration-csv", str(calibration), "--zk-dir", str(tmp_path / "zk"), "--json"]
+    registered = ok_json(shell.run(*args, key=shell.owner_key))
+    assert Path(str(registered["artifacts"])).is_dir()
+    shown = ok_json(shell.run("model", "show", str(registered["modelId"]), "--json"))
+    spec = shown["spec"]
+    assert isinstance(spec, dict)
+    assert spec["verifier"] == registered["verifier"]
+    assert "zk" in [str(m).lower() for m in spec["modes"]]
+    assert spec["scale"] == 1024

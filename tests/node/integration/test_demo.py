@@ -1,30 +1,40 @@
 """The README's first command runs this story: devnet up with two real nodes, both applicants served and decided,
-a CONSENSUS request served by both nodes, every result verified by re-execution."""
+a CONSENSUS request served by both nodes, a ZK request proven and checked on chain, every result verified."""
 
 from __future__ import annotations
 
 import io
+import math
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from verinfer.demo import story
+from verinfer.demo.models import build_credit_zk_model
+from verinfer.inference.runner import OnnxRunner
 from verinfer.types import Mode
 
 pytestmark = pytest.mark.integration
 
 
-def test_demo_story_serves_decides_and_verifies(forge_build: object) -> None:
+def test_demo_story_serves_decides_and_verifies(forge_build: object, tmp_path: Path) -> None:
     printed = io.StringIO()
     outcomes = story.run(Console(file=printed, width=160))
 
-    lending, consensus = outcomes[:2], outcomes[2]
+    lending, consensus, zk = outcomes[:2], outcomes[2], outcomes[3]
     assert [o.decision for o in lending] == ["approved", "refused (risk)"]
     assert lending[0].score < story.THRESHOLD / story.SCALE <= lending[1].score
     assert all(o.mode == Mode.SINGLE and len(o.nodes) == 1 for o in lending)
     assert consensus.mode == Mode.CONSENSUS
     assert len(set(consensus.nodes)) == 2
+    assert zk.mode == Mode.ZK
+    assert len(zk.nodes) == 1
+    # The proven fixed-point logit (scale 2^10) agrees with a float run of the same graph on the same applicant.
+    zk_model = build_credit_zk_model(tmp_path)
+    logit = float(OnnxRunner(zk_model.path).run_batch(zk_model.samples[1:2])[0, 0])
+    assert zk.score == pytest.approx(1 / (1 + math.exp(-logit)), abs=0.01)
     assert all(o.verified for o in outcomes)
     text = printed.getvalue()
     assert "Requests served on the devnet" in text
-    assert text.count("✓") == 3
+    assert text.count("✓") == 4

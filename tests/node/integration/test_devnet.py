@@ -2,8 +2,9 @@
 nodes registered and running; everything it started is gone afterwards, also when it fails half-way, and also when
 the CLI is stopped with SIGINT or SIGTERM.
 
-`verinfer node run` is not here yet, so the node processes are a stand-in that answers /healthz on the configured
-metrics port and starts a child of its own (to show that the whole process group is stopped).
+The node processes here are a stand-in that answers /healthz on the configured
+metrics port and starts a child of its own (to show that the whole process group is stopped); the real node service
+on a devnet is what the demo story test (test_demo.py) runs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from verinfer.types import Eligibility
 
 pytestmark = pytest.mark.integration
 
-MODELS = ("credit_risk", "iris", "diabetes_regressor")
+MODELS = ("credit_risk", "iris", "diabetes_regressor", "credit_risk_zk")
 STOP_WITHIN = 30.0
 
 STAND_IN_NODE = """
