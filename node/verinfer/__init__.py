@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"  # before the imports below: verinfer.inference.manifest reads it
 
+from verinfer.config import NodeConfig, load_config
 from verinfer.errors import (
     ArtifactError,
     ChainError,
@@ -18,10 +19,13 @@ from verinfer.errors import (
 from verinfer.sdk import (
     Client,
     InferenceResult,
+    NodeStatus,
+    Operator,
     RequestFailedError,
     RequestHandle,
     ResultTimeoutError,
     VerificationReport,
+    request_many,
     verify,
 )
 from verinfer.types import (
@@ -33,6 +37,7 @@ from verinfer.types import (
     RequestParams,
     Status,
 )
+from verinfer.worker.service import NodeService
 
 __all__ = [
     "ArtifactError",
@@ -46,6 +51,10 @@ __all__ = [
     "Mode",
     "ModelError",
     "ModelId",
+    "NodeConfig",
+    "NodeService",
+    "NodeStatus",
+    "Operator",
     "RequestFailedError",
     "RequestHandle",
     "RequestId",
@@ -55,5 +64,7 @@ __all__ = [
     "VerificationReport",
     "VerinferError",
     "__version__",
+    "load_config",
+    "request_many",
     "verify",
 ]

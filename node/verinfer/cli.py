@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import enum
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +17,9 @@ from rich.text import Text
 
 from verinfer import __version__
 from verinfer.chain.deploy import DeployConfig, deploy_to, to_json
+from verinfer.cli_common import echo_json, errors, hex_
 from verinfer.cli_node import devnet_app, node_app
-from verinfer.errors import ConfigError, VerinferError
+from verinfer.errors import ConfigError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.sdk import Client, InferenceResult, VerificationReport
 from verinfer.types import HubParams, Mode, ModelSpec, ModelTerms
@@ -60,28 +59,9 @@ class ModeName(enum.StrEnum):
         return Mode[self.name.upper()]
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Expected failures (any `VerinferError`) become one line on stderr, `error: ...`, and exit code 1."""
-    try:
-        yield
-    except VerinferError as exc:
-        # Plain echo, not Rich: no markup in messages, no wrapping onto a second line.
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-
-
-def _echo_json(document: object) -> None:
-    typer.echo(json.dumps(document, indent=2))
-
-
 def _cell(value: object) -> Text:
     """A table cell: lists and booleans as JSON, the rest as `str`; plain text, never read as Rich markup."""
     return Text(json.dumps(value) if isinstance(value, list | bool) else str(value))
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
 
 
 def _bytes32(text: str, what: str) -> bytes:
@@ -137,10 +117,10 @@ def deploy_command(
     config = DeployConfig(
         min_stake=min_stake, unbonding_delay=unbonding_delay, hub_params=HubParams(reveal_window=reveal_window)
     )
-    with _errors():
+    with errors():
         deployment, path = deploy_to(rpc_url, private_key, config, out)
     if as_json:
-        _echo_json(to_json(deployment))
+        echo_json(to_json(deployment))
         return
     table = Table(title=f"Deployed on chain {deployment.chain_id}")
     table.add_column("contract")
@@ -171,11 +151,11 @@ def env_show_command(
 
     JSON: {"manifest": {<key>: <value>, ...}, "hash": "0x<keccak256 of its canonical JSON>"}
     """
-    with _errors():
+    with errors():
         document = environment_manifest(threads, opt_level)
-    env_hash = _hex(manifest_hash(document))
+    env_hash = hex_(manifest_hash(document))
     if as_json:
-        _echo_json({"manifest": document, "hash": env_hash})
+        echo_json({"manifest": document, "hash": env_hash})
         return
     table = Table(title="Environment manifest")
     table.add_column("key")
@@ -203,7 +183,7 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
         "scale": spec.scale,
         "price": str(spec.price),
         "modes": _modes(spec.modes),
-        "allowedEnvironments": [_hex(env) for env in spec.allowed_environments],
+        "allowedEnvironments": [hex_(env) for env in spec.allowed_environments],
         "verifier": spec.verifier,
     }
 
@@ -254,7 +234,7 @@ def model_register_command(
 
     JSON: {"modelId": "0x<32 bytes>"} (with --zk also "verifier": "0x<address>", "artifacts": "<directory>")
     """
-    with _errors():
+    with errors():
         envs = [_bytes32(env, "--allowed-env") for env in allowed_env or []]
         if not path.is_file():
             raise ConfigError(f"no model file at {path}")
@@ -267,16 +247,16 @@ def model_register_command(
         if zk:
             registered = _register_zk(client, path, uri, price, modes, envs, calibration_csv or Path(), srs, zk_dir)
             if as_json:
-                _echo_json({"modelId": _hex(registered.model_id), "verifier": registered.verifier,
+                echo_json({"modelId": hex_(registered.model_id), "verifier": registered.verifier,
                             "artifacts": str(registered.artifacts.directory)})
                 return
-            typer.echo(_hex(registered.model_id))
+            typer.echo(hex_(registered.model_id))
             return
         model_id = client.register_model(path, uri, price, modes, envs, scale=scale)
     if as_json:
-        _echo_json({"modelId": _hex(model_id)})
+        echo_json({"modelId": hex_(model_id)})
         return
-    typer.echo(_hex(model_id))
+    typer.echo(hex_(model_id))
 
 
 def _register_zk(client: Client, path: Path, uri: str, price: int, modes: list[Mode], envs: list[bytes],
@@ -305,16 +285,16 @@ def model_show_command(
     "modes", "allowedEnvironments", "verifier"}, "terms": {"price", "inputBytes",
     "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
     """
-    with _errors():
+    with errors():
         raw_id = _bytes32(model_id, "MODEL_ID")
         client = _client(rpc_url, private_key)
         spec = client.model(raw_id)
         terms = client.system.terms_of(raw_id)
     sections = {"spec": _spec_json(spec), "terms": _terms_json(terms)}
     if as_json:
-        _echo_json({"modelId": _hex(raw_id), **sections})
+        echo_json({"modelId": hex_(raw_id), **sections})
         return
-    table = Table(title=f"Model {_hex(raw_id)}")
+    table = Table(title=f"Model {hex_(raw_id)}")
     table.add_column("field")
     table.add_column("value", overflow="fold")
     for section, fields in sections.items():
@@ -333,12 +313,12 @@ def model_list_command(
 
     JSON: {"models": ["0x<model id>", ...]}
     """
-    with _errors():
+    with errors():
         system = _client(rpc_url, private_key).system
         count = int(system.sender.call(system.models.functions.modelCount()))
-        ids = [_hex(bytes(system.sender.call(system.models.functions.modelIdAt(i)))) for i in range(count)]
+        ids = [hex_(bytes(system.sender.call(system.models.functions.modelIdAt(i)))) for i in range(count)]
     if as_json:
-        _echo_json({"models": ids})
+        echo_json({"models": ids})
         return
     for model in ids:
         typer.echo(model)
@@ -376,16 +356,16 @@ def _result_json(result: InferenceResult) -> dict[str, Any]:
         "requestId": result.request_id,
         "mode": result.mode.name.lower(),
         "output": np.asarray(result.output).tolist(),
-        "modelId": _hex(result.model_id),
-        "inputHash": _hex(result.input_hash),
-        "outputHash": _hex(result.output_hash),
-        "envHashes": [_hex(env) for env in result.env_hashes],
+        "modelId": hex_(result.model_id),
+        "inputHash": hex_(result.input_hash),
+        "outputHash": hex_(result.output_hash),
+        "envHashes": [hex_(env) for env in result.env_hashes],
         "nodes": list(result.nodes),
-        "commitment": _hex(result.commitment),
+        "commitment": hex_(result.commitment),
         "requestBlock": result.request_block,
         "resultBlock": result.result_block,
-        "requestTx": _hex(result.request_tx),
-        "resultTx": _hex(result.result_tx),
+        "requestTx": hex_(result.request_tx),
+        "resultTx": hex_(result.result_tx),
     }
 
 
@@ -417,7 +397,7 @@ def request_command(
     JSON: {"requestId", "modelId", "mode", "block", "txHash"},
     and with --wait also "result": the object `verinfer result --json` prints.
     """
-    with _errors():
+    with errors():
         raw_id = _bytes32(model_id, "MODEL_ID")
         inputs = _read_input(input_json, input_csv)
         handle = _client(rpc_url, private_key).request(
@@ -429,14 +409,14 @@ def request_command(
     if as_json:
         document: dict[str, Any] = {
             "requestId": handle.request_id,
-            "modelId": _hex(handle.model_id),
+            "modelId": hex_(handle.model_id),
             "mode": handle.mode.name.lower(),
             "block": handle.block_number,
-            "txHash": _hex(handle.tx_hash),
+            "txHash": hex_(handle.tx_hash),
         }
         if result is not None:
             document["result"] = _result_json(result)
-        _echo_json(document)
+        echo_json(document)
     elif result is not None:
         _print_result(result)
 
@@ -456,10 +436,10 @@ def result_command(
     "envHashes", "nodes", "commitment", "requestBlock", "resultBlock",
     "requestTx", "resultTx"}
     """
-    with _errors():
+    with errors():
         result = _client(rpc_url, private_key).handle(request_id).result(timeout=timeout)
     if as_json:
-        _echo_json(_result_json(result))
+        echo_json(_result_json(result))
         return
     _print_result(result)
 
@@ -486,12 +466,12 @@ def verify_command(
 
     JSON: {"requestId", "matches", "checks": [{"field", "expected", "actual", "ok"}, ...]}
     """
-    with _errors():
+    with errors():
         if model is not None and not model.is_file():
             raise ConfigError(f"no model file at {model}")
         report = _client(rpc_url, private_key).verify(request_id, model)
     if as_json:
-        _echo_json(_verification_json(report))
+        echo_json(_verification_json(report))
     else:
         table = Table(title=f"Verification of request {request_id}")
         table.add_column("field")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -24,9 +22,10 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 from rich.text import Text
 
+from verinfer.cli_common import echo_json, errors, hex_
 from verinfer.config import load_config
 from verinfer.devnet import DEFAULT_NODES, DEFAULT_STATE_DIR, Devnet, DevnetError, DevnetInfo
-from verinfer.errors import ConfigError, ContractRevert, VerinferError
+from verinfer.errors import ConfigError
 from verinfer.sdk.operator import NodeStatus, Operator, environment_hash
 
 node_app = typer.Typer(help="Operate a node: run, register, unbond, withdraw, status.", no_args_is_help=True)
@@ -52,29 +51,6 @@ REVERT_FIXES = {
     "StakeLocked": "consensus rounds it joined are still open; try again once they settle",
     "RecipientZero": "pass --to a non-zero address",
 }
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Any `VerinferError` becomes one line on stderr, `error: ...` (with the fix for a known revert), and exit 1."""
-    try:
-        yield
-    except VerinferError as exc:
-        # One line even for a multi-line message (one bad config field per line): "head: field one; field two".
-        head, *rest = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
-        message = " ".join([head, "; ".join(rest)]) if rest else head
-        if isinstance(exc, ContractRevert) and exc.name in REVERT_FIXES:
-            message += f": {REVERT_FIXES[exc.name]}"
-        typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(1) from exc
-
-
-def _echo_json(document: object) -> None:
-    typer.echo(json.dumps(document, indent=2))
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
 
 
 def _model_ids(texts: list[str] | None) -> list[bytes] | None:
@@ -115,13 +91,13 @@ def _status_json(status: NodeStatus) -> dict[str, Any]:
         "staked": status.staked,
         "stake": str(status.stake),
         "minStake": str(status.min_stake),
-        "envHash": _hex(status.env_hash),
+        "envHash": hex_(status.env_hash),
         "unbondingEndsAt": status.unbonding_ends_at,
         "unbondingDelay": status.unbonding_delay,
         "withdrawable": status.withdrawable,
         "openCommitments": status.open_commitments,
         "blockTimestamp": status.block_timestamp,
-        "eligibility": {_hex(model): value.name.lower() for model, value in status.eligibility.items()},
+        "eligibility": {hex_(model): value.name.lower() for model, value in status.eligibility.items()},
     }
 
 
@@ -138,7 +114,7 @@ def run_command(
     """
     from verinfer.worker.service import run_node  # the service pulls in onnxruntime; only `run` needs it
 
-    with _errors():
+    with errors(REVERT_FIXES):
         run_node(config, json_logs=json_logs)
 
 
@@ -154,7 +130,7 @@ def register_command(
 
     JSON: {"node", "stake", "envHash", "models": ["0x<model id>", ...], "txHash", "block"}
     """
-    with _errors():
+    with errors(REVERT_FIXES):
         models = _model_ids(model)
         node_config = load_config(config)
         operator = Operator.from_config(node_config)
@@ -165,13 +141,13 @@ def register_command(
     document = {
         "node": operator.address,
         "stake": str(amount),
-        "envHash": _hex(env_hash),
-        "models": [_hex(m) for m in model_ids],
-        "txHash": _hex(bytes(receipt["transactionHash"])),
+        "envHash": hex_(env_hash),
+        "models": [hex_(m) for m in model_ids],
+        "txHash": hex_(bytes(receipt["transactionHash"])),
         "block": int(receipt["blockNumber"]),
     }
     if as_json:
-        _echo_json(document)
+        echo_json(document)
         return
     typer.echo(f"registered {operator.address} with {amount} wei, serving {len(model_ids)} model(s)")
     typer.echo(f"environment {document['envHash']}")
@@ -188,7 +164,7 @@ def unbond_command(
 
     JSON: {"node", "unbondingEndsAt"} (unix seconds)
     """
-    with _errors():
+    with errors(REVERT_FIXES):
         if not yes:
             raise ConfigError(
                 "unbonding cannot be undone (the node stops taking work; its stake is paid out only after the "
@@ -197,7 +173,7 @@ def unbond_command(
         operator = _operator(config)
         ends_at = operator.begin_unbonding()
     if as_json:
-        _echo_json({"node": operator.address, "unbondingEndsAt": ends_at})
+        echo_json({"node": operator.address, "unbondingEndsAt": ends_at})
         return
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ends_at))
     typer.echo(f"{operator.address} is unbonding; withdraw with `verinfer node withdraw` from {when} ({ends_at})")
@@ -213,13 +189,13 @@ def withdraw_command(
 
     JSON: {"node", "to", "amount"} (amount in wei, as a decimal string)
     """
-    with _errors():
+    with errors(REVERT_FIXES):
         recipient = _address(to, "--to")
         operator = _operator(config)
         amount = operator.withdraw(recipient)
     document = {"node": operator.address, "to": recipient or operator.address, "amount": str(amount)}
     if as_json:
-        _echo_json(document)
+        echo_json(document)
         return
     typer.echo(f"withdrew {amount} wei to {document['to']}; {operator.address} is no longer registered")
 
@@ -239,7 +215,7 @@ def status_command(
     "blockTimestamp", "eligibility": {"0x<model id>": "eligible" | "not_registered" | "stake_below_minimum" |
     "unbonding" | "model_not_served"}}
     """
-    with _errors():
+    with errors(REVERT_FIXES):
         models = _model_ids(model)
         address = _address(node, "--node")
         operator = _operator(config)
@@ -247,7 +223,7 @@ def status_command(
         status = operator.status(model_ids, node=address)
     document = _status_json(status)
     if as_json:
-        _echo_json(document)
+        echo_json(document)
         return
     table = Table(title=f"Node {status.address}")
     table.add_column("field")
@@ -303,7 +279,7 @@ def _print_devnet(info: DevnetInfo) -> None:
     table.add_row("InferenceHub", deployment.hub.address, "")
     table.add_row("deployer", info.deployer.address, "owns the contracts and the demo models")
     for model in info.models:
-        table.add_row(f"model {model.name}", _hex(model.model_id), model.uri)
+        table.add_row(f"model {model.name}", hex_(model.model_id), model.uri)
     for node in info.nodes:
         table.add_row(f"node {node.index}", node.address, f"config {node.config_path}; log {node.log_path}")
     table.add_row("user", info.user.address, f"private key {info.user.private_key}")
@@ -347,7 +323,7 @@ def up_command(
     steps = _Steps(progress)
     devnet = None
     try:
-        with _errors():
+        with errors(REVERT_FIXES):
             devnet = Devnet(state_dir, nodes, deployment_file=deployment_file, on_step=steps)
             if progress is None:
                 info = devnet.up()
@@ -356,10 +332,10 @@ def up_command(
                     info = devnet.up()
                     steps.finish()
         if as_json:
-            _echo_json(info.to_json())
+            echo_json(info.to_json())
         else:
             _print_devnet(info)
-        with _errors():
+        with errors(REVERT_FIXES):
             _stay_up(devnet)
     except KeyboardInterrupt:
         if not as_json:

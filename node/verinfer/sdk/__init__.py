@@ -4,10 +4,14 @@
     handle = client.request(model_id, features)
     result = handle.result(timeout=30)
     report = client.verify(handle.request_id)
+
+Operators: `Operator` (register, stake, unbond, withdraw, status). Load generators and backfills: `request_many`.
+ZK models (prepare, register with a verifier, prove): `verinfer.zk`, imported on its own (it loads ezkl).
 """
 
 from __future__ import annotations
 
+from verinfer.sdk.bulk import BulkRequests, request_many
 from verinfer.sdk.client import (
     Client,
     InferenceResult,
@@ -15,15 +19,21 @@ from verinfer.sdk.client import (
     RequestHandle,
     ResultTimeoutError,
 )
+from verinfer.sdk.operator import NodeStatus, Operator, environment_hash
 from verinfer.sdk.verify import Check, VerificationReport, verify
 
 __all__ = [
+    "BulkRequests",
     "Check",
     "Client",
     "InferenceResult",
+    "NodeStatus",
+    "Operator",
     "RequestFailedError",
     "RequestHandle",
     "ResultTimeoutError",
     "VerificationReport",
+    "environment_hash",
+    "request_many",
     "verify",
 ]

@@ -18,6 +18,10 @@ def test_public_api_is_pinned() -> None:
         "Mode",
         "ModelError",
         "ModelId",
+        "NodeConfig",
+        "NodeService",
+        "NodeStatus",
+        "Operator",
         "RequestFailedError",
         "RequestHandle",
         "RequestId",
@@ -27,6 +31,8 @@ def test_public_api_is_pinned() -> None:
         "VerificationReport",
         "VerinferError",
         "__version__",
+        "load_config",
+        "request_many",
         "verify",
     ]
     for name in verinfer.__all__:
