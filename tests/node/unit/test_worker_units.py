@@ -272,3 +272,23 @@ def test_a_malformed_input_fails_alone_and_names_the_problem(tiny_model: LoadedM
     assert isinstance(out[1], ModelError)
     assert "malformed input" in str(out[1])
     assert "takes 32 bytes, got 24" in str(out[1])
+
+
+def test_a_version_2_journal_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with Journal(path, 31337, HUB) as journal:
+        journal.upsert_seen(1, b"p", b"i", 5, b"\x01" * 32)
+    with sqlite3.connect(path) as db:  # what a version 2 file looks like: no proof column
+        db.execute("ALTER TABLE jobs DROP COLUMN proof")
+        db.execute("PRAGMA user_version = 2")
+    with Journal(path, 31337, HUB) as journal:
+        job = journal.job(1)
+        assert job is not None
+        assert (job.state, job.proof) == (JobState.SEEN, None)
+        journal.mark_proven(1, b"out", b"\x02" * 32, b"proof")
+        proven = journal.job(1)
+        assert proven is not None
+        assert proven.proof == b"proof"
+        assert journal._db.execute("PRAGMA user_version").fetchone()[0] == 3
