@@ -17,7 +17,7 @@ from rich.text import Text
 
 from verinfer import __version__
 from verinfer.chain.deploy import DeployConfig, deploy_to, to_json
-from verinfer.cli_common import echo_json, errors, hex_
+from verinfer.cli_common import bytes32, echo_json, errors, hex_
 from verinfer.cli_node import devnet_app, node_app
 from verinfer.errors import ConfigError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
@@ -62,17 +62,6 @@ class ModeName(enum.StrEnum):
 def _cell(value: object) -> Text:
     """A table cell: lists and booleans as JSON, the rest as `str`; plain text, never read as Rich markup."""
     return Text(json.dumps(value) if isinstance(value, list | bool) else str(value))
-
-
-def _bytes32(text: str, what: str) -> bytes:
-    """A 0x-prefixed 32-byte hex string."""
-    try:
-        value = bytes.fromhex(text[2:]) if text[:2].lower() == "0x" else b""
-    except ValueError:
-        value = b""
-    if len(value) != 32:
-        raise ConfigError(f"{what} must be 32 bytes as 0x-hex (0x + 64 hex digits), got {text!r}")
-    return value
 
 
 def _client(rpc_url: str, private_key: str | None) -> Client:
@@ -235,7 +224,7 @@ def model_register_command(
     JSON: {"modelId": "0x<32 bytes>"} (with --zk also "verifier": "0x<address>", "artifacts": "<directory>")
     """
     with errors():
-        envs = [_bytes32(env, "--allowed-env") for env in allowed_env or []]
+        envs = [bytes32(env, "--allowed-env") for env in allowed_env or []]
         if not path.is_file():
             raise ConfigError(f"no model file at {path}")
         modes = [m.mode() for m in mode or [ModeName.single]]
@@ -286,7 +275,7 @@ def model_show_command(
     "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
     """
     with errors():
-        raw_id = _bytes32(model_id, "MODEL_ID")
+        raw_id = bytes32(model_id, "MODEL_ID")
         client = _client(rpc_url, private_key)
         spec = client.model(raw_id)
         terms = client.system.terms_of(raw_id)
@@ -398,7 +387,7 @@ def request_command(
     and with --wait also "result": the object `verinfer result --json` prints.
     """
     with errors():
-        raw_id = _bytes32(model_id, "MODEL_ID")
+        raw_id = bytes32(model_id, "MODEL_ID")
         inputs = _read_input(input_json, input_csv)
         handle = _client(rpc_url, private_key).request(
             raw_id, inputs, mode=mode.mode(), redundancy=redundancy, deadline_s=deadline

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import typer
 
-from verinfer.errors import ContractRevert, VerinferError
+from verinfer.errors import ConfigError, ContractRevert, VerinferError
 
 
 @contextmanager
@@ -33,3 +33,14 @@ def echo_json(document: object) -> None:
 
 def hex_(value: bytes) -> str:
     return "0x" + value.hex()
+
+
+def bytes32(text: str, what: str) -> bytes:
+    """A 0x-prefixed 32-byte hex string (a model id, an environment hash); ConfigError naming `what` otherwise."""
+    try:
+        value = bytes.fromhex(text[2:]) if text[:2].lower() == "0x" else b""
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise ConfigError(f"{what} must be 32 bytes as 0x-hex (0x + 64 hex digits), got {text!r}")
+    return value

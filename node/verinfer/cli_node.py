@@ -22,7 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 from rich.text import Text
 
-from verinfer.cli_common import echo_json, errors, hex_
+from verinfer.cli_common import bytes32, echo_json, errors, hex_
 from verinfer.config import load_config
 from verinfer.devnet import DEFAULT_NODES, DEFAULT_STATE_DIR, Devnet, DevnetError, DevnetInfo
 from verinfer.errors import ConfigError
@@ -56,16 +56,7 @@ REVERT_FIXES = {
 def _model_ids(texts: list[str] | None) -> list[bytes] | None:
     if texts is None:
         return None
-    ids = []
-    for text in texts:
-        try:
-            value = bytes.fromhex(text[2:]) if text[:2].lower() == "0x" else b""
-        except ValueError:
-            value = b""
-        if len(value) != 32:
-            raise ConfigError(f"--model must be 32 bytes as 0x-hex (0x + 64 hex digits), got {text!r}")
-        ids.append(value)
-    return ids
+    return [bytes32(text, "--model") for text in texts]
 
 
 def _address(text: str | None, option: str) -> str | None:

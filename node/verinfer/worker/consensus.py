@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from verinfer.chain import commitments
+from verinfer.chain.events import InferenceRequested
 from verinfer.errors import ContractRevert
 from verinfer.types import Mode, Status
-from verinfer.worker.context import NodeContext, Request
+from verinfer.worker.context import NodeContext, request_of
 from verinfer.worker.journal import Job, JobState
 from verinfer.worker.submit import broadcast
 from verinfer.worker.txmanager import Signed
@@ -25,7 +26,7 @@ from verinfer.worker.txmanager import Signed
 MAX_PER_TICK = 1_024
 
 
-def step(ctx: NodeContext, ready: Sequence[tuple[Job, Request]]) -> int:
+def step(ctx: NodeContext, ready: Sequence[tuple[Job, InferenceRequested]]) -> int:
     """Commits (the computed CONSENSUS jobs in `ready`), reveals and finalizes what is due; returns how many
     transactions went out."""
     out: list[Signed] = []
@@ -113,7 +114,7 @@ def _reveal(ctx: NodeContext, jobs: list[Job], now: int) -> list[Signed]:
     for job in jobs:
         if not _mined(ctx, job.commit_tx_hash):
             continue
-        request = Request.of(job)
+        request = request_of(job)
         commits, _reveals, reveal_ends = _round(ctx, job.request_id)
         if reveal_ends == 0:
             if now > request.deadline:

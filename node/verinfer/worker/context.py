@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_typing import ChecksumAddress
-from eth_utils.crypto import keccak
 
-from verinfer.chain.events import EventCodec
+from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.chain.system import System
 from verinfer.errors import ChainError, ContractRevert, ModelError
 from verinfer.sdk.client import read_model
-from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestParams, checksum
+from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestId, RequestParams, checksum
 from verinfer.worker.calldata import HubCalldata
 from verinfer.worker.compute import ModelCatalog
 from verinfer.worker.journal import Job, Journal, JournalError
@@ -26,34 +25,15 @@ from verinfer.worker.txmanager import TxManager
 ELIGIBILITY_TTL_S = 10.0
 
 
-@dataclass(frozen=True)
-class Request:
-    """A job's request, decoded from what the watcher journalled (`watcher.event_params`)."""
-
-    request_id: int
-    model_id: bytes
-    requester: ChecksumAddress
-    fee: int
-    deadline: int
-    callback_gas_limit: int
-    mode: Mode
-    redundancy: int
-
-    @classmethod
-    def of(cls, job: Job) -> Request:
-        """Reads the eight static ABI words `watcher.event_params` wrote (sliced directly: this runs per job)."""
-        p = job.params
-        if len(p) != 8 * 32:
-            raise JournalError(f"job {job.request_id}: params are {len(p)} bytes, expected 256")
-        word = [int.from_bytes(p[i : i + 32], "big") for i in range(0, 256, 32)]
-        return cls(word[0], p[32:64], checksum(p[76:96]), word[3], word[4], word[5], Mode(word[6]), word[7])
-
-    def params(self, terms: ModelTerms, input: bytes) -> RequestParams:
-        return RequestParams(
-            model_id=ModelId(self.model_id), input_hash=keccak(input), requester=self.requester, fee=self.fee,
-            deadline=self.deadline, callback_gas_limit=self.callback_gas_limit, output_bytes=terms.output_bytes,
-            mode=self.mode, redundancy=self.redundancy, env_restricted=terms.env_restricted,
-        )
+def request_of(job: Job) -> InferenceRequested:
+    """A job's request, from the eight static ABI words `watcher.event_params` journalled (sliced directly: this
+    runs per job) and the job's input and block."""
+    p = job.params
+    if len(p) != 8 * 32:
+        raise JournalError(f"job {job.request_id}: params are {len(p)} bytes, expected 256")
+    word = [int.from_bytes(p[i : i + 32], "big") for i in range(0, 256, 32)]
+    return InferenceRequested(RequestId(word[0]), ModelId(p[32:64]), checksum(p[76:96]), word[3], word[4], word[5],
+                              Mode(word[6]), word[7], job.input, job.block_number)
 
 
 @dataclass
@@ -103,8 +83,8 @@ class NodeContext:
         return terms
 
     def params(self, job: Job) -> RequestParams:
-        request = Request.of(job)
-        return request.params(self.terms(request.model_id), job.input)
+        request = request_of(job)
+        return request.params(self.terms(request.model_id))
 
     def spec(self, model_id: bytes) -> ModelSpec:
         """The model's registered spec; an unknown model is a `ModelError` (the job fails, the node goes on)."""

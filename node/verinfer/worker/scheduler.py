@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 
 from eth_utils.crypto import keccak
 
+from verinfer.chain.events import InferenceRequested
 from verinfer.chain.tx import rpc
 from verinfer.chain.watcher import LogWatcher
 from verinfer.errors import ModelError
 from verinfer.types import Mode
 from verinfer.worker import consensus, inflight, submit
-from verinfer.worker.context import NodeContext, Request
+from verinfer.worker.context import NodeContext, request_of
 from verinfer.worker.journal import Job, JobState
 
 MAX_SEEN_PER_TICK = 4_096
@@ -76,14 +77,14 @@ class Scheduler:
             self.ctx.metrics.backlog.labels(state.value).set(count)
         return report
 
-    def _computed_by_mode(self) -> dict[Mode, list[tuple[Job, Request]]]:
+    def _computed_by_mode(self) -> dict[Mode, list[tuple[Job, InferenceRequested]]]:
         """The computed jobs, read once per tick and split by mode for the stages that send them."""
-        ready: dict[Mode, list[tuple[Job, Request]]] = {mode: [] for mode in Mode}
+        ready: dict[Mode, list[tuple[Job, InferenceRequested]]] = {mode: [] for mode in Mode}
         with self.ctx.stopwatch("journal"):
             jobs = self.ctx.journal.jobs(JobState.COMPUTED, limit=MAX_SEEN_PER_TICK)
         with self.ctx.stopwatch("decode"):
             for job in jobs:
-                request = Request.of(job)
+                request = request_of(job)
                 ready[request.mode].append((job, request))
         return ready
 
@@ -152,14 +153,14 @@ class Scheduler:
             return
         now = ctx.chain_time()
         base_fee = ctx.txm.base_fee
-        by_model: dict[bytes, list[tuple[Job, Request]]] = defaultdict(list)
+        by_model: dict[bytes, list[tuple[Job, InferenceRequested]]] = defaultdict(list)
         skipped: list[tuple[Job, str, str]] = []
         sw = ctx.stopwatch
         for job in jobs:
             if ctx.prover is not None and ctx.prover.has(job.request_id):
                 continue  # being proven
             with sw("decode"):
-                request = Request.of(job)
+                request = request_of(job)
             reason = self._skip_reason(request, now, base_fee)
             if reason is not None:
                 skipped.append((job, reason[0], reason[1]))
@@ -198,7 +199,7 @@ class Scheduler:
                 ctx.log.warning("request failed", request_id=job.request_id, reason="model", detail=str(out))
         report.failed += len(skipped) + sum(isinstance(out, ModelError) for _, out in outcomes)
 
-    def _skip_reason(self, request: Request, now: int, base_fee: int) -> tuple[str, str] | None:
+    def _skip_reason(self, request: InferenceRequested, now: int, base_fee: int) -> tuple[str, str] | None:
         ctx = self.ctx
         if request.mode not in ctx.modes:
             return "mode", f"mode {request.mode.name} is not served by this node (config `modes`)"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from verinfer.chain.events import InferenceRequested
 from verinfer.chain.rawbatch import RpcError
 from verinfer.errors import ContractRevert
-from verinfer.worker.context import NodeContext, Request
+from verinfer.worker.context import NodeContext
 from verinfer.worker.journal import Job
 from verinfer.worker.txmanager import Signed
 
@@ -17,7 +18,7 @@ BATCH_OVERHEAD_GAS = 60_000  # a transaction's own cost (21k + calldata head + h
 BROADCAST_CHUNK = 100  # transactions per JSON-RPC batch POST (providers cap batches; anvil takes more)
 
 
-def submit_single(ctx: NodeContext, ready: Sequence[tuple[Job, Request]]) -> int:
+def submit_single(ctx: NodeContext, ready: Sequence[tuple[Job, InferenceRequested]]) -> int:
     """Signs, journals and broadcasts every computed SINGLE result; returns how many transactions went out.
 
     Batches hold results with the same callback gas limit and the same history: the first batch of each kind is
@@ -37,7 +38,7 @@ def submit_single(ctx: NodeContext, ready: Sequence[tuple[Job, Request]]) -> int
     return len(signed)
 
 
-def submit_zk(ctx: NodeContext, ready: Sequence[tuple[Job, Request]]) -> int:
+def submit_zk(ctx: NodeContext, ready: Sequence[tuple[Job, InferenceRequested]]) -> int:
     """Sends each proven ZK result in its own `submitZkResult` (input, output, proof); the hub checks the proof
     with the model's verifier before it records anything. A result the hub would refuse is failed, named."""
     signed: list[Signed] = []

@@ -28,7 +28,7 @@ from verinfer.inference.runner import OnnxRunner
 from verinfer.types import Mode, ModelSpec, RequestParams
 from verinfer.worker.calldata import HubCalldata
 from verinfer.worker.compute import LoadedModel
-from verinfer.worker.context import Request
+from verinfer.worker.context import request_of
 from verinfer.worker.journal import IllegalTransitionError, JobState, Journal, JournalError
 from verinfer.worker.metrics import Health, MetricsServer, NodeMetrics
 from verinfer.worker.profile import Stopwatch
@@ -113,7 +113,7 @@ def test_request_reads_back_journalled_params(tmp_path: Path) -> None:
     event = InferenceRequested(7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3, b"in", 9)  # type: ignore[arg-type]
     with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
         job = journal.upsert_seen(7, event_params(event), b"in", 9, b"\x01" * 32)
-        request = Request.of(job)
+        request = request_of(job)
     assert (request.request_id, request.model_id, request.requester, request.fee, request.deadline,
             request.callback_gas_limit, request.mode, request.redundancy) == (
         7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3)
