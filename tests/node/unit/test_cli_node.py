@@ -55,7 +55,7 @@ def test_help_lists_the_node_and_devnet_commands() -> None:
     assert "up" in invoke("devnet", "--help").stdout
 
 
-@pytest.mark.parametrize("command", ["register", "unbond --yes", "withdraw", "status"])
+@pytest.mark.parametrize("command", ["run", "register", "unbond --yes", "withdraw", "status"])
 def test_a_missing_config_file_is_one_line(command: str, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.toml"
     assert_error(invoke("node", *command.split(), "--config", str(missing)), f"no config file at {missing}")
@@ -67,9 +67,16 @@ def test_an_invalid_config_names_every_bad_field_on_one_line(tmp_path: Path) -> 
     assert_error(invoke("node", "status", "--config", str(config)), "rpc_url", "confirmations", "keys", "Fix:")
 
 
-def test_an_unreachable_rpc_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "status"])
+def test_an_unreachable_rpc_is_one_line(command: str, tmp_path: Path) -> None:
     config = write_config(tmp_path / "node.toml", f"http://127.0.0.1:{free_port()}")
-    assert_error(invoke("node", "status", "--config", str(config)), "no JSON-RPC endpoint answering")
+    assert_error(invoke("node", command, "--config", str(config)), "no JSON-RPC endpoint answering")
+
+
+def test_run_refuses_zk_without_its_artifacts(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "node.toml", f"http://127.0.0.1:{free_port()}")
+    config.write_text('modes = ["ZK"]\n' + config.read_text())
+    assert_error(invoke("node", "run", "--config", str(config)), "zk.artifacts_dir is not set")
 
 
 def test_a_malformed_model_id_is_refused(tmp_path: Path) -> None:
