@@ -26,6 +26,8 @@ from verinfer.worker.journal import Job, JobState, SentTx
 from verinfer.worker.submit import broadcast
 from verinfer.worker.txmanager import Receipt, Signed, decode_raw, is_nonce_used
 
+MAX_FEE_BUMPS = 5  # replacements per nonce: fees grow by FEE_BUMP each time, so this bounds them (~3x)
+
 
 class _Groups(dict[bytes, list[Job]]):
     """tx hash => the jobs whose current transaction it is, loaded from the journal on first use."""
@@ -185,7 +187,7 @@ def _recover_missing(ctx: NodeContext, records: list[SentTx], groups: _Groups) -
         for record, error in zip(lost, answers, strict=True):
             if error is None:
                 ctx.log.info("transaction sent again", tx=record.hash.hex(), nonce=record.nonce, kind=record.kind)
-            elif not groups.get(record.hash):
+            elif not groups[record.hash]:
                 ctx.journal.forget_tx(record.hash)  # a finalization that cannot go out any more: moot
                 ctx.txm.nonces.resync()
             elif is_nonce_used(error):
@@ -193,8 +195,8 @@ def _recover_missing(ctx: NodeContext, records: list[SentTx], groups: _Groups) -
             else:
                 _refused(ctx, record, groups[record.hash], error)
     for record in stuck:
-        if not groups.get(record.hash):
-            continue
+        if not groups[record.hash] or len(ctx.journal.txs_with_nonce(record.nonce)) > MAX_FEE_BUMPS:
+            continue  # nothing waits on it, or its fees were raised enough times: wait (tx.max_fee_wei caps each)
         replacement = ctx.txm.replacement(record.raw, record.kind)
         _point_jobs_at(ctx, groups[record.hash], replacement)
         ctx.metrics.txs_replaced.inc()

@@ -63,6 +63,7 @@ class Scheduler:
         self._stage(report, "watch", lambda: self._watch(report))
         if self._head != before:  # a new block: fees may have moved, and a reorg may have taken something out
             self.ctx.txm.refresh_fees()
+            self.ctx.metrics.balance.set(self.ctx.txm.balance())
             self._stage(report, "audit", lambda: inflight.audit_recent(self.ctx, self._head))
         self._stage(report, "compute", lambda: self._compute(report))
         ready = self._computed_by_mode()

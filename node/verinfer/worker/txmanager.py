@@ -29,7 +29,6 @@ from verinfer.chain.nonces import NonceManager
 from verinfer.chain.rawbatch import RpcError, call_batch, send_raw_batch
 from verinfer.chain.rawrpc import RawRpc
 from verinfer.chain.revert import RevertDecoder
-from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError
 
 FEE_BUMP = 1.25  # geth and anvil want >= 10 % more on both fees to replace; a bit more gets through on the first try
@@ -238,7 +237,7 @@ class TxManager:
         return int(self.raw.call("eth_getTransactionCount", self.address, "latest"), 16)
 
     def balance(self) -> int:
-        return int(rpc(lambda: self.w3.eth.get_balance(self.address), "read the balance"))
+        return int(self.raw.call("eth_getBalance", self.address, "latest"), 16)
 
 
 def _int(value: Any) -> int:

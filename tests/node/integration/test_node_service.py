@@ -3,6 +3,7 @@ and every result verifies by re-execution."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -11,9 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.node.integration.nodeworld import node_world, running
+from tests.node.integration.nodeworld import PRICE, node_world, running
+from tests.node.support import gemm_softmax
 from verinfer.errors import ModelError
 from verinfer.inference import codec
+from verinfer.sdk.bulk import request_many
 from verinfer.types import Mode, Status
 from verinfer.worker.compute import LoadedModel
 from verinfer.worker.journal import JobState
@@ -87,3 +90,79 @@ def test_consensus_liar_is_outvoted_and_slashed_and_honest_nodes_paid(tmp_path: 
             backlog = service.ctx.journal.backlog()
             assert sum(backlog.values()) == 0, (i, backlog)
             assert len(service.ctx.journal.jobs(JobState.FINALIZED, limit=100)) == len(ids)
+
+
+def test_bad_work_fails_with_its_reason_and_the_node_serves_the_rest(tmp_path: Path, forge_build: Path) -> None:
+    with node_world(tmp_path) as world:
+        # Two more models the node would refuse: one whose file is gone, one whose URI serves different bytes.
+        gone = tmp_path / "gone.onnx"
+        gone.write_bytes(gemm_softmax(seed=11).SerializeToString())
+        gone_id = world.client.register_model(gone, gone.as_uri(), PRICE, [Mode.SINGLE])
+        gone.unlink()
+        swapped = tmp_path / "swapped.onnx"
+        swapped.write_bytes(gemm_softmax(seed=12).SerializeToString())
+        swapped_id = world.client.register_model(swapped, swapped.as_uri(), PRICE, [Mode.SINGLE])
+        swapped.write_bytes(gemm_softmax(seed=13).SerializeToString())
+        with running(NodeService(world.config(0))) as service:
+            bad = [world.client.request(model, [[0.1, 0.2, 0.3, 0.4]]).request_id for model in (gone_id, swapped_id)]
+            good = world.request(5)
+            assert set(world.wait_final(good).values()) == {Status.FULFILLED}
+            assert service.ctx is not None
+            journal = service.ctx.journal
+            deadline = time.monotonic() + 20
+            while any(journal.job(rid) is None or journal.job(rid).state is not JobState.FAILED  # type: ignore[union-attr]
+                      for rid in bad) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            reasons = [journal.job(rid).fail_reason for rid in bad]  # type: ignore[union-attr]
+            assert reasons[0] is not None
+            assert "model:" in reasons[0]
+            assert "gone.onnx" in reasons[0]
+            assert reasons[1] is not None
+            assert "its keccak256 is 0x" in reasons[1]
+            assert set(world.statuses(bad).values()) == {Status.PENDING}  # nothing false was posted
+            assert world.hub_events("ResultSubmitted", 0)
+            assert all(
+                e.args["requestId"] not in bad for e in world.hub_events("ResultSubmitted"))
+
+
+def test_requests_below_the_fee_policy_are_skipped_with_the_reason(tmp_path: Path, forge_build: Path) -> None:
+    with node_world(tmp_path) as world:
+        config = world.config(0, policy={"min_fee_wei": PRICE + 1})
+        with running(NodeService(config)) as service:
+            (rid,) = world.request(1)
+            assert service.ctx is not None
+            journal = service.ctx.journal
+            deadline = time.monotonic() + 20
+            while (journal.job(rid) is None or journal.job(rid).state is not JobState.FAILED  # type: ignore[union-attr]
+                   ) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            job = journal.job(rid)
+            assert job is not None
+            assert job.fail_reason is not None
+            assert job.fail_reason.startswith(f"skipped: fee share {PRICE} wei < {PRICE + 1} wei")
+            assert world.statuses([rid]) == {rid: Status.PENDING}
+            metrics = httpx.get(f"http://127.0.0.1:{service.metrics_port}/metrics").text
+            assert 'verinfer_requests_failed_total{reason="fee"} 1.0' in metrics
+            assert "verinfer_balance_wei" in metrics
+
+
+def test_a_stuck_transaction_is_replaced_with_higher_fees(tmp_path: Path, forge_build: Path) -> None:
+    with node_world(tmp_path) as world:
+        config = world.config(0, tx={"stuck_after_s": 1.0})
+        with running(NodeService(config)) as service:
+            assert service.ctx is not None
+            (warm,) = world.request(1)
+            assert world.wait_final([warm]) == {warm: Status.FULFILLED}
+            world.rpc("evm_setAutomine", [False])
+            sent = request_many(world.client, world.model_id, world.rows(2, seed=3))
+            world.rpc("evm_mine", [])  # the requests, not yet the node's answer
+            ids = sent.request_ids(world.client)
+            deadline = time.monotonic() + 30
+            while service.metrics.txs_replaced._value.get() < 1 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert service.metrics.txs_replaced._value.get() >= 1  # bumped while nothing was mined
+            world.rpc("evm_setAutomine", [True])
+            world.rpc("evm_mine", [])
+            assert set(world.wait_final(ids).values()) == {Status.FULFILLED}
+            delivered = Counter(e.args["requestId"] for e in world.hub_events("ResultSubmitted"))
+            assert all(delivered[rid] == 1 for rid in ids)
