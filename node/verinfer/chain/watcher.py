@@ -180,11 +180,12 @@ class LogWatcher:
                 if self._codec.matches(log):
                     found.append((InferenceRequested.from_raw_log(log), _hash(log["blockHash"])))
         with self._timer("journal"), self.journal.transaction():
-            for event, block_hash in found:
-                self.journal.upsert_seen(
-                    event.request_id, event_params(event), event.input, event.block_number, block_hash
-                )
-                self.journal.record_block(event.block_number, block_hash)
+            self.journal.upsert_seen_many([
+                (event.request_id, event_params(event), event.input, event.block_number, block_hash)
+                for event, block_hash in found
+            ])
+            for number, block_hash in {(event.block_number, block_hash) for event, block_hash in found}:
+                self.journal.record_block(number, block_hash)
             self.journal.record_block(last, end_hash)
             self.journal.set_cursor(last, end_hash)
             self.journal.prune_blocks(last - self.keep_blocks)

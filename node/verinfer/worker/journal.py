@@ -426,6 +426,36 @@ class Journal:
                 return job
         return self._existing(request_id)
 
+    def upsert_seen_many(self, events: Sequence[tuple[int, bytes, bytes, int, bytes]]) -> None:
+        """`upsert_seen` for many (request id, params, input, block number, block hash) at once: jobs new to the
+        journal are inserted in one statement, the few already known go through `upsert_seen` and its checks."""
+        rows = [(_counter("request_id", rid, minimum=1), bytes(params), bytes(data),
+                 _counter("block_number", block), _bytes32("block_hash", block_hash))
+                for rid, params, data, block, block_hash in events]
+        if not rows:
+            return
+        now = self._clock()
+        with self.transaction(), self._sql("record jobs"):
+            known: set[int] = set()
+            ids = [row[0] for row in rows]
+            for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+                chunk = ids[start : start + 500]
+                found = self._db.execute(
+                    f"SELECT request_id FROM jobs WHERE chain_id = ? AND hub = ? AND request_id IN "
+                    f"({', '.join('?' * len(chunk))})", (*self._key(), *chunk)
+                ).fetchall()
+                known.update(int(row[0]) for row in found)
+            fresh = [row for row in rows if row[0] not in known]
+            self._db.executemany(
+                "INSERT INTO jobs (chain_id, hub, request_id, state, params, input, block_number, block_hash,"
+                " seen_at, state_at, updated_at) VALUES (?, ?, ?, 'seen', ?, ?, ?, ?, ?, ?, ?)",
+                [(*self._key(), rid, params, data, block, block_hash, now, now, now)
+                 for rid, params, data, block, block_hash in fresh],
+            )
+            for row in rows:
+                if row[0] in known:
+                    self.upsert_seen(*row)
+
     def _update(self, request_id: int, **columns: object) -> None:
         columns["updated_at"] = self._clock()
         assignments = ", ".join(f"{name} = ?" for name in columns)

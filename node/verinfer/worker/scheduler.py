@@ -65,16 +65,25 @@ class Scheduler:
             self.ctx.txm.refresh_fees()
             self.ctx.metrics.balance.set(self.ctx.txm.balance())
             self._stage(report, "audit", lambda: inflight.audit_recent(self.ctx, self._head))
-        self._stage(report, "compute", lambda: self._compute(report))
-        ready = self._computed_by_mode()
-        self._stage(report, "submit", lambda: setattr(report, "sent", report.sent
-                                                      + submit.submit_single(self.ctx, ready[Mode.SINGLE])
-                                                      + submit.submit_zk(self.ctx, ready[Mode.ZK])))
-        self._stage(report, "consensus", lambda: setattr(report, "sent", report.sent
-                                                         + consensus.step(self.ctx, ready[Mode.CONSENSUS])))
+        # One count per state decides which stages have anything to do: an idle tick costs a few cheap reads.
+        waiting = self.ctx.journal.backlog()
+        proving = self.ctx.prover is not None and self.ctx.prover.busy > 0
+        if waiting[JobState.SEEN] or proving:
+            self._stage(report, "compute", lambda: self._compute(report))
+            waiting = self.ctx.journal.backlog()
+        if waiting[JobState.COMPUTED]:
+            ready = self._computed_by_mode()
+            self._stage(report, "submit", lambda: setattr(report, "sent", report.sent
+                                                          + submit.submit_single(self.ctx, ready[Mode.SINGLE])
+                                                          + submit.submit_zk(self.ctx, ready[Mode.ZK])))
+            if ready[Mode.CONSENSUS] or waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
+                self._stage(report, "consensus", lambda: setattr(report, "sent", report.sent
+                                                                 + consensus.step(self.ctx, ready[Mode.CONSENSUS])))
+        elif waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
+            self._stage(report, "consensus",
+                        lambda: setattr(report, "sent", report.sent + consensus.step(self.ctx, [])))
         self._stage(report, "track", lambda: setattr(report, "confirmed", inflight.track(self.ctx, self._head)))
-        backlog = self.ctx.journal.backlog()
-        for state, count in backlog.items():
+        for state, count in self.ctx.journal.backlog().items():
             self.ctx.metrics.backlog.labels(state.value).set(count)
         return report
 

@@ -292,3 +292,19 @@ def test_a_version_2_journal_is_upgraded_in_place(tmp_path: Path) -> None:
         assert proven is not None
         assert proven.proof == b"proof"
         assert journal._db.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_upsert_seen_many_inserts_new_jobs_and_checks_known_ones(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
+        journal.upsert_seen(1, b"p1", b"i1", 5, b"\x01" * 32)
+        journal.upsert_seen(2, b"p2", b"i2", 5, b"\x01" * 32)
+        journal.mark_computed(2, b"out", b"\x02" * 32)
+        # 1 moved to another block (a reorg re-mined it), 3 and 4 are new.
+        journal.upsert_seen_many([(1, b"p1", b"i1", 6, b"\x03" * 32), (3, b"p3", b"i3", 6, b"\x03" * 32),
+                                  (4, b"p4", b"i4", 6, b"\x03" * 32)])
+        jobs = {rid: journal.job(rid) for rid in (1, 3, 4)}
+        assert [(j.state, j.block_number, j.input) for j in jobs.values() if j] == [
+            (JobState.SEEN, 6, b"i1"), (JobState.SEEN, 6, b"i3"), (JobState.SEEN, 6, b"i4")]
+        with pytest.raises(JournalError, match="different params or input"):
+            journal.upsert_seen_many([(5, b"p5", b"i5", 7, b"\x04" * 32), (2, b"other", b"i2", 7, b"\x04" * 32)])
+        assert journal.job(5) is None  # all or nothing
