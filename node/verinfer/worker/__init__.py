@@ -1,4 +1,5 @@
-"""The node service: the durable job journal now; the scheduler and batching build on it."""
+"""The node service (`verinfer node run`): `service.NodeService` runs `scheduler.Scheduler` ticks over the durable
+`journal.Journal`; each stage is its own module (compute, submit, consensus, inflight, prover)."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def _round(ctx: NodeContext, request_id: int) -> tuple[int, int, int]:
 
 
 def _mined(ctx: NodeContext, tx_hash: bytes | None) -> bool:
-    record = ctx.journal.tx(tx_hash) if tx_hash is not None else None
+    record = ctx.journal.txs.get(tx_hash) if tx_hash is not None else None
     return record is not None and record.mined_block is not None
 
 
@@ -72,7 +72,7 @@ def _commit(ctx: NodeContext, jobs: Sequence[Job]) -> list[Signed]:
         tx = ctx.txm.sign(ctx.hub, data, gas, "commit")
         with ctx.journal.transaction():  # the salt is durable before the commit can reach the chain
             ctx.journal.store_salt(job.request_id, salt)
-            ctx.journal.record_tx(tx.hash, tx.nonce, tx.kind, tx.raw)
+            ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
             ctx.journal.mark_committed(job.request_id, tx.hash, tx.nonce)
         out.append(tx)
     return out
@@ -83,12 +83,12 @@ def _commit_refused(ctx: NodeContext, job: Job, exc: ContractRevert, salt: bytes
         # Our commit is on chain already (a reorg re-mined it after the journal restarted the job): adopt it.
         found = _own_event_tx(ctx, "ResultCommitted", job)
         if found is not None:
-            record = ctx.journal.tx(found)
+            record = ctx.journal.txs.get(found)
             with ctx.journal.transaction():
                 ctx.journal.store_salt(job.request_id, salt)
                 ctx.journal.mark_committed(job.request_id, found, record.nonce if record else 0)
                 if record is None:
-                    ctx.journal.record_tx(found, 0, "commit", b"")
+                    ctx.journal.txs.record(found, 0, "commit", b"")
             return
     ctx.journal.mark_failed(job.request_id, f"commit refused: {exc}")
     ctx.metrics.failed.labels("commit").inc()
@@ -143,7 +143,7 @@ def _reveal(ctx: NodeContext, jobs: list[Job], now: int) -> list[Signed]:
             continue
         tx = ctx.txm.sign(ctx.hub, data, gas, "reveal")
         with ctx.journal.transaction():
-            ctx.journal.record_tx(tx.hash, tx.nonce, tx.kind, tx.raw)
+            ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
             ctx.journal.mark_revealed(job.request_id, tx.hash, tx.nonce)
         out.append(tx)
     return out
@@ -179,7 +179,7 @@ def _finalize(ctx: NodeContext, jobs: list[Job], now: int) -> list[Signed]:
             ctx.finalize_sent[key] = time.monotonic()
             continue
         tx = ctx.txm.sign(ctx.hub, data, gas, "finalize")
-        ctx.journal.record_tx(tx.hash, tx.nonce, tx.kind, tx.raw)
+        ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
         ctx.finalize_sent[key] = time.monotonic()
         out.append(tx)
     return out

@@ -47,13 +47,13 @@ def track(ctx: NodeContext, head: int) -> int:
     records: dict[bytes, SentTx] = {}
     states: dict[bytes, JobState] = {}
     for tx_hash, state in ctx.journal.inflight_txs():
-        record = ctx.journal.tx(tx_hash)
+        record = ctx.journal.txs.get(tx_hash)
         if record is None:
             continue  # not recorded by this journal (cannot happen: every transaction is recorded before sending)
         if record.mined_block is not None and state is not JobState.SUBMITTED:
             continue  # a mined commit or reveal: the consensus stage takes it from here
         records[tx_hash], states[tx_hash] = record, state
-    for record in ctx.journal.unmined_txs("finalize"):
+    for record in ctx.journal.txs.unmined("finalize"):
         records[record.hash] = record  # no job waits on it, but its nonce must not become a hole
     if not records:
         return 0
@@ -65,11 +65,11 @@ def track(ctx: NodeContext, head: int) -> int:
         record = records[tx_hash]
         if receipt is None:
             if record.mined_block is not None:
-                ctx.journal.set_tx_mined(tx_hash, None)  # a reorg took it out
+                ctx.journal.txs.set_mined(tx_hash, None)  # a reorg took it out
             missing.append(tx_hash)
             continue
         if record.mined_block != receipt.block_number:
-            ctx.journal.set_tx_mined(tx_hash, receipt.block_number)
+            ctx.journal.txs.set_mined(tx_hash, receipt.block_number)
             ctx.txm.nonces.confirm(record.nonce)
             ctx.metrics.gas_used.labels(record.kind).inc(receipt.gas_used)
             ctx.metrics.gas_spent.inc(receipt.gas_used * receipt.effective_gas_price)
@@ -188,14 +188,14 @@ def _recover_missing(ctx: NodeContext, records: list[SentTx], groups: _Groups) -
             if error is None:
                 ctx.log.info("transaction sent again", tx=record.hash.hex(), nonce=record.nonce, kind=record.kind)
             elif not groups[record.hash]:
-                ctx.journal.forget_tx(record.hash)  # a finalization that cannot go out any more: moot
+                ctx.journal.txs.forget(record.hash)  # a finalization that cannot go out any more: moot
                 ctx.txm.nonces.resync()
             elif is_nonce_used(error):
                 _nonce_taken(ctx, record, groups[record.hash])
             else:
                 _refused(ctx, record, groups[record.hash], error)
     for record in stuck:
-        if not groups[record.hash] or len(ctx.journal.txs_with_nonce(record.nonce)) > MAX_FEE_BUMPS:
+        if not groups[record.hash] or len(ctx.journal.txs.with_nonce(record.nonce)) > MAX_FEE_BUMPS:
             continue  # nothing waits on it, or its fees were raised enough times: wait (tx.max_fee_wei caps each)
         replacement = ctx.txm.replacement(record.raw, record.kind)
         _point_jobs_at(ctx, groups[record.hash], replacement)
@@ -208,7 +208,7 @@ def _recover_missing(ctx: NodeContext, records: list[SentTx], groups: _Groups) -
 def _nonce_taken(ctx: NodeContext, record: SentTx, jobs: list[Job]) -> None:
     """The transaction's nonce is used by another: if an earlier copy (same nonce) of ours was mined, the jobs follow
     it; otherwise the call is signed again under a fresh nonce."""
-    siblings = [s for s in ctx.journal.txs_with_nonce(record.nonce) if s.hash != record.hash]
+    siblings = [s for s in ctx.journal.txs.with_nonce(record.nonce) if s.hash != record.hash]
     if siblings:
         for sibling_hash, receipt in ctx.txm.receipts(s.hash for s in siblings).items():
             if receipt is not None:
@@ -247,7 +247,7 @@ def _resign(ctx: NodeContext, record: SentTx, jobs: list[Job]) -> None:
 
 def _point_jobs_at(ctx: NodeContext, jobs: list[Job], tx: Signed) -> None:
     with ctx.journal.transaction():
-        ctx.journal.record_tx(tx.hash, tx.nonce, tx.kind, tx.raw)
+        ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
         for job in jobs:
             ctx.journal.replace_tx(job.request_id, tx.hash, tx.nonce)
 
@@ -262,14 +262,14 @@ def audit_recent(ctx: NodeContext, head: int) -> int:
     """Re-reads the receipts of transactions mined in the last REORG_WINDOW blocks. One that is gone was
     taken out by a reorg, possibly one the watcher cannot see (above its cursor): its jobs start again (salts kept),
     whatever state they reached, and the nonce manager re-reads the chain. Returns how many jobs restarted."""
-    recent = ctx.journal.mined_since(max(head - REORG_WINDOW, 0))
+    recent = ctx.journal.txs.mined_since(max(head - REORG_WINDOW, 0))
     if not recent:
         return 0
     receipts = ctx.txm.receipts(r.hash for r in recent)
     for record in recent:
         moved = receipts[record.hash]
         if moved is not None and moved.block_number != record.mined_block:
-            ctx.journal.set_tx_mined(record.hash, moved.block_number)  # re-mined on the new branch: still done
+            ctx.journal.txs.set_mined(record.hash, moved.block_number)  # re-mined on the new branch: still done
     gone = [r for r in recent if receipts[r.hash] is None]
     if not gone:
         return 0
@@ -279,7 +279,7 @@ def audit_recent(ctx: NodeContext, head: int) -> int:
             ids = ctx.journal.request_ids_with_tx(record.hash)
             ctx.journal.reset_to_seen(ids)
             restarted.update(ids)
-            ctx.journal.set_tx_mined(record.hash, None)
+            ctx.journal.txs.set_mined(record.hash, None)
     ctx.txm.nonces.forget()
     ctx.log.warning("reorg took out mined transactions", txs=len(gone), jobs_restarted=len(restarted))
     return len(restarted)

@@ -14,8 +14,8 @@ to write, whatever the code above does.
 
 Record a transaction *before* broadcasting it: a signed transaction's hash and nonce are known before it is sent,
 so a crash between sending and recording never loses a nonce or, worse, the salt behind an on-chain commit. The
-`txs` table keeps every signed transaction's raw bytes (`record_tx`), so after a crash the very same transaction can
-be broadcast again instead of a second one that could also be mined.
+`txs` table keeps every signed transaction's raw bytes (`Journal.txs`, see `verinfer.worker.txlog`), so after a
+crash the very same transaction can be broadcast again instead of a second one that could also be mined.
 """
 
 from __future__ import annotations
@@ -287,6 +287,8 @@ class Journal:
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal at {self.path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
+        self.txs = TxLog(self)
+        """The signed transactions of this hub's jobs (see `verinfer.worker.txlog`)."""
         try:
             self._configure()
         except BaseException:
@@ -606,7 +608,7 @@ class Journal:
     def replace_tx(self, request_id: int, tx_hash: bytes, nonce: int) -> Job:
         """Points a job in flight (submitted, committed or revealed) at the transaction that replaces the one its
         state names: a fee bump with the same nonce, or a re-signed copy under a fresh nonce. Record the new
-        transaction (`record_tx`) in the same journal transaction, before broadcasting it."""
+        transaction (`txs.record`) in the same journal transaction, before broadcasting it."""
         tx_hash, nonce = _bytes32("tx_hash", tx_hash), _counter("nonce", nonce)
         with self.transaction(), self._sql("replace a transaction"):
             job = self._existing(request_id)
@@ -700,77 +702,6 @@ class Journal:
             ).fetchall()
         return [int(row[0]) for row in rows]
 
-    # ------------------------------------------------------------------------------------------------------ txs
-
-    def record_tx(self, tx_hash: bytes, nonce: int, kind: str, raw: bytes) -> SentTx:
-        """Keeps a signed transaction (before it is broadcast). Recording the same hash again is a no-op."""
-        values = (*self._key(), _bytes32("tx_hash", tx_hash), _counter("nonce", nonce), str(kind), bytes(raw))
-        with self.transaction(), self._sql("record a transaction"):
-            self._db.execute(
-                "INSERT OR IGNORE INTO txs (chain_id, hub, hash, nonce, kind, raw, created_at) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?)",
-                (*values, self._clock()),
-            )
-        found = self.tx(tx_hash)
-        if found is None:  # pragma: no cover - the insert above either wrote it or found it
-            raise JournalError(f"transaction 0x{tx_hash.hex()} vanished after recording")
-        return found
-
-    def tx(self, tx_hash: bytes) -> SentTx | None:
-        with self._sql("read a transaction"):
-            row = self._db.execute(
-                "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
-                " AND hash = ?",
-                (*self._key(), _bytes32("tx_hash", tx_hash)),
-            ).fetchone()
-        return None if row is None else _sent(row)
-
-    def txs_with_nonce(self, nonce: int) -> list[SentTx]:
-        """Every recorded transaction signed with `nonce` (an original and its replacements), oldest first."""
-        with self._sql("list transactions by nonce"):
-            rows = self._db.execute(
-                "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
-                " AND nonce = ? ORDER BY created_at",
-                (*self._key(), _counter("nonce", nonce)),
-            ).fetchall()
-        return [_sent(row) for row in rows]
-
-    def set_tx_mined(self, tx_hash: bytes, block_number: int | None) -> None:
-        """Records the block a transaction was mined in (None: a reorg took it out again)."""
-        block = None if block_number is None else _counter("block_number", block_number)
-        with self.transaction(), self._sql("record a mined transaction"):
-            self._db.execute(
-                "UPDATE txs SET mined_block = ? WHERE chain_id = ? AND hub = ? AND hash = ?",
-                (block, *self._key(), _bytes32("tx_hash", tx_hash)),
-            )
-
-    def unmined_txs(self, kind: str, *, limit: int = 1_000) -> list[SentTx]:
-        """Recorded transactions of `kind` not (yet) mined, oldest first: those no job points at (finalizations)
-        still have to be followed so that their nonces never leave a hole."""
-        with self._sql("list unmined transactions"):
-            rows = self._db.execute(
-                "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
-                " AND kind = ? AND mined_block IS NULL ORDER BY created_at LIMIT ?",
-                (*self._key(), str(kind), _counter("limit", limit, minimum=1)),
-            ).fetchall()
-        return [_sent(row) for row in rows]
-
-    def forget_tx(self, tx_hash: bytes) -> None:
-        """Drops a transaction record that no job needs (a finalization someone else's transaction made moot)."""
-        with self.transaction(), self._sql("forget a transaction"):
-            self._db.execute("DELETE FROM txs WHERE chain_id = ? AND hub = ? AND hash = ?",
-                             (*self._key(), _bytes32("tx_hash", tx_hash)))
-
-    def mined_since(self, block_number: int) -> list[SentTx]:
-        """Transactions recorded as mined in `block_number` or later: the ones a reorg could still take out."""
-        with self._sql("list recently mined transactions"):
-            rows = self._db.execute(
-                "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
-                " AND mined_block >= ? ORDER BY mined_block",
-                (*self._key(), _counter("block_number", block_number)),
-            ).fetchall()
-        return [_sent(row) for row in rows]
-
     def request_ids_with_tx(self, tx_hash: bytes) -> list[int]:
         """Ids of the jobs that recorded `tx_hash` as their submission, commit or reveal, whatever their state."""
         tx_hash = _bytes32("tx_hash", tx_hash)
@@ -781,15 +712,6 @@ class Journal:
                 (*self._key(), tx_hash, tx_hash, tx_hash),
             ).fetchall()
         return [int(row[0]) for row in rows]
-
-    def unmine_from(self, block_number: int) -> int:
-        """Forgets the inclusion of every transaction mined in `block_number` or later (a reorg replaced them)."""
-        with self.transaction(), self._sql("forget mined transactions"):
-            cursor = self._db.execute(
-                "UPDATE txs SET mined_block = NULL WHERE chain_id = ? AND hub = ? AND mined_block >= ?",
-                (*self._key(), _counter("block_number", block_number)),
-            )
-            return cursor.rowcount
 
     # -------------------------------------------------------------------------------------------- cursor, blocks
 
@@ -831,6 +753,5 @@ class Journal:
             return cursor.rowcount
 
 
-def _sent(row: sqlite3.Row) -> SentTx:
-    return SentTx(bytes(row[0]), int(row[1]), str(row[2]), bytes(row[3]), float(row[4]),
-                  None if row[5] is None else int(row[5]))
+
+from verinfer.worker.txlog import TxLog  # noqa: E402 - TxLog builds on this module's Journal

@@ -130,7 +130,7 @@ class Scheduler:
         with journal.transaction():
             ids = journal.request_ids_with_tx_mined_from(fork)
             journal.reset_to_seen(ids)
-            journal.unmine_from(fork)
+            journal.txs.unmine_from(fork)
         self.ctx.txm.nonces.forget()
         self.ctx.log.warning("reorg", first_replaced_block=fork, jobs_restarted=len(ids))
 

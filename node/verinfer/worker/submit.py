@@ -1,5 +1,5 @@
 """SINGLE delivery: computed results go out in `submitResults` batches sized by item count and gas, each signed,
-journalled (`record_tx` + `mark_submitted`) and then broadcast together in one JSON-RPC POST."""
+journalled (`txs.record` + `mark_submitted`) and then broadcast together in one JSON-RPC POST."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from verinfer.worker.context import NodeContext
 from verinfer.worker.journal import Job
 from verinfer.worker.txmanager import Signed
 
-MAX_COMPUTED_PER_TICK = 4_096
 BATCH_OVERHEAD_GAS = 60_000  # a transaction's own cost (21k + calldata head + hub entry), on top of the items
 BROADCAST_CHUNK = 100  # transactions per JSON-RPC batch POST (providers cap batches; anvil takes more)
 
@@ -56,7 +55,7 @@ def submit_zk(ctx: NodeContext, ready: Sequence[tuple[Job, InferenceRequested]])
             continue
         tx = ctx.txm.sign(ctx.hub, bytes.fromhex(data[2:]), gas, "submit")
         with ctx.journal.transaction():
-            ctx.journal.record_tx(tx.hash, tx.nonce, tx.kind, tx.raw)
+            ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
             ctx.journal.mark_submitted(job.request_id, tx.hash, tx.nonce)
         signed.append(tx)
     broadcast(ctx, signed)
@@ -93,7 +92,7 @@ def _batch(ctx: NodeContext, jobs: Sequence[Job], per_item: list[float], *, esti
     with sw("signing"):
         tx = ctx.txm.sign(ctx.hub, data, gas, "submit")
     with sw("journal"), ctx.journal.transaction():
-        ctx.journal.record_tx(tx.hash, tx.nonce, tx.kind, tx.raw)
+        ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
         ctx.journal.mark_submitted_many([job.request_id for job in jobs], tx.hash, tx.nonce)
     ctx.metrics.batch_size.observe(len(jobs))
     return [tx]

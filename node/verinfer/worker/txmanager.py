@@ -4,11 +4,11 @@ receipts read in batches, and replacement of transactions that are stuck or lost
 Every transaction goes through the same three steps, in this order, so a crash between any two loses nothing:
 
     signed = txm.sign(to, data, gas, kind)       # nonce reserved, signed locally (coincurve)
-    journal.record_tx(...) / job transitions      # the caller records it: hash, nonce and raw bytes
+    journal.txs.record(...) / job transitions     # the caller records it: hash, nonce and raw bytes
     txm.broadcast([signed, ...])                  # one JSON-RPC batch POST
 
-After a crash the journal's raw bytes are broadcast again (`rebroadcast`): the same transaction, never a second one
-that could also be mined.
+After a crash the journal's raw bytes are broadcast again (`broadcast_raw`): the same transaction, never a second
+one that could also be mined.
 """
 
 from __future__ import annotations

@@ -126,18 +126,18 @@ def test_transactions_are_recorded_replaced_mined_and_unmined(tmp_path: Path) ->
         journal.upsert_seen(1, b"p", b"i", 5, b"\x01" * 32)
         journal.mark_computed(1, b"out", b"\x02" * 32)
         first, second = b"\x0a" * 32, b"\x0b" * 32
-        journal.record_tx(first, 4, "submit", b"raw-1")
+        journal.txs.record(first, 4, "submit", b"raw-1")
         journal.mark_submitted(1, first, 4)
         assert journal.inflight_txs() == [(first, JobState.SUBMITTED)]
-        journal.record_tx(second, 4, "submit", b"raw-2")  # a fee bump: same nonce
+        journal.txs.record(second, 4, "submit", b"raw-2")  # a fee bump: same nonce
         journal.replace_tx(1, second, 4)
-        assert [t.hash for t in journal.txs_with_nonce(4)] == [first, second]
+        assert [t.hash for t in journal.txs.with_nonce(4)] == [first, second]
         assert [j.request_id for j in journal.jobs_with_tx(second)] == [1]
         assert journal.jobs_with_tx(first) == []
-        journal.set_tx_mined(second, 9)
+        journal.txs.set_mined(second, 9)
         assert journal.request_ids_with_tx_mined_from(9) == [1]
-        assert [t.hash for t in journal.mined_since(8)] == [second]
-        assert journal.unmine_from(9) == 1
+        assert [t.hash for t in journal.txs.mined_since(8)] == [second]
+        assert journal.txs.unmine_from(9) == 1
         assert journal.request_ids_with_tx_mined_from(0) == []
         assert journal.request_ids_with_tx(second) == [1]
 
