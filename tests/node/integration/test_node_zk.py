@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.node.integration.nodeworld import PRICE, node_world, running
+from tests.node.integration.nodeworld import PRICE, NodeWorld, node_world, running
 from verinfer.types import Mode, Status
 from verinfer.worker.journal import JobState
 from verinfer.worker.service import NodeService
@@ -21,17 +21,23 @@ pytestmark = pytest.mark.integration
 FEATURES = 4
 
 
-def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build: Path) -> None:
+def zk_requests(world: NodeWorld, tmp_path: Path, seed: int, count: int = 3) -> list[int]:
+    """A tiny MLP prepared (artifacts under tmp_path/zk, as the node's zk.artifacts_dir), registered with its
+    verifier, and `count` ZK requests for it."""
     model_path = tmp_path / "zk-mlp.onnx"
-    model_path.write_bytes(mlp(FEATURES, 4, 2, seed=5).SerializeToString())
+    model_path.write_bytes(mlp(FEATURES, 4, 2, seed=seed).SerializeToString())
     artifacts = prepare(model_path, calibration_rows(FEATURES), cache_dir=tmp_path / "zk")
+    zk_model = register_prepared(world.owner, artifacts, uri=model_path.as_uri(), price=PRICE)
+    rng = np.random.default_rng(seed)
+    return [world.client.request(zk_model.model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id
+            for _ in range(count)]
+
+
+def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build: Path) -> None:
     with node_world(tmp_path) as world:
-        zk_model = register_prepared(world.owner, artifacts, uri=model_path.as_uri(), price=PRICE)
         config = world.config(0, modes=["SINGLE", "ZK"], zk={"artifacts_dir": tmp_path / "zk"})
         with running(NodeService(config)) as service:
-            rng = np.random.default_rng(0)
-            zk_ids = [world.client.request(zk_model.model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id
-                      for _ in range(3)]
+            zk_ids = zk_requests(world, tmp_path, seed=5)
             single_ids = world.request(20)
             assert set(world.wait_final(single_ids, timeout=60).values()) == {Status.FULFILLED}
             assert set(world.wait_final(zk_ids, timeout=120).values()) == {Status.FULFILLED}
@@ -47,15 +53,9 @@ def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build:
 
 
 def test_proofs_interrupted_by_a_restart_are_made_again(tmp_path: Path, forge_build: Path) -> None:
-    model_path = tmp_path / "zk-mlp.onnx"
-    model_path.write_bytes(mlp(FEATURES, 4, 2, seed=6).SerializeToString())
-    artifacts = prepare(model_path, calibration_rows(FEATURES), cache_dir=tmp_path / "zk")
     with node_world(tmp_path) as world:
-        zk_model = register_prepared(world.owner, artifacts, uri=model_path.as_uri(), price=PRICE)
         config = world.config(0, modes=["ZK"], zk={"artifacts_dir": tmp_path / "zk"})
-        rng = np.random.default_rng(1)
-        ids = [world.client.request(zk_model.model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id
-               for _ in range(3)]
+        ids = zk_requests(world, tmp_path, seed=6)
         with running(NodeService(config)) as first:
             assert first.ctx is not None
             deadline = time.monotonic() + 30
