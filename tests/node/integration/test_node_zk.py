@@ -21,23 +21,27 @@ pytestmark = pytest.mark.integration
 FEATURES = 4
 
 
-def zk_requests(world: NodeWorld, tmp_path: Path, seed: int, count: int = 3) -> list[int]:
-    """A tiny MLP prepared (artifacts under tmp_path/zk, as the node's zk.artifacts_dir), registered with its
-    verifier, and `count` ZK requests for it."""
+def zk_model(world: NodeWorld, tmp_path: Path, seed: int) -> bytes:
+    """A tiny MLP prepared (artifacts under tmp_path/zk, as the node's zk.artifacts_dir) and registered with its
+    verifier, before the node starts (a node registers for the models that exist when it starts)."""
     model_path = tmp_path / "zk-mlp.onnx"
     model_path.write_bytes(mlp(FEATURES, 4, 2, seed=seed).SerializeToString())
     artifacts = prepare(model_path, calibration_rows(FEATURES), cache_dir=tmp_path / "zk")
-    zk_model = register_prepared(world.owner, artifacts, uri=model_path.as_uri(), price=PRICE)
+    return register_prepared(world.owner, artifacts, uri=model_path.as_uri(), price=PRICE).model_id
+
+
+def zk_requests(world: NodeWorld, model_id: bytes, seed: int, count: int = 3) -> list[int]:
     rng = np.random.default_rng(seed)
-    return [world.client.request(zk_model.model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id
+    return [world.client.request(model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id
             for _ in range(count)]
 
 
 def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build: Path) -> None:
     with node_world(tmp_path) as world:
+        model_id = zk_model(world, tmp_path, seed=5)
         config = world.config(0, modes=["SINGLE", "ZK"], zk={"artifacts_dir": tmp_path / "zk"})
         with running(NodeService(config)) as service:
-            zk_ids = zk_requests(world, tmp_path, seed=5)
+            zk_ids = zk_requests(world, model_id, seed=5)
             single_ids = world.request(20)
             assert set(world.wait_final(single_ids, timeout=60).values()) == {Status.FULFILLED}
             assert set(world.wait_final(zk_ids, timeout=120).values()) == {Status.FULFILLED}
@@ -55,7 +59,7 @@ def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build:
 def test_proofs_interrupted_by_a_restart_are_made_again(tmp_path: Path, forge_build: Path) -> None:
     with node_world(tmp_path) as world:
         config = world.config(0, modes=["ZK"], zk={"artifacts_dir": tmp_path / "zk"})
-        ids = zk_requests(world, tmp_path, seed=6)
+        ids = zk_requests(world, zk_model(world, tmp_path, seed=6), seed=6)
         with running(NodeService(config)) as first:
             assert first.ctx is not None
             deadline = time.monotonic() + 30
