@@ -160,6 +160,7 @@ def _finalize(ctx: NodeContext, jobs: list[Job], now: int) -> list[Signed]:
         status = ctx.system.status_of(job.request_id)
         if status != Status.PENDING:
             ctx.journal.mark_finalized(job.request_id)
+            ctx.finalize_sent.pop(job.request_id, None)
             if status == Status.FULFILLED and _agreed(ctx, job):
                 ctx.metrics.fulfilled.labels(Mode.CONSENSUS.name).inc()
                 ctx.metrics.latency_seconds.observe(max(time.time() - job.seen_at, 0.0))
