@@ -81,7 +81,7 @@ def _commit(ctx: NodeContext, jobs: Sequence[Job]) -> list[Signed]:
 def _commit_refused(ctx: NodeContext, job: Job, exc: ContractRevert, salt: bytes) -> None:
     if exc.name == "AlreadyCommitted":
         # Our commit is on chain already (a reorg re-mined it after the journal restarted the job): adopt it.
-        found = _own_event_tx(ctx, "ResultCommitted", job)
+        found = ctx.own_event_tx("ResultCommitted", job)
         if found is not None:
             record = ctx.journal.txs.get(found)
             with ctx.journal.transaction():
@@ -93,17 +93,6 @@ def _commit_refused(ctx: NodeContext, job: Job, exc: ContractRevert, salt: bytes
     ctx.journal.mark_failed(job.request_id, f"commit refused: {exc}")
     ctx.metrics.failed.labels("commit").inc()
     ctx.log.info("consensus commit refused", request_id=job.request_id, error=str(exc))
-
-
-def _own_event_tx(ctx: NodeContext, event: str, job: Job) -> bytes | None:
-    codec = ctx.codec(event)
-    query: Any = {
-        "address": ctx.hub, "fromBlock": job.block_number, "toBlock": "latest",
-        "topics": ["0x" + codec.topic.hex(), "0x" + job.request_id.to_bytes(32, "big").hex(),
-                   "0x" + bytes(12).hex() + ctx.address[2:].lower()],
-    }
-    logs = ctx.system.sender.w3.eth.get_logs(query)
-    return bytes(logs[-1]["transactionHash"]) if logs else None
 
 
 # ------------------------------------------------------------------------------------------------------- reveal
@@ -134,7 +123,7 @@ def _reveal(ctx: NodeContext, jobs: list[Job], now: int) -> list[Signed]:
             gas = ctx.txm.estimate_gas(ctx.hub, data)
         except ContractRevert as exc:
             if exc.name == "AlreadyRevealed":
-                found = _own_event_tx(ctx, "ResultRevealed", job)
+                found = ctx.own_event_tx("ResultRevealed", job)
                 if found is not None:
                     ctx.journal.mark_revealed(job.request_id, found, 0)
                     continue

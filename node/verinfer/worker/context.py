@@ -11,6 +11,7 @@ from eth_typing import ChecksumAddress
 
 from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.chain.system import System
+from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError, ContractRevert, ModelError
 from verinfer.sdk.client import read_model
 from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestId, RequestParams, checksum
@@ -98,6 +99,18 @@ class NodeContext:
         if codec is None:
             codec = self._codecs[event] = EventCodec.from_abi(self.system.hub.abi, event)
         return codec
+
+    def own_event_tx(self, event: str, job: Job) -> bytes | None:
+        """The transaction of this node's latest `event` (indexed by request id, then node) for the job's request,
+        from the request's block on; None if there is none. For the rare paths that must learn what the chain
+        already holds from this node (after a reorg re-mined an earlier transaction)."""
+        query: Any = {
+            "address": self.hub, "fromBlock": job.block_number, "toBlock": "latest",
+            "topics": ["0x" + self.codec(event).topic.hex(), "0x" + job.request_id.to_bytes(32, "big").hex(),
+                       "0x" + bytes(12).hex() + self.address[2:].lower()],
+        }
+        logs = rpc(lambda: self.system.sender.w3.eth.get_logs(query), f"eth_getLogs {event}")
+        return bytes(logs[-1]["transactionHash"]) if logs else None
 
     def chain_time(self) -> int:
         """The latest block's timestamp (read with the fees, once per new block): deadlines and reveal windows are

@@ -103,7 +103,7 @@ def _settle_submission(ctx: NodeContext, receipt: Receipt, jobs: list[Job]) -> i
                 confirmed.append(rid)
                 ctx.metrics.latency_blocks.observe(max(receipt.block_number - job.block_number, 0))
                 ctx.metrics.latency_seconds.observe(max(now - job.seen_at, 0.0))
-            elif skips.get(rid) is SkipReason.NOT_PENDING and _served_by_us_before(ctx, job):
+            elif skips.get(rid) is SkipReason.NOT_PENDING and ctx.own_event_tx("ResultSubmitted", job) is not None:
                 confirmed.append(rid)  # an earlier transaction of ours (re-mined after a reorg) won
             else:
                 why = {SkipReason.NOT_PENDING: "already final on chain (another node served it first)",
@@ -135,16 +135,6 @@ def _read_logs(ctx: NodeContext, receipt: Receipt, served: set[int], skips: dict
 
 def _bytes(value: Any) -> bytes:
     return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
-
-
-def _served_by_us_before(ctx: NodeContext, job: Job) -> bool:
-    codec = ctx.codec("ResultSubmitted")
-    query: Any = {
-        "address": ctx.hub, "fromBlock": job.block_number, "toBlock": "latest",
-        "topics": ["0x" + codec.topic.hex(), "0x" + job.request_id.to_bytes(32, "big").hex(),
-                   "0x" + bytes(12).hex() + ctx.address[2:].lower()],
-    }
-    return bool(ctx.system.sender.w3.eth.get_logs(query))
 
 
 def _reverted(ctx: NodeContext, record: SentTx, receipt: Receipt, jobs: list[Job]) -> None:

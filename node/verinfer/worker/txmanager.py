@@ -160,11 +160,6 @@ class TxManager:
                        16)
         return int(estimate * GAS_MARGIN)
 
-    def call(self, to: str, data: bytes) -> bytes:
-        """eth_call from this account; a revert raises its named `ContractRevert`."""
-        answer = self.raw.call("eth_call", {"from": self.address, "to": to, "data": "0x" + data.hex()}, "latest")
-        return bytes.fromhex(str(answer)[2:])
-
     def sign(self, to: str, data: bytes, gas: int, kind: str, *, nonce: int | None = None,
              floor: tuple[int, int] | None = None) -> Signed:
         """Signs a type-2 transaction; reserves a nonce unless `nonce` is given (a replacement)."""
@@ -231,10 +226,6 @@ class TxManager:
                 raise ChainError(f"eth_getTransactionByHash(0x{tx_hash.hex()}) failed: {answer}")
             known[tx_hash] = answer is not None
         return known
-
-    def mined_nonce(self) -> int:
-        """How many of this account's transactions are mined (the next nonce the chain will accept in a block)."""
-        return int(self.raw.call("eth_getTransactionCount", self.address, "latest"), 16)
 
     def balance(self) -> int:
         return int(self.raw.call("eth_getBalance", self.address, "latest"), 16)
