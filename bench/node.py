@@ -100,10 +100,14 @@ def run(name: str, n: int, gas_limit: int, max_items: int, work: Path, block_tim
         client = Client(anvil.rpc_url, anvil.accounts[USER].private_key, deployment, cache_dir=work / "client")
         model_id = client.register_model(model.path, model.path.as_uri(), PRICE, [Mode.SINGLE], scale=SCALE)
         config = NodeConfig(
-            rpc_url=anvil.rpc_url, deployment_file=deployment_file,
+            rpc_url=anvil.rpc_url,
+            deployment_file=deployment_file,
             keys={"private_key": anvil.accounts[NODE].private_key},
-            journal_path=work / f"{name}-journal.sqlite", model_cache_dir=work / "node-models",
-            confirmations=0, poll_interval_s=0.05, metrics={"enabled": False},
+            journal_path=work / f"{name}-journal.sqlite",
+            model_cache_dir=work / "node-models",
+            confirmations=0,
+            poll_interval_s=0.05,
+            metrics={"enabled": False},
             batch={"max_items": max_items, "max_gas": min(gas_limit // 2, 30_000_000)},
         )
         service = NodeService(config)
@@ -130,8 +134,11 @@ def run(name: str, n: int, gas_limit: int, max_items: int, work: Path, block_tim
         cpu = dict(ctx.stopwatch.seconds)
 
         requested = EventCodec.from_abi(ctx.system.hub.abi, "InferenceRequested")
-        req_logs = [log for log in requested.decode_all(list(w3.eth.get_logs(
-            {"address": deployment.hub.address, "fromBlock": 0}))) if log.args["requestId"] in ids]
+        req_logs = [
+            log
+            for log in requested.decode_all(list(w3.eth.get_logs({"address": deployment.hub.address, "fromBlock": 0})))
+            if log.args["requestId"] in ids
+        ]
         request_block = {int(log.args["requestId"]): log.block_number for log in req_logs}
         latency = [results[rid][0] - request_block[rid] for rid in ids]
         first_block = min(request_block.values())
@@ -149,10 +156,20 @@ def run(name: str, n: int, gas_limit: int, max_items: int, work: Path, block_tim
         timeline = [(float(t), i + 1) for i, t in enumerate(done)]
         service.close()
     return Run(
-        name=name, gas_limit=gas_limit, requests=n, results=len(results), span_s=span,
-        results_per_s=len(results) / span, gas_per_request=gas_per_request, gas_per_result=gas_per_result,
+        name=name,
+        gas_limit=gas_limit,
+        requests=n,
+        results=len(results),
+        span_s=span,
+        results_per_s=len(results) / span,
+        gas_per_request=gas_per_request,
+        gas_per_result=gas_per_result,
         gas_bound_per_s=gas_limit / (gas_per_request + gas_per_result) / (block_time or 1),
-        latency_blocks=latency, cpu=cpu, cpu_total=sum(cpu.values()), batches=len(result_txs), timeline=timeline,
+        latency_blocks=latency,
+        cpu=cpu,
+        cpu_total=sum(cpu.values()),
+        batches=len(result_txs),
+        timeline=timeline,
     )
 
 
@@ -176,8 +193,9 @@ def _wait_results(w3: Any, hub: str, ids: set[int], timeout: float) -> dict[int,
                 raise SystemExit(f"only {len(found)} of {len(ids)} results within {timeout}s")
             head = client.block_number()
             if head >= from_block:
-                for log in client.logs({"address": hub, "fromBlock": hex(from_block), "toBlock": hex(head),
-                                        "topics": [topic0]}):
+                for log in client.logs(
+                    {"address": hub, "fromBlock": hex(from_block), "toBlock": hex(head), "topics": [topic0]}
+                ):
                     rid = int(log["topics"][1], 16)
                     if rid in ids:
                         found[rid] = (int(log["blockNumber"], 16), log["transactionHash"])
@@ -209,15 +227,23 @@ def table(runs: list[Run], single: float, batched: float) -> str:
             f"| {r.gas_bound_per_s:,.0f} | {100 * r.results_per_s / r.gas_bound_per_s:.0f} % | {r.p50:.0f} "
             f"| {r.p95:.0f} | {r.batches} | {1000 * r.cpu_total / r.results:.3f} |"
         )
-    lines += ["", "Gas per result (receipt gasUsed / results): "
-              f"one per transaction {single:,.0f}; batched {batched:,.0f}. Gas per request: "
-              + ", ".join(f"{r.name} {r.gas_per_request:,.0f}" for r in runs) + ".", ""]
+    lines += [
+        "",
+        "Gas per result (receipt gasUsed / results): "
+        f"one per transaction {single:,.0f}; batched {batched:,.0f}. Gas per request: "
+        + ", ".join(f"{r.name} {r.gas_per_request:,.0f}" for r in runs)
+        + ".",
+        "",
+    ]
     sections = sorted({k for r in runs for k in r.cpu})
     lines.append("| node CPU per result (µs) | " + " | ".join(sections) + " | total |")
     lines.append("|---|" + "---:|" * (len(sections) + 1))
     for r in runs:
-        lines.append(f"| {r.name} | " + " | ".join(f"{1e6 * r.cpu.get(k, 0) / r.results:.0f}" for k in sections)
-                     + f" | {1e6 * r.cpu_total / r.results:.0f} |")
+        lines.append(
+            f"| {r.name} | "
+            + " | ".join(f"{1e6 * r.cpu.get(k, 0) / r.results:.0f}" for k in sections)
+            + f" | {1e6 * r.cpu_total / r.results:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

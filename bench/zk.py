@@ -87,9 +87,18 @@ def _offchain(name: str, cache: Path) -> Offchain:
     warm = prove(artifacts, codec.encode(rng.standard_normal(features), artifacts.scale))
     measured = prove(artifacts, codec.encode(rng.standard_normal(features), artifacts.scale))
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    return Offchain(name, bytes(artifacts.model_id), artifacts.logrows, dict(times.seconds), measured.witness_seconds,
-                    measured.prove_seconds, artifacts.pk_path.stat().st_size, artifacts.vk_path.stat().st_size,
-                    peak_kb / 1024, (warm, measured))
+    return Offchain(
+        name,
+        bytes(artifacts.model_id),
+        artifacts.logrows,
+        dict(times.seconds),
+        measured.witness_seconds,
+        measured.prove_seconds,
+        artifacts.pk_path.stat().st_size,
+        artifacts.vk_path.stat().st_size,
+        peak_kb / 1024,
+        (warm, measured),
+    )
 
 
 class Chain:
@@ -98,8 +107,9 @@ class Chain:
     def __init__(self, anvil: Anvil) -> None:
         w3 = connect(anvil.rpc_url)
         decoder = RevertDecoder.for_system([load_artifact("NoopConsumer").abi])
-        deployer, node, self.user = (TxSender(w3, Account.from_key(anvil.accounts[i].private_key), decoder)
-                                     for i in range(3))
+        deployer, node, self.user = (
+            TxSender(w3, Account.from_key(anvil.accounts[i].private_key), decoder) for i in range(3)
+        )
         self.system = System.bind(deployer, deploy(deployer))
         self.node = self.system.as_sender(node)
         self.node.register_node(ENV_HASH, [], 2 * 10**18)
@@ -113,16 +123,19 @@ class Chain:
             self._request_and_submit(model.model_id, proof)
         measured = offchain.proofs[1]
         verifier = self.user.w3.eth.contract(address=model.verifier, abi=list(verifier_artifact(artifacts).abi))
-        verify = self.user.send(verifier.functions.verifyProof(
-            measured.proof, instances_for(measured.input_bytes, measured.output_bytes)))
+        verify = self.user.send(
+            verifier.functions.verifyProof(measured.proof, instances_for(measured.input_bytes, measured.output_bytes))
+        )
         submit_gas = self._request_and_submit(model.model_id, measured)
         runtime = len(self.user.w3.eth.get_code(model.verifier))
         return Row(offchain, runtime, len(measured.proof), int(verify["gasUsed"]), submit_gas)
 
     def _request_and_submit(self, model_id: bytes, proof: ZkProof) -> int:
         deadline = int(self.user.w3.eth.get_block("latest")["timestamp"]) + 3600
-        receipt = self.user.send(self.noop.functions.request(model_id, proof.input_bytes, int(Mode.ZK), 1,
-                                                             CALLBACK_GAS, deadline), value=PRICE)
+        receipt = self.user.send(
+            self.noop.functions.request(model_id, proof.input_bytes, int(Mode.ZK), 1, CALLBACK_GAS, deadline),
+            value=PRICE,
+        )
         (log,) = self.requested.decode_all(receipt["logs"])
         event = InferenceRequested.from_log(log)
         submitted = submit_zk_result(self.node, event.request_id, event.params(self.node.terms_of(model_id)), proof)

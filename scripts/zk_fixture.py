@@ -113,9 +113,11 @@ def main() -> None:
         (OUT / "mlp16.json").write_text(json.dumps(vector, indent=2) + "\n")
         SOL.parent.mkdir(parents=True, exist_ok=True)
         SOL.write_text(_solidity(artifacts, proof, other, other_artifacts.model_id))
-    print(f"wrote {OUT}/{{mlp16.onnx,Verifier.sol,mlp16.json}} and {SOL.relative_to(ROOT)}: "
-          f"output {list(proof.output)}, proof {len(proof.proof)} bytes, "
-          f"verifier runtime {compiled.runtime_size} bytes")
+    print(
+        f"wrote {OUT}/{{mlp16.onnx,Verifier.sol,mlp16.json}} and {SOL.relative_to(ROOT)}: "
+        f"output {list(proof.output)}, proof {len(proof.proof)} bytes, "
+        f"verifier runtime {compiled.runtime_size} bytes"
+    )
 
 
 if __name__ == "__main__":

@@ -202,8 +202,9 @@ def model_register_command(
         list[str] | None, typer.Option(help="Allowed environment hash (0x, 32 bytes); repeat; default any.")
     ] = None,
     scale: Annotated[int, typer.Option(min=1, help="Fixed-point scale of inputs and outputs.")] = 1_000_000,
-    zk: Annotated[bool, typer.Option("--zk", help="Also prove it: build the circuit, deploy its verifier, allow ZK.")]
-    = False,
+    zk: Annotated[
+        bool, typer.Option("--zk", help="Also prove it: build the circuit, deploy its verifier, allow ZK.")
+    ] = False,
     calibration_csv: Annotated[
         Path | None, typer.Option(help="--zk: rows of typical inputs (CSV, one row per line) to calibrate the circuit.")
     ] = None,
@@ -236,8 +237,13 @@ def model_register_command(
         if zk:
             registered = _register_zk(client, path, uri, price, modes, envs, calibration_csv or Path(), srs, zk_dir)
             if as_json:
-                echo_json({"modelId": hex_(registered.model_id), "verifier": registered.verifier,
-                            "artifacts": str(registered.artifacts.directory)})
+                echo_json(
+                    {
+                        "modelId": hex_(registered.model_id),
+                        "verifier": registered.verifier,
+                        "artifacts": str(registered.artifacts.directory),
+                    }
+                )
                 return
             typer.echo(hex_(registered.model_id))
             return
@@ -248,16 +254,38 @@ def model_register_command(
     typer.echo(hex_(model_id))
 
 
-def _register_zk(client: Client, path: Path, uri: str, price: int, modes: list[Mode], envs: list[bytes],
-                 calibration_csv: Path, srs: Path | None, zk_dir: Path) -> Any:
+def _register_zk(
+    client: Client,
+    path: Path,
+    uri: str,
+    price: int,
+    modes: list[Mode],
+    envs: list[bytes],
+    calibration_csv: Path,
+    srs: Path | None,
+    zk_dir: Path,
+) -> Any:
     from verinfer.zk import RichProgress, register_zk_model  # ezkl loads only for --zk
 
     rows = _read_input(None, calibration_csv)
     if srs is None:
-        typer.echo("warning: no --srs given: generating an INSECURE structured reference string on this machine "
-                   "(fine for a devnet, never for real value)", err=True)
-    return register_zk_model(client, path, rows, uri=uri, price=price, cache_dir=zk_dir.expanduser(), srs_path=srs,
-                             modes=sorted({*modes, Mode.ZK}), allowed_environments=envs, progress=RichProgress())
+        typer.echo(
+            "warning: no --srs given: generating an INSECURE structured reference string on this machine "
+            "(fine for a devnet, never for real value)",
+            err=True,
+        )
+    return register_zk_model(
+        client,
+        path,
+        rows,
+        uri=uri,
+        price=price,
+        cache_dir=zk_dir.expanduser(),
+        srs_path=srs,
+        modes=sorted({*modes, Mode.ZK}),
+        allowed_environments=envs,
+        progress=RichProgress(),
+    )
 
 
 @model_app.command("show")

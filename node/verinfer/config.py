@@ -133,7 +133,7 @@ class PolicyConfig(_Section):
 def _model_ids(value: Any) -> Any:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, Sequence) or not items:
-        raise PydanticCustomError("models", "must be a non-empty list of model ids, or [\"all\"]")
+        raise PydanticCustomError("models", 'must be a non-empty list of model ids, or ["all"]')
     if list(items) == ["all"]:
         return ("all",)
     ids = []

@@ -191,11 +191,15 @@ def write_node_config(
                 'host = "127.0.0.1"',
                 f"port = {port}",
                 "",
-                *([] if zk_dir is None else [
-                    "[zk]",
-                    f"artifacts_dir = {_toml_string(zk_dir.resolve())}",
-                    "",
-                ]),
+                *(
+                    []
+                    if zk_dir is None
+                    else [
+                        "[zk]",
+                        f"artifacts_dir = {_toml_string(zk_dir.resolve())}",
+                        "",
+                    ]
+                ),
             ]
         )
     )
@@ -333,7 +337,12 @@ class Devnet:
             home = self.state_dir / "nodes" / str(index)
             port = free_port()
             config = write_node_config(
-                home / "node.toml", anvil.rpc_url, deployment.chain_id, deployment_file, account.private_key, port,
+                home / "node.toml",
+                anvil.rpc_url,
+                deployment.chain_id,
+                deployment_file,
+                account.private_key,
+                port,
                 zk_dir=self.state_dir / "zk",
             )
             nodes.append(DevnetNode(index, account, config, port, home / "node.log"))

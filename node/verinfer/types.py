@@ -20,6 +20,7 @@ RequestId = NewType("RequestId", int)
 ModelId = NewType("ModelId", bytes)
 """keccak256 of a model's ONNX file bytes (32 bytes)."""
 
+
 @functools.lru_cache(maxsize=16_384)
 def checksum(address: str | bytes) -> ChecksumAddress:
     """`to_checksum_address`, cached: it hashes with keccak each time, and a node sees the same few addresses (hub,
@@ -150,8 +151,16 @@ class RequestParams:
         """The inverse of `as_abi`."""
         (model_id, input_hash, requester, fee, deadline, cb_gas, output_bytes, mode, redundancy, env) = value
         return cls(
-            ModelId(bytes(model_id)), bytes(input_hash), requester, fee, deadline, cb_gas, output_bytes,
-            Mode(mode), redundancy, bool(env),
+            ModelId(bytes(model_id)),
+            bytes(input_hash),
+            requester,
+            fee,
+            deadline,
+            cb_gas,
+            output_bytes,
+            Mode(mode),
+            redundancy,
+            bool(env),
         )
 
 
@@ -197,7 +206,12 @@ class ModelTerms:
     def from_abi(cls, value: Sequence[Any]) -> ModelTerms:
         price, input_bytes, output_bytes, modes, deprecated, env_restricted, exists = value
         return cls(
-            int(price), int(input_bytes), int(output_bytes), int(modes), bool(deprecated), bool(env_restricted),
+            int(price),
+            int(input_bytes),
+            int(output_bytes),
+            int(modes),
+            bool(deprecated),
+            bool(env_restricted),
             bool(exists),
         )
 

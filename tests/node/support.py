@@ -49,8 +49,10 @@ def gemm_softmax(batch: int | str = 1, features: int = 4, classes: int = 2, seed
     weights = rng.standard_normal((features, classes)).astype(np.float32)
     bias = rng.standard_normal(classes).astype(np.float32)
     graph = helper.make_graph(
-        nodes=[helper.make_node("Gemm", ["x", "W", "b"], ["logits"]),
-               helper.make_node("Softmax", ["logits"], ["y"], axis=1)],
+        nodes=[
+            helper.make_node("Gemm", ["x", "W", "b"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["y"], axis=1),
+        ],
         name="tiny",
         inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, features])],
         outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, classes])],

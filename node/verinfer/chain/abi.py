@@ -17,7 +17,7 @@ def abi_type(param: AbiParam) -> str:
     kind = str(param["type"])
     if kind.startswith("tuple"):
         inner = ",".join(abi_type(c) for c in param["components"])
-        return f"({inner}){kind[len('tuple'):]}"
+        return f"({inner}){kind[len('tuple') :]}"
     return kind
 
 

@@ -94,8 +94,16 @@ class Anvil:
             port = free_port()
             log = (workdir / "anvil.log").open("wb")
             args = [
-                str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
-                "--config-out", str(workdir / "config.json"), *extra_args,
+                str(binary),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--chain-id",
+                str(chain_id),
+                "--config-out",
+                str(workdir / "config.json"),
+                *extra_args,
             ]
             process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             log.close()
@@ -178,4 +186,3 @@ def _read_accounts(config: Path) -> tuple[DevAccount, ...]:
         except (OSError, ValueError, KeyError):
             time.sleep(0.05)
     raise ChainError(f"anvil wrote no readable account list to {config}")
-

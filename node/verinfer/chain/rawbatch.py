@@ -117,8 +117,11 @@ def call_batch(
             results.append(RpcError(NO_RESPONSE, f"no answer for {method} #{i} in the batch"))
         elif (error := answer.get("error")) is not None:
             ok = isinstance(error, dict) and isinstance(error.get("code"), int)
-            results.append(RpcError(error["code"], str(error.get("message")), error.get("data")) if ok
-                           else RpcError(BAD_RESPONSE, f"malformed error object: {_snippet(repr(error))}"))
+            results.append(
+                RpcError(error["code"], str(error.get("message")), error.get("data"))
+                if ok
+                else RpcError(BAD_RESPONSE, f"malformed error object: {_snippet(repr(error))}")
+            )
         else:
             results.append(answer.get("result"))
     return results
@@ -134,14 +137,18 @@ def _post(rpc_url: str, payload: list[dict[str, Any]], timeout: float, client: h
             response = client.post(rpc_url, json=payload, timeout=timeout)
     except httpx.HTTPError as exc:
         problem = _scrub(str(exc), rpc_url) or "no detail"
-        raise ChainError(f"batch of {len(payload)} JSON-RPC calls to {where} failed: "
-                         f"{type(exc).__name__}: {problem}") from exc
+        raise ChainError(
+            f"batch of {len(payload)} JSON-RPC calls to {where} failed: {type(exc).__name__}: {problem}"
+        ) from exc
+
     def said() -> str:
         return _snippet(_scrub(response.text, rpc_url))
 
     if response.status_code != 200:
-        raise ChainError(f"batch of {len(payload)} JSON-RPC calls to {where}: HTTP {response.status_code} "
-                         f"{response.reason_phrase}: {said()}")
+        raise ChainError(
+            f"batch of {len(payload)} JSON-RPC calls to {where}: HTTP {response.status_code} "
+            f"{response.reason_phrase}: {said()}"
+        )
     try:
         body = response.json()
     except ValueError as exc:

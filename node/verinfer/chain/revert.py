@@ -1,8 +1,8 @@
 """Decodes revert data into `ContractRevert` with named arguments, using the error selectors of every ABI it knows.
 
-    decoder = RevertDecoder.for_system()            # hub, registries, consumer base and examples
-    decoder.decode(data)                            # -> ContractRevert: InsufficientFee(paid=1, required=5)
-    with decoder.translate(): contract_fn.call()    # web3's ContractLogicError -> ContractRevert
+decoder = RevertDecoder.for_system()            # hub, registries, consumer base and examples
+decoder.decode(data)                            # -> ContractRevert: InsufficientFee(paid=1, required=5)
+with decoder.translate(): contract_fn.call()    # web3's ContractLogicError -> ContractRevert
 """
 
 from __future__ import annotations
@@ -60,9 +60,7 @@ class _ErrorType:
         try:
             values = abi_decode(types, data[4:])
         except (DecodingError, ValueError, OverflowError):
-            return ContractRevert(
-                self.name, {"malformed": data[4:]}, signature=self.signature, data=data
-            )
+            return ContractRevert(self.name, {"malformed": data[4:]}, signature=self.signature, data=data)
         named = {
             key: python_value(param, value)
             for key, param, value in zip(param_names(self.inputs), self.inputs, values, strict=True)
@@ -111,8 +109,9 @@ class RevertDecoder:
             code = revert.arguments.get("code")
             if isinstance(code, int):
                 reason = PANIC_REASONS.get(code, "unknown panic code")
-                return ContractRevert("Panic", {"code": hex(code), "reason": reason}, signature=revert.signature,
-                                      data=data)
+                return ContractRevert(
+                    "Panic", {"code": hex(code), "reason": reason}, signature=revert.signature, data=data
+                )
             return revert
         known = self._errors.get(sel)
         if known is None:
@@ -158,4 +157,3 @@ def revert_data(raw: Any) -> bytes | None:
         return bytes.fromhex(text[2:])
     except ValueError:
         return None
-

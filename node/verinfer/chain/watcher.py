@@ -35,20 +35,23 @@ from verinfer.worker.journal import Journal
 DEFAULT_MAX_RANGE = 2_000
 DEFAULT_KEEP_BLOCKS = 256
 
+
 def event_params(event: InferenceRequested) -> bytes:
     """What the watcher stores as a job's `params`: the event's fields except `input`, ABI-encoded in event order
     (requestId, modelId, requester, fee, deadline, callbackGasLimit, mode, redundancy). All static, so the encoding
     is eight 32-byte words (written directly: eth_abi's encoder is ~20x slower; a unit test checks they agree)."""
-    return b"".join((
-        event.request_id.to_bytes(32, "big"),
-        bytes(event.model_id),
-        bytes(12) + bytes.fromhex(event.requester[2:]),
-        event.fee.to_bytes(32, "big"),
-        event.deadline.to_bytes(32, "big"),
-        event.callback_gas_limit.to_bytes(32, "big"),
-        int(event.mode).to_bytes(32, "big"),
-        event.redundancy.to_bytes(32, "big"),
-    ))
+    return b"".join(
+        (
+            event.request_id.to_bytes(32, "big"),
+            bytes(event.model_id),
+            bytes(12) + bytes.fromhex(event.requester[2:]),
+            event.fee.to_bytes(32, "big"),
+            event.deadline.to_bytes(32, "big"),
+            event.callback_gas_limit.to_bytes(32, "big"),
+            int(event.mode).to_bytes(32, "big"),
+            event.redundancy.to_bytes(32, "big"),
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -140,8 +143,12 @@ class LogWatcher:
         timer: Callable[[str], AbstractContextManager[None]] | None = None,
         source: ChainSource | None = None,
     ) -> None:
-        for name, value, minimum in (("start_block", start_block, 1), ("confirmations", confirmations, 0),
-                                     ("max_range", max_range, 1), ("keep_blocks", keep_blocks, 1)):
+        for name, value, minimum in (
+            ("start_block", start_block, 1),
+            ("confirmations", confirmations, 0),
+            ("max_range", max_range, 1),
+            ("keep_blocks", keep_blocks, 1),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
         self.w3 = w3
@@ -180,10 +187,12 @@ class LogWatcher:
                 if self._codec.matches(log):
                     found.append((InferenceRequested.from_raw_log(log), _hash(log["blockHash"])))
         with self._timer("journal"), self.journal.transaction():
-            self.journal.upsert_seen_many([
-                (event.request_id, event_params(event), event.input, event.block_number, block_hash)
-                for event, block_hash in found
-            ])
+            self.journal.upsert_seen_many(
+                [
+                    (event.request_id, event_params(event), event.input, event.block_number, block_hash)
+                    for event, block_hash in found
+                ]
+            )
             for number, block_hash in {(event.block_number, block_hash) for event, block_hash in found}:
                 self.journal.record_block(number, block_hash)
             self.journal.record_block(last, end_hash)
@@ -191,9 +200,7 @@ class LogWatcher:
             self.journal.prune_blocks(last - self.keep_blocks)
         return WatchResult(tuple(event for event, _ in found), range(first, last + 1), head, reorged_from)
 
-    def run_until(
-        self, predicate: Callable[[WatchResult], bool], timeout: float, interval: float = 0.1
-    ) -> WatchResult:
+    def run_until(self, predicate: Callable[[WatchResult], bool], timeout: float, interval: float = 0.1) -> WatchResult:
         """Polls until `predicate(result)` holds; ChainError if it does not within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:

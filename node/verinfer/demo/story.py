@@ -69,8 +69,9 @@ def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
     credit = info.model("credit_risk")
     samples = build_credit_model(work / "models").samples  # the same bytes and id as the registered model
     lender = TxSender(w3, info.user_account(), decoder)
-    pool, _ = lender.deploy(load_artifact("LendingPool"), info.deployment.hub.address, credit.model_id, THRESHOLD,
-                            SCORE_INDEX)
+    pool, _ = lender.deploy(
+        load_artifact("LendingPool"), info.deployment.hub.address, credit.model_id, THRESHOLD, SCORE_INDEX
+    )
     lender.transfer(pool.address, 10 * ETHER)
     console.print(f"lender {lender.address} deployed LendingPool {pool.address} (funded with 10 ETH)")
 
@@ -86,8 +87,9 @@ def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
     for name, account, features in applicants:
         sender = TxSender(w3, Account.from_key(account.private_key), decoder)
         pool_as = sender.bind(load_artifact("LendingPool"), pool.address)
-        receipt = sender.send(pool_as.functions.applyForLoan(codec.quantize(features, SCALE).tolist(), ETHER),
-                              value=price)
+        receipt = sender.send(
+            pool_as.functions.applyForLoan(codec.quantize(features, SCALE).tolist(), ETHER), value=price
+        )
         (event,) = requested.decode_all([log for log in receipt["logs"] if requested.matches(log)])
         who[int(event.args["requestId"])] = name
     console.print(f"alice and bob applied; the pool requested credit scores {sorted(who)} (SINGLE mode)")
@@ -104,8 +106,15 @@ def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
     for args in decisions():
         rid = int(args["requestId"])
         result = verifier.handle(rid).result(timeout=0)
-        outcomes.append(_outcome(verifier, result, who[rid], args["score"] / SCALE,
-                                 DECISIONS.get(args["decision"], str(args["decision"]))))
+        outcomes.append(
+            _outcome(
+                verifier,
+                result,
+                who[rid],
+                args["score"] / SCALE,
+                DECISIONS.get(args["decision"], str(args["decision"])),
+            )
+        )
     return outcomes
 
 
@@ -133,15 +142,31 @@ def _zk(info: DevnetInfo, work: Path) -> Outcome:
     result = handle.result(timeout=0)
     verifier = Client(info.rpc_url, info.spare[2].private_key, info.deployment, cache_dir=work / "verify-cache")
     logit = float(result.output.reshape(-1)[0])
-    return _outcome(verifier, result, "user", 1.0 / (1.0 + math.exp(-logit)), "-",
-                    zk_artifacts_dir=info.state_dir / "zk")
+    return _outcome(
+        verifier, result, "user", 1.0 / (1.0 + math.exp(-logit)), "-", zk_artifacts_dir=info.state_dir / "zk"
+    )
 
 
-def _outcome(verifier: Client, result: InferenceResult, who: str, score: float, decision: str,
-             zk_artifacts_dir: Path | None = None) -> Outcome:
+def _outcome(
+    verifier: Client,
+    result: InferenceResult,
+    who: str,
+    score: float,
+    decision: str,
+    zk_artifacts_dir: Path | None = None,
+) -> Outcome:
     report = verifier.verify(result.request_id, zk_artifacts_dir=zk_artifacts_dir)
-    return Outcome(result.request_id, result.mode, who, score, decision, tuple(result.nodes),
-                   tuple(result.env_hashes), report.matches, result.model_id)
+    return Outcome(
+        result.request_id,
+        result.mode,
+        who,
+        score,
+        decision,
+        tuple(result.nodes),
+        tuple(result.env_hashes),
+        report.matches,
+        result.model_id,
+    )
 
 
 def run(console: Console | None = None, state_dir: Path | None = None, nodes: int = 2) -> list[Outcome]:
@@ -153,8 +178,12 @@ def run(console: Console | None = None, state_dir: Path | None = None, nodes: in
     work = Path(tempfile.mkdtemp(prefix="verinfer-demo-"))
     state = state_dir or work / "devnet"
     console.rule("[bold]verinfer devnet")
-    with Devnet(state, nodes=nodes, deployment_file=work / "deployment.json",
-                on_step=lambda step: console.print(f"[dim]…[/dim] {step}")) as devnet:
+    with Devnet(
+        state,
+        nodes=nodes,
+        deployment_file=work / "deployment.json",
+        on_step=lambda step: console.print(f"[dim]…[/dim] {step}"),
+    ) as devnet:
         info = devnet.info
         console.print(f"anvil at {info.rpc_url}; hub {info.deployment.hub.address}")
         for model in info.models:
@@ -169,9 +198,14 @@ def run(console: Console | None = None, state_dir: Path | None = None, nodes: in
         table.add_column(column)
     for o in outcomes:
         table.add_row(
-            str(o.request_id), o.mode.name, o.who, f"0x{o.model_id.hex()[:10]}…",
+            str(o.request_id),
+            o.mode.name,
+            o.who,
+            f"0x{o.model_id.hex()[:10]}…",
             ", ".join(f"0x{e.hex()[:8]}…" for e in dict.fromkeys(o.env_hashes)),
-            ", ".join(f"{n[:8]}…" for n in o.nodes), f"{o.score:.4f}", o.decision,
+            ", ".join(f"{n[:8]}…" for n in o.nodes),
+            f"{o.score:.4f}",
+            o.decision,
             "✓" if o.verified else "✗ MISMATCH",
         )
     console.print(table)

@@ -407,8 +407,10 @@ def _tensor_info(value: onnx.ValueInfoProto, role: str, allow_dynamic_batch: boo
         elif index == 0 and allow_dynamic_batch and not dim.HasField("dim_value"):
             dims.append(-1)
         else:
-            what = f"symbolic ({dim.dim_param!r})" if dim.HasField("dim_param") else (
-                f"{dim.dim_value}" if dim.HasField("dim_value") else "missing"
+            what = (
+                f"symbolic ({dim.dim_param!r})"
+                if dim.HasField("dim_param")
+                else (f"{dim.dim_value}" if dim.HasField("dim_value") else "missing")
             )
             raise DynamicShapeError(
                 f"dimension {index} of the model's {role} {value.name!r} is {what}: every dimension must be a "

@@ -38,13 +38,39 @@ _ORT_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
 )
 
-_SIMD_FLAGS = frozenset({
-    # x86
-    "sse2", "ssse3", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512dq", "avx512vl",
-    "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
-    # arm64
-    "asimd", "asimdhp", "asimddp", "fphp", "sve", "sve2", "i8mm", "bf16",
-})
+_SIMD_FLAGS = frozenset(
+    {
+        # x86
+        "sse2",
+        "ssse3",
+        "sse4_1",
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "f16c",
+        "avx512f",
+        "avx512bw",
+        "avx512dq",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+        "avx512_fp16",
+        "avx_vnni",
+        "amx_tile",
+        "amx_int8",
+        "amx_bf16",
+        # arm64
+        "asimd",
+        "asimdhp",
+        "asimddp",
+        "fphp",
+        "sve",
+        "sve2",
+        "i8mm",
+        "bf16",
+    }
+)
 
 
 class InputShapeError(ModelError):
@@ -114,8 +140,7 @@ class OnnxRunner:
         if array.ndim != len(spec.shape) or array.shape[1:] != spec.shape[1:] or rows < 1:
             wanted = ("n", *spec.shape[1:])
             raise InputShapeError(
-                f"input {spec.name!r} takes rows shaped ({', '.join(map(str, wanted))}) with n >= 1, "
-                f"got {array.shape}"
+                f"input {spec.name!r} takes rows shaped ({', '.join(map(str, wanted))}) with n >= 1, got {array.shape}"
             )
         if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
             raise InputShapeError(f"input {spec.name!r} takes {spec.dtype} values, got {array.dtype}")

@@ -44,8 +44,9 @@ class BulkRequests:
             missing = [h for h in self.tx_hashes if h not in receipts]
             for start in range(0, len(missing), POST_CHUNK):
                 chunk = missing[start : start + POST_CHUNK]
-                answers = call_batch(str(rpc_url), "eth_getTransactionReceipt", [["0x" + h.hex()] for h in chunk],
-                                     timeout=30.0)
+                answers = call_batch(
+                    str(rpc_url), "eth_getTransactionReceipt", [["0x" + h.hex()] for h in chunk], timeout=30.0
+                )
                 for tx_hash, answer in zip(chunk, answers, strict=True):
                     if isinstance(answer, dict):
                         receipts[tx_hash] = answer
@@ -76,8 +77,17 @@ def request_many(
     fee: int | None = None,
 ) -> BulkRequests:
     """Signs one `requestInference` per row (consecutive nonces) and sends them as batch POSTs; does not wait."""
-    raws = sign_requests(client, model_id, rows, mode=mode, redundancy=redundancy, deadline_s=deadline_s,
-                         callback_gas_limit=callback_gas_limit, gas=gas, fee=fee)
+    raws = sign_requests(
+        client,
+        model_id,
+        rows,
+        mode=mode,
+        redundancy=redundancy,
+        deadline_s=deadline_s,
+        callback_gas_limit=callback_gas_limit,
+        gas=gas,
+        fee=fee,
+    )
     return send_signed(client, raws)
 
 
@@ -121,8 +131,21 @@ def sign_requests(
     txs = []
     for i, row in enumerate(rows):
         array = np.asarray(row, dtype=np.float64).reshape(spec.input_shape)
-        data = hub.encode_abi("requestInference", [model_id, codec.encode(array, spec.scale), int(mode), redundancy,
-                                                   callback_gas_limit, now + deadline_s])
-        txs.append({"type": 2, "chainId": chain_id, "nonce": nonce + i, "to": hub.address, "value": value,
-                    "data": data, "gas": gas, "maxFeePerGas": 3 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9})
+        data = hub.encode_abi(
+            "requestInference",
+            [model_id, codec.encode(array, spec.scale), int(mode), redundancy, callback_gas_limit, now + deadline_s],
+        )
+        txs.append(
+            {
+                "type": 2,
+                "chainId": chain_id,
+                "nonce": nonce + i,
+                "to": hub.address,
+                "value": value,
+                "data": data,
+                "gas": gas,
+                "maxFeePerGas": 3 * base_fee + 10**9,
+                "maxPriorityFeePerGas": 10**9,
+            }
+        )
     return sign_many(account, txs)

@@ -131,8 +131,14 @@ def verify(
     )
 
 
-def _zk_checks(client: Client, request_id: int, result_tx: bytes, input_bytes: bytes, output: bytes,
-               artifacts_dir: Path | str | None) -> tuple[Check, ...]:
+def _zk_checks(
+    client: Client,
+    request_id: int,
+    result_tx: bytes,
+    input_bytes: bytes,
+    output: bytes,
+    artifacts_dir: Path | str | None,
+) -> tuple[Check, ...]:
     """A ZK result's proof, read back from the delivering transaction's calldata: it must be for this request's
     input and output, and the model's verifier must accept it (an eth_call); with the model's prepared artifacts at
     hand, the proof is also checked locally against the verifying key."""

@@ -39,8 +39,9 @@ class HubCalldata:
         bodies = []
         for request_id, params, output in items:
             padded = output + bytes(-len(output) % 32)
-            bodies.append(b"".join((_word(request_id), _params_words(params), _word(12 * 32), _word(len(output)),
-                                    padded)))
+            bodies.append(
+                b"".join((_word(request_id), _params_words(params), _word(12 * 32), _word(len(output)), padded))
+            )
         offsets, position = [], 32 * len(bodies)
         for body in bodies:
             offsets.append(_word(position))
@@ -66,8 +67,17 @@ def _word(value: int) -> bytes:
 
 
 def _params_words(p: RequestParams) -> bytes:
-    return b"".join((
-        p.model_id, p.input_hash, bytes(12) + bytes.fromhex(p.requester[2:]), _word(p.fee), _word(p.deadline),
-        _word(p.callback_gas_limit), _word(p.output_bytes), _word(int(p.mode)), _word(p.redundancy),
-        _word(int(p.env_restricted)),
-    ))
+    return b"".join(
+        (
+            p.model_id,
+            p.input_hash,
+            bytes(12) + bytes.fromhex(p.requester[2:]),
+            _word(p.fee),
+            _word(p.deadline),
+            _word(p.callback_gas_limit),
+            _word(p.output_bytes),
+            _word(int(p.mode)),
+            _word(p.redundancy),
+            _word(int(p.env_restricted)),
+        )
+    )

@@ -107,8 +107,11 @@ def _reveal(ctx: NodeContext, jobs: list[Job], now: int) -> list[Signed]:
         commits, _reveals, reveal_ends = _round(ctx, job.request_id)
         if reveal_ends == 0:
             if now > request.deadline:
-                ctx.journal.mark_failed(job.request_id, f"round did not fill ({commits}/{request.redundancy} "
-                                        "commits) before the deadline; the requester can reclaim the fee")
+                ctx.journal.mark_failed(
+                    job.request_id,
+                    f"round did not fill ({commits}/{request.redundancy} "
+                    "commits) before the deadline; the requester can reclaim the fee",
+                )
                 ctx.metrics.failed.labels("round").inc()
             continue
         if now > reveal_ends:

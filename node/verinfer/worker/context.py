@@ -33,8 +33,18 @@ def request_of(job: Job) -> InferenceRequested:
     if len(p) != 8 * 32:
         raise JournalError(f"job {job.request_id}: params are {len(p)} bytes, expected 256")
     word = [int.from_bytes(p[i : i + 32], "big") for i in range(0, 256, 32)]
-    return InferenceRequested(RequestId(word[0]), ModelId(p[32:64]), checksum(p[76:96]), word[3], word[4], word[5],
-                              Mode(word[6]), word[7], job.input, job.block_number)
+    return InferenceRequested(
+        RequestId(word[0]),
+        ModelId(p[32:64]),
+        checksum(p[76:96]),
+        word[3],
+        word[4],
+        word[5],
+        Mode(word[6]),
+        word[7],
+        job.input,
+        job.block_number,
+    )
 
 
 @dataclass
@@ -105,9 +115,14 @@ class NodeContext:
         from the request's block on; None if there is none. For the rare paths that must learn what the chain
         already holds from this node (after a reorg re-mined an earlier transaction)."""
         query: Any = {
-            "address": self.hub, "fromBlock": job.block_number, "toBlock": "latest",
-            "topics": ["0x" + self.codec(event).topic.hex(), "0x" + job.request_id.to_bytes(32, "big").hex(),
-                       "0x" + bytes(12).hex() + self.address[2:].lower()],
+            "address": self.hub,
+            "fromBlock": job.block_number,
+            "toBlock": "latest",
+            "topics": [
+                "0x" + self.codec(event).topic.hex(),
+                "0x" + job.request_id.to_bytes(32, "big").hex(),
+                "0x" + bytes(12).hex() + self.address[2:].lower(),
+            ],
         }
         logs = rpc(lambda: self.system.sender.w3.eth.get_logs(query), f"eth_getLogs {event}")
         return bytes(logs[-1]["transactionHash"]) if logs else None

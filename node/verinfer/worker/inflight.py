@@ -106,9 +106,10 @@ def _settle_submission(ctx: NodeContext, receipt: Receipt, jobs: list[Job]) -> i
             elif skips.get(rid) is SkipReason.NOT_PENDING and ctx.own_event_tx("ResultSubmitted", job) is not None:
                 confirmed.append(rid)  # an earlier transaction of ours (re-mined after a reorg) won
             else:
-                why = {SkipReason.NOT_PENDING: "already final on chain (another node served it first)",
-                       SkipReason.EXPIRED: "the deadline passed before the result was mined"}.get(
-                    skips.get(rid, SkipReason.NOT_PENDING), "no result event")
+                why = {
+                    SkipReason.NOT_PENDING: "already final on chain (another node served it first)",
+                    SkipReason.EXPIRED: "the deadline passed before the result was mined",
+                }.get(skips.get(rid, SkipReason.NOT_PENDING), "no result event")
                 ctx.journal.mark_failed(rid, f"delivery: {why}")
                 ctx.metrics.failed.labels("skipped").inc()
         ctx.journal.mark_confirmed_many(confirmed)
@@ -150,8 +151,7 @@ def _reverted(ctx: NodeContext, record: SentTx, receipt: Receipt, jobs: list[Job
             else:
                 retry.append(job.request_id)
         ctx.journal.requeue(retry, reason)
-    ctx.log.warning("transaction reverted", tx=record.hash.hex(), kind=record.kind, reason=reason,
-                    requeued=len(retry))
+    ctx.log.warning("transaction reverted", tx=record.hash.hex(), kind=record.kind, reason=reason, requeued=len(retry))
 
 
 def _revert_reason(ctx: NodeContext, record: SentTx, receipt: Receipt) -> str:
@@ -190,8 +190,13 @@ def _recover_missing(ctx: NodeContext, records: list[SentTx], groups: _Groups) -
         replacement = ctx.txm.replacement(record.raw, record.kind)
         _point_jobs_at(ctx, groups[record.hash], replacement)
         ctx.metrics.txs_replaced.inc()
-        ctx.log.info("transaction replaced (fee bump)", old=record.hash.hex(), new=replacement.hash.hex(),
-                     nonce=record.nonce, max_fee=replacement.max_fee)
+        ctx.log.info(
+            "transaction replaced (fee bump)",
+            old=record.hash.hex(),
+            new=replacement.hash.hex(),
+            nonce=record.nonce,
+            max_fee=replacement.max_fee,
+        )
         broadcast(ctx, [replacement])
 
 
@@ -221,8 +226,7 @@ def _refused(ctx: NodeContext, record: SentTx, jobs: list[Job], error: RpcError)
                 ctx.journal.mark_failed(job.request_id, f"{record.kind} refused by the RPC node: {error}")
                 ctx.metrics.failed.labels("refused").inc()
                 give_up = True
-    ctx.log.warning("transaction refused", tx=record.hash.hex(), nonce=record.nonce, error=str(error),
-                    gave_up=give_up)
+    ctx.log.warning("transaction refused", tx=record.hash.hex(), nonce=record.nonce, error=str(error), gave_up=give_up)
     if give_up:
         ctx.txm.nonces.resync()
 
@@ -240,7 +244,6 @@ def _point_jobs_at(ctx: NodeContext, jobs: list[Job], tx: Signed) -> None:
         ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
         for job in jobs:
             ctx.journal.replace_tx(job.request_id, tx.hash, tx.nonce)
-
 
 
 # ----------------------------------------------------------------------------------------------------------- reorgs

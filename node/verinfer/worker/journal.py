@@ -89,8 +89,16 @@ def _in(states: Iterable[JobState]) -> str:
     return "(" + ", ".join(f"'{s.value}'" for s in states) + ")"
 
 
-_HAS_OUTPUT = _in([JobState.COMPUTED, JobState.SUBMITTED, JobState.CONFIRMED, JobState.COMMITTED,
-                   JobState.REVEALED, JobState.FINALIZED])
+_HAS_OUTPUT = _in(
+    [
+        JobState.COMPUTED,
+        JobState.SUBMITTED,
+        JobState.CONFIRMED,
+        JobState.COMMITTED,
+        JobState.REVEALED,
+        JobState.FINALIZED,
+    ]
+)
 _HAS_SUBMIT = _in([JobState.SUBMITTED, JobState.CONFIRMED])
 _HAS_COMMIT = _in([JobState.COMMITTED, JobState.REVEALED, JobState.FINALIZED])
 _HAS_REVEAL = _in([JobState.REVEALED, JobState.FINALIZED])
@@ -166,8 +174,20 @@ CREATE TABLE IF NOT EXISTS blocks (
 
 # Columns a reorg clears: whatever was derived from the event that may no longer exist. The salt stays: it is
 # write-once, because a commit made with it may be re-mined on the new branch and must still be revealable.
-_RESET_COLUMNS = ("output", "output_hash", "proof", "submit_tx_hash", "submit_nonce", "commit_tx_hash", "commit_nonce",
-                  "reveal_tx_hash", "reveal_nonce", "fail_reason", "failed_from", "last_error")
+_RESET_COLUMNS = (
+    "output",
+    "output_hash",
+    "proof",
+    "submit_tx_hash",
+    "submit_nonce",
+    "commit_tx_hash",
+    "commit_nonce",
+    "reveal_tx_hash",
+    "reveal_nonce",
+    "fail_reason",
+    "failed_from",
+    "last_error",
+)
 
 
 class _BulkMismatch(Exception):  # noqa: N818 - a private signal between two lines of one method
@@ -392,9 +412,7 @@ class Journal:
             )
         return job
 
-    def upsert_seen(
-        self, request_id: int, params: bytes, input: bytes, block_number: int, block_hash: bytes
-    ) -> Job:
+    def upsert_seen(self, request_id: int, params: bytes, input: bytes, block_number: int, block_hash: bytes) -> Job:
         """Records a request event. Seeing it again never moves the job back; it only updates where the event lives.
 
         Seeing different params or input under the same id is refused unless the job is still `seen`: that is a
@@ -411,19 +429,26 @@ class Journal:
                 self._db.execute(
                     "INSERT INTO jobs (chain_id, hub, request_id, state, params, input, block_number, block_hash,"
                     " seen_at, state_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*self._key(), request_id, JobState.SEEN.value, params, input, block_number, block_hash,
-                     now, now, now),
+                    (
+                        *self._key(),
+                        request_id,
+                        JobState.SEEN.value,
+                        params,
+                        input,
+                        block_number,
+                        block_hash,
+                        now,
+                        now,
+                        now,
+                    ),
                 )
             elif (job.params, job.input) != (params, input) and job.state is not JobState.SEEN:
                 raise JournalError(
                     f"{self._describe(request_id)} is {job.state.value} but its event now carries different params "
                     "or input: the chain reorganised; call reset_to_seen for it before recording the new event"
                 )
-            elif (job.params, job.input, job.block_number, job.block_hash) != (
-                params, input, block_number, block_hash
-            ):
-                self._update(request_id, params=params, input=input, block_number=block_number,
-                             block_hash=block_hash)
+            elif (job.params, job.input, job.block_number, job.block_hash) != (params, input, block_number, block_hash):
+                self._update(request_id, params=params, input=input, block_number=block_number, block_hash=block_hash)
             else:
                 return job
         return self._existing(request_id)
@@ -431,9 +456,16 @@ class Journal:
     def upsert_seen_many(self, events: Sequence[tuple[int, bytes, bytes, int, bytes]]) -> None:
         """`upsert_seen` for many (request id, params, input, block number, block hash) at once: jobs new to the
         journal are inserted in one statement, the few already known go through `upsert_seen` and its checks."""
-        rows = [(_counter("request_id", rid, minimum=1), bytes(params), bytes(data),
-                 _counter("block_number", block), _bytes32("block_hash", block_hash))
-                for rid, params, data, block, block_hash in events]
+        rows = [
+            (
+                _counter("request_id", rid, minimum=1),
+                bytes(params),
+                bytes(data),
+                _counter("block_number", block),
+                _bytes32("block_hash", block_hash),
+            )
+            for rid, params, data, block, block_hash in events
+        ]
         if not rows:
             return
         now = self._clock()
@@ -444,15 +476,18 @@ class Journal:
                 chunk = ids[start : start + 500]
                 found = self._db.execute(
                     f"SELECT request_id FROM jobs WHERE chain_id = ? AND hub = ? AND request_id IN "
-                    f"({', '.join('?' * len(chunk))})", (*self._key(), *chunk)
+                    f"({', '.join('?' * len(chunk))})",
+                    (*self._key(), *chunk),
                 ).fetchall()
                 known.update(int(row[0]) for row in found)
             fresh = [row for row in rows if row[0] not in known]
             self._db.executemany(
                 "INSERT INTO jobs (chain_id, hub, request_id, state, params, input, block_number, block_hash,"
                 " seen_at, state_at, updated_at) VALUES (?, ?, ?, 'seen', ?, ?, ?, ?, ?, ?, ?)",
-                [(*self._key(), rid, params, data, block, block_hash, now, now, now)
-                 for rid, params, data, block, block_hash in fresh],
+                [
+                    (*self._key(), rid, params, data, block, block_hash, now, now, now)
+                    for rid, params, data, block, block_hash in fresh
+                ],
             )
             for row in rows:
                 if row[0] in known:
@@ -500,10 +535,13 @@ class Journal:
 
     def mark_computed_many(self, results: Sequence[tuple[int, bytes, bytes]]) -> None:
         """`mark_computed` for many (request id, output, output hash) at once."""
-        self._transition_many(JobState.COMPUTED, [
-            (rid, {"output": bytes(output), "output_hash": _bytes32("output_hash", output_hash)})
-            for rid, output, output_hash in results
-        ])
+        self._transition_many(
+            JobState.COMPUTED,
+            [
+                (rid, {"output": bytes(output), "output_hash": _bytes32("output_hash", output_hash)})
+                for rid, output, output_hash in results
+            ],
+        )
 
     def mark_submitted_many(self, request_ids: Sequence[int], tx_hash: bytes, nonce: int) -> None:
         """`mark_submitted` for the jobs of one batch transaction."""
@@ -523,15 +561,20 @@ class Journal:
         if not proof:
             raise JournalError(f"{self._describe(request_id)}: a proven output needs its proof")
         return self._transition(
-            request_id, JobState.COMPUTED, output=bytes(output), output_hash=_bytes32("output_hash", output_hash),
+            request_id,
+            JobState.COMPUTED,
+            output=bytes(output),
+            output_hash=_bytes32("output_hash", output_hash),
             proof=bytes(proof),
         )
 
     def mark_submitted(self, request_id: int, tx_hash: bytes, nonce: int) -> Job:
         """SINGLE: the result transaction is signed; record it before broadcasting."""
         return self._transition(
-            request_id, JobState.SUBMITTED,
-            submit_tx_hash=_bytes32("tx_hash", tx_hash), submit_nonce=_counter("nonce", nonce),
+            request_id,
+            JobState.SUBMITTED,
+            submit_tx_hash=_bytes32("tx_hash", tx_hash),
+            submit_nonce=_counter("nonce", nonce),
         )
 
     def mark_confirmed(self, request_id: int) -> Job:
@@ -570,8 +613,10 @@ class Journal:
 
     def mark_revealed(self, request_id: int, tx_hash: bytes, nonce: int) -> Job:
         return self._transition(
-            request_id, JobState.REVEALED,
-            reveal_tx_hash=_bytes32("tx_hash", tx_hash), reveal_nonce=_counter("nonce", nonce),
+            request_id,
+            JobState.REVEALED,
+            reveal_tx_hash=_bytes32("tx_hash", tx_hash),
+            reveal_nonce=_counter("nonce", nonce),
         )
 
     def mark_finalized(self, request_id: int) -> Job:
@@ -649,8 +694,7 @@ class Journal:
         """Ids of the jobs whose event is in `block_number` or later: the candidates for `reset_to_seen`."""
         with self._sql("list jobs by block"):
             rows = self._db.execute(
-                "SELECT request_id FROM jobs WHERE chain_id = ? AND hub = ? AND block_number >= ?"
-                " ORDER BY request_id",
+                "SELECT request_id FROM jobs WHERE chain_id = ? AND hub = ? AND block_number >= ? ORDER BY request_id",
                 (*self._key(), block_number),
             ).fetchall()
         return [int(row[0]) for row in rows]
@@ -683,7 +727,8 @@ class Journal:
         of their jobs: what the node must follow until mined, without loading every job."""
         selects = " UNION ".join(
             f"SELECT DISTINCT {cols[0]}, '{state.value}' FROM jobs WHERE chain_id = ? AND hub = ? AND state = "
-            f"'{state.value}'" for state, cols in _TX_COLUMN.items()
+            f"'{state.value}'"
+            for state, cols in _TX_COLUMN.items()
         )
         with self._sql("list transactions in flight"):
             rows = self._db.execute(selects, self._key() * len(_TX_COLUMN)).fetchall()
@@ -751,7 +796,6 @@ class Journal:
         with self.transaction(), self._sql("prune blocks"):
             cursor = self._db.execute("DELETE FROM blocks WHERE chain_id = ? AND number < ?", (self.chain_id, below))
             return cursor.rowcount
-
 
 
 from verinfer.worker.txlog import TxLog  # noqa: E402 - TxLog builds on this module's Journal

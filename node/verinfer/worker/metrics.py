@@ -25,21 +25,30 @@ class NodeMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.seen = Counter("verinfer_requests_seen", "Requests the watcher recorded.", registry=r)
-        self.fulfilled = Counter("verinfer_requests_fulfilled", "Requests final on chain with this node's result.",
-                                 ["mode"], registry=r)
-        self.failed = Counter("verinfer_requests_failed", "Requests this node gave up, by reason.", ["reason"],
-                              registry=r)
-        self.latency_blocks = Histogram("verinfer_latency_blocks", "Blocks from the request to its result.",
-                                        buckets=BLOCK_BUCKETS, registry=r)
-        self.latency_seconds = Histogram("verinfer_latency_seconds", "Seconds from seeing a request to its result.",
-                                         buckets=SECOND_BUCKETS, registry=r)
-        self.batch_size = Histogram("verinfer_batch_size", "Results per submitResults transaction.",
-                                    buckets=BATCH_BUCKETS, registry=r)
+        self.fulfilled = Counter(
+            "verinfer_requests_fulfilled", "Requests final on chain with this node's result.", ["mode"], registry=r
+        )
+        self.failed = Counter(
+            "verinfer_requests_failed", "Requests this node gave up, by reason.", ["reason"], registry=r
+        )
+        self.latency_blocks = Histogram(
+            "verinfer_latency_blocks", "Blocks from the request to its result.", buckets=BLOCK_BUCKETS, registry=r
+        )
+        self.latency_seconds = Histogram(
+            "verinfer_latency_seconds",
+            "Seconds from seeing a request to its result.",
+            buckets=SECOND_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "verinfer_batch_size", "Results per submitResults transaction.", buckets=BATCH_BUCKETS, registry=r
+        )
         self.gas_spent = Counter("verinfer_gas_spent_wei", "Wei this node paid for gas.", registry=r)
         self.gas_used = Counter("verinfer_gas_used", "Gas this node's mined transactions used.", ["kind"], registry=r)
         self.txs_sent = Counter("verinfer_transactions_sent", "Transactions broadcast, by kind.", ["kind"], registry=r)
-        self.txs_replaced = Counter("verinfer_transactions_replaced", "Fee bumps and re-signed transactions.",
-                                    registry=r)
+        self.txs_replaced = Counter(
+            "verinfer_transactions_replaced", "Fee bumps and re-signed transactions.", registry=r
+        )
         self.rpc_errors = Counter("verinfer_rpc_errors", "Scheduler steps that failed on the RPC.", registry=r)
         self.balance = Gauge("verinfer_balance_wei", "The node account's balance.", registry=r)
         self.backlog = Gauge("verinfer_journal_backlog", "Jobs waiting in each journal state.", ["state"], registry=r)

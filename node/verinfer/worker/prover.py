@@ -50,8 +50,9 @@ class ProvingPool:
 
     def submit(self, request_id: int, model_id: bytes, input_data: bytes) -> None:
         if request_id not in self._running:
-            self._running[request_id] = self._pool.submit(_prove, str(self.artifacts_dir), bytes(model_id),
-                                                          bytes(input_data))
+            self._running[request_id] = self._pool.submit(
+                _prove, str(self.artifacts_dir), bytes(model_id), bytes(input_data)
+            )
 
     def finished(self) -> list[tuple[int, Proven | ModelError]]:
         """The proofs (or the `ModelError` that stopped each) that completed since the last call."""

@@ -73,15 +73,27 @@ class Scheduler:
             waiting = self.ctx.journal.backlog()
         if waiting[JobState.COMPUTED]:
             ready = self._computed_by_mode()
-            self._stage(report, "submit", lambda: setattr(report, "sent", report.sent
-                                                          + submit.submit_single(self.ctx, ready[Mode.SINGLE])
-                                                          + submit.submit_zk(self.ctx, ready[Mode.ZK])))
+            self._stage(
+                report,
+                "submit",
+                lambda: setattr(
+                    report,
+                    "sent",
+                    report.sent
+                    + submit.submit_single(self.ctx, ready[Mode.SINGLE])
+                    + submit.submit_zk(self.ctx, ready[Mode.ZK]),
+                ),
+            )
             if ready[Mode.CONSENSUS] or waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
-                self._stage(report, "consensus", lambda: setattr(report, "sent", report.sent
-                                                                 + consensus.step(self.ctx, ready[Mode.CONSENSUS])))
+                self._stage(
+                    report,
+                    "consensus",
+                    lambda: setattr(report, "sent", report.sent + consensus.step(self.ctx, ready[Mode.CONSENSUS])),
+                )
         elif waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
-            self._stage(report, "consensus",
-                        lambda: setattr(report, "sent", report.sent + consensus.step(self.ctx, [])))
+            self._stage(
+                report, "consensus", lambda: setattr(report, "sent", report.sent + consensus.step(self.ctx, []))
+            )
         self._stage(report, "track", lambda: setattr(report, "confirmed", inflight.track(self.ctx, self._head)))
         for state, count in self.ctx.journal.backlog().items():
             self.ctx.metrics.backlog.labels(state.value).set(count)
@@ -203,7 +215,8 @@ class Scheduler:
             report.computed += len(computed)
         for job, label, why in skipped:  # another mode's request is routine; the rest is worth an operator's look
             (ctx.log.debug if label == "mode" else ctx.log.info)(
-                "request skipped", request_id=job.request_id, reason=label, detail=why)
+                "request skipped", request_id=job.request_id, reason=label, detail=why
+            )
         for job, out in outcomes:
             if isinstance(out, ModelError):
                 ctx.log.warning("request failed", request_id=job.request_id, reason="model", detail=str(out))
@@ -222,8 +235,10 @@ class Scheduler:
         transactions = 1 if request.mode == Mode.SINGLE else 3  # submit; or commit, reveal and maybe finalize
         required = ctx.min_fee_wei + base_fee * (transactions * ctx.policy_gas_per_result)
         if share < required:
-            return "fee", (f"fee share {share} wei < {required} wei (policy.min_fee_wei {ctx.min_fee_wei} + base fee "
-                           f"{base_fee} x {transactions * ctx.policy_gas_per_result} gas)")
+            return "fee", (
+                f"fee share {share} wei < {required} wei (policy.min_fee_wei {ctx.min_fee_wei} + base fee "
+                f"{base_fee} x {transactions * ctx.policy_gas_per_result} gas)"
+            )
         return None
 
 

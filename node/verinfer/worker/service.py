@@ -71,43 +71,79 @@ class NodeService:
         w3 = connect(cfg.rpc_url, timeout=cfg.tx.rpc_timeout_s)
         chain_id = int(rpc(lambda: w3.eth.chain_id, "read the chain id"))
         if cfg.chain_id is not None and cfg.chain_id != chain_id:
-            raise ConfigError(f"chain_id = {cfg.chain_id} in the config, but {cfg.rpc_url} is chain {chain_id}: "
-                              "fix chain_id or rpc_url")
+            raise ConfigError(
+                f"chain_id = {cfg.chain_id} in the config, but {cfg.rpc_url} is chain {chain_id}: "
+                "fix chain_id or rpc_url"
+            )
         deployment = load_deployment(chain_id, cfg.deployment_file)
         account = load_account(cfg.keys, chain_id)
         decoder = RevertDecoder.for_system()
         system = System.bind(TxSender(w3, account, decoder), deployment)
-        env_hash = manifest_hash(environment_manifest(cfg.runner.intra_op_threads,
-                                                      cfg.runner.graph_optimization_level))
+        env_hash = manifest_hash(environment_manifest(cfg.runner.intra_op_threads, cfg.runner.graph_optimization_level))
         journal = Journal(cfg.journal_path, chain_id, deployment.hub.address)
-        txm = TxManager(w3, account, cfg.rpc_url, chain_id=chain_id, decoder=decoder, timeout=cfg.tx.rpc_timeout_s,
-                        tip_wei=cfg.tx.tip_wei, max_fee_wei=cfg.tx.max_fee_wei)
+        txm = TxManager(
+            w3,
+            account,
+            cfg.rpc_url,
+            chain_id=chain_id,
+            decoder=decoder,
+            timeout=cfg.tx.rpc_timeout_s,
+            tip_wei=cfg.tx.tip_wei,
+            max_fee_wei=cfg.tx.max_fee_wei,
+        )
         ctx = NodeContext(
-            system=system, journal=journal, txm=txm, catalog=None,  # type: ignore[arg-type]  # set just below
-            metrics=self.metrics, log=self.log.bind(node=account.address), env_hash=env_hash,
-            confirmations=cfg.confirmations, max_batch_items=cfg.batch.max_items, max_batch_gas=cfg.batch.max_gas,
-            min_fee_wei=cfg.policy.min_fee_wei, policy_gas_per_result=cfg.policy.gas_per_result, modes=cfg.modes,
-            stuck_after_s=cfg.tx.stuck_after_s, max_attempts=cfg.tx.max_attempts,
+            system=system,
+            journal=journal,
+            txm=txm,
+            catalog=None,  # type: ignore[arg-type]  # set just below
+            metrics=self.metrics,
+            log=self.log.bind(node=account.address),
+            env_hash=env_hash,
+            confirmations=cfg.confirmations,
+            max_batch_items=cfg.batch.max_items,
+            max_batch_gas=cfg.batch.max_gas,
+            min_fee_wei=cfg.policy.min_fee_wei,
+            policy_gas_per_result=cfg.policy.gas_per_result,
+            modes=cfg.modes,
+            stuck_after_s=cfg.tx.stuck_after_s,
+            max_attempts=cfg.tx.max_attempts,
         )
         store = ModelStore(cfg.model_cache_dir, max_bytes=cfg.max_model_bytes, timeout=cfg.fetch_timeout_s)
         if Mode.ZK in cfg.modes and cfg.zk.artifacts_dir is not None:
             ctx.prover = ProvingPool(cfg.zk.artifacts_dir, cfg.zk.workers)
-        ctx.catalog = ModelCatalog(store, ctx.spec, intra_op_threads=cfg.runner.intra_op_threads,
-                                   graph_optimization_level=cfg.runner.graph_optimization_level)
+        ctx.catalog = ModelCatalog(
+            store,
+            ctx.spec,
+            intra_op_threads=cfg.runner.intra_op_threads,
+            graph_optimization_level=cfg.runner.graph_optimization_level,
+        )
         self.ctx = ctx
         self.log = ctx.log
         self.registration = self._register(ctx)
-        watcher = LogWatcher(w3, deployment.hub.address, journal, start_block=max(deployment.start_block, 1),
-                             confirmations=cfg.confirmations, max_range=cfg.max_log_range, timer=ctx.stopwatch,
-                             source=RawSource(txm.raw))
+        watcher = LogWatcher(
+            w3,
+            deployment.hub.address,
+            journal,
+            start_block=max(deployment.start_block, 1),
+            confirmations=cfg.confirmations,
+            max_range=cfg.max_log_range,
+            timer=ctx.stopwatch,
+            source=RawSource(txm.raw),
+        )
         self.scheduler = Scheduler(ctx, watcher)
         if cfg.metrics.enabled:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)
             self._server.start()
         self.scheduler.recover()
-        self.log.info("node ready", chain_id=chain_id, hub=deployment.hub.address, env_hash="0x" + env_hash.hex(),
-                      models=len(self.registration.models), metrics_port=self.metrics_port,
-                      actions=list(self.registration.actions))
+        self.log.info(
+            "node ready",
+            chain_id=chain_id,
+            hub=deployment.hub.address,
+            env_hash="0x" + env_hash.hex(),
+            models=len(self.registration.models),
+            metrics_port=self.metrics_port,
+            actions=list(self.registration.actions),
+        )
 
     @property
     def metrics_port(self) -> int | None:
@@ -120,12 +156,16 @@ class NodeService:
         wanted = self._wanted_models(operator)
         status = operator.status(wanted)
         if status.unbonding:
-            raise ConfigError(f"node {ctx.address} is unbonding (until {status.unbonding_ends_at}): it cannot serve; "
-                              "withdraw and register again, or use another key")
+            raise ConfigError(
+                f"node {ctx.address} is unbonding (until {status.unbonding_ends_at}): it cannot serve; "
+                "withdraw and register again, or use another key"
+            )
         if not cfg.auto:
             if not status.registered or any(e != Eligibility.ELIGIBLE for e in status.eligibility.values()):
-                raise ConfigError(f"node {ctx.address} is not registered and eligible for its models "
-                                  "(registration.auto = false): run `verinfer node register` or set auto = true")
+                raise ConfigError(
+                    f"node {ctx.address} is not registered and eligible for its models "
+                    "(registration.auto = false): run `verinfer node register` or set auto = true"
+                )
             return Registration(ctx.address, ctx.env_hash, tuple(wanted), ())
         stake_goal = max(cfg.stake_wei or 0, status.min_stake)
         actions: list[str] = []
@@ -190,14 +230,21 @@ class NodeService:
             backoff = BACKOFF_START_S
             self.health.ok()
             if report.seen or report.computed or report.sent or report.confirmed or report.failed:
-                self.log.info("tick", seen=report.seen, computed=report.computed, sent=report.sent,
-                              confirmed=report.confirmed, failed=report.failed)
+                self.log.info(
+                    "tick",
+                    seen=report.seen,
+                    computed=report.computed,
+                    sent=report.sent,
+                    confirmed=report.confirmed,
+                    failed=report.failed,
+                )
             busy = report.computed or report.sent or report.seen
             self._stop.wait(0.0 if busy else self.config.poll_interval_s)
         self.log.info("node stopped", ticks=ticks)
 
     def run_forever(self) -> None:
         """`run()` with SIGTERM and SIGINT handled: the current tick finishes, then everything closes."""
+
         def handle(signum: int, _frame: FrameType | None) -> None:
             self.log.info("signal received; stopping after this step", signal=signal.Signals(signum).name)
             self._stop.set()
@@ -223,7 +270,6 @@ class NodeService:
             self.ctx.txm.close()
             self.ctx.journal.close()
             self.ctx = None
-
 
 
 def run_node(config_path: Path | None, *, json_logs: bool | None = None) -> None:

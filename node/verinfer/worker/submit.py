@@ -45,7 +45,8 @@ def submit_zk(ctx: NodeContext, ready: Sequence[tuple[Job, InferenceRequested]])
         if job.proof is None:
             continue
         data = ctx.system.hub.encode_abi(
-            "submitZkResult", [job.request_id, ctx.params(job).as_abi(), job.input, job.output, job.proof])
+            "submitZkResult", [job.request_id, ctx.params(job).as_abi(), job.input, job.output, job.proof]
+        )
         try:
             gas = ctx.txm.estimate_gas(ctx.hub, bytes.fromhex(data[2:]))
         except ContractRevert as exc:
@@ -81,14 +82,16 @@ def _batch(ctx: NodeContext, jobs: Sequence[Job], per_item: list[float], *, esti
                 ctx.log.warning("request failed", request_id=jobs[0].request_id, reason="revert", detail=str(exc))
                 return []
             middle = len(jobs) // 2  # find the reverting items by halving; the rest still go out
-            return (_batch(ctx, jobs[:middle], per_item, estimate=True)
-                    + _batch(ctx, jobs[middle:], per_item, estimate=True))
+            return _batch(ctx, jobs[:middle], per_item, estimate=True) + _batch(
+                ctx, jobs[middle:], per_item, estimate=True
+            )
         if not per_item:
             per_item.append(gas / len(jobs))  # a batch's fixed cost spread over its items: an over-estimate
     if gas > ctx.max_batch_gas and len(jobs) > 1:
         middle = len(jobs) // 2
-        return (_batch(ctx, jobs[:middle], per_item, estimate=estimate)
-                + _batch(ctx, jobs[middle:], per_item, estimate=estimate))
+        return _batch(ctx, jobs[:middle], per_item, estimate=estimate) + _batch(
+            ctx, jobs[middle:], per_item, estimate=estimate
+        )
     with sw("signing"):
         tx = ctx.txm.sign(ctx.hub, data, gas, "submit")
     with sw("journal"), ctx.journal.transaction():

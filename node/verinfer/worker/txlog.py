@@ -79,8 +79,10 @@ class TxLog:
     def forget(self, tx_hash: bytes) -> None:
         """Drops a transaction record that no job needs (a finalization someone else's transaction made moot)."""
         with self._j.transaction(), self._j._sql("forget a transaction"):
-            self._j._db.execute("DELETE FROM txs WHERE chain_id = ? AND hub = ? AND hash = ?",
-                             (*self._j._key(), _bytes32("tx_hash", tx_hash)))
+            self._j._db.execute(
+                "DELETE FROM txs WHERE chain_id = ? AND hub = ? AND hash = ?",
+                (*self._j._key(), _bytes32("tx_hash", tx_hash)),
+            )
 
     def mined_since(self, block_number: int) -> list[SentTx]:
         """Transactions recorded as mined in `block_number` or later: the ones a reorg could still take out."""
@@ -103,5 +105,6 @@ class TxLog:
 
 
 def _sent(row: sqlite3.Row) -> SentTx:
-    return SentTx(bytes(row[0]), int(row[1]), str(row[2]), bytes(row[3]), float(row[4]),
-                  None if row[5] is None else int(row[5]))
+    return SentTx(
+        bytes(row[0]), int(row[1]), str(row[2]), bytes(row[3]), float(row[4]), None if row[5] is None else int(row[5])
+    )

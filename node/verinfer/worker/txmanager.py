@@ -156,21 +156,39 @@ class TxManager:
 
     def estimate_gas(self, to: str, data: bytes) -> int:
         """eth_estimateGas with a margin; a revert raises its named `ContractRevert`."""
-        estimate = int(self.raw.call("eth_estimateGas", {"from": self.address, "to": to, "data": "0x" + data.hex()}),
-                       16)
+        estimate = int(
+            self.raw.call("eth_estimateGas", {"from": self.address, "to": to, "data": "0x" + data.hex()}), 16
+        )
         return int(estimate * GAS_MARGIN)
 
-    def sign(self, to: str, data: bytes, gas: int, kind: str, *, nonce: int | None = None,
-             floor: tuple[int, int] | None = None) -> Signed:
+    def sign(
+        self,
+        to: str,
+        data: bytes,
+        gas: int,
+        kind: str,
+        *,
+        nonce: int | None = None,
+        floor: tuple[int, int] | None = None,
+    ) -> Signed:
         """Signs a type-2 transaction; reserves a nonce unless `nonce` is given (a replacement)."""
         max_fee, tip = self.fees(floor)
         reserved = nonce is None
         use = self.nonces.reserve() if nonce is None else nonce
         try:
-            signed = self.account.sign_transaction({
-                "type": 2, "chainId": self.chain_id, "nonce": use, "to": Web3.to_checksum_address(to),
-                "value": 0, "data": data, "gas": gas, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip,
-            })
+            signed = self.account.sign_transaction(
+                {
+                    "type": 2,
+                    "chainId": self.chain_id,
+                    "nonce": use,
+                    "to": Web3.to_checksum_address(to),
+                    "value": 0,
+                    "data": data,
+                    "gas": gas,
+                    "maxFeePerGas": max_fee,
+                    "maxPriorityFeePerGas": tip,
+                }
+            )
         except Exception:
             if reserved:
                 self.nonces.release(use)
@@ -181,7 +199,11 @@ class TxManager:
         """The same call with the same nonce and both fees raised: replaces a transaction stuck in the pool."""
         old = decode_raw(raw)
         return self.sign(
-            Web3.to_checksum_address(old["to"]), bytes(old["data"]), int(old["gas"]), kind, nonce=int(old["nonce"]),
+            Web3.to_checksum_address(old["to"]),
+            bytes(old["data"]),
+            int(old["gas"]),
+            kind,
+            nonce=int(old["nonce"]),
             floor=(int(old["maxFeePerGas"]), int(old["maxPriorityFeePerGas"])),
         )
 
@@ -206,8 +228,13 @@ class TxManager:
     def receipts(self, hashes: Iterable[bytes]) -> dict[bytes, Receipt | None]:
         """Receipts of `hashes` (None: not mined), in one batch."""
         wanted = list(dict.fromkeys(hashes))
-        answers = call_batch(self.rpc_url, "eth_getTransactionReceipt", [["0x" + h.hex()] for h in wanted],
-                             timeout=self.timeout, client=self._http)
+        answers = call_batch(
+            self.rpc_url,
+            "eth_getTransactionReceipt",
+            [["0x" + h.hex()] for h in wanted],
+            timeout=self.timeout,
+            client=self._http,
+        )
         found: dict[bytes, Receipt | None] = {}
         for tx_hash, answer in zip(wanted, answers, strict=True):
             if isinstance(answer, RpcError):
@@ -218,8 +245,13 @@ class TxManager:
     def known(self, hashes: Iterable[bytes]) -> dict[bytes, bool]:
         """Whether the node knows each transaction (pooled or mined), in one batch."""
         wanted = list(dict.fromkeys(hashes))
-        answers = call_batch(self.rpc_url, "eth_getTransactionByHash", [["0x" + h.hex()] for h in wanted],
-                             timeout=self.timeout, client=self._http)
+        answers = call_batch(
+            self.rpc_url,
+            "eth_getTransactionByHash",
+            [["0x" + h.hex()] for h in wanted],
+            timeout=self.timeout,
+            client=self._http,
+        )
         known: dict[bytes, bool] = {}
         for tx_hash, answer in zip(wanted, answers, strict=True):
             if isinstance(answer, RpcError):

@@ -1,12 +1,12 @@
 """Prepared circuit artifacts of one model, cached under `<cache_dir>/<modelId hex>/` and described by a manifest.
 
-    manifest.json      what was built, from what (model id, circuit config, SRS, shapes); written last
-    model.onnx         the model file the circuit was built from (keccak256 = modelId)
-    settings.json      ezkl's calibrated circuit settings
-    model.compiled     the compiled circuit
-    pk.key / vk.key    proving and verifying keys (the proving key is large: ~9 MB at logrows 11, 100s of MB above)
-    Verifier.sol       the Solidity verifier ezkl generated for this circuit and key
-    verifier.json      its ABI and bytecode, compiled by the project's solc
+manifest.json      what was built, from what (model id, circuit config, SRS, shapes); written last
+model.onnx         the model file the circuit was built from (keccak256 = modelId)
+settings.json      ezkl's calibrated circuit settings
+model.compiled     the compiled circuit
+pk.key / vk.key    proving and verifying keys (the proving key is large: ~9 MB at logrows 11, 100s of MB above)
+Verifier.sol       the Solidity verifier ezkl generated for this circuit and key
+verifier.json      its ABI and bytecode, compiled by the project's solc
 """
 
 from __future__ import annotations
@@ -86,8 +86,9 @@ class ZkArtifacts:
         try:
             return CompiledVerifier.from_json(json.loads(self.verifier_json_path.read_text()))
         except (OSError, ValueError, KeyError) as exc:
-            raise ZkArtifactsInvalid(f"cannot read the compiled verifier {self.verifier_json_path}: {exc}. Fix: "
-                                     "prepare the model again") from exc
+            raise ZkArtifactsInvalid(
+                f"cannot read the compiled verifier {self.verifier_json_path}: {exc}. Fix: prepare the model again"
+            ) from exc
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -120,8 +121,10 @@ def load_artifacts(cache_dir: Path | str, model_id: bytes) -> ZkArtifacts:
     try:
         data = json.loads((directory / MANIFEST).read_text())
         if data.get("version") != MANIFEST_VERSION:
-            raise ZkArtifactsInvalid(f"{directory / MANIFEST} has version {data.get('version')!r}, expected "
-                                     f"{MANIFEST_VERSION}. Fix: prepare the model again")
+            raise ZkArtifactsInvalid(
+                f"{directory / MANIFEST} has version {data.get('version')!r}, expected "
+                f"{MANIFEST_VERSION}. Fix: prepare the model again"
+            )
         cached_id = bytes.fromhex(str(data["modelId"])[2:])
         srs = data["srs"]
         artifacts = ZkArtifacts(
@@ -135,19 +138,31 @@ def load_artifacts(cache_dir: Path | str, model_id: bytes) -> ZkArtifacts:
             ezkl_version=str(data["ezklVersion"]),
         )
     except FileNotFoundError as exc:
-        raise ZkArtifactsInvalid(f"no prepared artifacts for model 0x{bytes(model_id).hex()} under {cache_dir}. "
-                                 "Fix: run verinfer.zk.prepare on the model first") from exc
+        raise ZkArtifactsInvalid(
+            f"no prepared artifacts for model 0x{bytes(model_id).hex()} under {cache_dir}. "
+            "Fix: run verinfer.zk.prepare on the model first"
+        ) from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ZkArtifactsInvalid(f"cannot read {directory / MANIFEST}: {exc}. Fix: prepare the model again") from exc
     if cached_id != bytes(model_id):
-        raise ZkArtifactsInvalid(f"{directory} holds artifacts of model 0x{cached_id.hex()}, not "
-                                 f"0x{bytes(model_id).hex()}. Fix: delete the folder and prepare again")
-    needed = (artifacts.model_path, artifacts.settings_path, artifacts.compiled_path, artifacts.pk_path,
-              artifacts.vk_path, artifacts.verifier_source_path, artifacts.verifier_json_path)
+        raise ZkArtifactsInvalid(
+            f"{directory} holds artifacts of model 0x{cached_id.hex()}, not "
+            f"0x{bytes(model_id).hex()}. Fix: delete the folder and prepare again"
+        )
+    needed = (
+        artifacts.model_path,
+        artifacts.settings_path,
+        artifacts.compiled_path,
+        artifacts.pk_path,
+        artifacts.vk_path,
+        artifacts.verifier_source_path,
+        artifacts.verifier_json_path,
+    )
     missing = [p.name for p in needed if not p.is_file()]
     if missing:
         raise ZkArtifactsInvalid(f"{directory} lacks {missing}. Fix: prepare the model again")
     if not artifacts.srs.path.is_file():
-        raise ZkArtifactsInvalid(f"the SRS {artifacts.srs.path} the artifacts were built with is gone. Fix: restore it "
-                                 "or prepare again")
+        raise ZkArtifactsInvalid(
+            f"the SRS {artifacts.srs.path} the artifacts were built with is gone. Fix: restore it or prepare again"
+        )
     return artifacts

@@ -48,8 +48,13 @@ class ZkModel:
 def verifier_artifact(artifacts: ZkArtifacts) -> Artifact:
     """The model's compiled verifier in the shape `TxSender.deploy` takes."""
     compiled = artifacts.verifier()
-    return Artifact(VERIFIER_CONTRACT, str(artifacts.verifier_source_path), compiled.abi, compiled.bytecode,
-                    artifacts.verifier_json_path)
+    return Artifact(
+        VERIFIER_CONTRACT,
+        str(artifacts.verifier_source_path),
+        compiled.abi,
+        compiled.bytecode,
+        artifacts.verifier_json_path,
+    )
 
 
 def deploy_verifier(sender: TxSender, artifacts: ZkArtifacts) -> ChecksumAddress:
@@ -93,8 +98,9 @@ def register_prepared(
     """Deploys the verifier (unless `verifier` is given) and registers the prepared model for Mode.ZK."""
     system = _system(target)
     address = to_checksum_address(verifier) if verifier is not None else deploy_verifier(system.sender, artifacts)
-    spec = zk_model_spec(artifacts, uri=uri, price=price, verifier=address, modes=modes,
-                         allowed_environments=allowed_environments)
+    spec = zk_model_spec(
+        artifacts, uri=uri, price=price, verifier=address, modes=modes, allowed_environments=allowed_environments
+    )
     system.register_model(artifacts.model_id, spec)
     return ZkModel(artifacts.model_id, address, spec, artifacts)
 
@@ -117,10 +123,12 @@ def register_zk_model(
 
     Without `srs_path` an INSECURE SRS is generated locally: devnets only.
     """
-    artifacts = prepare(model_path, calibration, cache_dir=cache_dir, srs_path=srs_path, config=config,
-                        progress=progress)
-    return register_prepared(target, artifacts, uri=uri, price=price, modes=modes,
-                             allowed_environments=allowed_environments)
+    artifacts = prepare(
+        model_path, calibration, cache_dir=cache_dir, srs_path=srs_path, config=config, progress=progress
+    )
+    return register_prepared(
+        target, artifacts, uri=uri, price=price, modes=modes, allowed_environments=allowed_environments
+    )
 
 
 def submit_zk_result(target: System | HasSystem, request_id: int, params: RequestParams, proof: ZkProof) -> TxReceipt:
@@ -128,8 +136,10 @@ def submit_zk_result(target: System | HasSystem, request_id: int, params: Reques
     system = _system(target)
     input_data = proof.input_bytes
     if keccak(input_data) != params.input_hash:
-        raise ZkInputInvalid(f"the proof is for input 0x{keccak(input_data).hex()}, request {request_id} has input "
-                             f"0x{params.input_hash.hex()}")
+        raise ZkInputInvalid(
+            f"the proof is for input 0x{keccak(input_data).hex()}, request {request_id} has input "
+            f"0x{params.input_hash.hex()}"
+        )
     fn = system.hub.functions.submitZkResult(request_id, params.as_abi(), input_data, proof.output_bytes, proof.proof)
     return system.sender.send(fn)
 
@@ -140,8 +150,9 @@ def verify_on_chain(
     """Whether the deployed `verifier` accepts `proof` for `output_data` on `input_data` (an eth_call; EZKL's
     verifiers revert on a bad proof, read here as False)."""
     system = _system(target)
-    contract = system.sender.w3.eth.contract(address=to_checksum_address(verifier),
-                                             abi=list(load_artifact("IZkVerifier").abi))
+    contract = system.sender.w3.eth.contract(
+        address=to_checksum_address(verifier), abi=list(load_artifact("IZkVerifier").abi)
+    )
     fn = contract.functions.verifyProof(proof, instances_for(input_data, output_data))
     try:
         return bool(rpc(lambda: fn.call({"from": system.sender.address}), "call verifyProof"))

@@ -26,8 +26,12 @@ def mlp(features: int = 16, hidden: int = 8, outputs: int = 2, seed: int = 0) ->
         name=f"mlp_{features}_{hidden}_{outputs}",
         inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, features])],
         outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, outputs])],
-        initializer=[numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(b1, "b1"),
-                     numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "b2")],
+        initializer=[
+            numpy_helper.from_array(w1, "W1"),
+            numpy_helper.from_array(b1, "b1"),
+            numpy_helper.from_array(w2, "W2"),
+            numpy_helper.from_array(b2, "b2"),
+        ],
     )
     model = helper.make_model(graph, producer_name="verinfer-zk", opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8

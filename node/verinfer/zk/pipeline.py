@@ -1,10 +1,10 @@
 """prepare(): ONNX model + calibration data -> circuit, keys and a compiled Solidity verifier, cached by modelId.
 
-    settings    gen_settings (public input and output, fixed parameters, scale 2^k) + calibrate_settings
-    compile     compile_circuit
-    srs         the caller's SRS file, or an INSECURE one generated locally at the circuit's logrows
-    setup       proving and verifying keys
-    verifier    ezkl's Solidity verifier (no compiler download), compiled with the project's solc
+settings    gen_settings (public input and output, fixed parameters, scale 2^k) + calibrate_settings
+compile     compile_circuit
+srs         the caller's SRS file, or an INSECURE one generated locally at the circuit's logrows
+setup       proving and verifying keys
+verifier    ezkl's Solidity verifier (no compiler download), compiled with the project's solc
 """
 
 from __future__ import annotations
@@ -87,20 +87,24 @@ def prepare(
     logrows = int(settings["run_args"]["logrows"])
     input_shape, output_shape = _shapes(settings, cfg)
     with hook.step("compile circuit"):
-        run_step("compile_circuit",
-                 lambda: ezkl.compile_circuit(str(staged.model_path), str(staged.compiled_path),
-                                              str(staged.settings_path)),
-                 "check that every op of the model is supported by ezkl")
+        run_step(
+            "compile_circuit",
+            lambda: ezkl.compile_circuit(str(staged.model_path), str(staged.compiled_path), str(staged.settings_path)),
+            "check that every op of the model is supported by ezkl",
+        )
     if srs_path is not None:
         srs = load_srs(srs_path, logrows)
     else:
         with hook.step(f"srs: generate an INSECURE SRS (logrows {logrows})"):
             srs = generate_insecure_srs(insecure_srs_path(cache, logrows), logrows)
     with hook.step("setup: proving and verifying keys"):
-        run_step("setup",
-                 lambda: ezkl.setup(str(staged.compiled_path), str(staged.vk_path), str(staged.pk_path),
-                                    str(srs.path), None, False),
-                 "check the SRS file and the free disk space")
+        run_step(
+            "setup",
+            lambda: ezkl.setup(
+                str(staged.compiled_path), str(staged.vk_path), str(staged.pk_path), str(srs.path), None, False
+            ),
+            "check the SRS file and the free disk space",
+        )
     artifacts = ZkArtifacts(model_id, directory, cfg, srs, logrows, input_shape, output_shape, EZKL_VERSION)
     with hook.step("verifier: generate Solidity + compile"):
         _write_verifier(artifacts, solc if solc is not None else find_solc())
@@ -139,29 +143,43 @@ def _run_args(cfg: CircuitConfig) -> ezkl.PyRunArgs:
 
 def _settings(staged: ZkArtifacts, calibration: npt.ArrayLike) -> dict[str, Any]:
     cfg = staged.config
-    run_step("gen_settings", lambda: ezkl.gen_settings(str(staged.model_path), str(staged.settings_path),
-                                                          _run_args(cfg)),
-         "export the model as a single-input, single-output ONNX graph of ops ezkl supports (Gemm, ReLU, Sigmoid…)")
+    run_step(
+        "gen_settings",
+        lambda: ezkl.gen_settings(str(staged.model_path), str(staged.settings_path), _run_args(cfg)),
+        "export the model as a single-input, single-output ONNX graph of ops ezkl supports (Gemm, ReLU, Sigmoid…)",
+    )
     settings = read_json(staged.settings_path, "prepare the model again")
     shapes = settings.get("model_instance_shapes") or []
     if len(shapes) != 2:
-        raise ZkModelUnsupported(f"the circuit has {len(shapes)} public tensors {shapes}; verinfer needs exactly one "
-                                 "input and one output")
+        raise ZkModelUnsupported(
+            f"the circuit has {len(shapes)} public tensors {shapes}; verinfer needs exactly one input and one output"
+        )
     input_size = int(np.prod(shapes[0]))
     samples = np.asarray(calibration, dtype=np.float64)
     if samples.size == 0 or samples.size % input_size != 0:
-        raise ZkInputInvalid(f"calibration data of {samples.size} values is not a whole number of inputs of "
-                             f"{input_size} values (shape {shapes[0]})")
+        raise ZkInputInvalid(
+            f"calibration data of {samples.size} values is not a whole number of inputs of "
+            f"{input_size} values (shape {shapes[0]})"
+        )
     if not np.all(np.isfinite(samples)):
         raise ZkInputInvalid("calibration data holds NaN or infinite values")
     with tempfile.TemporaryDirectory(prefix="verinfer-calibration-") as tmp:
         data = Path(tmp) / "calibration.json"
         data.write_text(json.dumps({"input_data": [samples.reshape(-1).tolist()]}))
-        run_step("calibrate_settings",
-                 lambda: ezkl.calibrate_settings(str(data), str(staged.model_path), str(staged.settings_path),
-                                                 CALIBRATION_TARGET, LOOKUP_SAFETY_MARGIN, [cfg.scale_bits], [1],
-                                                 cfg.max_logrows),
-                 f"give representative calibration data, or raise CircuitConfig.max_logrows ({cfg.max_logrows})")
+        run_step(
+            "calibrate_settings",
+            lambda: ezkl.calibrate_settings(
+                str(data),
+                str(staged.model_path),
+                str(staged.settings_path),
+                CALIBRATION_TARGET,
+                LOOKUP_SAFETY_MARGIN,
+                [cfg.scale_bits],
+                [1],
+                cfg.max_logrows,
+            ),
+            f"give representative calibration data, or raise CircuitConfig.max_logrows ({cfg.max_logrows})",
+        )
     return read_json(staged.settings_path, "prepare the model again")
 
 
@@ -182,13 +200,23 @@ def _write_verifier(artifacts: ZkArtifacts, solc: Path) -> None:
     abi_path = artifacts.directory / "verifier.abi.json"
 
     async def create() -> Any:
-        return await cast(Awaitable[Any], ezkl.create_evm_verifier(
-            str(artifacts.vk_path), str(artifacts.settings_path), str(artifacts.verifier_source_path), str(abi_path),
-            str(artifacts.srs.path), False))
+        return await cast(
+            Awaitable[Any],
+            ezkl.create_evm_verifier(
+                str(artifacts.vk_path),
+                str(artifacts.settings_path),
+                str(artifacts.verifier_source_path),
+                str(abi_path),
+                str(artifacts.srs.path),
+                False,
+            ),
+        )
 
     with ezkl_without_downloads(solc):
-        run_step("create_evm_verifier", lambda: asyncio.run(create()),
-             f"check that {solc} compiles Solidity (run scripts/setup.sh)")
+        run_step(
+            "create_evm_verifier",
+            lambda: asyncio.run(create()),
+            f"check that {solc} compiles Solidity (run scripts/setup.sh)",
+        )
     compiled = compile_verifier(artifacts.verifier_source_path.read_text(), solc)
     artifacts.verifier_json_path.write_text(json.dumps(compiled.to_json()) + "\n")
-

@@ -69,17 +69,31 @@ def prove(
         data.write_text(json.dumps({"input_data": [[v / scale for v in values]]}))
         start = time.perf_counter()
         with hook.step("witness"):
-            run_step("gen_witness",
-                     lambda: ezkl.gen_witness(str(data), str(artifacts.compiled_path), str(witness),
-                                              str(artifacts.vk_path), str(artifacts.srs.path)),
-                     "check that the input lies in the range the model was calibrated on")
+            run_step(
+                "gen_witness",
+                lambda: ezkl.gen_witness(
+                    str(data),
+                    str(artifacts.compiled_path),
+                    str(witness),
+                    str(artifacts.vk_path),
+                    str(artifacts.srs.path),
+                ),
+                "check that the input lies in the range the model was calibrated on",
+            )
         witness_seconds = time.perf_counter() - start
         start = time.perf_counter()
         with hook.step("prove"):
-            run_step("prove",
-                     lambda: ezkl.prove(str(witness), str(artifacts.compiled_path), str(artifacts.pk_path),
-                                        str(proof_path), str(artifacts.srs.path)),
-                     "check the proving key and SRS in the artifacts folder, or prepare the model again")
+            run_step(
+                "prove",
+                lambda: ezkl.prove(
+                    str(witness),
+                    str(artifacts.compiled_path),
+                    str(artifacts.pk_path),
+                    str(proof_path),
+                    str(artifacts.srs.path),
+                ),
+                "check the proving key and SRS in the artifacts folder, or prepare the model again",
+            )
         prove_seconds = time.perf_counter() - start
         document = read_json(proof_path, "prove again")
     instances = _instances_of(document)
@@ -106,15 +120,20 @@ def verify_proof(artifacts: ZkArtifacts, input_data: bytes, output_data: bytes, 
     the same check the on-chain verifier makes, run locally."""
     instances = instances_for(input_data, output_data)
     if len(instances) != artifacts.input_size + artifacts.output_size:
-        raise ZkInputInvalid(f"{len(instances)} input and output values given, the circuit has "
-                             f"{artifacts.input_size} + {artifacts.output_size}")
+        raise ZkInputInvalid(
+            f"{len(instances)} input and output values given, the circuit has "
+            f"{artifacts.input_size} + {artifacts.output_size}"
+        )
     document = {"instances": [[v.to_bytes(32, "little").hex() for v in instances]], "proof": list(proof)}
     with tempfile.TemporaryDirectory(prefix="verinfer-verify-") as tmp:
         path = Path(tmp) / "proof.json"
         path.write_text(json.dumps(document))
         try:
-            return bool(ezkl.verify(str(path), str(artifacts.settings_path), str(artifacts.vk_path),
-                                    str(artifacts.srs.path), False))
+            return bool(
+                ezkl.verify(
+                    str(path), str(artifacts.settings_path), str(artifacts.vk_path), str(artifacts.srs.path), False
+                )
+            )
         except RuntimeError:
             # ezkl reports an unsatisfied constraint system (a wrong output or input, a foreign proof) as an error.
             return False
@@ -126,13 +145,16 @@ def _input_values(artifacts: ZkArtifacts, canonical_input: bytes | Sequence[int]
     else:
         values = tuple(canonical_input)
     if len(values) != artifacts.input_size:
-        raise ZkInputInvalid(f"the model takes {artifacts.input_size} input values "
-                             f"(shape {list(artifacts.input_shape)}), got {len(values)}")
+        raise ZkInputInvalid(
+            f"the model takes {artifacts.input_size} input values "
+            f"(shape {list(artifacts.input_shape)}), got {len(values)}"
+        )
     for index, value in enumerate(values):
         to_field(value)  # int64 check with the value in the message
         if abs(value) >= _EXACT_FLOAT:
-            raise ZkInputInvalid(f"input element {index} = {value} is beyond 2^53: ezkl takes float64 inputs and "
-                                 "cannot carry it exactly")
+            raise ZkInputInvalid(
+                f"input element {index} = {value} is beyond 2^53: ezkl takes float64 inputs and cannot carry it exactly"
+            )
     return values
 
 
@@ -149,4 +171,3 @@ def _proof_bytes(document: dict[str, Any]) -> bytes:
         return bytes(int(b) for b in document["proof"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ProofInvalid(f"ezkl's proof file has no proof bytes: {exc}") from exc
-

@@ -69,12 +69,14 @@ def find_solc() -> Path:
     else:
         root = find_repo_root()
         if root is None:
-            raise VerifierBuildError(f"no solc: set {SOLC_ENV} to a solc binary or shim, or run inside the repository "
-                                     "(scripts/solc)")
+            raise VerifierBuildError(
+                f"no solc: set {SOLC_ENV} to a solc binary or shim, or run inside the repository (scripts/solc)"
+            )
         path = root / "scripts" / "solc"
     if not path.is_file() or not os.access(path, os.X_OK):
-        raise VerifierBuildError(f"solc at {path} is missing or not executable. Fix: run scripts/setup.sh, or set "
-                                 f"{SOLC_ENV}")
+        raise VerifierBuildError(
+            f"solc at {path} is missing or not executable. Fix: run scripts/setup.sh, or set {SOLC_ENV}"
+        )
     return path
 
 
@@ -106,7 +108,7 @@ def _svm_root(solc: Path) -> Path:
     (root / "home").mkdir(exist_ok=True)  # no ~/.svm there, so svm uses $XDG_DATA_HOME/svm
     stub = root / "data" / "svm" / _EZKL_SOLC_VERSION / f"solc-{_EZKL_SOLC_VERSION}"
     stub.parent.mkdir(parents=True, exist_ok=True)
-    stub.write_text(f"#!/bin/sh\nexec {shlex.quote(str(solc.resolve()))} \"$@\"\n")
+    stub.write_text(f'#!/bin/sh\nexec {shlex.quote(str(solc.resolve()))} "$@"\n')
     stub.chmod(0o755)
     return root
 
@@ -125,8 +127,14 @@ def compile_verifier(source: str, solc: Path | None = None) -> CompiledVerifier:
         },
     }
     try:
-        done = subprocess.run([str(compiler), "--standard-json"], input=json.dumps(request), capture_output=True,
-                              text=True, timeout=SOLC_TIMEOUT, check=False)
+        done = subprocess.run(
+            [str(compiler), "--standard-json"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=SOLC_TIMEOUT,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise VerifierBuildError(f"running {compiler} failed: {exc}") from exc
     if done.returncode != 0:
@@ -135,8 +143,11 @@ def compile_verifier(source: str, solc: Path | None = None) -> CompiledVerifier:
         output = json.loads(done.stdout)
     except json.JSONDecodeError as exc:
         raise VerifierBuildError(f"{compiler} printed no standard-JSON output: {done.stdout[:500]!r}") from exc
-    errors = [e.get("formattedMessage", e.get("message", "")) for e in output.get("errors", [])
-              if e.get("severity") == "error"]
+    errors = [
+        e.get("formattedMessage", e.get("message", ""))
+        for e in output.get("errors", [])
+        if e.get("severity") == "error"
+    ]
     if errors:
         raise VerifierBuildError("the verifier does not compile:\n" + "\n".join(errors)[:4000])
     try:

@@ -49,12 +49,15 @@ def load_srs(path: Path | str, needed_logrows: int | None = None) -> Srs:
     """An existing SRS file, checked to be large enough for a circuit of `needed_logrows`."""
     file = Path(path)
     if not file.is_file():
-        raise SrsError(f"no SRS file at {file}. Fix: pass a ceremony SRS file, or omit it on a devnet to generate an "
-                       "insecure one")
+        raise SrsError(
+            f"no SRS file at {file}. Fix: pass a ceremony SRS file, or omit it on a devnet to generate an insecure one"
+        )
     logrows = srs_logrows(file)
     if needed_logrows is not None and logrows < needed_logrows:
-        raise SrsError(f"the SRS {file} has logrows {logrows} but the circuit needs {needed_logrows}. Fix: pass an SRS "
-                       f"with at least 2^{needed_logrows} points")
+        raise SrsError(
+            f"the SRS {file} has logrows {logrows} but the circuit needs {needed_logrows}. Fix: pass an SRS "
+            f"with at least 2^{needed_logrows} points"
+        )
     return Srs(file, logrows, insecure=Path(f"{file}{INSECURE_MARKER_SUFFIX}").exists())
 
 
@@ -64,8 +67,12 @@ def generate_insecure_srs(path: Path | str, logrows: int) -> Srs:
     marker = Path(f"{file}{INSECURE_MARKER_SUFFIX}")
     if file.is_file() and marker.exists() and srs_logrows(file) == logrows:
         return Srs(file, logrows, insecure=True)
-    _log.warning("generating an INSECURE SRS: its secret existed on this machine; use it on devnets only, and pass a "
-                 "ceremony SRS file for real deployments", path=str(file), logrows=logrows)
+    _log.warning(
+        "generating an INSECURE SRS: its secret existed on this machine; use it on devnets only, and pass a "
+        "ceremony SRS file for real deployments",
+        path=str(file),
+        logrows=logrows,
+    )
     file.parent.mkdir(parents=True, exist_ok=True)
     partial = file.with_name(file.name + ".partial")
     try:

@@ -79,8 +79,10 @@ class NodeWorld:
 
     def rows(self, n: int, seed: int = 0) -> list[np.ndarray]:
         rng = np.random.default_rng(seed)
-        return [self.model.samples[i % len(self.model.samples)] + rng.normal(0, 0.1, self.model.samples.shape[1])
-                for i in range(n)]
+        return [
+            self.model.samples[i % len(self.model.samples)] + rng.normal(0, 0.1, self.model.samples.shape[1])
+            for i in range(n)
+        ]
 
     def request(self, n: int, mode: Mode = Mode.SINGLE, redundancy: int = 1, seed: int = 0) -> list[int]:
         sent = request_many(self.client, self.model_id, self.rows(n, seed), mode=mode, redundancy=redundancy)
@@ -106,8 +108,12 @@ class NodeWorld:
 
 
 @contextmanager
-def node_world(work: Path, *, anvil_args: tuple[str, ...] = (), hub_params: HubParams | None = None,
-               ) -> Iterator[NodeWorld]:
+def node_world(
+    work: Path,
+    *,
+    anvil_args: tuple[str, ...] = (),
+    hub_params: HubParams | None = None,
+) -> Iterator[NodeWorld]:
     with Anvil.start(extra_args=anvil_args) as anvil:
         w3 = connect(anvil.rpc_url)
         decoder = RevertDecoder.for_system()
@@ -116,8 +122,9 @@ def node_world(work: Path, *, anvil_args: tuple[str, ...] = (), hub_params: HubP
         path = save_deployment(deployment, work / "deployment.json")
         model = build_credit_model(work / "models")
         client = Client(anvil.rpc_url, anvil.accounts[USER].private_key, deployment, cache_dir=work / "client")
-        model_id = client.register_model(model.path, model.path.as_uri(), PRICE, [Mode.SINGLE, Mode.CONSENSUS],
-                                         scale=SCALE)
+        model_id = client.register_model(
+            model.path, model.path.as_uri(), PRICE, [Mode.SINGLE, Mode.CONSENSUS], scale=SCALE
+        )
         yield NodeWorld(anvil, w3, System.bind(deployer, deployment), client, model, model_id, path, work)
 
 
@@ -150,6 +157,9 @@ def _toml(data: dict[str, Any]) -> str:
         return json.dumps(str(v))
 
     top = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    sections = [f"\n[{k}]\n" + "\n".join(f"{kk} = {value(vv)}" for kk, vv in v.items())
-                for k, v in data.items() if isinstance(v, dict)]
+    sections = [
+        f"\n[{k}]\n" + "\n".join(f"{kk} = {value(vv)}" for kk, vv in v.items())
+        for k, v in data.items()
+        if isinstance(v, dict)
+    ]
     return "\n".join(top) + "\n" + "\n".join(sections) + "\n"

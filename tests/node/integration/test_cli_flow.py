@@ -194,8 +194,21 @@ def test_register_zk_deploys_the_verifier_and_allows_zk(shell: Shell, tmp_path: 
     model.write_bytes(mlp(4, 4, 2, seed=9).SerializeToString())
     calibration = tmp_path / "rows.csv"
     calibration.write_text("\n".join(",".join(f"{v:.6f}" for v in row) for row in calibration_rows(4)) + "\n")
-    args = ["model", "register", str(model), "--uri", model.as_uri(), "--price", str(PRICE), "--zk",
-            "--calibration-csv", str(calibration), "--zk-dir", str(tmp_path / "zk"), "--json"]
+    args = [
+        "model",
+        "register",
+        str(model),
+        "--uri",
+        model.as_uri(),
+        "--price",
+        str(PRICE),
+        "--zk",
+        "--calibration-csv",
+        str(calibration),
+        "--zk-dir",
+        str(tmp_path / "zk"),
+        "--json",
+    ]
     registered = ok_json(shell.run(*args, key=shell.owner_key))
     assert Path(str(registered["artifacts"])).is_dir()
     shown = ok_json(shell.run("model", "show", str(registered["modelId"]), "--json"))

@@ -38,9 +38,22 @@ def test_cli_deploys_and_records(system: Actors, anvil: Anvil, w3: Web3, tmp_pat
 def test_module_entry_point(system: Actors, anvil: Anvil, tmp_path: Path) -> None:
     out = tmp_path / "deployment.json"
     done = subprocess.run(
-        [sys.executable, "-m", "verinfer.chain.deploy", "--rpc-url", anvil.rpc_url,
-         "--private-key", anvil.accounts[6].private_key, "--out", str(out), "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "verinfer.chain.deploy",
+            "--rpc-url",
+            anvil.rpc_url,
+            "--private-key",
+            anvil.accounts[6].private_key,
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert '"chainId": 31337' in done.stdout

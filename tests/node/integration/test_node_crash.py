@@ -28,8 +28,12 @@ CONSENSUS_PER_WAVE = 3
 
 def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "verinfer.worker", "--config", str(config), "--json-logs"],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "verinfer.worker", "--config", str(config), "--json-logs"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def test_kill_9_at_random_points_loses_nothing_and_repeats_nothing(tmp_path: Path, forge_build: Path) -> None:

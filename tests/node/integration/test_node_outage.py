@@ -38,7 +38,8 @@ def test_node_rides_out_a_30_second_rpc_outage(tmp_path: Path, forge_build: Path
                     errors = _metric(httpx.get(metrics + "/metrics").text, "verinfer_rpc_errors_total")
                     assert errors >= 3
                 recovered_in = wait_until(
-                    lambda: set(world.statuses(during).values()) == {Status.FULFILLED}, RECOVERY_S)
+                    lambda: set(world.statuses(during).values()) == {Status.FULFILLED}, RECOVERY_S
+                )
                 assert recovered_in < RECOVERY_S
                 assert httpx.get(metrics + "/healthz").status_code == 200
         finally:

@@ -38,7 +38,7 @@ def test_node_registers_and_serves_single_requests(tmp_path: Path, forge_build: 
         for rid in ids[:3]:
             assert world.client.verify(rid).matches
         metrics = httpx.get(f"http://127.0.0.1:{service.metrics_port}/metrics").text
-        assert "verinfer_requests_fulfilled_total{mode=\"SINGLE\"}" in metrics
+        assert 'verinfer_requests_fulfilled_total{mode="SINGLE"}' in metrics
         assert httpx.get(f"http://127.0.0.1:{service.metrics_port}/healthz").status_code == 200
 
 
@@ -68,8 +68,9 @@ def lie(service: NodeService) -> None:
 
 def test_consensus_liar_is_outvoted_and_slashed_and_honest_nodes_paid(tmp_path: Path, forge_build: Path) -> None:
     with node_world(tmp_path) as world, ExitStack() as stack:
-        services = [stack.enter_context(running(NodeService(world.config(i)), lie if i == 2 else None))
-                    for i in range(3)]
+        services = [
+            stack.enter_context(running(NodeService(world.config(i)), lie if i == 2 else None)) for i in range(3)
+        ]
         honest, liar = [world.node_address(0), world.node_address(1)], world.node_address(2)
         ids = world.request(6, mode=Mode.CONSENSUS, redundancy=3)
         assert set(world.wait_final(ids, timeout=90).values()) == {Status.FULFILLED}
@@ -110,8 +111,13 @@ def test_bad_work_fails_with_its_reason_and_the_node_serves_the_rest(tmp_path: P
             assert service.ctx is not None
             journal = service.ctx.journal
             deadline = time.monotonic() + 20
-            while any(journal.job(rid) is None or journal.job(rid).state is not JobState.FAILED  # type: ignore[union-attr]
-                      for rid in bad) and time.monotonic() < deadline:
+            while (
+                any(
+                    journal.job(rid) is None or journal.job(rid).state is not JobState.FAILED  # type: ignore[union-attr]
+                    for rid in bad
+                )
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.1)
             reasons = [journal.job(rid).fail_reason for rid in bad]  # type: ignore[union-attr]
             assert reasons[0] is not None
@@ -121,8 +127,7 @@ def test_bad_work_fails_with_its_reason_and_the_node_serves_the_rest(tmp_path: P
             assert "its keccak256 is 0x" in reasons[1]
             assert set(world.statuses(bad).values()) == {Status.PENDING}  # nothing false was posted
             assert world.hub_events("ResultSubmitted", 0)
-            assert all(
-                e.args["requestId"] not in bad for e in world.hub_events("ResultSubmitted"))
+            assert all(e.args["requestId"] not in bad for e in world.hub_events("ResultSubmitted"))
 
 
 def test_requests_below_the_fee_policy_are_skipped_with_the_reason(tmp_path: Path, forge_build: Path) -> None:
@@ -133,8 +138,9 @@ def test_requests_below_the_fee_policy_are_skipped_with_the_reason(tmp_path: Pat
             assert service.ctx is not None
             journal = service.ctx.journal
             deadline = time.monotonic() + 20
-            while (journal.job(rid) is None or journal.job(rid).state is not JobState.FAILED  # type: ignore[union-attr]
-                   ) and time.monotonic() < deadline:
+            while (
+                journal.job(rid) is None or journal.job(rid).state is not JobState.FAILED  # type: ignore[union-attr]
+            ) and time.monotonic() < deadline:
                 time.sleep(0.1)
             job = journal.job(rid)
             assert job is not None

@@ -32,8 +32,9 @@ def zk_model(world: NodeWorld, tmp_path: Path, seed: int) -> bytes:
 
 def zk_requests(world: NodeWorld, model_id: bytes, seed: int, count: int = 3) -> list[int]:
     rng = np.random.default_rng(seed)
-    return [world.client.request(model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id
-            for _ in range(count)]
+    return [
+        world.client.request(model_id, rng.normal(size=FEATURES) / 2, mode=Mode.ZK).request_id for _ in range(count)
+    ]
 
 
 def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build: Path) -> None:

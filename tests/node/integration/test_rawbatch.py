@@ -37,8 +37,15 @@ def recipients(tag: str, count: int) -> list[ChecksumAddress]:
 
 def transfers(w3: Web3, sender: str, to: Sequence[str], nonces: Sequence[int]) -> list[dict[str, Any]]:
     """EIP-1559 transfers of VALUE, the chain and fee fields read once for all of them."""
-    chain = {"type": 2, "chainId": w3.eth.chain_id, "from": sender, "value": VALUE, "gas": 21_000,
-             "maxFeePerGas": 2 * int(w3.eth.get_block("latest")["baseFeePerGas"]) + GWEI, "maxPriorityFeePerGas": GWEI}
+    chain = {
+        "type": 2,
+        "chainId": w3.eth.chain_id,
+        "from": sender,
+        "value": VALUE,
+        "gas": 21_000,
+        "maxFeePerGas": 2 * int(w3.eth.get_block("latest")["baseFeePerGas"]) + GWEI,
+        "maxPriorityFeePerGas": GWEI,
+    }
     return [{**chain, "to": address, "nonce": nonce} for address, nonce in zip(to, nonces, strict=True)]
 
 
@@ -247,11 +254,15 @@ def test_duplicate_and_malformed_answers_are_bad_responses() -> None:
 @pytest.mark.parametrize(
     ("response", "problem"),
     [
-        (httpx.Response(500, text="upstream exploded at /v3/SECRET-API-KEY"),
-         "HTTP 500 Internal Server Error: upstream exploded at …"),
+        (
+            httpx.Response(500, text="upstream exploded at /v3/SECRET-API-KEY"),
+            "HTTP 500 Internal Server Error: upstream exploded at …",
+        ),
         (httpx.Response(200, text="<html>gateway</html>"), "the answer is not JSON: <html>gateway</html>"),
-        (httpx.Response(200, json={"id": None, "error": {"code": -32600, "message": "batch too big"}}),
-         "not a JSON array (the node refused the batch: {'code': -32600, 'message': 'batch too big'})"),
+        (
+            httpx.Response(200, json={"id": None, "error": {"code": -32600, "message": "batch too big"}}),
+            "not a JSON array (the node refused the batch: {'code': -32600, 'message': 'batch too big'})",
+        ),
         (httpx.Response(200, json="0xabc"), 'not a JSON array ("0xabc")'),
     ],
 )

@@ -56,9 +56,7 @@ def serve(actors: Actors, from_block: int, output: bytes) -> tuple[InferenceRequ
     [([0.8, 0.2], APPROVED), ([0.3, 0.7], REFUSED_SCORE)],
     ids=["approved", "refused"],
 )
-def test_loan_request_is_served_verified_and_decided(
-    system: Actors, probabilities: list[float], decision: int
-) -> None:
+def test_loan_request_is_served_verified_and_decided(system: Actors, probabilities: list[float], decision: int) -> None:
     pool = deploy_pool(system)
     features = codec.quantize(FEATURES, SCALE).tolist()
     applied = system.user.sender.send(pool.functions.applyForLoan(features, ETHER), value=PRICE)
@@ -95,11 +93,18 @@ def test_loan_request_is_served_verified_and_decided(
     (decided,) = EventCodec.from_abi(pool.abi, "LoanDecided").decode_all(receipt["logs"])
     score = codec.value_at(output, SCORE_INDEX)
     assert decided.args == {
-        "requestId": request_id, "applicant": system.user.sender.address, "decision": decision, "score": score
+        "requestId": request_id,
+        "applicant": system.user.sender.address,
+        "decision": decision,
+        "score": score,
     }
     application = struct_fields(pool, "applicationOf", pool.functions.applicationOf(request_id).call())
     assert application == {
-        "applicant": system.user.sender.address, "decision": decision, "score": score, "amount": ETHER, "fee": PRICE
+        "applicant": system.user.sender.address,
+        "decision": decision,
+        "score": score,
+        "amount": ETHER,
+        "fee": PRICE,
     }
 
 

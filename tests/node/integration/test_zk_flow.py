@@ -83,15 +83,17 @@ def consumer(system: Actors) -> Contract:
     return contract
 
 
-def _request(system: Actors, consumer: Contract, model: ZkModel, features: np.ndarray, horizon: int = 3600
-             ) -> tuple[InferenceRequested, RequestParams]:
+def _request(
+    system: Actors, consumer: Contract, model: ZkModel, features: np.ndarray, horizon: int = 3600
+) -> tuple[InferenceRequested, RequestParams]:
     """The user asks through the consumer; the node rebuilds the request from the event alone."""
     w3 = system.user.sender.w3
     start = w3.eth.block_number + 1
     deadline = w3.eth.get_block("latest")["timestamp"] + horizon
     data = codec.encode(features, model.spec.scale)
-    system.user.sender.send(consumer.functions.request(model.model_id, data, int(Mode.ZK), 1, CB_GAS, deadline),
-                            value=PRICE)
+    system.user.sender.send(
+        consumer.functions.request(model.model_id, data, int(Mode.ZK), 1, CB_GAS, deadline), value=PRICE
+    )
     (event,) = system.node.requested(start)
     return event, event.params(system.node.terms_of(event.model_id))
 
@@ -120,8 +122,9 @@ def test_proof_is_accepted_recorded_paid_and_called_back(
     node = system.node.sender.address
     expected = commitments.result(event.request_id, zk_model.model_id, params.input_hash, output_hash, ENV_HASH, node)
     assert hub.functions.commitmentOf(event.request_id).call() == commitments.stored_form(expected)
-    assert hub.functions.verifyResult(event.request_id, zk_model.model_id, params.input_hash, output_hash, ENV_HASH,
-                                      node).call()
+    assert hub.functions.verifyResult(
+        event.request_id, zk_model.model_id, params.input_hash, output_hash, ENV_HASH, node
+    ).call()
     assert hub.functions.balanceOf(node).call() == PRICE
 
 
@@ -169,8 +172,9 @@ def test_input_that_is_not_the_requests_is_refused(
     other = prove(artifacts, codec.encode(_features(16), artifacts.scale))
     with pytest.raises(ZkInputInvalid, match=r"request \d+ has input"):
         submit_zk_result(system.node, event.request_id, params, other)  # the library refuses before sending
-    fn = system.node.hub.functions.submitZkResult(event.request_id, params.as_abi(), other.input_bytes,
-                                                  other.output_bytes, other.proof)
+    fn = system.node.hub.functions.submitZkResult(
+        event.request_id, params.as_abi(), other.input_bytes, other.output_bytes, other.proof
+    )
     with pytest.raises(ContractRevert) as refused:
         system.node.sender.send(fn, gas=2_000_000)
     assert refused.value.name == "InputMismatch"

@@ -130,13 +130,17 @@ def test_model_register_refuses_a_bad_environment(tmp_path: Path) -> None:
     assert_error(runner.invoke(app, [*args, "--private-key", KEY]), "--allowed-env")
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--zk"], "--zk needs --calibration-csv"),
-    (["--calibration-csv", "rows.csv"], "--calibration-csv and --srs apply to --zk only"),
-    (["--srs", "kzg.srs"], "--calibration-csv and --srs apply to --zk only"),
-])
-def test_model_register_zk_options_are_checked_before_connecting(tmp_path: Path, extra: list[str],
-                                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--zk"], "--zk needs --calibration-csv"),
+        (["--calibration-csv", "rows.csv"], "--calibration-csv and --srs apply to --zk only"),
+        (["--srs", "kzg.srs"], "--calibration-csv and --srs apply to --zk only"),
+    ],
+)
+def test_model_register_zk_options_are_checked_before_connecting(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
     path = tmp_path / "m.onnx"
     path.write_bytes(b"onnx")
     args = ["model", "register", str(path), "--uri", "file:///x", "--price", "1", "--rpc-url", unreachable()]

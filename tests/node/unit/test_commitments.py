@@ -75,8 +75,16 @@ def test_request_params_abi_matches_the_build_output() -> None:
     params = next(p for p in entry["inputs"] if p["internalType"] == "struct RequestParams")
     assert abi_type(params) == commitments.REQUEST_PARAMS_ABI
     assert [c["name"] for c in params["components"]] == [
-        "modelId", "inputHash", "requester", "fee", "deadline", "callbackGasLimit", "outputBytes", "mode",
-        "redundancy", "envRestricted",
+        "modelId",
+        "inputHash",
+        "requester",
+        "fee",
+        "deadline",
+        "callbackGasLimit",
+        "outputBytes",
+        "mode",
+        "redundancy",
+        "envRestricted",
     ]
 
 

@@ -59,14 +59,18 @@ def test_decodes_inference_requested_and_rebuilds_params() -> None:
     assert event.requester == REQUESTER
     assert event.mode is Mode.SINGLE
     assert event.input == INPUT
-    terms = ModelTerms(price=1, input_bytes=32, output_bytes=16, modes=3, deprecated=False, env_restricted=True,
-                       exists=True)
+    terms = ModelTerms(
+        price=1, input_bytes=32, output_bytes=16, modes=3, deprecated=False, env_restricted=True, exists=True
+    )
     params = event.params(terms)
     assert params.input_hash == Web3.keccak(INPUT)
     assert params.output_bytes == 16
     assert params.env_restricted is True
     assert (params.fee, params.deadline, params.callback_gas_limit, params.redundancy) == (
-        10**16, 1_700_000_000, 120_000, 1
+        10**16,
+        1_700_000_000,
+        120_000,
+        1,
     )
 
 

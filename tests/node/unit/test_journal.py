@@ -334,8 +334,9 @@ def test_jobs_by_state_are_ordered_limited_and_pageable(journal: Journal) -> Non
 
 
 def test_backlog_counts_every_pending_state(journal: Journal) -> None:
-    for request_id, state in enumerate([S.SEEN, S.SEEN, S.COMPUTED, S.SUBMITTED, S.COMMITTED, S.REVEALED,
-                                        S.CONFIRMED, S.FINALIZED, S.FAILED], start=1):
+    for request_id, state in enumerate(
+        [S.SEEN, S.SEEN, S.COMPUTED, S.SUBMITTED, S.COMMITTED, S.REVEALED, S.CONFIRMED, S.FINALIZED, S.FAILED], start=1
+    ):
         drive(journal, request_id, state)
     assert journal.backlog() == {S.SEEN: 2, S.COMPUTED: 1, S.SUBMITTED: 1, S.COMMITTED: 1, S.REVEALED: 1}
 
@@ -409,8 +410,9 @@ OPERATIONS = [*[s for s in S if s is not S.SEEN], "salt", "reset"]
 
 @settings(max_examples=30, deadline=None)  # each write is an fsync (synchronous=FULL): keep the walk short
 @given(st.lists(st.tuples(st.integers(1, 3), st.sampled_from(OPERATIONS)), max_size=30))
-def test_random_operations_follow_the_transition_table(tmp_path_factory: pytest.TempPathFactory,
-                                                         steps: list[tuple[int, object]]) -> None:
+def test_random_operations_follow_the_transition_table(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[int, object]]
+) -> None:
     path = tmp_path_factory.mktemp("walk") / "journal.db"
     model: dict[int, JobState] = {}
     salts: set[int] = set()
@@ -534,13 +536,18 @@ def test_survives_kill_9_at_random_moments(tmp_path: Path) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     path, progress = tmp_path / "journal.db", tmp_path / "progress"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(journal_module.__file__).parents[2]),
-                                                        os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(journal_module.__file__).parents[2]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     first = 1
     for round_ in range(5):
         start = progress.stat().st_size if progress.exists() else 0
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(progress), str(first)], env=env,
-                                 stderr=subprocess.PIPE)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(path), str(progress), str(first)], env=env, stderr=subprocess.PIPE
+        )
         try:
             deadline = time.monotonic() + 20
             while not progress.exists() or progress.stat().st_size <= start:  # wait until this child writes

@@ -39,7 +39,8 @@ OPSET = helper.make_opsetid("", 17)
 
 def single_node(node: onnx.NodeProto, *, opsets: list[onnx.OperatorSetIdProto] | None = None) -> onnx.ModelProto:
     graph = helper.make_graph(
-        [node], "one",
+        [node],
+        "one",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
     )
@@ -90,20 +91,27 @@ def test_inspect_refuses_external_data_in_a_constant_node() -> None:
 
 
 def test_inspect_refuses_a_custom_domain_node() -> None:
-    model = single_node(helper.make_node("Mystery", ["x"], ["y"], domain="com.example"),
-                        opsets=[OPSET, helper.make_opsetid("com.example", 1)])
+    model = single_node(
+        helper.make_node("Mystery", ["x"], ["y"], domain="com.example"),
+        opsets=[OPSET, helper.make_opsetid("com.example", 1)],
+    )
     with pytest.raises(CustomOperatorError, match=r"'Mystery' from domain 'com\.example'"):
         inspect_model(model.SerializeToString())
 
 
 def test_inspect_finds_a_custom_node_inside_a_subgraph() -> None:
     def branch(name: str) -> onnx.GraphProto:
-        return helper.make_graph([helper.make_node("Mystery", ["x"], [f"{name}_out"], domain="com.example")], name,
-                                 [], [helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, [1, 4])])
+        return helper.make_graph(
+            [helper.make_node("Mystery", ["x"], [f"{name}_out"], domain="com.example")],
+            name,
+            [],
+            [helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, [1, 4])],
+        )
 
     condition = numpy_helper.from_array(np.array(True), "cond")
     graph = helper.make_graph(
-        [helper.make_node("If", ["cond"], ["y"], then_branch=branch("then"), else_branch=branch("else"))], "nested",
+        [helper.make_node("If", ["cond"], ["y"], then_branch=branch("then"), else_branch=branch("else"))],
+        "nested",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
         initializer=[condition],
@@ -117,8 +125,10 @@ def test_inspect_finds_a_custom_node_inside_a_subgraph() -> None:
     ("node", "opsets"),
     [
         (helper.make_node("Relu", ["x"], ["y"], domain="ai.onnx"), [OPSET]),
-        (helper.make_node("Binarizer", ["x"], ["y"], domain="ai.onnx.ml", threshold=0.5),
-         [OPSET, helper.make_opsetid("ai.onnx.ml", 3)]),
+        (
+            helper.make_node("Binarizer", ["x"], ["y"], domain="ai.onnx.ml", threshold=0.5),
+            [OPSET, helper.make_opsetid("ai.onnx.ml", 3)],
+        ),
     ],
     ids=["ai.onnx", "ai.onnx.ml"],
 )
@@ -128,12 +138,14 @@ def test_inspect_accepts_the_standard_domains(node: onnx.NodeProto, opsets: list
 
 def test_inspect_refuses_two_inputs_or_two_outputs() -> None:
     two_in = helper.make_graph(
-        [helper.make_node("Add", ["a", "b"], ["y"])], "two_in",
+        [helper.make_node("Add", ["a", "b"], ["y"])],
+        "two_in",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in ("a", "b")],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
     )
     two_out = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Neg", ["x"], ["z"])], "two_out",
+        [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Neg", ["x"], ["z"])],
+        "two_out",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in ("y", "z")],
     )
@@ -144,8 +156,9 @@ def test_inspect_refuses_two_inputs_or_two_outputs() -> None:
 
 def test_initializers_listed_as_inputs_are_not_inputs() -> None:
     model = gemm_softmax()
-    model.graph.input.extend(helper.make_tensor_value_info(t.name, t.data_type, t.dims)
-                             for t in model.graph.initializer)  # IR < 4 style
+    model.graph.input.extend(
+        helper.make_tensor_value_info(t.name, t.data_type, t.dims) for t in model.graph.initializer
+    )  # IR < 4 style
     assert inspect_model(model.SerializeToString()).input.name == "x"
 
 
@@ -187,8 +200,13 @@ def test_inspect_refuses_what_is_not_onnx(data: bytes) -> None:
 def test_refusals_are_model_errors() -> None:
     refusals = (InvalidModelError, ExternalDataError, CustomOperatorError, ModelSignatureError, DynamicShapeError)
     assert all(issubclass(error, UnsupportedModelError) for error in refusals)
-    store_errors = (UnsupportedModelError, UnsupportedUriError, ModelUnreachableError, ModelTooLargeError,
-                    ModelHashMismatchError)
+    store_errors = (
+        UnsupportedModelError,
+        UnsupportedUriError,
+        ModelUnreachableError,
+        ModelTooLargeError,
+        ModelHashMismatchError,
+    )
     assert all(issubclass(error, ModelError) for error in store_errors)
 
 
@@ -353,8 +371,9 @@ def test_size_limit_holds_while_streaming_without_a_length(tmp_path: Path) -> No
             sent.append(1)
             yield b"\x00" * 4096
 
-    store = mock_store(tmp_path, httpx.MockTransport(lambda request: httpx.Response(200, content=endless())),
-                       max_bytes=10_000)
+    store = mock_store(
+        tmp_path, httpx.MockTransport(lambda request: httpx.Response(200, content=endless())), max_bytes=10_000
+    )
     with pytest.raises(ModelTooLargeError, match="over the 10000-byte limit"):
         store.fetch(MODEL_ID, "https://models.example/m.onnx")
     assert len(sent) == 3
@@ -388,8 +407,9 @@ def test_a_slow_drip_download_hits_the_total_timeout(tmp_path: Path) -> None:
             time.sleep(0.01)
             yield b"\x00"
 
-    store = mock_store(tmp_path, httpx.MockTransport(lambda request: httpx.Response(200, content=drip())),
-                       total_timeout=0.05)
+    store = mock_store(
+        tmp_path, httpx.MockTransport(lambda request: httpx.Response(200, content=drip())), total_timeout=0.05
+    )
     with pytest.raises(ModelUnreachableError, match=r"took over 0\.05s"):
         store.fetch(MODEL_ID, "https://models.example/m.onnx")
 

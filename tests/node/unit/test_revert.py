@@ -100,10 +100,14 @@ def test_an_empty_decoder_learns_from_added_abis() -> None:
 @pytest.mark.parametrize(
     "exc",
     [
-        ContractCustomError("0x" + (INSUFFICIENT_FEE + encode(["uint256", "uint256"], [1, 5])).hex(),
-                            data="0x" + (INSUFFICIENT_FEE + encode(["uint256", "uint256"], [1, 5])).hex()),
-        ContractLogicError("execution reverted", data={"data": "0x" + (INSUFFICIENT_FEE + encode(
-            ["uint256", "uint256"], [1, 5])).hex()}),
+        ContractCustomError(
+            "0x" + (INSUFFICIENT_FEE + encode(["uint256", "uint256"], [1, 5])).hex(),
+            data="0x" + (INSUFFICIENT_FEE + encode(["uint256", "uint256"], [1, 5])).hex(),
+        ),
+        ContractLogicError(
+            "execution reverted",
+            data={"data": "0x" + (INSUFFICIENT_FEE + encode(["uint256", "uint256"], [1, 5])).hex()},
+        ),
     ],
 )
 def test_translates_web3_errors(decoder: RevertDecoder, exc: ContractLogicError) -> None:

@@ -93,8 +93,12 @@ def test_fixed_batch_above_one_takes_exactly_that_many_rows(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((3, 5), np.float32), np.zeros((4,), np.float32), np.zeros((0, 4), np.float32),
-     np.zeros((1, 1, 4), np.float32)],
+    [
+        np.zeros((3, 5), np.float32),
+        np.zeros((4,), np.float32),
+        np.zeros((0, 4), np.float32),
+        np.zeros((1, 1, 4), np.float32),
+    ],
     ids=["features", "no-batch-dim", "empty", "rank"],
 )
 def test_rows_of_the_wrong_shape_are_refused(tiny: Path, bad: np.ndarray) -> None:
@@ -161,10 +165,35 @@ def test_cpu_description_lists_only_simd_flags() -> None:
     name, flags = cpu_description()
     assert name
     assert list(flags) == sorted(flags)
-    assert not set(flags) - {"sse2", "ssse3", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
-                             "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
-                             "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimdhp", "asimddp", "fphp", "sve", "sve2",
-                             "i8mm", "bf16"}
+    assert not set(flags) - {
+        "sse2",
+        "ssse3",
+        "sse4_1",
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "f16c",
+        "avx512f",
+        "avx512bw",
+        "avx512dq",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+        "avx512_fp16",
+        "avx_vnni",
+        "amx_tile",
+        "amx_int8",
+        "amx_bf16",
+        "asimd",
+        "asimdhp",
+        "asimddp",
+        "fphp",
+        "sve",
+        "sve2",
+        "i8mm",
+        "bf16",
+    }
 
 
 # ----------------------------------------------------------------------------------------------- refusals
@@ -172,8 +201,11 @@ def test_cpu_description_lists_only_simd_flags() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"intra_op_threads": 0}, "intra_op_threads"), ({"intra_op_threads": True}, "intra_op_threads"),
-     ({"graph_optimization_level": "fast"}, "disabled, basic, extended, all")],
+    [
+        ({"intra_op_threads": 0}, "intra_op_threads"),
+        ({"intra_op_threads": True}, "intra_op_threads"),
+        ({"graph_optimization_level": "fast"}, "disabled, basic, extended, all"),
+    ],
 )
 def test_settings_are_checked(tiny: Path, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -43,7 +43,11 @@ def compiled_layout(contract: str, struct: str) -> dict[str, tuple[int, int, int
     """field -> (slot, bit offset, bit width) from forge's storage layout."""
     raw = subprocess.run(
         [str(FORGE), "inspect", contract, "storageLayout", "--json"],
-        cwd=ROOT, check=True, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     ).stdout
     layout = json.loads(raw)
     types = layout["types"]

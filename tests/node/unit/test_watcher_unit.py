@@ -54,16 +54,25 @@ class FakeEth:
             self.mine()
             block = len(self.hashes) - 1
         entry = find_entry(load_artifact("InferenceHub").abi, "event", "InferenceRequested")
-        self.logs.setdefault(block, []).append({
-            "address": HUB,
-            "topics": [topic(entry), encode(["uint256"], [request_id]), bytes(MODEL), encode(["address"], [REQUESTER])],
-            "data": encode(["uint256", "uint64", "uint32", "uint8", "uint8", "bytes"],
-                           [10**16, 1_700_000_000, 0, 0, 1, bytes([request_id]) * 32]),
-            "blockNumber": block,
-            "blockHash": self.hashes[block],
-            "transactionHash": Web3.keccak(text=f"tx {request_id}"),
-            "logIndex": 0,
-        })
+        self.logs.setdefault(block, []).append(
+            {
+                "address": HUB,
+                "topics": [
+                    topic(entry),
+                    encode(["uint256"], [request_id]),
+                    bytes(MODEL),
+                    encode(["address"], [REQUESTER]),
+                ],
+                "data": encode(
+                    ["uint256", "uint64", "uint32", "uint8", "uint8", "bytes"],
+                    [10**16, 1_700_000_000, 0, 0, 1, bytes([request_id]) * 32],
+                ),
+                "blockNumber": block,
+                "blockHash": self.hashes[block],
+                "transactionHash": Web3.keccak(text=f"tx {request_id}"),
+                "logIndex": 0,
+            }
+        )
         return block
 
     def _call(self, name: str, arg: Any) -> None:

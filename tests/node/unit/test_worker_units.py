@@ -73,33 +73,51 @@ def test_submit_results_calldata_concrete_case() -> None:
 
 # ---------------------------------------------------------------------------------------------------- event decode
 
-def _requested_log(request_id: int, fee: int, deadline: int, cb_gas: int, mode: int, redundancy: int,
-                   data: bytes) -> dict[str, Any]:
+
+def _requested_log(
+    request_id: int, fee: int, deadline: int, cb_gas: int, mode: int, redundancy: int, data: bytes
+) -> dict[str, Any]:
     entry = find_entry(load_artifact("InferenceHub").abi, "event", "InferenceRequested")
     return {
         "address": HUB,
-        "topics": ["0x" + t.hex() for t in (topic(entry), encode(["uint256"], [request_id]), b"\x07" * 32,
-                                              encode(["address"], [REQUESTER]))],
-        "data": "0x" + encode(["uint256", "uint64", "uint32", "uint8", "uint8", "bytes"],
-                              [fee, deadline, cb_gas, mode, redundancy, data]).hex(),
-        "blockNumber": "0x2a", "blockHash": "0x" + "11" * 32, "transactionHash": "0x" + "22" * 32,
+        "topics": [
+            "0x" + t.hex()
+            for t in (topic(entry), encode(["uint256"], [request_id]), b"\x07" * 32, encode(["address"], [REQUESTER]))
+        ],
+        "data": "0x"
+        + encode(
+            ["uint256", "uint64", "uint32", "uint8", "uint8", "bytes"], [fee, deadline, cb_gas, mode, redundancy, data]
+        ).hex(),
+        "blockNumber": "0x2a",
+        "blockHash": "0x" + "11" * 32,
+        "transactionHash": "0x" + "22" * 32,
         "logIndex": "0x0",
     }
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 2**256 - 1), st.integers(0, 2**256 - 1), st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1),
-       st.sampled_from([0, 1, 2]), st.integers(0, 255), st.binary(max_size=200))
-def test_fast_request_decode_matches_the_abi_decoder(rid: int, fee: int, deadline: int, cb_gas: int, mode: int,
-                                                      redundancy: int, data: bytes) -> None:
+@given(
+    st.integers(1, 2**256 - 1),
+    st.integers(0, 2**256 - 1),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0, 1, 2]),
+    st.integers(0, 255),
+    st.binary(max_size=200),
+)
+def test_fast_request_decode_matches_the_abi_decoder(
+    rid: int, fee: int, deadline: int, cb_gas: int, mode: int, redundancy: int, data: bytes
+) -> None:
     log = _requested_log(rid, fee, deadline, cb_gas, mode, redundancy, data)
     codec_ = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
     slow = InferenceRequested.from_log(codec_.decode(log))
     assert InferenceRequested.from_raw_log(log) == slow
     # What the watcher journals, and what the node reads back, agree with eth_abi too.
     packed = event_params(slow)
-    assert packed == encode(["uint256", "bytes32", "address", "uint256", "uint64", "uint32", "uint8", "uint8"],
-                            [rid, slow.model_id, REQUESTER, fee, deadline, cb_gas, mode, redundancy])
+    assert packed == encode(
+        ["uint256", "bytes32", "address", "uint256", "uint64", "uint32", "uint8", "uint8"],
+        [rid, slow.model_id, REQUESTER, fee, deadline, cb_gas, mode, redundancy],
+    )
 
 
 def test_fast_request_decode_refuses_a_truncated_log() -> None:
@@ -114,12 +132,20 @@ def test_request_reads_back_journalled_params(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
         job = journal.upsert_seen(7, event_params(event), b"in", 9, b"\x01" * 32)
         request = request_of(job)
-    assert (request.request_id, request.model_id, request.requester, request.fee, request.deadline,
-            request.callback_gas_limit, request.mode, request.redundancy) == (
-        7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3)
+    assert (
+        request.request_id,
+        request.model_id,
+        request.requester,
+        request.fee,
+        request.deadline,
+        request.callback_gas_limit,
+        request.mode,
+        request.redundancy,
+    ) == (7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3)
 
 
 # --------------------------------------------------------------------------------------------------------- journal
+
 
 def test_transactions_are_recorded_replaced_mined_and_unmined(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
@@ -177,6 +203,7 @@ def test_requeue_puts_a_reverted_delivery_back_with_an_attempt_counted(tmp_path:
 
 # ------------------------------------------------------------------------------------------------------------ fees
 
+
 class _Fees(TxManager):
     """TxManager's fee arithmetic with the chain's reads replaced by fixed values."""
 
@@ -200,15 +227,21 @@ def test_the_fee_cap_is_kept_or_named() -> None:
         _Fees(200, 7, cap=150).fees()
 
 
-@pytest.mark.parametrize(("message", "used"), [
-    ("nonce too low: next nonce 5, tx nonce 4", True), ("already known", True),
-    ("replacement transaction underpriced", False), ("insufficient funds for gas * price + value", False),
-])
+@pytest.mark.parametrize(
+    ("message", "used"),
+    [
+        ("nonce too low: next nonce 5, tx nonce 4", True),
+        ("already known", True),
+        ("replacement transaction underpriced", False),
+        ("insufficient funds for gas * price + value", False),
+    ],
+)
 def test_nonce_errors_are_told_apart(message: str, used: bool) -> None:
     assert is_nonce_used(RpcError(-32000, message)) is used
 
 
 # ------------------------------------------------------------------------------------------------------- stopwatch
+
 
 def test_stopwatch_counts_nested_sections_once() -> None:
     sw = Stopwatch()
@@ -222,6 +255,7 @@ def test_stopwatch_counts_nested_sections_once() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------- metrics
+
 
 def test_metrics_and_health_are_served() -> None:
     metrics, clock = NodeMetrics(), [0.0]
@@ -246,6 +280,7 @@ def test_metrics_and_health_are_served() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------- compute
+
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
@@ -300,11 +335,15 @@ def test_upsert_seen_many_inserts_new_jobs_and_checks_known_ones(tmp_path: Path)
         journal.upsert_seen(2, b"p2", b"i2", 5, b"\x01" * 32)
         journal.mark_computed(2, b"out", b"\x02" * 32)
         # 1 moved to another block (a reorg re-mined it), 3 and 4 are new.
-        journal.upsert_seen_many([(1, b"p1", b"i1", 6, b"\x03" * 32), (3, b"p3", b"i3", 6, b"\x03" * 32),
-                                  (4, b"p4", b"i4", 6, b"\x03" * 32)])
+        journal.upsert_seen_many(
+            [(1, b"p1", b"i1", 6, b"\x03" * 32), (3, b"p3", b"i3", 6, b"\x03" * 32), (4, b"p4", b"i4", 6, b"\x03" * 32)]
+        )
         jobs = {rid: journal.job(rid) for rid in (1, 3, 4)}
         assert [(j.state, j.block_number, j.input) for j in jobs.values() if j] == [
-            (JobState.SEEN, 6, b"i1"), (JobState.SEEN, 6, b"i3"), (JobState.SEEN, 6, b"i4")]
+            (JobState.SEEN, 6, b"i1"),
+            (JobState.SEEN, 6, b"i3"),
+            (JobState.SEEN, 6, b"i4"),
+        ]
         with pytest.raises(JournalError, match="different params or input"):
             journal.upsert_seen_many([(5, b"p5", b"i5", 7, b"\x04" * 32), (2, b"other", b"i2", 7, b"\x04" * 32)])
         assert journal.job(5) is None  # all or nothing

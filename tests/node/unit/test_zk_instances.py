@@ -20,8 +20,14 @@ def test_modulus_is_bn254_scalar_field() -> None:
 
 @pytest.mark.parametrize(
     ("value", "element"),
-    [(0, 0), (1, 1), (-1, FIELD_MODULUS - 1), (-5, FIELD_MODULUS - 5), (codec.INT64_MAX, 2**63 - 1),
-     (codec.INT64_MIN, FIELD_MODULUS - 2**63)],
+    [
+        (0, 0),
+        (1, 1),
+        (-1, FIELD_MODULUS - 1),
+        (-5, FIELD_MODULUS - 5),
+        (codec.INT64_MAX, 2**63 - 1),
+        (codec.INT64_MIN, FIELD_MODULUS - 2**63),
+    ],
 )
 def test_to_field_edges(value: int, element: int) -> None:
     assert to_field(value) == element

@@ -50,8 +50,15 @@ def test_config_registered_scale_is_two_to_the_k() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("scale_bits", 0), ("scale_bits", 31), ("decomp_base", 1), ("decomp_legs", 0),
-                         ("max_logrows", 27), ("scale_bits", True)],
+    ("field", "value"),
+    [
+        ("scale_bits", 0),
+        ("scale_bits", 31),
+        ("decomp_base", 1),
+        ("decomp_legs", 0),
+        ("max_logrows", 27),
+        ("scale_bits", True),
+    ],
 )
 def test_config_refuses_out_of_range(field: str, value: int) -> None:
     with pytest.raises(ZkInputInvalid, match=f"CircuitConfig.{field}"):
@@ -126,10 +133,12 @@ def _fake_solc(tmp_path: Path, script: str) -> Path:
 
 @pytest.mark.parametrize(
     ("script", "message"),
-    [("echo boom >&2; exit 3", "exited 3: boom"),
-     ("echo not-json", "no standard-JSON output"),
-     ("""echo '{"errors":[{"severity":"error","formattedMessage":"ParserError: nope"}]}'""", "ParserError: nope"),
-     ("""echo '{"contracts":{}}'""", "no Halo2Verifier")],
+    [
+        ("echo boom >&2; exit 3", "exited 3: boom"),
+        ("echo not-json", "no standard-JSON output"),
+        ("""echo '{"errors":[{"severity":"error","formattedMessage":"ParserError: nope"}]}'""", "ParserError: nope"),
+        ("""echo '{"contracts":{}}'""", "no Halo2Verifier"),
+    ],
 )
 def test_compile_verifier_names_each_failure(tmp_path: Path, script: str, message: str) -> None:
     with pytest.raises(VerifierBuildError, match=message):
@@ -138,8 +147,16 @@ def test_compile_verifier_names_each_failure(tmp_path: Path, script: str, messag
 
 def test_compile_verifier_refuses_oversized_runtime(tmp_path: Path) -> None:
     runtime = "00" * (MAX_RUNTIME_BYTES + 1)
-    output = {"contracts": {"Verifier.sol": {"Halo2Verifier": {
-        "abi": [], "evm": {"bytecode": {"object": "00"}, "deployedBytecode": {"object": runtime}}}}}}
+    output = {
+        "contracts": {
+            "Verifier.sol": {
+                "Halo2Verifier": {
+                    "abi": [],
+                    "evm": {"bytecode": {"object": "00"}, "deployedBytecode": {"object": runtime}},
+                }
+            }
+        }
+    }
     (tmp_path / "out.json").write_text(json.dumps(output))
     solc = _fake_solc(tmp_path, f"cat {tmp_path / 'out.json'}")
     with pytest.raises(VerifierBuildError, match="over the 24576-byte limit"):
@@ -185,8 +202,15 @@ def test_load_artifacts_round_trips_and_names_missing_files(tmp_path: Path) -> N
     write_manifest(artifacts)
     with pytest.raises(ZkArtifactsInvalid, match=r"lacks .*pk\.key"):
         load_artifacts(tmp_path, MODEL)
-    for path in (artifacts.model_path, artifacts.settings_path, artifacts.compiled_path, artifacts.pk_path,
-                 artifacts.vk_path, artifacts.verifier_source_path, artifacts.verifier_json_path):
+    for path in (
+        artifacts.model_path,
+        artifacts.settings_path,
+        artifacts.compiled_path,
+        artifacts.pk_path,
+        artifacts.vk_path,
+        artifacts.verifier_source_path,
+        artifacts.verifier_json_path,
+    ):
         path.write_text("x")
     assert load_artifacts(tmp_path, MODEL) == artifacts
 
