@@ -44,7 +44,7 @@ from verinfer.demo.models import build_credit_model
 from verinfer.sdk import Client
 from verinfer.sdk.bulk import request_many, send_signed, sign_requests
 from verinfer.types import Mode
-from verinfer.worker.service import NodeService
+from verinfer.node.service import NodeService
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRICE = 10**15

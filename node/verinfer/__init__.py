@@ -37,7 +37,7 @@ from verinfer.types import (
     RequestParams,
     Status,
 )
-from verinfer.worker.service import NodeService
+from verinfer.node.service import NodeService
 
 __all__ = [
     "ArtifactError",

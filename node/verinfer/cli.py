@@ -23,7 +23,7 @@ from verinfer.errors import ConfigError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.sdk import Client, InferenceResult, VerificationReport
 from verinfer.types import HubParams, Mode, ModelSpec, ModelTerms
-from verinfer.worker import logs
+from verinfer.node import logs
 
 app = typer.Typer(help="Verifiable AI inference on EVM chains.", no_args_is_help=True)
 model_app = typer.Typer(help="Register and inspect models.", no_args_is_help=True)

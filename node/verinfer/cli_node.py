@@ -103,7 +103,7 @@ def run_command(
     Ctrl-C (the current step finishes; the journal stays consistent). Metrics at http://<metrics.host>:<metrics.port>/
     metrics, health at /healthz.
     """
-    from verinfer.worker.service import run_node  # the service pulls in onnxruntime; only `run` needs it
+    from verinfer.node.service import run_node  # the service pulls in onnxruntime; only `run` needs it
 
     with errors(REVERT_FIXES):
         run_node(config, json_logs=json_logs)

@@ -30,7 +30,7 @@ from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.chain.rawrpc import RawRpc
 from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError
-from verinfer.worker.journal import Journal
+from verinfer.node.journal import Journal
 
 DEFAULT_MAX_RANGE = 2_000
 DEFAULT_KEEP_BLOCKS = 256

@@ -28,7 +28,7 @@ from verinfer.demo.models import DemoModel, build_credit_model
 from verinfer.sdk import Client
 from verinfer.sdk.bulk import request_many
 from verinfer.types import HubParams, Mode, Status
-from verinfer.worker.service import NodeService
+from verinfer.node.service import NodeService
 
 PRICE = 10**15
 SCALE = 1_000_000

@@ -17,7 +17,7 @@ import pytest
 
 from tests.node.integration.nodeworld import node_world, running
 from verinfer.types import Mode, Status
-from verinfer.worker.service import NodeService
+from verinfer.node.service import NodeService
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ CONSENSUS_PER_WAVE = 3
 def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "verinfer.worker", "--config", str(config), "--json-logs"],
+            [sys.executable, "-m", "verinfer.node", "--config", str(config), "--json-logs"],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -13,7 +13,7 @@ import pytest
 from tests.node.integration.nodeworld import node_world, running
 from tests.node.integration.tcpproxy import FlakyProxy, wait_until
 from verinfer.types import Status
-from verinfer.worker.service import NodeService
+from verinfer.node.service import NodeService
 
 pytestmark = pytest.mark.integration
 

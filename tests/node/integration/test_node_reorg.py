@@ -12,7 +12,7 @@ import pytest
 
 from tests.node.integration.nodeworld import NodeWorld, node_world, running
 from verinfer.types import Status
-from verinfer.worker.service import NodeService
+from verinfer.node.service import NodeService
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ from verinfer.errors import ModelError
 from verinfer.inference import codec
 from verinfer.sdk.bulk import request_many
 from verinfer.types import Mode, Status
-from verinfer.worker.compute import LoadedModel
-from verinfer.worker.journal import JobState
-from verinfer.worker.service import NodeService
+from verinfer.node.compute import LoadedModel
+from verinfer.node.journal import JobState
+from verinfer.node.service import NodeService
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from web3.types import RPCEndpoint, TxReceipt
 from tests.node.support import MODEL_ID, PRICE, Actors
 from verinfer.chain.watcher import LogWatcher
 from verinfer.types import Mode
-from verinfer.worker.journal import JobState, Journal
+from verinfer.node.journal import JobState, Journal
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verinfer.errors import VerinferError
-from verinfer.worker import journal as journal_module
-from verinfer.worker.journal import (
+from verinfer.node import journal as journal_module
+from verinfer.node.journal import (
     PENDING_STATES,
     Cursor,
     IllegalTransitionError,
@@ -448,7 +448,7 @@ def test_random_operations_follow_the_transition_table(
 
 CHILD = r"""
 import os, sys
-from verinfer.worker.journal import Journal
+from verinfer.node.journal import Journal
 path, progress_path, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
 journal = Journal(path, 31337, "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0")
 progress = os.open(progress_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)

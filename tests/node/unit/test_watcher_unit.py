@@ -15,7 +15,7 @@ from verinfer.chain.abi import find_entry, topic
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.watcher import LogWatcher, event_params
 from verinfer.errors import ChainError
-from verinfer.worker.journal import JobState, Journal
+from verinfer.node.journal import JobState, Journal
 
 pytestmark = pytest.mark.usefixtures("forge_build")
 

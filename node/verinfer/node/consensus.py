@@ -18,10 +18,10 @@ from verinfer.chain import commitments
 from verinfer.chain.events import InferenceRequested
 from verinfer.errors import ContractRevert
 from verinfer.types import Mode, Status
-from verinfer.worker.context import NodeContext, request_of
-from verinfer.worker.journal import Job, JobState
-from verinfer.worker.submit import broadcast
-from verinfer.worker.txmanager import Signed
+from verinfer.node.context import NodeContext, request_of
+from verinfer.node.journal import Job, JobState
+from verinfer.node.submit import broadcast
+from verinfer.node.txmanager import Signed
 
 MAX_PER_TICK = 1_024
 

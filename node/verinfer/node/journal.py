@@ -14,7 +14,7 @@ to write, whatever the code above does.
 
 Record a transaction *before* broadcasting it: a signed transaction's hash and nonce are known before it is sent,
 so a crash between sending and recording never loses a nonce or, worse, the salt behind an on-chain commit. The
-`txs` table keeps every signed transaction's raw bytes (`Journal.txs`, see `verinfer.worker.txlog`), so after a
+`txs` table keeps every signed transaction's raw bytes (`Journal.txs`, see `verinfer.node.txlog`), so after a
 crash the very same transaction can be broadcast again instead of a second one that could also be mined.
 """
 
@@ -308,7 +308,7 @@ class Journal:
             raise JournalError(f"cannot open the journal at {self.path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
         self.txs = TxLog(self)
-        """The signed transactions of this hub's jobs (see `verinfer.worker.txlog`)."""
+        """The signed transactions of this hub's jobs (see `verinfer.node.txlog`)."""
         try:
             self._configure()
         except BaseException:
@@ -798,4 +798,4 @@ class Journal:
             return cursor.rowcount
 
 
-from verinfer.worker.txlog import TxLog  # noqa: E402 - TxLog builds on this module's Journal
+from verinfer.node.txlog import TxLog  # noqa: E402 - TxLog builds on this module's Journal

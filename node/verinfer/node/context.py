@@ -15,13 +15,13 @@ from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError, ContractRevert, ModelError
 from verinfer.sdk.client import read_model
 from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestId, RequestParams, checksum
-from verinfer.worker.calldata import HubCalldata
-from verinfer.worker.compute import ModelCatalog
-from verinfer.worker.journal import Job, Journal, JournalError
-from verinfer.worker.metrics import NodeMetrics
-from verinfer.worker.profile import Stopwatch
-from verinfer.worker.prover import ProvingPool
-from verinfer.worker.txmanager import TxManager
+from verinfer.node.calldata import HubCalldata
+from verinfer.node.compute import ModelCatalog
+from verinfer.node.journal import Job, Journal, JournalError
+from verinfer.node.metrics import NodeMetrics
+from verinfer.node.profile import Stopwatch
+from verinfer.node.prover import ProvingPool
+from verinfer.node.txmanager import TxManager
 
 ELIGIBILITY_TTL_S = 10.0
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from verinfer.worker.journal import (
+from verinfer.node.journal import (
     Cursor,
     IllegalTransitionError,
     Job,

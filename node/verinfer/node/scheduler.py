@@ -23,9 +23,9 @@ from verinfer.chain.tx import rpc
 from verinfer.chain.watcher import LogWatcher
 from verinfer.errors import ModelError
 from verinfer.types import Mode
-from verinfer.worker import consensus, inflight, submit
-from verinfer.worker.context import NodeContext, request_of
-from verinfer.worker.journal import Job, JobState
+from verinfer.node import consensus, inflight, submit
+from verinfer.node.context import NodeContext, request_of
+from verinfer.node.journal import Job, JobState
 
 MAX_SEEN_PER_TICK = 4_096
 MAX_WATCH_POLLS = 8

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from verinfer.chain.events import InferenceRequested
 from verinfer.chain.rawbatch import RpcError
 from verinfer.errors import ContractRevert
-from verinfer.worker.context import NodeContext
-from verinfer.worker.journal import Job
-from verinfer.worker.txmanager import Signed
+from verinfer.node.context import NodeContext
+from verinfer.node.journal import Job
+from verinfer.node.txmanager import Signed
 
 BATCH_OVERHEAD_GAS = 60_000  # a transaction's own cost (21k + calldata head + hub entry), on top of the items
 BROADCAST_CHUNK = 100  # transactions per JSON-RPC batch POST (providers cap batches; anvil takes more)

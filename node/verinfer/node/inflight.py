@@ -21,10 +21,10 @@ from web3.exceptions import ContractLogicError
 
 from verinfer.chain.rawbatch import RpcError
 from verinfer.types import Mode, SkipReason
-from verinfer.worker.context import NodeContext
-from verinfer.worker.journal import Job, JobState, SentTx
-from verinfer.worker.submit import broadcast
-from verinfer.worker.txmanager import Receipt, Signed, decode_raw, is_nonce_used
+from verinfer.node.context import NodeContext
+from verinfer.node.journal import Job, JobState, SentTx
+from verinfer.node.submit import broadcast
+from verinfer.node.txmanager import Receipt, Signed, decode_raw, is_nonce_used
 
 MAX_FEE_BUMPS = 5  # replacements per nonce: fees grow by FEE_BUMP each time, so this bounds them (~3x)
 

@@ -1,4 +1,4 @@
-"""`python -m verinfer.worker --config node.toml`: runs the node (the same as `verinfer node run`)."""
+"""`python -m verinfer.node --config node.toml`: runs the node (the same as `verinfer node run`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from verinfer.errors import VerinferError
-from verinfer.worker.service import run_node
+from verinfer.node.service import run_node
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m verinfer.worker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m verinfer.node", description=__doc__)
     parser.add_argument("--config", type=Path, default=None, help="node TOML (VERINFER_* variables override it)")
     parser.add_argument("--json-logs", action="store_true", default=None, help="JSON log lines even on a terminal")
     args = parser.parse_args()

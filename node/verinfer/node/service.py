@@ -28,14 +28,14 @@ from verinfer.inference.model_store import ModelStore
 from verinfer.keys import load_account
 from verinfer.sdk.operator import Operator
 from verinfer.types import Eligibility, Mode
-from verinfer.worker import logs
-from verinfer.worker.compute import ModelCatalog
-from verinfer.worker.context import NodeContext
-from verinfer.worker.journal import Journal
-from verinfer.worker.metrics import Health, MetricsServer, NodeMetrics
-from verinfer.worker.prover import ProvingPool
-from verinfer.worker.scheduler import Scheduler, TickReport
-from verinfer.worker.txmanager import TxManager
+from verinfer.node import logs
+from verinfer.node.compute import ModelCatalog
+from verinfer.node.context import NodeContext
+from verinfer.node.journal import Journal
+from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
+from verinfer.node.prover import ProvingPool
+from verinfer.node.scheduler import Scheduler, TickReport
+from verinfer.node.txmanager import TxManager
 
 BACKOFF_START_S = 0.25
 BACKOFF_CAP_S = 5.0  # an RPC outage is retried at least this often, so the node resumes within seconds of its end

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from verinfer.worker.journal import JournalError, SentTx, _bytes32, _counter
+from verinfer.node.journal import JournalError, SentTx, _bytes32, _counter
 
 if TYPE_CHECKING:
-    from verinfer.worker.journal import Journal
+    from verinfer.node.journal import Journal
 
 
 class TxLog:

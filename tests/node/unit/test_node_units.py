@@ -26,13 +26,13 @@ from verinfer.errors import ChainError, ModelError
 from verinfer.inference import codec
 from verinfer.inference.runner import OnnxRunner
 from verinfer.types import Mode, ModelSpec, RequestParams
-from verinfer.worker.calldata import HubCalldata
-from verinfer.worker.compute import LoadedModel
-from verinfer.worker.context import request_of
-from verinfer.worker.journal import IllegalTransitionError, JobState, Journal, JournalError
-from verinfer.worker.metrics import Health, MetricsServer, NodeMetrics
-from verinfer.worker.profile import Stopwatch
-from verinfer.worker.txmanager import FEE_BUMP, TxManager, is_nonce_used
+from verinfer.node.calldata import HubCalldata
+from verinfer.node.compute import LoadedModel
+from verinfer.node.context import request_of
+from verinfer.node.journal import IllegalTransitionError, JobState, Journal, JournalError
+from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
+from verinfer.node.profile import Stopwatch
+from verinfer.node.txmanager import FEE_BUMP, TxManager, is_nonce_used
 
 pytestmark = pytest.mark.usefixtures("forge_build")
 
