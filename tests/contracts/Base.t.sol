@@ -2,16 +2,16 @@
 pragma solidity 0.8.37;
 
 import {Test} from "./utils/Test.sol";
-import {InferenceHub} from "../../contracts/InferenceHub.sol";
-import {ModelRegistry} from "../../contracts/ModelRegistry.sol";
-import {NodeRegistry} from "../../contracts/NodeRegistry.sol";
-import {HubParams, RequestParams, Submission} from "../../contracts/interfaces/IInferenceHub.sol";
-import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {IInferenceHub, HubParams, RequestParams, Submission} from "../../contracts/interfaces/IInferenceHub.sol";
+import {IModelRegistry, ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
 import {Commitments} from "../../contracts/lib/Commitments.sol";
-import {NoopConsumer, RecordingConsumer} from "./mocks/Consumers.sol";
+import {RecordingConsumer} from "./mocks/Consumers.sol";
 import {ZkFixture} from "./fixtures/ZkFixture.sol";
 
 /// @notice Deploys the whole system, registers a 32-byte-in / 32-byte-out model and three staked nodes.
+/// @dev The contracts come from their via-IR build artifacts (the bytecode that ships), never from an import: an
+///      import would compile them again inside this test's legacy-pipeline unit (foundry.toml says why).
 abstract contract BaseTest is Test {
     uint96 internal constant MIN_STAKE = 1 ether;
     uint64 internal constant UNBONDING = 1 days;
@@ -31,9 +31,9 @@ abstract contract BaseTest is Test {
     address internal node3;
     address internal outsider;
 
-    ModelRegistry internal models;
-    NodeRegistry internal nodes;
-    InferenceHub internal hub;
+    IModelRegistry internal models;
+    INodeRegistry internal nodes;
+    IInferenceHub internal hub;
     RecordingConsumer internal consumer;
 
     function setUp() public virtual {
@@ -45,9 +45,9 @@ abstract contract BaseTest is Test {
         node3 = makeAddr("node3");
         outsider = makeAddr("outsider");
 
-        models = new ModelRegistry(owner);
-        nodes = new NodeRegistry(owner, MIN_STAKE, UNBONDING);
-        hub = new InferenceHub(owner, models, nodes, defaultParams());
+        models = deployModelRegistry(owner);
+        nodes = deployNodeRegistry(owner, MIN_STAKE, UNBONDING);
+        hub = deployHub(owner, models, nodes, defaultParams());
         vm.startPrank(owner);
         nodes.setHub(address(hub));
         models.setHub(address(hub));
@@ -60,6 +60,27 @@ abstract contract BaseTest is Test {
         registerNode(node3, ENV_B);
         vm.deal(alice, 100 ether);
         vm.deal(address(consumer), 100 ether);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               DEPLOYERS
+    //////////////////////////////////////////////////////////////*/
+
+    function deployModelRegistry(address owner_) internal returns (IModelRegistry) {
+        return IModelRegistry(vm.deployCode("ModelRegistry.sol:ModelRegistry", abi.encode(owner_)));
+    }
+
+    function deployNodeRegistry(address owner_, uint96 minStake, uint64 unbonding) internal returns (INodeRegistry) {
+        return INodeRegistry(vm.deployCode("NodeRegistry.sol:NodeRegistry", abi.encode(owner_, minStake, unbonding)));
+    }
+
+    function deployHub(address owner_, IModelRegistry models_, INodeRegistry nodes_, HubParams memory params)
+        internal
+        returns (IInferenceHub)
+    {
+        return IInferenceHub(
+            vm.deployCode("InferenceHub.sol:InferenceHub", abi.encode(owner_, models_, nodes_, params))
+        );
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -12,8 +12,8 @@ import {
 } from "../../contracts/interfaces/IInferenceHub.sol";
 import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {Eligibility} from "../../contracts/interfaces/INodeRegistry.sol";
+import {NoopConsumer} from "./gas/NoopConsumer.sol";
 import {
-    NoopConsumer,
     RevertingConsumer,
     GasBurningConsumer,
     ReturnBombConsumer,

@@ -5,15 +5,15 @@ import {BaseTest} from "./Base.t.sol";
 import {IInferenceHub, CallbackFailure, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
 import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {InferenceConsumer} from "../../contracts/consumers/InferenceConsumer.sol";
-import {LendingPool} from "../../contracts/consumers/examples/LendingPool.sol";
+import {ILendingPool} from "./utils/ILendingPool.sol";
 
 /// @notice An applicant contract that cannot receive ETH, so its approved loan can never be paid out.
 contract RejectingApplicant {
-    function applyTo(LendingPool pool, int64[] calldata features, uint256 amount) external payable returns (uint256) {
+    function applyTo(ILendingPool pool, int64[] calldata features, uint256 amount) external payable returns (uint256) {
         return pool.applyForLoan{value: msg.value}(features, amount);
     }
 
-    function claimFrom(LendingPool pool) external returns (uint256) {
+    function claimFrom(ILendingPool pool) external returns (uint256) {
         return pool.claim();
     }
 }
@@ -26,14 +26,14 @@ contract LendingPoolTest is BaseTest {
     int64 internal constant BAD_SCORE = 830_000;
     uint256 internal constant POOL_FUNDS = 10 ether;
 
-    LendingPool internal pool;
+    ILendingPool internal pool;
     address internal bob;
 
     function setUp() public override {
         super.setUp();
         bob = makeAddr("bob");
         vm.deal(bob, 100 ether);
-        pool = new LendingPool(hub, MODEL, THRESHOLD, SCORE_INDEX);
+        pool = _deployPool(hub, MODEL, THRESHOLD, SCORE_INDEX);
         vm.deal(address(this), POOL_FUNDS);
         (bool ok,) = address(pool).call{value: POOL_FUNDS}("");
         vm.assertTrue(ok, "funded");
@@ -42,6 +42,15 @@ contract LendingPoolTest is BaseTest {
     /*//////////////////////////////////////////////////////////////
                                 HELPERS
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev The pool from its via-IR artifact (the bytecode that ships).
+    function _deployPool(IInferenceHub hub_, bytes32 modelId, int64 threshold, uint256 scoreIndex)
+        internal
+        returns (ILendingPool)
+    {
+        bytes memory args = abi.encode(hub_, modelId, threshold, scoreIndex);
+        return ILendingPool(vm.deployCode("LendingPool.sol:LendingPool", args));
+    }
 
     function _features(int64 seed) internal pure returns (int64[] memory f) {
         f = new int64[](4);
@@ -94,13 +103,13 @@ contract LendingPoolTest is BaseTest {
             1, MODEL, address(pool), PRICE, deadline, cbGas, Mode.SINGLE, 1, _input(7)
         );
         vm.expectEmit(true, true, true, true, address(pool));
-        emit LendingPool.LoanRequested(1, alice, 1 ether);
+        emit ILendingPool.LoanRequested(1, alice, 1 ether);
         vm.prank(alice);
         uint256 id = pool.applyForLoan{value: PRICE}(features, 1 ether);
 
-        LendingPool.Application memory app = pool.applicationOf(id);
+        ILendingPool.Application memory app = pool.applicationOf(id);
         vm.assertEq(app.applicant, alice, "applicant");
-        vm.assertEq(uint256(app.decision), uint256(LendingPool.Decision.PENDING), "pending");
+        vm.assertEq(uint256(app.decision), uint256(ILendingPool.Decision.PENDING), "pending");
         vm.assertEq(app.amount, 1 ether, "amount");
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.PENDING), "hub pending");
         vm.assertEq(address(hub).balance, PRICE, "fee escrowed by the hub");
@@ -110,7 +119,7 @@ contract LendingPoolTest is BaseTest {
 
     function test_RevertWhen_LoanAmountZero() public {
         int64[] memory f = _features(1);
-        vm.expectRevert(abi.encodeWithSelector(LendingPool.AmountZero.selector));
+        vm.expectRevert(abi.encodeWithSelector(ILendingPool.AmountZero.selector));
         vm.prank(alice);
         pool.applyForLoan{value: PRICE}(f, 0);
     }
@@ -131,15 +140,15 @@ contract LendingPoolTest is BaseTest {
         (uint256 idB, RequestParams memory pB) = _apply(bob, 2, 3 ether);
 
         vm.expectEmit(true, true, true, true, address(pool));
-        emit LendingPool.LoanDecided(idA, alice, LendingPool.Decision.APPROVED, GOOD_SCORE);
+        emit ILendingPool.LoanDecided(idA, alice, ILendingPool.Decision.APPROVED, GOOD_SCORE);
         _deliver(idA, pA, GOOD_SCORE);
         vm.expectEmit(true, true, true, true, address(pool));
-        emit LendingPool.LoanDecided(idB, bob, LendingPool.Decision.REFUSED_SCORE, BAD_SCORE);
+        emit ILendingPool.LoanDecided(idB, bob, ILendingPool.Decision.REFUSED_SCORE, BAD_SCORE);
         _deliver(idB, pB, BAD_SCORE);
 
-        vm.assertEq(_decision(idA), uint256(LendingPool.Decision.APPROVED), "alice approved");
+        vm.assertEq(_decision(idA), uint256(ILendingPool.Decision.APPROVED), "alice approved");
         vm.assertEq(int256(pool.applicationOf(idA).score), int256(GOOD_SCORE), "alice score");
-        vm.assertEq(_decision(idB), uint256(LendingPool.Decision.REFUSED_SCORE), "bob refused");
+        vm.assertEq(_decision(idB), uint256(ILendingPool.Decision.REFUSED_SCORE), "bob refused");
         vm.assertEq(int256(pool.applicationOf(idB).score), int256(BAD_SCORE), "bob score");
         vm.assertEq(pool.claimableOf(alice), 2 ether, "alice may claim");
         vm.assertEq(pool.claimableOf(bob), 0, "bob may not");
@@ -150,7 +159,7 @@ contract LendingPoolTest is BaseTest {
     function test_onInferenceResult_scoreAtThresholdIsRefused() public {
         (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
         _deliver(id, p, THRESHOLD);
-        vm.assertEq(_decision(id), uint256(LendingPool.Decision.REFUSED_SCORE), "score == threshold refused");
+        vm.assertEq(_decision(id), uint256(ILendingPool.Decision.REFUSED_SCORE), "score == threshold refused");
     }
 
     function test_onInferenceResult_refusesWhenPoolLacksLiquidity() public {
@@ -159,11 +168,11 @@ contract LendingPoolTest is BaseTest {
         _deliver(idA, pA, GOOD_SCORE);
 
         vm.expectEmit(true, true, true, true, address(pool));
-        emit LendingPool.LoanDecided(idB, bob, LendingPool.Decision.REFUSED_LIQUIDITY, GOOD_SCORE);
+        emit ILendingPool.LoanDecided(idB, bob, ILendingPool.Decision.REFUSED_LIQUIDITY, GOOD_SCORE);
         _deliver(idB, pB, GOOD_SCORE);
 
-        vm.assertEq(_decision(idA), uint256(LendingPool.Decision.APPROVED), "first fits");
-        vm.assertEq(_decision(idB), uint256(LendingPool.Decision.REFUSED_LIQUIDITY), "second does not");
+        vm.assertEq(_decision(idA), uint256(ILendingPool.Decision.APPROVED), "first fits");
+        vm.assertEq(_decision(idB), uint256(ILendingPool.Decision.REFUSED_LIQUIDITY), "second does not");
         vm.assertEq(pool.claimableOf(bob), 0, "nothing promised");
         vm.assertEq(pool.liquidity(), POOL_FUNDS - 6 ether, "only the first is committed");
     }
@@ -177,20 +186,20 @@ contract LendingPoolTest is BaseTest {
 
     function test_RevertWhen_ResultForUnknownApplication() public {
         bytes memory out = _output(GOOD_SCORE);
-        vm.expectRevert(abi.encodeWithSelector(LendingPool.ApplicationUnknown.selector, 42));
+        vm.expectRevert(abi.encodeWithSelector(ILendingPool.ApplicationUnknown.selector, 42));
         vm.prank(address(hub));
         pool.onInferenceResult(42, out);
     }
 
     function test_RevertWhen_ScoreIndexOutsideOutput() public {
-        vm.expectRevert(abi.encodeWithSelector(LendingPool.ScoreIndexOutOfRange.selector, 4, 4));
-        new LendingPool(hub, MODEL, THRESHOLD, 4);
+        vm.expectRevert(abi.encodeWithSelector(ILendingPool.ScoreIndexOutOfRange.selector, 4, 4));
+        _deployPool(hub, MODEL, THRESHOLD, 4);
     }
 
     function test_RevertWhen_PoolModelUnknown() public {
         bytes32 unknown = keccak256("no such model");
-        vm.expectRevert(abi.encodeWithSelector(LendingPool.ModelUnknown.selector, unknown));
-        new LendingPool(hub, unknown, THRESHOLD, 1);
+        vm.expectRevert(abi.encodeWithSelector(ILendingPool.ModelUnknown.selector, unknown));
+        _deployPool(hub, unknown, THRESHOLD, 1);
     }
 
     function test_RevertWhen_ResultForDecidedApplication() public {
@@ -198,7 +207,7 @@ contract LendingPoolTest is BaseTest {
         _deliver(id, p, GOOD_SCORE);
         bytes memory out = _output(GOOD_SCORE);
         vm.expectRevert(
-            abi.encodeWithSelector(LendingPool.ApplicationNotPending.selector, id, LendingPool.Decision.APPROVED)
+            abi.encodeWithSelector(ILendingPool.ApplicationNotPending.selector, id, ILendingPool.Decision.APPROVED)
         );
         vm.prank(address(hub));
         pool.onInferenceResult(id, out);
@@ -214,7 +223,7 @@ contract LendingPoolTest is BaseTest {
         uint256 before = alice.balance;
 
         vm.expectEmit(true, true, true, true, address(pool));
-        emit LendingPool.LoanClaimed(alice, 2 ether);
+        emit ILendingPool.LoanClaimed(alice, 2 ether);
         vm.prank(alice);
         uint256 amount = pool.claim();
 
@@ -228,7 +237,7 @@ contract LendingPoolTest is BaseTest {
     function test_RevertWhen_NothingToClaim() public {
         (uint256 id, RequestParams memory p) = _apply(bob, 2, 1 ether);
         _deliver(id, p, BAD_SCORE);
-        vm.expectRevert(abi.encodeWithSelector(LendingPool.NothingToClaim.selector, bob));
+        vm.expectRevert(abi.encodeWithSelector(ILendingPool.NothingToClaim.selector, bob));
         vm.prank(bob);
         pool.claim();
     }
@@ -238,7 +247,7 @@ contract LendingPoolTest is BaseTest {
         _deliver(id, p, GOOD_SCORE);
         vm.prank(alice);
         pool.claim();
-        vm.expectRevert(abi.encodeWithSelector(LendingPool.NothingToClaim.selector, alice));
+        vm.expectRevert(abi.encodeWithSelector(ILendingPool.NothingToClaim.selector, alice));
         vm.prank(alice);
         pool.claim();
     }
@@ -252,7 +261,7 @@ contract LendingPoolTest is BaseTest {
             paramsFor(address(pool), _input(3), Mode.SINGLE, 1, pool.CALLBACK_GAS(), deadline, PRICE);
         _deliver(id, p, GOOD_SCORE);
 
-        vm.expectRevert(abi.encodeWithSelector(LendingPool.TransferFailed.selector, address(applicant), 1 ether));
+        vm.expectRevert(abi.encodeWithSelector(ILendingPool.TransferFailed.selector, address(applicant), 1 ether));
         applicant.claimFrom(pool);
         vm.assertEq(pool.claimableOf(address(applicant)), 1 ether, "still claimable");
     }
@@ -265,11 +274,11 @@ contract LendingPoolTest is BaseTest {
         (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
         vm.warp(p.deadline + 1);
         vm.expectEmit(true, true, true, true, address(pool));
-        emit LendingPool.ApplicationExpired(id, alice, PRICE);
+        emit ILendingPool.ApplicationExpired(id, alice, PRICE);
         vm.prank(bob); // anyone may close it; the fee goes to the applicant
         pool.refundExpired(id, p);
 
-        vm.assertEq(_decision(id), uint256(LendingPool.Decision.EXPIRED), "closed");
+        vm.assertEq(_decision(id), uint256(ILendingPool.Decision.EXPIRED), "closed");
         vm.assertEq(pool.claimableOf(alice), PRICE, "fee claimable by the applicant");
         vm.assertEq(hub.balanceOf(address(pool)), 0, "refund pulled from the hub");
         vm.assertEq(pool.liquidity(), POOL_FUNDS, "the fee is not pool liquidity");
@@ -298,7 +307,7 @@ contract LendingPoolTest is BaseTest {
         _deliver(id, p, GOOD_SCORE);
         vm.warp(p.deadline + 1);
         vm.expectRevert(
-            abi.encodeWithSelector(LendingPool.ApplicationNotPending.selector, id, LendingPool.Decision.APPROVED)
+            abi.encodeWithSelector(ILendingPool.ApplicationNotPending.selector, id, ILendingPool.Decision.APPROVED)
         );
         pool.refundExpired(id, p);
     }

@@ -5,8 +5,6 @@ import {BaseTest} from "./Base.t.sol";
 import {IInferenceHub, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
 import {IModelRegistry, ModelSpec, ModelTerms, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {IOwned2Step} from "../../contracts/interfaces/IOwned2Step.sol";
-import {ModelRegistry} from "../../contracts/ModelRegistry.sol";
-import {InferenceHub} from "../../contracts/InferenceHub.sol";
 
 /// @notice Stands in for a ZK proof verifier: the registry only checks that it is a contract.
 contract MockVerifier {}
@@ -200,7 +198,7 @@ contract ModelRegistryTest is BaseTest {
     //////////////////////////////////////////////////////////////*/
 
     function test_RevertWhen_HubNotSet() public {
-        ModelRegistry fresh = new ModelRegistry(owner);
+        IModelRegistry fresh = deployModelRegistry(owner);
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.HubNotSet.selector));
         fresh.registerModel(MODEL2, _valid());
     }
@@ -472,8 +470,8 @@ contract ModelRegistryTest is BaseTest {
     }
 
     function test_setHub_wiresOnceAndEmits() public {
-        ModelRegistry fresh = new ModelRegistry(owner);
-        InferenceHub freshHub = new InferenceHub(owner, fresh, nodes, defaultParams());
+        IModelRegistry fresh = deployModelRegistry(owner);
+        IInferenceHub freshHub = deployHub(owner, fresh, nodes, defaultParams());
         vm.expectEmit(true, true, true, true, address(fresh));
         emit IModelRegistry.HubSet(address(freshHub));
         vm.prank(owner);
@@ -488,14 +486,14 @@ contract ModelRegistryTest is BaseTest {
     }
 
     function test_RevertWhen_HubNotContract() public {
-        ModelRegistry fresh = new ModelRegistry(owner);
+        IModelRegistry fresh = deployModelRegistry(owner);
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.HubInvalid.selector, outsider));
         vm.prank(owner);
         fresh.setHub(outsider);
     }
 
     function test_RevertWhen_SetHubByNonOwner() public {
-        ModelRegistry fresh = new ModelRegistry(owner);
+        IModelRegistry fresh = deployModelRegistry(owner);
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, alice, owner));
         vm.prank(alice);
         fresh.setHub(address(hub));
@@ -513,7 +511,7 @@ contract ModelRegistryTest is BaseTest {
 
     /// @dev A hub wired to another registry would refuse every push, so this registry could never register a model.
     function test_RevertWhen_HubBelongsToAnotherRegistry() public {
-        ModelRegistry fresh = new ModelRegistry(owner);
+        IModelRegistry fresh = deployModelRegistry(owner);
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.HubInvalid.selector, address(hub)));
         vm.prank(owner);
         fresh.setHub(address(hub));
@@ -524,18 +522,18 @@ contract ModelRegistryTest is BaseTest {
     //////////////////////////////////////////////////////////////*/
 
     function test_acceptOwnership_movesSetHubPower() public {
-        ModelRegistry fresh = new ModelRegistry(owner);
+        IModelRegistry fresh = deployModelRegistry(owner);
         vm.prank(owner);
-        fresh.transferOwnership(alice);
-        vm.assertEq(fresh.pendingOwner(), alice, "pending");
+        IOwned2Step(address(fresh)).transferOwnership(alice);
+        vm.assertEq(IOwned2Step(address(fresh)).pendingOwner(), alice, "pending");
         vm.prank(alice);
-        fresh.acceptOwnership();
-        vm.assertEq(fresh.owner(), alice, "new owner");
+        IOwned2Step(address(fresh)).acceptOwnership();
+        vm.assertEq(IOwned2Step(address(fresh)).owner(), alice, "new owner");
 
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, owner, alice));
         vm.prank(owner);
         fresh.setHub(address(hub));
-        InferenceHub freshHub = new InferenceHub(alice, fresh, nodes, defaultParams());
+        IInferenceHub freshHub = deployHub(alice, fresh, nodes, defaultParams());
         vm.prank(alice);
         fresh.setHub(address(freshHub));
         vm.assertEq(fresh.hub(), address(freshHub), "new owner wired the hub");
@@ -543,7 +541,7 @@ contract ModelRegistryTest is BaseTest {
 
     function test_RevertWhen_RegistryOwnerZero() public {
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.OwnerZero.selector));
-        new ModelRegistry(address(0));
+        deployModelRegistry(address(0));
     }
 
     /*//////////////////////////////////////////////////////////////

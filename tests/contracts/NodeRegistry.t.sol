@@ -3,9 +3,8 @@ pragma solidity 0.8.37;
 
 import {BaseTest} from "./Base.t.sol";
 import {Eligibility, INodeRegistry, NodeInfo} from "../../contracts/interfaces/INodeRegistry.sol";
+import {IInferenceHub} from "../../contracts/interfaces/IInferenceHub.sol";
 import {IOwned2Step} from "../../contracts/interfaces/IOwned2Step.sol";
-import {NodeRegistry} from "../../contracts/NodeRegistry.sol";
-import {InferenceHub} from "../../contracts/InferenceHub.sol";
 
 /// @notice Has no receive or fallback: every ETH transfer to it fails.
 /// @notice A "hub" that points at a given registry but refuses ETH (so slash proceeds cannot be delivered).
@@ -434,7 +433,7 @@ contract NodeRegistryTest is BaseTest {
 
     function test_RevertWhen_SlashProceedsRejected() public {
         EtherRejecter rejecter = new EtherRejecter();
-        NodeRegistry fresh = new NodeRegistry(owner, MIN_STAKE, UNBONDING);
+        INodeRegistry fresh = deployNodeRegistry(owner, MIN_STAKE, UNBONDING);
         rejecter.point(address(fresh));
         vm.prank(owner);
         fresh.setHub(address(rejecter));
@@ -659,19 +658,19 @@ contract NodeRegistryTest is BaseTest {
         vm.expectRevert(
             abi.encodeWithSelector(INodeRegistry.ParameterOutOfBounds.selector, "minStake", 0, 0.001 ether, 1e6 ether)
         );
-        new NodeRegistry(owner, 0, UNBONDING);
+        deployNodeRegistry(owner, 0, UNBONDING);
     }
 
     function test_RevertWhen_ConstructedWithDelayOutOfBounds() public {
         vm.expectRevert(
             abi.encodeWithSelector(INodeRegistry.ParameterOutOfBounds.selector, "unbondingDelay", 0, 1 minutes, 90 days)
         );
-        new NodeRegistry(owner, MIN_STAKE, 0);
+        deployNodeRegistry(owner, MIN_STAKE, 0);
     }
 
     function test_setHub_wiresOnceAndEmits() public {
-        NodeRegistry fresh = new NodeRegistry(owner, MIN_STAKE, UNBONDING);
-        InferenceHub freshHub = new InferenceHub(owner, models, fresh, defaultParams());
+        INodeRegistry fresh = deployNodeRegistry(owner, MIN_STAKE, UNBONDING);
+        IInferenceHub freshHub = deployHub(owner, models, fresh, defaultParams());
         vm.expectEmit(true, true, true, true, address(fresh));
         emit INodeRegistry.HubSet(address(freshHub));
         vm.prank(owner);
@@ -680,7 +679,7 @@ contract NodeRegistryTest is BaseTest {
     }
 
     function test_RevertWhen_NodeHubBelongsToAnotherRegistry() public {
-        NodeRegistry fresh = new NodeRegistry(owner, MIN_STAKE, UNBONDING);
+        INodeRegistry fresh = deployNodeRegistry(owner, MIN_STAKE, UNBONDING);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.HubInvalid.selector, address(hub)));
         vm.prank(owner);
         fresh.setHub(address(hub));
@@ -699,14 +698,14 @@ contract NodeRegistryTest is BaseTest {
     }
 
     function test_RevertWhen_NodeHubNotContract() public {
-        NodeRegistry fresh = new NodeRegistry(owner, MIN_STAKE, UNBONDING);
+        INodeRegistry fresh = deployNodeRegistry(owner, MIN_STAKE, UNBONDING);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.HubInvalid.selector, outsider));
         vm.prank(owner);
         fresh.setHub(outsider);
     }
 
     function test_RevertWhen_SetNodeHubByNonOwner() public {
-        NodeRegistry fresh = new NodeRegistry(owner, MIN_STAKE, UNBONDING);
+        INodeRegistry fresh = deployNodeRegistry(owner, MIN_STAKE, UNBONDING);
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, alice, owner));
         vm.prank(alice);
         fresh.setHub(address(hub));
@@ -720,16 +719,16 @@ contract NodeRegistryTest is BaseTest {
         vm.expectEmit(true, true, true, true, address(nodes));
         emit IOwned2Step.OwnershipTransferStarted(owner, alice);
         vm.prank(owner);
-        nodes.transferOwnership(alice);
-        vm.assertEq(nodes.owner(), owner, "owner unchanged until accepted");
-        vm.assertEq(nodes.pendingOwner(), alice, "pending");
+        IOwned2Step(address(nodes)).transferOwnership(alice);
+        vm.assertEq(IOwned2Step(address(nodes)).owner(), owner, "owner unchanged until accepted");
+        vm.assertEq(IOwned2Step(address(nodes)).pendingOwner(), alice, "pending");
 
         vm.expectEmit(true, true, true, true, address(nodes));
         emit IOwned2Step.OwnershipTransferred(owner, alice);
         vm.prank(alice);
-        nodes.acceptOwnership();
-        vm.assertEq(nodes.owner(), alice, "new owner");
-        vm.assertEq(nodes.pendingOwner(), address(0), "pending cleared");
+        IOwned2Step(address(nodes)).acceptOwnership();
+        vm.assertEq(IOwned2Step(address(nodes)).owner(), alice, "new owner");
+        vm.assertEq(IOwned2Step(address(nodes)).pendingOwner(), address(0), "pending cleared");
 
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, owner, alice));
         vm.prank(owner);
@@ -741,35 +740,35 @@ contract NodeRegistryTest is BaseTest {
 
     function test_transferOwnership_laterProposalReplacesEarlier() public {
         vm.startPrank(owner);
-        nodes.transferOwnership(alice);
-        nodes.transferOwnership(outsider);
+        IOwned2Step(address(nodes)).transferOwnership(alice);
+        IOwned2Step(address(nodes)).transferOwnership(outsider);
         vm.stopPrank();
-        vm.assertEq(nodes.pendingOwner(), outsider, "replaced");
+        vm.assertEq(IOwned2Step(address(nodes)).pendingOwner(), outsider, "replaced");
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotPendingOwner.selector, alice, outsider));
         vm.prank(alice);
-        nodes.acceptOwnership();
+        IOwned2Step(address(nodes)).acceptOwnership();
     }
 
     function test_RevertWhen_TransferOwnershipByNonOwner() public {
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, alice, owner));
         vm.prank(alice);
-        nodes.transferOwnership(alice);
+        IOwned2Step(address(nodes)).transferOwnership(alice);
     }
 
     function test_RevertWhen_TransferOwnershipToZero() public {
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.OwnerZero.selector));
         vm.prank(owner);
-        nodes.transferOwnership(address(0));
+        IOwned2Step(address(nodes)).transferOwnership(address(0));
     }
 
     function test_RevertWhen_AcceptOwnershipNotPending() public {
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotPendingOwner.selector, alice, address(0)));
         vm.prank(alice);
-        nodes.acceptOwnership();
+        IOwned2Step(address(nodes)).acceptOwnership();
     }
 
     function test_RevertWhen_ConstructedWithOwnerZero() public {
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.OwnerZero.selector));
-        new NodeRegistry(address(0), MIN_STAKE, UNBONDING);
+        deployNodeRegistry(address(0), MIN_STAKE, UNBONDING);
     }
 }

@@ -2,16 +2,15 @@
 pragma solidity 0.8.37;
 
 import {Test} from "../utils/Test.sol";
-import {InferenceHub} from "../../../contracts/InferenceHub.sol";
-import {NodeRegistry} from "../../../contracts/NodeRegistry.sol";
-import {RequestParams, Status, Submission} from "../../../contracts/interfaces/IInferenceHub.sol";
+import {IInferenceHub, RequestParams, Status, Submission} from "../../../contracts/interfaces/IInferenceHub.sol";
+import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
 import {Mode} from "../../../contracts/interfaces/IModelRegistry.sol";
 
 /// @notice Drives random sequences of requests, deliveries, commits, reveals, finalizations, refunds, withdrawals,
 ///         stake changes and clock moves, and keeps the ghost state the invariants compare against.
 contract HubHandler is Test {
-    InferenceHub internal immutable hub;
-    NodeRegistry internal immutable nodes;
+    IInferenceHub internal immutable hub;
+    INodeRegistry internal immutable nodes;
     bytes32 internal immutable model;
     uint96 internal immutable price;
     address internal immutable owner;
@@ -32,7 +31,7 @@ contract HubHandler is Test {
     uint256 public ghostSlashed;
     uint256 public calls;
 
-    constructor(InferenceHub hub_, NodeRegistry nodes_, bytes32 model_, uint96 price_, address owner_, address[] memory ns, address[] memory rs, uint256 stakeIn) {
+    constructor(IInferenceHub hub_, INodeRegistry nodes_, bytes32 model_, uint96 price_, address owner_, address[] memory ns, address[] memory rs, uint256 stakeIn) {
         hub = hub_;
         nodes = nodes_;
         model = model_;

@@ -28,6 +28,9 @@ interface Vm {
     function pauseGasMetering() external;
     function resumeGasMetering() external;
     function etch(address target, bytes calldata code) external;
+    function deployCode(string calldata artifactPath) external returns (address deployed);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs) external returns (address deployed);
+    function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
 
     function assertEq(uint256 left, uint256 right, string calldata err) external pure;
     function assertEq(int256 left, int256 right, string calldata err) external pure;
