@@ -12,6 +12,7 @@ import {
 } from "../../contracts/interfaces/IInferenceHub.sol";
 import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {Eligibility} from "../../contracts/interfaces/INodeRegistry.sol";
+import {IInferenceConsumer} from "../../contracts/interfaces/IInferenceConsumer.sol";
 import {NoopConsumer} from "./gas/NoopConsumer.sol";
 import {
     RevertingConsumer,
@@ -117,14 +118,57 @@ contract InferenceHubSingleTest is BaseTest {
         vm.assertLt(before - gasleft(), 1_000_000 + 200_000, "burned no more than its limit plus delivery");
     }
 
+    /// @dev Calls `c` the way the hub does (from the hub, with exactly `gasLimit` gas) and returns what came back.
+    function _callLikeHub(ReturnBombConsumer c, uint32 gasLimit) internal returns (bool ok, bytes memory ret) {
+        bytes memory data = abi.encodeCall(IInferenceConsumer.onInferenceResult, (1, output32(1)));
+        vm.prank(address(hub));
+        (ok, ret) = address(c).call{gas: gasLimit}(data);
+    }
+
+    /// @dev The gas the hub's frame used for one delivery of `id` by node1 (the callback's included, this test's own
+    ///      memory and encoding not), checking the callback did not fail (no CallbackFailed).
+    function _deliveryGas(uint256 id, RequestParams memory p) internal returns (uint256 used) {
+        vm.recordLogs();
+        vm.prank(node1);
+        hub.submitResult{gas: 3_000_000}(id, p, output32(1));
+        used = vm.lastCallGas().gasTotalUsed;
+        vm.assertEq(vm.getRecordedLogs().length, 1, "ResultSubmitted only: the callback returned");
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "recorded");
+    }
+
     function test_callback_returnBombConsumerCostsNothingExtra() public {
-        ReturnBombConsumer c = new ReturnBombConsumer(hub, false);
-        (uint256 id, RequestParams memory p) = _requestFrom(c, 500_000);
-        _submitAndCheckRecorded(id, p, output32(1));
+        uint32 cbGas = 500_000;
+        ReturnBombConsumer bomb = new ReturnBombConsumer(hub, ReturnBombConsumer.Blob.RETURNED);
+        ReturnBombConsumer control = new ReturnBombConsumer(hub, ReturnBombConsumer.Blob.DROPPED);
+        // The bomb is real: within the gas the hub gives it, it returns the whole 256 KiB blob.
+        (bool ok, bytes memory ret) = _callLikeHub(bomb, cbGas);
+        vm.assertTrue(ok, "bomb returns within its callback gas");
+        vm.assertEq(ret.length, bomb.SIZE(), "bomb returns SIZE bytes");
+        (ok, ret) = _callLikeHub(control, cbGas);
+        vm.assertTrue(ok && ret.length == 0, "control returns nothing");
+
+        // A first delivery warms and dirties what every delivery shares (node1's balance slot), so the two measured
+        // deliveries below start from the same storage costs and differ only in their consumer's return data.
+        (uint256 warmId, RequestParams memory warmP) = requestSingle();
+        vm.prank(node1);
+        hub.submitResult(warmId, warmP, output32(0));
+        (uint256 bombId, RequestParams memory bombP) = _requestFrom(bomb, cbGas);
+        (uint256 controlId, RequestParams memory controlP) = _requestFrom(control, cbGas);
+
+        // Both consumers burn the same gas (the same instructions and memory expansion); the hub calls with
+        // retSize 0 and never touches RETURNDATA, so the blob costs it nothing: the deliveries cost the same gas,
+        // exactly. A hub that copied the return data (Solidity's `(bool ok, bytes memory ret) = to.call(...)`)
+        // would pay RETURNDATACOPY (3 gas x 8,192 words = 24,576) plus its own memory expansion by 262,144 bytes
+        // (at least 155,648 gas): over 180,000 gas more for the bomb, and this equality would fail.
+        vm.assertEq(_deliveryGas(bombId, bombP), _deliveryGas(controlId, controlP), "the blob costs the hub nothing");
     }
 
     function test_callback_revertBombConsumerIsRecordedAsFailed() public {
-        ReturnBombConsumer c = new ReturnBombConsumer(hub, true);
+        ReturnBombConsumer c = new ReturnBombConsumer(hub, ReturnBombConsumer.Blob.REVERTED);
+        // The bomb is real: within its callback gas it reverts with the whole 256 KiB blob as reason.
+        (bool ok, bytes memory ret) = _callLikeHub(c, 500_000);
+        vm.assertFalse(ok, "bomb reverts");
+        vm.assertEq(ret.length, c.SIZE(), "with SIZE bytes of reason");
         (uint256 id, RequestParams memory p) = _requestFrom(c, 500_000);
         vm.expectEmit(true, true, true, true, address(hub));
         emit IInferenceHub.CallbackFailed(id, address(c), CallbackFailure.REVERTED);

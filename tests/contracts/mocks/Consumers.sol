@@ -42,21 +42,32 @@ contract GasBurningConsumer is NoopConsumer {
     }
 }
 
-/// @notice Returns (and reverts with) a huge blob to make the caller copy it.
+/// @notice Hands its caller a blob of `SIZE` bytes, as return data or as a revert reason, and pays for it: it expands
+///         its own memory to `SIZE` bytes within its callback gas. A caller that copied the blob would pay for the
+///         same memory again in its own frame. `DROPPED` pays exactly the same and returns nothing: the control.
 contract ReturnBombConsumer is NoopConsumer {
-    bool public immutable REVERTS;
+    enum Blob {
+        RETURNED,
+        REVERTED,
+        DROPPED
+    }
 
-    constructor(IInferenceHub hub_, bool reverts) NoopConsumer(hub_) {
-        REVERTS = reverts;
+    /// @dev 256 KiB = 8,192 words: expanding memory to it costs 3 * 8,192 + 8,192^2 / 512 = 155,648 gas.
+    uint256 public constant SIZE = 256 * 1024;
+    Blob public immutable BLOB;
+
+    constructor(IInferenceHub hub_, Blob blob) NoopConsumer(hub_) {
+        BLOB = blob;
     }
 
     function _onInferenceResult(uint256, bytes calldata) internal view override {
-        bool reverts = REVERTS;
+        Blob blob = BLOB;
         assembly {
-            // 1 MB of return data: copying it into the hub's memory would cost far more than the callback's gas.
-            switch reverts
-            case 0 { return(0, 1000000) }
-            default { revert(0, 1000000) }
+            mstore(sub(SIZE, 0x20), 1) // the whole memory expansion, paid here
+            if eq(blob, 1) { revert(0, SIZE) }
+            // RETURNED and DROPPED run the same instructions; only RETURN's size differs, and RETURN of memory that
+            // is already expanded costs nothing more.
+            return(0, mul(SIZE, iszero(eq(blob, 2))))
         }
     }
 }
