@@ -136,7 +136,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint64 deadline
     ) external payable returns (uint256 requestId) {
         Config memory cfg = _config;
-        ModelTerms memory terms = _checkRequest(cfg, modelId, input.length, mode, redundancy, callbackGasLimit, deadline);
+        ModelTerms memory terms =
+            _checkRequest(cfg, modelId, input.length, mode, redundancy, callbackGasLimit, deadline);
         requestId = cfg.nextRequestId;
         // Cannot overflow in practice: 2^64 requests.
         unchecked {
@@ -403,15 +404,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     function _emitRequested(uint256 requestId, RequestParams memory p, bytes calldata input) private {
         emit InferenceRequested(
-            requestId,
-            p.modelId,
-            p.requester,
-            p.fee,
-            p.deadline,
-            p.callbackGasLimit,
-            p.mode,
-            p.redundancy,
-            input
+            requestId, p.modelId, p.requester, p.fee, p.deadline, p.callbackGasLimit, p.mode, p.redundancy, input
         );
     }
 
@@ -659,7 +652,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (_statusOf(slot) != Status.FULFILLED) return false;
         address[] memory committers = _committers[requestId];
         if (committers.length == 0) {
-            return _prefix(Commitments.result(requestId, modelId, inputHash, outputHash, envHash, node)) == _prefix(slot);
+            return
+                _prefix(Commitments.result(requestId, modelId, inputHash, outputHash, envHash, node)) == _prefix(slot);
         }
         // CONSENSUS: `node` must have voted for the winning output under `envHash`, and the agreeing nodes'
         // commitments rebuilt from storage must give the stored consensus commitment.

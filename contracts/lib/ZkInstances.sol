@@ -16,8 +16,14 @@ library ZkInstances {
         21_888_242_871_839_275_222_246_405_745_257_275_088_548_364_400_416_034_343_698_204_186_575_808_495_617;
 
     /// @notice The instances of a proof that `output` is the model's output on `input` (both canonical tensors).
-    function fromTensors(bytes calldata input, bytes calldata output) internal pure returns (uint256[] memory instances) {
-        if (input.length % TensorCodec.ELEMENT_BYTES != 0) revert TensorCodec.TensorLengthInvalid(input.length);
+    function fromTensors(bytes calldata input, bytes calldata output)
+        internal
+        pure
+        returns (uint256[] memory instances)
+    {
+        if (input.length % TensorCodec.ELEMENT_BYTES != 0) {
+            revert TensorCodec.TensorLengthInvalid(input.length);
+        }
         if (output.length % TensorCodec.ELEMENT_BYTES != 0) revert TensorCodec.TensorLengthInvalid(output.length);
         uint256 nIn = input.length / TensorCodec.ELEMENT_BYTES;
         uint256 n = nIn + output.length / TensorCodec.ELEMENT_BYTES;

@@ -130,11 +130,15 @@ abstract contract BaseTest is Test {
     }
 
     /// @dev The parameters the hub hashed for a request made by `requester` now (mirrors `requestInference`).
-    function paramsFor(address requester, bytes memory input, Mode mode, uint8 k, uint32 cbGas, uint64 deadline, uint256 fee)
-        internal
-        pure
-        returns (RequestParams memory)
-    {
+    function paramsFor(
+        address requester,
+        bytes memory input,
+        Mode mode,
+        uint8 k,
+        uint32 cbGas,
+        uint64 deadline,
+        uint256 fee
+    ) internal pure returns (RequestParams memory) {
         return RequestParams({
             modelId: MODEL,
             inputHash: keccak256(input),
@@ -212,11 +216,14 @@ abstract contract BaseTest is Test {
     }
 
     /// @dev The parameters of a ZK request for `modelId` on `input` made by `requester` now, with `fee`.
-    function zkParams(bytes32 modelId, address requester, bytes memory input, uint32 cbGas, uint64 deadline, uint256 fee)
-        internal
-        pure
-        returns (RequestParams memory p)
-    {
+    function zkParams(
+        bytes32 modelId,
+        address requester,
+        bytes memory input,
+        uint32 cbGas,
+        uint64 deadline,
+        uint256 fee
+    ) internal pure returns (RequestParams memory p) {
         p = paramsFor(requester, input, Mode.ZK, 1, cbGas, deadline, fee);
         p.modelId = modelId;
         p.outputBytes = ZkFixture.CLASSES * 8;

@@ -33,9 +33,7 @@ contract GasTest is BaseTest {
 
     function test_gas_requestInference() public {
         vm.prank(alice);
-        hub.requestInference{value: PRICE}(
-            MODEL, input32(), Mode.SINGLE, 1, CB_GAS, uint64(block.timestamp + 1 hours)
-        );
+        hub.requestInference{value: PRICE}(MODEL, input32(), Mode.SINGLE, 1, CB_GAS, uint64(block.timestamp + 1 hours));
         // Run with --isolate (as the test command does), the figure is the whole transaction's gas.
         vm.assertLe(vm.snapshotGasLastCall("requestInference (32-byte input, EOA)"), 60_000, "request target");
     }

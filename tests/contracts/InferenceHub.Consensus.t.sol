@@ -2,7 +2,14 @@
 pragma solidity 0.8.37;
 
 import {BaseTest} from "./Base.t.sol";
-import {IInferenceHub, HubParams, RequestParams, RoundView, Status, Vote} from "../../contracts/interfaces/IInferenceHub.sol";
+import {
+    IInferenceHub,
+    HubParams,
+    RequestParams,
+    RoundView,
+    Status,
+    Vote
+} from "../../contracts/interfaces/IInferenceHub.sol";
 import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {INodeRegistry, Eligibility} from "../../contracts/interfaces/INodeRegistry.sol";
 import {Commitments} from "../../contracts/lib/Commitments.sol";

@@ -106,9 +106,14 @@ contract InferenceHubParamsTest is BaseTest {
         _expectBound(hp, "maxRedundancy", 17, 2, 16);
     }
 
-    function testFuzz_setParams_acceptsEveryInBoundValue(uint32 cb, uint32 input, uint32 window, uint32 horizon, uint16 bps, uint8 k)
-        public
-    {
+    function testFuzz_setParams_acceptsEveryInBoundValue(
+        uint32 cb,
+        uint32 input,
+        uint32 window,
+        uint32 horizon,
+        uint16 bps,
+        uint8 k
+    ) public {
         HubParams memory hp = HubParams({
             maxCallbackGas: uint32(bound(cb, 0, 5_000_000)),
             maxInputBytes: uint32(bound(input, 8, 65_536)),
@@ -117,7 +122,8 @@ contract InferenceHubParamsTest is BaseTest {
             slashBps: uint16(bound(bps, 1, 10_000)),
             maxRedundancy: uint8(bound(k, 2, 16))
         });
-        hp.maxDeadlineHorizon = uint32(bound(horizon, hp.revealWindow < 60 ? 60 : uint256(hp.revealWindow) + 1, 30 days));
+        hp.maxDeadlineHorizon =
+            uint32(bound(horizon, hp.revealWindow < 60 ? 60 : uint256(hp.revealWindow) + 1, 30 days));
         vm.prank(owner);
         hub.setParams(hp);
         _eqParams(hub.params(), hp);
@@ -171,6 +177,8 @@ contract InferenceHubParamsTest is BaseTest {
     }
 
     function test_modelTermsOf_matchesRegistry() public view {
-        vm.assertEq(keccak256(abi.encode(hub.modelTermsOf(MODEL))), keccak256(abi.encode(models.termsOf(MODEL))), "copy");
+        vm.assertEq(
+            keccak256(abi.encode(hub.modelTermsOf(MODEL))), keccak256(abi.encode(models.termsOf(MODEL))), "copy"
+        );
     }
 }

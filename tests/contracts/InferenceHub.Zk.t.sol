@@ -20,7 +20,8 @@ import {
 ///         (InferenceHub.ZkProof.t.sol runs the same path against a real EZKL verifier and proof.)
 contract InferenceHubZkTest is BaseTest {
     uint256 internal constant P = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    bytes internal constant PROOF = hex"c0ffee00000000000000000000000000000000000000000000000000000000000000000000000001";
+    bytes internal constant PROOF =
+        hex"c0ffee00000000000000000000000000000000000000000000000000000000000000000000000001";
 
     /*//////////////////////////////////////////////////////////////
                                 HELPERS

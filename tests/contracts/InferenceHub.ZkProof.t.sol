@@ -57,7 +57,8 @@ contract InferenceHubZkProofTest is BaseTest {
 
     function test_verifier_revertsOnTamperedInstance() public {
         uint256[] memory publicValues = instances.fromTensors(ZkFixture.INPUT, ZkFixture.OUTPUT);
-        publicValues[publicValues.length - 1] = addmod(publicValues[publicValues.length - 1], 1, ZkInstances.FIELD_MODULUS);
+        publicValues[publicValues.length - 1] =
+            addmod(publicValues[publicValues.length - 1], 1, ZkInstances.FIELD_MODULUS);
         vm.expectRevert(bytes(""));
         IZkVerifier(verifier).verifyProof(ZkFixture.PROOF, publicValues);
     }
@@ -75,7 +76,9 @@ contract InferenceHubZkProofTest is BaseTest {
 
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "status");
         vm.assertTrue(
-            hub.verifyResult(id, ZkFixture.MODEL_ID, keccak256(ZkFixture.INPUT), keccak256(ZkFixture.OUTPUT), ENV_A, node1),
+            hub.verifyResult(
+                id, ZkFixture.MODEL_ID, keccak256(ZkFixture.INPUT), keccak256(ZkFixture.OUTPUT), ENV_A, node1
+            ),
             "verifyResult"
         );
         vm.assertEq(hub.balanceOf(node1), PRICE, "prover paid");

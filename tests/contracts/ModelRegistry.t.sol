@@ -267,7 +267,9 @@ contract ModelRegistryTest is BaseTest {
             s.inputShape[i] = type(uint32).max;
             elements *= type(uint32).max;
         }
-        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.TensorTooLarge.selector, "input", elements, 8_192));
+        _expectRegisterRevert(
+            s, abi.encodeWithSelector(IModelRegistry.TensorTooLarge.selector, "input", elements, 8_192)
+        );
     }
 
     function testFuzz_RevertWhen_TensorTooLarge(uint32 a, uint32 b) public {

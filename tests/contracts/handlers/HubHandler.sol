@@ -31,7 +31,16 @@ contract HubHandler is Test {
     uint256 public ghostSlashed;
     uint256 public calls;
 
-    constructor(IInferenceHub hub_, INodeRegistry nodes_, bytes32 model_, uint96 price_, address owner_, address[] memory ns, address[] memory rs, uint256 stakeIn) {
+    constructor(
+        IInferenceHub hub_,
+        INodeRegistry nodes_,
+        bytes32 model_,
+        uint96 price_,
+        address owner_,
+        address[] memory ns,
+        address[] memory rs,
+        uint256 stakeIn
+    ) {
         hub = hub_;
         nodes = nodes_;
         model = model_;
@@ -98,9 +107,8 @@ contract HubHandler is Test {
         bytes memory input = abi.encodePacked(int64(int256(seed % 1000)), int64(1), int64(2), int64(3));
         vm.deal(requester, requester.balance + fee);
         vm.prank(requester);
-        uint256 id = hub.requestInference{value: fee}(
-            model, input, consensus ? Mode.CONSENSUS : Mode.SINGLE, k, 0, deadline
-        );
+        uint256 id =
+            hub.requestInference{value: fee}(model, input, consensus ? Mode.CONSENSUS : Mode.SINGLE, k, 0, deadline);
         ghostIn += fee;
         ids.push(id);
         _params[id] = RequestParams({

@@ -28,8 +28,7 @@ interface Vm {
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 selector) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
-    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
-        external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory);
     function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
@@ -38,7 +37,9 @@ interface Vm {
     function resumeGasMetering() external;
     function etch(address target, bytes calldata code) external;
     function deployCode(string calldata artifactPath) external returns (address deployed);
-    function deployCode(string calldata artifactPath, bytes calldata constructorArgs) external returns (address deployed);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs)
+        external
+        returns (address deployed);
     function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
 
     function assertEq(uint256 left, uint256 right, string calldata err) external pure;
