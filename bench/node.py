@@ -41,10 +41,10 @@ from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import TxSender, connect
 from verinfer.config import NodeConfig
 from verinfer.demo.models import build_credit_model
+from verinfer.node.service import NodeService
 from verinfer.sdk import Client
 from verinfer.sdk.bulk import request_many, send_signed, sign_requests
 from verinfer.types import Mode
-from verinfer.node.service import NodeService
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRICE = 10**15

@@ -45,8 +45,6 @@ from verinfer.sdk.operator import Operator, environment_hash
 from verinfer.types import Deployment, Mode, ModelId
 
 ETHER = 10**18
-DEFAULT_STATE_DIR = Path(".verinfer/devnet")
-DEFAULT_NODES = 2
 MODEL_PRICE = ETHER // 1_000
 NODE_STAKE = 2 * ETHER
 NODE_READY_TIMEOUT = 60.0
@@ -222,8 +220,8 @@ class Devnet:
 
     def __init__(
         self,
-        state_dir: Path = DEFAULT_STATE_DIR,
-        nodes: int = DEFAULT_NODES,
+        state_dir: Path,
+        nodes: int,
         *,
         deployment_file: Path | None = None,
         node_command: NodeCommand = node_run_command,

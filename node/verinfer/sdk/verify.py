@@ -19,8 +19,6 @@ from verinfer.chain import commitments
 from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError, ModelError
 from verinfer.inference import codec
-from verinfer.inference.model_store import ModelStore
-from verinfer.inference.runner import OnnxRunner
 from verinfer.sdk.client import request_logs
 from verinfer.types import Mode
 
@@ -80,6 +78,8 @@ def verify(
     spec = handle.spec
     model_id = handle.model_id
     if model_path is None:
+        from verinfer.inference.model_store import ModelStore  # onnx: loaded by the call that fetches, not the import
+
         store = ModelStore(client.cache_dir, max_bytes=MAX_MODEL_BYTES, timeout=FETCH_TIMEOUT)
         path = store.fetch(model_id, spec.uri)
     else:
@@ -98,6 +98,8 @@ def verify(
         output = result.output_bytes
         proof_checks = _zk_checks(client, request_id, result.result_tx, input_bytes, output, zk_artifacts_dir)
     else:
+        from verinfer.inference.runner import OnnxRunner  # onnxruntime loads only when re-executing
+
         runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
         features = codec.decode(input_bytes, spec.input_shape, spec.scale).astype(np.float32)
         output = codec.encode(runner.run_batch(features), spec.scale)
