@@ -18,7 +18,7 @@ import typer
 from verinfer._version import __version__
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import devnet_app, node_app
-from verinfer.errors import ConfigError
+from verinfer.errors import ConfigError, requires_extra
 from verinfer.types import DeployConfig, HubParams, Mode, ModelSpec, ModelTerms
 
 if TYPE_CHECKING:
@@ -278,7 +278,8 @@ def _register_zk(
     srs: Path | None,
     zk_dir: Path,
 ) -> Any:
-    from verinfer.zk import RichProgress, register_zk_model  # ezkl loads only for --zk
+    with requires_extra("verinfer model register --zk", "zk"):
+        from verinfer.zk import RichProgress, register_zk_model  # ezkl loads only for --zk
 
     logs_to_stderr()  # the ZK pipeline logs (structlog); stdout keeps only what this command prints
     rows = _read_input(None, calibration_csv)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
-from verinfer.errors import ConfigError
+from verinfer.errors import ConfigError, require_modules, requires_extra
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -110,9 +110,9 @@ def run_command(
     Ctrl-C (the current step finishes; the journal stays consistent). Metrics at http://<metrics.host>:<metrics.port>/
     metrics, health at /healthz.
     """
-    from verinfer.node.service import run_node  # the service pulls in onnxruntime; only `run` needs it
-
     with errors(REVERT_FIXES):
+        with requires_extra("verinfer node run", "node"):
+            from verinfer.node.service import run_node  # the service pulls in onnxruntime; only `run` needs it
         run_node(config, json_logs=json_logs)
 
 
@@ -316,6 +316,9 @@ def up_command(
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    with errors():
+        # The demo models are trained, one proven with ezkl, and nodes started: check before starting anvil.
+        require_modules("verinfer devnet up", "demo", "sklearn", "ezkl", "structlog", "prometheus_client")
     from verinfer.devnet import Devnet
 
     logs_to_stderr()  # the demo's ZK model is prepared in this process, and the ZK pipeline logs

@@ -17,7 +17,7 @@ from web3 import Web3
 
 from verinfer.chain import commitments
 from verinfer.chain.tx import rpc
-from verinfer.errors import ChainError, ModelError
+from verinfer.errors import ChainError, ModelError, requires_extra
 from verinfer.inference import codec
 from verinfer.sdk.client import request_logs
 from verinfer.types import Mode
@@ -144,7 +144,8 @@ def _zk_checks(
     """A ZK result's proof, read back from the delivering transaction's calldata: it must be for this request's
     input and output, and the model's verifier must accept it (an eth_call); with the model's prepared artifacts at
     hand, the proof is also checked locally against the verifying key."""
-    from verinfer.zk import load_artifacts, verify_on_chain, verify_proof  # ezkl only for ZK results
+    with requires_extra("verifying a ZK result", "zk"):
+        from verinfer.zk import load_artifacts, verify_on_chain, verify_proof  # ezkl only for ZK results
 
     system = client.system
     tx = rpc(lambda: system.sender.w3.eth.get_transaction(HexBytes(result_tx)), "read the result transaction")
