@@ -13,9 +13,9 @@ configuration `verinfer.config`; ZK models are `verinfer.zk`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from verinfer._lazy import lazy_exports
 from verinfer._version import __version__
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` below imports the same names on first use
@@ -107,14 +107,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'verinfer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup is a plain module attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

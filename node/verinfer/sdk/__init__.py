@@ -14,8 +14,9 @@ neither the operator's node configuration (pydantic) nor the ONNX runtime.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from verinfer._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` imports the same names on first use
     from verinfer.sdk.bulk import BulkRequests, request_many
@@ -57,14 +58,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'verinfer.sdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
