@@ -6,9 +6,9 @@ types, the errors and the ids; `__all__` is pinned by `tests/node/unit/test_publ
     result = client.request(model_id, [[0.1, 2.0]]).result(timeout=30)
 
 The face is lazy (PEP 562): `import verinfer` loads no third-party module (only the version and the lazy-export
-helper), and each name loads its own module on first use, so `verinfer --help` stays fast and a dApp pays for what it touches. `Client` loads web3;
-the ONNX runtime loads only when `verify` re-executes a model. The node service is `verinfer.node` and its
-configuration `verinfer.config`; ZK models are `verinfer.zk`.
+helper), and each name loads its own module on first use, so `verinfer --help` stays fast and a dApp pays for what
+it touches. `Client` loads web3; the ONNX runtime loads only when `verify` re-executes a model. The node service is
+`verinfer.node` and its configuration `verinfer.config`; ZK models are `verinfer.zk`.
 """
 
 from __future__ import annotations
