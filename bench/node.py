@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -39,12 +40,21 @@ from verinfer.chain.rawbatch import call_batch
 from verinfer.chain.rawrpc import RawRpc
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import TxSender, connect
-from verinfer.config import NodeConfig
-from verinfer.demo.models import build_credit_model
 from verinfer.sdk import Client
 from verinfer.sdk.bulk import request_many, send_signed, sign_requests
 from verinfer.types import Mode
-from verinfer.node.service import NodeService
+
+try:  # the [bench] extra: the node service (structlog, prometheus), the demo model (scikit-learn), the plot
+    import matplotlib
+    import sklearn  # noqa: F401  (build_credit_model trains with it, imported only when it runs)
+
+    from verinfer.config import NodeConfig
+    from verinfer.demo.models import build_credit_model
+    from verinfer.node.service import NodeService
+except ModuleNotFoundError as missing:  # one line, not a traceback after the run
+    sys.exit(f"bench/node.py needs {missing.name}: pip install -e '.[bench]' (the README's '.[dev]' includes it)")
+
+matplotlib.use("Agg")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRICE = 10**15
@@ -248,10 +258,7 @@ def table(runs: list[Run], single: float, batched: float) -> str:
 
 
 def plot(runs: list[Run], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after matplotlib.use("Agg") above: no display needed
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for r in runs:

@@ -33,9 +33,13 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
 from verinfer.inference import codec
 from verinfer.types import Mode
-from verinfer.zk import StepTimes, ZkArtifacts, ZkProof, instances_for, load_artifacts, prepare, prove
-from verinfer.zk.chain import register_prepared, submit_zk_result, verifier_artifact
-from verinfer.zk.models import calibration_rows, mlp
+
+try:  # the [zk] extra (ezkl); [bench] and the README's [dev] include it
+    from verinfer.zk import StepTimes, ZkArtifacts, ZkProof, instances_for, load_artifacts, prepare, prove
+    from verinfer.zk.chain import register_prepared, submit_zk_result, verifier_artifact
+    from verinfer.zk.models import calibration_rows, mlp
+except ModuleNotFoundError as missing:  # one line, not a traceback
+    sys.exit(f"bench/zk.py needs {missing.name}: pip install -e '.[zk]' (the README's '.[dev]' includes it)")
 
 RESULTS = Path(__file__).resolve().parent / "results" / "zk.md"
 ENV_HASH = Web3.keccak(text="env: zk bench")

@@ -1,48 +1,87 @@
-"""verinfer: verifiable AI inference on EVM chains.
+"""verinfer: verifiable AI inference on EVM chains. This is the dApp face: the client, verification, the result
+types, the errors and the ids; `__all__` is pinned by `tests/node/unit/test_public_api.py`.
 
-The public API is re-exported here; `__all__` is pinned by `tests/node/unit/test_public_api.py`.
+    from verinfer import Client
+    client = Client.connect("http://127.0.0.1:8545", private_key)
+    result = client.request(model_id, [[0.1, 2.0]]).result(timeout=30)
+
+The face is lazy (PEP 562): `import verinfer` loads no third-party module (only the version and the lazy-export
+helper), and each name loads its own module on first use, so `verinfer --help` stays fast and a dApp pays for what
+it touches. `Client` loads web3; the ONNX runtime loads only when `verify` re-executes a model. The node service is
+`verinfer.node` and its configuration `verinfer.config`; ZK models are `verinfer.zk`.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"  # before the imports below: verinfer.inference.manifest reads it
+from typing import TYPE_CHECKING
 
-from verinfer.config import NodeConfig, load_config
-from verinfer.errors import (
-    ArtifactError,
-    ChainError,
-    ConfigError,
-    ContractRevert,
-    ModelError,
-    VerinferError,
-)
-from verinfer.sdk import (
-    Client,
-    InferenceResult,
-    NodeStatus,
-    Operator,
-    RequestFailedError,
-    RequestHandle,
-    ResultTimeoutError,
-    VerificationReport,
-    request_many,
-    verify,
-)
-from verinfer.types import (
-    Deployment,
-    HubParams,
-    Mode,
-    ModelId,
-    RequestId,
-    RequestParams,
-    Status,
-)
-from verinfer.node.service import NodeService
+from verinfer._lazy import lazy_exports
+from verinfer._version import __version__
+
+if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` below imports the same names on first use
+    from verinfer.errors import (
+        ArtifactError,
+        ChainError,
+        CodecError,
+        ConfigError,
+        ContractRevert,
+        ModelError,
+        VerinferError,
+    )
+    from verinfer.sdk.bulk import request_many
+    from verinfer.sdk.client import (
+        Client,
+        InferenceResult,
+        RequestFailedError,
+        RequestHandle,
+        ResultTimeoutError,
+    )
+    from verinfer.sdk.operator import NodeStatus, Operator
+    from verinfer.sdk.verify import Check, VerificationReport, verify
+    from verinfer.types import (
+        Deployment,
+        HubParams,
+        Mode,
+        ModelId,
+        ModelSpec,
+        RequestId,
+        RequestParams,
+        Status,
+    )
+
+# Public name => the module that defines it.
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "ArtifactError",
+            "ChainError",
+            "CodecError",
+            "ConfigError",
+            "ContractRevert",
+            "ModelError",
+            "VerinferError",
+        ),
+        "verinfer.errors",
+    ),
+    "request_many": "verinfer.sdk.bulk",
+    **dict.fromkeys(
+        ("Client", "InferenceResult", "RequestFailedError", "RequestHandle", "ResultTimeoutError"),
+        "verinfer.sdk.client",
+    ),
+    **dict.fromkeys(("NodeStatus", "Operator"), "verinfer.sdk.operator"),
+    **dict.fromkeys(("Check", "VerificationReport", "verify"), "verinfer.sdk.verify"),
+    **dict.fromkeys(
+        ("Deployment", "HubParams", "Mode", "ModelId", "ModelSpec", "RequestId", "RequestParams", "Status"),
+        "verinfer.types",
+    ),
+}
 
 __all__ = [
     "ArtifactError",
     "ChainError",
+    "Check",
     "Client",
+    "CodecError",
     "ConfigError",
     "ContractRevert",
     "Deployment",
@@ -51,8 +90,7 @@ __all__ = [
     "Mode",
     "ModelError",
     "ModelId",
-    "NodeConfig",
-    "NodeService",
+    "ModelSpec",
     "NodeStatus",
     "Operator",
     "RequestFailedError",
@@ -64,7 +102,10 @@ __all__ = [
     "VerificationReport",
     "VerinferError",
     "__version__",
-    "load_config",
     "request_many",
     "verify",
 ]
+
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -1,4 +1,9 @@
-"""The `verinfer` command line: parse, call the SDK, print (Rich for people, `--json` for machines)."""
+"""The `verinfer` command line: parse, call the SDK, print (Rich for people, `--json` for machines).
+
+Start-up is part of the interface: this module imports only typer and the base layer (errors, types, version), and
+each command imports what it uses inside its function, so `verinfer --help` loads no web3 and a chain read such as
+`verinfer result` loads no ONNX runtime. `tests/node/unit/test_import_weight.py` pins it; `bench/startup.py` times it.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,21 @@ import csv
 import enum
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
-from eth_account import Account
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from verinfer import __version__
-from verinfer.chain.deploy import DeployConfig, deploy_to, to_json
-from verinfer.cli_common import bytes32, echo_json, errors, hex_
+from verinfer._version import __version__
+from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import devnet_app, node_app
-from verinfer.errors import ConfigError
-from verinfer.inference.manifest import environment_manifest, manifest_hash
-from verinfer.sdk import Client, InferenceResult, VerificationReport
-from verinfer.types import HubParams, Mode, ModelSpec, ModelTerms
-from verinfer.node import logs
+from verinfer.errors import ConfigError, requires_extra
+from verinfer.types import DeployConfig, HubParams, Mode, ModelSpec, ModelTerms
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from verinfer.sdk.client import Client, InferenceResult
+    from verinfer.sdk.verify import VerificationReport
 
 app = typer.Typer(help="Verifiable AI inference on EVM chains.", no_args_is_help=True)
 model_app = typer.Typer(help="Register and inspect models.", no_args_is_help=True)
@@ -32,7 +34,6 @@ app.add_typer(model_app, name="model")
 app.add_typer(env_app, name="env")
 app.add_typer(node_app, name="node")
 app.add_typer(devnet_app, name="devnet")
-console = Console()
 
 RpcUrl = Annotated[str, typer.Option(envvar="VERINFER_RPC_URL", help="JSON-RPC endpoint.")]
 DEFAULT_RPC = "http://127.0.0.1:8545"
@@ -61,10 +62,16 @@ class ModeName(enum.StrEnum):
 
 def _cell(value: object) -> Text:
     """A table cell: lists and booleans as JSON, the rest as `str`; plain text, never read as Rich markup."""
+    from rich.text import Text
+
     return Text(json.dumps(value) if isinstance(value, list | bool) else str(value))
 
 
 def _client(rpc_url: str, private_key: str | None) -> Client:
+    from eth_account import Account
+
+    from verinfer.sdk.client import Client
+
     # Reads need no funds: without a key, a fresh account reads as well as any.
     return Client.connect(rpc_url, private_key or Account.create().key.to_0x_hex())
 
@@ -82,8 +89,6 @@ def main(
     ] = False,
 ) -> None:
     """Verifiable AI inference on EVM chains."""
-    # Log lines go to stderr, so that stdout holds only what a command prints (its --json document above all).
-    logs.configure()
 
 
 @app.command("deploy")
@@ -103,6 +108,10 @@ def deploy_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the deployment as JSON.")] = False,
 ) -> None:
     """Deploy ModelRegistry, NodeRegistry and InferenceHub, wire them, and record the addresses."""
+    from rich.table import Table
+
+    from verinfer.chain.deploy import deploy_to, to_json
+
     config = DeployConfig(
         min_stake=min_stake, unbonding_delay=unbonding_delay, hub_params=HubParams(reveal_window=reveal_window)
     )
@@ -121,8 +130,8 @@ def deploy_command(
         ("InferenceHub", deployment.hub),
     ):
         table.add_row(name, contract.address, str(contract.block))
-    console.print(table)
-    console.print(f"written to {path}")
+    console().print(table)
+    console().print(f"written to {path}")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -140,6 +149,10 @@ def env_show_command(
 
     JSON: {"manifest": {<key>: <value>, ...}, "hash": "0x<keccak256 of its canonical JSON>"}
     """
+    from rich.table import Table
+
+    from verinfer.inference.manifest import environment_manifest, manifest_hash
+
     with errors():
         document = environment_manifest(threads, opt_level)
     env_hash = hex_(manifest_hash(document))
@@ -151,7 +164,7 @@ def env_show_command(
     table.add_column("value", overflow="fold")
     for key in sorted(document):
         table.add_row(key, _cell(document[key]))
-    console.print(table)
+    console().print(table)
     typer.echo(f"hash {env_hash}")
 
 
@@ -265,8 +278,10 @@ def _register_zk(
     srs: Path | None,
     zk_dir: Path,
 ) -> Any:
-    from verinfer.zk import RichProgress, register_zk_model  # ezkl loads only for --zk
+    with requires_extra("verinfer model register --zk", "zk"):
+        from verinfer.zk import RichProgress, register_zk_model  # ezkl loads only for --zk
 
+    logs_to_stderr()  # the ZK pipeline logs (structlog); stdout keeps only what this command prints
     rows = _read_input(None, calibration_csv)
     if srs is None:
         typer.echo(
@@ -302,6 +317,8 @@ def model_show_command(
     "modes", "allowedEnvironments", "verifier"}, "terms": {"price", "inputBytes",
     "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
     """
+    from rich.table import Table
+
     with errors():
         raw_id = bytes32(model_id, "MODEL_ID")
         client = _client(rpc_url, private_key)
@@ -317,7 +334,7 @@ def model_show_command(
     for section, fields in sections.items():
         for key, value in fields.items():
             table.add_row(f"{section}.{key}", _cell(value))
-    console.print(table)
+    console().print(table)
 
 
 @model_app.command("list")
@@ -369,6 +386,8 @@ def _read_input(inline: str | None, csv_path: Path | None) -> list[Any]:
 
 
 def _result_json(result: InferenceResult) -> dict[str, Any]:
+    import numpy as np
+
     return {
         "requestId": result.request_id,
         "mode": result.mode.name.lower(),
@@ -387,12 +406,14 @@ def _result_json(result: InferenceResult) -> dict[str, Any]:
 
 
 def _print_result(result: InferenceResult) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Result of request {result.request_id}")
     table.add_column("field")
     table.add_column("value", overflow="fold")
     for key, value in _result_json(result).items():
         table.add_row(key, _cell(value))
-    console.print(table)
+    console().print(table)
 
 
 @app.command("request")
@@ -490,6 +511,8 @@ def verify_command(
     if as_json:
         echo_json(_verification_json(report))
     else:
+        from rich.table import Table
+
         table = Table(title=f"Verification of request {request_id}")
         table.add_column("field")
         table.add_column("expected", overflow="fold")
@@ -498,7 +521,7 @@ def verify_command(
         for check in report.checks:
             ok = "yes" if check.ok else "[red]NO[/red]"
             table.add_row(check.field, _cell(check.expected), _cell(check.actual), ok)
-        console.print(table)
+        console().print(table)
         typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")
     if not report.matches:
         raise typer.Exit(1)

@@ -1,14 +1,38 @@
-"""What every `verinfer` command shares: the one-line error convention and the JSON and hex printers."""
+"""What every `verinfer` command shares: the one-line error convention, the JSON and hex printers, the Rich console.
+
+Light on purpose, like the command modules: typer and the base layer only; Rich loads when something is printed.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from verinfer.errors import ConfigError, ContractRevert, VerinferError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@functools.cache
+def console() -> Console:
+    """The console tables and progress print to (stdout as it is at each print, so test runners can capture it)."""
+    from rich.console import Console
+
+    return Console()
+
+
+def logs_to_stderr() -> None:
+    """Sends structlog's lines to stderr, for the commands that run code that logs (the ZK pipeline, the devnet), so
+    that stdout holds only what the command prints (its --json document above all)."""
+    from verinfer.node import logs
+
+    logs.configure()
 
 
 @contextmanager

@@ -4,6 +4,8 @@ an expected failure is one line on stderr, `error: ...`, and exit code 1.
 
 The node commands read the node's own TOML config (`--config`, default `node.toml`; `VERINFER_*` variables override
 it): its RPC endpoint, key and deployment file, so they act as the node `verinfer node run` runs.
+
+Each command imports the SDK, the config and the devnet inside its function, so `verinfer node --help` is fast.
 """
 
 from __future__ import annotations
@@ -13,24 +15,24 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from eth_utils.address import is_address
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
-from verinfer.cli_common import bytes32, echo_json, errors, hex_
-from verinfer.config import load_config
-from verinfer.devnet import DEFAULT_NODES, DEFAULT_STATE_DIR, Devnet, DevnetError, DevnetInfo
-from verinfer.errors import ConfigError
-from verinfer.sdk.operator import NodeStatus, Operator, environment_hash
+from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
+from verinfer.errors import ConfigError, require_modules, requires_extra
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from verinfer.devnet import Devnet, DevnetInfo
+    from verinfer.sdk.operator import NodeStatus, Operator
 
 node_app = typer.Typer(help="Operate a node: run, register, unbond, withdraw, status.", no_args_is_help=True)
 devnet_app = typer.Typer(help="A local devnet with the demo models and running nodes.", no_args_is_help=True)
-console = Console()
+
+DEVNET_STATE_DIR = Path(".verinfer/devnet")
+DEVNET_NODES = 2
 
 ConfigPath = Annotated[
     Path, typer.Option("--config", envvar="VERINFER_CONFIG", help="The node's TOML config (rpc_url, keys, ...).")
@@ -60,12 +62,17 @@ def _model_ids(texts: list[str] | None) -> list[bytes] | None:
 
 
 def _address(text: str | None, option: str) -> str | None:
+    from eth_utils.address import is_address
+
     if text is not None and not is_address(text):
         raise ConfigError(f"{option} must be an address (0x + 40 hex digits), got {text!r}")
     return text
 
 
 def _operator(config: Path) -> Operator:
+    from verinfer.config import load_config
+    from verinfer.sdk.operator import Operator
+
     return Operator.from_config(load_config(config))
 
 
@@ -103,9 +110,9 @@ def run_command(
     Ctrl-C (the current step finishes; the journal stays consistent). Metrics at http://<metrics.host>:<metrics.port>/
     metrics, health at /healthz.
     """
-    from verinfer.node.service import run_node  # the service pulls in onnxruntime; only `run` needs it
-
     with errors(REVERT_FIXES):
+        with requires_extra("verinfer node run", "node"):
+            from verinfer.node.service import run_node  # the service pulls in onnxruntime; only `run` needs it
         run_node(config, json_logs=json_logs)
 
 
@@ -121,6 +128,9 @@ def register_command(
 
     JSON: {"node", "stake", "envHash", "models": ["0x<model id>", ...], "txHash", "block"}
     """
+    from verinfer.config import load_config
+    from verinfer.sdk.operator import Operator, environment_hash
+
     with errors(REVERT_FIXES):
         models = _model_ids(model)
         node_config = load_config(config)
@@ -206,6 +216,9 @@ def status_command(
     "blockTimestamp", "eligibility": {"0x<model id>": "eligible" | "not_registered" | "stake_below_minimum" |
     "unbonding" | "model_not_served"}}
     """
+    from rich.table import Table
+    from rich.text import Text
+
     with errors(REVERT_FIXES):
         models = _model_ids(model)
         address = _address(node, "--node")
@@ -222,13 +235,13 @@ def status_command(
     for key, value in document.items():
         if key != "eligibility":
             table.add_row(key, Text(json.dumps(value) if isinstance(value, bool) else str(value)))
-    console.print(table)
+    console().print(table)
     served = Table(title="May it take work?")
     served.add_column("model", overflow="fold")
     served.add_column("eligibility")
     for model_id, eligibility in document["eligibility"].items():
         served.add_row(model_id, Text(eligibility))
-    console.print(served)
+    console().print(served)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -259,6 +272,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _print_devnet(info: DevnetInfo) -> None:
+    from rich.table import Table
+
     table = Table(title=f"verinfer devnet (chain {info.chain_id})")
     table.add_column("what")
     table.add_column("address / value", overflow="fold")
@@ -274,18 +289,18 @@ def _print_devnet(info: DevnetInfo) -> None:
     for node in info.nodes:
         table.add_row(f"node {node.index}", node.address, f"config {node.config_path}; log {node.log_path}")
     table.add_row("user", info.user.address, f"private key {info.user.private_key}")
-    console.print(table)
-    console.print(
+    console().print(table)
+    console().print(
         f"deployment written to {info.deployment_file}. In another shell: "
         f"export VERINFER_RPC_URL={info.rpc_url} VERINFER_PRIVATE_KEY={info.user.private_key}"
     )
-    console.print("Ctrl-C stops everything.")
+    console().print("Ctrl-C stops everything.")
 
 
 @devnet_app.command("up")
 def up_command(
-    nodes: Annotated[int, typer.Option(min=0, help="How many nodes to register and start.")] = DEFAULT_NODES,
-    state_dir: Annotated[Path, typer.Option(help="Where node configs, journals and models go.")] = DEFAULT_STATE_DIR,
+    nodes: Annotated[int, typer.Option(min=0, help="How many nodes to register and start.")] = DEVNET_NODES,
+    state_dir: Annotated[Path, typer.Option(help="Where node configs, journals and models go.")] = DEVNET_STATE_DIR,
     deployment_file: Annotated[
         Path | None, typer.Option(help="Where to write the deployment (default deployments/<chainId>.json).")
     ] = None,
@@ -299,6 +314,14 @@ def up_command(
     "models": [{"name", "modelId", "uri", "path"}], "nodes": [{"address", "config", "metricsPort", "log", "pid"}]}
     (also written to <state dir>/devnet.json while the devnet is up)
     """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with errors():
+        # The demo models are trained, one proven with ezkl, and nodes started: check before starting anvil.
+        require_modules("verinfer devnet up", "demo", "sklearn", "ezkl", "structlog", "prometheus_client")
+    from verinfer.devnet import Devnet
+
+    logs_to_stderr()  # the demo's ZK model is prepared in this process, and the ZK pipeline logs
     # Both signals stop the devnet, even where the shell started us with SIGINT ignored (a background job).
     previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     progress = (
@@ -308,7 +331,7 @@ def up_command(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
-            console=console,
+            console=console(),
         )
     )
     steps = _Steps(progress)
@@ -330,7 +353,7 @@ def up_command(
             _stay_up(devnet)
     except KeyboardInterrupt:
         if not as_json:
-            console.print("stopping the devnet")
+            console().print("stopping the devnet")
     finally:
         # Cleanup must finish: a second Ctrl-C or SIGTERM must not leave processes running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -345,6 +368,8 @@ def up_command(
 
 def _stay_up(devnet: Devnet, poll: float = 0.5) -> None:
     """Until interrupted; anvil or a node exiting ends the devnet with an error."""
+    from verinfer.devnet import DevnetError
+
     while True:
         problems = devnet.problems()
         if problems:

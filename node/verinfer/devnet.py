@@ -42,11 +42,8 @@ from verinfer.demo.models import build_credit_zk_model, build_demo_models
 from verinfer.errors import ConfigError, VerinferError
 from verinfer.sdk.client import Client
 from verinfer.sdk.operator import Operator, environment_hash
-from verinfer.types import Deployment, Mode, ModelId
+from verinfer.types import ETHER, Deployment, Mode, ModelId
 
-ETHER = 10**18
-DEFAULT_STATE_DIR = Path(".verinfer/devnet")
-DEFAULT_NODES = 2
 MODEL_PRICE = ETHER // 1_000
 NODE_STAKE = 2 * ETHER
 NODE_READY_TIMEOUT = 60.0
@@ -222,8 +219,8 @@ class Devnet:
 
     def __init__(
         self,
-        state_dir: Path = DEFAULT_STATE_DIR,
-        nodes: int = DEFAULT_NODES,
+        state_dir: Path,
+        nodes: int,
         *,
         deployment_file: Path | None = None,
         node_command: NodeCommand = node_run_command,

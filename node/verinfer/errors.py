@@ -2,7 +2,8 @@
 
     VerinferError                 root: catch this to catch everything verinfer raises
     ├── ConfigError               a setting is missing or invalid (says which one and how to fix it)
-    ├── ArtifactError             the forge build output (out/) is missing or unreadable
+    │   └── MissingExtraError     an optional part was used without its extra installed (names the pip command)
+    ├── ArtifactError             a packaged ABI or the forge build output (out/) is missing or unreadable
     ├── ChainError                RPC, transaction or receipt trouble
     │   └── ContractRevert        a contract reverted; carries the decoded error name and arguments
     └── ModelError                model files, inference runs, tensors
@@ -14,8 +15,10 @@ Lower-level exceptions are wrapped with `raise ... from exc`, so the original st
 from __future__ import annotations
 
 import enum
+import importlib.util
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import MappingProxyType
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -29,8 +32,37 @@ class ConfigError(VerinferError):
     """A setting is missing or invalid."""
 
 
+class MissingExtraError(ConfigError):
+    """An optional part of verinfer (the node service, ZK, the demo) was used without the extra that installs it."""
+
+    def __init__(self, what: str, extra: str, module: str) -> None:
+        self.extra = extra
+        self.module = module
+        super().__init__(f"{what} needs {module}, which is not installed: pip install 'verinfer[{extra}]'")
+
+
+@contextmanager
+def requires_extra(what: str, extra: str) -> Iterator[None]:
+    """Turns a missing third-party module, imported inside the block, into a `MissingExtraError` naming `extra`.
+    A missing verinfer module is a bug, not a missing extra: it propagates as it is."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] == "verinfer":
+            raise
+        raise MissingExtraError(what, extra, exc.name) from exc
+
+
+def require_modules(what: str, extra: str, *modules: str) -> None:
+    """Raises `MissingExtraError` for the first of `modules` that is not installed (looked up, not imported), so that a
+    command fails before it starts anything rather than half-way through."""
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(what, extra, module)
+
+
 class ArtifactError(VerinferError):
-    """The contract build output is missing or unreadable."""
+    """A packaged contract ABI or the contract build output is missing or unreadable."""
 
 
 class ChainError(VerinferError):

@@ -1,8 +1,7 @@
 """The node's signing account, from `[keys]`: an encrypted keystore (eth-account keyfile), or a raw private key on a
 devnet only. No message raised here ever contains a key or a password.
 
-`devnet_account` is the raw-key rule on its own, with the same wording as `verinfer.chain.deploy.devnet_account`, so
-that one can delegate here.
+`devnet_account` is the raw-key rule on its own: the SDK client and `verinfer deploy` take raw keys through it.
 """
 
 from __future__ import annotations
@@ -10,13 +9,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from verinfer.config import KeysConfig
 from verinfer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from verinfer.config import KeysConfig  # annotations only: pydantic is not needed to check a raw key
 
 DEVNET_CHAIN_IDS = frozenset({31337, 1337})
 

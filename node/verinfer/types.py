@@ -8,11 +8,11 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, NewType
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NewType, cast
 
-from eth_typing import ChecksumAddress
-from eth_utils.address import to_checksum_address
+if TYPE_CHECKING:  # annotations only: this module loads no third-party code, so the CLI can read its defaults fast
+    from eth_typing import ChecksumAddress
 
 RequestId = NewType("RequestId", int)
 """A request's id on the hub (ids start at 1; 0 means absent)."""
@@ -25,10 +25,13 @@ ModelId = NewType("ModelId", bytes)
 def checksum(address: str | bytes) -> ChecksumAddress:
     """`to_checksum_address`, cached: it hashes with keccak each time, and a node sees the same few addresses (hub,
     requesters, nodes) in every log it decodes."""
+    from eth_utils.address import to_checksum_address
+
     return to_checksum_address(address)
 
 
-ZERO_ADDRESS: ChecksumAddress = checksum("0x" + "00" * 20)
+ZERO_ADDRESS = cast("ChecksumAddress", "0x" + "00" * 20)  # no letters, so its checksum spelling is itself
+ETHER = 10**18
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
@@ -188,6 +191,17 @@ class HubParams:
     @classmethod
     def from_abi(cls, value: Sequence[int]) -> HubParams:
         return cls(*(int(v) for v in value))
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """What to deploy the system with (`verinfer.chain.deploy.deploy`). Defaults suit a devnet. The deployer owns the
+    three contracts (wiring the hub is owner-only); hand ownership on afterwards with the two-step
+    `transferOwnership`."""
+
+    min_stake: int = 1 * ETHER
+    unbonding_delay: int = 86_400
+    hub_params: HubParams = field(default_factory=HubParams)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Deploys the system (ModelRegistry, NodeRegistry, InferenceHub), wires the hub into both registries, and records the
 deployment in `deployments/<chainId>.json` at the repository root, which `load_deployment` reads back.
 
-    python -m verinfer.chain.deploy --rpc-url http://127.0.0.1:8545 --private-key 0x...
+    verinfer deploy --rpc-url http://127.0.0.1:8545 --private-key 0x...
 
 A raw private key is accepted on devnets only (chain ids 31337 and 1337).
 """
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +23,22 @@ from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import TxSender, connect
 from verinfer.errors import ChainError, ConfigError
 from verinfer.keys import devnet_account
-from verinfer.types import DeployedContract, Deployment, HubParams
+from verinfer.types import DeployConfig, DeployedContract, Deployment, HubParams
 
-ETHER = 10**18
+__all__ = [  # DeployConfig lives in verinfer.types (the CLI reads its defaults without loading web3); re-exported here
+    "ENV_DEPLOYMENTS",
+    "DeployConfig",
+    "deploy",
+    "deploy_to",
+    "deployment_path",
+    "deployments_dir",
+    "from_json",
+    "load_deployment",
+    "save_deployment",
+    "to_json",
+]
+
 ENV_DEPLOYMENTS = "VERINFER_DEPLOYMENTS"
-
-
-@dataclass(frozen=True)
-class DeployConfig:
-    """What to deploy with. Defaults suit a devnet. The deployer owns the three contracts (wiring the hub is
-    owner-only); hand ownership on afterwards with the two-step `transferOwnership`."""
-
-    min_stake: int = 1 * ETHER
-    unbonding_delay: int = 86_400
-    hub_params: HubParams = field(default_factory=HubParams)
 
 
 def deploy(sender: TxSender, config: DeployConfig | None = None) -> Deployment:
@@ -172,7 +173,7 @@ def load_deployment(chain_id: int | None = None, path: Path | None = None) -> De
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Entry point shared by `verinfer deploy` and `python -m verinfer.chain.deploy`
+# What `verinfer deploy` runs
 # ---------------------------------------------------------------------------------------------------------------------
 
 
@@ -188,14 +189,3 @@ def deploy_to(
     sender = TxSender(w3, account, RevertDecoder.for_system())
     deployment = deploy(sender, config)
     return deployment, save_deployment(deployment, out)
-
-
-def main() -> None:
-    """`python -m verinfer.chain.deploy [options]`: the same as `verinfer deploy [options]`."""
-    from verinfer import cli  # imported here: the CLI imports this module
-
-    cli.app(["deploy", *sys.argv[1:]], prog_name="python -m verinfer.chain.deploy")
-
-
-if __name__ == "__main__":
-    main()

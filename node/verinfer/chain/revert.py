@@ -18,7 +18,7 @@ from eth_utils.crypto import keccak
 from web3.exceptions import ContractLogicError
 
 from verinfer.chain.abi import AbiParam, abi_type, param_names, python_value, selector, signature
-from verinfer.chain.artifacts import Abi, load_artifact
+from verinfer.chain.artifacts import Abi, load_abi
 from verinfer.errors import ContractRevert
 
 ERROR_STRING_SELECTOR = keccak(text="Error(string)")[:4]
@@ -78,10 +78,10 @@ class RevertDecoder:
 
     @classmethod
     def for_system(cls, extra: Iterable[Abi] = ()) -> RevertDecoder:
-        """A decoder knowing the system contracts' errors (from the build output) and those of `extra`."""
+        """A decoder knowing the system contracts' errors (from the packaged ABIs) and those of `extra`."""
         decoder = cls()
         for name in SYSTEM_CONTRACTS:
-            decoder.add_abi(load_artifact(name).abi)
+            decoder.add_abi(load_abi(name))
         for abi in extra:
             decoder.add_abi(abi)
         return decoder

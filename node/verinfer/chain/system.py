@@ -1,4 +1,5 @@
-"""The deployed system bound to build-output ABIs: hub, model registry, node registry, and the reads a node needs."""
+"""The deployed system bound to the packaged ABIs (generated from the build output): hub, model registry, node
+registry, and the reads a node needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from web3.contract import Contract
 from web3.types import BlockIdentifier, FilterParams, TxReceipt
 
-from verinfer.chain.artifacts import load_artifact
+from verinfer.chain.artifacts import packaged_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.chain.tx import TxSender, rpc
 from verinfer.types import Deployment, ModelSpec, ModelTerms, Status
@@ -29,9 +30,9 @@ class System:
         return cls(
             deployment=deployment,
             sender=sender,
-            hub=sender.bind(load_artifact("InferenceHub"), deployment.hub.address),
-            models=sender.bind(load_artifact("ModelRegistry"), deployment.model_registry.address),
-            nodes=sender.bind(load_artifact("NodeRegistry"), deployment.node_registry.address),
+            hub=sender.bind(packaged_artifact("InferenceHub"), deployment.hub.address),
+            models=sender.bind(packaged_artifact("ModelRegistry"), deployment.model_registry.address),
+            nodes=sender.bind(packaged_artifact("NodeRegistry"), deployment.node_registry.address),
         )
 
     def as_sender(self, sender: TxSender) -> System:

@@ -19,7 +19,7 @@ from eth_account import Account
 from rich.console import Console
 from rich.table import Table
 
-from verinfer.chain.artifacts import load_artifact
+from verinfer.chain.artifacts import load_abi, load_artifact
 from verinfer.chain.events import EventCodec
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import TxSender, connect
@@ -82,7 +82,7 @@ def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
     ]
     price = Client(info.rpc_url, info.user.private_key, info.deployment).system.terms_of(credit.model_id).price
     who: dict[int, str] = {}
-    requested = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
+    requested = EventCodec.from_abi(load_abi("InferenceHub"), "InferenceRequested")
     start = w3.eth.block_number + 1
     for name, account, features in applicants:
         sender = TxSender(w3, Account.from_key(account.private_key), decoder)

@@ -4,12 +4,15 @@ chain and bound into every result commitment."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_hash.auto import keccak
 
-from verinfer import __version__
-from verinfer.inference.runner import OnnxRunner, runner_environment
+from verinfer._version import __version__
+from verinfer.inference.runner import runner_environment
+
+if TYPE_CHECKING:
+    from verinfer.inference.runner import OnnxRunner
 
 
 def environment_manifest(intra_op_threads: int = 1, graph_optimization_level: str = "basic") -> dict[str, Any]:

@@ -7,20 +7,39 @@
 
 Operators: `Operator` (register, stake, unbond, withdraw, status). Load generators and backfills: `request_many`.
 ZK models (prepare, register with a verifier, prove): `verinfer.zk`, imported on its own (it loads ezkl).
+
+Lazy like the package face: each name loads its module on first use, so `from verinfer.sdk import Client` loads
+neither the operator's node configuration (pydantic) nor the ONNX runtime.
 """
 
 from __future__ import annotations
 
-from verinfer.sdk.bulk import BulkRequests, request_many
-from verinfer.sdk.client import (
-    Client,
-    InferenceResult,
-    RequestFailedError,
-    RequestHandle,
-    ResultTimeoutError,
-)
-from verinfer.sdk.operator import NodeStatus, Operator, environment_hash
-from verinfer.sdk.verify import Check, VerificationReport, verify
+from typing import TYPE_CHECKING
+
+from verinfer._lazy import lazy_exports
+
+if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` imports the same names on first use
+    from verinfer.sdk.bulk import BulkRequests, request_many
+    from verinfer.sdk.client import (
+        Client,
+        InferenceResult,
+        RequestFailedError,
+        RequestHandle,
+        ResultTimeoutError,
+    )
+    from verinfer.sdk.operator import NodeStatus, Operator, environment_hash
+    from verinfer.sdk.verify import Check, VerificationReport, verify
+
+# Public name => the module that defines it.
+_EXPORTS = {
+    **dict.fromkeys(("BulkRequests", "request_many"), "verinfer.sdk.bulk"),
+    **dict.fromkeys(
+        ("Client", "InferenceResult", "RequestFailedError", "RequestHandle", "ResultTimeoutError"),
+        "verinfer.sdk.client",
+    ),
+    **dict.fromkeys(("NodeStatus", "Operator", "environment_hash"), "verinfer.sdk.operator"),
+    **dict.fromkeys(("Check", "VerificationReport", "verify"), "verinfer.sdk.verify"),
+}
 
 __all__ = [
     "BulkRequests",
@@ -37,3 +56,7 @@ __all__ = [
     "request_many",
     "verify",
 ]
+
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

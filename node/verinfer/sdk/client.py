@@ -27,7 +27,6 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.errors import ChainError, CodecError, ModelError
 from verinfer.inference import codec
-from verinfer.inference.model_store import inspect_model
 from verinfer.keys import devnet_account
 from verinfer.types import Deployment, Mode, ModelId, ModelSpec, RequestId, Status
 
@@ -243,6 +242,8 @@ class Client:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise ModelError(f"cannot read the model file {path}: {exc}") from exc
+        from verinfer.inference.model_store import inspect_model  # onnx loads for a registration, not for reads
+
         info = inspect_model(data)
         model_id = ModelId(bytes(Web3.keccak(data)))
         spec = ModelSpec(

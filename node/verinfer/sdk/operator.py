@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_typing import ChecksumAddress
 from eth_utils.address import is_address, to_checksum_address
@@ -25,11 +25,12 @@ from verinfer.chain.events import EventCodec
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
-from verinfer.config import NodeConfig
 from verinfer.errors import ChainError, ConfigError
-from verinfer.inference import manifest
 from verinfer.keys import load_account
 from verinfer.types import Eligibility, ModelId
+
+if TYPE_CHECKING:
+    from verinfer.config import NodeConfig
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Environment
@@ -38,11 +39,15 @@ from verinfer.types import Eligibility, ModelId
 
 def environment_manifest(intra_op_threads: int = 1, graph_optimization_level: str = "basic") -> dict[str, Any]:
     """This machine's environment manifest for a runner with these settings (see `verinfer.inference.manifest`)."""
+    from verinfer.inference import manifest  # onnxruntime: only the environment needs it, not the registry reads
+
     return manifest.environment_manifest(intra_op_threads, graph_optimization_level)
 
 
 def environment_hash(intra_op_threads: int = 1, graph_optimization_level: str = "basic") -> bytes:
     """The environment hash a node with these runner settings posts on chain: keccak of its canonical manifest."""
+    from verinfer.inference import manifest
+
     return manifest.manifest_hash(environment_manifest(intra_op_threads, graph_optimization_level))
 
 

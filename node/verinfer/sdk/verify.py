@@ -17,10 +17,8 @@ from web3 import Web3
 
 from verinfer.chain import commitments
 from verinfer.chain.tx import rpc
-from verinfer.errors import ChainError, ModelError
+from verinfer.errors import ChainError, ModelError, requires_extra
 from verinfer.inference import codec
-from verinfer.inference.model_store import ModelStore
-from verinfer.inference.runner import OnnxRunner
 from verinfer.sdk.client import request_logs
 from verinfer.types import Mode
 
@@ -80,6 +78,8 @@ def verify(
     spec = handle.spec
     model_id = handle.model_id
     if model_path is None:
+        from verinfer.inference.model_store import ModelStore  # onnx: loaded by the call that fetches, not the import
+
         store = ModelStore(client.cache_dir, max_bytes=MAX_MODEL_BYTES, timeout=FETCH_TIMEOUT)
         path = store.fetch(model_id, spec.uri)
     else:
@@ -98,6 +98,8 @@ def verify(
         output = result.output_bytes
         proof_checks = _zk_checks(client, request_id, result.result_tx, input_bytes, output, zk_artifacts_dir)
     else:
+        from verinfer.inference.runner import OnnxRunner  # onnxruntime loads only when re-executing
+
         runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
         features = codec.decode(input_bytes, spec.input_shape, spec.scale).astype(np.float32)
         output = codec.encode(runner.run_batch(features), spec.scale)
@@ -142,7 +144,8 @@ def _zk_checks(
     """A ZK result's proof, read back from the delivering transaction's calldata: it must be for this request's
     input and output, and the model's verifier must accept it (an eth_call); with the model's prepared artifacts at
     hand, the proof is also checked locally against the verifying key."""
-    from verinfer.zk import load_artifacts, verify_on_chain, verify_proof  # ezkl only for ZK results
+    with requires_extra("verifying a ZK result", "zk"):
+        from verinfer.zk import load_artifacts, verify_on_chain, verify_proof  # ezkl only for ZK results
 
     system = client.system
     tx = rpc(lambda: system.sender.w3.eth.get_transaction(HexBytes(result_tx)), "read the result transaction")

@@ -14,7 +14,7 @@ from eth_utils.crypto import keccak
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
-from verinfer.chain.artifacts import Artifact, load_artifact
+from verinfer.chain.artifacts import Artifact, load_abi
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, rpc
 from verinfer.types import Mode, ModelId, ModelSpec, RequestParams
@@ -150,9 +150,7 @@ def verify_on_chain(
     """Whether the deployed `verifier` accepts `proof` for `output_data` on `input_data` (an eth_call; EZKL's
     verifiers revert on a bad proof, read here as False)."""
     system = _system(target)
-    contract = system.sender.w3.eth.contract(
-        address=to_checksum_address(verifier), abi=list(load_artifact("IZkVerifier").abi)
-    )
+    contract = system.sender.w3.eth.contract(address=to_checksum_address(verifier), abi=list(load_abi("IZkVerifier")))
     fn = contract.functions.verifyProof(proof, instances_for(input_data, output_data))
     try:
         return bool(rpc(lambda: fn.call({"from": system.sender.address}), "call verifyProof"))

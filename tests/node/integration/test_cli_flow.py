@@ -4,6 +4,7 @@ result as JSON, verify by re-execution; and a lying node makes `verinfer verify`
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from typer.testing import CliRunner, Result
 from web3 import Web3
 
 from tests.node.support import NODE_STAKE, Actors
+from tests.node.unit.test_import_weight import loaded_by_command
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.deploy import ENV_DEPLOYMENTS, save_deployment
 from verinfer.chain.system import System
@@ -156,6 +158,10 @@ def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, a
     assert result["modelId"] == model_id
     assert result["outputHash"] == Web3.keccak(output).to_0x_hex()
     assert result["nodes"] == [shell.node.sender.address]
+    # The same read in a fresh process, as the console script runs it: a chain read loads no ML runtime.
+    code, loaded = loaded_by_command(["result", str(request_id), "--json"], env={**os.environ, **shell.env})
+    assert code == 0
+    assert loaded == set()
 
     verified = shell.run("verify", str(request_id), "--model", str(credit_model.path))
     assert verified.exit_code == 0, verified.output

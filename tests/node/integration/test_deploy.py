@@ -1,4 +1,5 @@
-"""Deployment on anvil: the CLI and `python -m verinfer.chain.deploy` write a file `load_deployment` reads back."""
+"""Deployment on anvil: `verinfer deploy` (in process and as `python -m verinfer deploy`) writes a file
+`load_deployment` reads back."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def test_module_entry_point(system: Actors, anvil: Anvil, tmp_path: Path) -> Non
         [
             sys.executable,
             "-m",
-            "verinfer.chain.deploy",
+            "verinfer",
+            "deploy",
             "--rpc-url",
             anvil.rpc_url,
             "--private-key",

@@ -72,3 +72,40 @@ def test_no_foundry_toml_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(artifacts, "find_repo_root", lambda start=None: None)
     with pytest.raises(ArtifactError, match=r"no foundry\.toml"):
         artifacts.artifacts_dir()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The ABIs shipped in the package
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_packaged_abis_equal_the_build_output() -> None:
+    stale = artifacts.stale_packaged_abis()
+    assert not stale, (
+        f"the ABIs in node/verinfer/abi/ differ from the forge build output for {', '.join(stale)}: "
+        f"regenerate them with `{artifacts.REGENERATE_ABIS}` and commit the result"
+    )
+    for name in artifacts.PACKAGED_ABIS:
+        assert artifacts.load_abi(name) == load_artifact(name).abi, name
+
+
+def test_stale_check_sees_a_changed_abi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The equality test above is only as good as this check: point the package at a copy and change one entry.
+    copy = tmp_path / "abi"
+    artifacts.write_packaged_abis(dest=copy)
+    monkeypatch.setattr(artifacts, "packaged_abi_dir", lambda: copy)
+    assert artifacts.stale_packaged_abis() == []
+    hub = json.loads((copy / "InferenceHub.json").read_text())
+    (copy / "InferenceHub.json").write_text(artifacts.abi_text(hub[1:]))
+    (copy / "Leftover.json").write_text("[]\n")
+    assert artifacts.stale_packaged_abis() == ["InferenceHub", "Leftover"]
+
+
+def test_packaged_abis_need_no_build_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(artifacts.ENV_VAR, str(tmp_path / "no-out"))
+    monkeypatch.chdir(tmp_path)
+    hub = artifacts.packaged_artifact("InferenceHub")
+    assert any(e.get("name") == "requestInference" for e in hub.abi)
+    assert not hub.deployable  # binding only: deploying needs the build output's bytecode
+    with pytest.raises(ArtifactError, match=r"ships no ABI for 'CodecHarness'.*load_artifact\('CodecHarness'\)"):
+        artifacts.load_abi("CodecHarness")

@@ -125,8 +125,8 @@ def test_malformed_raw_key_is_not_echoed(bad: str) -> None:
     assert caught.value.__suppress_context__
 
 
-def test_devnet_account_matches_the_deploy_rule() -> None:
-    """`verinfer.chain.deploy.devnet_account` can delegate here: same accounts, same refusal."""
+def test_devnet_account_takes_raw_keys_on_devnets_only() -> None:
+    """The raw-key rule the SDK client and `verinfer deploy` go through: a devnet accepts it, chain 1 refuses it."""
     assert devnet_account(DEV_KEY, 1337).address == DEV_ADDRESS
     with pytest.raises(ConfigError, match=r"refusing a raw private key on chain 1: raw keys are for devnets only"):
         devnet_account(DEV_KEY, 1)
