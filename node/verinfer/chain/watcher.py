@@ -14,7 +14,6 @@ the caller's decision.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -199,17 +198,6 @@ class LogWatcher:
             self.journal.set_cursor(last, end_hash)
             self.journal.prune_blocks(last - self.keep_blocks)
         return WatchResult(tuple(event for event, _ in found), range(first, last + 1), head, reorged_from)
-
-    def run_until(self, predicate: Callable[[WatchResult], bool], timeout: float, interval: float = 0.1) -> WatchResult:
-        """Polls until `predicate(result)` holds; ChainError if it does not within `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = self.poll()
-            if predicate(result):
-                return result
-            if time.monotonic() >= deadline:
-                raise ChainError(f"watcher condition not met within {timeout}s (head {result.head})")
-            time.sleep(interval)
 
     # --------------------------------------------------------------------------------------------------- reorgs
 

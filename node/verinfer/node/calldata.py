@@ -48,10 +48,6 @@ class HubCalldata:
             position += len(body)
         return b"".join((self._selectors["submitResults"], _word(32), _word(len(bodies)), *offsets, *bodies))
 
-    def submit_results_reference(self, items: Sequence[tuple[int, RequestParams, bytes]]) -> bytes:
-        """The same calldata through eth_abi (what the unit test compares `submit_results` against)."""
-        return self._encode("submitResults", [(rid, params.as_abi(), output) for rid, params, output in items])
-
     def commit_result(self, request_id: int, params: RequestParams, commit_hash: bytes) -> bytes:
         return self._encode("commitResult", request_id, params.as_abi(), commit_hash)
 

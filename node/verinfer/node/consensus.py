@@ -17,11 +17,11 @@ from typing import Any
 from verinfer.chain import commitments
 from verinfer.chain.events import InferenceRequested
 from verinfer.errors import ContractRevert
-from verinfer.types import Mode, Status
 from verinfer.node.context import NodeContext, request_of
 from verinfer.node.journal import Job, JobState
 from verinfer.node.submit import broadcast
 from verinfer.node.txmanager import Signed
+from verinfer.types import Mode, Status
 
 MAX_PER_TICK = 1_024
 

@@ -13,8 +13,6 @@ from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.chain.system import System
 from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError, ContractRevert, ModelError
-from verinfer.sdk.client import read_model
-from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestId, RequestParams, checksum
 from verinfer.node.calldata import HubCalldata
 from verinfer.node.compute import ModelCatalog
 from verinfer.node.journal import Job, Journal, JournalError
@@ -22,6 +20,8 @@ from verinfer.node.metrics import NodeMetrics
 from verinfer.node.profile import Stopwatch
 from verinfer.node.prover import ProvingPool
 from verinfer.node.txmanager import TxManager
+from verinfer.sdk.client import read_model
+from verinfer.types import Eligibility, Mode, ModelId, ModelSpec, ModelTerms, RequestId, RequestParams, checksum
 
 ELIGIBILITY_TTL_S = 10.0
 

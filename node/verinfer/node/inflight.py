@@ -20,11 +20,11 @@ from typing import Any
 from web3.exceptions import ContractLogicError
 
 from verinfer.chain.rawbatch import RpcError
-from verinfer.types import Mode, SkipReason
 from verinfer.node.context import NodeContext
 from verinfer.node.journal import Job, JobState, SentTx
 from verinfer.node.submit import broadcast
 from verinfer.node.txmanager import Receipt, Signed, decode_raw, is_nonce_used
+from verinfer.types import Mode, SkipReason
 
 MAX_FEE_BUMPS = 5  # replacements per nonce: fees grow by FEE_BUMP each time, so this bounds them (~3x)
 

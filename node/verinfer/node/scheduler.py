@@ -22,10 +22,10 @@ from verinfer.chain.events import InferenceRequested
 from verinfer.chain.tx import rpc
 from verinfer.chain.watcher import LogWatcher
 from verinfer.errors import ModelError
-from verinfer.types import Mode
 from verinfer.node import consensus, inflight, submit
 from verinfer.node.context import NodeContext, request_of
 from verinfer.node.journal import Job, JobState
+from verinfer.types import Mode
 
 MAX_SEEN_PER_TICK = 4_096
 MAX_WATCH_POLLS = 8

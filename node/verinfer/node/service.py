@@ -26,8 +26,6 @@ from verinfer.errors import ChainError, ConfigError, ContractRevert, VerinferErr
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
 from verinfer.keys import load_account
-from verinfer.sdk.operator import Operator
-from verinfer.types import Eligibility, Mode
 from verinfer.node import logs
 from verinfer.node.compute import ModelCatalog
 from verinfer.node.context import NodeContext
@@ -36,6 +34,8 @@ from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
 from verinfer.node.prover import ProvingPool
 from verinfer.node.scheduler import Scheduler, TickReport
 from verinfer.node.txmanager import TxManager
+from verinfer.sdk.operator import Operator
+from verinfer.types import Eligibility, Mode
 
 BACKOFF_START_S = 0.25
 BACKOFF_CAP_S = 5.0  # an RPC outage is retried at least this often, so the node resumes within seconds of its end

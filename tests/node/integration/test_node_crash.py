@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.node.integration.nodeworld import node_world, running
-from verinfer.types import Mode, Status
 from verinfer.node.service import NodeService
+from verinfer.types import Mode, Status
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 
 from tests.node.integration.nodeworld import node_world, running
 from tests.node.integration.tcpproxy import FlakyProxy, wait_until
-from verinfer.types import Status
 from verinfer.node.service import NodeService
+from verinfer.types import Status
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.node.integration.nodeworld import NodeWorld, node_world, running
-from verinfer.types import Status
 from verinfer.node.service import NodeService
+from verinfer.types import Status
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ from tests.node.integration.nodeworld import PRICE, node_world, running
 from tests.node.support import gemm_softmax
 from verinfer.errors import ModelError
 from verinfer.inference import codec
-from verinfer.sdk.bulk import request_many
-from verinfer.types import Mode, Status
 from verinfer.node.compute import LoadedModel
 from verinfer.node.journal import JobState
 from verinfer.node.service import NodeService
+from verinfer.sdk.bulk import request_many
+from verinfer.types import Mode, Status
 
 pytestmark = pytest.mark.integration
 

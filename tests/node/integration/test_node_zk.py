@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.node.integration.nodeworld import PRICE, NodeWorld, node_world, running
-from verinfer.types import Mode, Status
 from verinfer.node.journal import JobState
 from verinfer.node.service import NodeService
+from verinfer.types import Mode, Status
 from verinfer.zk import prepare, register_prepared
 from verinfer.zk.models import calibration_rows, mlp
 

@@ -13,8 +13,8 @@ from web3.types import RPCEndpoint, TxReceipt
 
 from tests.node.support import MODEL_ID, PRICE, Actors
 from verinfer.chain.watcher import LogWatcher
-from verinfer.types import Mode
 from verinfer.node.journal import JobState, Journal
+from verinfer.types import Mode
 
 pytestmark = pytest.mark.integration
 

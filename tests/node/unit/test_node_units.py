@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.node.support import gemm_softmax
-from verinfer.chain.abi import find_entry, topic
+from verinfer.chain.abi import abi_type, find_entry, selector, topic
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.chain.rawbatch import RpcError
@@ -25,7 +25,6 @@ from verinfer.chain.watcher import event_params
 from verinfer.errors import ChainError, ModelError
 from verinfer.inference import codec
 from verinfer.inference.runner import OnnxRunner
-from verinfer.types import Mode, ModelSpec, RequestParams
 from verinfer.node.calldata import HubCalldata
 from verinfer.node.compute import LoadedModel
 from verinfer.node.context import request_of
@@ -33,6 +32,7 @@ from verinfer.node.journal import IllegalTransitionError, JobState, Journal, Jou
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
 from verinfer.node.profile import Stopwatch
 from verinfer.node.txmanager import FEE_BUMP, TxManager, is_nonce_used
+from verinfer.types import Mode, ModelSpec, RequestParams
 
 pytestmark = pytest.mark.usefixtures("forge_build")
 
@@ -57,18 +57,25 @@ params_strategy = st.builds(
 )
 
 
+def submit_results_reference(items: list[tuple[int, RequestParams, bytes]]) -> bytes:
+    """The oracle: `submitResults` calldata through eth_abi."""
+    entry = find_entry(load_artifact("InferenceHub").abi, "function", "submitResults")
+    rows = [(rid, params.as_abi(), output) for rid, params, output in items]
+    return selector(entry) + encode([abi_type(p) for p in entry["inputs"]], [rows])
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 2**256 - 1), params_strategy, st.binary(max_size=100)), max_size=6))
 def test_submit_results_calldata_is_what_eth_abi_encodes(items: list[tuple[int, RequestParams, bytes]]) -> None:
     calldata = HubCalldata()
-    assert calldata.submit_results(items) == calldata.submit_results_reference(items)
+    assert calldata.submit_results(items) == submit_results_reference(items)
 
 
 def test_submit_results_calldata_concrete_case() -> None:
     params = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 10**15, 2**40, 0, 16, Mode.SINGLE, 1, False)
     calldata = HubCalldata()
     items = [(1, params, b"\xaa" * 16), (2, params, b"")]
-    assert calldata.submit_results(items) == calldata.submit_results_reference(items)
+    assert calldata.submit_results(items) == submit_results_reference(items)
 
 
 # ---------------------------------------------------------------------------------------------------- event decode
@@ -326,7 +333,7 @@ def test_a_version_2_journal_is_upgraded_in_place(tmp_path: Path) -> None:
         proven = journal.job(1)
         assert proven is not None
         assert proven.proof == b"proof"
-        assert journal._db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert journal.db.connection.execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_upsert_seen_many_inserts_new_jobs_and_checks_known_ones(tmp_path: Path) -> None:
