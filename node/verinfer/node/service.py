@@ -53,8 +53,27 @@ class Registration:
 
 
 class NodeService:
-    def __init__(self, config: NodeConfig, *, log: Any | None = None) -> None:
+    """The node: `setup()`, then `run()` (or `run_forever()`), then `close()`.
+
+    A step that fails on the RPC is retried after a pause that starts at `backoff_start_s` and doubles up to
+    `backoff_cap_s`: the cap bounds how long after an outage ends the node resumes (tests use a short one).
+    """
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        log: Any | None = None,
+        backoff_start_s: float = BACKOFF_START_S,
+        backoff_cap_s: float = BACKOFF_CAP_S,
+    ) -> None:
+        if not 0 < backoff_start_s <= backoff_cap_s:
+            raise ConfigError(
+                f"backoff_start_s ({backoff_start_s}) must be positive and at most backoff_cap_s ({backoff_cap_s})"
+            )
         self.config = config
+        self.backoff_start_s = backoff_start_s
+        self.backoff_cap_s = backoff_cap_s
         self.log = log if log is not None else logs.logger()
         self.metrics = NodeMetrics()
         self.health = Health(stale_after=max(config.poll_interval_s * HEALTH_STALE_FACTOR, 30.0))
@@ -214,7 +233,7 @@ class NodeService:
         """Ticks until `stop()` (or `max_ticks`); RPC failures back off (capped) and are retried, never fatal."""
         if self.scheduler is None:
             raise VerinferError("NodeService.run() before setup()")
-        backoff = BACKOFF_START_S
+        backoff = self.backoff_start_s
         ticks = 0
         while not self._stop.is_set() and (max_ticks is None or ticks < max_ticks):
             ticks += 1
@@ -225,9 +244,9 @@ class NodeService:
                 self.health.failed(str(exc))
                 self.log.warning("step failed; retrying", error=str(exc), retry_in_s=backoff)
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_CAP_S)
+                backoff = min(backoff * 2, self.backoff_cap_s)
                 continue
-            backoff = BACKOFF_START_S
+            backoff = self.backoff_start_s
             self.health.ok()
             if report.seen or report.computed or report.sent or report.confirmed or report.failed:
                 self.log.info(
