@@ -1,0 +1,281 @@
+"""Transactions for one account: EIP-1559 fees, local nonces, signing, one-POST broadcasts, receipts read in
+batches, fee-bumped replacements and re-signing under a fresh nonce. It knows calls and transactions, not what they
+are for: the caller keeps its own records.
+
+Every transaction goes through the same three steps, in this order, so a crash between any two loses nothing:
+
+    signed = txm.sign(to, data, gas, kind)       # nonce reserved, signed locally (coincurve)
+    (the caller records hash, nonce and raw bytes durably)
+    txm.broadcast([signed, ...])                  # one JSON-RPC batch POST
+
+After a crash the recorded raw bytes are broadcast again (`broadcast_raw`): the same transaction, never a second
+one that could also be mined. All reads and sends go through one `JsonRpc` client.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3 import Web3
+
+from verinfer.chain.jsonrpc import JsonRpc, RpcError
+from verinfer.chain.nonces import NonceManager
+from verinfer.chain.revert import RevertDecoder
+from verinfer.errors import ChainError, ContractRevert
+
+FEE_BUMP = 1.25  # geth and anvil want >= 10 % more on both fees to replace; a bit more gets through on the first try
+GAS_MARGIN = 1.25
+NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "already known", "known transaction")
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A signed transaction, not yet broadcast."""
+
+    hash: bytes
+    nonce: int
+    raw: bytes
+    kind: str
+    max_fee: int
+    tip: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The parts of a receipt the node uses."""
+
+    tx_hash: bytes
+    block_number: int
+    status: int
+    gas_used: int
+    effective_gas_price: int
+    logs: tuple[Mapping[str, Any], ...]
+
+
+def decode_raw(raw: bytes) -> dict[str, Any]:
+    """The fields of a signed type-2 transaction (to, data, gas, nonce, fees, …)."""
+    return dict(TypedTransaction.from_bytes(HexBytes(raw)).as_dict())
+
+
+def is_nonce_used(error: RpcError) -> bool:
+    """Whether a broadcast failed because the nonce is taken (mined, or this very transaction is already pooled)."""
+    message = error.message.lower()
+    return any(phrase in message for phrase in NONCE_TOO_LOW)
+
+
+class TxManager:
+    """Signs and sends for one account. Not thread-safe beyond what `NonceManager` is: one scheduler drives it."""
+
+    def __init__(
+        self,
+        client: JsonRpc,
+        account: LocalAccount,
+        *,
+        chain_id: int,
+        tip_wei: int | None = None,
+        max_fee_wei: int | None = None,
+    ) -> None:
+        if client.decoder is None:
+            raise ValueError("the TxManager's JsonRpc needs a RevertDecoder, so estimates name their reverts")
+        self.rpc = client
+        self.account = account
+        self.chain_id = chain_id
+        self.decoder: RevertDecoder = client.decoder
+        self.nonces = NonceManager(client, account.address)
+        self._tip_wei = tip_wei
+        self._max_fee_wei = max_fee_wei
+        self._base_fee: int | None = None
+        self._tip: int | None = None
+        self.latest_timestamp: int | None = None
+
+    @property
+    def address(self) -> ChecksumAddress:
+        return self.account.address
+
+    def close(self) -> None:
+        self.rpc.close()
+
+    # ------------------------------------------------------------------------------------------------------ fees
+
+    def refresh_fees(self) -> int:
+        """Reads the latest base fee (and the suggested tip unless one is configured); returns the base fee."""
+        block = self.rpc.block("latest")
+        if block is None:
+            raise ChainError("the RPC node has no latest block")
+        base_fee = block.get("baseFeePerGas")
+        if base_fee is None:
+            raise ChainError("the chain has no EIP-1559 base fee; the node sends type-2 transactions only")
+        self._base_fee = int(base_fee, 16)
+        self.latest_timestamp = int(block["timestamp"], 16)
+        if self._tip_wei is not None:
+            self._tip = self._tip_wei
+        else:
+            self._tip = int(self.rpc.call("eth_maxPriorityFeePerGas"), 16)
+        return self._base_fee
+
+    @property
+    def base_fee(self) -> int:
+        if self._base_fee is None:
+            return self.refresh_fees()
+        return self._base_fee
+
+    def fees(self, floor: tuple[int, int] | None = None) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas): room for the base fee to double, capped by the configured maximum;
+        at least `floor` bumped by FEE_BUMP when replacing a transaction."""
+        base_fee = self.base_fee
+        tip = self._tip if self._tip is not None else 0
+        max_fee = 2 * base_fee + tip
+        if floor is not None:
+            tip = max(tip, math.ceil(floor[1] * FEE_BUMP))
+            max_fee = max(max_fee, math.ceil(floor[0] * FEE_BUMP), tip)
+        if self._max_fee_wei is not None and max_fee > self._max_fee_wei:
+            if floor is not None or base_fee > self._max_fee_wei:
+                raise ChainError(
+                    f"fees needed ({max_fee} wei/gas) exceed fees.max_fee_wei ({self._max_fee_wei}): wait for the "
+                    "base fee to fall or raise the cap"
+                )
+            max_fee = self._max_fee_wei
+            tip = min(tip, max_fee)
+        return max_fee, tip
+
+    # ------------------------------------------------------------------------------------------------ signing
+
+    def estimate_gas(self, to: str, data: bytes) -> int:
+        """eth_estimateGas with a margin; a revert raises its named `ContractRevert`."""
+        estimate = int(
+            self.rpc.call("eth_estimateGas", {"from": self.address, "to": to, "data": "0x" + data.hex()}), 16
+        )
+        return int(estimate * GAS_MARGIN)
+
+    def sign(
+        self,
+        to: str,
+        data: bytes,
+        gas: int,
+        kind: str,
+        *,
+        nonce: int | None = None,
+        floor: tuple[int, int] | None = None,
+    ) -> Signed:
+        """Signs a type-2 transaction; reserves a nonce unless `nonce` is given (a replacement)."""
+        max_fee, tip = self.fees(floor)
+        reserved = nonce is None
+        use = self.nonces.reserve() if nonce is None else nonce
+        try:
+            signed = self.account.sign_transaction(
+                {
+                    "type": 2,
+                    "chainId": self.chain_id,
+                    "nonce": use,
+                    "to": Web3.to_checksum_address(to),
+                    "value": 0,
+                    "data": data,
+                    "gas": gas,
+                    "maxFeePerGas": max_fee,
+                    "maxPriorityFeePerGas": tip,
+                }
+            )
+        except Exception:
+            if reserved:
+                self.nonces.release(use)
+            raise
+        return Signed(bytes(signed.hash), use, bytes(signed.raw_transaction), kind, max_fee, tip)
+
+    def replacement(self, raw: bytes, kind: str) -> Signed:
+        """The same call with the same nonce and both fees raised: replaces a transaction stuck in the pool."""
+        old = decode_raw(raw)
+        return self.sign(
+            Web3.to_checksum_address(old["to"]),
+            bytes(old["data"]),
+            int(old["gas"]),
+            kind,
+            nonce=int(old["nonce"]),
+            floor=(int(old["maxFeePerGas"]), int(old["maxPriorityFeePerGas"])),
+        )
+
+    def resign(self, raw: bytes, kind: str) -> Signed:
+        """The same call under a fresh nonce (its old nonce was taken by another transaction)."""
+        old = decode_raw(raw)
+        return self.sign(Web3.to_checksum_address(old["to"]), bytes(old["data"]), int(old["gas"]), kind)
+
+    # ------------------------------------------------------------------------------------------------ sending
+
+    def broadcast(self, signed: Sequence[Signed]) -> list[RpcError | None]:
+        """Sends raw transactions in one POST; an entry per transaction: None when accepted, else the node's error.
+        A transport failure raises `ChainError` (nothing known about which arrived: the caller re-checks)."""
+        return self.broadcast_raw([s.raw for s in signed])
+
+    def broadcast_raw(self, raws: Sequence[bytes]) -> list[RpcError | None]:
+        return [item.error for item in self.rpc.send_raw_batch(raws)]
+
+    # ------------------------------------------------------------------------------------------------- reading
+
+    def receipts(self, hashes: Iterable[bytes]) -> dict[bytes, Receipt | None]:
+        """Receipts of `hashes` (None: not mined), in one batch."""
+        wanted = list(dict.fromkeys(hashes))
+        answers = self.rpc.batch("eth_getTransactionReceipt", [["0x" + h.hex()] for h in wanted])
+        found: dict[bytes, Receipt | None] = {}
+        for tx_hash, answer in zip(wanted, answers, strict=True):
+            if isinstance(answer, ChainError):
+                raise ChainError(f"eth_getTransactionReceipt(0x{tx_hash.hex()}) failed: {answer}") from answer
+            found[tx_hash] = None if answer is None else _receipt(tx_hash, cast(Mapping[str, Any], answer))
+        return found
+
+    def known(self, hashes: Iterable[bytes]) -> dict[bytes, bool]:
+        """Whether the node knows each transaction (pooled or mined), in one batch."""
+        wanted = list(dict.fromkeys(hashes))
+        answers = self.rpc.batch("eth_getTransactionByHash", [["0x" + h.hex()] for h in wanted])
+        known: dict[bytes, bool] = {}
+        for tx_hash, answer in zip(wanted, answers, strict=True):
+            if isinstance(answer, ChainError):
+                raise ChainError(f"eth_getTransactionByHash(0x{tx_hash.hex()}) failed: {answer}") from answer
+            known[tx_hash] = answer is not None
+        return known
+
+    def block_number(self) -> int:
+        return self.rpc.block_number()
+
+    def resync_nonces(self) -> tuple[int, ...]:
+        """`nonces.resync()`: the reserved nonces the chain does not hold, given up."""
+        return self.nonces.resync()
+
+    def balance(self) -> int:
+        return int(self.rpc.call("eth_getBalance", self.address, "latest"), 16)
+
+    def revert_reason(self, raw: bytes, block_number: int) -> str | None:
+        """Why a mined transaction reverted: its call replayed as eth_call on the state before `block_number`, the
+        revert decoded by name; None if the replay passes (it ran out of gas, or state changed within the block)."""
+        tx = decode_raw(raw)
+        call = {
+            "from": self.address,
+            "to": Web3.to_checksum_address(tx["to"]),
+            "data": "0x" + bytes(tx["data"]).hex(),
+            "gas": hex(int(tx["gas"])),
+        }
+        try:
+            self.rpc.call("eth_call", call, hex(max(block_number - 1, 0)))
+        except ContractRevert as exc:
+            return str(exc)
+        return None
+
+
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _receipt(tx_hash: bytes, raw: Mapping[str, Any]) -> Receipt:
+    return Receipt(
+        tx_hash=tx_hash,
+        block_number=_int(raw["blockNumber"]),
+        status=_int(raw["status"]),
+        gas_used=_int(raw["gasUsed"]),
+        effective_gas_price=_int(raw.get("effectiveGasPrice", 0)),
+        logs=tuple(raw.get("logs", ())),
+    )
