@@ -75,7 +75,7 @@ class NodeWorld:
         return path
 
     def node_address(self, node: int = 0) -> str:
-        return Account.from_key(self.anvil.accounts[NODE_ACCOUNTS[node]].private_key).address
+        return str(Account.from_key(self.anvil.accounts[NODE_ACCOUNTS[node]].private_key).address)
 
     def rows(self, n: int, seed: int = 0) -> list[np.ndarray]:
         rng = np.random.default_rng(seed)

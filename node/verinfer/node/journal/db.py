@@ -15,7 +15,11 @@ from eth_utils.address import to_checksum_address
 
 from verinfer.node.journal.states import PENDING_STATES, JobState, JournalError, sql_in
 
-SCHEMA_VERSION = 3  # 2 added the txs table, 3 the jobs.proof column (older files are upgraded in place)
+SCHEMA_VERSION = 4
+"""2 added the txs table, 3 the jobs.proof column, 4 made jobs.params the complete request params (ten ABI words,
+the model's terms included) instead of the event's eight words. Older files are upgraded in place: the tables here,
+and rows of version 3 by the node at start-up, which reads the terms (`verinfer.node.ingest.Ingest.complete_legacy`).
+A version 4 file is refused by an older verinfer, which would misread the new params."""
 INT64_MAX = 2**63 - 1  # SQLite's INTEGER; request ids and nonces are counters that never get near it
 
 _HAS_OUTPUT = sql_in(

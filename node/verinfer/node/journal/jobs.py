@@ -410,6 +410,23 @@ class Jobs:
             ).fetchall()
         return [int(row[0]) for row in rows]
 
+    def jobs_with_params_length(self, length: int, *, limit: int = 100) -> list[Job]:
+        """Up to `limit` jobs (any state) whose params are `length` bytes, lowest id first: rows an older format
+        wrote, for the node to complete (`set_params`)."""
+        counter("limit", limit, minimum=1)
+        with self._db.sql("list jobs by params length"):
+            rows = self._db.connection.execute(
+                "SELECT * FROM jobs WHERE chain_id = ? AND hub = ? AND length(params) = ? ORDER BY request_id LIMIT ?",
+                (*self._db.key, counter("length", length), limit),
+            ).fetchall()
+        return [Job.from_row(row) for row in rows]
+
+    def set_params(self, request_id: int, params: bytes) -> None:
+        """Rewrites a job's params in place (an upgrade of their format; the request itself is the same)."""
+        with self._db.transaction(), self._db.sql("rewrite params"):
+            self._existing(request_id)
+            self._update(request_id, params=bytes(params))
+
     def backlog(self) -> dict[JobState, int]:
         """How many jobs wait in each state that has work left (zeros included)."""
         counts = dict.fromkeys(PENDING_STATES, 0)
