@@ -143,15 +143,41 @@ class NodeService:
             max_range=cfg.max_log_range,
             timer=self.stopwatch,
         )
+        stages = self._stages(journal, txm, hub, watcher, self.catalog, deployment.hub.address)
+        self.scheduler = Scheduler(stages, journal, txm, self.metrics, self.stopwatch, cfg.confirmations)
+        if cfg.metrics.enabled:
+            self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)
+            self._server.start()
+        self.scheduler.recover()
+        self.log.info(
+            "node ready",
+            chain_id=chain_id,
+            hub=deployment.hub.address,
+            env_hash="0x" + self.env_hash.hex(),
+            models=len(self.registration.models),
+            metrics_port=self.metrics_port,
+            actions=list(self.registration.actions),
+        )
+
+    def _stages(
+        self,
+        journal: Journal,
+        txm: TxManager,
+        hub: HubView,
+        watcher: LogWatcher,
+        catalog: ModelCatalog,
+        hub_address: str,
+    ) -> Stages:
+        """The pipeline's stages, each given what it needs (the journal, the sender, the hub reader, ...)."""
+        cfg, log = self.config, self.log
         reorgs = ReorgHandler(journal, txm.nonces, log)
         calldata = HubCalldata()
-        hub_address = deployment.hub.address
         metrics, sw = self.metrics, self.stopwatch
-        stages = Stages(
+        return Stages(
             ingest=Ingest(watcher, journal, hub, reorgs, timer=sw),
             compute=Compute(
                 journal,
-                self.catalog,
+                catalog,
                 hub,
                 ChainClock(txm),
                 txm,
@@ -196,20 +222,6 @@ class NodeService:
                 max_attempts=cfg.tx.max_attempts,
                 timer=sw,
             ),
-        )
-        self.scheduler = Scheduler(stages, journal, txm, metrics, sw, cfg.confirmations)
-        if cfg.metrics.enabled:
-            self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)
-            self._server.start()
-        self.scheduler.recover()
-        self.log.info(
-            "node ready",
-            chain_id=chain_id,
-            hub=deployment.hub.address,
-            env_hash="0x" + self.env_hash.hex(),
-            models=len(self.registration.models),
-            metrics_port=self.metrics_port,
-            actions=list(self.registration.actions),
         )
 
     @property

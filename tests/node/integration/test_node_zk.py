@@ -16,7 +16,7 @@ from verinfer.types import Mode, Status
 from verinfer.zk import prepare, register_prepared
 from verinfer.zk.models import calibration_rows, mlp
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # proving takes minutes
 
 FEATURES = 4
 
