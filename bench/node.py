@@ -36,8 +36,7 @@ from verinfer.chain.anvil import Anvil
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.deploy import deploy, save_deployment
 from verinfer.chain.events import EventCodec
-from verinfer.chain.rawbatch import call_batch
-from verinfer.chain.rawrpc import RawRpc
+from verinfer.chain.jsonrpc import JsonRpc
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import TxSender, connect
 from verinfer.sdk import Client
@@ -91,10 +90,11 @@ class Run:
 
 def _receipts(rpc_url: str, hashes: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for start in range(0, len(hashes), 500):
-        chunk = hashes[start : start + 500]
-        answers = call_batch(rpc_url, "eth_getTransactionReceipt", [[h] for h in chunk], timeout=60)
-        out.extend(a for a in answers if isinstance(a, dict))
+    with JsonRpc(rpc_url, timeout=60) as client:
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            answers = client.batch("eth_getTransactionReceipt", [[h] for h in chunk])
+            out.extend(a for a in answers if isinstance(a, dict))
     return out
 
 
@@ -122,15 +122,14 @@ def run(name: str, n: int, gas_limit: int, max_items: int, work: Path, block_tim
         )
         service = NodeService(config)
         service.setup()
-        assert service.ctx is not None
-        ctx = service.ctx
+        stopwatch = service.stopwatch
         # Warm-up (not measured): the model loads and the first result is paid, as on a node that has been running.
         warm = request_many(client, model_id, [model.samples[0]])
         thread = threading.Thread(target=service.run, daemon=True)
         thread.start()
         warm_ids = warm.request_ids(client, timeout=60)
         _wait_results(w3, deployment.hub.address, set(warm_ids), timeout=60)
-        ctx.stopwatch.reset()
+        stopwatch.reset()
 
         rows = [model.samples[i % len(model.samples)] for i in range(n)]
         signed = sign_requests(client, model_id, rows)  # before the clock starts: the flood itself is only sending
@@ -141,9 +140,9 @@ def run(name: str, n: int, gas_limit: int, max_items: int, work: Path, block_tim
         results = _wait_results(w3, deployment.hub.address, ids, timeout=600)
         service.stop()
         thread.join(timeout=30)
-        cpu = dict(ctx.stopwatch.seconds)
+        cpu = dict(stopwatch.seconds)
 
-        requested = EventCodec.from_abi(ctx.system.hub.abi, "InferenceRequested")
+        requested = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
         req_logs = [
             log
             for log in requested.decode_all(list(w3.eth.get_logs({"address": deployment.hub.address, "fromBlock": 0})))
@@ -192,7 +191,7 @@ def _next_block(w3: Any) -> None:
 def _wait_results(w3: Any, hub: str, ids: set[int], timeout: float) -> dict[int, tuple[int, str]]:
     """request id => (block, tx hash) of its ResultSubmitted, once all of `ids` have one. Reads raw logs and their
     topics only, so the waiting (in this process) takes next to no CPU from the node's thread."""
-    client = RawRpc(str(w3.provider.endpoint_uri), timeout=30)
+    client = JsonRpc(str(w3.provider.endpoint_uri), timeout=30)
     topic0 = "0x" + EventCodec.from_abi(load_artifact("InferenceHub").abi, "ResultSubmitted").topic.hex()
     found: dict[int, tuple[int, str]] = {}
     deadline = time.monotonic() + timeout

@@ -1,6 +1,6 @@
 """Hands out an account's nonces locally, so many transactions can be signed before any of them is sent.
 
-    nonces = NonceManager(w3, account.address)
+    nonces = NonceManager(rpc, account.address)   # a JsonRpc (or a Web3)
     nonce = nonces.reserve()        # the chain's pending count on first use, then one more each time
     nonces.release(nonce)           # signing or sending failed: the nonce goes back, to be handed out again first
     nonces.confirm(nonce)           # its transaction is mined
@@ -12,11 +12,19 @@ The chain is read once, then only on `resync()`: one process must own the accoun
 from __future__ import annotations
 
 import threading
+from typing import Protocol, runtime_checkable
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from verinfer.chain.tx import rpc
+
+
+@runtime_checkable
+class PendingNonces(Protocol):
+    """The one read the manager makes (what `JsonRpc` offers)."""
+
+    def pending_nonce(self, address: str) -> int: ...
 
 
 class NonceManager:
@@ -27,8 +35,8 @@ class NonceManager:
     sequence the chain sees has no holes.
     """
 
-    def __init__(self, w3: Web3, address: str) -> None:
-        self._w3 = w3
+    def __init__(self, chain: PendingNonces | Web3, address: str) -> None:
+        self._chain = chain
         self.address: ChecksumAddress = Web3.to_checksum_address(address)
         self._lock = threading.Lock()
         self._next: int | None = None  # None until the chain is first read
@@ -108,4 +116,7 @@ class NonceManager:
             return self._next
 
     def _pending(self) -> int:
-        return rpc(lambda: self._w3.eth.get_transaction_count(self.address, "pending"), "read pending nonce")
+        chain = self._chain
+        if isinstance(chain, PendingNonces):
+            return chain.pending_nonce(self.address)
+        return rpc(lambda: chain.eth.get_transaction_count(self.address, "pending"), "read pending nonce")

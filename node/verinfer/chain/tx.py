@@ -5,7 +5,7 @@ Deliberately small: one account, nonce read from the chain per transaction, EIP-
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
@@ -35,6 +35,13 @@ def connect(rpc_url: str, timeout: float = RPC_TIMEOUT) -> Web3:
     except (Web3Exception, OSError) as exc:
         raise ChainError(f"no JSON-RPC endpoint answering at {rpc_url}: {exc}") from exc
     return w3
+
+
+def sign_many(account: LocalAccount, txs: Iterable[Mapping[str, Any]]) -> list[bytes]:
+    """Signs each transaction dict (nonce, gas and fees included) and returns the raw transactions in order, for
+    `JsonRpc.send_raw_batch`. eth-account signs through coincurve when it is installed (a verinfer dependency),
+    about 20x faster than the pure-Python fallback."""
+    return [bytes(account.sign_transaction(dict(tx)).raw_transaction) for tx in txs]
 
 
 def rpc(action: Callable[[], T], what: str) -> T:

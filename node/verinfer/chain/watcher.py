@@ -1,23 +1,24 @@
-"""Follows the hub's `InferenceRequested` events into the journal, one bounded step per `poll()`, surviving reorgs.
+"""Reads the hub's `InferenceRequested` events in bounded, reorg-checked batches. It stores nothing: the caller
+keeps the position (the last block it stored and the hashes of recent blocks) and hands it to each `poll()`.
 
-Each step:
+Each poll:
   1. reads the head; only blocks at least `confirmations` deep are scanned;
-  2. checks the cursor's block is still canonical; if not, walks back through the recorded block hashes to the
-     fork point, resets the jobs seen above it (`Journal.reset_to_seen`) and moves the cursor back;
-  3. reads the next `max_range` blocks of hub logs (raw eth_getLogs), records each request as `seen` with the hash
-     of its block, records the range end's hash, advances the cursor and prunes old hashes, in one transaction.
+  2. checks the position's block is still canonical; if not, walks back through the caller's recorded block hashes
+     to the newest one still on the chain and reports the reorg (`LogBatch.reorg`): the caller undoes what it
+     derived from the replaced blocks and moves its position back to `reorg.ancestor`;
+  3. reads the next `max_range` blocks of hub logs after that and returns them decoded, with the hash of each
+     block holding one and of the range's last block (`LogBatch.end`: the caller's next position).
 
-The range end's hash is read before and after eth_getLogs, and the cursor re-checked: if either moved, a reorg
-raced the step, so nothing is written and the next poll sees it. RPC errors surface as `ChainError`; retrying is
-the caller's decision.
+The range end's hash is read before and after eth_getLogs, and the base block re-checked: if either moved, a reorg
+raced the step, so the batch is empty (`scanned` too) and the next poll sees the reorg. RPC errors surface as
+`ChainError`; retrying is the caller's decision.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from eth_typing import HexStr
@@ -27,44 +28,66 @@ from web3.types import FilterParams
 
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
-from verinfer.chain.rawrpc import RawRpc
+from verinfer.chain.jsonrpc import JsonRpc
 from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError
-from verinfer.node.journal import Journal
 
 DEFAULT_MAX_RANGE = 2_000
 DEFAULT_KEEP_BLOCKS = 256
 
 
-def event_params(event: InferenceRequested) -> bytes:
-    """What the watcher stores as a job's `params`: the event's fields except `input`, ABI-encoded in event order
-    (requestId, modelId, requester, fee, deadline, callbackGasLimit, mode, redundancy). All static, so the encoding
-    is eight 32-byte words (written directly: eth_abi's encoder is ~20x slower; a unit test checks they agree)."""
-    return b"".join(
-        (
-            event.request_id.to_bytes(32, "big"),
-            bytes(event.model_id),
-            bytes(12) + bytes.fromhex(event.requester[2:]),
-            event.fee.to_bytes(32, "big"),
-            event.deadline.to_bytes(32, "big"),
-            event.callback_gas_limit.to_bytes(32, "big"),
-            int(event.mode).to_bytes(32, "big"),
-            event.redundancy.to_bytes(32, "big"),
-        )
-    )
+@dataclass(frozen=True)
+class BlockRef:
+    """A block by number and hash."""
+
+    block_number: int
+    block_hash: bytes
+
+
+class Position(Protocol):
+    """Where the caller is: the last block it stored (`block_number`, `block_hash`); the journal's cursor is one."""
+
+    @property
+    def block_number(self) -> int: ...
+
+    @property
+    def block_hash(self) -> bytes: ...
+
+
+class KnownBlocks(Protocol):
+    """The hashes of recent blocks as the caller recorded them (from `LogBatch.block_hashes`)."""
+
+    def block_hash(self, number: int) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
-class WatchResult:
-    """What one `poll()` did."""
+class Reorg:
+    """The chain replaced blocks from `first_replaced` on; `ancestor` is the newest recorded block still on it."""
+
+    first_replaced: int
+    ancestor: BlockRef
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """What one `poll()` read."""
 
     requests: tuple[InferenceRequested, ...]
     """The requests found in `scanned`, in chain order (re-reported after a reorg that dropped them)."""
     scanned: range
     """The blocks scanned (empty when nothing was safe to scan, or a reorg raced the step)."""
     head: int
-    reorged_from: int | None = None
-    """The first block a reorg replaced (the cursor moved back to the block before it), else None."""
+    end: BlockRef | None = None
+    """The last block scanned: the position to store with this batch (None when nothing was scanned)."""
+    block_hashes: Mapping[int, bytes] = field(default_factory=dict)
+    """block number => hash, for every block holding a request and for `end`: to record, for later reorg checks."""
+    reorg: Reorg | None = None
+    """Set when the position's block left the chain: undo what came from `reorg.first_replaced` on, first."""
+
+    @property
+    def reorged_from(self) -> int | None:
+        """The first block a reorg replaced, else None."""
+        return None if self.reorg is None else self.reorg.first_replaced
 
 
 def _hash(value: Any) -> bytes:
@@ -108,10 +131,10 @@ class Web3Source:
         return list(rpc(lambda: self.w3.eth.get_logs(query), f"eth_getLogs({span})"))
 
 
-class RawSource:
-    """The reads as plain JSON-RPC (`RawRpc`): what the node uses, ~20x less CPU per log than web3."""
+class JsonRpcSource:
+    """The reads as plain JSON-RPC (`JsonRpc`): what the node uses, ~20x less CPU per log than web3."""
 
-    def __init__(self, client: RawRpc) -> None:
+    def __init__(self, client: JsonRpc) -> None:
         self.client = client
 
     def head(self) -> int:
@@ -128,20 +151,18 @@ class RawSource:
 
 
 class LogWatcher:
-    """Scans one hub's logs into `journal`, `max_range` blocks at a time, `confirmations` blocks behind the head."""
+    """Scans one hub's logs, `max_range` blocks at a time, `confirmations` blocks behind the head."""
 
     def __init__(
         self,
-        w3: Web3,
+        source: ChainSource,
         hub: str,
-        journal: Journal,
         *,
         start_block: int = 1,
         confirmations: int = 0,
         max_range: int = DEFAULT_MAX_RANGE,
         keep_blocks: int = DEFAULT_KEEP_BLOCKS,
         timer: Callable[[str], AbstractContextManager[None]] | None = None,
-        source: ChainSource | None = None,
     ) -> None:
         for name, value, minimum in (
             ("start_block", start_block, 1),
@@ -151,98 +172,73 @@ class LogWatcher:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        self.w3 = w3
         self.hub = Web3.to_checksum_address(hub)
-        if self.hub != journal.hub:
-            raise ValueError(f"the journal is for hub {journal.hub}, not {self.hub}")
-        self.journal = journal
         self.start_block = start_block
         self.confirmations = confirmations
         self.max_range = max_range
         self.keep_blocks = keep_blocks
+        """How far back the caller keeps block hashes (it may forget older ones): the deepest reorg handled."""
         self._codec = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
         self._timer = timer if timer is not None else (lambda _section: nullcontext())
-        self._source = source if source is not None else Web3Source(w3)
+        self._source = source
 
     # -------------------------------------------------------------------------------------------------- polling
 
-    def poll(self) -> WatchResult:
-        """One bounded step: reorg check, then at most `max_range` blocks scanned and journalled."""
+    def poll(self, position: Position | None, known: KnownBlocks) -> LogBatch:
+        """One bounded step from `position` (None: nothing stored yet): a reorg check, then at most `max_range`
+        blocks of logs."""
         head = self._source.head()
-        reorged_from = self._check_reorg()
-        cursor = self.journal.cursor()
-        first = self.start_block if cursor is None else cursor.block_number + 1
+        reorg = self._check_reorg(position, known)
+        base: Position | None = reorg.ancestor if reorg is not None else position
+        first = self.start_block if base is None else base.block_number + 1
         last = min(head - self.confirmations, first + self.max_range - 1)
         if last < first:
-            return WatchResult((), range(first, first), head, reorged_from)
+            return LogBatch((), range(first, first), head, reorg=reorg)
 
         end_hash = self._hash_at(last)
         logs = self._logs(first, last)
-        if end_hash is None or self._hash_at(last) != end_hash or self._cursor_moved():
-            return WatchResult((), range(first, first), head, reorged_from)
+        if end_hash is None or self._hash_at(last) != end_hash or self._moved(base):
+            return LogBatch((), range(first, first), head, reorg=reorg)
 
-        found: list[tuple[InferenceRequested, bytes]] = []
+        found: list[InferenceRequested] = []
+        hashes: dict[int, bytes] = {}
         with self._timer("decode"):
             for log in logs:
                 if self._codec.matches(log):
-                    found.append((InferenceRequested.from_raw_log(log), _hash(log["blockHash"])))
-        with self._timer("journal"), self.journal.transaction():
-            self.journal.upsert_seen_many(
-                [
-                    (event.request_id, event_params(event), event.input, event.block_number, block_hash)
-                    for event, block_hash in found
-                ]
-            )
-            for number, block_hash in {(event.block_number, block_hash) for event, block_hash in found}:
-                self.journal.record_block(number, block_hash)
-            self.journal.record_block(last, end_hash)
-            self.journal.set_cursor(last, end_hash)
-            self.journal.prune_blocks(last - self.keep_blocks)
-        return WatchResult(tuple(event for event, _ in found), range(first, last + 1), head, reorged_from)
-
-    def run_until(self, predicate: Callable[[WatchResult], bool], timeout: float, interval: float = 0.1) -> WatchResult:
-        """Polls until `predicate(result)` holds; ChainError if it does not within `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = self.poll()
-            if predicate(result):
-                return result
-            if time.monotonic() >= deadline:
-                raise ChainError(f"watcher condition not met within {timeout}s (head {result.head})")
-            time.sleep(interval)
+                    event = InferenceRequested.from_raw_log(log)
+                    found.append(event)
+                    hashes[event.block_number] = _hash(log["blockHash"])
+        hashes[last] = end_hash
+        return LogBatch(tuple(found), range(first, last + 1), head, BlockRef(last, end_hash), hashes, reorg)
 
     # --------------------------------------------------------------------------------------------------- reorgs
 
-    def _check_reorg(self) -> int | None:
-        """Moves the cursor back to the fork point if its block left the chain; returns the first replaced block."""
-        cursor = self.journal.cursor()
-        if cursor is None or self._hash_at(cursor.block_number) == cursor.block_hash:
+    def _check_reorg(self, position: Position | None, known: KnownBlocks) -> Reorg | None:
+        """None if the position's block is still canonical, else the fork: the first replaced block and the newest
+        recorded block below it still on the chain."""
+        if position is None or self._hash_at(position.block_number) == position.block_hash:
             return None
-        fork, fork_hash = self._fork_point(cursor.block_number)
-        with self.journal.transaction():
-            self.journal.reset_to_seen(self.journal.request_ids_from_block(fork + 1))
-            self.journal.set_cursor(fork, fork_hash)
-        return fork + 1
+        ancestor = self._fork_point(position.block_number, known)
+        return Reorg(ancestor.block_number + 1, ancestor)
 
-    def _fork_point(self, orphan: int) -> tuple[int, bytes]:
+    def _fork_point(self, orphan: int, known: KnownBlocks) -> BlockRef:
         """The highest recorded block below `orphan` still on the chain, or the block before `start_block` when the
         walk reaches it; ChainError if the reorg is deeper than the recorded window."""
         floor = self.start_block - 1  # nothing below it matters: returning it rescans from start_block
         for number in range(orphan - 1, max(orphan - self.keep_blocks, floor) - 1, -1):
-            recorded = self.journal.block_hash(number)
+            recorded = known.block_hash(number)
             if recorded is None and number != floor:
                 continue
             current = self._hash_at(number)
             if current is not None and (current == recorded or number == floor):
-                return number, current
+                return BlockRef(number, current)
         raise ChainError(
             f"reorg deeper than the {self.keep_blocks} recorded blocks below block {orphan}: no common ancestor "
             "found; rescan from an older start_block with a fresh cursor"
         )
 
-    def _cursor_moved(self) -> bool:
-        cursor = self.journal.cursor()
-        return cursor is not None and self._hash_at(cursor.block_number) != cursor.block_hash
+    def _moved(self, base: Position | None) -> bool:
+        return base is not None and self._hash_at(base.block_number) != base.block_hash
 
     # ------------------------------------------------------------------------------------------------------ rpc
 

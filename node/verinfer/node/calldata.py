@@ -14,6 +14,7 @@ from eth_abi.abi import encode
 
 from verinfer.chain.abi import abi_type, find_entry, selector
 from verinfer.chain.artifacts import load_artifact
+from verinfer.node.request import PARAMS_BYTES
 from verinfer.types import RequestParams
 
 
@@ -24,7 +25,7 @@ class HubCalldata:
         abi = load_artifact("InferenceHub").abi
         self._entries = {
             name: find_entry(abi, "function", name)
-            for name in ("submitResults", "commitResult", "revealResult", "finalizeConsensus")
+            for name in ("submitResults", "submitZkResult", "commitResult", "revealResult", "finalizeConsensus")
         }
         self._types = {name: [abi_type(p) for p in entry["inputs"]] for name, entry in self._entries.items()}
         self._selectors = {name: selector(entry) for name, entry in self._entries.items()}
@@ -32,25 +33,27 @@ class HubCalldata:
     def _encode(self, name: str, *args: Any) -> bytes:
         return self._selectors[name] + encode(self._types[name], list(args))
 
-    def submit_results(self, items: Sequence[tuple[int, RequestParams, bytes]]) -> bytes:
-        """`submitResults(Submission[])`, laid out by hand (eth_abi takes ~0.2 ms an item; this, ~10 µs):
-        array offset, length, one offset per item, then each item: requestId, the 10 static words of its params,
-        the offset of its output (12 words in), the output's length and its bytes padded to 32."""
+    def submit_results(self, items: Sequence[tuple[int, bytes, bytes]]) -> bytes:
+        """`submitResults(Submission[])` from (request id, encoded params, output) items, laid out by hand (eth_abi
+        takes ~0.2 ms an item; this, ~10 µs): array offset, length, one offset per item, then each item: requestId,
+        the 10 static words of its params (`verinfer.node.request.encode_params`, as the journal holds them), the
+        offset of its output (12 words in), the output's length and its bytes padded to 32."""
         bodies = []
         for request_id, params, output in items:
+            if len(params) != PARAMS_BYTES:
+                raise ValueError(f"request {request_id}: encoded params are {len(params)} bytes, not {PARAMS_BYTES}")
             padded = output + bytes(-len(output) % 32)
-            bodies.append(
-                b"".join((_word(request_id), _params_words(params), _word(12 * 32), _word(len(output)), padded))
-            )
+            bodies.append(b"".join((_word(request_id), params, _word(12 * 32), _word(len(output)), padded)))
         offsets, position = [], 32 * len(bodies)
         for body in bodies:
             offsets.append(_word(position))
             position += len(body)
         return b"".join((self._selectors["submitResults"], _word(32), _word(len(bodies)), *offsets, *bodies))
 
-    def submit_results_reference(self, items: Sequence[tuple[int, RequestParams, bytes]]) -> bytes:
-        """The same calldata through eth_abi (what the unit test compares `submit_results` against)."""
-        return self._encode("submitResults", [(rid, params.as_abi(), output) for rid, params, output in items])
+    def submit_zk_result(
+        self, request_id: int, params: RequestParams, input_data: bytes, output: bytes, proof: bytes
+    ) -> bytes:
+        return self._encode("submitZkResult", request_id, params.as_abi(), input_data, output, proof)
 
     def commit_result(self, request_id: int, params: RequestParams, commit_hash: bytes) -> bytes:
         return self._encode("commitResult", request_id, params.as_abi(), commit_hash)
@@ -64,20 +67,3 @@ class HubCalldata:
 
 def _word(value: int) -> bytes:
     return value.to_bytes(32, "big")
-
-
-def _params_words(p: RequestParams) -> bytes:
-    return b"".join(
-        (
-            p.model_id,
-            p.input_hash,
-            bytes(12) + bytes.fromhex(p.requester[2:]),
-            _word(p.fee),
-            _word(p.deadline),
-            _word(p.callback_gas_limit),
-            _word(p.output_bytes),
-            _word(int(p.mode)),
-            _word(p.redundancy),
-            _word(int(p.env_restricted)),
-        )
-    )

@@ -11,174 +11,203 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from verinfer.chain import commitments
-from verinfer.chain.events import InferenceRequested
+from verinfer.chain.txmanager import Signed
 from verinfer.errors import ContractRevert
-from verinfer.types import Mode, Status
-from verinfer.node.context import NodeContext, request_of
-from verinfer.node.journal import Job, JobState
+from verinfer.node.calldata import HubCalldata
+from verinfer.node.journal import Job, JobState, SentTx
+from verinfer.node.metrics import NodeMetrics
+from verinfer.node.ports import Clock, HubReader, Sender, TxStore
+from verinfer.node.request import params_of
 from verinfer.node.submit import broadcast
-from verinfer.node.txmanager import Signed
+from verinfer.types import Mode, Status
 
 MAX_PER_TICK = 1_024
 
 
-def step(ctx: NodeContext, ready: Sequence[tuple[Job, InferenceRequested]]) -> int:
-    """Commits (the computed CONSENSUS jobs in `ready`), reveals and finalizes what is due; returns how many
-    transactions went out."""
-    out: list[Signed] = []
-    out.extend(_commit(ctx, [job for job, _ in ready]))
-    now: int | None = None
-    committed = ctx.journal.jobs(JobState.COMMITTED, limit=MAX_PER_TICK)
-    revealed = ctx.journal.jobs(JobState.REVEALED, limit=MAX_PER_TICK)
-    if committed or revealed:
-        now = ctx.chain_time()
-        out.extend(_reveal(ctx, committed, now))
-        out.extend(_finalize(ctx, revealed, now))
-    broadcast(ctx, out)
-    return len(out)
+class ConsensusStore(Protocol):
+    @property
+    def txs(self) -> TxStore: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def jobs(self, state: JobState, *, limit: int = ..., after: int = ...) -> list[Job]: ...
+    def store_salt(self, request_id: int, salt: bytes) -> Job: ...
+    def mark_committed(self, request_id: int, tx_hash: bytes, nonce: int) -> Job: ...
+    def mark_revealed(self, request_id: int, tx_hash: bytes, nonce: int) -> Job: ...
+    def mark_finalized(self, request_id: int) -> Job: ...
+    def mark_failed(self, request_id: int, reason: str) -> Job: ...
 
 
-def _round(ctx: NodeContext, request_id: int) -> tuple[int, int, int]:
-    """(commits, reveals, revealEndsAt) of a round."""
-    view: Any = ctx.system.sender.call(ctx.system.hub.functions.roundOf(request_id))
-    return int(view[0]), int(view[1]), int(view[2])
+class Consensus:
+    """The CONSENSUS stage. Its own state: when it last sent (or declined) each round's finalization, so a round
+    is not finalized again before `retry_after_s` (forgotten once the round is settled)."""
 
+    def __init__(
+        self,
+        store: ConsensusStore,
+        sender: Sender,
+        hub: HubReader,
+        clock: Clock,
+        calldata: HubCalldata,
+        hub_address: str,
+        metrics: NodeMetrics,
+        log: Any,
+        *,
+        retry_after_s: float = 30.0,
+        salts: Callable[[], bytes] = lambda: os.urandom(32),
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.hub = hub
+        self.clock = clock
+        self.calldata = calldata
+        self.hub_address = hub_address
+        self.metrics = metrics
+        self.log = log
+        self.retry_after_s = retry_after_s
+        self._salts = salts
+        self._monotonic = monotonic
+        self._wall = wall
+        self.finalize_sent: dict[int, float] = {}
+        """request id => when (monotonic) this node last sent or declined its finalizeConsensus"""
 
-def _mined(ctx: NodeContext, tx_hash: bytes | None) -> bool:
-    record = ctx.journal.txs.get(tx_hash) if tx_hash is not None else None
-    return record is not None and record.mined_block is not None
+    def step(self, ready: Sequence[Job]) -> int:
+        """Commits (the computed CONSENSUS jobs in `ready`), reveals and finalizes what is due; returns how many
+        transactions went out."""
+        out: list[Signed] = []
+        out.extend(self._commit(ready))
+        committed = self.store.jobs(JobState.COMMITTED, limit=MAX_PER_TICK)
+        revealed = self.store.jobs(JobState.REVEALED, limit=MAX_PER_TICK)
+        if committed or revealed:
+            now = self.clock.chain_time()
+            out.extend(self._reveal(committed, now))
+            out.extend(self._finalize(revealed, now))
+        broadcast(self.sender, out, self.metrics, self.log)
+        return len(out)
 
+    def _mined(self, tx_hash: bytes | None) -> bool:
+        record = self.store.txs.get(tx_hash) if tx_hash is not None else None
+        return record is not None and record.mined_block is not None
 
-# ------------------------------------------------------------------------------------------------------- commit
-
-
-def _commit(ctx: NodeContext, jobs: Sequence[Job]) -> list[Signed]:
-    out: list[Signed] = []
-    for job in jobs:
-        if job.output_hash is None:
-            continue
-        salt = job.salt if job.salt is not None else os.urandom(32)
-        vote = commitments.vote(job.output_hash, salt, ctx.address)
-        data = ctx.calldata.commit_result(job.request_id, ctx.params(job), vote)
+    def _send(self, data: bytes, kind: str) -> Signed | ContractRevert:
         try:
-            gas = ctx.txm.estimate_gas(ctx.hub, data)
+            gas = self.sender.estimate_gas(self.hub_address, data)
         except ContractRevert as exc:
-            _commit_refused(ctx, job, exc, salt)
-            continue
-        tx = ctx.txm.sign(ctx.hub, data, gas, "commit")
-        with ctx.journal.transaction():  # the salt is durable before the commit can reach the chain
-            ctx.journal.store_salt(job.request_id, salt)
-            ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
-            ctx.journal.mark_committed(job.request_id, tx.hash, tx.nonce)
-        out.append(tx)
-    return out
+            return exc
+        return self.sender.sign(self.hub_address, data, gas, kind)
 
+    def _fail(self, job: Job, label: str, reason: str) -> None:
+        self.store.mark_failed(job.request_id, reason)
+        self.metrics.failed.labels(label).inc()
 
-def _commit_refused(ctx: NodeContext, job: Job, exc: ContractRevert, salt: bytes) -> None:
-    if exc.name == "AlreadyCommitted":
-        # Our commit is on chain already (a reorg re-mined it after the journal restarted the job): adopt it.
-        found = ctx.own_event_tx("ResultCommitted", job)
-        if found is not None:
-            record = ctx.journal.txs.get(found)
-            with ctx.journal.transaction():
-                ctx.journal.store_salt(job.request_id, salt)
-                ctx.journal.mark_committed(job.request_id, found, record.nonce if record else 0)
-                if record is None:
-                    ctx.journal.txs.record(found, 0, "commit", b"")
-            return
-    ctx.journal.mark_failed(job.request_id, f"commit refused: {exc}")
-    ctx.metrics.failed.labels("commit").inc()
-    ctx.log.info("consensus commit refused", request_id=job.request_id, error=str(exc))
+    # --------------------------------------------------------------------------------------------------- commit
 
+    def _commit(self, jobs: Sequence[Job]) -> list[Signed]:
+        out: list[Signed] = []
+        for job in jobs:
+            if job.output_hash is None:
+                continue
+            salt = job.salt if job.salt is not None else self._salts()
+            vote = commitments.vote(job.output_hash, salt, self.sender.address)
+            tx = self._send(self.calldata.commit_result(job.request_id, params_of(job), vote), "commit")
+            if isinstance(tx, ContractRevert):
+                self._commit_refused(job, tx, salt)
+                continue
+            with self.store.transaction():  # the salt is durable before the commit can reach the chain
+                self.store.store_salt(job.request_id, salt)
+                self.store.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
+                self.store.mark_committed(job.request_id, tx.hash, tx.nonce)
+            out.append(tx)
+        return out
 
-# ------------------------------------------------------------------------------------------------------- reveal
+    def _commit_refused(self, job: Job, exc: ContractRevert, salt: bytes) -> None:
+        if exc.name == "AlreadyCommitted":
+            # Our commit is on chain already (a reorg re-mined it after the journal restarted the job): adopt it.
+            found = self.hub.own_event_tx("ResultCommitted", job.request_id, job.block_number)
+            if found is not None:
+                record: SentTx | None = self.store.txs.get(found)
+                with self.store.transaction():
+                    self.store.store_salt(job.request_id, salt)
+                    self.store.mark_committed(job.request_id, found, record.nonce if record else 0)
+                    if record is None:
+                        self.store.txs.record(found, 0, "commit", b"")
+                return
+        self._fail(job, "commit", f"commit refused: {exc}")
+        self.log.info("consensus commit refused", request_id=job.request_id, error=str(exc))
 
+    # --------------------------------------------------------------------------------------------------- reveal
 
-def _reveal(ctx: NodeContext, jobs: list[Job], now: int) -> list[Signed]:
-    out: list[Signed] = []
-    for job in jobs:
-        if not _mined(ctx, job.commit_tx_hash):
-            continue
-        request = request_of(job)
-        commits, _reveals, reveal_ends = _round(ctx, job.request_id)
-        if reveal_ends == 0:
-            if now > request.deadline:
-                ctx.journal.mark_failed(
-                    job.request_id,
-                    f"round did not fill ({commits}/{request.redundancy} "
-                    "commits) before the deadline; the requester can reclaim the fee",
-                )
-                ctx.metrics.failed.labels("round").inc()
-            continue
-        if now > reveal_ends:
-            ctx.journal.mark_failed(job.request_id, f"reveal window ended at {reveal_ends} before the reveal")
-            ctx.metrics.failed.labels("reveal").inc()
-            ctx.log.error("missed a reveal window: this vote will be slashed", request_id=job.request_id)
-            continue
-        if job.salt is None or job.output is None:
-            continue  # impossible by the journal's schema
-        data = ctx.calldata.reveal_result(job.request_id, ctx.params(job), job.output, job.salt)
-        try:
-            gas = ctx.txm.estimate_gas(ctx.hub, data)
-        except ContractRevert as exc:
-            if exc.name == "AlreadyRevealed":
-                found = ctx.own_event_tx("ResultRevealed", job)
-                if found is not None:
-                    ctx.journal.mark_revealed(job.request_id, found, 0)
-                    continue
-            ctx.journal.mark_failed(job.request_id, f"reveal refused: {exc}")
-            ctx.metrics.failed.labels("reveal").inc()
-            continue
-        tx = ctx.txm.sign(ctx.hub, data, gas, "reveal")
-        with ctx.journal.transaction():
-            ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
-            ctx.journal.mark_revealed(job.request_id, tx.hash, tx.nonce)
-        out.append(tx)
-    return out
+    def _reveal(self, jobs: list[Job], now: int) -> list[Signed]:
+        out: list[Signed] = []
+        for job in jobs:
+            if not self._mined(job.commit_tx_hash):
+                continue
+            request = params_of(job)
+            round_ = self.hub.round_of(job.request_id)
+            if round_.reveal_ends_at == 0:
+                if now > request.deadline:
+                    self._fail(
+                        job,
+                        "round",
+                        f"round did not fill ({round_.commits}/{request.redundancy} "
+                        "commits) before the deadline; the requester can reclaim the fee",
+                    )
+                continue
+            if now > round_.reveal_ends_at:
+                self._fail(job, "reveal", f"reveal window ended at {round_.reveal_ends_at} before the reveal")
+                self.log.error("missed a reveal window: this vote will be slashed", request_id=job.request_id)
+                continue
+            if job.salt is None or job.output is None:
+                continue  # impossible by the journal's schema
+            tx = self._send(self.calldata.reveal_result(job.request_id, request, job.output, job.salt), "reveal")
+            if isinstance(tx, ContractRevert):
+                if tx.name == "AlreadyRevealed":
+                    found = self.hub.own_event_tx("ResultRevealed", job.request_id, job.block_number)
+                    if found is not None:
+                        self.store.mark_revealed(job.request_id, found, 0)
+                        continue
+                self._fail(job, "reveal", f"reveal refused: {tx}")
+                continue
+            with self.store.transaction():
+                self.store.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
+                self.store.mark_revealed(job.request_id, tx.hash, tx.nonce)
+            out.append(tx)
+        return out
 
+    # ------------------------------------------------------------------------------------------------- finalize
 
-# ----------------------------------------------------------------------------------------------------- finalize
-
-
-def _finalize(ctx: NodeContext, jobs: list[Job], now: int) -> list[Signed]:
-    out: list[Signed] = []
-    for job in jobs:
-        if not _mined(ctx, job.reveal_tx_hash):
-            continue
-        status = ctx.system.status_of(job.request_id)
-        if status != Status.PENDING:
-            ctx.journal.mark_finalized(job.request_id)
-            ctx.finalize_sent.pop(job.request_id, None)
-            if status == Status.FULFILLED and _agreed(ctx, job):
-                ctx.metrics.fulfilled.labels(Mode.CONSENSUS.name).inc()
-                ctx.metrics.latency_seconds.observe(max(time.time() - job.seen_at, 0.0))
-            continue
-        commits, reveals, reveal_ends = _round(ctx, job.request_id)
-        if reveals < commits and now <= reveal_ends:
-            continue
-        key = job.request_id
-        if time.monotonic() - ctx.finalize_sent.get(key, float("-inf")) < ctx.stuck_after_s:
-            continue
-        data = ctx.calldata.finalize_consensus(job.request_id, ctx.params(job), job.output or b"")
-        try:
-            gas = ctx.txm.estimate_gas(ctx.hub, data)
-        except ContractRevert as exc:
-            # Outvoted (WinningOutputMismatch), or another node settled it in the meantime: not ours to send.
-            ctx.log.info("not finalizing", request_id=job.request_id, reason=str(exc))
-            ctx.finalize_sent[key] = time.monotonic()
-            continue
-        tx = ctx.txm.sign(ctx.hub, data, gas, "finalize")
-        ctx.journal.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
-        ctx.finalize_sent[key] = time.monotonic()
-        out.append(tx)
-    return out
-
-
-def _agreed(ctx: NodeContext, job: Job) -> bool:
-    """Whether this node's vote matches the round's winning output."""
-    view: Any = ctx.system.sender.call(ctx.system.hub.functions.roundOf(job.request_id))
-    return bytes(view[3]) == job.output_hash
+    def _finalize(self, jobs: list[Job], now: int) -> list[Signed]:
+        out: list[Signed] = []
+        for job in jobs:
+            if not self._mined(job.reveal_tx_hash):
+                continue
+            key = job.request_id
+            status = self.hub.status_of(key)
+            if status != Status.PENDING:
+                self.store.mark_finalized(key)
+                self.finalize_sent.pop(key, None)
+                if status == Status.FULFILLED and self.hub.round_of(key).winning_output_hash == job.output_hash:
+                    self.metrics.fulfilled.labels(Mode.CONSENSUS.name).inc()
+                    self.metrics.latency_seconds.observe(max(self._wall() - job.seen_at, 0.0))
+                continue
+            round_ = self.hub.round_of(key)
+            if round_.reveals < round_.commits and now <= round_.reveal_ends_at:
+                continue
+            if self._monotonic() - self.finalize_sent.get(key, float("-inf")) < self.retry_after_s:
+                continue
+            data = self.calldata.finalize_consensus(key, params_of(job), job.output or b"")
+            tx = self._send(data, "finalize")
+            self.finalize_sent[key] = self._monotonic()
+            if isinstance(tx, ContractRevert):
+                # Outvoted (WinningOutputMismatch), or another node settled it in the meantime: not ours to send.
+                self.log.info("not finalizing", request_id=key, reason=str(tx))
+                continue
+            self.store.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
+            out.append(tx)
+        return out

@@ -17,25 +17,35 @@ from types import FrameType
 from typing import Any
 
 from verinfer.chain.deploy import load_deployment
+from verinfer.chain.jsonrpc import JsonRpc
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
-from verinfer.chain.watcher import LogWatcher, RawSource
+from verinfer.chain.txmanager import TxManager
+from verinfer.chain.watcher import JsonRpcSource, LogWatcher
 from verinfer.config import NodeConfig, load_config
-from verinfer.errors import ChainError, ConfigError, ContractRevert, VerinferError
+from verinfer.errors import ChainError, ConfigError, ContractRevert, ModelError, VerinferError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
 from verinfer.keys import load_account
-from verinfer.sdk.operator import Operator
-from verinfer.types import Eligibility, Mode
 from verinfer.node import logs
-from verinfer.node.compute import ModelCatalog
-from verinfer.node.context import NodeContext
+from verinfer.node.calldata import HubCalldata
+from verinfer.node.compute import Compute, ModelCatalog, Policy
+from verinfer.node.consensus import Consensus
+from verinfer.node.hub import ChainClock, HubView
+from verinfer.node.ingest import Ingest
 from verinfer.node.journal import Journal
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
+from verinfer.node.profile import Stopwatch
+from verinfer.node.prove import Prove
 from verinfer.node.prover import ProvingPool
-from verinfer.node.scheduler import Scheduler, TickReport
-from verinfer.node.txmanager import TxManager
+from verinfer.node.reorg import ReorgHandler
+from verinfer.node.scheduler import Scheduler, Stages, TickReport
+from verinfer.node.submit import Submit
+from verinfer.node.track import Track
+from verinfer.sdk.client import read_model
+from verinfer.sdk.operator import Operator
+from verinfer.types import Eligibility, Mode, ModelSpec
 
 BACKOFF_START_S = 0.25
 BACKOFF_CAP_S = 5.0  # an RPC outage is retried at least this often, so the node resumes within seconds of its end
@@ -53,14 +63,39 @@ class Registration:
 
 
 class NodeService:
-    def __init__(self, config: NodeConfig, *, log: Any | None = None) -> None:
+    """The node: `setup()`, then `run()` (or `run_forever()`), then `close()`.
+
+    A step that fails on the RPC is retried after a pause that starts at `backoff_start_s` and doubles up to
+    `backoff_cap_s`: the cap bounds how long after an outage ends the node resumes (tests use a short one).
+    """
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        log: Any | None = None,
+        backoff_start_s: float = BACKOFF_START_S,
+        backoff_cap_s: float = BACKOFF_CAP_S,
+    ) -> None:
+        if not 0 < backoff_start_s <= backoff_cap_s:
+            raise ConfigError(
+                f"backoff_start_s ({backoff_start_s}) must be positive and at most backoff_cap_s ({backoff_cap_s})"
+            )
         self.config = config
+        self.backoff_start_s = backoff_start_s
+        self.backoff_cap_s = backoff_cap_s
         self.log = log if log is not None else logs.logger()
         self.metrics = NodeMetrics()
         self.health = Health(stale_after=max(config.poll_interval_s * HEALTH_STALE_FACTOR, 30.0))
         self._stop = threading.Event()
         self._server: MetricsServer | None = None
-        self.ctx: NodeContext | None = None
+        self.stopwatch = Stopwatch()
+        self.env_hash = b""
+        self.system: System | None = None
+        self.journal: Journal | None = None
+        self.txm: TxManager | None = None
+        self.catalog: ModelCatalog | None = None
+        self.prover: Prove | None = None
         self.scheduler: Scheduler | None = None
         self.registration: Registration | None = None
 
@@ -79,58 +114,37 @@ class NodeService:
         account = load_account(cfg.keys, chain_id)
         decoder = RevertDecoder.for_system()
         system = System.bind(TxSender(w3, account, decoder), deployment)
-        env_hash = manifest_hash(environment_manifest(cfg.runner.intra_op_threads, cfg.runner.graph_optimization_level))
-        journal = Journal(cfg.journal_path, chain_id, deployment.hub.address)
-        txm = TxManager(
-            w3,
-            account,
-            cfg.rpc_url,
-            chain_id=chain_id,
-            decoder=decoder,
-            timeout=cfg.tx.rpc_timeout_s,
-            tip_wei=cfg.tx.tip_wei,
-            max_fee_wei=cfg.tx.max_fee_wei,
+        self.system = system
+        self.env_hash = manifest_hash(
+            environment_manifest(cfg.runner.intra_op_threads, cfg.runner.graph_optimization_level)
         )
-        ctx = NodeContext(
-            system=system,
-            journal=journal,
-            txm=txm,
-            catalog=None,  # type: ignore[arg-type]  # set just below
-            metrics=self.metrics,
-            log=self.log.bind(node=account.address),
-            env_hash=env_hash,
-            confirmations=cfg.confirmations,
-            max_batch_items=cfg.batch.max_items,
-            max_batch_gas=cfg.batch.max_gas,
-            min_fee_wei=cfg.policy.min_fee_wei,
-            policy_gas_per_result=cfg.policy.gas_per_result,
-            modes=cfg.modes,
-            stuck_after_s=cfg.tx.stuck_after_s,
-            max_attempts=cfg.tx.max_attempts,
+        self.journal = journal = Journal(cfg.journal_path, chain_id, deployment.hub.address)
+        client = JsonRpc(cfg.rpc_url, timeout=cfg.tx.rpc_timeout_s, decoder=decoder)
+        self.txm = txm = TxManager(
+            client, account, chain_id=chain_id, tip_wei=cfg.tx.tip_wei, max_fee_wei=cfg.tx.max_fee_wei
         )
+        self.log = log = self.log.bind(node=account.address)
+        hub = HubView(system, client, account.address)
         store = ModelStore(cfg.model_cache_dir, max_bytes=cfg.max_model_bytes, timeout=cfg.fetch_timeout_s)
-        if Mode.ZK in cfg.modes and cfg.zk.artifacts_dir is not None:
-            ctx.prover = ProvingPool(cfg.zk.artifacts_dir, cfg.zk.workers)
-        ctx.catalog = ModelCatalog(
+        self.catalog = ModelCatalog(
             store,
-            ctx.spec,
+            lambda model_id: read_spec(system, model_id),
             intra_op_threads=cfg.runner.intra_op_threads,
             graph_optimization_level=cfg.runner.graph_optimization_level,
         )
-        self.ctx = ctx
-        self.log = ctx.log
-        self.registration = self._register(ctx)
+        if Mode.ZK in cfg.modes and cfg.zk.artifacts_dir is not None:
+            self.prover = Prove(ProvingPool(cfg.zk.artifacts_dir, cfg.zk.workers), journal, self.metrics, log)
+        self.registration = self._register()
         watcher = LogWatcher(
-            w3,
+            JsonRpcSource(client),
             deployment.hub.address,
-            journal,
             start_block=max(deployment.start_block, 1),
             confirmations=cfg.confirmations,
             max_range=cfg.max_log_range,
-            timer=ctx.stopwatch,
-            source=RawSource(txm.raw),
+            timer=self.stopwatch,
         )
-        self.scheduler = Scheduler(ctx, watcher)
+        stages = self._stages(journal, txm, hub, watcher, self.catalog, deployment.hub.address)
+        self.scheduler = Scheduler(stages, journal, txm, self.metrics, self.stopwatch, cfg.confirmations)
         if cfg.metrics.enabled:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)
             self._server.start()
@@ -139,56 +153,124 @@ class NodeService:
             "node ready",
             chain_id=chain_id,
             hub=deployment.hub.address,
-            env_hash="0x" + env_hash.hex(),
+            env_hash="0x" + self.env_hash.hex(),
             models=len(self.registration.models),
             metrics_port=self.metrics_port,
             actions=list(self.registration.actions),
+        )
+
+    def _stages(
+        self,
+        journal: Journal,
+        txm: TxManager,
+        hub: HubView,
+        watcher: LogWatcher,
+        catalog: ModelCatalog,
+        hub_address: str,
+    ) -> Stages:
+        """The pipeline's stages, each given what it needs (the journal, the sender, the hub reader, ...)."""
+        cfg, log = self.config, self.log
+        reorgs = ReorgHandler(journal, txm.nonces, log)
+        calldata = HubCalldata()
+        metrics, sw = self.metrics, self.stopwatch
+        return Stages(
+            ingest=Ingest(watcher, journal, hub, reorgs, timer=sw),
+            compute=Compute(
+                journal,
+                catalog,
+                hub,
+                ChainClock(txm),
+                txm,
+                Policy(cfg.modes, cfg.policy.min_fee_wei, cfg.policy.gas_per_result),
+                metrics,
+                log,
+                prover=self.prover,
+                timer=sw,
+            ),
+            submit=Submit(
+                journal,
+                txm,
+                calldata,
+                hub_address,
+                metrics,
+                log,
+                max_batch_items=cfg.batch.max_items,
+                max_batch_gas=cfg.batch.max_gas,
+                timer=sw,
+            ),
+            consensus=Consensus(
+                journal,
+                txm,
+                hub,
+                ChainClock(txm),
+                calldata,
+                hub_address,
+                metrics,
+                log,
+                retry_after_s=cfg.tx.stuck_after_s,
+            ),
+            track=Track(
+                journal,
+                txm,
+                hub,
+                reorgs,
+                hub_address,
+                metrics,
+                log,
+                confirmations=cfg.confirmations,
+                stuck_after_s=cfg.tx.stuck_after_s,
+                max_attempts=cfg.tx.max_attempts,
+                timer=sw,
+            ),
         )
 
     @property
     def metrics_port(self) -> int | None:
         return self._server.port if self._server is not None else None
 
-    def _register(self, ctx: NodeContext) -> Registration:
+    def _register(self) -> Registration:
         """Registers the node, or brings its stake, environment and models up to the config (`registration`)."""
         cfg = self.config.registration
-        operator = Operator(ctx.system)
+        if self.system is None or self.txm is None:
+            raise VerinferError("NodeService._register() before the chain is bound")
+        address, env_hash = self.txm.address, self.env_hash
+        operator = Operator(self.system)
         wanted = self._wanted_models(operator)
         status = operator.status(wanted)
         if status.unbonding:
             raise ConfigError(
-                f"node {ctx.address} is unbonding (until {status.unbonding_ends_at}): it cannot serve; "
+                f"node {address} is unbonding (until {status.unbonding_ends_at}): it cannot serve; "
                 "withdraw and register again, or use another key"
             )
         if not cfg.auto:
             if not status.registered or any(e != Eligibility.ELIGIBLE for e in status.eligibility.values()):
                 raise ConfigError(
-                    f"node {ctx.address} is not registered and eligible for its models "
+                    f"node {address} is not registered and eligible for its models "
                     "(registration.auto = false): run `verinfer node register` or set auto = true"
                 )
-            return Registration(ctx.address, ctx.env_hash, tuple(wanted), ())
+            return Registration(address, env_hash, tuple(wanted), ())
         stake_goal = max(cfg.stake_wei or 0, status.min_stake)
         actions: list[str] = []
         try:
             if not status.registered:
-                operator.register(ctx.env_hash, wanted, stake_goal)
+                operator.register(env_hash, wanted, stake_goal)
                 actions.append(f"registered with {stake_goal} wei stake and {len(wanted)} models")
             else:
                 if status.stake < stake_goal:
                     operator.add_stake(stake_goal - status.stake)
                     actions.append(f"added {stake_goal - status.stake} wei stake")
-                if status.env_hash != ctx.env_hash:
-                    operator.update_environment(ctx.env_hash)
+                if status.env_hash != env_hash:
+                    operator.update_environment(env_hash)
                     actions.append("updated the environment hash")
                 missing = [m for m, e in status.eligibility.items() if e == Eligibility.MODEL_NOT_SERVED]
                 if missing:
                     operator.set_models(missing, True)
                     actions.append(f"now serves {len(missing)} more models")
         except ContractRevert as exc:
-            raise ChainError(f"registering node {ctx.address} failed: {exc}") from exc
+            raise ChainError(f"registering node {address} failed: {exc}") from exc
         for action in actions:
             self.log.info("registration", action=action)
-        return Registration(ctx.address, ctx.env_hash, tuple(wanted), tuple(actions))
+        return Registration(address, env_hash, tuple(wanted), tuple(actions))
 
     def _wanted_models(self, operator: Operator) -> list[bytes]:
         """The model ids from `registration.models`, or every live model this node's modes can serve ("all")."""
@@ -214,7 +296,7 @@ class NodeService:
         """Ticks until `stop()` (or `max_ticks`); RPC failures back off (capped) and are retried, never fatal."""
         if self.scheduler is None:
             raise VerinferError("NodeService.run() before setup()")
-        backoff = BACKOFF_START_S
+        backoff = self.backoff_start_s
         ticks = 0
         while not self._stop.is_set() and (max_ticks is None or ticks < max_ticks):
             ticks += 1
@@ -225,9 +307,9 @@ class NodeService:
                 self.health.failed(str(exc))
                 self.log.warning("step failed; retrying", error=str(exc), retry_in_s=backoff)
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_CAP_S)
+                backoff = min(backoff * 2, self.backoff_cap_s)
                 continue
-            backoff = BACKOFF_START_S
+            backoff = self.backoff_start_s
             self.health.ok()
             if report.seen or report.computed or report.sent or report.confirmed or report.failed:
                 self.log.info(
@@ -264,12 +346,23 @@ class NodeService:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        if self.ctx is not None:
-            if self.ctx.prover is not None:
-                self.ctx.prover.close()
-            self.ctx.txm.close()
-            self.ctx.journal.close()
-            self.ctx = None
+        if self.prover is not None:
+            self.prover.close()
+            self.prover = None
+        if self.txm is not None:
+            self.txm.close()
+            self.txm = None
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+
+def read_spec(system: System, model_id: bytes) -> ModelSpec:
+    """The model's registered spec; an unknown model is a `ModelError` (the job fails, the node goes on)."""
+    try:
+        return read_model(system, model_id)
+    except ContractRevert as exc:
+        raise ModelError(f"model 0x{model_id.hex()} cannot be read from the registry: {exc}") from exc
 
 
 def run_node(config_path: Path | None, *, json_logs: bool | None = None) -> None:

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from verinfer.chain.events import EventCodec
-from verinfer.chain.rawbatch import call_batch, send_raw_batch, sign_many
-from verinfer.chain.tx import rpc
+from verinfer.chain.jsonrpc import JsonRpc
+from verinfer.chain.tx import rpc, sign_many
 from verinfer.errors import ChainError
 from verinfer.inference import codec
 from verinfer.types import Mode
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 REQUEST_GAS = 300_000  # generous for inputs up to a few KB; unused gas is not paid
 POST_CHUNK = 1_000
+RPC_TIMEOUT_S = 30.0
+SEND_TIMEOUT_S = 60.0  # a POST of POST_CHUNK raw transactions
 
 
 @dataclass(frozen=True)
@@ -36,24 +38,22 @@ class BulkRequests:
     def request_ids(self, client: Client, timeout: float = 60.0) -> list[int]:
         """The request ids, in sending order, once every transaction is mined (ChainError on a revert)."""
         system = client.system
-        rpc_url = system.sender.w3.provider.endpoint_uri  # type: ignore[attr-defined]
         codec_ = EventCodec.from_abi(system.hub.abi, "InferenceRequested")
         deadline = time.monotonic() + timeout
         receipts: dict[bytes, Any] = {}
-        while len(receipts) < len(self.tx_hashes):
-            missing = [h for h in self.tx_hashes if h not in receipts]
-            for start in range(0, len(missing), POST_CHUNK):
-                chunk = missing[start : start + POST_CHUNK]
-                answers = call_batch(
-                    str(rpc_url), "eth_getTransactionReceipt", [["0x" + h.hex()] for h in chunk], timeout=30.0
-                )
-                for tx_hash, answer in zip(chunk, answers, strict=True):
-                    if isinstance(answer, dict):
-                        receipts[tx_hash] = answer
-            if len(receipts) < len(self.tx_hashes):
-                if time.monotonic() > deadline:
-                    raise ChainError(f"{len(self.tx_hashes) - len(receipts)} requests not mined within {timeout}s")
-                time.sleep(0.1)
+        with JsonRpc(_url(client), timeout=RPC_TIMEOUT_S) as rpc_client:
+            while len(receipts) < len(self.tx_hashes):
+                missing = [h for h in self.tx_hashes if h not in receipts]
+                for start in range(0, len(missing), POST_CHUNK):
+                    chunk = missing[start : start + POST_CHUNK]
+                    answers = rpc_client.batch("eth_getTransactionReceipt", [["0x" + h.hex()] for h in chunk])
+                    for tx_hash, answer in zip(chunk, answers, strict=True):
+                        if isinstance(answer, dict):
+                            receipts[tx_hash] = answer
+                if len(receipts) < len(self.tx_hashes):
+                    if time.monotonic() > deadline:
+                        raise ChainError(f"{len(self.tx_hashes) - len(receipts)} requests not mined within {timeout}s")
+                    time.sleep(0.1)
         ids = []
         for tx_hash in self.tx_hashes:
             receipt = receipts[tx_hash]
@@ -93,14 +93,19 @@ def request_many(
 
 def send_signed(client: Client, raws: Sequence[bytes]) -> BulkRequests:
     """Posts signed transactions in batches of POST_CHUNK; ChainError names the first one the node refuses."""
-    rpc_url = str(client.system.sender.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
     hashes: list[bytes] = []
-    for start in range(0, len(raws), POST_CHUNK):
-        for item in send_raw_batch(rpc_url, raws[start : start + POST_CHUNK], timeout=60.0):
-            if item.tx_hash is None:
-                raise ChainError(f"request #{start + item.index} refused: {item.error}")
-            hashes.append(bytes(item.tx_hash))
+    with JsonRpc(_url(client), timeout=SEND_TIMEOUT_S) as rpc_client:
+        for start in range(0, len(raws), POST_CHUNK):
+            for item in rpc_client.send_raw_batch(raws[start : start + POST_CHUNK]):
+                if item.tx_hash is None:
+                    raise ChainError(f"request #{start + item.index} refused: {item.error}")
+                hashes.append(bytes(item.tx_hash))
     return BulkRequests(tuple(hashes))
+
+
+def _url(client: Client) -> str:
+    """The RPC URL the client's web3 talks to (the bulk paths post to it directly)."""
+    return str(client.system.sender.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
 
 
 def sign_requests(

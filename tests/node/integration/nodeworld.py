@@ -25,10 +25,10 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
 from verinfer.config import NodeConfig
 from verinfer.demo.models import DemoModel, build_credit_model
+from verinfer.node.service import NodeService
 from verinfer.sdk import Client
 from verinfer.sdk.bulk import request_many
 from verinfer.types import HubParams, Mode, Status
-from verinfer.node.service import NodeService
 
 PRICE = 10**15
 SCALE = 1_000_000
@@ -75,7 +75,7 @@ class NodeWorld:
         return path
 
     def node_address(self, node: int = 0) -> str:
-        return Account.from_key(self.anvil.accounts[NODE_ACCOUNTS[node]].private_key).address
+        return str(Account.from_key(self.anvil.accounts[NODE_ACCOUNTS[node]].private_key).address)
 
     def rows(self, n: int, seed: int = 0) -> list[np.ndarray]:
         rng = np.random.default_rng(seed)

@@ -1,9 +1,13 @@
-"""kill -9 at random moments: a node process is killed 20 times while 220 requests (160 SINGLE, 60 CONSENSUS) flow and
-restarted each time. Every request ends final exactly once, the killed node never delivers a request twice and
-never loses a consensus salt (it is never slashed)."""
+"""kill -9 at points tied to the node's own progress: a node process is killed 20 times while 220 requests (160 SINGLE,
+60 CONSENSUS) flow and restarted each time. Every fourth kill lands during start-up (right after the process starts);
+the others land after the incarnation logged "node ready" and then a chosen number of "tick" lines (work seen,
+computed, sent or confirmed), so each kill interrupts serving however slow the machine is. Every request ends final
+exactly once, the killed node never delivers a request twice and never loses a consensus salt (it is never
+slashed)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -16,14 +20,15 @@ from pathlib import Path
 import pytest
 
 from tests.node.integration.nodeworld import node_world, running
-from verinfer.types import Mode, Status
 from verinfer.node.service import NodeService
+from verinfer.types import Mode, Status
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 KILLS = 20
 SINGLE_PER_WAVE = 8  # 20 waves: 160 SINGLE + 60 CONSENSUS requests
 CONSENSUS_PER_WAVE = 3
+PROGRESS_CAP_S = 120.0  # a generous cap on waiting for an incarnation's progress
 
 
 def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -36,7 +41,36 @@ def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def test_kill_9_at_random_points_loses_nothing_and_repeats_nothing(tmp_path: Path, forge_build: Path) -> None:
+def events_since(log: Path, offset: int) -> list[str]:
+    """The `event` of every complete JSON log line written after byte `offset`."""
+    events = []
+    with log.open("rb") as f:
+        f.seek(offset)
+        for line in f.read().split(b"\n")[:-1]:  # the last piece is an unfinished line (or empty)
+            try:
+                events.append(str(json.loads(line)["event"]))
+            except (ValueError, KeyError):
+                continue  # not one of the node's log lines (a traceback, a warning from a library)
+    return events
+
+
+def wait_for_progress(process: subprocess.Popen[bytes], log: Path, offset: int, ticks: int) -> None:
+    """Returns once this incarnation logged "node ready" and then `ticks` "tick" lines (or, for the ticks only, once
+    PROGRESS_CAP_S passed: the node may have run out of work). Not reaching "node ready" in time fails the test."""
+    deadline = time.monotonic() + PROGRESS_CAP_S
+    while True:
+        events = events_since(log, offset)
+        ready = "node ready" in events
+        if ready and events[events.index("node ready") :].count("tick") >= ticks:
+            return
+        assert process.poll() is None, f"the node exited ({process.returncode}):\n{log.read_text()[-3000:]}"
+        if time.monotonic() > deadline:
+            assert ready, f'no "node ready" within {PROGRESS_CAP_S}s:\n{log.read_text()[-3000:]}'
+            return
+        time.sleep(0.05)
+
+
+def test_kill_9_at_points_of_progress_loses_nothing_and_repeats_nothing(tmp_path: Path, forge_build: Path) -> None:
     rng = random.Random(20261125)
     log = tmp_path / "node0.log"
     with node_world(tmp_path) as world:
@@ -45,15 +79,20 @@ def test_kill_9_at_random_points_loses_nothing_and_repeats_nothing(tmp_path: Pat
         # A steady second node joins consensus rounds only, so SINGLE requests have exactly one server: the victim.
         steady = NodeService(world.config(1, modes=["CONSENSUS"]))
         with running(steady):
+            offset = 0
             process = start(config, log)
             ids: list[int] = []
             waves = [(Mode.SINGLE, 1, SINGLE_PER_WAVE), (Mode.CONSENSUS, 2, CONSENSUS_PER_WAVE)]
+            serving_kills = 0
             for kill in range(KILLS):
                 for mode, redundancy, count in waves:
                     ids += world.request(count, mode=mode, redundancy=redundancy, seed=kill)
-                time.sleep(rng.uniform(0.5, 4.0))  # anywhere: start-up, watching, computing, signing, sending
+                if kill % 4 != 0:  # else a start-up kill: the process was just started
+                    wait_for_progress(process, log, offset, ticks=rng.randint(0, 3))
+                    serving_kills += 1
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+                offset = log.stat().st_size if log.exists() else 0
                 process = start(config, log)
             try:
                 statuses = world.wait_final(ids, timeout=180)
@@ -69,6 +108,7 @@ def test_kill_9_at_random_points_loses_nothing_and_repeats_nothing(tmp_path: Pat
         skipped_by_victim = [e for e in world.hub_events("ResultSkipped") if e.args["node"] == killed_node]
         assert skipped_by_victim == []  # a delivery sent twice would be skipped by the hub as NOT_PENDING
         assert [e for e in world.hub_events("VoteSlashed") if e.args["node"] == killed_node] == []
-        # Kills landed both during start-up and while serving: most incarnations got to serve before dying.
+        # Kills landed both during start-up and while serving: every serving kill came after "node ready".
         ready = log.read_text().count('"node ready"')
-        assert KILLS // 2 <= ready <= KILLS + 1
+        assert serving_kills == KILLS - KILLS // 4
+        assert serving_kills <= ready <= KILLS + 1

@@ -7,12 +7,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.node.integration.nodeworld import NodeWorld, node_world, running
-from verinfer.types import Status
 from verinfer.node.service import NodeService
+from verinfer.types import Status
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,8 @@ def reorg_dropping_node_results(world: NodeWorld, depth: int, node: str) -> int:
     head = world.w3.eth.block_number
     keep, dropped = [], 0
     for number in range(head - depth + 1, head + 1):
-        for tx in world.w3.eth.get_block(number, full_transactions=True)["transactions"]:
+        txs: list[Any] = list(world.w3.eth.get_block(number, full_transactions=True)["transactions"])
+        for tx in txs:
             if tx["from"] == node:
                 dropped += 1
             else:

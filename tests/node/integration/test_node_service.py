@@ -16,11 +16,11 @@ from tests.node.integration.nodeworld import PRICE, node_world, running
 from tests.node.support import gemm_softmax
 from verinfer.errors import ModelError
 from verinfer.inference import codec
-from verinfer.sdk.bulk import request_many
-from verinfer.types import Mode, Status
 from verinfer.node.compute import LoadedModel
 from verinfer.node.journal import JobState
 from verinfer.node.service import NodeService
+from verinfer.sdk.bulk import request_many
+from verinfer.types import Mode, Status
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +60,9 @@ class LyingModel:
 
 
 def lie(service: NodeService) -> None:
-    assert service.ctx is not None
-    catalog = service.ctx.catalog
+    assert service.journal is not None
+    catalog = service.catalog
+    assert catalog is not None
     real_get = catalog.get
     catalog.get = lambda model_id: LyingModel(real_get(model_id))  # type: ignore[method-assign,assignment,return-value]
 
@@ -87,10 +88,10 @@ def test_consensus_liar_is_outvoted_and_slashed_and_honest_nodes_paid(tmp_path: 
         for rid in ids[:2]:
             assert world.client.verify(rid).matches
         for i, service in enumerate(services):
-            assert service.ctx is not None
-            backlog = service.ctx.journal.backlog()
+            assert service.journal is not None
+            backlog = service.journal.backlog()
             assert sum(backlog.values()) == 0, (i, backlog)
-            assert len(service.ctx.journal.jobs(JobState.FINALIZED, limit=100)) == len(ids)
+            assert len(service.journal.jobs(JobState.FINALIZED, limit=100)) == len(ids)
 
 
 def test_bad_work_fails_with_its_reason_and_the_node_serves_the_rest(tmp_path: Path, forge_build: Path) -> None:
@@ -108,8 +109,8 @@ def test_bad_work_fails_with_its_reason_and_the_node_serves_the_rest(tmp_path: P
             bad = [world.client.request(model, [[0.1, 0.2, 0.3, 0.4]]).request_id for model in (gone_id, swapped_id)]
             good = world.request(5)
             assert set(world.wait_final(good).values()) == {Status.FULFILLED}
-            assert service.ctx is not None
-            journal = service.ctx.journal
+            assert service.journal is not None
+            journal = service.journal
             deadline = time.monotonic() + 20
             while (
                 any(
@@ -135,8 +136,8 @@ def test_requests_below_the_fee_policy_are_skipped_with_the_reason(tmp_path: Pat
         config = world.config(0, policy={"min_fee_wei": PRICE + 1})
         with running(NodeService(config)) as service:
             (rid,) = world.request(1)
-            assert service.ctx is not None
-            journal = service.ctx.journal
+            assert service.journal is not None
+            journal = service.journal
             deadline = time.monotonic() + 20
             while (
                 journal.job(rid) is None or journal.job(rid).state is not JobState.FAILED  # type: ignore[union-attr]
@@ -156,7 +157,7 @@ def test_a_stuck_transaction_is_replaced_with_higher_fees(tmp_path: Path, forge_
     with node_world(tmp_path) as world:
         config = world.config(0, tx={"stuck_after_s": 1.0})
         with running(NodeService(config)) as service:
-            assert service.ctx is not None
+            assert service.journal is not None
             (warm,) = world.request(1)
             assert world.wait_final([warm]) == {warm: Status.FULFILLED}
             world.rpc("evm_setAutomine", [False])

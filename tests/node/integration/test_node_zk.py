@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from tests.node.integration.nodeworld import PRICE, NodeWorld, node_world, running
-from verinfer.types import Mode, Status
 from verinfer.node.journal import JobState
 from verinfer.node.service import NodeService
+from verinfer.types import Mode, Status
 from verinfer.zk import prepare, register_prepared
 from verinfer.zk.models import calibration_rows, mlp
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # proving takes minutes
 
 FEATURES = 4
 
@@ -46,9 +46,9 @@ def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build:
             single_ids = world.request(20)
             assert set(world.wait_final(single_ids, timeout=60).values()) == {Status.FULFILLED}
             assert set(world.wait_final(zk_ids, timeout=120).values()) == {Status.FULFILLED}
-            assert service.ctx is not None
+            assert service.journal is not None
             for rid in zk_ids:
-                job = service.ctx.journal.job(rid)
+                job = service.journal.job(rid)
                 assert job is not None
                 assert job.state is JobState.CONFIRMED
                 assert job.proof
@@ -62,12 +62,12 @@ def test_proofs_interrupted_by_a_restart_are_made_again(tmp_path: Path, forge_bu
         config = world.config(0, modes=["ZK"], zk={"artifacts_dir": tmp_path / "zk"})
         ids = zk_requests(world, zk_model(world, tmp_path, seed=6), seed=6)
         with running(NodeService(config)) as first:
-            assert first.ctx is not None
+            assert first.journal is not None
             deadline = time.monotonic() + 30
-            while first.ctx.prover is not None and not first.ctx.prover.busy and time.monotonic() < deadline:
+            while first.prover is not None and not first.prover.busy and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert first.ctx.prover is not None
-            assert first.ctx.prover.busy  # stopped while proofs are running
+            assert first.prover is not None
+            assert first.prover.busy  # stopped while proofs are running
         assert Status.PENDING in world.statuses(ids).values()
         with running(NodeService(config)):
             assert set(world.wait_final(ids, timeout=120).values()) == {Status.FULFILLED}

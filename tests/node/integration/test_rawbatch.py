@@ -1,5 +1,6 @@
-"""send_raw_batch: 200 pre-signed transfers in one JSON-RPC batch on the session anvil (all mined, balances add up), a
-bad item among good ones, and malformed answers through httpx's MockTransport. Prints batch vs one-by-one tx/s."""
+"""JsonRpc.send_raw_batch: 200 pre-signed transfers in one JSON-RPC batch on the session anvil (all mined, balances
+add up), a bad item among good ones, and malformed answers through httpx's MockTransport.
+Prints batch vs one-by-one tx/s."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from verinfer.chain.anvil import Anvil
+from verinfer.chain.jsonrpc import BAD_RESPONSE, NO_RESPONSE, BatchItemResult, JsonRpc
 from verinfer.chain.nonces import NonceManager
-from verinfer.chain.rawbatch import BAD_RESPONSE, NO_RESPONSE, BatchItemResult, send_raw_batch, sign_many
+from verinfer.chain.tx import sign_many
 from verinfer.errors import ChainError
 
 N = 200
@@ -28,6 +30,11 @@ TIMEOUT = 30.0
 GWEI = 10**9
 
 # ---------------------------------------------------------------------------------------------------- on anvil
+
+
+def send(url: str, raws: Sequence[bytes], timeout: float = TIMEOUT) -> list[BatchItemResult]:
+    with JsonRpc(url, timeout=timeout) as client:
+        return client.send_raw_batch(raws)
 
 
 def recipients(tag: str, count: int) -> list[ChecksumAddress]:
@@ -73,7 +80,7 @@ def test_batch_of_200_transfers_all_mined_and_balances_add_up(
     raws = signed_transfers(w3, sender, nonces, to)
     before = w3.eth.get_balance(sender.address)
 
-    results = send_raw_batch(anvil.rpc_url, raws, timeout=TIMEOUT)
+    results = send(anvil.rpc_url, raws)
 
     assert [r.index for r in results] == list(range(N))
     assert all(r.ok for r in results), [r.error for r in results if r.error]
@@ -109,7 +116,7 @@ def test_batch_with_one_bad_item_reports_it_and_sends_the_rest(
         bad = sign_many(broke, transfers(w3, broke.address, [sender.address], [0]))[0]
     raws = [*good[:2], bad, *good[2:]]
 
-    results = send_raw_batch(anvil.rpc_url, raws, timeout=TIMEOUT)
+    results = send(anvil.rpc_url, raws)
 
     failed = results[2]
     assert failed.tx_hash is None
@@ -133,7 +140,7 @@ def test_throughput_batch_vs_one_by_one(w3: Web3, anvil: Anvil, accounts: list[L
     single_raws = signed_transfers(w3, single_sender, NonceManager(w3, single_sender.address), recipients("slow", N))
 
     started = time.perf_counter()
-    results = send_raw_batch(anvil.rpc_url, batch_raws, timeout=TIMEOUT)
+    results = send(anvil.rpc_url, batch_raws)
     batch_sent = time.perf_counter() - started
     batch_receipts = mined(w3, hashes_of(results))
     batch_mined = time.perf_counter() - started
@@ -163,14 +170,14 @@ def tx_hash(request_id: int) -> str:
     return "0x" + bytes([request_id]).hex() * 32
 
 
-def mock(handler: Callable[[list[dict[str, Any]]], httpx.Response]) -> httpx.Client:
-    """A client whose every POST is answered by `handler`, given the decoded batch."""
+def mock(handler: Callable[[list[dict[str, Any]]], httpx.Response]) -> JsonRpc:
+    """A client of URL whose every POST is answered by `handler`, given the decoded batch."""
 
     def respond(request: httpx.Request) -> httpx.Response:
         assert request.method == "POST"
         return handler(json.loads(request.content))
 
-    return httpx.Client(transport=httpx.MockTransport(respond))
+    return JsonRpc(URL, timeout=1, transport=httpx.MockTransport(respond))
 
 
 def answers(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -190,8 +197,8 @@ def test_request_is_one_batch_of_send_raw_transaction_with_the_timeout() -> None
         seen.append(request)
         return httpx.Response(200, json=answers(json.loads(request.content)))
 
-    with httpx.Client(transport=httpx.MockTransport(respond)) as client:
-        results = send_raw_batch(URL, RAWS, timeout=3.5, client=client)
+    with JsonRpc(URL, timeout=3.5, transport=httpx.MockTransport(respond)) as client:
+        results = client.send_raw_batch(RAWS)
     assert len(seen) == 1
     assert seen[0].extensions["timeout"]["read"] == 3.5
     assert json.loads(seen[0].content) == [
@@ -203,7 +210,7 @@ def test_request_is_one_batch_of_send_raw_transaction_with_the_timeout() -> None
 
 def test_answers_out_of_order_are_matched_by_id() -> None:
     with mock(lambda batch: httpx.Response(200, json=answers(batch)[::-1])) as client:
-        results = send_raw_batch(URL, RAWS, timeout=1, client=client)
+        results = client.send_raw_batch(RAWS)
     assert [(r.index, r.tx_hash) for r in results] == [(i, HexBytes(tx_hash(i))) for i in range(len(RAWS))]
 
 
@@ -215,11 +222,11 @@ def test_error_objects_keep_code_message_and_data() -> None:
         return httpx.Response(200, json=body)
 
     with mock(respond) as client:
-        results = send_raw_batch(URL, RAWS, timeout=1, client=client)
+        results = client.send_raw_batch(RAWS)
     assert [r.ok for r in results] == [True, False, True, False, True]
     assert results[1].error is not None
     assert (results[1].error.code, results[1].error.message, results[1].error.data) == (-32003, "nonce too low", "0x01")
-    assert str(results[3].error) == "already known (code -32000)"
+    assert str(results[3].error) == "eth_sendRawTransaction: already known (code -32000)"
 
 
 def test_missing_and_unattributable_answers_leave_items_unanswered() -> None:
@@ -231,7 +238,7 @@ def test_missing_and_unattributable_answers_leave_items_unanswered() -> None:
         return httpx.Response(200, json=body)
 
     with mock(respond) as client:
-        results = send_raw_batch(URL, RAWS, timeout=1, client=client)
+        results = client.send_raw_batch(RAWS)
     assert [r.error.code if r.error else None for r in results] == [NO_RESPONSE, None, NO_RESPONSE, None, None]
 
 
@@ -245,7 +252,7 @@ def test_duplicate_and_malformed_answers_are_bad_responses() -> None:
         return httpx.Response(200, json=body)
 
     with mock(respond) as client:
-        results = send_raw_batch(URL, RAWS, timeout=1, client=client)
+        results = client.send_raw_batch(RAWS)
     assert [r.error.code if r.error else None for r in results] == [BAD_RESPONSE] * 4 + [None]
     assert results[3].error is not None
     assert "rate limited" in results[3].error.message
@@ -268,7 +275,7 @@ def test_duplicate_and_malformed_answers_are_bad_responses() -> None:
 )
 def test_whole_batch_failures_raise_chain_error(response: httpx.Response, problem: str) -> None:
     with mock(lambda batch: response) as client, pytest.raises(ChainError) as raised:
-        send_raw_batch(URL, RAWS, timeout=1, client=client)
+        client.send_raw_batch(RAWS)
     assert problem in str(raised.value)
     assert_no_secret(str(raised.value))
 
@@ -278,8 +285,8 @@ def test_transport_errors_raise_chain_error_without_secrets(error: type[httpx.Tr
     def respond(request: httpx.Request) -> httpx.Response:
         raise error(f"cannot reach {URL} (user:hunter2, /v3/SECRET-API-KEY)", request=request)
 
-    with httpx.Client(transport=httpx.MockTransport(respond)) as client, pytest.raises(ChainError) as raised:
-        send_raw_batch(URL, RAWS, timeout=1, client=client)
+    with JsonRpc(URL, timeout=1, transport=httpx.MockTransport(respond)) as client, pytest.raises(ChainError) as raised:
+        client.send_raw_batch(RAWS)
     assert f"{error.__name__}: cannot reach https://rpc.example.org:8443/…" in str(raised.value)
     assert_no_secret(str(raised.value))
     assert isinstance(raised.value.__cause__, error)
@@ -289,10 +296,10 @@ def test_empty_batch_sends_nothing() -> None:
     def respond(request: httpx.Request) -> httpx.Response:
         raise AssertionError("no request expected")
 
-    with httpx.Client(transport=httpx.MockTransport(respond)) as client:
-        assert send_raw_batch(URL, [], timeout=1, client=client) == []
+    with JsonRpc(URL, timeout=1, transport=httpx.MockTransport(respond)) as client:
+        assert client.send_raw_batch([]) == []
 
 
 def test_unreachable_url_without_a_client_raises_chain_error() -> None:
     with pytest.raises(ChainError, match=r"to http://127\.0\.0\.1:1 failed: ConnectError"):
-        send_raw_batch("http://127.0.0.1:1", RAWS, timeout=1)
+        send("http://127.0.0.1:1", RAWS, timeout=1)

@@ -12,9 +12,12 @@ from web3 import Web3
 from web3.types import RPCEndpoint, TxReceipt
 
 from tests.node.support import MODEL_ID, PRICE, Actors
-from verinfer.chain.watcher import LogWatcher
-from verinfer.types import Mode
+from verinfer.chain.watcher import LogWatcher, Web3Source
+from verinfer.node import logs
+from verinfer.node.ingest import Ingest
 from verinfer.node.journal import JobState, Journal
+from verinfer.node.reorg import ReorgHandler
+from verinfer.types import Mode
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +28,16 @@ def journal(system: Actors, w3: Web3, tmp_path: Path) -> Iterator[Journal]:
         yield journal
 
 
-def watcher(system: Actors, w3: Web3, journal: Journal, **options: Any) -> LogWatcher:
-    """A watcher starting at the next block, so requests of the session's other tests are out of its sight."""
-    return LogWatcher(w3, system.deployment.hub.address, journal, start_block=w3.eth.block_number + 1, **options)
+class NoNonces:
+    def forget(self) -> None:
+        """Nothing signed here: nothing to forget."""
+
+
+def watcher(system: Actors, w3: Web3, journal: Journal, **options: Any) -> Ingest:
+    """A watcher starting at the next block, so requests of the session's other tests are out of its sight; the
+    ingest stage stores its batches in `journal`."""
+    source = LogWatcher(Web3Source(w3), system.deployment.hub.address, start_block=w3.eth.block_number + 1, **options)
+    return Ingest(source, journal, system.user, ReorgHandler(journal, NoNonces(), logs.logger()))
 
 
 def request(system: Actors, tag: int) -> TxReceipt:
@@ -42,7 +52,7 @@ def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
     return response["result"]
 
 
-def drain(w: LogWatcher) -> list[int]:
+def drain(w: Ingest) -> list[int]:
     """Polls until the watcher is caught up; the request ids it reported, in order."""
     seen: list[int] = []
     while True:

@@ -13,31 +13,34 @@ import numpy as np
 import onnx
 import pytest
 from eth_abi.abi import encode
+from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.node.support import gemm_softmax
-from verinfer.chain.abi import find_entry, topic
+from verinfer.chain.abi import abi_type, find_entry, selector, topic
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
-from verinfer.chain.rawbatch import RpcError
-from verinfer.chain.watcher import event_params
+from verinfer.chain.jsonrpc import RpcError
+from verinfer.chain.txmanager import FEE_BUMP, TxManager, is_nonce_used
 from verinfer.errors import ChainError, ModelError
 from verinfer.inference import codec
 from verinfer.inference.runner import OnnxRunner
-from verinfer.types import Mode, ModelSpec, RequestParams
 from verinfer.node.calldata import HubCalldata
 from verinfer.node.compute import LoadedModel
-from verinfer.node.context import request_of
-from verinfer.node.journal import IllegalTransitionError, JobState, Journal, JournalError
+from verinfer.node.journal import SCHEMA_VERSION, IllegalTransitionError, JobState, Journal, JournalError
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
 from verinfer.node.profile import Stopwatch
-from verinfer.node.txmanager import FEE_BUMP, TxManager, is_nonce_used
+from verinfer.node.request import decode_params, encode_params, event_params, params_of
+from verinfer.types import Mode, ModelId, ModelSpec, ModelTerms, RequestParams, checksum
 
 pytestmark = pytest.mark.usefixtures("forge_build")
 
 HUB = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
 REQUESTER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+TERMS = ModelTerms(
+    price=10, input_bytes=32, output_bytes=16, modes=7, deprecated=False, env_restricted=True, exists=True
+)
 
 
 # ------------------------------------------------------------------------------------------------------- calldata
@@ -57,18 +60,30 @@ params_strategy = st.builds(
 )
 
 
+def submit_results_reference(items: list[tuple[int, RequestParams, bytes]]) -> bytes:
+    """The oracle: `submitResults` calldata through eth_abi."""
+    entry = find_entry(load_artifact("InferenceHub").abi, "function", "submitResults")
+    rows = [(rid, params.as_abi(), output) for rid, params, output in items]
+    return selector(entry) + encode([abi_type(p) for p in entry["inputs"]], [rows])
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 2**256 - 1), params_strategy, st.binary(max_size=100)), max_size=6))
 def test_submit_results_calldata_is_what_eth_abi_encodes(items: list[tuple[int, RequestParams, bytes]]) -> None:
     calldata = HubCalldata()
-    assert calldata.submit_results(items) == calldata.submit_results_reference(items)
+    encoded = [(rid, encode_params(params), output) for rid, params, output in items]
+    assert calldata.submit_results(encoded) == submit_results_reference(items)
+    assert all(decode_params(encode_params(params)) == params for _, params, _ in items)
 
 
 def test_submit_results_calldata_concrete_case() -> None:
-    params = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 10**15, 2**40, 0, 16, Mode.SINGLE, 1, False)
+    params = RequestParams(
+        ModelId(b"\x01" * 32), b"\x02" * 32, checksum(REQUESTER), 10**15, 2**40, 0, 16, Mode.SINGLE, 1, False
+    )
     calldata = HubCalldata()
     items = [(1, params, b"\xaa" * 16), (2, params, b"")]
-    assert calldata.submit_results(items) == calldata.submit_results_reference(items)
+    encoded = [(rid, encode_params(p), output) for rid, p, output in items]
+    assert calldata.submit_results(encoded) == submit_results_reference(items)
 
 
 # ---------------------------------------------------------------------------------------------------- event decode
@@ -112,12 +127,14 @@ def test_fast_request_decode_matches_the_abi_decoder(
     codec_ = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
     slow = InferenceRequested.from_log(codec_.decode(log))
     assert InferenceRequested.from_raw_log(log) == slow
-    # What the watcher journals, and what the node reads back, agree with eth_abi too.
-    packed = event_params(slow)
+    # What ingestion journals (the complete params, terms included), and what the node reads back, agree with
+    # eth_abi too.
+    packed = event_params(slow, TERMS)
     assert packed == encode(
-        ["uint256", "bytes32", "address", "uint256", "uint64", "uint32", "uint8", "uint8"],
-        [rid, slow.model_id, REQUESTER, fee, deadline, cb_gas, mode, redundancy],
+        ["bytes32", "bytes32", "address", "uint256", "uint64", "uint32", "uint32", "uint8", "uint8", "bool"],
+        [slow.model_id, keccak(data), REQUESTER, fee, deadline, cb_gas, TERMS.output_bytes, mode, redundancy, True],
     )
+    assert decode_params(packed) == slow.params(TERMS)
 
 
 def test_fast_request_decode_refuses_a_truncated_log() -> None:
@@ -130,18 +147,20 @@ def test_fast_request_decode_refuses_a_truncated_log() -> None:
 def test_request_reads_back_journalled_params(tmp_path: Path) -> None:
     event = InferenceRequested(7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3, b"in", 9)  # type: ignore[arg-type]
     with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
-        job = journal.upsert_seen(7, event_params(event), b"in", 9, b"\x01" * 32)
-        request = request_of(job)
+        job = journal.upsert_seen(7, event_params(event, TERMS), b"in", 9, b"\x01" * 32)
+        request = params_of(job)
     assert (
-        request.request_id,
         request.model_id,
+        request.input_hash,
         request.requester,
         request.fee,
         request.deadline,
         request.callback_gas_limit,
+        request.output_bytes,
         request.mode,
         request.redundancy,
-    ) == (7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3)
+        request.env_restricted,
+    ) == (b"\x05" * 32, keccak(b"in"), REQUESTER, 123, 456, 789, 16, Mode.CONSENSUS, 3, True)
 
 
 # --------------------------------------------------------------------------------------------------------- journal
@@ -237,7 +256,7 @@ def test_the_fee_cap_is_kept_or_named() -> None:
     ],
 )
 def test_nonce_errors_are_told_apart(message: str, used: bool) -> None:
-    assert is_nonce_used(RpcError(-32000, message)) is used
+    assert is_nonce_used(RpcError("eth_sendRawTransaction", -32000, message)) is used
 
 
 # ------------------------------------------------------------------------------------------------------- stopwatch
@@ -326,7 +345,7 @@ def test_a_version_2_journal_is_upgraded_in_place(tmp_path: Path) -> None:
         proven = journal.job(1)
         assert proven is not None
         assert proven.proof == b"proof"
-        assert journal._db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert journal.db.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_upsert_seen_many_inserts_new_jobs_and_checks_known_ones(tmp_path: Path) -> None:

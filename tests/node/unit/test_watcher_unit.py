@@ -1,4 +1,5 @@
-"""LogWatcher against a small in-memory chain: range splitting, confirmations, reorg walk-back, RPC errors."""
+"""LogWatcher against a small in-memory chain, alone and with the ingest stage storing its batches in a journal:
+range splitting, confirmations, reorg walk-back, RPC errors."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from web3.exceptions import BlockNotFound, Web3Exception
 
 from verinfer.chain.abi import find_entry, topic
 from verinfer.chain.artifacts import load_artifact
-from verinfer.chain.watcher import LogWatcher, event_params
+from verinfer.chain.watcher import BlockRef, LogWatcher, Web3Source
 from verinfer.errors import ChainError
+from verinfer.node.ingest import Ingest
 from verinfer.node.journal import JobState, Journal
+from verinfer.node.reorg import ReorgHandler
+from verinfer.node.request import event_params
+from verinfer.types import ModelTerms
 
 pytestmark = pytest.mark.usefixtures("forge_build")
 
@@ -23,6 +28,9 @@ HUB = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
 REQUESTER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 MODEL = Web3.keccak(text="model")
 CHAIN_ID = 31337
+TERMS = ModelTerms(
+    price=1, input_bytes=32, output_bytes=8, modes=7, deprecated=False, env_restricted=False, exists=True
+)
 
 
 class FakeEth:
@@ -113,8 +121,42 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
         yield journal
 
 
-def watcher(chain: FakeWeb3, journal: Journal, **options: Any) -> LogWatcher:
-    return LogWatcher(cast(Web3, chain), HUB, journal, **options)
+class FakeHub:
+    """The model terms ingestion reads, counted."""
+
+    def __init__(self) -> None:
+        self.reads: list[bytes] = []
+
+    def terms_of(self, model_id: bytes) -> ModelTerms:
+        self.reads.append(model_id)
+        return TERMS
+
+
+class FakeNonces:
+    def __init__(self) -> None:
+        self.forgotten = 0
+
+    def forget(self) -> None:
+        self.forgotten += 1
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, Any]]] = []
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.lines.append((event, fields))
+
+
+def watcher(chain: FakeWeb3, journal: Journal, **options: Any) -> Ingest:
+    """The watcher on `chain`, its batches stored in `journal` by the ingest stage."""
+    source = LogWatcher(Web3Source(cast(Web3, chain)), HUB, **options)
+    return Ingest(source, journal, FakeHub(), ReorgHandler(journal, FakeNonces(), FakeLog()))
+
+
+class Known(dict[int, bytes]):
+    def block_hash(self, number: int) -> bytes | None:
+        return self.get(number)
 
 
 def ranges(chain: FakeWeb3) -> list[tuple[int, int]]:
@@ -140,7 +182,7 @@ def test_records_requests_as_seen_with_their_block(chain: FakeWeb3, journal: Jou
     assert job is not None
     assert job.state is JobState.SEEN
     assert (job.block_number, job.block_hash) == (2, chain.eth.hashes[2])
-    assert (job.params, job.input) == (event_params(event), bytes([3]) * 32)
+    assert (job.params, job.input) == (event_params(event, TERMS), bytes([3]) * 32)
     assert journal.block_hash(2) == chain.eth.hashes[2]
 
 
@@ -235,3 +277,40 @@ def test_rpc_errors_are_chain_errors_naming_the_call(chain: FakeWeb3, journal: J
 def test_refuses_bad_options(chain: FakeWeb3, journal: Journal, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         watcher(chain, journal, **options)
+
+
+# ------------------------------------------------------------------------------------------------ the watcher alone
+
+
+def test_the_watcher_reports_batches_and_stores_nothing(chain: FakeWeb3) -> None:
+    chain.eth.request(5, block=4)
+    w = LogWatcher(Web3Source(cast(Web3, chain)), HUB, max_range=6)
+    batch = w.poll(None, Known())
+    assert batch.scanned == range(1, 7)
+    assert [e.request_id for e in batch.requests] == [5]
+    assert batch.end == BlockRef(6, chain.eth.hashes[6])
+    assert dict(batch.block_hashes) == {4: chain.eth.hashes[4], 6: chain.eth.hashes[6]}
+    assert batch.reorg is None
+    # The caller decides what the position is: polling again from nothing scans the same blocks again.
+    assert w.poll(None, Known()).scanned == range(1, 7)
+    assert w.poll(batch.end, Known(batch.block_hashes)).scanned == range(7, 11)
+
+
+def test_the_watcher_reports_a_reorg_with_its_ancestor(chain: FakeWeb3) -> None:
+    w = LogWatcher(Web3Source(cast(Web3, chain)), HUB)
+    known = Known({3: chain.eth.hashes[3], 10: chain.eth.hashes[10]})
+    chain.eth.fork(5)
+    batch = w.poll(BlockRef(10, known[10]), known)
+    assert batch.reorg is not None
+    assert (batch.reorg.first_replaced, batch.reorg.ancestor) == (4, BlockRef(3, chain.eth.hashes[3]))
+    assert batch.scanned == range(4, 11)
+
+
+def test_ingestion_reads_each_models_terms_once(chain: FakeWeb3, journal: Journal) -> None:
+    for rid in (1, 2, 3):
+        chain.eth.request(rid, block=2 + rid)
+    ingest = watcher(chain, journal)
+    ingest.poll()
+    assert isinstance(ingest.hub, FakeHub)
+    assert ingest.hub.reads == [bytes(MODEL)]
+    assert all(len(journal.job(rid).params) == 320 for rid in (1, 2, 3))  # type: ignore[union-attr]

@@ -9,28 +9,38 @@ mined blocks are forgotten; replacements (same nonce) are found by nonce.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from verinfer.node.journal import JournalError, SentTx, _bytes32, _counter
+from verinfer.node.journal.db import Database, bytes32, counter
+from verinfer.node.journal.states import JournalError
 
-if TYPE_CHECKING:
-    from verinfer.node.journal import Journal
+
+@dataclass(frozen=True)
+class SentTx:
+    """A signed transaction the node recorded before broadcasting it."""
+
+    hash: bytes
+    nonce: int
+    kind: str
+    raw: bytes
+    created_at: float
+    mined_block: int | None
 
 
 class TxLog:
     """The `txs` table of one journal (same connection, same transactions)."""
 
-    def __init__(self, journal: Journal) -> None:
-        self._j = journal
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def record(self, tx_hash: bytes, nonce: int, kind: str, raw: bytes) -> SentTx:
         """Keeps a signed transaction (before it is broadcast). Recording the same hash again is a no-op."""
-        values = (*self._j._key(), _bytes32("tx_hash", tx_hash), _counter("nonce", nonce), str(kind), bytes(raw))
-        with self._j.transaction(), self._j._sql("record a transaction"):
-            self._j._db.execute(
+        values = (*self._db.key, bytes32("tx_hash", tx_hash), counter("nonce", nonce), str(kind), bytes(raw))
+        with self._db.transaction(), self._db.sql("record a transaction"):
+            self._db.connection.execute(
                 "INSERT OR IGNORE INTO txs (chain_id, hub, hash, nonce, kind, raw, created_at) VALUES"
                 " (?, ?, ?, ?, ?, ?, ?)",
-                (*values, self._j._clock()),
+                (*values, self._db.clock()),
             )
         found = self.get(tx_hash)
         if found is None:  # pragma: no cover - the insert above either wrote it or found it
@@ -38,68 +48,68 @@ class TxLog:
         return found
 
     def get(self, tx_hash: bytes) -> SentTx | None:
-        with self._j._sql("read a transaction"):
-            row = self._j._db.execute(
+        with self._db.sql("read a transaction"):
+            row = self._db.connection.execute(
                 "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
                 " AND hash = ?",
-                (*self._j._key(), _bytes32("tx_hash", tx_hash)),
+                (*self._db.key, bytes32("tx_hash", tx_hash)),
             ).fetchone()
         return None if row is None else _sent(row)
 
     def with_nonce(self, nonce: int) -> list[SentTx]:
         """Every recorded transaction signed with `nonce` (an original and its replacements), oldest first."""
-        with self._j._sql("list transactions by nonce"):
-            rows = self._j._db.execute(
+        with self._db.sql("list transactions by nonce"):
+            rows = self._db.connection.execute(
                 "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
                 " AND nonce = ? ORDER BY created_at",
-                (*self._j._key(), _counter("nonce", nonce)),
+                (*self._db.key, counter("nonce", nonce)),
             ).fetchall()
         return [_sent(row) for row in rows]
 
     def set_mined(self, tx_hash: bytes, block_number: int | None) -> None:
         """Records the block a transaction was mined in (None: a reorg took it out again)."""
-        block = None if block_number is None else _counter("block_number", block_number)
-        with self._j.transaction(), self._j._sql("record a mined transaction"):
-            self._j._db.execute(
+        block = None if block_number is None else counter("block_number", block_number)
+        with self._db.transaction(), self._db.sql("record a mined transaction"):
+            self._db.connection.execute(
                 "UPDATE txs SET mined_block = ? WHERE chain_id = ? AND hub = ? AND hash = ?",
-                (block, *self._j._key(), _bytes32("tx_hash", tx_hash)),
+                (block, *self._db.key, bytes32("tx_hash", tx_hash)),
             )
 
     def unmined(self, kind: str, *, limit: int = 1_000) -> list[SentTx]:
         """Recorded transactions of `kind` not (yet) mined, oldest first: those no job points at (finalizations)
         still have to be followed so that their nonces never leave a hole."""
-        with self._j._sql("list unmined transactions"):
-            rows = self._j._db.execute(
+        with self._db.sql("list unmined transactions"):
+            rows = self._db.connection.execute(
                 "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
                 " AND kind = ? AND mined_block IS NULL ORDER BY created_at LIMIT ?",
-                (*self._j._key(), str(kind), _counter("limit", limit, minimum=1)),
+                (*self._db.key, str(kind), counter("limit", limit, minimum=1)),
             ).fetchall()
         return [_sent(row) for row in rows]
 
     def forget(self, tx_hash: bytes) -> None:
         """Drops a transaction record that no job needs (a finalization someone else's transaction made moot)."""
-        with self._j.transaction(), self._j._sql("forget a transaction"):
-            self._j._db.execute(
+        with self._db.transaction(), self._db.sql("forget a transaction"):
+            self._db.connection.execute(
                 "DELETE FROM txs WHERE chain_id = ? AND hub = ? AND hash = ?",
-                (*self._j._key(), _bytes32("tx_hash", tx_hash)),
+                (*self._db.key, bytes32("tx_hash", tx_hash)),
             )
 
     def mined_since(self, block_number: int) -> list[SentTx]:
         """Transactions recorded as mined in `block_number` or later: the ones a reorg could still take out."""
-        with self._j._sql("list recently mined transactions"):
-            rows = self._j._db.execute(
+        with self._db.sql("list recently mined transactions"):
+            rows = self._db.connection.execute(
                 "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
                 " AND mined_block >= ? ORDER BY mined_block",
-                (*self._j._key(), _counter("block_number", block_number)),
+                (*self._db.key, counter("block_number", block_number)),
             ).fetchall()
         return [_sent(row) for row in rows]
 
     def unmine_from(self, block_number: int) -> int:
         """Forgets the inclusion of every transaction mined in `block_number` or later (a reorg replaced them)."""
-        with self._j.transaction(), self._j._sql("forget mined transactions"):
-            cursor = self._j._db.execute(
+        with self._db.transaction(), self._db.sql("forget mined transactions"):
+            cursor = self._db.connection.execute(
                 "UPDATE txs SET mined_block = NULL WHERE chain_id = ? AND hub = ? AND mined_block >= ?",
-                (*self._j._key(), _counter("block_number", block_number)),
+                (*self._db.key, counter("block_number", block_number)),
             )
             return cursor.rowcount
 

@@ -1,14 +1,15 @@
-"""The node's transactions: EIP-1559 fees, local nonces, signing, journalling before broadcast, one-POST batches,
-receipts read in batches, and replacement of transactions that are stuck or lost.
+"""Transactions for one account: EIP-1559 fees, local nonces, signing, one-POST broadcasts, receipts read in
+batches, fee-bumped replacements and re-signing under a fresh nonce. It knows calls and transactions, not what they
+are for: the caller keeps its own records.
 
 Every transaction goes through the same three steps, in this order, so a crash between any two loses nothing:
 
     signed = txm.sign(to, data, gas, kind)       # nonce reserved, signed locally (coincurve)
-    journal.txs.record(...) / job transitions     # the caller records it: hash, nonce and raw bytes
+    (the caller records hash, nonce and raw bytes durably)
     txm.broadcast([signed, ...])                  # one JSON-RPC batch POST
 
-After a crash the journal's raw bytes are broadcast again (`broadcast_raw`): the same transaction, never a second
-one that could also be mined.
+After a crash the recorded raw bytes are broadcast again (`broadcast_raw`): the same transaction, never a second
+one that could also be mined. All reads and sends go through one `JsonRpc` client.
 """
 
 from __future__ import annotations
@@ -18,18 +19,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import httpx
 from eth_account.signers.local import LocalAccount
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 
+from verinfer.chain.jsonrpc import JsonRpc, RpcError
 from verinfer.chain.nonces import NonceManager
-from verinfer.chain.rawbatch import RpcError, call_batch, send_raw_batch
-from verinfer.chain.rawrpc import RawRpc
 from verinfer.chain.revert import RevertDecoder
-from verinfer.errors import ChainError
+from verinfer.errors import ChainError, ContractRevert
 
 FEE_BUMP = 1.25  # geth and anvil want >= 10 % more on both fees to replace; a bit more gets through on the first try
 GAS_MARGIN = 1.25
@@ -76,27 +75,22 @@ class TxManager:
 
     def __init__(
         self,
-        w3: Web3,
+        client: JsonRpc,
         account: LocalAccount,
-        rpc_url: str,
         *,
         chain_id: int,
-        decoder: RevertDecoder,
-        timeout: float = 10.0,
         tip_wei: int | None = None,
         max_fee_wei: int | None = None,
     ) -> None:
-        self.w3 = w3
+        if client.decoder is None:
+            raise ValueError("the TxManager's JsonRpc needs a RevertDecoder, so estimates name their reverts")
+        self.rpc = client
         self.account = account
-        self.rpc_url = rpc_url
         self.chain_id = chain_id
-        self.decoder = decoder
-        self.timeout = timeout
-        self.nonces = NonceManager(w3, account.address)
+        self.decoder: RevertDecoder = client.decoder
+        self.nonces = NonceManager(client, account.address)
         self._tip_wei = tip_wei
         self._max_fee_wei = max_fee_wei
-        self._http = httpx.Client(timeout=timeout)
-        self.raw = RawRpc(rpc_url, timeout=timeout, decoder=decoder)
         self._base_fee: int | None = None
         self._tip: int | None = None
         self.latest_timestamp: int | None = None
@@ -106,14 +100,13 @@ class TxManager:
         return self.account.address
 
     def close(self) -> None:
-        self._http.close()
-        self.raw.close()
+        self.rpc.close()
 
     # ------------------------------------------------------------------------------------------------------ fees
 
     def refresh_fees(self) -> int:
         """Reads the latest base fee (and the suggested tip unless one is configured); returns the base fee."""
-        block = self.raw.block("latest")
+        block = self.rpc.block("latest")
         if block is None:
             raise ChainError("the RPC node has no latest block")
         base_fee = block.get("baseFeePerGas")
@@ -124,7 +117,7 @@ class TxManager:
         if self._tip_wei is not None:
             self._tip = self._tip_wei
         else:
-            self._tip = int(self.raw.call("eth_maxPriorityFeePerGas"), 16)
+            self._tip = int(self.rpc.call("eth_maxPriorityFeePerGas"), 16)
         return self._base_fee
 
     @property
@@ -157,7 +150,7 @@ class TxManager:
     def estimate_gas(self, to: str, data: bytes) -> int:
         """eth_estimateGas with a margin; a revert raises its named `ContractRevert`."""
         estimate = int(
-            self.raw.call("eth_estimateGas", {"from": self.address, "to": to, "data": "0x" + data.hex()}), 16
+            self.rpc.call("eth_estimateGas", {"from": self.address, "to": to, "data": "0x" + data.hex()}), 16
         )
         return int(estimate * GAS_MARGIN)
 
@@ -220,47 +213,57 @@ class TxManager:
         return self.broadcast_raw([s.raw for s in signed])
 
     def broadcast_raw(self, raws: Sequence[bytes]) -> list[RpcError | None]:
-        results = send_raw_batch(self.rpc_url, list(raws), timeout=self.timeout, client=self._http)
-        return [item.error for item in results]
+        return [item.error for item in self.rpc.send_raw_batch(raws)]
 
     # ------------------------------------------------------------------------------------------------- reading
 
     def receipts(self, hashes: Iterable[bytes]) -> dict[bytes, Receipt | None]:
         """Receipts of `hashes` (None: not mined), in one batch."""
         wanted = list(dict.fromkeys(hashes))
-        answers = call_batch(
-            self.rpc_url,
-            "eth_getTransactionReceipt",
-            [["0x" + h.hex()] for h in wanted],
-            timeout=self.timeout,
-            client=self._http,
-        )
+        answers = self.rpc.batch("eth_getTransactionReceipt", [["0x" + h.hex()] for h in wanted])
         found: dict[bytes, Receipt | None] = {}
         for tx_hash, answer in zip(wanted, answers, strict=True):
-            if isinstance(answer, RpcError):
-                raise ChainError(f"eth_getTransactionReceipt(0x{tx_hash.hex()}) failed: {answer}")
+            if isinstance(answer, ChainError):
+                raise ChainError(f"eth_getTransactionReceipt(0x{tx_hash.hex()}) failed: {answer}") from answer
             found[tx_hash] = None if answer is None else _receipt(tx_hash, cast(Mapping[str, Any], answer))
         return found
 
     def known(self, hashes: Iterable[bytes]) -> dict[bytes, bool]:
         """Whether the node knows each transaction (pooled or mined), in one batch."""
         wanted = list(dict.fromkeys(hashes))
-        answers = call_batch(
-            self.rpc_url,
-            "eth_getTransactionByHash",
-            [["0x" + h.hex()] for h in wanted],
-            timeout=self.timeout,
-            client=self._http,
-        )
+        answers = self.rpc.batch("eth_getTransactionByHash", [["0x" + h.hex()] for h in wanted])
         known: dict[bytes, bool] = {}
         for tx_hash, answer in zip(wanted, answers, strict=True):
-            if isinstance(answer, RpcError):
-                raise ChainError(f"eth_getTransactionByHash(0x{tx_hash.hex()}) failed: {answer}")
+            if isinstance(answer, ChainError):
+                raise ChainError(f"eth_getTransactionByHash(0x{tx_hash.hex()}) failed: {answer}") from answer
             known[tx_hash] = answer is not None
         return known
 
+    def block_number(self) -> int:
+        return self.rpc.block_number()
+
+    def resync_nonces(self) -> tuple[int, ...]:
+        """`nonces.resync()`: the reserved nonces the chain does not hold, given up."""
+        return self.nonces.resync()
+
     def balance(self) -> int:
-        return int(self.raw.call("eth_getBalance", self.address, "latest"), 16)
+        return int(self.rpc.call("eth_getBalance", self.address, "latest"), 16)
+
+    def revert_reason(self, raw: bytes, block_number: int) -> str | None:
+        """Why a mined transaction reverted: its call replayed as eth_call on the state before `block_number`, the
+        revert decoded by name; None if the replay passes (it ran out of gas, or state changed within the block)."""
+        tx = decode_raw(raw)
+        call = {
+            "from": self.address,
+            "to": Web3.to_checksum_address(tx["to"]),
+            "data": "0x" + bytes(tx["data"]).hex(),
+            "gas": hex(int(tx["gas"])),
+        }
+        try:
+            self.rpc.call("eth_call", call, hex(max(block_number - 1, 0)))
+        except ContractRevert as exc:
+            return str(exc)
+        return None
 
 
 def _int(value: Any) -> int:

@@ -1,0 +1,111 @@
+"""What a job's `params` hold: the complete `RequestParams` the hub hashed, stored once at ingestion (the event's
+fields plus the model terms the hub hashes: output size, env restriction), so no stage asks the hub again.
+
+The bytes are the struct's ten static ABI words in Solidity field order, exactly as `submitResults` lays them out
+(so the submit stage copies them into calldata as they are); a unit test pins them to eth_abi.
+"""
+
+from __future__ import annotations
+
+from eth_typing import ChecksumAddress
+from eth_utils.crypto import keccak
+
+from verinfer.chain.events import InferenceRequested
+from verinfer.node.journal import Job, JournalError
+from verinfer.types import Mode, ModelId, ModelTerms, RequestParams, checksum
+
+PARAMS_BYTES = 10 * 32
+LEGACY_PARAMS_BYTES = 8 * 32
+"""Journals of schema 3 stored only the event's eight static words (requestId, modelId, requester, fee, deadline,
+callbackGasLimit, mode, redundancy); `legacy_params` completes them with the model's terms."""
+
+
+def encode_params(p: RequestParams) -> bytes:
+    return b"".join(
+        (
+            p.model_id,
+            p.input_hash,
+            bytes(12) + bytes.fromhex(p.requester[2:]),
+            _word(p.fee),
+            _word(p.deadline),
+            _word(p.callback_gas_limit),
+            _word(p.output_bytes),
+            _word(int(p.mode)),
+            _word(p.redundancy),
+            _word(int(p.env_restricted)),
+        )
+    )
+
+
+def decode_params(data: bytes) -> RequestParams:
+    """The inverse of `encode_params`; JournalError for bytes of another shape."""
+    if len(data) != PARAMS_BYTES:
+        raise JournalError(
+            f"request params are {len(data)} bytes, expected {PARAMS_BYTES}"
+            + (
+                ": a schema 3 journal row the node completes at start-up (Ingest.complete_legacy)"
+                if len(data) == LEGACY_PARAMS_BYTES
+                else ""
+            )
+        )
+    word = [int.from_bytes(data[i : i + 32], "big") for i in range(0, PARAMS_BYTES, 32)]
+    return RequestParams(
+        model_id=ModelId(data[0:32]),
+        input_hash=data[32:64],
+        requester=_address(data[76:96]),
+        fee=word[3],
+        deadline=word[4],
+        callback_gas_limit=word[5],
+        output_bytes=word[6],
+        mode=Mode(word[7]),
+        redundancy=word[8],
+        env_restricted=bool(word[9]),
+    )
+
+
+def params_of(job: Job) -> RequestParams:
+    """The request a job serves, as the hub hashed it."""
+    try:
+        return decode_params(job.params)
+    except JournalError as exc:
+        raise JournalError(f"job {job.request_id}: {exc}") from exc
+
+
+def event_params(event: InferenceRequested, terms: ModelTerms) -> bytes:
+    """What ingestion stores for an event: its complete params (`event.params(terms)`), encoded."""
+    return encode_params(event.params(terms))
+
+
+def legacy_params(job: Job, terms: ModelTerms) -> bytes:
+    """A schema 3 row's eight event words completed with the model's terms (input hash from the job's input)."""
+    p = job.params
+    if len(p) != LEGACY_PARAMS_BYTES:
+        raise JournalError(f"job {job.request_id}: params are {len(p)} bytes, not a schema 3 row's 256")
+    word = [int.from_bytes(p[i : i + 32], "big") for i in range(0, LEGACY_PARAMS_BYTES, 32)]
+    return encode_params(
+        RequestParams(
+            model_id=ModelId(p[32:64]),
+            input_hash=bytes(keccak(job.input)),
+            requester=_address(p[76:96]),
+            fee=word[3],
+            deadline=word[4],
+            callback_gas_limit=word[5],
+            output_bytes=terms.output_bytes,
+            mode=Mode(word[6]),
+            redundancy=word[7],
+            env_restricted=terms.env_restricted,
+        )
+    )
+
+
+def legacy_model_id(job: Job) -> bytes:
+    """The model of a schema 3 row (its second word)."""
+    return job.params[32:64]
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def _address(raw: bytes) -> ChecksumAddress:
+    return checksum(raw)

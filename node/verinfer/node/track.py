@@ -1,0 +1,290 @@
+"""The track stage: follows every transaction the journal says is in flight until its jobs are settled.
+
+For each job's current transaction (grouped: one `submitResults` carries many jobs):
+  * mined and successful → SINGLE jobs are confirmed once `confirmations` deep, from the receipt's own events
+    (`ResultSubmitted` for this node; a `ResultSkipped` item was settled by someone else, or expired); commits and
+    reveals are marked mined for the consensus stage;
+  * mined and reverted → the revert is decoded; a delivery's jobs go back to `computed` to be re-batched and
+    re-estimated (up to `max_attempts`, then failed with the revert as the reason); a refused vote fails;
+  * unknown to the node (a crash between journal and broadcast, a dropped transaction, an RPC outage) → the very
+    same bytes are broadcast again; if its nonce was taken meanwhile, an earlier copy with that nonce may be the
+    one mined, else the call is re-signed under a fresh nonce;
+  * pooled but not mined for `stuck_after_s` → replaced with the same nonce and higher fees.
+
+`audit` re-reads the receipts of recently mined transactions: one that is gone was taken out by a reorg, which goes
+to the node's one `ReorgHandler`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+from verinfer.chain.artifacts import load_artifact
+from verinfer.chain.events import EventCodec
+from verinfer.chain.jsonrpc import RpcError
+from verinfer.chain.txmanager import Receipt, Signed, is_nonce_used
+from verinfer.node.journal import Job, JobState, SentTx
+from verinfer.node.metrics import NodeMetrics
+from verinfer.node.ports import HubReader, JobStore, Timer, Tracker
+from verinfer.node.reorg import ReorgHandler
+from verinfer.node.submit import broadcast
+from verinfer.types import Mode, SkipReason
+
+MAX_FEE_BUMPS = 5  # replacements per nonce: fees grow by FEE_BUMP each time, so this bounds them (~3x)
+REORG_WINDOW = 64  # blocks: how far back mined transactions are re-checked for a reorg that took them out
+
+
+class _Groups(dict[bytes, list[Job]]):
+    """tx hash => the jobs whose current transaction it is, loaded from the journal on first use."""
+
+    def __init__(self, store: JobStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def __missing__(self, tx_hash: bytes) -> list[Job]:
+        jobs = self._store.jobs_with_tx(tx_hash)
+        self[tx_hash] = jobs
+        return jobs
+
+
+class Track:
+    def __init__(
+        self,
+        store: JobStore,
+        sender: Tracker,
+        hub: HubReader,
+        reorgs: ReorgHandler,
+        hub_address: str,
+        metrics: NodeMetrics,
+        log: Any,
+        *,
+        confirmations: int = 0,
+        stuck_after_s: float = 30.0,
+        max_attempts: int = 3,
+        wall: Callable[[], float] = time.time,
+        timer: Timer | None = None,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.hub = hub
+        self.reorgs = reorgs
+        self.hub_address = hub_address
+        self.metrics = metrics
+        self.log = log
+        self.confirmations = confirmations
+        self.stuck_after_s = stuck_after_s
+        self.max_attempts = max_attempts
+        self._wall = wall
+        self._timer: Timer = timer if timer is not None else (lambda _section: nullcontext())
+        abi = load_artifact("InferenceHub").abi
+        self._submitted = EventCodec.from_abi(abi, "ResultSubmitted").topic
+        self._skipped = EventCodec.from_abi(abi, "ResultSkipped").topic
+
+    def track(self, head: int) -> int:
+        """One pass over the transactions in flight; returns how many jobs it confirmed. `head` is the latest
+        block."""
+        store = self.store
+        records: dict[bytes, SentTx] = {}
+        states: dict[bytes, JobState] = {}
+        for tx_hash, state in store.inflight_txs():
+            record = store.txs.get(tx_hash)
+            if record is None:
+                continue  # not recorded by this journal (cannot happen: every transaction is recorded before sending)
+            if record.mined_block is not None and state is not JobState.SUBMITTED:
+                continue  # a mined commit or reveal: the consensus stage takes it from here
+            records[tx_hash], states[tx_hash] = record, state
+        for record in store.txs.unmined("finalize"):
+            records[record.hash] = record  # no job waits on it, but its nonce must not become a hole
+        if not records:
+            return 0
+        receipts = self.sender.receipts(records)
+        groups = _Groups(store)
+        confirmed = 0
+        missing: list[bytes] = []
+        for tx_hash, receipt in receipts.items():
+            record = records[tx_hash]
+            if receipt is None:
+                if record.mined_block is not None:
+                    store.txs.set_mined(tx_hash, None)  # un-mined again: it is in flight, and sent again if lost
+                missing.append(tx_hash)
+                continue
+            if record.mined_block != receipt.block_number:
+                store.txs.set_mined(tx_hash, receipt.block_number)
+                self.sender.nonces.confirm(record.nonce)
+                self.metrics.gas_used.labels(record.kind).inc(receipt.gas_used)
+                self.metrics.gas_spent.inc(receipt.gas_used * receipt.effective_gas_price)
+            if tx_hash not in states:
+                continue  # a finalization: nothing waits on it
+            if receipt.status != 1:
+                self._reverted(record, receipt, groups[tx_hash])
+            elif states[tx_hash] is JobState.SUBMITTED and head - receipt.block_number >= self.confirmations:
+                confirmed += self._settle_submission(receipt, groups[tx_hash])
+        if missing:
+            self._recover_missing([records[h] for h in missing], groups)
+        return confirmed
+
+    def audit(self, head: int) -> int:
+        """Re-reads the receipts of transactions mined in the last REORG_WINDOW blocks. One that is gone was taken
+        out by a reorg, possibly one the watcher cannot see (above its cursor): the reorg handler restarts its
+        jobs. Returns how many jobs restarted."""
+        recent = self.store.txs.mined_since(max(head - REORG_WINDOW, 0))
+        if not recent:
+            return 0
+        receipts = self.sender.receipts(r.hash for r in recent)
+        for record in recent:
+            moved = receipts[record.hash]
+            if moved is not None and moved.block_number != record.mined_block:
+                self.store.txs.set_mined(record.hash, moved.block_number)  # re-mined on the new branch: still done
+        gone = [r.hash for r in recent if receipts[r.hash] is None]
+        return len(self.reorgs.txs_gone(gone)) if gone else 0
+
+    # ------------------------------------------------------------------------------------------------------ mined
+
+    def _settle_submission(self, receipt: Receipt, jobs: list[Job]) -> int:
+        """Confirms or fails each job of a mined `submitResults` from the events in its receipt."""
+        served: set[int] = set()
+        skips: dict[int, SkipReason] = {}
+        sw = self._timer
+        with sw("decode"):
+            self._read_logs(receipt, served, skips)
+        confirmed: list[int] = []
+        now = self._wall()
+        with sw("journal"), self.store.transaction():
+            for job in jobs:
+                rid = job.request_id
+                if rid in served:
+                    confirmed.append(rid)
+                    self.metrics.latency_blocks.observe(max(receipt.block_number - job.block_number, 0))
+                    self.metrics.latency_seconds.observe(max(now - job.seen_at, 0.0))
+                elif (
+                    skips.get(rid) is SkipReason.NOT_PENDING
+                    and self.hub.own_event_tx("ResultSubmitted", rid, job.block_number) is not None
+                ):
+                    confirmed.append(rid)  # an earlier transaction of ours (re-mined after a reorg) won
+                else:
+                    why = {
+                        SkipReason.NOT_PENDING: "already final on chain (another node served it first)",
+                        SkipReason.EXPIRED: "the deadline passed before the result was mined",
+                    }.get(skips.get(rid, SkipReason.NOT_PENDING), "no result event")
+                    self.store.mark_failed(rid, f"delivery: {why}")
+                    self.metrics.failed.labels("skipped").inc()
+            self.store.mark_confirmed_many(confirmed)
+        self.metrics.fulfilled.labels(Mode.SINGLE.name).inc(len(confirmed))
+        return len(confirmed)
+
+    def _read_logs(self, receipt: Receipt, served: set[int], skips: dict[int, SkipReason]) -> None:
+        """Which requests of a `submitResults` receipt this node served and which the hub skipped (and why), read
+        from the indexed topics (requestId, node) and the skip reason's data word: no generic ABI decoding per
+        item."""
+        hub = self.hub_address.lower()
+        me = bytes(12) + bytes.fromhex(self.sender.address[2:])
+        for log in receipt.logs:
+            topics = [_bytes(t) for t in log.get("topics") or []]
+            if str(log.get("address", "")).lower() != hub or len(topics) != 3 or topics[2] != me:
+                continue
+            request_id = int.from_bytes(topics[1], "big")
+            if topics[0] == self._submitted:
+                served.add(request_id)
+            elif topics[0] == self._skipped:
+                skips[request_id] = SkipReason(int.from_bytes(_bytes(log.get("data", b""))[:32], "big"))
+
+    def _reverted(self, record: SentTx, receipt: Receipt, jobs: list[Job]) -> None:
+        """A mined transaction reverted: name the error. A delivery's jobs go back to `computed`, to be re-batched
+        and estimated again (which singles out a bad item), until `max_attempts`; a refused vote is final."""
+        reason = self.sender.revert_reason(record.raw, receipt.block_number) or (
+            f"out of gas or state changed in block {receipt.block_number} (gas used {receipt.gas_used})"
+        )
+        retry: list[int] = []
+        with self.store.transaction():
+            for job in jobs:
+                if job.state is not JobState.SUBMITTED or job.attempts + 1 >= self.max_attempts:
+                    self.store.mark_failed(job.request_id, f"{record.kind} reverted: {reason}")
+                    self.metrics.failed.labels("revert").inc()
+                else:
+                    retry.append(job.request_id)
+            self.store.requeue(retry, reason)
+        self.log.warning(
+            "transaction reverted", tx=record.hash.hex(), kind=record.kind, reason=reason, requeued=len(retry)
+        )
+
+    # -------------------------------------------------------------------------------------------------- not mined
+
+    def _recover_missing(self, records: list[SentTx], groups: _Groups) -> None:
+        known = self.sender.known(r.hash for r in records)
+        lost = [r for r in records if not known[r.hash]]
+        now = self._wall()
+        stuck = [r for r in records if known[r.hash] and now - r.created_at > self.stuck_after_s]
+        if lost:
+            answers = self.sender.broadcast_raw([r.raw for r in lost])
+            for record, error in zip(lost, answers, strict=True):
+                if error is None:
+                    self.log.info("transaction sent again", tx=record.hash.hex(), nonce=record.nonce, kind=record.kind)
+                elif not groups[record.hash]:
+                    self.store.txs.forget(record.hash)  # a finalization that cannot go out any more: moot
+                    self.sender.nonces.resync()
+                elif is_nonce_used(error):
+                    self._nonce_taken(record, groups[record.hash])
+                else:
+                    self._refused(record, groups[record.hash], error)
+        for record in stuck:
+            if not groups[record.hash] or len(self.store.txs.with_nonce(record.nonce)) > MAX_FEE_BUMPS:
+                continue  # nothing waits on it, or its fees were raised enough times: wait (tx.max_fee_wei caps each)
+            replacement = self.sender.replacement(record.raw, record.kind)
+            self._point_jobs_at(groups[record.hash], replacement)
+            self.metrics.txs_replaced.inc()
+            self.log.info(
+                "transaction replaced (fee bump)",
+                old=record.hash.hex(),
+                new=replacement.hash.hex(),
+                nonce=record.nonce,
+                max_fee=replacement.max_fee,
+            )
+            broadcast(self.sender, [replacement], self.metrics, self.log)
+
+    def _nonce_taken(self, record: SentTx, jobs: list[Job]) -> None:
+        """The transaction's nonce is used by another: if an earlier copy (same nonce) of ours was mined, the jobs
+        follow it; otherwise the call is signed again under a fresh nonce."""
+        siblings = [s for s in self.store.txs.with_nonce(record.nonce) if s.hash != record.hash]
+        if siblings:
+            for sibling_hash, receipt in self.sender.receipts(s.hash for s in siblings).items():
+                if receipt is not None:
+                    with self.store.transaction():
+                        for job in jobs:
+                            self.store.replace_tx(job.request_id, sibling_hash, record.nonce)
+                    return
+        if self.sender.known([record.hash])[record.hash]:
+            return  # "already known": this very transaction is pooled after all
+        fresh = self.sender.resign(record.raw, record.kind)
+        self._point_jobs_at(jobs, fresh)
+        self.metrics.txs_replaced.inc()
+        self.log.info("transaction signed again", old=record.hash.hex(), new=fresh.hash.hex(), nonce=fresh.nonce)
+        broadcast(self.sender, [fresh], self.metrics, self.log)
+
+    def _refused(self, record: SentTx, jobs: list[Job], error: RpcError) -> None:
+        """The node refuses the transaction (funds, fee cap, …): count a try; at the cap, fail its jobs and give
+        the nonce back to the chain's sequence."""
+        give_up = False
+        with self.store.transaction():
+            for job in jobs:
+                if self.store.record_attempt(job.request_id, str(error)) >= self.max_attempts:
+                    self.store.mark_failed(job.request_id, f"{record.kind} refused by the RPC node: {error}")
+                    self.metrics.failed.labels("refused").inc()
+                    give_up = True
+        self.log.warning(
+            "transaction refused", tx=record.hash.hex(), nonce=record.nonce, error=str(error), gave_up=give_up
+        )
+        if give_up:
+            self.sender.nonces.resync()
+
+    def _point_jobs_at(self, jobs: list[Job], tx: Signed) -> None:
+        with self.store.transaction():
+            self.store.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
+            for job in jobs:
+                self.store.replace_tx(job.request_id, tx.hash, tx.nonce)
+
+
+def _bytes(value: Any) -> bytes:
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)

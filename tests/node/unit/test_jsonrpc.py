@@ -1,0 +1,119 @@
+"""JsonRpc's single calls and batches through httpx's MockTransport: one error model (every failure a ChainError
+naming the method), reverts decoded by name, the client's timeout on every request, one connection reused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from eth_abi.abi import encode
+
+from verinfer.chain.jsonrpc import NO_RESPONSE, JsonRpc, RpcError, RpcTransportError
+from verinfer.chain.revert import RevertDecoder
+from verinfer.errors import ChainError, ContractRevert
+
+URL = "http://127.0.0.1:8545"
+
+pytestmark = pytest.mark.usefixtures("forge_build")
+
+
+def client(answer: Any, seen: list[httpx.Request] | None = None, **options: Any) -> JsonRpc:
+    def respond(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        body = json.loads(request.content)
+        if isinstance(answer, httpx.Response):
+            return answer
+        if isinstance(body, list):
+            return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": c["id"], **answer(c)} for c in body])
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], **answer(body)})
+
+    return JsonRpc(URL, timeout=options.pop("timeout", 2.5), transport=httpx.MockTransport(respond), **options)
+
+
+def test_a_call_returns_its_result_under_the_clients_timeout() -> None:
+    seen: list[httpx.Request] = []
+    with client(lambda c: {"result": "0x2a"}, seen, timeout=2.5) as rpc:
+        assert rpc.block_number() == 42
+        assert rpc.call("eth_getBalance", "0xabc", "latest") == "0x2a"
+    assert [json.loads(r.content)["method"] for r in seen] == ["eth_blockNumber", "eth_getBalance"]
+    assert json.loads(seen[1].content)["params"] == ["0xabc", "latest"]
+    assert all(r.extensions["timeout"]["read"] == 2.5 for r in seen)
+
+
+def test_a_node_error_is_an_rpc_error_naming_the_method() -> None:
+    answer = {"error": {"code": -32000, "message": "header not found"}}
+    with client(lambda c: answer) as rpc, pytest.raises(RpcError) as raised:
+        rpc.call("eth_getBlockByNumber", "0x1", False)
+    assert (raised.value.method, raised.value.code, raised.value.message) == (
+        "eth_getBlockByNumber",
+        -32000,
+        "header not found",
+    )
+    assert str(raised.value) == "eth_getBlockByNumber: header not found (code -32000)"
+    assert isinstance(raised.value, ChainError)
+
+
+def test_a_revert_is_decoded_by_name() -> None:
+    decoder = RevertDecoder.for_system()
+    # Error(string) with "nope": what a require with a message reverts with.
+    data = "0x08c379a0" + encode(["string"], ["nope"]).hex()
+    answer = {"error": {"code": 3, "message": "execution reverted", "data": data}}
+    with client(lambda c: answer, decoder=decoder) as rpc, pytest.raises(ContractRevert) as raised:
+        rpc.call("eth_estimateGas", {"to": "0x0"})
+    assert raised.value.name == "Error"
+    assert "nope" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("response", "problem"),
+    [
+        (httpx.Response(502, text="bad gateway"), "eth_chainId to http://127.0.0.1:8545: HTTP 502 Bad Gateway"),
+        (httpx.Response(200, text="<html>"), "eth_chainId to http://127.0.0.1:8545: the answer is not JSON"),
+        (httpx.Response(200, json=[1]), "eth_chainId to http://127.0.0.1:8545: the answer is not a JSON object"),
+    ],
+)
+def test_a_failed_request_is_a_transport_error_naming_the_method(response: httpx.Response, problem: str) -> None:
+    with client(response) as rpc, pytest.raises(RpcTransportError) as raised:
+        rpc.chain_id()
+    assert raised.value.method == "eth_chainId"
+    assert problem in str(raised.value)
+
+
+def test_an_unreachable_endpoint_is_a_transport_error() -> None:
+    with JsonRpc("http://127.0.0.1:1", timeout=1) as rpc, pytest.raises(RpcTransportError) as raised:
+        rpc.block_number()
+    assert "eth_blockNumber to http://127.0.0.1:1 failed: ConnectError" in str(raised.value)
+
+
+def test_a_batch_hands_back_each_result_or_its_error_in_order() -> None:
+    def answer(call: dict[str, Any]) -> dict[str, Any]:
+        if call["params"] == ["0x02"]:
+            return {"error": {"code": -32001, "message": "unknown block"}}
+        return {"result": None if call["params"] == ["0x03"] else {"number": call["params"][0]}}
+
+    seen: list[httpx.Request] = []
+    with client(answer, seen) as rpc:
+        results = rpc.batch("eth_getBlockByNumber", [["0x01"], ["0x02"], ["0x03"]])
+    assert len(seen) == 1
+    assert results[0] == {"number": "0x01"}
+    assert results[1] == RpcError("eth_getBlockByNumber", -32001, "unknown block")
+    assert results[2] is None
+
+
+def test_a_batch_item_without_an_answer_is_named() -> None:
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": 0, "result": "0x1"}])
+
+    with JsonRpc(URL, timeout=1, transport=httpx.MockTransport(respond)) as rpc:
+        first, second = rpc.batch("eth_getTransactionCount", [["0xa", "pending"], ["0xb", "pending"]])
+    assert first == "0x1"
+    assert isinstance(second, RpcError)
+    assert (second.method, second.code) == ("eth_getTransactionCount", NO_RESPONSE)
+
+
+def test_a_non_positive_timeout_is_refused() -> None:
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        JsonRpc(URL, timeout=0)
