@@ -9,3 +9,4 @@ export * from "./deployments.js";
 export * from "./errors.js";
 export * from "./revert.js";
 export * from "./types.js";
+export * from "./zk.js";

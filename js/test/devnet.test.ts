@@ -14,9 +14,11 @@ import {
   balanceOf,
   commitmentOf,
   consensusCommitment,
+  encodeInts,
   encodeTensor,
   getRequest,
   readTerms,
+  readZkSubmission,
   reclaim,
   requestHash,
   requestInference,
@@ -24,6 +26,8 @@ import {
   resultCommitment,
   statusOf,
   storedForm,
+  valueAt,
+  verifyProofOnChain,
   waitForResult,
   type VerinferContext,
 } from "../src/index.js";
@@ -61,7 +65,12 @@ after(async () => {
 let single: { requestId: bigint; values: number[] };
 let consensus: bigint;
 
+let zk: bigint;
+
 test("request and wait on devnet", async () => {
+  // ZK first: a node proves it while the others are served.
+  const proven = await requestInference(ctx, { modelId: modelId("credit_risk_zk"), values: [0.3, -1.2, 0.8, 0.1], mode: Mode.ZK });
+
   // SINGLE: one node answers.
   const values = [5.1, 3.5, 1.4, 0.2];
   const handle = await requestInference(ctx, { modelId: modelId("iris"), values });
@@ -82,6 +91,11 @@ test("request and wait on devnet", async () => {
   assert.equal(agreed.mode, Mode.CONSENSUS);
   assert.deepEqual([...agreed.nodes].sort(), devnet.info.nodes.map((n) => n.address).sort());
   consensus = k.requestId;
+
+  const zkResult = await waitForResult(ctx, proven.requestId, WAIT);
+  assert.equal(zkResult.mode, Mode.ZK);
+  assert.equal(zkResult.output.length, 1);
+  zk = proven.requestId;
 });
 
 test("commitment matches chain", async () => {
@@ -125,6 +139,23 @@ test("verify by re-execution", async () => {
   // Another model file than the registered one is refused or reported, never taken for the model.
   const other = new Uint8Array(readFileSync(devnet.info.models.find((m) => m.name === "credit_risk")!.path));
   await assert.rejects(verifyResult(ctx, single.requestId, { model: other }), /produced 2 output values; the registry says \[1, 3\]/);
+});
+
+test("verify a ZK result by its proof", async () => {
+  const report = await verifyResult(ctx, zk);
+  assert.deepEqual(report.checks.map((c) => [c.field, c.ok]), [
+    ["model hash", true],
+    ["commitment", true],
+    ["on-chain verifyResult", true],
+    ["proof input", true],
+    ["proof output", true],
+    ["proof (on-chain verifier)", true],
+  ]);
+  // The model's verifier refuses the same proof for another output.
+  const submission = await readZkSubmission(ctx, report.result);
+  assert.ok(typeof submission !== "string", String(submission));
+  const forged = encodeInts([valueAt(submission.output, 0) + 1n]);
+  assert.equal(await verifyProofOnChain(ctx, submission.verifier, submission.input, forged, submission.proof), false);
 });
 
 test("reverts surface as named errors", async () => {

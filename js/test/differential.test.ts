@@ -17,6 +17,7 @@ import {
   resultCommitment,
   storedForm,
   voteCommitment,
+  zkInstances,
   type Mode,
 } from "../src/index.js";
 import { ModelRunner } from "../src/node/index.js";
@@ -53,6 +54,7 @@ interface Vectors {
     consensus: Hex;
     storedForm: Hex;
   }[];
+  zkInstances: { input: Hex; output: Hex; instances: string[] }[];
   models: {
     name: string;
     path: string;
@@ -107,6 +109,10 @@ test("differential against python", async () => {
     assert.equal(consensusCommitment(requestId, outputHash, results), v.consensus);
     assert.equal(storedForm(results[0]!), v.storedForm);
   }
+
+  // The public instances of a ZK proof.
+  assert.equal(vectors.zkInstances.length, 4);
+  for (const v of vectors.zkInstances) assert.deepEqual(zkInstances(v.input, v.output), v.instances.map(BigInt));
 
   // Every demo model: the same canonical output from onnxruntime-node as from the Python runner.
   assert.deepEqual(vectors.models.map((m) => m.name), ["credit_risk", "iris", "diabetes_regressor", "credit_risk_zk"]);

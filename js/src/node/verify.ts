@@ -8,15 +8,25 @@ import { inferenceHubAbi } from "../abi/InferenceHub.js";
 import { commitmentOf, waitForResult, type InferenceResult, type VerinferContext } from "../actions.js";
 import { consensusCommitment, resultCommitment, storedForm } from "../commitments.js";
 import { VerinferError } from "../errors.js";
+import { readZkSubmission, verifyProofOnChain } from "../zk.js";
 import { Mode } from "../types.js";
 import { readModelUri, type FetchOptions } from "./model.js";
 import { ModelRunner } from "./runner.js";
 
 /** One compared field: what re-execution says it should be, what the chain (or the file) holds, whether they agree. */
 export interface Check {
-  field: "model hash" | "output bytes" | "output hash" | "commitment" | "on-chain verifyResult";
-  expected: Hex | boolean;
-  actual: Hex | boolean;
+  field:
+    | "model hash"
+    | "output bytes"
+    | "output hash"
+    | "commitment"
+    | "on-chain verifyResult"
+    | "proof in the result transaction"
+    | "proof input"
+    | "proof output"
+    | "proof (on-chain verifier)";
+  expected: Hex | boolean | string;
+  actual: Hex | boolean | string;
   ok: boolean;
 }
 
@@ -39,21 +49,25 @@ export interface VerifyOptions extends FetchOptions {
   fromBlock?: bigint;
 }
 
-function check(field: Check["field"], expected: Hex | boolean, actual: Hex | boolean): Check {
+function check(field: Check["field"], expected: Check["expected"], actual: Check["actual"]): Check {
   const same = typeof expected === "string" && typeof actual === "string" ? expected.toLowerCase() === actual.toLowerCase() : expected === actual;
   return { field, expected, actual, ok: same };
 }
 
-/** Re-executes request `requestId` (which must be FULFILLED) and compares with what the chain recorded. */
+/** Re-executes request `requestId` (which must be FULFILLED) and compares with what the chain recorded. A ZK
+ *  result is checked through its proof instead (read from the delivering transaction, checked by the model's
+ *  verifier on chain), besides the model hash and the commitment. */
 export async function verifyResult(ctx: VerinferContext, requestId: bigint, options: VerifyOptions = {}): Promise<VerificationReport> {
   const result = await waitForResult(ctx, requestId, { timeoutMs: 0, ...(options.fromBlock === undefined ? {} : { fromBlock: options.fromBlock }) });
-  if (result.mode === Mode.ZK) {
-    throw new VerinferError(
-      `request ${requestId} is a ZK result: it is checked through its proof (the model's verifier on chain), not by ` +
-        "re-execution; use the Python SDK's `verify` (verinfer.sdk.verify) for its proof checks",
-    );
-  }
   const model = options.model ?? (await readModelUri(result.spec.uri, options));
+  if (result.mode === Mode.ZK) {
+    // The output is the circuit's fixed-point result, bound by the proof: the proof is what is re-checked.
+    // (so the output is not compared with itself: "proof output" ties the recorded output to the proof).
+    const report = await compare(ctx, result, keccak256(model), result.outputBytes);
+    const kept = report.checks.filter((c) => c.field !== "output bytes" && c.field !== "output hash");
+    const checks = [...kept, ...(await zkChecks(ctx, result))];
+    return { ...report, checks, matches: checks.every((c) => c.ok), failed: checks.filter((c) => !c.ok).map((c) => c.field) };
+  }
   const runner = await ModelRunner.load(model);
   let output: Hex;
   try {
@@ -62,6 +76,19 @@ export async function verifyResult(ctx: VerinferContext, requestId: bigint, opti
     await runner.release();
   }
   return compare(ctx, result, keccak256(model), output);
+}
+
+/** A ZK result's proof, read back from the delivering transaction: for this request's input and output, and
+ *  accepted by the model's verifier. */
+async function zkChecks(ctx: VerinferContext, result: InferenceResult): Promise<Check[]> {
+  const submission = await readZkSubmission(ctx, result);
+  if (typeof submission === "string") return [check("proof in the result transaction", "a submitZkResult call", submission)];
+  const { verifier, input, output, proof } = submission;
+  return [
+    check("proof input", result.request.input, input),
+    check("proof output", result.outputBytes, output),
+    check("proof (on-chain verifier)", true, await verifyProofOnChain(ctx, verifier, input, output, proof)),
+  ];
 }
 
 /** The report for a recomputed `output` of a model file hashing to `fileHash`. */

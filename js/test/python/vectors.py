@@ -1,5 +1,6 @@
 """Prints the vectors of the JS differential test as JSON: canonical encodings, commitments, and every demo model's
-canonical outputs, all computed by the Python package (`verinfer.inference`, `verinfer.chain.commitments`).
+canonical outputs, all computed by the Python package (`verinfer.inference`, `verinfer.chain.commitments`,
+`verinfer.zk.instances`).
 
     .venv/bin/python js/test/python/vectors.py <models dir>
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from eth_hash.auto import keccak
@@ -20,7 +22,8 @@ from verinfer.demo.models import build_credit_zk_model, build_demo_models
 from verinfer.errors import CodecError
 from verinfer.inference import codec
 from verinfer.inference.runner import OnnxRunner
-from verinfer.types import Mode, RequestParams
+from verinfer.types import Mode, ModelId, RequestParams, checksum
+from verinfer.zk.instances import instances_for
 
 SAMPLES_PER_MODEL = 5
 
@@ -29,7 +32,7 @@ def hex_(data: bytes) -> str:
     return "0x" + data.hex()
 
 
-def codec_vectors() -> list[dict[str, object]]:
+def codec_vectors() -> list[dict[str, Any]]:
     rng = np.random.default_rng(16)
     ties = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.5, 1e-6 * 0.5, 4503599627370495.5, -4503599627370497.0]
     reals = [0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 1 / 3, -2 / 3, 123.456, 1e-9, 9.2e12, -9.2e12, 5e-324]
@@ -62,8 +65,8 @@ def codec_vectors() -> list[dict[str, object]]:
     return out
 
 
-def commitment_vectors() -> list[dict[str, object]]:
-    out = []
+def commitment_vectors() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     nodes = ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"]
     for i in range(4):
         request_id = [1, 2, 255, 2**200 + 7][i]
@@ -73,9 +76,9 @@ def commitment_vectors() -> list[dict[str, object]]:
         env = keccak(b"env %d" % i)
         salt = keccak(b"salt %d" % i)
         params = RequestParams(
-            model_id=model_id,
+            model_id=ModelId(model_id),
             input_hash=keccak(input_bytes),
-            requester=nodes[i % 2],
+            requester=checksum(nodes[i % 2]),
             fee=[0, 10**15, 2**256 - 1, 12345][i],
             deadline=[0, 1_700_000_000, 2**64 - 1, 99][i],
             callback_gas_limit=[0, 200_000, 2**32 - 1, 1][i],
@@ -117,9 +120,21 @@ def commitment_vectors() -> list[dict[str, object]]:
     return out
 
 
-def model_vectors(models_dir: Path) -> list[dict[str, object]]:
+def zk_instance_vectors() -> list[dict[str, Any]]:
+    pairs = [([0, 1, -1], [5]), ([2**63 - 1, -(2**63)], [-7, 7]), ([], [1]), ([123456, -654321, 42, 0], [-1])]
+    return [
+        {
+            "input": hex_(codec.encode_ints(i)),
+            "output": hex_(codec.encode_ints(o)),
+            "instances": [str(e) for e in instances_for(codec.encode_ints(i), codec.encode_ints(o))],
+        }
+        for i, o in pairs
+    ]
+
+
+def model_vectors(models_dir: Path) -> list[dict[str, Any]]:
     built = [*build_demo_models(models_dir), build_credit_zk_model(models_dir)]
-    out = []
+    out: list[dict[str, Any]] = []
     for model in built:
         runner = OnnxRunner(model.path)  # the canonical settings, as a node and `verify` run it
         cases = []
@@ -145,7 +160,12 @@ def model_vectors(models_dir: Path) -> list[dict[str, object]]:
 
 def main() -> None:
     models_dir = Path(sys.argv[1])
-    document = {"codec": codec_vectors(), "commitments": commitment_vectors(), "models": model_vectors(models_dir)}
+    document = {
+        "codec": codec_vectors(),
+        "commitments": commitment_vectors(),
+        "zkInstances": zk_instance_vectors(),
+        "models": model_vectors(models_dir),
+    }
     json.dump(document, sys.stdout)
     sys.stdout.write("\n")
 
