@@ -44,7 +44,9 @@ export function render(outDir = DEFAULT_OUT_DIR) {
     try {
       abi = JSON.parse(readFileSync(artifact, "utf8")).abi;
     } catch (error) {
-      throw new Error(`cannot read the ABI of ${contract} from ${artifact} (${error.message}): run \`forge build\` first`);
+      throw new Error(
+        `cannot read the ABI of ${contract} from ${artifact} (${error.message}): run \`forge build\` first`,
+      );
     }
     if (!Array.isArray(abi)) throw new Error(`${artifact} has no "abi" array`);
     const body = JSON.stringify(abi, null, 2);

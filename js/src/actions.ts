@@ -36,7 +36,12 @@ const registryOf = (ctx: VerinferContext): Address => ctx.deployment.contracts.M
 /** The model's registered spec (`ModelRegistry.getModel`). */
 export async function readModel(ctx: VerinferContext, modelId: Hex): Promise<ModelSpec> {
   const [, spec, terms] = await withDecodedRevert(() =>
-    ctx.publicClient.readContract({ address: registryOf(ctx), abi: modelRegistryAbi, functionName: "getModel", args: [modelId] }),
+    ctx.publicClient.readContract({
+      address: registryOf(ctx),
+      abi: modelRegistryAbi,
+      functionName: "getModel",
+      args: [modelId],
+    }),
   );
   if (!terms.exists) throw new ChainError(`no model ${modelId} in registry ${registryOf(ctx)}`);
   return {
@@ -87,7 +92,12 @@ export async function commitmentOf(ctx: VerinferContext, requestId: bigint, bloc
   });
 }
 
-async function hubLogs<const E extends HubEvent>(ctx: VerinferContext, eventName: E, requestId: bigint, fromBlock?: bigint) {
+async function hubLogs<const E extends HubEvent>(
+  ctx: VerinferContext,
+  eventName: E,
+  requestId: bigint,
+  fromBlock?: bigint,
+) {
   return ctx.publicClient.getContractEvents({
     address: hubOf(ctx),
     abi: inferenceHubAbi,
@@ -100,16 +110,15 @@ async function hubLogs<const E extends HubEvent>(ctx: VerinferContext, eventName
 }
 
 type HubEvent =
-  | "InferenceRequested"
-  | "ResultSubmitted"
-  | "ConsensusReached"
-  | "ResultCommitted"
-  | "ResultRevealed"
-  | "FeeReclaimed";
+  "InferenceRequested" | "ResultSubmitted" | "ConsensusReached" | "ResultCommitted" | "ResultRevealed" | "FeeReclaimed";
 
 /** The request's `InferenceRequested` event (any requester). `fromBlock` narrows the scan (default: the hub's
  *  deployment block). */
-export async function getRequest(ctx: VerinferContext, requestId: bigint, fromBlock?: bigint): Promise<InferenceRequest> {
+export async function getRequest(
+  ctx: VerinferContext,
+  requestId: bigint,
+  fromBlock?: bigint,
+): Promise<InferenceRequest> {
   const logs = await hubLogs(ctx, "InferenceRequested", requestId, fromBlock);
   const log = logs[0];
   if (!log) throw new ChainError(`no request ${requestId} on hub ${hubOf(ctx)} (no InferenceRequested log)`);
@@ -152,7 +161,10 @@ function requestFromLog(log: {
 
 /** The request's parameters as the hub hashed them, from its event and the model's terms (`outputBytes` and
  *  `envRestricted` are immutable per model). */
-export function requestParams(request: InferenceRequest, terms: Pick<ModelTerms, "outputBytes" | "envRestricted">): RequestParams {
+export function requestParams(
+  request: InferenceRequest,
+  terms: Pick<ModelTerms, "outputBytes" | "envRestricted">,
+): RequestParams {
   return {
     modelId: request.modelId,
     inputHash: keccak256(request.input),
@@ -168,7 +180,11 @@ export function requestParams(request: InferenceRequest, terms: Pick<ModelTerms,
 }
 
 /** The parameters `reclaimFee` (or any other action on the request) needs, read from the chain. */
-export async function readRequestParams(ctx: VerinferContext, requestId: bigint, fromBlock?: bigint): Promise<RequestParams> {
+export async function readRequestParams(
+  ctx: VerinferContext,
+  requestId: bigint,
+  fromBlock?: bigint,
+): Promise<RequestParams> {
   const request = await getRequest(ctx, requestId, fromBlock);
   return requestParams(request, await readTerms(ctx, request.modelId));
 }
@@ -196,7 +212,9 @@ async function send(
       ...(call.value === undefined ? {} : { value: call.value }),
     } as never),
   );
-  const hash = await withDecodedRevert(() => client.writeContract({ ...(request as object), account, chain: client.chain ?? null } as never));
+  const hash = await withDecodedRevert(() =>
+    client.writeContract({ ...(request as object), account, chain: client.chain ?? null } as never),
+  );
   const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new ChainError(`${call.functionName} transaction ${hash} reverted`);
   return receipt;
@@ -233,12 +251,15 @@ export async function requestInference(ctx: VerinferContext, args: RequestInfere
   const redundancy = args.redundancy ?? 1;
   let input = args.input;
   if (input === undefined) {
-    if (args.values === undefined) throw new CodecError("requestInference needs `values` (real numbers) or `input` (canonical bytes)");
+    if (args.values === undefined)
+      throw new CodecError("requestInference needs `values` (real numbers) or `input` (canonical bytes)");
     const spec = await readModel(ctx, args.modelId);
     const count = flatten(args.values).length;
     const expected = elementCount(spec.inputShape);
     if (count !== expected) {
-      throw new CodecError(`model ${args.modelId} takes ${expected} input values (shape [${spec.inputShape.join(", ")}]), got ${count}`);
+      throw new CodecError(
+        `model ${args.modelId} takes ${expected} input values (shape [${spec.inputShape.join(", ")}]), got ${count}`,
+      );
     }
     input = encodeTensor(args.values, { scale: spec.scale });
   }
@@ -253,10 +274,15 @@ export async function requestInference(ctx: VerinferContext, args: RequestInfere
     args: [args.modelId, input, mode, redundancy, args.callbackGasLimit ?? 0, deadline],
     value: fee,
   });
-  const logs = parseEventLogs({ abi: inferenceHubAbi, eventName: "InferenceRequested", logs: receipt.logs, strict: true })
-    .filter((log) => log.address.toLowerCase() === hubOf(ctx).toLowerCase());
+  const logs = parseEventLogs({
+    abi: inferenceHubAbi,
+    eventName: "InferenceRequested",
+    logs: receipt.logs,
+    strict: true,
+  }).filter((log) => log.address.toLowerCase() === hubOf(ctx).toLowerCase());
   const log = logs[0];
-  if (logs.length !== 1 || !log) throw new ChainError(`requestInference emitted ${logs.length} InferenceRequested logs, expected 1`);
+  if (logs.length !== 1 || !log)
+    throw new ChainError(`requestInference emitted ${logs.length} InferenceRequested logs, expected 1`);
   const request = requestFromLog(log);
   return { requestId: request.requestId, request, receipt };
 }
@@ -296,7 +322,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until the request is FULFILLED and returns its result. Throws `ResultTimeoutError` if it is still pending
  *  after `timeoutMs`, `RequestFailedError` if it ended without a result. */
-export async function waitForResult(ctx: VerinferContext, requestId: bigint, options: WaitOptions = {}): Promise<InferenceResult> {
+export async function waitForResult(
+  ctx: VerinferContext,
+  requestId: bigint,
+  options: WaitOptions = {},
+): Promise<InferenceResult> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   let delay = options.pollIntervalMs ?? 200;
   if (!(timeoutMs >= 0) || !(delay > 0)) {
@@ -317,11 +347,20 @@ export async function waitForResult(ctx: VerinferContext, requestId: bigint, opt
 
 /** The result of a FULFILLED request, from its logs: `ResultSubmitted` for SINGLE and ZK; `ConsensusReached` with the
  *  agreeing nodes' `ResultCommitted` (commit order) for CONSENSUS. */
-export async function readResult(ctx: VerinferContext, requestId: bigint, fromBlock?: bigint): Promise<InferenceResult> {
+export async function readResult(
+  ctx: VerinferContext,
+  requestId: bigint,
+  fromBlock?: bigint,
+): Promise<InferenceResult> {
   const request = await getRequest(ctx, requestId, fromBlock);
   const spec = await readModel(ctx, request.modelId);
   const from = request.blockNumber;
-  let outputBytes: Hex, commitment: Hex, envHashes: Hex[], nodes: Address[], resultBlock: bigint | null, resultTx: Hex | null;
+  let outputBytes: Hex,
+    commitment: Hex,
+    envHashes: Hex[],
+    nodes: Address[],
+    resultBlock: bigint | null,
+    resultTx: Hex | null;
   if (request.mode === Mode.CONSENSUS) {
     const reached = (await hubLogs(ctx, "ConsensusReached", requestId, from))[0];
     if (!reached) throw new ChainError(`request ${requestId} is FULFILLED but has no ConsensusReached log`);
@@ -341,7 +380,8 @@ export async function readResult(ctx: VerinferContext, requestId: bigint, fromBl
     envHashes = [submitted.args.envHash];
     ({ blockNumber: resultBlock, transactionHash: resultTx } = submitted);
   }
-  if (resultBlock === null || resultTx === null) throw new ChainError(`the result log of request ${requestId} is not mined yet`);
+  if (resultBlock === null || resultTx === null)
+    throw new ChainError(`the result log of request ${requestId} is not mined yet`);
   return {
     requestId,
     mode: request.mode,
@@ -379,7 +419,12 @@ export async function reclaim(ctx: VerinferContext, requestId: bigint, fromBlock
 
 /** The withdrawable balance of `account` on the hub (earned fees, refunds, slash shares). */
 export async function balanceOf(ctx: VerinferContext, account: Address): Promise<bigint> {
-  return ctx.publicClient.readContract({ address: hubOf(ctx), abi: inferenceHubAbi, functionName: "balanceOf", args: [account] });
+  return ctx.publicClient.readContract({
+    address: hubOf(ctx),
+    abi: inferenceHubAbi,
+    functionName: "balanceOf",
+    args: [account],
+  });
 }
 
 /** Sends the wallet account's whole withdrawable balance to `to` (default: itself). */

@@ -73,7 +73,8 @@ export interface DecodeOptions {
 
 function codecOf(dtype: Dtype | undefined): ElementCodec {
   const codec = ELEMENT_CODECS[dtype ?? "int64"];
-  if (!codec) throw new CodecError(`unknown wire dtype ${String(dtype)}; known: ${Object.keys(ELEMENT_CODECS).join(", ")}`);
+  if (!codec)
+    throw new CodecError(`unknown wire dtype ${String(dtype)}; known: ${Object.keys(ELEMENT_CODECS).join(", ")}`);
   return codec;
 }
 
@@ -89,7 +90,8 @@ export function checkScale(scale: bigint | number): bigint {
 
 function checkShape(shape: readonly number[]): readonly number[] {
   for (const d of shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new CodecError(`shape [${shape.join(", ")}] has an invalid dimension ${d}`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new CodecError(`shape [${shape.join(", ")}] has an invalid dimension ${d}`);
   }
   return shape;
 }
@@ -140,7 +142,9 @@ export function quantize(values: TensorValues, options: EncodeOptions): bigint[]
     if (typeof value === "bigint") {
       const scaled = value * scale;
       if (scaled < codec.min || scaled > codec.max) {
-        throw new CodecError(`element ${index} = ${value} times scale ${scale} does not fit ${options.dtype ?? "int64"}`);
+        throw new CodecError(
+          `element ${index} = ${value} times scale ${scale} does not fit ${options.dtype ?? "int64"}`,
+        );
       }
       return scaled;
     }
@@ -166,7 +170,8 @@ export function encodeIntsToBytes(values: TensorValues, dtype?: Dtype): Uint8Arr
     if (typeof value === "bigint") v = value;
     else if (Number.isSafeInteger(value)) v = BigInt(value);
     else throw new CodecError(`encodeInts takes integers, got element ${index} = ${value}: use encodeTensor for reals`);
-    if (v < codec.min || v > codec.max) throw new CodecError(`element ${index} = ${v} does not fit ${dtype ?? "int64"}`);
+    if (v < codec.min || v > codec.max)
+      throw new CodecError(`element ${index} = ${v} does not fit ${dtype ?? "int64"}`);
     codec.write(view, index * codec.bytes, v);
   });
   return out;
@@ -189,7 +194,8 @@ export function encodeTensor(values: TensorValues, options: EncodeOptions): Hex 
 
 function asBytes(data: Hex | Uint8Array): Uint8Array {
   if (data instanceof Uint8Array) return data;
-  if (!isHex(data, { strict: true }) || data.length % 2 !== 0) throw new CodecError(`not hex bytes: ${String(data).slice(0, 40)}`);
+  if (!isHex(data, { strict: true }) || data.length % 2 !== 0)
+    throw new CodecError(`not hex bytes: ${String(data).slice(0, 40)}`);
   return hexToBytes(data);
 }
 
@@ -203,7 +209,9 @@ export function decodeInts(data: Hex | Uint8Array, options: DecodeOptions = {}):
   if (options.shape) {
     const expected = encodedSize(options.shape, options.dtype);
     if (bytes.length !== expected) {
-      throw new CodecError(`tensor of shape [${options.shape.join(", ")}] takes ${expected} bytes, got ${bytes.length}`);
+      throw new CodecError(
+        `tensor of shape [${options.shape.join(", ")}] takes ${expected} bytes, got ${bytes.length}`,
+      );
     }
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -213,7 +221,10 @@ export function decodeInts(data: Hex | Uint8Array, options: DecodeOptions = {}):
 }
 
 /** The real values behind canonical bytes (element / scale, in float64), flat in row-major order. */
-export function decodeTensor(data: Hex | Uint8Array, options: DecodeOptions & { scale: bigint | number }): Float64Array {
+export function decodeTensor(
+  data: Hex | Uint8Array,
+  options: DecodeOptions & { scale: bigint | number },
+): Float64Array {
   const scale = Number(checkScale(options.scale));
   const ints = decodeInts(data, options);
   const out = new Float64Array(ints.length);

@@ -23,7 +23,9 @@ export function resultCommitment(
   envHash: Hex,
   node: Address,
 ): Hex {
-  const types: AbiParameter[] = ["uint256", "bytes32", "bytes32", "bytes32", "bytes32", "address"].map((type) => ({ type }));
+  const types: AbiParameter[] = ["uint256", "bytes32", "bytes32", "bytes32", "bytes32", "address"].map((type) => ({
+    type,
+  }));
   return keccak256(encodeAbiParameters(types, [requestId, modelId, inputHash, outputHash, envHash, node]));
 }
 

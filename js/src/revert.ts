@@ -1,14 +1,6 @@
 /** Revert data -> `ContractRevertError` with named arguments, using the error selectors of every generated ABI (the
  *  hub, the registries, the consumer base and example, the codec library), like the Python `RevertDecoder`. */
-import {
-  BaseError,
-  decodeErrorResult,
-  isHex,
-  toFunctionSelector,
-  type Abi,
-  type AbiParameter,
-  type Hex,
-} from "viem";
+import { BaseError, decodeErrorResult, isHex, toFunctionSelector, type Abi, type AbiParameter, type Hex } from "viem";
 import { abis } from "./abi/index.js";
 import { ContractRevertError } from "./errors.js";
 import { memberName } from "./types.js";
@@ -57,11 +49,16 @@ export function formatValue(value: unknown, param?: AbiParameter): string {
   }
   if (typeof value === "string") return isHex(value) ? value : `'${value}'`;
   if (Array.isArray(value)) {
-    const inner = param && param.type.endsWith("]") ? { ...param, type: param.type.replace(/\[\d*\]$/, ""), internalType: internal.replace(/\[\d*\]$/, "") } : undefined;
+    const inner =
+      param && param.type.endsWith("]")
+        ? { ...param, type: param.type.replace(/\[\d*\]$/, ""), internalType: internal.replace(/\[\d*\]$/, "") }
+        : undefined;
     return `[${value.map((v) => formatValue(v, inner)).join(", ")}]`;
   }
   if (value !== null && typeof value === "object") {
-    return `{${Object.entries(value).map(([k, v]) => `${k}: ${formatValue(v)}`).join(", ")}}`;
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${k}: ${formatValue(v)}`)
+      .join(", ")}}`;
   }
   return String(value);
 }

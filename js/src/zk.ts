@@ -40,7 +40,8 @@ export async function readZkSubmission(ctx: VerinferContext, result: InferenceRe
   } catch {
     return `transaction ${result.resultTx} is not a call of the hub (undecodable calldata)`;
   }
-  if (call.functionName !== "submitZkResult") return `transaction ${result.resultTx} calls ${call.functionName}, not submitZkResult`;
+  if (call.functionName !== "submitZkResult")
+    return `transaction ${result.resultTx} calls ${call.functionName}, not submitZkResult`;
   const [, , input, output, proof] = call.args;
   const verifier = await ctx.publicClient.readContract({
     address: ctx.deployment.contracts.InferenceHub.address,
@@ -53,7 +54,13 @@ export async function readZkSubmission(ctx: VerinferContext, result: InferenceRe
 
 /** Whether `verifier` accepts `proof` for `output` on `input` (an eth_call; EZKL's verifiers revert on a bad proof,
  *  read here as false). */
-export async function verifyProofOnChain(ctx: VerinferContext, verifier: Address, input: Hex, output: Hex, proof: Hex): Promise<boolean> {
+export async function verifyProofOnChain(
+  ctx: VerinferContext,
+  verifier: Address,
+  input: Hex,
+  output: Hex,
+  proof: Hex,
+): Promise<boolean> {
   try {
     return await ctx.publicClient.readContract({
       address: verifier,

@@ -23,5 +23,9 @@ test("abis match the forge build", async () => {
     }
     if (committed !== text) stale.push(name);
   }
-  assert.deepEqual(stale, [], `src/abi/{${stale.join(", ")}} differ from the forge build in out/: run \`${generator.REGENERATE}\``);
+  assert.deepEqual(
+    stale,
+    [],
+    `src/abi/{${stale.join(", ")}} differ from the forge build in out/: run \`${generator.REGENERATE}\``,
+  );
 });

@@ -20,7 +20,15 @@ test("encode decode round trip", () => {
   // Big-endian two's complement, 8 bytes per element, no header (abi.encodePacked of int64s).
   assert.equal(encoded.slice(0, 18), "0x000000000001e848");
   assert.equal(encoded.slice(18, 34), "ffffffffffd9da60");
-  assert.deepEqual(Array.from(decodeInts(encoded, { shape: [1, 7] })), [125000n, -2500000n, 3000001n, -1n, 0n, 1000000000000n, -123456789n]);
+  assert.deepEqual(Array.from(decodeInts(encoded, { shape: [1, 7] })), [
+    125000n,
+    -2500000n,
+    3000001n,
+    -1n,
+    0n,
+    1000000000000n,
+    -123456789n,
+  ]);
   assert.deepEqual(Array.from(decodeTensor(encoded, { shape: [1, 7], scale })), values[0]);
   assert.equal(valueAt(encoded, 1), -2500000n);
   // Integers travel exactly, at any size int64 holds.
@@ -32,7 +40,16 @@ test("encode decode round trip", () => {
 });
 
 test("rounding is half to even, as numpy's rint", () => {
-  assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, 2 ** 52 + 1].map(roundHalfEven), [0, 2, 2, -0, -2, -2, 0, 2 ** 52 + 1]);
+  assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, 2 ** 52 + 1].map(roundHalfEven), [
+    0,
+    2,
+    2,
+    -0,
+    -2,
+    -2,
+    0,
+    2 ** 52 + 1,
+  ]);
   assert.deepEqual(quantize([0.0000025, 0.0000035, -0.0000025], { scale: 1_000_000n }), [2n, 4n, -2n]);
 });
 

@@ -10,6 +10,7 @@ import { foundry } from "viem/chains";
 import {
   ContractRevertError,
   Mode,
+  ResultTimeoutError,
   Status,
   balanceOf,
   commitmentOf,
@@ -69,7 +70,11 @@ let zk: bigint;
 
 test("request and wait on devnet", async () => {
   // ZK first: a node proves it while the others are served.
-  const proven = await requestInference(ctx, { modelId: modelId("credit_risk_zk"), values: [0.3, -1.2, 0.8, 0.1], mode: Mode.ZK });
+  const proven = await requestInference(ctx, {
+    modelId: modelId("credit_risk_zk"),
+    values: [0.3, -1.2, 0.8, 0.1],
+    mode: Mode.ZK,
+  });
 
   // SINGLE: one node answers.
   const values = [5.1, 3.5, 1.4, 0.2];
@@ -86,7 +91,12 @@ test("request and wait on devnet", async () => {
   single = { requestId: handle.requestId, values };
 
   // CONSENSUS: both nodes commit, reveal, and agree.
-  const k = await requestInference(ctx, { modelId: modelId("credit_risk"), values: [0.3, -1.2, 0.8, 0.1], mode: Mode.CONSENSUS, redundancy: NODES });
+  const k = await requestInference(ctx, {
+    modelId: modelId("credit_risk"),
+    values: [0.3, -1.2, 0.8, 0.1],
+    mode: Mode.CONSENSUS,
+    redundancy: NODES,
+  });
   const agreed = await waitForResult(ctx, k.requestId, WAIT);
   assert.equal(agreed.mode, Mode.CONSENSUS);
   assert.deepEqual([...agreed.nodes].sort(), devnet.info.nodes.map((n) => n.address).sort());
@@ -115,11 +125,21 @@ test("commitment matches chain", async () => {
     const nodeCommitments = result.nodes.map((node, i) =>
       resultCommitment(requestId, result.modelId, result.inputHash, result.outputHash, result.envHashes[i]!, node),
     );
-    const recomputed = result.mode === Mode.CONSENSUS ? consensusCommitment(requestId, result.outputHash, nodeCommitments) : nodeCommitments[0]!;
+    const recomputed =
+      result.mode === Mode.CONSENSUS
+        ? consensusCommitment(requestId, result.outputHash, nodeCommitments)
+        : nodeCommitments[0]!;
     assert.equal(recomputed, result.commitment);
     assert.equal(storedForm(recomputed), await commitmentOf(ctx, requestId));
     // Any other output gives another commitment.
-    const other = resultCommitment(requestId, result.modelId, result.inputHash, keccak256("0x00"), result.envHashes[0]!, result.nodes[0]!);
+    const other = resultCommitment(
+      requestId,
+      result.modelId,
+      result.inputHash,
+      keccak256("0x00"),
+      result.envHashes[0]!,
+      result.nodes[0]!,
+    );
     assert.notEqual(storedForm(other), await commitmentOf(ctx, requestId));
   }
 });
@@ -127,9 +147,16 @@ test("commitment matches chain", async () => {
 test("verify by re-execution", async () => {
   for (const requestId of [single.requestId, consensus]) {
     const report = await verifyResult(ctx, requestId);
-    assert.deepEqual(report.failed, [], JSON.stringify(report.checks, (_k, v) => (typeof v === "bigint" ? String(v) : v)));
+    assert.deepEqual(
+      report.failed,
+      [],
+      JSON.stringify(report.checks, (_k, v) => (typeof v === "bigint" ? String(v) : v)),
+    );
     assert.equal(report.matches, true);
-    assert.deepEqual(report.checks.map((c) => c.field), ["model hash", "output bytes", "output hash", "commitment", "on-chain verifyResult"]);
+    assert.deepEqual(
+      report.checks.map((c) => c.field),
+      ["model hash", "output bytes", "output hash", "commitment", "on-chain verifyResult"],
+    );
   }
   // A tampered output: the report names exactly the fields that differ.
   const result = await waitForResult(ctx, single.requestId, WAIT);
@@ -138,19 +165,25 @@ test("verify by re-execution", async () => {
   assert.deepEqual(report.failed, ["output bytes", "output hash", "commitment", "on-chain verifyResult"]);
   // Another model file than the registered one is refused or reported, never taken for the model.
   const other = new Uint8Array(readFileSync(devnet.info.models.find((m) => m.name === "credit_risk")!.path));
-  await assert.rejects(verifyResult(ctx, single.requestId, { model: other }), /produced 2 output values; the registry says \[1, 3\]/);
+  await assert.rejects(
+    verifyResult(ctx, single.requestId, { model: other }),
+    /produced 2 output values; the registry says \[1, 3\]/,
+  );
 });
 
 test("verify a ZK result by its proof", async () => {
   const report = await verifyResult(ctx, zk);
-  assert.deepEqual(report.checks.map((c) => [c.field, c.ok]), [
-    ["model hash", true],
-    ["commitment", true],
-    ["on-chain verifyResult", true],
-    ["proof input", true],
-    ["proof output", true],
-    ["proof (on-chain verifier)", true],
-  ]);
+  assert.deepEqual(
+    report.checks.map((c) => [c.field, c.ok]),
+    [
+      ["model hash", true],
+      ["commitment", true],
+      ["on-chain verifyResult", true],
+      ["proof input", true],
+      ["proof output", true],
+      ["proof (on-chain verifier)", true],
+    ],
+  );
   // The model's verifier refuses the same proof for another output.
   const submission = await readZkSubmission(ctx, report.result);
   assert.ok(typeof submission !== "string", String(submission));
@@ -161,25 +194,35 @@ test("verify a ZK result by its proof", async () => {
 test("reverts surface as named errors", async () => {
   const iris = modelId("iris");
   const price = (await readTerms(ctx, iris)).price;
+  await assert.rejects(requestInference(ctx, { modelId: iris, values: single.values, fee: 1n }), (error: unknown) => {
+    assert.ok(error instanceof ContractRevertError, String(error));
+    assert.equal(error.message, `InsufficientFee(paid=1, required=${price})`);
+    assert.deepEqual(error.args, { paid: 1n, required: price });
+    return true;
+  });
   await assert.rejects(
-    requestInference(ctx, { modelId: iris, values: single.values, fee: 1n }),
-    (error: unknown) => {
-      assert.ok(error instanceof ContractRevertError, String(error));
-      assert.equal(error.message, `InsufficientFee(paid=1, required=${price})`);
-      assert.deepEqual(error.args, { paid: 1n, required: price });
-      return true;
-    },
+    reclaim(ctx, single.requestId),
+    /^ContractRevertError: RequestNotPending\(requestId=\d+, status=Status.FULFILLED\)$/,
   );
-  await assert.rejects(reclaim(ctx, single.requestId), /^ContractRevertError: RequestNotPending\(requestId=\d+, status=Status.FULFILLED\)$/);
 });
 
 test("reclaim after the deadline", async () => {
   // Redundancy above the node count: the round never gets all its commits, so the request stays pending.
   const credit = modelId("credit_risk");
-  const handle = await requestInference(ctx, { modelId: credit, values: [0, 0, 0, 0], mode: Mode.CONSENSUS, redundancy: NODES + 1, deadlineSeconds: 600 });
+  const handle = await requestInference(ctx, {
+    modelId: credit,
+    values: [0, 0, 0, 0],
+    mode: Mode.CONSENSUS,
+    redundancy: NODES + 1,
+    deadlineSeconds: 600,
+  });
+  await assert.rejects(waitForResult(ctx, handle.requestId, { timeoutMs: 0 }), ResultTimeoutError);
   await assert.rejects(reclaim(ctx, handle.requestId), (error: unknown) => {
     assert.ok(error instanceof ContractRevertError);
-    assert.equal(error.message, `DeadlineNotPassed(requestId=${handle.requestId}, deadline=${handle.request.deadline})`);
+    assert.equal(
+      error.message,
+      `DeadlineNotPassed(requestId=${handle.requestId}, deadline=${handle.request.deadline})`,
+    );
     return true;
   });
   // Move the chain past the deadline (anvil's clock; the last test, so no other request is affected).

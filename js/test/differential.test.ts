@@ -87,7 +87,11 @@ test("differential against python", async () => {
     if ("ints" in vector) {
       assert.equal(encodeInts(vector.ints.map(BigInt)), vector.encoded);
     } else if ("rejected" in vector) {
-      assert.throws(() => encodeTensor(vector.values, { scale: BigInt(vector.scale) }), /does not fit int64|not finite/, `${vector.values} at scale ${vector.scale}`);
+      assert.throws(
+        () => encodeTensor(vector.values, { scale: BigInt(vector.scale) }),
+        /does not fit int64|not finite/,
+        `${vector.values} at scale ${vector.scale}`,
+      );
     } else {
       const scale = BigInt(vector.scale);
       assert.equal(encodeTensor(vector.values, { scale }), vector.encoded, `${vector.values} at scale ${vector.scale}`);
@@ -99,11 +103,18 @@ test("differential against python", async () => {
   assert.equal(vectors.commitments.length, 4);
   for (const v of vectors.commitments) {
     const requestId = BigInt(v.requestId);
-    const params = { ...v.params, fee: BigInt(v.params.fee), deadline: BigInt(v.params.deadline), mode: v.params.mode as Mode };
+    const params = {
+      ...v.params,
+      fee: BigInt(v.params.fee),
+      deadline: BigInt(v.params.deadline),
+      mode: v.params.mode as Mode,
+    };
     assert.equal(requestHash(requestId, params), v.requestHash);
     const inputHash = keccak256(v.input);
     const outputHash = keccak256(v.output);
-    const results = v.nodes.map((node) => resultCommitment(requestId, params.modelId, inputHash, outputHash, v.env, node));
+    const results = v.nodes.map((node) =>
+      resultCommitment(requestId, params.modelId, inputHash, outputHash, v.env, node),
+    );
     assert.deepEqual(results, v.results);
     assert.equal(voteCommitment(outputHash, v.salt, v.nodes[0]!), v.vote);
     assert.equal(consensusCommitment(requestId, outputHash, results), v.consensus);
@@ -115,7 +126,10 @@ test("differential against python", async () => {
   for (const v of vectors.zkInstances) assert.deepEqual(zkInstances(v.input, v.output), v.instances.map(BigInt));
 
   // Every demo model: the same canonical output from onnxruntime-node as from the Python runner.
-  assert.deepEqual(vectors.models.map((m) => m.name), ["credit_risk", "iris", "diabetes_regressor", "credit_risk_zk"]);
+  assert.deepEqual(
+    vectors.models.map((m) => m.name),
+    ["credit_risk", "iris", "diabetes_regressor", "credit_risk_zk"],
+  );
   for (const model of vectors.models) {
     const bytes = new Uint8Array(readFileSync(model.path));
     assert.equal(keccak256(bytes), model.modelId, `${model.name}: model id`);
@@ -124,7 +138,11 @@ test("differential against python", async () => {
     try {
       assert.ok(model.cases.length > 0);
       for (const [i, c] of model.cases.entries()) {
-        assert.equal(encodeTensor(decodeTensor(c.input, { scale: spec.scale }), spec), c.input, `${model.name} case ${i}: input`);
+        assert.equal(
+          encodeTensor(decodeTensor(c.input, { scale: spec.scale }), spec),
+          c.input,
+          `${model.name} case ${i}: input`,
+        );
         assert.equal(await runner.run(c.input, spec), c.output, `${model.name} case ${i}: output`);
       }
     } finally {

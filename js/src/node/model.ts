@@ -30,15 +30,21 @@ export async function readModelUri(uri: string, options: FetchOptions = {}): Pro
     const path = fileURLToPath(url);
     try {
       const size = (await stat(path)).size;
-      if (size > maxBytes) throw new ModelError(`${path} is ${size} bytes, over the ${maxBytes}-byte limit: raise maxBytes if it is expected`);
+      if (size > maxBytes)
+        throw new ModelError(
+          `${path} is ${size} bytes, over the ${maxBytes}-byte limit: raise maxBytes if it is expected`,
+        );
       return new Uint8Array(await readFile(path));
     } catch (error) {
       if (error instanceof ModelError) throw error;
       throw new ModelError(`cannot read the model file ${path} (${uri}): ${(error as Error).message}`);
     }
   }
-  if (url.protocol === "http:" || url.protocol === "https:") return download(uri, maxBytes, options.timeoutMs ?? FETCH_TIMEOUT_MS);
-  throw new ModelError(`cannot fetch a model from ${uri}: the ${url.protocol.slice(0, -1)} scheme is not supported; use file://, http:// or https://`);
+  if (url.protocol === "http:" || url.protocol === "https:")
+    return download(uri, maxBytes, options.timeoutMs ?? FETCH_TIMEOUT_MS);
+  throw new ModelError(
+    `cannot fetch a model from ${uri}: the ${url.protocol.slice(0, -1)} scheme is not supported; use file://, http:// or https://`,
+  );
 }
 
 async function download(uri: string, maxBytes: number, timeoutMs: number): Promise<Uint8Array> {
@@ -52,14 +58,20 @@ async function download(uri: string, maxBytes: number, timeoutMs: number): Promi
   }
   if (response.status !== 200) throw new ModelError(`GET ${uri} answered ${response.status} ${response.statusText}`);
   const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) throw new ModelError(`${uri} announces ${declared} bytes, over the ${maxBytes}-byte limit: raise maxBytes if it is expected`);
+  if (declared > maxBytes)
+    throw new ModelError(
+      `${uri} announces ${declared} bytes, over the ${maxBytes}-byte limit: raise maxBytes if it is expected`,
+    );
   if (!response.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for await (const chunk of response.body) {
       size += chunk.length;
-      if (size > maxBytes) throw new ModelError(`the model at ${uri} is over the ${maxBytes}-byte limit: raise maxBytes if it is expected`);
+      if (size > maxBytes)
+        throw new ModelError(
+          `the model at ${uri} is over the ${maxBytes}-byte limit: raise maxBytes if it is expected`,
+        );
       chunks.push(chunk);
     }
   } catch (error) {

@@ -41,11 +41,15 @@ export class ModelRunner {
     const input = inputs[0];
     const output = outputs[0];
     if (inputs.length !== 1 || outputs.length !== 1 || !input || !output) {
-      throw new ModelError(`the model has ${inputs.length} inputs and ${outputs.length} outputs: nodes serve models with exactly one of each`);
+      throw new ModelError(
+        `the model has ${inputs.length} inputs and ${outputs.length} outputs: nodes serve models with exactly one of each`,
+      );
     }
     if (!input.isTensor || (input.type !== "float32" && input.type !== "float64")) {
       const type = input.isTensor ? input.type : "non-tensor";
-      throw new ModelError(`the model's input ${input.name} takes ${type}: nodes feed float32 values (float or double inputs only)`);
+      throw new ModelError(
+        `the model's input ${input.name} takes ${type}: nodes feed float32 values (float or double inputs only)`,
+      );
     }
     return new ModelRunner(session, input.name, output.name, input.type);
   }
@@ -66,7 +70,9 @@ export class ModelRunner {
     if (!out) throw new ModelError(`the model gave no output ${this.outputName}`);
     const expected = elementCount(spec.outputShape);
     if (out.size !== expected) {
-      throw new ModelError(`the model produced ${out.size} output values; the registry says [${spec.outputShape.join(", ")}]`);
+      throw new ModelError(
+        `the model produced ${out.size} output values; the registry says [${spec.outputShape.join(", ")}]`,
+      );
     }
     const values = out.data;
     // Floats scale in float64 with round-half-even; integer outputs scale exactly (both as the Python codec does).

@@ -50,15 +50,25 @@ export interface VerifyOptions extends FetchOptions {
 }
 
 function check(field: Check["field"], expected: Check["expected"], actual: Check["actual"]): Check {
-  const same = typeof expected === "string" && typeof actual === "string" ? expected.toLowerCase() === actual.toLowerCase() : expected === actual;
+  const same =
+    typeof expected === "string" && typeof actual === "string"
+      ? expected.toLowerCase() === actual.toLowerCase()
+      : expected === actual;
   return { field, expected, actual, ok: same };
 }
 
 /** Re-executes request `requestId` (which must be FULFILLED) and compares with what the chain recorded. A ZK
  *  result is checked through its proof instead (read from the delivering transaction, checked by the model's
  *  verifier on chain), besides the model hash and the commitment. */
-export async function verifyResult(ctx: VerinferContext, requestId: bigint, options: VerifyOptions = {}): Promise<VerificationReport> {
-  const result = await waitForResult(ctx, requestId, { timeoutMs: 0, ...(options.fromBlock === undefined ? {} : { fromBlock: options.fromBlock }) });
+export async function verifyResult(
+  ctx: VerinferContext,
+  requestId: bigint,
+  options: VerifyOptions = {},
+): Promise<VerificationReport> {
+  const result = await waitForResult(ctx, requestId, {
+    timeoutMs: 0,
+    ...(options.fromBlock === undefined ? {} : { fromBlock: options.fromBlock }),
+  });
   const model = options.model ?? (await readModelUri(result.spec.uri, options));
   if (result.mode === Mode.ZK) {
     // The output is the circuit's fixed-point result, bound by the proof: the proof is what is re-checked.
@@ -66,7 +76,12 @@ export async function verifyResult(ctx: VerinferContext, requestId: bigint, opti
     const report = await compare(ctx, result, keccak256(model), result.outputBytes);
     const kept = report.checks.filter((c) => c.field !== "output bytes" && c.field !== "output hash");
     const checks = [...kept, ...(await zkChecks(ctx, result))];
-    return { ...report, checks, matches: checks.every((c) => c.ok), failed: checks.filter((c) => !c.ok).map((c) => c.field) };
+    return {
+      ...report,
+      checks,
+      matches: checks.every((c) => c.ok),
+      failed: checks.filter((c) => !c.ok).map((c) => c.field),
+    };
   }
   const runner = await ModelRunner.load(model);
   let output: Hex;
@@ -82,7 +97,8 @@ export async function verifyResult(ctx: VerinferContext, requestId: bigint, opti
  *  accepted by the model's verifier. */
 async function zkChecks(ctx: VerinferContext, result: InferenceResult): Promise<Check[]> {
   const submission = await readZkSubmission(ctx, result);
-  if (typeof submission === "string") return [check("proof in the result transaction", "a submitZkResult call", submission)];
+  if (typeof submission === "string")
+    return [check("proof in the result transaction", "a submitZkResult call", submission)];
   const { verifier, input, output, proof } = submission;
   return [
     check("proof input", result.request.input, input),
@@ -92,13 +108,22 @@ async function zkChecks(ctx: VerinferContext, result: InferenceResult): Promise<
 }
 
 /** The report for a recomputed `output` of a model file hashing to `fileHash`. */
-export async function compare(ctx: VerinferContext, result: InferenceResult, fileHash: Hex, output: Hex): Promise<VerificationReport> {
+export async function compare(
+  ctx: VerinferContext,
+  result: InferenceResult,
+  fileHash: Hex,
+  output: Hex,
+): Promise<VerificationReport> {
   const { requestId, modelId } = result;
   const inputHash = keccak256(result.request.input);
   const outputHash = keccak256(output);
-  const nodeCommitments = result.nodes.map((node, i) => resultCommitment(requestId, modelId, inputHash, outputHash, envOf(result, i), node));
+  const nodeCommitments = result.nodes.map((node, i) =>
+    resultCommitment(requestId, modelId, inputHash, outputHash, envOf(result, i), node),
+  );
   const recomputed =
-    result.mode === Mode.CONSENSUS ? consensusCommitment(requestId, outputHash, nodeCommitments) : (nodeCommitments[0] as Hex);
+    result.mode === Mode.CONSENSUS
+      ? consensusCommitment(requestId, outputHash, nodeCommitments)
+      : (nodeCommitments[0] as Hex);
   const stored = await commitmentOf(ctx, requestId);
   const onChain = await Promise.all(
     result.nodes.map((node: Address, i) =>
@@ -129,8 +154,9 @@ export async function compare(ctx: VerinferContext, result: InferenceResult, fil
 
 function envOf(result: InferenceResult, i: number): Hex {
   const env = result.envHashes[i];
-  if (env === undefined) throw new VerinferError(`result of request ${result.requestId} has ${result.nodes.length} nodes but ${result.envHashes.length} environment hashes`);
+  if (env === undefined)
+    throw new VerinferError(
+      `result of request ${result.requestId} has ${result.nodes.length} nodes but ${result.envHashes.length} environment hashes`,
+    );
   return env;
 }
-
-

@@ -38,8 +38,17 @@ export async function startDevnet(nodes: number): Promise<RunningDevnet> {
   const child = spawn(
     PYTHON,
     [
-      "-m", "verinfer", "devnet", "up", "--json", "--nodes", String(nodes),
-      "--state-dir", join(home, "state"), "--deployment-file", join(deploymentsDir, "31337.json"),
+      "-m",
+      "verinfer",
+      "devnet",
+      "up",
+      "--json",
+      "--nodes",
+      String(nodes),
+      "--state-dir",
+      join(home, "state"),
+      "--deployment-file",
+      join(deploymentsDir, "31337.json"),
     ],
     { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PYTHONUNBUFFERED: "1" } },
   );
