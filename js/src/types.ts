@@ -1,0 +1,105 @@
+/** Enums and records mirroring the contracts' (field order = Solidity declaration order, so they encode as the
+ *  structs do). The Python twins live in `verinfer.types`. */
+import type { Address, Hex } from "viem";
+
+/** How a result is shown to be correct (`Mode` in IModelRegistry.sol). */
+export const Mode = { SINGLE: 0, CONSENSUS: 1, ZK: 2 } as const;
+export type Mode = (typeof Mode)[keyof typeof Mode];
+
+/** Where a request stands (`Status` in IInferenceHub.sol). */
+export const Status = { NONE: 0, PENDING: 1, FULFILLED: 2, NO_CONSENSUS: 3, REFUNDED: 4 } as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+/** Why a node may or may not take work (`Eligibility` in INodeRegistry.sol). */
+export const Eligibility = {
+  ELIGIBLE: 0,
+  NOT_REGISTERED: 1,
+  STAKE_BELOW_MINIMUM: 2,
+  UNBONDING: 3,
+  MODEL_NOT_SERVED: 4,
+} as const;
+export type Eligibility = (typeof Eligibility)[keyof typeof Eligibility];
+
+/** Why a batch item was skipped (`SkipReason`). */
+export const SkipReason = { NOT_PENDING: 0, EXPIRED: 1 } as const;
+/** Why a consumer callback did not complete (`CallbackFailure`). */
+export const CallbackFailure = { NO_CODE: 0, REVERTED: 1 } as const;
+
+/** Solidity enum name -> its members by value, for rendering ABI values whose internalType is `enum <Name>`. */
+export const ENUMS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  Mode,
+  Status,
+  Eligibility,
+  SkipReason,
+  CallbackFailure,
+};
+
+/** The member name of `value` in the Solidity enum `enumType` (`FULFILLED`), or the bare number when it has none. */
+export function memberName(enumType: string, value: number): string {
+  const members = ENUMS[enumType];
+  const found = members && Object.entries(members).find(([, v]) => v === value);
+  return found ? found[0] : String(value);
+}
+
+/** The bitmask of allowed modes the registry stores: bit i set for Mode(i). */
+export function modeMask(modes: Iterable<Mode>): number {
+  let bits = 0;
+  for (const mode of modes) bits |= 1 << mode;
+  return bits;
+}
+
+/** The parameters of a request (`RequestParams` in IInferenceHub.sol). The hub stores only their hash; whoever acts
+ *  on a request (a node delivering, anyone reclaiming) passes them back. */
+export interface RequestParams {
+  modelId: Hex;
+  /** keccak256 of the input bytes. */
+  inputHash: Hex;
+  requester: Address;
+  fee: bigint;
+  deadline: bigint;
+  callbackGasLimit: number;
+  outputBytes: number;
+  mode: Mode;
+  redundancy: number;
+  envRestricted: boolean;
+}
+
+/** What the hub needs to accept a request for a model (`ModelTerms`). */
+export interface ModelTerms {
+  price: bigint;
+  inputBytes: number;
+  outputBytes: number;
+  modes: number;
+  deprecated: boolean;
+  envRestricted: boolean;
+  exists: boolean;
+}
+
+/** Everything a model owner declared at registration (`ModelSpec`). */
+export interface ModelSpec {
+  uri: string;
+  inputShape: readonly number[];
+  outputShape: readonly number[];
+  /** Fixed-point multiplier of the canonical tensor encoding. */
+  scale: bigint;
+  price: bigint;
+  modes: number;
+  allowedEnvironments: readonly Hex[];
+  verifier: Address;
+}
+
+/** The `InferenceRequested` event of one request, decoded, with where it was emitted. */
+export interface InferenceRequest {
+  requestId: bigint;
+  modelId: Hex;
+  requester: Address;
+  fee: bigint;
+  deadline: bigint;
+  callbackGasLimit: number;
+  mode: Mode;
+  redundancy: number;
+  /** The canonical input bytes (see `encodeTensor`). */
+  input: Hex;
+  blockNumber: bigint;
+  transactionHash: Hex;
+}

@@ -1,0 +1,239 @@
+/** Against a real devnet (the Python `verinfer devnet up`, two nodes running the real node service): request
+ *  inferences of the demo models with viem, wait for the nodes' results, recompute commitments, verify by
+ *  re-execution, reclaim an expired request's fee, and read reverts by name. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { createPublicClient, createTestClient, createWalletClient, http, keccak256, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { foundry } from "viem/chains";
+import {
+  ContractRevertError,
+  Mode,
+  ResultTimeoutError,
+  Status,
+  balanceOf,
+  commitmentOf,
+  consensusCommitment,
+  encodeInts,
+  encodeTensor,
+  getRequest,
+  readTerms,
+  readZkSubmission,
+  reclaim,
+  requestHash,
+  requestInference,
+  requestParams,
+  resultCommitment,
+  statusOf,
+  storedForm,
+  valueAt,
+  verifyProofOnChain,
+  waitForResult,
+  type VerinferContext,
+} from "../src/index.js";
+import { compare, loadDeployment, verifyResult } from "../src/node/index.js";
+import { startDevnet, type RunningDevnet } from "./helpers/devnet.js";
+
+const NODES = 2;
+const WAIT = { timeoutMs: 120_000 }; // a guard against a hang, not a timing assertion
+
+let devnet: RunningDevnet;
+let ctx: VerinferContext;
+const modelId = (name: string): Hex => {
+  const model = devnet.info.models.find((m) => m.name === name);
+  assert.ok(model, `the devnet has no model ${name}`);
+  return model.modelId;
+};
+
+before(async () => {
+  devnet = await startDevnet(NODES);
+  const { rpcUrl, chainId, user } = devnet.info;
+  const transport = http(rpcUrl, { timeout: 30_000 });
+  const chain = { ...foundry, id: chainId };
+  ctx = {
+    publicClient: createPublicClient({ chain, transport }),
+    walletClient: createWalletClient({ chain, transport, account: privateKeyToAccount(user.privateKey) }),
+    deployment: loadDeployment({ chainId, dir: devnet.deploymentsDir }),
+  };
+  assert.equal(ctx.deployment.contracts.InferenceHub.address, devnet.info.contracts.InferenceHub);
+});
+
+after(async () => {
+  await devnet?.stop();
+});
+
+let single: { requestId: bigint; values: number[] };
+let consensus: bigint;
+
+let zk: bigint;
+
+test("request and wait on devnet", async () => {
+  // ZK first: a node proves it while the others are served.
+  const proven = await requestInference(ctx, {
+    modelId: modelId("credit_risk_zk"),
+    values: [0.3, -1.2, 0.8, 0.1],
+    mode: Mode.ZK,
+  });
+
+  // SINGLE: one node answers.
+  const values = [5.1, 3.5, 1.4, 0.2];
+  const handle = await requestInference(ctx, { modelId: modelId("iris"), values });
+  assert.equal(handle.request.requester, devnet.info.user.address);
+  assert.equal(handle.request.mode, Mode.SINGLE);
+  const result = await waitForResult(ctx, handle.requestId, WAIT);
+  assert.equal(result.nodes.length, 1);
+  assert.ok(devnet.info.nodes.some((n) => n.address === result.nodes[0]));
+  assert.equal(result.output.length, 3);
+  const sum = result.output.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - 1) < 1e-5, `iris answers class probabilities, got ${Array.from(result.output)}`);
+  assert.equal(await statusOf(ctx, handle.requestId), Status.FULFILLED);
+  single = { requestId: handle.requestId, values };
+
+  // CONSENSUS: both nodes commit, reveal, and agree.
+  const k = await requestInference(ctx, {
+    modelId: modelId("credit_risk"),
+    values: [0.3, -1.2, 0.8, 0.1],
+    mode: Mode.CONSENSUS,
+    redundancy: NODES,
+  });
+  const agreed = await waitForResult(ctx, k.requestId, WAIT);
+  assert.equal(agreed.mode, Mode.CONSENSUS);
+  assert.deepEqual([...agreed.nodes].sort(), devnet.info.nodes.map((n) => n.address).sort());
+  consensus = k.requestId;
+
+  const zkResult = await waitForResult(ctx, proven.requestId, WAIT);
+  assert.equal(zkResult.mode, Mode.ZK);
+  assert.equal(zkResult.output.length, 1);
+  zk = proven.requestId;
+});
+
+test("commitment matches chain", async () => {
+  for (const requestId of [single.requestId, consensus]) {
+    const request = await getRequest(ctx, requestId);
+    // While pending (read at the request's own block), the hub holds the hash of the parameters rebuilt from the
+    // event and the model's terms: the same parameters `reclaimFee` and the nodes pass back.
+    const terms = await readTerms(ctx, request.modelId);
+    const params = requestParams(request, terms);
+    assert.equal(params.inputHash, keccak256(request.input));
+    assert.equal(params.outputBytes, terms.outputBytes);
+    assert.equal(await statusOf(ctx, requestId, request.blockNumber), Status.PENDING);
+    assert.equal(await commitmentOf(ctx, requestId, request.blockNumber), storedForm(requestHash(requestId, params)));
+
+    // Once fulfilled, the result commitment recomputed from its parts is the event's and the stored one.
+    const result = await waitForResult(ctx, requestId, WAIT);
+    const nodeCommitments = result.nodes.map((node, i) =>
+      resultCommitment(requestId, result.modelId, result.inputHash, result.outputHash, result.envHashes[i]!, node),
+    );
+    const recomputed =
+      result.mode === Mode.CONSENSUS
+        ? consensusCommitment(requestId, result.outputHash, nodeCommitments)
+        : nodeCommitments[0]!;
+    assert.equal(recomputed, result.commitment);
+    assert.equal(storedForm(recomputed), await commitmentOf(ctx, requestId));
+    // Any other output gives another commitment.
+    const other = resultCommitment(
+      requestId,
+      result.modelId,
+      result.inputHash,
+      keccak256("0x00"),
+      result.envHashes[0]!,
+      result.nodes[0]!,
+    );
+    assert.notEqual(storedForm(other), await commitmentOf(ctx, requestId));
+  }
+});
+
+test("verify by re-execution", async () => {
+  for (const requestId of [single.requestId, consensus]) {
+    const report = await verifyResult(ctx, requestId);
+    assert.deepEqual(
+      report.failed,
+      [],
+      JSON.stringify(report.checks, (_k, v) => (typeof v === "bigint" ? String(v) : v)),
+    );
+    assert.equal(report.matches, true);
+    assert.deepEqual(
+      report.checks.map((c) => c.field),
+      ["model hash", "output bytes", "output hash", "commitment", "on-chain verifyResult"],
+    );
+  }
+  // A tampered output: the report names exactly the fields that differ.
+  const result = await waitForResult(ctx, single.requestId, WAIT);
+  const tampered = encodeTensor([0.5, 0.25, 0.25], { scale: result.spec.scale });
+  const report = await compare(ctx, result, result.modelId, tampered);
+  assert.deepEqual(report.failed, ["output bytes", "output hash", "commitment", "on-chain verifyResult"]);
+  // Another model file than the registered one is refused or reported, never taken for the model.
+  const other = new Uint8Array(readFileSync(devnet.info.models.find((m) => m.name === "credit_risk")!.path));
+  await assert.rejects(
+    verifyResult(ctx, single.requestId, { model: other }),
+    /produced 2 output values; the registry says \[1, 3\]/,
+  );
+});
+
+test("verify a ZK result by its proof", async () => {
+  const report = await verifyResult(ctx, zk);
+  assert.deepEqual(
+    report.checks.map((c) => [c.field, c.ok]),
+    [
+      ["model hash", true],
+      ["commitment", true],
+      ["on-chain verifyResult", true],
+      ["proof input", true],
+      ["proof output", true],
+      ["proof (on-chain verifier)", true],
+    ],
+  );
+  // The model's verifier refuses the same proof for another output.
+  const submission = await readZkSubmission(ctx, report.result);
+  assert.ok(typeof submission !== "string", String(submission));
+  const forged = encodeInts([valueAt(submission.output, 0) + 1n]);
+  assert.equal(await verifyProofOnChain(ctx, submission.verifier, submission.input, forged, submission.proof), false);
+});
+
+test("reverts surface as named errors", async () => {
+  const iris = modelId("iris");
+  const price = (await readTerms(ctx, iris)).price;
+  await assert.rejects(requestInference(ctx, { modelId: iris, values: single.values, fee: 1n }), (error: unknown) => {
+    assert.ok(error instanceof ContractRevertError, String(error));
+    assert.equal(error.message, `InsufficientFee(paid=1, required=${price})`);
+    assert.deepEqual(error.args, { paid: 1n, required: price });
+    return true;
+  });
+  await assert.rejects(
+    reclaim(ctx, single.requestId),
+    /^ContractRevertError: RequestNotPending\(requestId=\d+, status=Status.FULFILLED\)$/,
+  );
+});
+
+test("reclaim after the deadline", async () => {
+  // Redundancy above the node count: the round never gets all its commits, so the request stays pending.
+  const credit = modelId("credit_risk");
+  const handle = await requestInference(ctx, {
+    modelId: credit,
+    values: [0, 0, 0, 0],
+    mode: Mode.CONSENSUS,
+    redundancy: NODES + 1,
+    deadlineSeconds: 600,
+  });
+  await assert.rejects(waitForResult(ctx, handle.requestId, { timeoutMs: 0 }), ResultTimeoutError);
+  await assert.rejects(reclaim(ctx, handle.requestId), (error: unknown) => {
+    assert.ok(error instanceof ContractRevertError);
+    assert.equal(
+      error.message,
+      `DeadlineNotPassed(requestId=${handle.requestId}, deadline=${handle.request.deadline})`,
+    );
+    return true;
+  });
+  // Move the chain past the deadline (anvil's clock; the last test, so no other request is affected).
+  const anvil = createTestClient({ mode: "anvil", transport: http(devnet.info.rpcUrl) });
+  await anvil.increaseTime({ seconds: 601 });
+  await anvil.mine({ blocks: 1 });
+  const before_ = await balanceOf(ctx, devnet.info.user.address);
+  const refunded = await reclaim(ctx, handle.requestId);
+  assert.equal(refunded.amount, handle.request.fee);
+  assert.equal(refunded.requester, devnet.info.user.address);
+  assert.equal(await balanceOf(ctx, devnet.info.user.address), before_ + handle.request.fee);
+  assert.equal(await statusOf(ctx, handle.requestId), Status.REFUNDED);
+  await assert.rejects(waitForResult(ctx, handle.requestId, WAIT), /ended REFUNDED: it will never have a result/);
+});
