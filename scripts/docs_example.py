@@ -12,6 +12,7 @@ A generated block sits between `<!-- generated:NAME -->` and `<!-- end generated
   `verinfer.inference.manifest` and `verinfer.inference.runner`.
 - `config-reference` (docs/operator.md): every field of `NodeConfig`, from the pydantic model itself.
 - `metrics-reference` (docs/operator.md): every Prometheus metric of the node, from its registry.
+- `cli-reference` (docs/cli.md): every `verinfer` command with its usage, help and options, from the CLI itself.
 
 tests/node/unit/test_docs_examples.py runs `--check`'s comparison, so a change to the code that moves a number or a
 field fails the tests until this script is run again.
@@ -33,6 +34,8 @@ from typing import Any, Literal
 import annotated_types
 import numpy as np
 import onnx
+import typer
+import typer.main
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from onnx import TensorProto, helper
@@ -538,6 +541,54 @@ def render_metrics() -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# The CLI reference
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def cli_commands() -> Iterator[tuple[typer.Context, Any]]:
+    """Every `verinfer` command and group with its context, depth first, in the CLI's own order."""
+    from verinfer.cli import app  # the CLI imports the node service: only when this block is rendered
+
+    root = typer.main.get_command(app)
+
+    def walk(command: Any, ctx: typer.Context) -> Iterator[tuple[typer.Context, Any]]:
+        yield ctx, command
+        if hasattr(command, "list_commands"):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                yield from walk(sub, typer.Context(sub, info_name=name, parent=ctx))
+
+    yield from walk(root, typer.Context(root, info_name="verinfer"))
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render_cli() -> str:
+    sections = []
+    for ctx, command in cli_commands():
+        path = ctx.command_path
+        usage = " ".join([path, *command.collect_usage_pieces(ctx)])
+        lines = [f"### `{path}`", "", "```text", f"Usage: {usage}", "```", ""]
+        if command.help:
+            lines += ["```text", command.help.strip(), "```", ""]
+        records = [record for param in command.params if (record := param.get_help_record(ctx)) is not None]
+        if records:
+            lines += ["| argument or option | meaning |", "|---|---|"]
+            lines += [f"| `{_cell(names)}` | {_cell(help_)} |" for names, help_ in records]
+            lines.append("")
+        if hasattr(command, "list_commands"):
+            lines += ["| command | what it does |", "|---|---|"]
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                lines.append(f"| `{path} {name}` | {_cell(sub.get_short_help_str(limit=300))} |")
+            lines.append("")
+        sections.append("\n".join(lines))
+    return "\n".join(sections)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Blocks in pages
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -545,6 +596,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "encoding-example": ("encoding.md", render_encoding),
     "config-reference": ("operator.md", render_config),
     "metrics-reference": ("operator.md", render_metrics),
+    "cli-reference": ("cli.md", render_cli),
 }
 
 
