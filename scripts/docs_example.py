@@ -561,8 +561,10 @@ def cli_commands() -> Iterator[tuple[typer.Context, Any]]:
     yield from walk(root, typer.Context(root, info_name="verinfer"))
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+def _cell(text: str, *, code: bool = False) -> str:
+    """One table cell: on one line; a pipe escaped outside a code span (inside one it does not split the cell)."""
+    flat = " ".join(text.split())
+    return flat if code else flat.replace("|", "\\|")
 
 
 def render_cli() -> str:
@@ -576,7 +578,7 @@ def render_cli() -> str:
         records = [record for param in command.params if (record := param.get_help_record(ctx)) is not None]
         if records:
             lines += ["| argument or option | meaning |", "|---|---|"]
-            lines += [f"| `{_cell(names)}` | {_cell(help_)} |" for names, help_ in records]
+            lines += [f"| `{_cell(names, code=True)}` | {_cell(help_)} |" for names, help_ in records]
             lines.append("")
         if hasattr(command, "list_commands"):
             lines += ["| command | what it does |", "|---|---|"]
