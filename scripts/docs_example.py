@@ -13,6 +13,7 @@ A generated block sits between `<!-- generated:NAME -->` and `<!-- end generated
 - `config-reference` (docs/operator.md): every field of `NodeConfig`, from the pydantic model itself.
 - `metrics-reference` (docs/operator.md): every Prometheus metric of the node, from its registry.
 - `cli-reference` (docs/cli.md): every `verinfer` command with its usage, help and options, from the CLI itself.
+- `python-api` (docs/dapp-guide.md): the public Python API (`verinfer.__all__`) and the methods of its main classes.
 
 tests/node/unit/test_docs_examples.py runs `--check`'s comparison, so a change to the code that moves a number or a
 field fails the tests until this script is run again.
@@ -21,6 +22,8 @@ field fails the tests until this script is run again.
 from __future__ import annotations
 
 import argparse
+import enum
+import inspect
 import re
 import sys
 import tempfile
@@ -591,6 +594,85 @@ def render_cli() -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# The Python API
+# ---------------------------------------------------------------------------------------------------------------------
+
+API_SUMMARIES = {
+    # Names whose docstring does not describe them (NewTypes, a bare string, a class without one).
+    "ModelId": "A model id: 32 bytes, keccak256 of the ONNX file (a `NewType` of `bytes`).",
+    "RequestId": "A request id: the hub's counter, from 1 (a `NewType` of `int`).",
+    "NodeService": "The node service that `verinfer node run` runs: `setup()`, `run()` / `run_forever()`, `stop()`.",
+    "__version__": "The package version.",
+}
+API_MEMBER_SUMMARIES = {
+    # Members without a docstring.
+    "Client.address": "The client's account address.",
+    "Operator.address": "The operator's account address.",
+    "Operator.min_stake": "The registry's minimum stake, in wei.",
+    "RequestHandle.status": "The request's status now (`statusOf`).",
+}
+API_CLASSES = ("Client", "RequestHandle", "Operator")
+"""Classes whose public methods are listed with their signatures."""
+
+
+def _summary(obj: object) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def _signature(function: Any) -> str:
+    """A signature as written in the source (annotations are strings under `from __future__ import annotations`)."""
+    parts: list[str] = []
+    for param in inspect.signature(function).parameters.values():
+        if param.name == "self":
+            continue
+        text = param.name if param.kind != param.VAR_KEYWORD else f"**{param.name}"
+        if param.kind == param.KEYWORD_ONLY and not any(p.startswith("*") for p in parts):
+            parts.append("*")
+        if param.annotation is not param.empty:
+            text += f": {_annotation(param.annotation)}"
+        if param.default is not param.empty:
+            default = param.default
+            shown = f"{type(default).__name__}.{default.name}" if isinstance(default, enum.Enum) else repr(default)
+            text += f" = {shown}"
+        parts.append(text)
+    returns = inspect.signature(function).return_annotation
+    return f"({', '.join(parts)})" + (f" -> {_annotation(returns)}" if returns is not inspect.Signature.empty else "")
+
+
+def _annotation(annotation: object) -> str:
+    if isinstance(annotation, str):  # as written, under `from __future__ import annotations`
+        return annotation
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def render_api() -> str:
+    import verinfer
+
+    lines = ["| name | what it is |", "|---|---|"]
+    for name in verinfer.__all__:
+        obj = getattr(verinfer, name)
+        summary = API_SUMMARIES.get(name) or _summary(obj)
+        kind = "exception" if inspect.isclass(obj) and issubclass(obj, BaseException) else ""
+        lines.append(f"| `verinfer.{name}` | {_cell(summary)}{' (exception)' if kind else ''} |")
+    lines.append("")
+    for class_name in API_CLASSES:
+        cls = getattr(verinfer, class_name)
+        lines += [f"**`{class_name}`**", "", "| member | what it does |", "|---|---|"]
+        for name, member in inspect.getmembers(cls):
+            static = inspect.getattr_static(cls, name)
+            if name.startswith("_") or not (inspect.isfunction(member) or isinstance(static, classmethod | property)):
+                continue
+            shown = name if isinstance(static, property) else f"{name}{_signature(member)}"
+            doc = API_MEMBER_SUMMARIES.get(f"{class_name}.{name}") or _summary(
+                static if isinstance(static, property) else member
+            )
+            lines.append(f"| `{_cell(shown, code=True)}` | {_cell(doc)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Blocks in pages
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -599,6 +681,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "config-reference": ("operator.md", render_config),
     "metrics-reference": ("operator.md", render_metrics),
     "cli-reference": ("cli.md", render_cli),
+    "python-api": ("dapp-guide.md", render_api),
 }
 
 

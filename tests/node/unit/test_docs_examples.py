@@ -130,6 +130,19 @@ def test_config_reference_shows_defaults() -> None:
     assert "| `keys` | section | **required** |" in table
 
 
+# ------------------------------------------------------------------------------------------ the Python API
+
+
+def test_python_api_reference_describes_every_public_name() -> None:
+    import verinfer
+
+    table = docs_example.block_in_page("python-api")
+    for name in verinfer.__all__:
+        assert f"| `verinfer.{name}` |" in table, f"verinfer.{name} is missing from the dApp guide's API table"
+    empty = [line for line in table.splitlines() if line.startswith("| `") and line.rstrip().endswith("|  |")]
+    assert empty == [], f"API entries without a description (add a docstring or an API_MEMBER_SUMMARIES entry): {empty}"
+
+
 # ------------------------------------------------------------------------------------------ the dashboard
 
 
