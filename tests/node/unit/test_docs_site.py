@@ -68,3 +68,22 @@ def test_site_builds_strict_and_self_contained(tmp_path: Path) -> None:
         assert EXTERNAL_CSS.search(text) is None, f"{path.relative_to(site)} imports a style or font from outside"
         assert "fonts.googleapis" not in text, f"{path.relative_to(site)} loads Google Fonts"
     assert (site / "assets" / "grafana-dashboard.json").is_file(), "the dashboard is published with the site"
+
+
+@pytest.mark.parametrize(
+    ("html", "external"),
+    [
+        ('<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">', True),
+        ('<script src="//cdn.example.org/x.js"></script>', True),
+        ("<img src='http://example.org/a.png'>", True),
+        ('<link rel="stylesheet" href="assets/stylesheets/main.css">', False),
+        ('<a href="https://viem.sh">viem</a>', False),  # a link the reader may follow is not an asset
+    ],
+)
+def test_external_asset_pattern(html: str, external: bool) -> None:
+    assert (EXTERNAL_ASSET.search(html) is not None) == external
+
+
+def test_external_css_pattern() -> None:
+    assert EXTERNAL_CSS.search("@import url(https://fonts.googleapis.com/css2?family=Inter);") is not None
+    assert EXTERNAL_CSS.search("src: url('../fonts/local.woff2')") is None
