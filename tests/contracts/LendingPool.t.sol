@@ -189,7 +189,7 @@ contract LendingPoolTest is BaseTest {
 
     function test_RevertWhen_PoolModelUnknown() public {
         bytes32 unknown = keccak256("no such model");
-        vm.expectRevert(abi.encodeWithSelector(LendingPool.ModelUnknown.selector, unknown));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.UnknownModel.selector, unknown));
         new LendingPool(hub, unknown, THRESHOLD, 1);
     }
 
