@@ -640,6 +640,12 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IInferenceHub
+    function isCommitment(uint256 requestId, bytes32 commitment) external view returns (bool) {
+        bytes32 slot = _requests[requestId];
+        return _statusOf(slot) == Status.FULFILLED && _prefix(slot) == _prefix(commitment);
+    }
+
+    /// @inheritdoc IInferenceHub
     function verifyResult(
         uint256 requestId,
         bytes32 modelId,
@@ -705,8 +711,9 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IInferenceHub
-    function modelTermsOf(bytes32 modelId) external view returns (ModelTerms memory) {
-        return _modelTerms[modelId];
+    function modelTermsOf(bytes32 modelId) external view returns (ModelTerms memory terms) {
+        terms = _modelTerms[modelId];
+        if (!terms.exists) revert UnknownModel(modelId);
     }
 
     /// @inheritdoc IInferenceHub

@@ -86,7 +86,8 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
             modes: spec.modes,
             deprecated: false,
             envRestricted: envCount != 0,
-            exists: true
+            exists: true,
+            scale: spec.scale
         });
         _terms[modelId] = terms;
         _specs[modelId] = spec;
@@ -143,8 +144,14 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IModelRegistry
-    function termsOf(bytes32 modelId) external view returns (ModelTerms memory) {
-        return _terms[modelId];
+    function isRegistered(bytes32 modelId) external view returns (bool) {
+        return _terms[modelId].exists;
+    }
+
+    /// @inheritdoc IModelRegistry
+    function termsOf(bytes32 modelId) external view returns (ModelTerms memory terms) {
+        terms = _terms[modelId];
+        if (!terms.exists) revert ModelNotFound(modelId);
     }
 
     /// @inheritdoc IModelRegistry

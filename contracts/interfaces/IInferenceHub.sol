@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.37;
+pragma solidity ^0.8.24;
 
 import {IModelTermsSink, ModelTerms, Mode} from "./IModelRegistry.sol";
 import {Eligibility} from "./INodeRegistry.sol";
@@ -29,7 +29,9 @@ enum CallbackFailure {
 }
 
 /// @notice The parameters of a request. The hub stores only their hash; whoever acts on a request passes them back.
-/// @dev Every field is in the `InferenceRequested` event (inputHash = keccak256(input)).
+/// @dev Where each field comes from: `modelId`, `requester`, `fee`, `deadline`, `callbackGasLimit`, `mode` and
+///      `redundancy` are fields of the `InferenceRequested` event; `inputHash` is keccak256 of its `input`;
+///      `outputBytes` and `envRestricted` are the model's immutable terms (`modelTermsOf(modelId)`), not in the event.
 struct RequestParams {
     bytes32 modelId;
     bytes32 inputHash;
@@ -360,8 +362,14 @@ interface IInferenceHub is IModelTermsSink {
     function statusOf(uint256 requestId) external view returns (Status);
 
     /// @notice The stored hash with its lowest byte zeroed: the request's parameter hash while pending or refunded,
-    ///         the result commitment once FULFILLED. (The lowest byte of the slot holds the status.)
+    ///         the result commitment once FULFILLED. (The lowest byte of the slot holds the status, so this is not
+    ///         equal to the `commitment` of `ResultSubmitted`/`ConsensusReached`: compare with `isCommitment`.)
     function commitmentOf(uint256 requestId) external view returns (bytes32);
+
+    /// @notice Whether `commitment` (as in `ResultSubmitted` or `ConsensusReached`) is the result recorded for
+    ///         `requestId`: the request is FULFILLED and the stored commitment matches in all but the lowest byte,
+    ///         which the slot uses for the status (248 bits of the hash are compared).
+    function isCommitment(uint256 requestId, bytes32 commitment) external view returns (bool);
 
     /// @notice Whether a claimed result is the one recorded for `requestId`: recomputes the commitment from its parts
     ///         (taken from the events) and compares it with the stored one.
@@ -389,7 +397,8 @@ interface IInferenceHub is IModelTermsSink {
     /// @notice The id the next request will get (ids start at 1).
     function nextRequestId() external view returns (uint256);
 
-    /// @notice The hub's copy of `modelId`'s request terms (pushed by the model registry).
+    /// @notice The hub's copy of `modelId`'s request terms (pushed by the model registry). Reverts `UnknownModel` for
+    ///         an id the registry never registered.
     function modelTermsOf(bytes32 modelId) external view returns (ModelTerms memory);
 
     /// @notice The proof verifier of `modelId` (pushed by the model registry; zero unless the model allows ZK).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.37;
+pragma solidity ^0.8.24;
 
 /// @notice How a result is shown to be correct.
 /// @dev SINGLE: one staked node answers. CONSENSUS: k staked nodes commit, reveal, and the strict majority wins.
@@ -10,11 +10,11 @@ enum Mode {
     ZK
 }
 
-/// @notice What the hub needs to accept a request, packed into one storage slot.
+/// @notice What the hub needs to accept a request, and a client to encode its input, packed into one storage slot.
 /// @dev Bit layout of the slot, low to high:
 ///      [0..95] price (wei per execution) | [96..127] inputBytes | [128..159] outputBytes |
 ///      [160..167] modes bitmask (bit i = Mode(i) allowed) | [168..175] deprecated | [176..183] envRestricted |
-///      [184..191] exists.
+///      [184..191] exists | [192..255] scale (the fixed-point multiplier of the tensor encoding, see {ModelSpec}).
 ///      Checked by `tests/node/unit/test_storage_layout.py`.
 struct ModelTerms {
     uint96 price;
@@ -24,6 +24,7 @@ struct ModelTerms {
     bool deprecated;
     bool envRestricted;
     bool exists;
+    uint64 scale;
 }
 
 /// @notice Everything a model owner declares at registration. Immutable afterwards.
@@ -137,10 +138,15 @@ interface IModelRegistry {
     /// @notice The hub the terms are pushed to.
     function hub() external view returns (address);
 
-    /// @notice The request terms of `modelId` in one slot read (all zero when the model does not exist).
+    /// @notice Whether `modelId` is registered (deprecated models included). The views below revert with
+    ///         `ModelNotFound` for an id that is not.
+    function isRegistered(bytes32 modelId) external view returns (bool);
+
+    /// @notice The request terms of `modelId` in one slot read. Reverts `ModelNotFound` for an unknown id.
     function termsOf(bytes32 modelId) external view returns (ModelTerms memory);
 
-    /// @notice The full entry of `modelId`.
+    /// @notice The full entry of `modelId` (the tensor shapes are in `spec`). Reverts `ModelNotFound` for an unknown
+    ///         id.
     function getModel(bytes32 modelId)
         external
         view

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.37;
+pragma solidity ^0.8.24;
 
 /// @title IOwned2Step
 /// @notice Two-step ownership: the owner proposes, the new owner accepts. A typo cannot hand the contract away.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.37;
+pragma solidity ^0.8.24;
 
 /// @title IZkVerifier
 /// @notice The proof check the hub calls for Mode.ZK: the entry point of the Halo2 (KZG, BN254) verifier EZKL generates

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.37;
+pragma solidity ^0.8.24;
 
 /// @title TensorCodec
 /// @notice The canonical tensor encoding shared by the hub, the node and consumers: the tensor's elements in

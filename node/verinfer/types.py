@@ -215,10 +215,12 @@ class ModelTerms:
     deprecated: bool
     env_restricted: bool
     exists: bool
+    scale: int
+    """The fixed-point multiplier of the model's tensor encoding (also in its `ModelSpec`)."""
 
     @classmethod
     def from_abi(cls, value: Sequence[Any]) -> ModelTerms:
-        price, input_bytes, output_bytes, modes, deprecated, env_restricted, exists = value
+        price, input_bytes, output_bytes, modes, deprecated, env_restricted, exists, scale = value
         return cls(
             int(price),
             int(input_bytes),
@@ -227,6 +229,7 @@ class ModelTerms:
             bool(deprecated),
             bool(env_restricted),
             bool(exists),
+            int(scale),
         )
 
     def allows(self, mode: Mode) -> bool:

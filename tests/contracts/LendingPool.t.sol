@@ -198,7 +198,7 @@ contract LendingPoolTest is BaseTest {
 
     function test_RevertWhen_PoolModelUnknown() public {
         bytes32 unknown = keccak256("no such model");
-        vm.expectRevert(abi.encodeWithSelector(ILendingPool.ModelUnknown.selector, unknown));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.UnknownModel.selector, unknown));
         _deployPool(hub, unknown, THRESHOLD, 1);
     }
 

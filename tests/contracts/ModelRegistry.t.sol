@@ -378,8 +378,10 @@ contract ModelRegistryTest is BaseTest {
         models.getModel(MODEL2);
     }
 
-    function test_termsOf_unknownIsZero() public view {
-        _assertTermsEq(models.termsOf(MODEL2), ModelTerms(0, 0, 0, 0, false, false, false), "all zero");
+    function test_RevertWhen_TermsOfUnknown() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, MODEL2));
+        models.termsOf(MODEL2);
+        vm.assertFalse(models.isRegistered(MODEL2), "the probe answers without reverting");
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.37;
+pragma solidity ^0.8.24;
 
 import {InferenceConsumer} from "../InferenceConsumer.sol";
 import {IInferenceHub, RequestParams, Status} from "../../interfaces/IInferenceHub.sol";
@@ -41,7 +41,6 @@ contract LendingPool is InferenceConsumer {
     error AmountZero();
     error ApplicationUnknown(uint256 requestId);
     error ApplicationNotPending(uint256 requestId, Decision decision);
-    error ModelUnknown(bytes32 modelId);
     error ScoreIndexOutOfRange(uint256 scoreIndex, uint256 outputs);
     error RequestNotRefundable(uint256 requestId, Status status);
     error NothingToClaim(address borrower);
@@ -79,8 +78,7 @@ contract LendingPool is InferenceConsumer {
     uint256 private _committed;
 
     constructor(IInferenceHub hub_, bytes32 modelId, int64 threshold, uint256 scoreIndex) InferenceConsumer(hub_) {
-        ModelTerms memory terms = hub_.modelTermsOf(modelId);
-        if (!terms.exists) revert ModelUnknown(modelId);
+        ModelTerms memory terms = hub_.modelTermsOf(modelId); // reverts UnknownModel(modelId) for an unknown model
         uint256 outputs = terms.outputBytes / TensorCodec.ELEMENT_BYTES;
         if (scoreIndex >= outputs) revert ScoreIndexOutOfRange(scoreIndex, outputs);
         MODEL_ID = modelId;

@@ -30,7 +30,6 @@ interface ILendingPool is IInferenceConsumer {
     error AmountZero();
     error ApplicationUnknown(uint256 requestId);
     error ApplicationNotPending(uint256 requestId, Decision decision);
-    error ModelUnknown(bytes32 modelId);
     error ScoreIndexOutOfRange(uint256 scoreIndex, uint256 outputs);
     error RequestNotRefundable(uint256 requestId, Status status);
     error NothingToClaim(address borrower);
