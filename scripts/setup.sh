@@ -15,6 +15,15 @@ if [ ! -f node_modules/.verinfer-stamp ] || [ "$(cat node_modules/.verinfer-stam
     echo "$lock_stamp" > node_modules/.verinfer-stamp
 fi
 
+# The TypeScript package (js/): its own lock; its install scripts stay off (js/.npmrc: onnxruntime-node's would
+# download CUDA binaries; the CPU ones ship in the npm package).
+js_stamp=$(stamp js/package.json js/package-lock.json)
+if [ ! -f js/node_modules/.verinfer-stamp ] || [ "$(cat js/node_modules/.verinfer-stamp)" != "$js_stamp" ]; then
+    echo "==> npm ci --prefix js (@verinfer/sdk)"
+    npm ci --prefix js --no-audit --no-fund --loglevel=error
+    echo "$js_stamp" > js/node_modules/.verinfer-stamp
+fi
+
 # Python: the verinfer package with its dev extras in .venv.
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Sets up (idempotently) and runs every test: forge unit/fuzz/invariant tests, the gas snapshot check, pytest.
+# Sets up (idempotently) and runs every check and test: formatters, linters, types and layers; forge unit, fuzz and
+# invariant tests with the gas snapshots; Slither; pytest (unit, anvil integration, the example Foundry project,
+# the docs); the TypeScript package against a devnet; the docs site.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$VERINFER_ROOT"
 "$VERINFER_ROOT/scripts/setup.sh"
 FORGE=$(foundry_bin forge)
+PY=.venv/bin
+
+echo "==> formatters, linters, types, layers"
+"$PY/ruff" format --check node tests bench scripts/*.py js/test/python
+"$PY/ruff" check node tests bench scripts/*.py js/test/python
+"$FORGE" fmt --check
+"$PY/lint-imports"
+"$PY/mypy" --strict node/verinfer
 
 echo "==> forge test"
 "$FORGE" test --no-match-contract GasTest
@@ -20,4 +30,11 @@ bash "$VERINFER_ROOT/scripts/slither.sh"
 
 echo "==> pytest"
 # Exit code 5 (no tests collected) is a failure like any other non-zero code.
-.venv/bin/python -m pytest tests/node
+"$PY/python" -m pytest tests/node
+
+echo "==> js (@verinfer/sdk against a devnet)"
+npm --prefix js run build
+npm --prefix js test
+
+echo "==> docs site"
+NO_MKDOCS_2_WARNING=1 "$PY/mkdocs" build --strict --quiet

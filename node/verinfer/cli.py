@@ -199,6 +199,7 @@ def _terms_json(terms: ModelTerms) -> dict[str, Any]:
         "deprecated": terms.deprecated,
         "envRestricted": terms.env_restricted,
         "exists": terms.exists,
+        "scale": terms.scale,
     }
 
 

@@ -17,7 +17,10 @@ contract InferenceConsumerTest is BaseTest {
         vm.deal(address(tracker), 100 ether);
     }
 
-    function requestThroughTracker(Mode mode, uint8 k, uint256 fee) internal returns (uint256 id, RequestParams memory p) {
+    function requestThroughTracker(Mode mode, uint8 k, uint256 fee)
+        internal
+        returns (uint256 id, RequestParams memory p)
+    {
         uint64 deadline = uint64(block.timestamp + 1 hours);
         id = tracker.request{value: fee}(MODEL, input32(), mode, k, CB_GAS, deadline);
         p = paramsFor(address(tracker), input32(), mode, k, CB_GAS, deadline, fee);

@@ -402,6 +402,30 @@ export const inferenceHubAbi = [
   },
   {
     "type": "function",
+    "name": "isCommitment",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "bool",
+        "internalType": "bool"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "modelRegistry",
     "inputs": [],
     "outputs": [
@@ -425,7 +449,7 @@ export const inferenceHubAbi = [
     ],
     "outputs": [
       {
-        "name": "",
+        "name": "terms",
         "type": "tuple",
         "internalType": "struct ModelTerms",
         "components": [
@@ -463,6 +487,11 @@ export const inferenceHubAbi = [
             "name": "exists",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "scale",
+            "type": "uint64",
+            "internalType": "uint64"
           }
         ]
       }
@@ -1166,6 +1195,11 @@ export const inferenceHubAbi = [
             "name": "exists",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "scale",
+            "type": "uint64",
+            "internalType": "uint64"
           }
         ]
       }

@@ -243,6 +243,118 @@ export const lendingPoolAbi = [
   },
   {
     "type": "function",
+    "name": "openRequestOf",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "params",
+        "type": "tuple",
+        "internalType": "struct RequestParams",
+        "components": [
+          {
+            "name": "modelId",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "inputHash",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "requester",
+            "type": "address",
+            "internalType": "address"
+          },
+          {
+            "name": "fee",
+            "type": "uint256",
+            "internalType": "uint256"
+          },
+          {
+            "name": "deadline",
+            "type": "uint64",
+            "internalType": "uint64"
+          },
+          {
+            "name": "callbackGasLimit",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "outputBytes",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "mode",
+            "type": "uint8",
+            "internalType": "enum Mode"
+          },
+          {
+            "name": "redundancy",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "envRestricted",
+            "type": "bool",
+            "internalType": "bool"
+          }
+        ]
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "reclaim",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
+    "name": "recoverResult",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "output",
+        "type": "bytes",
+        "internalType": "bytes"
+      },
+      {
+        "name": "node",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "envHash",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
     "name": "refundExpired",
     "inputs": [
       {
@@ -412,6 +524,44 @@ export const lendingPoolAbi = [
     "anonymous": false
   },
   {
+    "type": "event",
+    "name": "RequestFailed",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "indexed": true,
+        "internalType": "uint256"
+      },
+      {
+        "name": "status",
+        "type": "uint8",
+        "indexed": false,
+        "internalType": "enum Status"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
+    "name": "ResultRecovered",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "indexed": true,
+        "internalType": "uint256"
+      },
+      {
+        "name": "caller",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      }
+    ],
+    "anonymous": false
+  },
+  {
     "type": "error",
     "name": "AmountZero",
     "inputs": []
@@ -461,12 +611,12 @@ export const lendingPoolAbi = [
   },
   {
     "type": "error",
-    "name": "ModelUnknown",
+    "name": "FeeTooLarge",
     "inputs": [
       {
-        "name": "modelId",
-        "type": "bytes32",
-        "internalType": "bytes32"
+        "name": "fee",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ]
   },
@@ -483,7 +633,50 @@ export const lendingPoolAbi = [
   },
   {
     "type": "error",
+    "name": "RequestNotFailed",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "status",
+        "type": "uint8",
+        "internalType": "enum Status"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "RequestNotOpen",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "RequestNotRefundable",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "status",
+        "type": "uint8",
+        "internalType": "enum Status"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "ResultNotRecorded",
     "inputs": [
       {
         "name": "requestId",

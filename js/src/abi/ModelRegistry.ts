@@ -198,6 +198,11 @@ export const modelRegistryAbi = [
             "name": "exists",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "scale",
+            "type": "uint64",
+            "internalType": "uint64"
           }
         ]
       }
@@ -228,6 +233,25 @@ export const modelRegistryAbi = [
       },
       {
         "name": "envHash",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "bool",
+        "internalType": "bool"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "isRegistered",
+    "inputs": [
+      {
+        "name": "modelId",
         "type": "bytes32",
         "internalType": "bytes32"
       }
@@ -384,7 +408,7 @@ export const modelRegistryAbi = [
     ],
     "outputs": [
       {
-        "name": "",
+        "name": "terms",
         "type": "tuple",
         "internalType": "struct ModelTerms",
         "components": [
@@ -422,6 +446,11 @@ export const modelRegistryAbi = [
             "name": "exists",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "scale",
+            "type": "uint64",
+            "internalType": "uint64"
           }
         ]
       }

@@ -60,7 +60,14 @@ def test_decodes_inference_requested_and_rebuilds_params() -> None:
     assert event.mode is Mode.SINGLE
     assert event.input == INPUT
     terms = ModelTerms(
-        price=1, input_bytes=32, output_bytes=16, modes=3, deprecated=False, env_restricted=True, exists=True
+        price=1,
+        input_bytes=32,
+        output_bytes=16,
+        modes=3,
+        deprecated=False,
+        env_restricted=True,
+        exists=True,
+        scale=10**6,
     )
     params = event.params(terms)
     assert params.input_hash == Web3.keccak(INPUT)

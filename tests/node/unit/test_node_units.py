@@ -39,7 +39,7 @@ pytestmark = pytest.mark.usefixtures("forge_build")
 HUB = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
 REQUESTER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 TERMS = ModelTerms(
-    price=10, input_bytes=32, output_bytes=16, modes=7, deprecated=False, env_restricted=True, exists=True
+    price=10, input_bytes=32, output_bytes=16, modes=7, deprecated=False, env_restricted=True, exists=True, scale=10**6
 )
 
 

@@ -44,7 +44,7 @@ REQUESTER = checksum("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
 MODEL = ModelId(b"\x07" * 32)
 OTHER_MODEL = ModelId(b"\x08" * 32)
 TERMS = ModelTerms(
-    price=10, input_bytes=4, output_bytes=8, modes=7, deprecated=False, env_restricted=False, exists=True
+    price=10, input_bytes=4, output_bytes=8, modes=7, deprecated=False, env_restricted=False, exists=True, scale=10**6
 )
 NOW = 1_700_000_000
 BLOCK_HASH = b"\x01" * 32

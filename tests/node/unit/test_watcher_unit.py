@@ -29,7 +29,7 @@ REQUESTER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 MODEL = Web3.keccak(text="model")
 CHAIN_ID = 31337
 TERMS = ModelTerms(
-    price=1, input_bytes=32, output_bytes=8, modes=7, deprecated=False, env_restricted=False, exists=True
+    price=1, input_bytes=32, output_bytes=8, modes=7, deprecated=False, env_restricted=False, exists=True, scale=10**6
 )
 
 
