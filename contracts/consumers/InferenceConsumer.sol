@@ -17,7 +17,7 @@ import {ModelTerms, Mode} from "../interfaces/IModelRegistry.sol";
 ///           result (`verifyResult`), and `_onInferenceResult` runs once.
 ///         Each request is delivered or failed at most once: its record is closed when it is.
 /// @dev Cost: three storage slots per request (~66k gas when requesting). Closing a record clears only its third
-///      slot (the one with the deadline, never zero while open): ~5k of the callback's gas, mostly refunded, where
+///      slot (the one with the `open` flag): ~5k of the callback's gas, mostly refunded, where
 ///      deleting all three would cost ~15k and, in a batch delivery, outrun the refund cap.
 abstract contract InferenceConsumer is IInferenceConsumer {
     /*//////////////////////////////////////////////////////////////
@@ -27,7 +27,7 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     /// @notice What the base keeps of an open request. `requester` is this contract; `outputBytes` and
     ///         `envRestricted` are the model's immutable terms, read back from the hub when needed.
     /// @dev Layout: slot 0 modelId | slot 1 inputHash | slot 2, low to high: [0..95] fee | [96..159] deadline |
-    ///      [160..191] callbackGasLimit | [192..199] mode | [200..207] redundancy.
+    ///      [160..191] callbackGasLimit | [192..199] mode | [200..207] redundancy | [208..215] open.
     struct OpenRequest {
         bytes32 modelId;
         bytes32 inputHash;
@@ -36,6 +36,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
         uint32 callbackGasLimit;
         Mode mode;
         uint8 redundancy;
+        /// @dev True from the request until it is delivered or failed (cleared with the rest of the third slot).
+        bool open;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -69,7 +71,7 @@ abstract contract InferenceConsumer is IInferenceConsumer {
 
     IInferenceHub internal immutable _hub;
 
-    /// @dev requestId => what the hub needs to act on that request; closed (third slot cleared: `deadline` zero) once
+    /// @dev requestId => what the hub needs to act on that request; closed (third slot cleared, `open` false) once
     ///      delivered or failed.
     mapping(uint256 requestId => OpenRequest) private _open;
 
@@ -109,14 +111,16 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     function reclaim(uint256 requestId) external {
         OpenRequest memory r = _openRecord(requestId);
         Status status = _hub.statusOf(requestId);
-        if (status == Status.PENDING) {
+        bool reclaimOnHub = status == Status.PENDING;
+        if (reclaimOnHub) {
             if (block.timestamp <= r.deadline) revert RequestNotFailed(requestId, status);
-            _hub.reclaimFee(requestId, _paramsOf(r));
             status = Status.REFUNDED;
         } else if (status != Status.REFUNDED && status != Status.NO_CONSENSUS) {
             revert RequestNotFailed(requestId, status);
         }
+        // Closed before the hub is called (checks-effects-interactions); a refusal by the hub reverts it all.
         _close(requestId);
+        if (reclaimOnHub) _hub.reclaimFee(requestId, _paramsOf(r));
         emit RequestFailed(requestId, status);
         _onInferenceFailed(requestId, status);
     }
@@ -130,7 +134,7 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     ///         failed, or for a request not made here).
     function openRequestOf(uint256 requestId) external view returns (RequestParams memory params) {
         OpenRequest memory r = _open[requestId];
-        if (r.deadline != 0) params = _paramsOf(r);
+        if (r.open) params = _paramsOf(r);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -158,7 +162,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
             deadline: deadline,
             callbackGasLimit: callbackGasLimit,
             mode: mode,
-            redundancy: redundancy
+            redundancy: redundancy,
+            open: true
         });
     }
 
@@ -182,10 +187,10 @@ abstract contract InferenceConsumer is IInferenceConsumer {
 
     function _openRecord(uint256 requestId) private view returns (OpenRequest memory r) {
         r = _open[requestId];
-        if (r.deadline == 0) revert RequestNotOpen(requestId);
+        if (!r.open) revert RequestNotOpen(requestId);
     }
 
-    /// @dev Clears the record's third slot (fee, deadline, gas, mode, redundancy): `deadline` zero means closed.
+    /// @dev Clears the record's third slot (fee, deadline, gas, mode, redundancy, open).
     function _close(uint256 requestId) private {
         OpenRequest storage r = _open[requestId];
         assembly ("memory-safe") {
