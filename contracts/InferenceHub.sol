@@ -14,9 +14,10 @@ import {
 } from "./interfaces/IInferenceHub.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IModelRegistry, IModelTermsSink, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
-import {INodeRegistry, Eligibility} from "./interfaces/INodeRegistry.sol";
+import {INodeRegistry, Eligibility, Standing} from "./interfaces/INodeRegistry.sol";
 import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
 import {Commitments} from "./lib/Commitments.sol";
+import {Lottery} from "./lib/Lottery.sol";
 import {ZkInstances} from "./lib/ZkInstances.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
 
@@ -32,7 +33,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     /// @dev Hub parameters and the request counter in one slot, so a request reads and writes a single config slot.
     ///      Layout, low to high: [0..31] maxCallbackGas | [32..63] maxInputBytes | [64..95] revealWindow |
-    ///      [96..127] maxDeadlineHorizon | [128..143] slashBps | [144..151] maxRedundancy | [152..215] nextRequestId.
+    ///      [96..127] maxDeadlineHorizon | [128..143] slashBps | [144..151] maxRedundancy | [152..215] nextRequestId |
+    ///      [216..247] ticketDelay.
     struct Config {
         uint32 maxCallbackGas;
         uint32 maxInputBytes;
@@ -41,15 +43,33 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint16 slashBps;
         uint8 maxRedundancy;
         uint64 nextRequestId;
+        uint32 ticketDelay;
     }
 
-    /// @dev A consensus round. Layout: [0..7] redundancy | [8..15] commits | [16..23] reveals | [24..87] revealEndsAt
-    ///      (0 until k commits are in); second slot: the winning output hash (set on a majority).
+    /// @dev A model's request terms (pushed by the model registry) and serving stake (pushed by the node registry) in
+    ///      one slot, so a request reads one model slot. Layout, low to high: [0..95] price | [96..119] inputBytes |
+    ///      [120..143] outputBytes | [144..151] modes | [152..159] flags (bit 0 exists, 1 deprecated, 2 envRestricted)
+    ///      | [160..167] servingNodes (saturating at 255) | [168..255] servingStake (wei, saturating at 2^88 - 1, more
+    ///      ether than exists). The registry caps tensors at 65,536 bytes, so 24 bits hold the sizes.
+    struct Model {
+        uint96 price;
+        uint24 inputBytes;
+        uint24 outputBytes;
+        uint8 modes;
+        uint8 flags;
+        uint8 servingNodes;
+        uint88 servingStake;
+    }
+
+    /// @dev A consensus round. Layout: [0..7] redundancy | [8..15] commits (seats taken) | [16..23] reveals (seats
+    ///      revealed) | [24..87] revealEndsAt (0 until k seats are taken) | [88..103] seats (bit j = seat j taken);
+    ///      second slot: the winning output hash (set on a majority).
     struct Round {
         uint8 redundancy;
         uint8 commits;
         uint8 reveals;
         uint64 revealEndsAt;
+        uint16 seats;
         bytes32 winningOutputHash;
     }
 
@@ -67,12 +87,20 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     uint32 public constant MAX_DEADLINE_HORIZON = 30 days;
     uint16 public constant MAX_SLASH_BPS = 10_000;
     uint8 public constant MAX_REDUNDANCY_CEILING = 16;
+    /// @notice The smallest k for CONSENSUS: with two seats one dissenting vote leaves no majority for free.
+    uint8 public constant MIN_REDUNDANCY = 3;
+    /// @notice Bounds on the lottery's ticket delay (seconds per unit of ticket).
+    uint32 public constant MIN_TICKET_DELAY = 1 seconds;
+    uint32 public constant MAX_TICKET_DELAY = 1 hours;
     /// @notice Most items in one `submitResults`.
     uint256 public constant MAX_BATCH = 256;
     /// @notice Gas kept back on top of the 63/64 rule for the CALL itself and the bookkeeping before it.
     uint256 public constant CALLBACK_GAS_RESERVE = 5_000;
 
     uint256 private constant _STATUS_MASK = 0xff;
+    uint8 private constant _EXISTS = 1;
+    uint8 private constant _DEPRECATED = 2;
+    uint8 private constant _ENV_RESTRICTED = 4;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -87,8 +115,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     mapping(uint256 requestId => bytes32) private _requests;
     /// @dev account => withdrawable wei (fees earned, refunds, slash shares).
     mapping(address account => uint256) private _balances;
-    /// @dev modelId => the model's request terms, pushed by the model registry (one slot; layout on {ModelTerms}).
-    mapping(bytes32 modelId => ModelTerms) private _modelTerms;
+    /// @dev modelId => the model's request terms and serving stake (one slot; layout on {Model}).
+    mapping(bytes32 modelId => Model) private _modelState;
+    /// @dev modelId => the model's fixed-point scale (only views read it).
+    mapping(bytes32 modelId => uint64) private _scales;
     /// @dev requestId => consensus round (CONSENSUS requests only).
     mapping(uint256 requestId => Round) private _rounds;
     /// @dev requestId => nodes that committed, in commit order.
@@ -97,6 +127,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     mapping(uint256 requestId => mapping(address node => Vote)) private _votes;
     /// @dev modelId => the model's proof verifier, pushed by the model registry at registration (ZK models only).
     mapping(bytes32 modelId => IZkVerifier) private _verifiers;
+    /// @dev Slashed stake burned so far: it stays in this contract and no function moves it.
+    uint256 private _burned;
 
     /*//////////////////////////////////////////////////////////////
                               CONSTRUCTOR
@@ -136,8 +168,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint64 deadline
     ) external payable returns (uint256 requestId) {
         Config memory cfg = _config;
-        ModelTerms memory terms =
-            _checkRequest(cfg, modelId, input.length, mode, redundancy, callbackGasLimit, deadline);
+        Model memory model = _checkRequest(cfg, modelId, input.length, mode, redundancy, callbackGasLimit, deadline);
         requestId = cfg.nextRequestId;
         // Cannot overflow in practice: 2^64 requests.
         unchecked {
@@ -150,10 +181,14 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             fee: msg.value,
             deadline: deadline,
             callbackGasLimit: callbackGasLimit,
-            outputBytes: terms.outputBytes,
+            outputBytes: model.outputBytes,
             mode: mode,
             redundancy: redundancy,
-            envRestricted: terms.envRestricted
+            envRestricted: model.flags & _ENV_RESTRICTED != 0,
+            // The seed is known to the block's producer (who may withhold the block: ~1 bit of bias per block
+            // withheld) and, as prevrandao is public one block ahead, to a requester choosing when to send (one draw
+            // per block).
+            lottery: Lottery.pack(Lottery.seedAt(requestId), block.timestamp, model.servingStake, cfg.ticketDelay)
         });
         _requests[requestId] = _pack(Commitments.requestHash(requestId, p), Status.PENDING);
         _emitRequested(requestId, p, input);
@@ -182,7 +217,9 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _checkPending(requestId, request);
         if (request.mode != Mode.SINGLE) revert WrongMode(requestId, request.mode);
         if (block.timestamp > request.deadline) revert RequestExpired(requestId, request.deadline);
-        bytes32 envHash = _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
+        (bytes32 envHash, uint96 stake, uint64 since) =
+            _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
+        _checkWindow(requestId, request, msg.sender, 0, stake, since);
         _balances[msg.sender] += request.fee;
         _recordSingle(requestId, request, output, envHash);
     }
@@ -193,6 +230,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (n == 0 || n > MAX_BATCH) revert BatchSizeInvalid(n, MAX_BATCH);
         bytes32 lastModel = bytes32(0);
         bytes32 envHash = bytes32(0);
+        uint96 stake = 0;
+        uint64 since = 0;
         uint256 earned = 0;
         for (uint256 i; i < n; ++i) {
             Submission calldata item = items[i];
@@ -214,9 +253,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             }
             // Batches usually hold one model: check eligibility once per run of equal model ids.
             if (fulfilled == 0 || p.modelId != lastModel) {
-                envHash = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
+                (envHash, stake, since) = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
                 lastModel = p.modelId;
             }
+            _checkWindow(requestId, p, msg.sender, 0, stake, since);
             earned += p.fee;
             ++fulfilled;
             _recordSingle(requestId, p, item.output, envHash);
@@ -249,7 +289,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         bytes32 inputHash = keccak256(input);
         if (inputHash != request.inputHash) revert InputMismatch(requestId, request.inputHash, inputHash);
         if (output.length != request.outputBytes) revert OutputLengthMismatch(output.length, request.outputBytes);
-        bytes32 envHash = _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
+        (bytes32 envHash, uint96 stake, uint64 since) =
+            _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
+        // The window binds the proof to its prover: a copy by a node whose window is closed reverts here.
+        _checkWindow(requestId, request, msg.sender, 0, stake, since);
         _checkProof(requestId, _verifiers[request.modelId], proof, ZkInstances.fromTensors(input, output));
         _balances[msg.sender] += request.fee;
         _recordSingle(requestId, request, output, envHash);
@@ -260,33 +303,51 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IInferenceHub
-    function commitResult(uint256 requestId, RequestParams calldata request, bytes32 commitHash) external {
+    function commitResult(uint256 requestId, RequestParams calldata request, bytes32 commitHash, uint16 seats)
+        external
+    {
         _checkPending(requestId, request);
         if (request.mode != Mode.CONSENSUS) revert WrongMode(requestId, request.mode);
         if (commitHash == bytes32(0)) revert CommitHashZero();
+        uint8 k = request.redundancy;
+        if (seats == 0 || uint256(seats) >> k != 0) revert SeatsInvalid(requestId, seats, k);
         Round storage round = _rounds[requestId];
         uint256 revealWindow = _config.revealWindow;
-        if (round.commits >= request.redundancy || block.timestamp + revealWindow > request.deadline) {
+        if (round.commits >= k || block.timestamp + revealWindow > request.deadline) {
             revert CommitPhaseClosed(requestId);
         }
+        if (round.seats & seats != 0) revert SeatTaken(requestId, round.seats & seats);
         Vote storage vote = _votes[requestId][msg.sender];
-        if (vote.commitHash != bytes32(0)) revert AlreadyCommitted(requestId, msg.sender);
-        bytes32 envHash = _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
+        bool first = vote.commitHash == bytes32(0);
+        if (!first && vote.commitHash != commitHash) revert AlreadyCommitted(requestId, msg.sender);
+        (bytes32 envHash, uint96 stake, uint64 since) =
+            _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
+        // One lottery per seat: O(k) tickets, k <= MAX_REDUNDANCY_CEILING, whatever the number of nodes.
+        for (uint256 j; j < k; ++j) {
+            if (seats & (1 << j) != 0) _checkWindow(requestId, request, msg.sender, j, stake, since);
+        }
 
-        vote.commitHash = commitHash;
-        vote.envHash = envHash;
-        _committers[requestId].push(msg.sender);
-        uint8 commits = round.commits + 1;
+        if (first) {
+            vote.commitHash = commitHash;
+            vote.envHash = envHash;
+            _committers[requestId].push(msg.sender);
+        } else {
+            // A later commit adds seats to the vote; the environment of the first commit stays.
+            envHash = vote.envHash;
+        }
+        vote.seats |= seats;
+        round.seats |= seats;
+        uint8 commits = round.commits + _popcount(seats);
         round.commits = commits;
-        round.redundancy = request.redundancy;
-        emit ResultCommitted(requestId, msg.sender, commitHash, envHash);
-        if (commits == request.redundancy) {
+        round.redundancy = k;
+        emit ResultCommitted(requestId, msg.sender, commitHash, envHash, seats);
+        if (commits == k) {
             // Fits: block.timestamp + revealWindow <= deadline, a uint64.
             uint64 revealEndsAt = uint64(block.timestamp + revealWindow);
             round.revealEndsAt = revealEndsAt;
             emit RevealPhaseStarted(requestId, revealEndsAt);
         }
-        _nodes.lockStake(msg.sender);
+        if (first) _nodes.lockStake(msg.sender);
     }
 
     /// @inheritdoc IInferenceHub
@@ -308,7 +369,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         }
         vote.revealed = true;
         vote.outputHash = outputHash;
-        ++round.reveals;
+        round.reveals += _popcount(vote.seats);
         emit ResultRevealed(requestId, msg.sender, outputHash, output);
     }
 
@@ -322,13 +383,13 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             revert FinalizeTooEarly(requestId, round.revealEndsAt, round.reveals, round.commits);
         }
         address[] memory committers = _committers[requestId];
-        bytes32 winner = _majority(requestId, committers);
+        bytes32 winner = _majority(requestId, committers, round.redundancy);
         if (winner == bytes32(0)) {
             _requests[requestId] = _pack(paramsHash, Status.NO_CONSENSUS);
             emit ConsensusFailed(requestId, round.reveals, round.commits);
             // Votes that were revealed cannot be judged without a majority; only the silent ones are slashed.
-            uint256 proceeds = _slashVotes(requestId, committers, bytes32(0));
-            _balances[request.requester] += request.fee + proceeds;
+            _burned += _slashVotes(requestId, committers, bytes32(0));
+            _balances[request.requester] += request.fee;
             _unlockAll(committers);
         } else {
             _settleMajority(requestId, request, output, committers, winner);
@@ -353,7 +414,26 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @inheritdoc IModelTermsSink
     function syncModelTerms(bytes32 modelId, ModelTerms calldata terms) external {
         if (msg.sender != address(_models)) revert CallerNotModelRegistry(msg.sender, address(_models));
-        _modelTerms[modelId] = terms;
+        Model storage model = _modelState[modelId];
+        model.price = terms.price;
+        // The registry caps tensors at 65,536 bytes; a bigger size would be a registry bug, refused here.
+        if (terms.inputBytes > type(uint24).max || terms.outputBytes > type(uint24).max) {
+            revert ParameterOutOfBounds("tensorBytes", terms.inputBytes, 0, type(uint24).max);
+        }
+        model.inputBytes = uint24(terms.inputBytes);
+        model.outputBytes = uint24(terms.outputBytes);
+        model.modes = terms.modes;
+        model.flags = (terms.exists ? _EXISTS : 0) | (terms.deprecated ? _DEPRECATED : 0)
+            | (terms.envRestricted ? _ENV_RESTRICTED : 0);
+        _scales[modelId] = terms.scale;
+    }
+
+    /// @inheritdoc IInferenceHub
+    function syncServing(bytes32 modelId, uint256 stake, uint256 nodes) external {
+        if (msg.sender != address(_nodes)) revert CallerNotNodeRegistry(msg.sender, address(_nodes));
+        Model storage model = _modelState[modelId];
+        model.servingStake = stake > type(uint88).max ? type(uint88).max : uint88(stake);
+        model.servingNodes = nodes > type(uint8).max ? type(uint8).max : uint8(nodes);
     }
 
     /// @inheritdoc IModelTermsSink
@@ -380,20 +460,23 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint8 redundancy,
         uint32 callbackGasLimit,
         uint64 deadline
-    ) private view returns (ModelTerms memory terms) {
-        terms = _modelTerms[modelId];
-        if (!terms.exists) revert UnknownModel(modelId);
-        if (terms.deprecated) revert ModelIsDeprecated(modelId);
-        if (terms.modes & (1 << uint8(mode)) == 0) revert ModeNotAllowed(modelId, mode, terms.modes);
+    ) private view returns (Model memory model) {
+        model = _modelState[modelId];
+        if (model.flags & _EXISTS == 0) revert UnknownModel(modelId);
+        if (model.flags & _DEPRECATED != 0) revert ModelIsDeprecated(modelId);
+        if (model.modes & (1 << uint8(mode)) == 0) revert ModeNotAllowed(modelId, mode, model.modes);
         if (inputLength > cfg.maxInputBytes) revert InputTooLarge(inputLength, cfg.maxInputBytes);
-        if (inputLength != terms.inputBytes) revert InputLengthMismatch(inputLength, terms.inputBytes);
+        if (inputLength != model.inputBytes) revert InputLengthMismatch(inputLength, model.inputBytes);
         // SINGLE and ZK are answered by one node.
         if (mode != Mode.CONSENSUS) {
             if (redundancy != 1) revert RedundancyInvalid(mode, redundancy, 1, 1);
-        } else if (redundancy < 2 || redundancy > cfg.maxRedundancy) {
-            revert RedundancyInvalid(mode, redundancy, 2, cfg.maxRedundancy);
+        } else if (redundancy < MIN_REDUNDANCY || redundancy > cfg.maxRedundancy) {
+            revert RedundancyInvalid(mode, redundancy, MIN_REDUNDANCY, cfg.maxRedundancy);
         }
-        uint256 required = uint256(terms.price) * redundancy;
+        // Refuse what nobody could serve rather than lock the fee until the deadline.
+        if (model.servingStake == 0) revert NoNodeServes(modelId);
+        if (redundancy > model.servingNodes) revert RedundancyUnavailable(redundancy, model.servingNodes);
+        uint256 required = uint256(model.price) * redundancy;
         if (msg.value < required) revert InsufficientFee(msg.value, required);
         // CONSENSUS needs a whole reveal window before the deadline.
         uint256 earliest = block.timestamp + (mode == Mode.CONSENSUS ? cfg.revealWindow : 0);
@@ -404,7 +487,16 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     function _emitRequested(uint256 requestId, RequestParams memory p, bytes calldata input) private {
         emit InferenceRequested(
-            requestId, p.modelId, p.requester, p.fee, p.deadline, p.callbackGasLimit, p.mode, p.redundancy, input
+            requestId,
+            p.modelId,
+            p.requester,
+            p.fee,
+            p.deadline,
+            p.callbackGasLimit,
+            p.mode,
+            p.redundancy,
+            p.lottery,
+            input
         );
     }
 
@@ -425,8 +517,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _rounds[requestId].winningOutputHash = winner;
         emit ConsensusReached(requestId, winner, commitment, uint8(agreed.length), output);
 
-        uint256 slashed = _slashVotes(requestId, committers, winner);
-        _distribute(p.requester, p.fee, slashed, agreed);
+        _burned += _slashVotes(requestId, committers, winner);
+        _distribute(requestId, p.requester, p.fee, agreed);
         _unlockAll(committers);
         _callback(requestId, p.requester, p.callbackGasLimit, output);
     }
@@ -484,16 +576,16 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (!ok) emit CallbackFailed(requestId, requester, CallbackFailure.REVERTED);
     }
 
-    /// @dev The strict-majority output among revealed votes (> k/2 of the k committers), or zero.
-    function _majority(uint256 requestId, address[] memory committers) private view returns (bytes32) {
-        uint256 k = committers.length;
-        for (uint256 i; i < k; ++i) {
+    /// @dev The strict-majority output among revealed votes (> k/2 of the k seats), or zero.
+    function _majority(uint256 requestId, address[] memory committers, uint256 k) private view returns (bytes32) {
+        uint256 n = committers.length;
+        for (uint256 i; i < n; ++i) {
             Vote storage a = _votes[requestId][committers[i]];
             if (!a.revealed) continue;
             uint256 same = 0;
-            for (uint256 j; j < k; ++j) {
+            for (uint256 j; j < n; ++j) {
                 Vote storage b = _votes[requestId][committers[j]];
-                if (b.revealed && b.outputHash == a.outputHash) ++same;
+                if (b.revealed && b.outputHash == a.outputHash) same += _popcount(b.seats);
             }
             if (same * 2 > k) return a.outputHash;
         }
@@ -545,15 +637,15 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         }
     }
 
-    /// @dev Splits the fee among the agreeing nodes and the slashed stake among the requester and the agreeing
-    ///      nodes. A node below the minimum stake is never paid: its shares go back to the requester, as does every
-    ///      rounding remainder, so the sums are conserved exactly.
-    function _distribute(address requester, uint256 fee, uint256 slashed, address[] memory agreed) private {
-        uint256 n = agreed.length;
-        uint256 share = fee / n + slashed / (n + 1);
-        uint256 toRequester = fee + slashed;
-        for (uint256 i; i < n; ++i) {
+    /// @dev Splits the fee among the agreeing nodes by seats (fee / k per seat). A node below the minimum stake is
+    ///      never paid: its shares go back to the requester, as does every rounding remainder and the share of the
+    ///      seats that did not agree, so the sums are conserved exactly.
+    function _distribute(uint256 requestId, address requester, uint256 fee, address[] memory agreed) private {
+        uint256 perSeat = fee / _rounds[requestId].redundancy;
+        uint256 toRequester = fee;
+        for (uint256 i; i < agreed.length; ++i) {
             if (!_nodes.isStaked(agreed[i])) continue;
+            uint256 share = perSeat * _popcount(_votes[requestId][agreed[i]].seats);
             _balances[agreed[i]] += share;
             toRequester -= share;
         }
@@ -576,17 +668,56 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (_prefix(paramsHash) != _prefix(slot)) revert RequestParamsMismatch(requestId);
     }
 
-    /// @dev The environment `node` works under for `modelId`; reverts if it may not.
+    /// @dev The environment `node` works under for `modelId`, its stake and the time since which it may hold tickets;
+    ///      reverts if it may not work for the model.
     function _eligibleEnvironment(address node, bytes32 modelId, bool envRestricted)
         private
         view
-        returns (bytes32 envHash)
+        returns (bytes32 envHash, uint96 stake, uint64 since)
     {
-        Eligibility status;
-        (status, envHash) = _nodes.eligibility(node, modelId);
-        if (status != Eligibility.ELIGIBLE) revert NodeNotEligible(node, modelId, status);
+        Standing memory s = _nodes.standing(node, modelId);
+        if (s.status != Eligibility.ELIGIBLE) revert NodeNotEligible(node, modelId, s.status);
+        (envHash, stake, since) = (s.envHash, s.stake, s.since);
         if (envRestricted && !_models.isEnvironmentAllowed(modelId, envHash)) {
             revert EnvironmentNotAllowed(modelId, envHash);
+        }
+    }
+
+    /// @dev Reverts unless `node` (with `stake`, holding tickets since `since`) may act on seat `seat` of the request
+    ///      now: its ticket's window has opened. O(1): one hash and one logarithm.
+    function _checkWindow(
+        uint256 requestId,
+        RequestParams calldata p,
+        address node,
+        uint256 seat,
+        uint96 stake,
+        uint64 since
+    ) private view {
+        uint256 lottery = p.lottery;
+        _ticketHolder(requestId, lottery, node, since);
+        uint256 opensAt = Lottery.opensAt(lottery, requestId, node, seat, stake);
+        if (block.timestamp < opensAt) revert WindowNotOpen(requestId, node, seat, opensAt);
+    }
+
+    /// @dev The request's time; reverts unless a node holding tickets since `since` holds one for it. A stake that
+    ///      grew, or a service that began, once the seed could be known holds none: a ticket can only get worse after
+    ///      the request (slashing), never better.
+    function _ticketHolder(uint256 requestId, uint256 lottery, address node, uint64 since)
+        private
+        pure
+        returns (uint256 requestedAt)
+    {
+        requestedAt = Lottery.requestedAtOf(lottery);
+        if (since >= requestedAt) revert NotAssigned(requestId, node, since, uint64(requestedAt));
+    }
+
+    function _popcount(uint16 bits) private pure returns (uint8 n) {
+        // Cannot overflow: at most 16 bits are set.
+        unchecked {
+            while (bits != 0) {
+                bits &= bits - 1;
+                ++n;
+            }
         }
     }
 
@@ -598,7 +729,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _checkBound("maxDeadlineHorizon", p.maxDeadlineHorizon, uint256(p.revealWindow) + 1, MAX_DEADLINE_HORIZON);
         _checkBound("maxDeadlineHorizon", p.maxDeadlineHorizon, MIN_DEADLINE_HORIZON, MAX_DEADLINE_HORIZON);
         _checkBound("slashBps", p.slashBps, 1, MAX_SLASH_BPS);
-        _checkBound("maxRedundancy", p.maxRedundancy, 2, MAX_REDUNDANCY_CEILING);
+        _checkBound("maxRedundancy", p.maxRedundancy, MIN_REDUNDANCY, MAX_REDUNDANCY_CEILING);
+        _checkBound("ticketDelay", p.ticketDelay, MIN_TICKET_DELAY, MAX_TICKET_DELAY);
         Config storage cfg = _config;
         cfg.maxCallbackGas = p.maxCallbackGas;
         cfg.maxInputBytes = p.maxInputBytes;
@@ -606,6 +738,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         cfg.maxDeadlineHorizon = p.maxDeadlineHorizon;
         cfg.slashBps = p.slashBps;
         cfg.maxRedundancy = p.maxRedundancy;
+        cfg.ticketDelay = p.ticketDelay;
         emit ParamsUpdated(p);
     }
 
@@ -701,7 +834,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             revealWindow: cfg.revealWindow,
             maxDeadlineHorizon: cfg.maxDeadlineHorizon,
             slashBps: cfg.slashBps,
-            maxRedundancy: cfg.maxRedundancy
+            maxRedundancy: cfg.maxRedundancy,
+            ticketDelay: cfg.ticketDelay
         });
     }
 
@@ -712,8 +846,47 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     /// @inheritdoc IInferenceHub
     function modelTermsOf(bytes32 modelId) external view returns (ModelTerms memory terms) {
-        terms = _modelTerms[modelId];
-        if (!terms.exists) revert UnknownModel(modelId);
+        Model memory model = _modelState[modelId];
+        if (model.flags & _EXISTS == 0) revert UnknownModel(modelId);
+        terms = ModelTerms({
+            price: model.price,
+            inputBytes: model.inputBytes,
+            outputBytes: model.outputBytes,
+            modes: model.modes,
+            deprecated: model.flags & _DEPRECATED != 0,
+            envRestricted: model.flags & _ENV_RESTRICTED != 0,
+            exists: true,
+            scale: _scales[modelId]
+        });
+    }
+
+    /// @inheritdoc IInferenceHub
+    function servingOf(bytes32 modelId) external view returns (uint256 stake, uint256 nodes) {
+        Model memory model = _modelState[modelId];
+        return (model.servingStake, model.servingNodes);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function lotteryOf(bytes32 modelId) external view returns (uint256 servingStake, uint256 ticketDelay) {
+        return (_modelState[modelId].servingStake, _config.ticketDelay);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function windowOf(uint256 requestId, RequestParams calldata request, address node, uint256 seat)
+        external
+        view
+        returns (uint256 opensAt)
+    {
+        Standing memory s = _nodes.standing(node, request.modelId);
+        uint256 lottery = request.lottery;
+        if (s.stake == 0) revert NotAssigned(requestId, node, s.since, uint64(Lottery.requestedAtOf(lottery)));
+        _ticketHolder(requestId, lottery, node, s.since);
+        return Lottery.opensAt(lottery, requestId, node, seat, s.stake);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function burned() external view returns (uint256) {
+        return _burned;
     }
 
     /// @inheritdoc IInferenceHub

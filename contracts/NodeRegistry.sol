@@ -1,13 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {INodeRegistry, Eligibility, NodeInfo} from "./interfaces/INodeRegistry.sol";
+import {INodeRegistry, Eligibility, NodeInfo, Serving, Standing} from "./interfaces/INodeRegistry.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
 import {IInferenceHub} from "./interfaces/IInferenceHub.sol";
 
 /// @title NodeRegistry
 /// @notice Staked operators and their environment manifests. See {INodeRegistry}.
 contract NodeRegistry is INodeRegistry, Owned2Step {
+    /*//////////////////////////////////////////////////////////////
+                                 TYPES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev A node's service of one model. Layout: [0..63] since (unix seconds it started serving, 0 = not served) |
+    ///      [64..95] modelIndex (1-based position in the node's model list) | [96..127] serverIndex (1-based position
+    ///      in the model's list of counted nodes, 0 = not counted).
+    struct Service {
+        uint64 since;
+        uint32 modelIndex;
+        uint32 serverIndex;
+    }
+
     /*//////////////////////////////////////////////////////////////
                                CONSTANTS
     //////////////////////////////////////////////////////////////*/
@@ -20,6 +33,8 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     uint64 public constant MAX_UNBONDING_DELAY = 90 days;
     /// @notice Most models per `register`/`setModels` call.
     uint256 public constant MAX_MODELS_PER_CALL = 64;
+    /// @notice Most models one node serves: every stake change walks the node's models (bounded loops only).
+    uint256 public constant MAX_SERVED_MODELS = 16;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -29,8 +44,14 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     mapping(address node => NodeInfo) private _nodes;
     /// @dev node => keccak256 of its canonical environment manifest.
     mapping(address node => bytes32 envHash) private _environments;
-    /// @dev node => modelId => declared as served.
-    mapping(address node => mapping(bytes32 modelId => bool)) private _serves;
+    /// @dev node => modelId => its service of the model (layout on {Service}).
+    mapping(address node => mapping(bytes32 modelId => Service)) private _serves;
+    /// @dev node => the models it serves, in declaration order (swap-removed).
+    mapping(address node => bytes32[]) private _modelsOf;
+    /// @dev modelId => its serving stake and node count (layout on {Serving}).
+    mapping(bytes32 modelId => Serving) private _serving;
+    /// @dev modelId => the counted nodes that serve it (swap-removed).
+    mapping(bytes32 modelId => address[]) private _servers;
     /// @dev Slot layout: [0..95] minStake | [96..159] unbondingDelay | [160..255] unused.
     uint96 private _minStake;
     uint64 private _unbondingDelay;
@@ -63,6 +84,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
 
     /// @inheritdoc INodeRegistry
     function register(bytes32 envHash, bytes32[] calldata modelIds) external payable {
+        if (_hub == address(0)) revert HubNotSet();
         NodeInfo storage node = _nodes[msg.sender];
         if (node.registered) revert NodeAlreadyRegistered(msg.sender);
         if (msg.value < _minStake) revert StakeTooLow(msg.value, _minStake);
@@ -71,20 +93,27 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         node.stake = uint96(msg.value);
         node.registered = true;
         node.unbondingEndsAt = 0;
+        node.stakeGrewAt = uint48(block.timestamp);
         _totalStake += msg.value;
         _environments[msg.sender] = envHash;
         emit NodeRegistered(msg.sender, msg.value, envHash);
         _setModels(modelIds, true);
+        // The models declared before a withdrawal are kept, so the whole list is counted.
+        _count(msg.sender, node);
     }
 
     /// @inheritdoc INodeRegistry
     function addStake() external payable {
         NodeInfo storage node = _activeNode(msg.sender);
-        uint256 stake = node.stake + msg.value;
+        uint256 previous = node.stake;
+        uint256 stake = previous + msg.value;
         if (stake > type(uint96).max) revert StakeTooHigh(stake);
         node.stake = uint96(stake);
+        node.stakeGrewAt = uint48(block.timestamp);
         _totalStake += msg.value;
         emit StakeAdded(msg.sender, msg.value, stake);
+        if (node.counted) _restake(msg.sender, previous, stake);
+        else _count(msg.sender, node);
     }
 
     /// @inheritdoc INodeRegistry
@@ -108,6 +137,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         uint64 endsAt = uint64(block.timestamp) + _unbondingDelay;
         node.unbondingEndsAt = endsAt;
         emit UnbondingStarted(msg.sender, endsAt);
+        _uncount(msg.sender, node, node.stake);
     }
 
     /// @inheritdoc INodeRegistry
@@ -121,6 +151,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         }
         if (node.openCommitments != 0) revert StakeLocked(msg.sender, node.openCommitments);
         amount = node.stake;
+        // Not counted: unbonding took the node out of every serving stake.
         delete _nodes[msg.sender];
         delete _environments[msg.sender];
         _totalStake -= amount;
@@ -138,7 +169,8 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         if (bps > 10_000) revert SlashFractionInvalid(bps);
         NodeInfo storage node = _nodes[nodeAddress];
         // A node that already withdrew has nothing left to take; the hub treats 0 as "nothing slashed".
-        amount = uint256(node.stake) * bps / 10_000;
+        uint256 previous = node.stake;
+        amount = previous * bps / 10_000;
         if (amount == 0) return 0;
         // amount <= stake, so the subtraction cannot underflow.
         unchecked {
@@ -146,6 +178,10 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
             _totalStake -= amount;
         }
         emit NodeSlashed(nodeAddress, amount, node.stake);
+        if (node.counted) {
+            if (node.stake < _minStake) _uncount(nodeAddress, node, previous);
+            else _restake(nodeAddress, previous, node.stake);
+        }
         (bool ok,) = payable(msg.sender).call{value: amount}("");
         if (!ok) revert TransferFailed(msg.sender, amount);
     }
@@ -191,6 +227,17 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     }
 
     /*//////////////////////////////////////////////////////////////
+                             PERMISSIONLESS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc INodeRegistry
+    function refreshServing(address nodeAddress) external {
+        NodeInfo storage node = _nodes[nodeAddress];
+        if (node.counted && node.stake < _minStake) _uncount(nodeAddress, node, node.stake);
+        else _count(nodeAddress, node);
+    }
+
+    /*//////////////////////////////////////////////////////////////
                                 PRIVATE
     //////////////////////////////////////////////////////////////*/
 
@@ -214,10 +261,96 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
 
     function _setModels(bytes32[] calldata modelIds, bool serving) private {
         if (modelIds.length > MAX_MODELS_PER_CALL) revert TooManyModels(modelIds.length, MAX_MODELS_PER_CALL);
+        NodeInfo storage node = _nodes[msg.sender];
+        bytes32[] storage list = _modelsOf[msg.sender];
         for (uint256 i; i < modelIds.length; ++i) {
-            _serves[msg.sender][modelIds[i]] = serving;
-            emit ModelServed(msg.sender, modelIds[i], serving);
+            bytes32 modelId = modelIds[i];
+            Service storage service = _serves[msg.sender][modelId];
+            if (serving) {
+                // A model declared again restarts its `since`: no ticket for requests made before.
+                service.since = uint64(block.timestamp);
+                if (service.modelIndex == 0) {
+                    if (list.length == MAX_SERVED_MODELS) revert TooManyModels(list.length + 1, MAX_SERVED_MODELS);
+                    list.push(modelId);
+                    service.modelIndex = uint32(list.length);
+                    if (node.counted) _addServer(msg.sender, modelId, service, node.stake);
+                }
+            } else if (service.modelIndex != 0) {
+                if (service.serverIndex != 0) _removeServer(modelId, service, node.stake);
+                uint256 index = service.modelIndex - 1;
+                bytes32 last = list[list.length - 1];
+                list[index] = last;
+                _serves[msg.sender][last].modelIndex = uint32(index + 1);
+                list.pop();
+                delete _serves[msg.sender][modelId];
+            }
+            emit ModelServed(msg.sender, modelId, serving);
         }
+    }
+
+    /// @dev Adds an active node at or above the minimum stake to the serving stake of each model it serves.
+    function _count(address nodeAddress, NodeInfo storage node) private {
+        if (node.counted || !node.registered || node.unbondingEndsAt != 0 || node.stake < _minStake) return;
+        node.counted = true;
+        bytes32[] storage list = _modelsOf[nodeAddress];
+        uint256 stake = node.stake;
+        for (uint256 i; i < list.length; ++i) {
+            _addServer(nodeAddress, list[i], _serves[nodeAddress][list[i]], stake);
+        }
+    }
+
+    /// @dev Takes a counted node, whose stake in the sums is `stake`, out of the serving stake of each model it serves.
+    function _uncount(address nodeAddress, NodeInfo storage node, uint256 stake) private {
+        if (!node.counted) return;
+        node.counted = false;
+        bytes32[] storage list = _modelsOf[nodeAddress];
+        for (uint256 i; i < list.length; ++i) {
+            _removeServer(list[i], _serves[nodeAddress][list[i]], stake);
+        }
+    }
+
+    /// @dev A counted node's stake went from `previous` to `current`: moves each of its models' serving stake.
+    function _restake(address nodeAddress, uint256 previous, uint256 current) private {
+        bytes32[] storage list = _modelsOf[nodeAddress];
+        for (uint256 i; i < list.length; ++i) {
+            Serving storage serving = _serving[list[i]];
+            // Never underflows: `previous` is part of the sum.
+            serving.stake = uint128(serving.stake - previous + current);
+            _push(list[i], serving);
+        }
+    }
+
+    function _addServer(address nodeAddress, bytes32 modelId, Service storage service, uint256 stake) private {
+        address[] storage servers = _servers[modelId];
+        servers.push(nodeAddress);
+        service.serverIndex = uint32(servers.length);
+        Serving storage serving = _serving[modelId];
+        serving.stake += uint128(stake);
+        ++serving.nodes;
+        _push(modelId, serving);
+    }
+
+    function _removeServer(bytes32 modelId, Service storage service, uint256 stake) private {
+        address[] storage servers = _servers[modelId];
+        uint256 index = service.serverIndex - 1;
+        address last = servers[servers.length - 1];
+        servers[index] = last;
+        _serves[last][modelId].serverIndex = uint32(index + 1);
+        servers.pop();
+        service.serverIndex = 0;
+        Serving storage serving = _serving[modelId];
+        // The node's stake is part of the sum and the node of the count.
+        serving.stake -= uint128(stake);
+        --serving.nodes;
+        _push(modelId, serving);
+    }
+
+    /// @dev Emits the new figures and pushes them to the hub, which reads them when a request is made.
+    function _push(bytes32 modelId, Serving storage serving) private {
+        uint256 stake = serving.stake;
+        uint256 count = serving.nodes;
+        emit ServingStakeUpdated(modelId, stake, count);
+        IInferenceHub(_hub).syncServing(modelId, stake, count);
     }
 
     /// @dev The caller's node, which must be registered and not unbonding.
@@ -241,8 +374,47 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         if (!node.registered) return (Eligibility.NOT_REGISTERED, bytes32(0));
         if (node.unbondingEndsAt != 0) return (Eligibility.UNBONDING, bytes32(0));
         if (node.stake < _minStake) return (Eligibility.STAKE_BELOW_MINIMUM, bytes32(0));
-        if (!_serves[nodeAddress][modelId]) return (Eligibility.MODEL_NOT_SERVED, bytes32(0));
+        if (_serves[nodeAddress][modelId].since == 0) return (Eligibility.MODEL_NOT_SERVED, bytes32(0));
         return (Eligibility.ELIGIBLE, _environments[nodeAddress]);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function standing(address nodeAddress, bytes32 modelId) external view returns (Standing memory s) {
+        NodeInfo memory node = _nodes[nodeAddress];
+        uint64 since = _serves[nodeAddress][modelId].since;
+        s.stake = node.stake;
+        s.since = since > node.stakeGrewAt ? since : node.stakeGrewAt;
+        if (!node.registered) s.status = Eligibility.NOT_REGISTERED;
+        else if (node.unbondingEndsAt != 0) s.status = Eligibility.UNBONDING;
+        else if (node.stake < _minStake) s.status = Eligibility.STAKE_BELOW_MINIMUM;
+        else if (since == 0) s.status = Eligibility.MODEL_NOT_SERVED;
+        else s.envHash = _environments[nodeAddress];
+    }
+
+    /// @inheritdoc INodeRegistry
+    function servingStakeOf(bytes32 modelId) external view returns (Serving memory) {
+        return _serving[modelId];
+    }
+
+    /// @inheritdoc INodeRegistry
+    function servingNodesOf(bytes32 modelId, uint256 offset, uint256 limit)
+        external
+        view
+        returns (address[] memory page)
+    {
+        address[] storage servers = _servers[modelId];
+        uint256 end = servers.length;
+        if (offset >= end) return new address[](0);
+        if (end - offset > limit) end = offset + limit;
+        page = new address[](end - offset);
+        for (uint256 i; i < page.length; ++i) {
+            page[i] = servers[offset + i];
+        }
+    }
+
+    /// @inheritdoc INodeRegistry
+    function modelsOf(address nodeAddress) external view returns (bytes32[] memory) {
+        return _modelsOf[nodeAddress];
     }
 
     /// @inheritdoc INodeRegistry
@@ -263,7 +435,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
 
     /// @inheritdoc INodeRegistry
     function serves(address nodeAddress, bytes32 modelId) external view returns (bool) {
-        return _serves[nodeAddress][modelId];
+        return _serves[nodeAddress][modelId].since != 0;
     }
 
     /// @inheritdoc INodeRegistry

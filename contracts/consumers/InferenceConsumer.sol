@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {IInferenceHub, RequestParams, Status} from "../interfaces/IInferenceHub.sol";
 import {ModelTerms, Mode} from "../interfaces/IModelRegistry.sol";
+import {Lottery} from "../lib/Lottery.sol";
 
 /// @title InferenceConsumer
 /// @notice Base contract for dApps: request an inference with `_requestInference`, receive the output in
@@ -16,7 +17,7 @@ import {ModelTerms, Mode} from "../interfaces/IModelRegistry.sol";
 ///           passes the output and its node and environment from the hub's event, the hub confirms it is the recorded
 ///           result (`verifyResult`), and `_onInferenceResult` runs once.
 ///         Each request is delivered or failed at most once: its record is closed when it is.
-/// @dev Cost: three storage slots per request (~66k gas when requesting). Closing a record clears only its third
+/// @dev Cost: four storage slots per request (~88k gas when requesting). Closing a record clears only its third
 ///      slot (the one with the `open` flag): ~5k of the callback's gas, mostly refunded, where
 ///      deleting all three would cost ~15k and, in a batch delivery, outrun the refund cap.
 abstract contract InferenceConsumer is IInferenceConsumer {
@@ -27,7 +28,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     /// @notice What the base keeps of an open request. `requester` is this contract; `outputBytes` and
     ///         `envRestricted` are the model's immutable terms, read back from the hub when needed.
     /// @dev Layout: slot 0 modelId | slot 1 inputHash | slot 2, low to high: [0..95] fee | [96..159] deadline |
-    ///      [160..191] callbackGasLimit | [192..199] mode | [200..207] redundancy | [208..215] open.
+    ///      [160..191] callbackGasLimit | [192..199] mode | [200..207] redundancy | [208..215] open | slot 3: the
+    ///      request's `lottery` word (see {RequestParams}).
     struct OpenRequest {
         bytes32 modelId;
         bytes32 inputHash;
@@ -38,6 +40,7 @@ abstract contract InferenceConsumer is IInferenceConsumer {
         uint8 redundancy;
         /// @dev True from the request until it is delivered or failed (cleared with the rest of the third slot).
         bool open;
+        uint256 lottery;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -154,6 +157,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     ) internal returns (uint256 requestId) {
         if (fee > type(uint96).max) revert FeeTooLarge(fee);
         requestId = _hub.requestInference{value: fee}(modelId, input, mode, redundancy, callbackGasLimit, deadline);
+        // The lottery fields the hub fixed in this very transaction (see {RequestParams}).
+        (uint256 servingStake, uint256 ticketDelay) = _hub.lotteryOf(modelId);
         _open[requestId] = OpenRequest({
             modelId: modelId,
             inputHash: keccak256(input),
@@ -163,7 +168,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
             callbackGasLimit: callbackGasLimit,
             mode: mode,
             redundancy: redundancy,
-            open: true
+            open: true,
+            lottery: Lottery.pack(Lottery.seedAt(requestId), block.timestamp, servingStake, ticketDelay)
         });
     }
 
@@ -211,7 +217,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
             outputBytes: terms.outputBytes,
             mode: r.mode,
             redundancy: r.redundancy,
-            envRestricted: terms.envRestricted
+            envRestricted: terms.envRestricted,
+            lottery: r.lottery
         });
     }
 }

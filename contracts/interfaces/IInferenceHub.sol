@@ -29,9 +29,11 @@ enum CallbackFailure {
 }
 
 /// @notice The parameters of a request. The hub stores only their hash; whoever acts on a request passes them back.
-/// @dev Where each field comes from: `modelId`, `requester`, `fee`, `deadline`, `callbackGasLimit`, `mode` and
-///      `redundancy` are fields of the `InferenceRequested` event; `inputHash` is keccak256 of its `input`;
-///      `outputBytes` and `envRestricted` are the model's immutable terms (`modelTermsOf(modelId)`), not in the event.
+/// @dev Where each field comes from: `modelId`, `requester`, `fee`, `deadline`, `callbackGasLimit`, `mode`,
+///      `redundancy` and `lottery` are fields of the `InferenceRequested` event; `inputHash` is keccak256 of its
+///      `input`; `outputBytes` and `envRestricted` are the model's immutable terms (`modelTermsOf(modelId)`), not in
+///      the event. `lottery` fixes the request's assignment when it is made (see {Lottery}): calldata is cheaper than
+///      storage, and the stored hash makes it tamper-proof.
 struct RequestParams {
     bytes32 modelId;
     bytes32 inputHash;
@@ -43,6 +45,14 @@ struct RequestParams {
     Mode mode;
     uint8 redundancy;
     bool envRestricted;
+    /// @dev The request's lottery, four fields in one word (one calldata word per delivery instead of four; every
+    ///      batch item pays for it). Layout, low to high: [0..31] seed, the low 32 bits of
+    ///      keccak256(abi.encode(block.prevrandao, requestId)) | [32..71] requestedAt, block.timestamp of the
+    ///      request (windows open relative to it; only nodes whose stake and service of the model date from strictly
+    ///      before it hold tickets) | [72..135] servingStake, the model's serving stake in gwei at the request (the S
+    ///      that normalises every ticket) | [136..167] ticketDelay, the hub's seconds per unit of ticket at the
+    ///      request | [168..255] zero. {Lottery} packs and reads it.
+    uint256 lottery;
 }
 
 /// @notice One item of `submitResults`.
@@ -66,6 +76,10 @@ struct HubParams {
     uint16 slashBps;
     /// @dev Largest k for CONSENSUS.
     uint8 maxRedundancy;
+    /// @dev Seconds per unit of ticket after which a node's window on a request opens (see {Lottery}): the best
+    ///      ticket waits ticketDelay * Exp(1) on average, a dead primary is replaced within 8 * ticketDelay. Should be
+    ///      a few block times: the chain cannot order windows that open within one block.
+    uint32 ticketDelay;
 }
 
 /// @notice A consensus vote.
@@ -74,11 +88,15 @@ struct Vote {
     bytes32 outputHash;
     bytes32 envHash;
     bool revealed;
+    /// @dev The seats this vote holds (bit j = seat j); the vote weighs as many seats as it holds.
+    uint16 seats;
 }
 
 /// @notice A consensus round as seen from outside.
 struct RoundView {
+    /// @dev Seats taken (k of them start the reveal phase).
     uint8 commits;
+    /// @dev Seats whose holder revealed.
     uint8 reveals;
     uint64 revealEndsAt;
     /// @dev The majority's output hash once the round reached consensus, zero before.
@@ -108,8 +126,12 @@ interface IInferenceHub is IModelTermsSink {
     error InputLengthMismatch(uint256 length, uint256 expected);
     /// @notice The input is larger than the hub accepts.
     error InputTooLarge(uint256 length, uint256 max);
-    /// @notice SINGLE takes redundancy 1; CONSENSUS takes 2..maxRedundancy.
+    /// @notice SINGLE and ZK take redundancy 1; CONSENSUS takes 3..maxRedundancy (two votes cannot outvote one).
     error RedundancyInvalid(Mode mode, uint256 redundancy, uint256 min, uint256 max);
+    /// @notice No bonded node at or above the minimum stake serves the model: nobody could answer.
+    error NoNodeServes(bytes32 modelId);
+    /// @notice CONSENSUS with more seats than nodes serve the model.
+    error RedundancyUnavailable(uint256 redundancy, uint256 available);
     /// @notice The fee is below price * redundancy.
     error InsufficientFee(uint256 paid, uint256 required);
     /// @notice The deadline must lie in (earliest, latest].
@@ -137,6 +159,11 @@ interface IInferenceHub is IModelTermsSink {
     error NodeNotEligible(address node, bytes32 modelId, Eligibility reason);
     /// @notice The model does not allow the node's environment.
     error EnvironmentNotAllowed(bytes32 modelId, bytes32 envHash);
+    /// @notice The node holds no ticket for this request: its stake grew, or it started serving the model, at or
+    ///         after the request (`since` >= `requestedAt`), once the seed could be known.
+    error NotAssigned(uint256 requestId, address node, uint64 since, uint64 requestedAt);
+    /// @notice The node's window on this seat of the request opens at `opensAt`; better tickets go first.
+    error WindowNotOpen(uint256 requestId, address node, uint256 seat, uint256 opensAt);
     /// @notice Too little gas left to give the callback its full limit (the 63/64 rule); send more gas.
     error InsufficientGasForCallback(uint256 available, uint256 required);
     /// @notice A batch must hold between 1 and `max` items.
@@ -161,6 +188,10 @@ interface IInferenceHub is IModelTermsSink {
     error CommitPhaseClosed(uint256 requestId);
     /// @notice A commit hash must not be zero.
     error CommitHashZero();
+    /// @notice `seats` is empty or names a seat at or beyond the request's k.
+    error SeatsInvalid(uint256 requestId, uint16 seats, uint8 redundancy);
+    /// @notice Some of the seats are taken already.
+    error SeatTaken(uint256 requestId, uint16 taken);
     /// @notice The node committed to this request already.
     error AlreadyCommitted(uint256 requestId, address node);
     /// @notice The node did not commit to this request.
@@ -200,6 +231,8 @@ interface IInferenceHub is IModelTermsSink {
     error RegistryInvalid(address registry);
     /// @notice Only the model registry pushes model terms and verifiers.
     error CallerNotModelRegistry(address caller, address registry);
+    /// @notice Only the node registry pushes serving stake.
+    error CallerNotNodeRegistry(address caller, address registry);
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -217,6 +250,7 @@ interface IInferenceHub is IModelTermsSink {
         uint32 callbackGasLimit,
         Mode mode,
         uint8 redundancy,
+        uint256 lottery,
         bytes input
     );
 
@@ -232,8 +266,11 @@ interface IInferenceHub is IModelTermsSink {
     /// @notice The consumer callback did not complete; the result stays recorded and paid.
     event CallbackFailed(uint256 indexed requestId, address indexed requester, CallbackFailure reason);
 
-    /// @notice A node committed to a consensus round.
-    event ResultCommitted(uint256 indexed requestId, address indexed node, bytes32 commitHash, bytes32 envHash);
+    /// @notice A node committed to a consensus round, taking `seats` (bit j = seat j; a node may commit again, with
+    ///         the same hash, for more seats whose windows opened later).
+    event ResultCommitted(
+        uint256 indexed requestId, address indexed node, bytes32 commitHash, bytes32 envHash, uint16 seats
+    );
 
     /// @notice k commits are in; reveals are accepted until `revealEndsAt`.
     event RevealPhaseStarted(uint256 indexed requestId, uint64 revealEndsAt);
@@ -249,7 +286,9 @@ interface IInferenceHub is IModelTermsSink {
     /// @notice No strict majority; the fee went back to the requester.
     event ConsensusFailed(uint256 indexed requestId, uint8 reveals, uint8 commits);
 
-    /// @notice `node` lost `amount` of stake in round `requestId` (wrong or missing reveal).
+    /// @notice `node` lost `amount` of stake in round `requestId` (wrong or missing reveal). The whole amount is burned
+    ///         (locked in the hub for good, see `burned`): a vote count is no proof that anyone outside the round
+    ///         produced, and paying the voters or the requester would pay whoever packed the round.
     event VoteSlashed(uint256 indexed requestId, address indexed node, uint256 amount);
 
     /// @notice The fee of an expired request was credited back to its requester.
@@ -291,6 +330,8 @@ interface IInferenceHub is IModelTermsSink {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Delivers a SINGLE result: records the commitment, credits the fee to the caller, calls back.
+    /// @dev The caller must hold a ticket (see {Lottery}, seat 0) whose window has opened: the best ticket's opens
+    ///      first, a fallback's later, everyone's after 8 * ticketDelay.
     function submitResult(uint256 requestId, RequestParams calldata request, bytes calldata output) external;
 
     /// @notice Delivers many SINGLE results in one transaction. Items already final or past their deadline are skipped
@@ -306,13 +347,11 @@ interface IInferenceHub is IModelTermsSink {
     ///         the proof's public instances from `input` and `output` (see {ZkInstances}), has the model's own verifier
     ///         (registered with the model, immutable) check `proof` on them, and only then records the same commitment
     ///         as SINGLE (so `verifyResult` works unchanged), credits the fee to the caller and calls back.
-    /// @dev The caller must be a staked node eligible for the model, as in SINGLE: it keeps the commitment's shape
-    ///      (the node and its environment hash) and limits who can race for the fee.
-    ///      Front-running: the output is a function of the input and the proof is public once broadcast, so another
-    ///      eligible node can copy a pending submission and be paid first. The requester is never harmed (any accepted
-    ///      result is the proven one); only the prover's fee is at stake. The proof cannot name its submitter (EZKL's
-    ///      instances are the model's inputs and outputs only), and a commit-reveal round would cost a second
-    ///      transaction and a reveal delay on every request; nodes that fear copying submit privately.
+    /// @dev The caller must be a staked node eligible for the model whose lottery window (seat 0) has opened, as in
+    ///      SINGLE. That binds a proof to its prover: EZKL's instances are the model's inputs and outputs only, so the
+    ///      proof cannot name its submitter, but only the assigned node may submit until the next window opens. A
+    ///      proof copied from the mempool, or replayed from another request with the same input, by a node whose
+    ///      window is closed reverts `WindowNotOpen`; a node whose window is open could have proven it itself.
     /// @param input The request's input bytes (from `InferenceRequested`); only its hash is stored.
     /// @param proof The proof bytes, passed to the verifier unchanged.
     function submitZkResult(
@@ -327,9 +366,13 @@ interface IInferenceHub is IModelTermsSink {
                                CONSENSUS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Commits to an output: `commitHash` = keccak256(abi.encode(keccak256(output), salt, node)).
-    ///         Open to the first k eligible nodes, while at least a reveal window remains before the deadline.
-    function commitResult(uint256 requestId, RequestParams calldata request, bytes32 commitHash) external;
+    /// @notice Commits to an output for `seats` (bit j = seat j < k): `commitHash` =
+    ///         keccak256(abi.encode(keccak256(output), salt, node)). Each seat has its own lottery (see {Lottery}, seat
+    ///         j); the caller's window must have opened on every seat it takes and the seats must be free. A node may
+    ///         hold several seats (its vote weighs as many): with one lottery per seat, a stake wins each seat with
+    ///         probability stake / S however it is split, so splitting gains no seats. Open while at least a reveal
+    ///         window remains before the deadline. A node may commit again with the same hash for more seats.
+    function commitResult(uint256 requestId, RequestParams calldata request, bytes32 commitHash, uint16 seats) external;
 
     /// @notice Reveals a committed output, during the reveal phase (after k commits, until `revealEndsAt`). The output
     ///         must have the model's output size; it is published in `ResultRevealed` so anyone can finalize.
@@ -337,10 +380,10 @@ interface IInferenceHub is IModelTermsSink {
         external;
 
     /// @notice Settles a consensus round. Anyone may call it once every committer revealed or the reveal window
-    ///         ended. A strict majority of k (> k/2 identical outputs) wins: the agreeing nodes share the fee and
-    ///         receive the callback output; nodes that revealed another output or never revealed lose `slashBps` of
-    ///         stake, shared between the requester and the agreeing nodes. Without a majority the fee goes back to
-    ///         the requester, non-revealers are slashed (in the requester's favour) and nobody else is.
+    ///         ended. A strict majority of the k seats (> k/2 seats revealed identical outputs) wins: the agreeing
+    ///         nodes share the fee by seats and the consumer receives the output; nodes that revealed another output
+    ///         or never revealed lose `slashBps` of stake, which is burned. Without a majority the fee goes back to
+    ///         the requester and only non-revealers are slashed (burned).
     /// @param output The majority's output (from its `ResultRevealed` events); ignored without a majority.
     function finalizeConsensus(uint256 requestId, RequestParams calldata request, bytes calldata output) external;
 
@@ -353,6 +396,9 @@ interface IInferenceHub is IModelTermsSink {
 
     /// @notice Sets the hub's parameters. Owner only; each within its bounds.
     function setParams(HubParams calldata params) external;
+
+    /// @notice Stores `modelId`'s serving stake and node count. Only the node registry may call it.
+    function syncServing(bytes32 modelId, uint256 stake, uint256 nodes) external;
 
     /*//////////////////////////////////////////////////////////////
                                  VIEWS
@@ -403,6 +449,26 @@ interface IInferenceHub is IModelTermsSink {
 
     /// @notice The proof verifier of `modelId` (pushed by the model registry; zero unless the model allows ZK).
     function verifierOf(bytes32 modelId) external view returns (address);
+
+    /// @notice The hub's copy of `modelId`'s serving stake and node count (pushed by the node registry; the count
+    ///         saturates at 255, more than any k).
+    function servingOf(bytes32 modelId) external view returns (uint256 stake, uint256 nodes);
+
+    /// @notice The lottery fields a request for `modelId` made now gets: its `servingStake` and `ticketDelay` (see
+    ///         {RequestParams}; `requestedAt` is the block's time and `seed` the low 64 bits of
+    ///         keccak256(abi.encode(block.prevrandao, requestId))). A consumer contract calls it right after its
+    ///         request to keep the whole `RequestParams`.
+    function lotteryOf(bytes32 modelId) external view returns (uint256 servingStake, uint256 ticketDelay);
+
+    /// @notice When `node`'s window on seat `seat` of an open request opens (unix seconds), at its current stake;
+    ///         reverts `NotAssigned` if it holds no ticket. SINGLE and ZK have the one seat 0.
+    function windowOf(uint256 requestId, RequestParams calldata request, address node, uint256 seat)
+        external
+        view
+        returns (uint256 opensAt);
+
+    /// @notice Total slashed stake burned (kept in the hub, which no function can move).
+    function burned() external view returns (uint256);
 
     function modelRegistry() external view returns (address);
     function nodeRegistry() external view returns (address);

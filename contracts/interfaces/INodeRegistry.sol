@@ -12,12 +12,33 @@ enum Eligibility {
 
 /// @notice A node's bonded state, packed into one storage slot.
 /// @dev Bit layout, low to high: [0..95] stake (wei) | [96..159] unbondingEndsAt (unix seconds, 0 = active) |
-///      [160..191] openCommitments | [192..199] registered. Checked by `tests/node/unit/test_storage_layout.py`.
+///      [160..191] openCommitments | [192..199] registered | [200..247] stakeGrewAt (unix seconds of the last
+///      registration or stake increase) | [248..255] counted (the stake is in the serving stake of every model the
+///      node serves). Checked by `tests/node/unit/test_storage_layout.py`.
 struct NodeInfo {
     uint96 stake;
     uint64 unbondingEndsAt;
     uint32 openCommitments;
     bool registered;
+    uint48 stakeGrewAt;
+    bool counted;
+}
+
+/// @notice What the hub needs to check a node's assignment to a request in one call.
+/// @dev `since` is the later of the node's last stake increase (or registration) and the time it started serving the
+///      model: a node may only hold a ticket for requests made strictly after it, so neither a fresh identity nor added
+///      stake can improve a ticket once the request's seed is known.
+struct Standing {
+    Eligibility status;
+    bytes32 envHash;
+    uint96 stake;
+    uint64 since;
+}
+
+/// @notice The stake that serves a model: the sum over counted nodes that serve it, and how many they are.
+struct Serving {
+    uint128 stake;
+    uint32 nodes;
 }
 
 /// @title INodeRegistry
@@ -62,8 +83,10 @@ interface INodeRegistry {
     error NoOpenCommitments(address node);
     /// @notice ETH cannot be sent to the zero address.
     error RecipientZero();
-    /// @notice More models in one call than the limit.
+    /// @notice More models in one call, or served by one node, than the limit.
     error TooManyModels(uint256 count, uint256 max);
+    /// @notice Nodes can only register once the hub is wired (it keeps a copy of each model's serving stake).
+    error HubNotSet();
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -79,6 +102,8 @@ interface INodeRegistry {
     event HubSet(address indexed hub);
     event MinStakeUpdated(uint256 previous, uint256 current);
     event UnbondingDelayUpdated(uint64 previous, uint64 current);
+    /// @notice The serving stake of `modelId` changed (pushed to the hub in the same call).
+    event ServingStakeUpdated(bytes32 indexed modelId, uint256 stake, uint256 nodes);
 
     /*//////////////////////////////////////////////////////////////
                             OPERATOR FUNCTIONS
@@ -131,6 +156,15 @@ interface INodeRegistry {
     function setUnbondingDelay(uint64 delay) external;
 
     /*//////////////////////////////////////////////////////////////
+                              PERMISSIONLESS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Brings `node`'s share of the serving stake up to date with the current minimum stake: after the owner
+    ///         raises the minimum, a node below it still counts until someone calls this (anyone may; it only ever
+    ///         makes the figures true). Every other change (stake, slash, models, unbonding) is applied at once.
+    function refreshServing(address node) external;
+
+    /*//////////////////////////////////////////////////////////////
                                   VIEWS
     //////////////////////////////////////////////////////////////*/
 
@@ -139,6 +173,20 @@ interface INodeRegistry {
 
     /// @notice Whether `node`'s stake is at least the minimum (the condition for being paid).
     function isStaked(address node) external view returns (bool);
+
+    /// @notice `eligibility` with the node's stake and the time since which it may hold tickets for `modelId`.
+    function standing(address node, bytes32 modelId) external view returns (Standing memory);
+
+    /// @notice The serving stake of `modelId`: the stake of every registered, bonded node at or above the minimum
+    ///         that serves it, and their number. Maintained incrementally; see `refreshServing`.
+    function servingStakeOf(bytes32 modelId) external view returns (Serving memory);
+
+    /// @notice The nodes counted in `modelId`'s serving stake, from `offset`, at most `limit` of them (the node
+    ///         software reads them to compute every ticket of a request). Order changes as nodes leave.
+    function servingNodesOf(bytes32 modelId, uint256 offset, uint256 limit) external view returns (address[] memory);
+
+    /// @notice The models `node` serves (at most MAX_SERVED_MODELS).
+    function modelsOf(address node) external view returns (bytes32[] memory);
 
     function nodeInfo(address node) external view returns (NodeInfo memory);
     function environmentOf(address node) external view returns (bytes32);

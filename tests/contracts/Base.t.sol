@@ -6,6 +6,7 @@ import {IInferenceHub, HubParams, RequestParams, Submission} from "../../contrac
 import {IModelRegistry, ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
 import {Commitments} from "../../contracts/lib/Commitments.sol";
+import {Lottery} from "../../contracts/lib/Lottery.sol";
 import {RecordingConsumer} from "./mocks/Consumers.sol";
 import {ZkFixture} from "./fixtures/ZkFixture.sol";
 
@@ -20,6 +21,9 @@ abstract contract BaseTest is Test {
     uint32 internal constant HORIZON = 1 days;
     uint16 internal constant SLASH_BPS = 1_000;
     uint32 internal constant CB_GAS = 100_000;
+    /// @dev Seconds per unit of ticket; every window is open 8 units after a request (Lottery.MAX_TICKET_UNITS).
+    uint32 internal constant TICKET_DELAY = 2;
+    uint256 internal constant ALL_WINDOWS_OPEN = 8 * uint256(TICKET_DELAY);
     bytes32 internal constant ENV_A = keccak256("env: onnxruntime 1.20 cpu, 1 thread");
     bytes32 internal constant ENV_B = keccak256("env: onnxruntime 1.20 cpu, 4 threads");
     bytes32 internal constant MODEL = keccak256("onnx bytes of the test model");
@@ -35,6 +39,8 @@ abstract contract BaseTest is Test {
     INodeRegistry internal nodes;
     IInferenceHub internal hub;
     RecordingConsumer internal consumer;
+    /// @dev requestId => the seat `commit` takes next.
+    mapping(uint256 id => uint256) internal _nextSeat;
 
     function setUp() public virtual {
         vm.warp(1_700_000_000);
@@ -58,6 +64,8 @@ abstract contract BaseTest is Test {
         registerNode(node1, ENV_A);
         registerNode(node2, ENV_A);
         registerNode(node3, ENV_B);
+        // Tickets go to stakes older than the request: requests in these tests come a second after registration.
+        vm.warp(block.timestamp + 1);
         vm.deal(alice, 100 ether);
         vm.deal(address(consumer), 100 ether);
     }
@@ -94,7 +102,8 @@ abstract contract BaseTest is Test {
             revealWindow: REVEAL_WINDOW,
             maxDeadlineHorizon: HORIZON,
             slashBps: SLASH_BPS,
-            maxRedundancy: 9
+            maxRedundancy: 9,
+            ticketDelay: TICKET_DELAY
         });
     }
 
@@ -129,8 +138,30 @@ abstract contract BaseTest is Test {
         return abi.encodePacked(int64(250_000), int64(750_000), tag, int64(-1));
     }
 
-    /// @dev The parameters the hub hashed for a request made by `requester` now (mirrors `requestInference`).
+    /// @dev The parameters the hub hashed for the latest request, made by `requester` in this block (mirrors
+    ///      `requestInference`, lottery fields included), then moves the clock past every lottery window: most
+    ///      tests are about delivery, not assignment (the lottery has its own tests, which use `withLottery`).
     function paramsFor(
+        address requester,
+        bytes memory input,
+        Mode mode,
+        uint8 k,
+        uint32 cbGas,
+        uint64 deadline,
+        uint256 fee
+    ) internal returns (RequestParams memory p) {
+        p = paramsWithoutLottery(requester, input, mode, k, cbGas, deadline, fee);
+        withLottery(p, hub.nextRequestId() - 1);
+        openAllWindows();
+    }
+
+    /// @dev Fills in the lottery fields of request `id` made in this block for `p.modelId`.
+    function withLottery(RequestParams memory p, uint256 id) internal view {
+        (uint256 servingStake, uint256 ticketDelay) = hub.lotteryOf(p.modelId);
+        p.lottery = Lottery.pack(Lottery.seedAt(id), block.timestamp, servingStake, ticketDelay);
+    }
+
+    function paramsWithoutLottery(
         address requester,
         bytes memory input,
         Mode mode,
@@ -149,8 +180,32 @@ abstract contract BaseTest is Test {
             outputBytes: 32,
             mode: mode,
             redundancy: k,
-            envRestricted: false
+            envRestricted: false,
+            lottery: 0
         });
+    }
+
+    /// @dev Moves the clock past every lottery window of the requests just made.
+    function openAllWindows() internal {
+        vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
+    }
+
+    /// @dev When `node`'s window on `seat` of request `id` opens.
+    function windowOf(uint256 id, RequestParams memory p, address node, uint256 seat) internal view returns (uint256) {
+        return hub.windowOf(id, p, node, seat);
+    }
+
+    /// @dev Of `candidates`, the node whose window on `seat` opens first (the lottery's assignment).
+    function bestOf(uint256 id, RequestParams memory p, address[] memory candidates, uint256 seat)
+        internal
+        view
+        returns (address best, uint256 opensAt)
+    {
+        opensAt = type(uint256).max;
+        for (uint256 i; i < candidates.length; ++i) {
+            uint256 t = hub.windowOf(id, p, candidates[i], seat);
+            if (t < opensAt) (best, opensAt) = (candidates[i], t);
+        }
     }
 
     /// @dev A SINGLE request through the recording consumer.
@@ -168,13 +223,28 @@ abstract contract BaseTest is Test {
         p = paramsFor(address(consumer), input32(), Mode.CONSENSUS, k, CB_GAS, deadline, fee);
     }
 
+    /// @dev The seats of a k-seat round split over `committers` in turn (seat j to committer j % n): with every window
+    ///      open (after `requestConsensus`) any eligible node may take any free seat.
+    function seatsOf(uint256 index, uint256 n, uint8 k) internal pure returns (uint16 seats) {
+        for (uint256 j = index; j < k; j += n) {
+            seats |= uint16(1 << j);
+        }
+    }
+
     function voteHash(bytes memory output, bytes32 salt, address node) internal pure returns (bytes32) {
         return keccak256(abi.encode(keccak256(output), salt, node));
     }
 
-    function commit(address node, uint256 id, RequestParams memory p, bytes memory output) internal {
+    /// @dev Commits `output` for `node` on the single seat `seat`.
+    function commitSeat(address node, uint256 id, RequestParams memory p, bytes memory output, uint256 seat) internal {
         vm.prank(node);
-        hub.commitResult(id, p, voteHash(output, bytes32(uint256(uint160(node))), node));
+        hub.commitResult(id, p, voteHash(output, bytes32(uint256(uint160(node))), node), uint16(1 << seat));
+    }
+
+    /// @dev Commits `output` for `node` on the next seat of request `id` (seats 0, 1, 2, ... in call order; no
+    ///      external call before the commit, so an `expectRevert` just before applies to the commit itself).
+    function commit(address node, uint256 id, RequestParams memory p, bytes memory output) internal {
+        commitSeat(node, id, p, output, _nextSeat[id]++);
     }
 
     function reveal(address node, uint256 id, RequestParams memory p, bytes memory output) internal {
@@ -213,6 +283,8 @@ abstract contract BaseTest is Test {
         nodes.setModels(ids, true);
         vm.prank(node2);
         nodes.setModels(ids, true);
+        // Tickets go to services older than the request.
+        vm.warp(block.timestamp + 1);
     }
 
     /// @dev The parameters of a ZK request for `modelId` on `input` made by `requester` now, with `fee`.
@@ -223,10 +295,12 @@ abstract contract BaseTest is Test {
         uint32 cbGas,
         uint64 deadline,
         uint256 fee
-    ) internal pure returns (RequestParams memory p) {
-        p = paramsFor(requester, input, Mode.ZK, 1, cbGas, deadline, fee);
+    ) internal returns (RequestParams memory p) {
+        p = paramsWithoutLottery(requester, input, Mode.ZK, 1, cbGas, deadline, fee);
         p.modelId = modelId;
         p.outputBytes = ZkFixture.CLASSES * 8;
+        withLottery(p, hub.nextRequestId() - 1);
+        openAllWindows();
     }
 
     function masked(bytes32 h) internal pure returns (bytes32) {

@@ -118,17 +118,19 @@ contract InferenceConsumerTest is BaseTest {
     }
 
     function test_consumerBase_reclaimAfterNoConsensus() public {
-        (uint256 id, RequestParams memory p) = requestThroughTracker(Mode.CONSENSUS, 2, uint256(PRICE) * 2);
+        (uint256 id, RequestParams memory p) = requestThroughTracker(Mode.CONSENSUS, 3, uint256(PRICE) * 3);
         commit(node1, id, p, output32(1));
         commit(node2, id, p, output32(2));
+        commit(node3, id, p, output32(3));
         reveal(node1, id, p, output32(1));
         reveal(node2, id, p, output32(2));
+        reveal(node3, id, p, output32(3));
         hub.finalizeConsensus(id, p, "");
         vm.assertEq(uint8(hub.statusOf(id)), uint8(Status.NO_CONSENSUS), "no majority");
 
         tracker.reclaim(id);
         vm.assertEq(uint8(tracker.lastFailure()), uint8(Status.NO_CONSENSUS), "hook told how");
-        vm.assertEq(hub.balanceOf(address(tracker)), uint256(PRICE) * 2, "the hub refunded the fee");
+        vm.assertEq(hub.balanceOf(address(tracker)), uint256(PRICE) * 3, "the hub refunded the fee");
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -178,11 +180,13 @@ contract InferenceConsumerTest is BaseTest {
     }
 
     function test_consumerBase_recoversConsensusResult() public {
-        (uint256 id, RequestParams memory p) = requestThroughTracker(Mode.CONSENSUS, 2, uint256(PRICE) * 2);
+        (uint256 id, RequestParams memory p) = requestThroughTracker(Mode.CONSENSUS, 3, uint256(PRICE) * 3);
         commit(node1, id, p, output32(5));
         commit(node2, id, p, output32(5));
+        commit(node3, id, p, output32(5));
         reveal(node1, id, p, output32(5));
         reveal(node2, id, p, output32(5));
+        reveal(node3, id, p, output32(5));
         tracker.setRefusing(true);
         hub.finalizeConsensus(id, p, output32(5));
         vm.assertEq(tracker.deliveries(), 0, "the callback failed");

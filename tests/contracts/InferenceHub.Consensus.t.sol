@@ -25,6 +25,7 @@ contract InferenceHubConsensusTest is BaseTest {
         node5 = makeAddr("node5");
         registerNode(node4, ENV_A);
         registerNode(node5, ENV_B);
+        vm.warp(block.timestamp + 1);
     }
 
     function _commitAll(uint256 id, RequestParams memory p, address[] memory who, bytes[] memory outs) internal {
@@ -56,35 +57,36 @@ contract InferenceHubConsensusTest is BaseTest {
     //////////////////////////////////////////////////////////////*/
 
     function test_commitResult_recordsVoteAndOpensRevealAtK() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
         bytes32 h = voteHash(output32(1), bytes32(uint256(uint160(node1))), node1);
         vm.expectEmit(true, true, true, true, address(hub));
-        emit IInferenceHub.ResultCommitted(id, node1, h, ENV_A);
+        emit IInferenceHub.ResultCommitted(id, node1, h, ENV_A, 1);
         commit(node1, id, p, output32(1));
         vm.assertEq(hub.roundOf(id).revealEndsAt, 0, "not yet");
         vm.assertEq(nodes.nodeInfo(node1).openCommitments, 1, "stake locked");
+        commit(node2, id, p, output32(1));
 
         vm.expectEmit(true, true, true, true, address(hub));
         emit IInferenceHub.RevealPhaseStarted(id, uint64(block.timestamp + REVEAL_WINDOW));
         commit(node3, id, p, output32(1));
         RoundView memory r = hub.roundOf(id);
-        vm.assertEq(r.commits, 2, "two commits");
-        vm.assertEq(r.committers.length, 2, "committers listed");
-        vm.assertEq(r.committers[1], node3, "in commit order");
+        vm.assertEq(r.commits, 3, "three seats taken");
+        vm.assertEq(r.committers.length, 3, "committers listed");
+        vm.assertEq(r.committers[2], node3, "in commit order");
+        vm.assertEq(hub.voteOf(id, node3).seats, 4, "node3 holds seat 2");
         Vote memory v = hub.voteOf(id, node3);
         vm.assertEq(v.envHash, ENV_B, "env captured at commit");
     }
 
     function test_RevertWhen_CommitPhaseFull() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.CommitPhaseClosed.selector, id));
-        commit(node3, id, p, output32(1));
+        commitSeat(node4, id, p, output32(1), 0);
     }
 
     function test_RevertWhen_CommitTooCloseToDeadline() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
         vm.warp(p.deadline - REVEAL_WINDOW + 1);
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.CommitPhaseClosed.selector, id));
         commit(node1, id, p, output32(1));
@@ -98,10 +100,10 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_RevertWhen_CommitHashZero() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.CommitHashZero.selector));
         vm.prank(node1);
-        hub.commitResult(id, p, bytes32(0));
+        hub.commitResult(id, p, bytes32(0), 1);
     }
 
     function test_RevertWhen_CommitOnSingleRequest() public {
@@ -111,7 +113,7 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_RevertWhen_CommitByIneligibleNode() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
         vm.expectRevert(
             abi.encodeWithSelector(IInferenceHub.NodeNotEligible.selector, outsider, MODEL, Eligibility.NOT_REGISTERED)
         );
@@ -123,16 +125,15 @@ contract InferenceHubConsensusTest is BaseTest {
     //////////////////////////////////////////////////////////////*/
 
     function test_RevertWhen_RevealBeforeKCommits() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
         commit(node1, id, p, output32(1));
-        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RevealPhaseNotStarted.selector, id, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RevealPhaseNotStarted.selector, id, 1, 3));
         reveal(node1, id, p, output32(1));
     }
 
     function test_RevertWhen_RevealAfterWindow() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         uint64 ends = hub.roundOf(id).revealEndsAt;
         vm.warp(ends + 1);
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RevealPhaseOver.selector, id, ends));
@@ -140,11 +141,10 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_RevertWhen_RevealWithoutCommit() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
-        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.NotCommitted.selector, id, node3));
-        reveal(node3, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.NotCommitted.selector, id, node4));
+        reveal(node4, id, p, output32(1));
     }
 
     function test_RevertWhen_RevealTwice() public {
@@ -156,17 +156,15 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_RevertWhen_RevealDiffersFromCommit() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RevealMismatch.selector, id, node1));
         reveal(node1, id, p, output32(2));
     }
 
     function test_RevertWhen_RevealWrongLength() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.OutputLengthMismatch.selector, 8, 32));
         vm.prank(node1);
         hub.revealResult(id, p, new bytes(8), bytes32(uint256(uint160(node1))));
@@ -216,11 +214,12 @@ contract InferenceHubConsensusTest is BaseTest {
         emit IInferenceHub.VoteSlashed(id, node3, slashed);
         hub.finalizeConsensus(id, p, output32(5));
 
-        uint256 share = slashed / 3;
-        uint256 feeShare = uint256(PRICE) * 3 / 2;
-        vm.assertEq(hub.balanceOf(node1), feeShare + share, "winner 1: fee half + slash third");
-        vm.assertEq(hub.balanceOf(node2), feeShare + share, "winner 2");
-        vm.assertEq(hub.balanceOf(address(consumer)), slashed - 2 * share, "requester: slash third + dust");
+        // One seat each: a seat's fee share is fee / k; the liar's share goes back; the slash is burned, not paid to
+        // the round (voters who could have packed it) nor to the requester (who could have asked for it).
+        vm.assertEq(hub.balanceOf(node1), PRICE, "winner 1: its seat's fee share, no slash proceeds");
+        vm.assertEq(hub.balanceOf(node2), PRICE, "winner 2");
+        vm.assertEq(hub.balanceOf(address(consumer)), PRICE, "requester: the liar's seat share back");
+        vm.assertEq(hub.burned(), slashed, "the slash is burned");
         vm.assertEq(hub.balanceOf(node3), 0, "liar unpaid");
         vm.assertEq(nodes.nodeInfo(node3).stake, stakeBefore - slashed, "liar's stake cut");
         vm.assertFalse(hub.verifyResult(id, MODEL, p.inputHash, keccak256(output32(6)), ENV_B, node3), "lie fails");
@@ -241,23 +240,24 @@ contract InferenceHubConsensusTest is BaseTest {
         hub.finalizeConsensus(id, p, output32(5));
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "2 of 3 is a majority");
         vm.assertEq(hub.balanceOf(node3), 0, "silent node unpaid");
-        vm.assertEq(hub.balanceOf(node1), uint256(PRICE) * 3 / 2 + slashed / 3, "winner paid");
+        vm.assertEq(hub.balanceOf(node1), PRICE, "winner paid its seat's share");
+        vm.assertEq(hub.burned(), slashed, "silent node's slash burned");
     }
 
     function test_finalize_noMajorityWhenSplit() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(2));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 2, 3));
         reveal(node1, id, p, output32(1));
         reveal(node2, id, p, output32(2));
         uint256 s1 = nodes.nodeInfo(node1).stake;
+        vm.warp(hub.roundOf(id).revealEndsAt + 1);
 
         vm.expectEmit(true, true, true, true, address(hub));
-        emit IInferenceHub.ConsensusFailed(id, 2, 2);
+        emit IInferenceHub.ConsensusFailed(id, 2, 3);
         hub.finalizeConsensus(id, p, "");
 
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.NO_CONSENSUS), "no consensus");
-        vm.assertEq(hub.balanceOf(address(consumer)), uint256(PRICE) * 2, "full refund");
+        vm.assertEq(hub.balanceOf(address(consumer)), uint256(PRICE) * 3, "full refund");
         vm.assertEq(nodes.nodeInfo(node1).stake, s1, "revealed votes are not slashed without a majority");
         vm.assertEq(consumer.calls(), 0, "no callback");
         vm.assertEq(nodes.nodeInfo(node2).openCommitments, 0, "unlocked");
@@ -274,26 +274,26 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_finalize_noMajoritySlashesOnlySilentForRequester() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         reveal(node1, id, p, output32(1));
         vm.warp(hub.roundOf(id).revealEndsAt + 1);
-        uint256 slashed = _slash(node2);
+        uint256 slashed = _slash(node2) + _slash(node3);
         hub.finalizeConsensus(id, p, "");
-        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.NO_CONSENSUS), "1 of 2 is not a strict majority");
-        vm.assertEq(hub.balanceOf(address(consumer)), uint256(PRICE) * 2 + slashed, "refund + slash");
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.NO_CONSENSUS), "1 of 3 is not a strict majority");
+        vm.assertEq(hub.balanceOf(address(consumer)), uint256(PRICE) * 3, "refund only: slashes are burned");
+        vm.assertEq(hub.burned(), slashed, "silent nodes' slashes burned");
         vm.assertEq(hub.balanceOf(node1), 0, "no pay without consensus");
     }
 
     function test_finalize_nobodyRevealed() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         vm.warp(hub.roundOf(id).revealEndsAt + 1);
-        uint256 slashed = _slash(node1) + _slash(node2);
+        uint256 slashed = _slash(node1) + _slash(node2) + _slash(node3);
         hub.finalizeConsensus(id, p, "");
-        vm.assertEq(hub.balanceOf(address(consumer)), uint256(PRICE) * 2 + slashed, "refund + both slashes");
+        vm.assertEq(hub.balanceOf(address(consumer)), uint256(PRICE) * 3, "refund");
+        vm.assertEq(hub.burned(), slashed, "all three slashes burned");
     }
 
     function test_finalize_winnerBelowMinimumStakeIsNotPaid() public {
@@ -310,11 +310,11 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_RevertWhen_FinalizeWithWrongOutput() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         reveal(node1, id, p, output32(1));
         reveal(node2, id, p, output32(1));
+        reveal(node3, id, p, output32(1));
         vm.expectRevert(
             abi.encodeWithSelector(
                 IInferenceHub.WinningOutputMismatch.selector, id, keccak256(output32(1)), keccak256(output32(2))
@@ -324,18 +324,18 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_RevertWhen_FinalizeBeforeReveal() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
         commit(node1, id, p, output32(1));
-        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RevealPhaseNotStarted.selector, id, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RevealPhaseNotStarted.selector, id, 1, 3));
         hub.finalizeConsensus(id, p, output32(1));
     }
 
     function test_RevertWhen_FinalizeTwice() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         reveal(node1, id, p, output32(1));
         reveal(node2, id, p, output32(1));
+        reveal(node3, id, p, output32(1));
         hub.finalizeConsensus(id, p, output32(1));
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RequestNotPending.selector, id, Status.FULFILLED));
         hub.finalizeConsensus(id, p, output32(1));
@@ -363,9 +363,8 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_RevertWhen_ReclaimWhileAwaitingFinalization() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
-        commit(node1, id, p, output32(1));
-        commit(node2, id, p, output32(1));
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _commitAll(id, p, _three(), _outs(1, 1, 1));
         vm.warp(p.deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.AwaitingFinalization.selector, id));
         hub.reclaimFee(id, p);
@@ -374,7 +373,7 @@ contract InferenceHubConsensusTest is BaseTest {
     }
 
     function test_withdrawStake_blockedWhileRoundOpen() public {
-        (uint256 id, RequestParams memory p) = requestConsensus(2);
+        (uint256 id, RequestParams memory p) = requestConsensus(3);
         commit(node1, id, p, output32(1));
         vm.prank(node1);
         nodes.beginUnbonding();
@@ -395,7 +394,7 @@ contract InferenceHubConsensusTest is BaseTest {
 
     /// @dev k nodes, `liars` of them (a minority) reveal another output: money is conserved to the wei.
     function testFuzz_finalize_conservesValue(uint8 k, uint8 liars, uint16 bps, uint256 fee) public {
-        k = uint8(bound(k, 2, 5));
+        k = uint8(bound(k, 3, 5));
         liars = uint8(bound(liars, 0, (k - 1) / 2));
         bps = uint16(bound(bps, 1, 10_000));
         fee = bound(fee, uint256(PRICE) * k, 10 ether);
@@ -408,6 +407,7 @@ contract InferenceHubConsensusTest is BaseTest {
         uint64 deadline = uint64(block.timestamp + 1 hours);
         uint256 id = consumer.request{value: fee}(MODEL, input32(), Mode.CONSENSUS, k, 0, deadline);
         RequestParams memory p = paramsFor(address(consumer), input32(), Mode.CONSENSUS, k, 0, deadline, fee);
+        openAllWindows();
         uint256 totalBefore = address(hub).balance + address(nodes).balance;
         uint256 expectedSlash;
         for (uint256 i; i < k; ++i) {
@@ -423,7 +423,8 @@ contract InferenceHubConsensusTest is BaseTest {
         for (uint256 i; i < k; ++i) {
             credited += hub.balanceOf(all[i]);
         }
-        vm.assertEq(credited, fee + expectedSlash, "fee + slashed stake credited exactly");
+        vm.assertEq(credited, fee, "the fee credited exactly");
+        vm.assertEq(hub.burned(), expectedSlash, "slashed stake burned exactly");
         vm.assertEq(address(hub).balance + address(nodes).balance, totalBefore, "no wei created or lost");
         vm.assertEq(nodes.totalStake(), address(nodes).balance, "registry holds its stakes");
     }

@@ -16,6 +16,7 @@ contract InferenceHubParamsTest is BaseTest {
         vm.assertEq(a.maxDeadlineHorizon, b.maxDeadlineHorizon, "maxDeadlineHorizon");
         vm.assertEq(a.slashBps, b.slashBps, "slashBps");
         vm.assertEq(a.maxRedundancy, b.maxRedundancy, "maxRedundancy");
+        vm.assertEq(a.ticketDelay, b.ticketDelay, "ticketDelay");
     }
 
     function test_constructor_setsParamsAndRegistries() public view {
@@ -45,7 +46,8 @@ contract InferenceHubParamsTest is BaseTest {
             revealWindow: 10,
             maxDeadlineHorizon: 60,
             slashBps: 10_000,
-            maxRedundancy: 16
+            maxRedundancy: 16,
+            ticketDelay: 1 hours
         });
         vm.expectEmit(true, true, true, true, address(hub));
         emit IInferenceHub.ParamsUpdated(hp);
@@ -100,10 +102,16 @@ contract InferenceHubParamsTest is BaseTest {
         _expectBound(hp, "slashBps", 10_001, 1, 10_000);
 
         hp = defaultParams();
-        hp.maxRedundancy = 1;
-        _expectBound(hp, "maxRedundancy", 1, 2, 16);
+        hp.maxRedundancy = 2;
+        _expectBound(hp, "maxRedundancy", 2, 3, 16);
         hp.maxRedundancy = 17;
-        _expectBound(hp, "maxRedundancy", 17, 2, 16);
+        _expectBound(hp, "maxRedundancy", 17, 3, 16);
+
+        hp = defaultParams();
+        hp.ticketDelay = 0;
+        _expectBound(hp, "ticketDelay", 0, 1, 1 hours);
+        hp.ticketDelay = 1 hours + 1;
+        _expectBound(hp, "ticketDelay", 1 hours + 1, 1, 1 hours);
     }
 
     function testFuzz_setParams_acceptsEveryInBoundValue(
@@ -120,7 +128,8 @@ contract InferenceHubParamsTest is BaseTest {
             revealWindow: uint32(bound(window, 10, 7 days)),
             maxDeadlineHorizon: 0,
             slashBps: uint16(bound(bps, 1, 10_000)),
-            maxRedundancy: uint8(bound(k, 2, 16))
+            maxRedundancy: uint8(bound(k, 3, 16)),
+            ticketDelay: uint32(bound(k, 1, 1 hours))
         });
         hp.maxDeadlineHorizon =
             uint32(bound(horizon, hp.revealWindow < 60 ? 60 : uint256(hp.revealWindow) + 1, 30 days));

@@ -56,13 +56,17 @@ contract InferenceHubZkTest is BaseTest {
         nodes.setModels(ids, true);
         vm.prank(node2);
         nodes.setModels(ids, true);
+        // Tickets go to services older than the request.
+        vm.warp(block.timestamp + 1);
     }
 
     function _requestZk(bytes32 modelId) internal returns (uint256 id, RequestParams memory p) {
         uint64 deadline = uint64(block.timestamp + 1 hours);
         id = consumer.request{value: PRICE}(modelId, input32(), Mode.ZK, 1, CB_GAS, deadline);
-        p = paramsFor(address(consumer), input32(), Mode.ZK, 1, CB_GAS, deadline, PRICE);
+        p = paramsWithoutLottery(address(consumer), input32(), Mode.ZK, 1, CB_GAS, deadline, PRICE);
         p.modelId = modelId;
+        withLottery(p, id);
+        openAllWindows();
     }
 
     function _submit(address node, uint256 id, RequestParams memory p, bytes memory output) internal {

@@ -27,7 +27,7 @@ contract InvariantsTest is BaseTest {
         targets[0] = address(handler);
     }
 
-    /// @dev ETH held by the hub = fees escrowed in open requests + withdrawable balances.
+    /// @dev ETH held by the hub = fees escrowed in open requests + withdrawable balances + burned slashes.
     function invariant_hubBalanceIsEscrowPlusBalances() public view {
         uint256 escrow;
         uint256 n = handler.idCount();
@@ -39,7 +39,8 @@ contract InvariantsTest is BaseTest {
         for (uint256 i; i < actors.length; ++i) {
             balances += hub.balanceOf(actors[i]);
         }
-        vm.assertEq(address(hub).balance, escrow + balances, "hub ETH == escrow + balances");
+        vm.assertEq(address(hub).balance, escrow + balances + hub.burned(), "hub ETH == escrow + balances + burned");
+        vm.assertEq(hub.burned(), handler.ghostBurned(), "burned == slashed in finalizations");
     }
 
     /// @dev ETH held by the registry = the sum of stakes; and all ETH in = ETH held + ETH out.
@@ -73,9 +74,19 @@ contract InvariantsTest is BaseTest {
         vm.assertFalse(handler.acceptedAfterDeadline(), "accepted after deadline");
     }
 
-    /// @dev Every wei slashed went to balances together with the fee.
+    /// @dev The fee went to balances and every wei slashed was burned.
     function invariant_slashedStakeConserved() public view {
         vm.assertFalse(handler.slashMismatch(), "slash proceeds + fee credited exactly");
+    }
+
+    /// @dev No node was paid for a request on which its lottery window had not opened.
+    function invariant_nothingPaysAnUnassignedNode() public view {
+        vm.assertFalse(handler.paidUnassigned(), "paid outside its window");
+    }
+
+    /// @dev A node whose revealed output is the final outcome is never slashed.
+    function invariant_agreeingVoteNeverSlashed() public view {
+        vm.assertFalse(handler.slashedAgreeing(), "slashed an agreeing vote");
     }
 
     /// @dev No node below the minimum stake was ever credited.

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {BaseTest} from "./Base.t.sol";
+import {Lottery} from "../../contracts/lib/Lottery.sol";
 import {IInferenceHub, CallbackFailure, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
 import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {InferenceConsumer} from "../../contracts/consumers/InferenceConsumer.sol";
@@ -100,7 +101,16 @@ contract LendingPoolTest is BaseTest {
         int64[] memory features = _features(7);
         vm.expectEmit(true, true, true, true, address(hub));
         emit IInferenceHub.InferenceRequested(
-            1, MODEL, address(pool), PRICE, deadline, cbGas, Mode.SINGLE, 1, _input(7)
+            1,
+            MODEL,
+            address(pool),
+            PRICE,
+            deadline,
+            cbGas,
+            Mode.SINGLE,
+            1,
+            Lottery.pack(Lottery.seedAt(1), block.timestamp, 6 ether, TICKET_DELAY),
+            _input(7)
         );
         vm.expectEmit(true, true, true, true, address(pool));
         emit ILendingPool.LoanRequested(1, alice, 1 ether);

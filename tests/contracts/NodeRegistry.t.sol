@@ -11,6 +11,9 @@ import {IOwned2Step} from "../../contracts/interfaces/IOwned2Step.sol";
 contract EtherRejecter {
     address public nodeRegistry;
 
+    /// @dev Takes the serving-stake pushes a hub receives.
+    function syncServing(bytes32, uint256, uint256) external {}
+
     function point(address registry) external {
         nodeRegistry = registry;
     }
@@ -107,8 +110,15 @@ contract NodeRegistryTest is BaseTest {
     function test_register_maxModelsPerCall() public {
         vm.deal(node4, MIN_STAKE);
         vm.prank(node4);
-        nodes.register{value: MIN_STAKE}(ENV_A, _ids(64));
-        vm.assertTrue(nodes.serves(node4, _ids(64)[63]), "last of 64 served");
+        nodes.register{value: MIN_STAKE}(ENV_A, _ids(16));
+        vm.assertTrue(nodes.serves(node4, _ids(16)[15]), "last of 16 served");
+    }
+
+    function test_RevertWhen_ServingMoreThanMaxModels() public {
+        vm.deal(node4, MIN_STAKE);
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.TooManyModels.selector, 17, 16));
+        vm.prank(node4);
+        nodes.register{value: MIN_STAKE}(ENV_A, _ids(17));
     }
 
     function test_RevertWhen_StakeBelowMinimum() public {

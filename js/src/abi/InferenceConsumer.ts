@@ -96,6 +96,11 @@ export const inferenceConsumerAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       }

@@ -52,6 +52,11 @@ export const inferenceHubAbi = [
             "name": "maxRedundancy",
             "type": "uint8",
             "internalType": "uint8"
+          },
+          {
+            "name": "ticketDelay",
+            "type": "uint32",
+            "internalType": "uint32"
           }
         ]
       }
@@ -168,6 +173,19 @@ export const inferenceHubAbi = [
   },
   {
     "type": "function",
+    "name": "MAX_TICKET_DELAY",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint32",
+        "internalType": "uint32"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MIN_DEADLINE_HORIZON",
     "inputs": [],
     "outputs": [
@@ -194,7 +212,33 @@ export const inferenceHubAbi = [
   },
   {
     "type": "function",
+    "name": "MIN_REDUNDANCY",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint8",
+        "internalType": "uint8"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MIN_REVEAL_WINDOW",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint32",
+        "internalType": "uint32"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "MIN_TICKET_DELAY",
     "inputs": [],
     "outputs": [
       {
@@ -222,6 +266,19 @@ export const inferenceHubAbi = [
         "internalType": "address"
       }
     ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "burned",
+    "inputs": [],
     "outputs": [
       {
         "name": "",
@@ -294,6 +351,11 @@ export const inferenceHubAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       },
@@ -301,6 +363,11 @@ export const inferenceHubAbi = [
         "name": "commitHash",
         "type": "bytes32",
         "internalType": "bytes32"
+      },
+      {
+        "name": "seats",
+        "type": "uint16",
+        "internalType": "uint16"
       }
     ],
     "outputs": [],
@@ -388,6 +455,11 @@ export const inferenceHubAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       },
@@ -420,6 +492,30 @@ export const inferenceHubAbi = [
         "name": "",
         "type": "bool",
         "internalType": "bool"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "lotteryOf",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "servingStake",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "ticketDelay",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ],
     "stateMutability": "view"
@@ -576,6 +672,11 @@ export const inferenceHubAbi = [
             "name": "maxRedundancy",
             "type": "uint8",
             "internalType": "uint8"
+          },
+          {
+            "name": "ticketDelay",
+            "type": "uint32",
+            "internalType": "uint32"
           }
         ]
       }
@@ -658,6 +759,11 @@ export const inferenceHubAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       }
@@ -772,6 +878,11 @@ export const inferenceHubAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       },
@@ -837,6 +948,30 @@ export const inferenceHubAbi = [
   },
   {
     "type": "function",
+    "name": "servingOf",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "stake",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "nodes",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "setParams",
     "inputs": [
       {
@@ -873,6 +1008,11 @@ export const inferenceHubAbi = [
             "name": "maxRedundancy",
             "type": "uint8",
             "internalType": "uint8"
+          },
+          {
+            "name": "ticketDelay",
+            "type": "uint32",
+            "internalType": "uint32"
           }
         ]
       }
@@ -962,6 +1102,11 @@ export const inferenceHubAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       },
@@ -1042,6 +1187,11 @@ export const inferenceHubAbi = [
                 "name": "envRestricted",
                 "type": "bool",
                 "internalType": "bool"
+              },
+              {
+                "name": "lottery",
+                "type": "uint256",
+                "internalType": "uint256"
               }
             ]
           },
@@ -1125,6 +1275,11 @@ export const inferenceHubAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       },
@@ -1220,6 +1375,29 @@ export const inferenceHubAbi = [
         "name": "verifier",
         "type": "address",
         "internalType": "address"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
+    "name": "syncServing",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "stake",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "nodes",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ],
     "outputs": [],
@@ -1341,8 +1519,104 @@ export const inferenceHubAbi = [
             "name": "revealed",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "seats",
+            "type": "uint16",
+            "internalType": "uint16"
           }
         ]
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "windowOf",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "request",
+        "type": "tuple",
+        "internalType": "struct RequestParams",
+        "components": [
+          {
+            "name": "modelId",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "inputHash",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "requester",
+            "type": "address",
+            "internalType": "address"
+          },
+          {
+            "name": "fee",
+            "type": "uint256",
+            "internalType": "uint256"
+          },
+          {
+            "name": "deadline",
+            "type": "uint64",
+            "internalType": "uint64"
+          },
+          {
+            "name": "callbackGasLimit",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "outputBytes",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "mode",
+            "type": "uint8",
+            "internalType": "enum Mode"
+          },
+          {
+            "name": "redundancy",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "envRestricted",
+            "type": "bool",
+            "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
+          }
+        ]
+      },
+      {
+        "name": "node",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "seat",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "opensAt",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ],
     "stateMutability": "view"
@@ -1531,6 +1805,12 @@ export const inferenceHubAbi = [
         "internalType": "uint8"
       },
       {
+        "name": "lottery",
+        "type": "uint256",
+        "indexed": false,
+        "internalType": "uint256"
+      },
+      {
         "name": "input",
         "type": "bytes",
         "indexed": false,
@@ -1616,6 +1896,11 @@ export const inferenceHubAbi = [
             "name": "maxRedundancy",
             "type": "uint8",
             "internalType": "uint8"
+          },
+          {
+            "name": "ticketDelay",
+            "type": "uint32",
+            "internalType": "uint32"
           }
         ]
       }
@@ -1649,6 +1934,12 @@ export const inferenceHubAbi = [
         "type": "bytes32",
         "indexed": false,
         "internalType": "bytes32"
+      },
+      {
+        "name": "seats",
+        "type": "uint16",
+        "indexed": false,
+        "internalType": "uint16"
       }
     ],
     "anonymous": false
@@ -1908,6 +2199,22 @@ export const inferenceHubAbi = [
   },
   {
     "type": "error",
+    "name": "CallerNotNodeRegistry",
+    "inputs": [
+      {
+        "name": "caller",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "registry",
+        "type": "address",
+        "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "CallerNotOwner",
     "inputs": [
       {
@@ -2152,6 +2459,17 @@ export const inferenceHubAbi = [
   },
   {
     "type": "error",
+    "name": "NoNodeServes",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "NodeNotEligible",
     "inputs": [
       {
@@ -2168,6 +2486,32 @@ export const inferenceHubAbi = [
         "name": "reason",
         "type": "uint8",
         "internalType": "enum Eligibility"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "NotAssigned",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "node",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "since",
+        "type": "uint64",
+        "internalType": "uint64"
+      },
+      {
+        "name": "requestedAt",
+        "type": "uint64",
+        "internalType": "uint64"
       }
     ]
   },
@@ -2294,6 +2638,22 @@ export const inferenceHubAbi = [
   },
   {
     "type": "error",
+    "name": "RedundancyUnavailable",
+    "inputs": [
+      {
+        "name": "redundancy",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "available",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "RegistryInvalid",
     "inputs": [
       {
@@ -2401,6 +2761,43 @@ export const inferenceHubAbi = [
   },
   {
     "type": "error",
+    "name": "SeatTaken",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "taken",
+        "type": "uint16",
+        "internalType": "uint16"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "SeatsInvalid",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "seats",
+        "type": "uint16",
+        "internalType": "uint16"
+      },
+      {
+        "name": "redundancy",
+        "type": "uint8",
+        "internalType": "uint8"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "TensorLengthInvalid",
     "inputs": [
       {
@@ -2459,6 +2856,32 @@ export const inferenceHubAbi = [
     "inputs": [
       {
         "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "WindowNotOpen",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "node",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "seat",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "opensAt",
         "type": "uint256",
         "internalType": "uint256"
       }

@@ -306,6 +306,11 @@ export const lendingPoolAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       }
@@ -416,6 +421,11 @@ export const lendingPoolAbi = [
             "name": "envRestricted",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
           }
         ]
       }

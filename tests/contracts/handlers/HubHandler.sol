@@ -3,7 +3,8 @@ pragma solidity 0.8.37;
 
 import {Test} from "../utils/Test.sol";
 import {IInferenceHub, RequestParams, Status, Submission} from "../../../contracts/interfaces/IInferenceHub.sol";
-import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
+import {INodeRegistry, Standing} from "../../../contracts/interfaces/INodeRegistry.sol";
+import {Lottery} from "../../../contracts/lib/Lottery.sol";
 import {Mode} from "../../../contracts/interfaces/IModelRegistry.sol";
 
 /// @notice Drives random sequences of requests, deliveries, commits, reveals, finalizations, refunds, withdrawals,
@@ -29,6 +30,9 @@ contract HubHandler is Test {
     bool public paidBelowMinimum;
     bool public slashMismatch;
     uint256 public ghostSlashed;
+    uint256 public ghostBurned;
+    bool public paidUnassigned;
+    bool public slashedAgreeing;
     uint256 public calls;
 
     constructor(
@@ -79,6 +83,17 @@ contract HubHandler is Test {
         }
     }
 
+    /// @dev Whether `node` held an open window on `seat` of request `id` now, recomputed from the registry's standing
+    ///      with the Lottery library (the hub's rule, written out again on the test side).
+    function _windowOpen(uint256 id, address node, uint256 seat) internal view returns (bool) {
+        RequestParams memory p = _params[id];
+        Standing memory s = nodes.standing(node, p.modelId);
+        uint256 requestedAt = Lottery.requestedAtOf(p.lottery);
+        if (s.stake == 0 || s.since >= requestedAt) return false;
+        uint256 x = Lottery.ticket(p.lottery, id, node, seat, s.stake);
+        return block.timestamp >= requestedAt + Lottery.delay(x, Lottery.ticketDelayOf(p.lottery));
+    }
+
     /// @dev After any action: a node whose balance grew must have been staked at that moment.
     function _checkPaid(uint256[] memory before) internal {
         for (uint256 i; i < nodeActors.length; ++i) {
@@ -100,29 +115,31 @@ contract HubHandler is Test {
 
     function request(uint256 seed, bool consensus, uint8 k, uint96 extra, uint32 ttl) external {
         ++calls;
-        address requester = requesters[seed % requesters.length];
-        k = consensus ? uint8(bound(k, 2, 3)) : 1;
-        uint256 fee = uint256(price) * k + bound(extra, 0, 1 ether);
-        uint64 deadline = uint64(block.timestamp + bound(ttl, 6 minutes, 2 hours));
+        k = consensus ? 3 : 1;
+        RequestParams memory p;
+        p.modelId = model;
+        p.requester = requesters[seed % requesters.length];
+        p.fee = uint256(price) * k + bound(extra, 0, 1 ether);
+        p.deadline = uint64(block.timestamp + bound(ttl, 6 minutes, 2 hours));
+        p.outputBytes = 32;
+        p.mode = consensus ? Mode.CONSENSUS : Mode.SINGLE;
+        p.redundancy = k;
         bytes memory input = abi.encodePacked(int64(int256(seed % 1000)), int64(1), int64(2), int64(3));
-        vm.deal(requester, requester.balance + fee);
-        vm.prank(requester);
-        uint256 id =
-            hub.requestInference{value: fee}(model, input, consensus ? Mode.CONSENSUS : Mode.SINGLE, k, 0, deadline);
-        ghostIn += fee;
+        p.inputHash = keccak256(input);
+        vm.deal(p.requester, p.requester.balance + p.fee);
+        vm.prank(p.requester);
+        // Refused while too few nodes serve (NoNodeServes, RedundancyUnavailable): nothing escrowed then.
+        try hub.requestInference{value: p.fee}(model, input, p.mode, k, 0, p.deadline) returns (uint256 id) {
+            _recordRequest(id, p, seed);
+        } catch {}
+    }
+
+    function _recordRequest(uint256 id, RequestParams memory p, uint256 seed) internal {
+        ghostIn += p.fee;
         ids.push(id);
-        _params[id] = RequestParams({
-            modelId: model,
-            inputHash: keccak256(input),
-            requester: requester,
-            fee: fee,
-            deadline: deadline,
-            callbackGasLimit: 0,
-            outputBytes: 32,
-            mode: consensus ? Mode.CONSENSUS : Mode.SINGLE,
-            redundancy: k,
-            envRestricted: false
-        });
+        (uint256 servingStake, uint256 ticketDelay) = hub.lotteryOf(model);
+        p.lottery = Lottery.pack(Lottery.seedAt(id), block.timestamp, servingStake, ticketDelay);
+        _params[id] = p;
         _outputs[id] = abi.encodePacked(int64(int256(seed % 97)), int64(0), int64(1), int64(2));
     }
 
@@ -132,9 +149,11 @@ contract HubHandler is Test {
         if (!ok) return;
         address node = _node(nodeSeed);
         uint256[] memory before = _balancesSnapshot();
+        bool open = _windowOpen(id, node, 0);
         vm.prank(node);
         try hub.submitResult(id, _params[id], _outputs[id]) {
             ++settlements[id];
+            if (!open) paidUnassigned = true;
             if (block.timestamp > _params[id].deadline) acceptedAfterDeadline = true;
         } catch {}
         _checkPaid(before);
@@ -150,10 +169,12 @@ contract HubHandler is Test {
             items[i] = Submission({requestId: id, params: _params[id], output: _outputs[id]});
         }
         Status[] memory statusBefore = new Status[](n);
+        address node = _node(nodeSeed);
+        bool[] memory open = new bool[](n);
         for (uint256 i; i < n; ++i) {
             statusBefore[i] = hub.statusOf(items[i].requestId);
+            open[i] = _windowOpen(items[i].requestId, node, 0);
         }
-        address node = _node(nodeSeed);
         uint256[] memory before = _balancesSnapshot();
         vm.prank(node);
         try hub.submitResults(items) {
@@ -166,6 +187,7 @@ contract HubHandler is Test {
                     }
                     ++settlements[id];
                     if (block.timestamp > _params[id].deadline) acceptedAfterDeadline = true;
+                    if (!open[i]) paidUnassigned = true;
                 }
             }
         } catch {}
@@ -178,8 +200,10 @@ contract HubHandler is Test {
         if (!ok) return;
         address node = _node(nodeSeed);
         bytes32 h = keccak256(abi.encode(keccak256(_output(id, honest)), _salt(node), node));
+        uint256 k = _params[id].redundancy;
+        uint256 seat = k == 0 ? 0 : (nodeSeed >> 8) % k;
         vm.prank(node);
-        try hub.commitResult(id, _params[id], h) {
+        try hub.commitResult(id, _params[id], h, uint16(1 << seat)) {
             if (block.timestamp > _params[id].deadline) acceptedAfterDeadline = true;
         } catch {}
     }
@@ -202,15 +226,38 @@ contract HubHandler is Test {
         RequestParams memory p = _params[id];
         uint256 stakesBefore = nodes.totalStake();
         uint256 creditsBefore = _allCredits(p.requester);
+        uint256 burnedBefore = hub.burned();
         uint256[] memory before = _balancesSnapshot();
+        uint256[] memory stakeBefore = _stakesSnapshot();
         try hub.finalizeConsensus(id, p, _output(id, honestOutput)) {
             ++settlements[id];
             uint256 slashed = stakesBefore - nodes.totalStake();
             ghostSlashed += slashed;
-            // Everything slashed and the whole fee must land in balances, to the wei.
-            if (_allCredits(p.requester) - creditsBefore != p.fee + slashed) slashMismatch = true;
+            ghostBurned += hub.burned() - burnedBefore;
+            // The whole fee lands in balances and everything slashed is burned, to the wei: no voter is paid a slash.
+            if (_allCredits(p.requester) - creditsBefore != p.fee) slashMismatch = true;
+            if (hub.burned() - burnedBefore != slashed) slashMismatch = true;
+            _checkAgreeingUnslashed(id, stakeBefore);
         } catch {}
         _checkPaid(before);
+    }
+
+    function _stakesSnapshot() internal view returns (uint256[] memory b) {
+        b = new uint256[](nodeActors.length);
+        for (uint256 i; i < nodeActors.length; ++i) {
+            b[i] = nodes.nodeInfo(nodeActors[i]).stake;
+        }
+    }
+
+    /// @dev A node whose revealed output is the round's final outcome must not have lost stake in the finalization.
+    function _checkAgreeingUnslashed(uint256 id, uint256[] memory stakeBefore) internal {
+        bytes32 winner = hub.roundOf(id).winningOutputHash;
+        if (winner == bytes32(0)) return;
+        for (uint256 i; i < nodeActors.length; ++i) {
+            if (hub.voteOf(id, nodeActors[i]).revealed && hub.voteOf(id, nodeActors[i]).outputHash == winner) {
+                if (nodes.nodeInfo(nodeActors[i]).stake < stakeBefore[i]) slashedAgreeing = true;
+            }
+        }
     }
 
     function reclaim(uint256 seed) external {

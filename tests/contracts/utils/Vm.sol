@@ -23,6 +23,7 @@ interface Vm {
     function deal(address account, uint256 balance) external;
     function warp(uint256 timestamp) external;
     function roll(uint256 blockNumber) external;
+    function prevrandao(bytes32 newPrevrandao) external;
     function label(address account, string calldata name) external;
     function addr(uint256 privateKey) external pure returns (address);
     function expectRevert(bytes calldata revertData) external;
@@ -53,4 +54,5 @@ interface Vm {
     function assertLe(uint256 left, uint256 right, string calldata err) external pure;
     function assertGe(uint256 left, uint256 right, string calldata err) external pure;
     function assertLt(uint256 left, uint256 right, string calldata err) external pure;
+    function assertGt(uint256 left, uint256 right, string calldata err) external pure;
 }
