@@ -171,6 +171,8 @@ def encoding_example() -> EncodingExample:
         mode=Mode.SINGLE,
         redundancy=1,
         env_restricted=False,
+        # seed | requestedAt | serving stake in gwei | ticket delay: what the hub fixed when the request was made.
+        lottery=0x1234ABCD | (EXAMPLE_DEADLINE - 3_600) << 32 | (2 * 10**9) << 72 | 2 << 136,
     )
     params_preimage = abi_encode(["uint256", commitments.REQUEST_PARAMS_ABI], [EXAMPLE_REQUEST_ID, params.as_abi()])
     env_hash = manifest_hash(EXAMPLE_MANIFEST)

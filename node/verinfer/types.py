@@ -120,6 +120,9 @@ class RequestParams:
     mode: Mode
     redundancy: int
     env_restricted: bool
+    lottery: int
+    """The request's lottery word: seed, request time, serving stake (gwei) and ticket delay
+    (`verinfer.chain.lottery.Lottery` reads it)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_id", ModelId(_bytes32("model_id", self.model_id)))
@@ -133,6 +136,7 @@ class RequestParams:
         _bounded("callback_gas_limit", self.callback_gas_limit, UINT32_MAX)
         _bounded("output_bytes", self.output_bytes, UINT32_MAX)
         _bounded("redundancy", self.redundancy, 255)
+        _bounded("lottery", self.lottery, 2**256 - 1)
 
     def as_abi(self) -> tuple[Any, ...]:
         """The struct as an ABI tuple, in Solidity field order."""
@@ -147,12 +151,13 @@ class RequestParams:
             int(self.mode),
             self.redundancy,
             self.env_restricted,
+            self.lottery,
         )
 
     @classmethod
     def from_abi(cls, value: Sequence[Any]) -> RequestParams:
         """The inverse of `as_abi`."""
-        (model_id, input_hash, requester, fee, deadline, cb_gas, output_bytes, mode, redundancy, env) = value
+        (model_id, input_hash, requester, fee, deadline, cb_gas, output_bytes, mode, redundancy, env, lottery) = value
         return cls(
             ModelId(bytes(model_id)),
             bytes(input_hash),
@@ -164,6 +169,7 @@ class RequestParams:
             Mode(mode),
             redundancy,
             bool(env),
+            int(lottery),
         )
 
 
@@ -177,6 +183,9 @@ class HubParams:
     max_deadline_horizon: int = 86_400
     slash_bps: int = 1_000
     max_redundancy: int = 9
+    ticket_delay: int = 2
+    """Seconds per unit of lottery ticket: the primary's window opens after ~ticket_delay seconds on average, a
+    dead primary's fallback within 8 * ticket_delay."""
 
     def as_abi(self) -> tuple[int, ...]:
         return (
@@ -186,6 +195,7 @@ class HubParams:
             self.max_deadline_horizon,
             self.slash_bps,
             self.max_redundancy,
+            self.ticket_delay,
         )
 
     @classmethod

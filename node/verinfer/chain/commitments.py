@@ -15,7 +15,7 @@ from eth_utils.crypto import keccak
 
 from verinfer.types import RequestParams
 
-REQUEST_PARAMS_ABI = "(bytes32,bytes32,address,uint256,uint64,uint32,uint32,uint8,uint8,bool)"
+REQUEST_PARAMS_ABI = "(bytes32,bytes32,address,uint256,uint64,uint32,uint32,uint8,uint8,bool,uint256)"
 """The ABI type of `RequestParams` (checked against the build output by a unit test)."""
 
 

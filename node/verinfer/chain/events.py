@@ -118,6 +118,7 @@ class InferenceRequested:
     callback_gas_limit: int
     mode: Mode
     redundancy: int
+    lottery: int
     input: bytes
     block_number: int
 
@@ -133,6 +134,7 @@ class InferenceRequested:
             callback_gas_limit=int(a["callbackGasLimit"]),
             mode=Mode(a["mode"]),
             redundancy=int(a["redundancy"]),
+            lottery=int(a["lottery"]),
             input=bytes(a["input"]),
             block_number=log.block_number,
         )
@@ -140,14 +142,15 @@ class InferenceRequested:
     @classmethod
     def from_raw_log(cls, log: Mapping[str, Any]) -> InferenceRequested:
         """The same as `from_log(codec.decode(log))`, read straight from the ABI layout (topics: id, model,
-        requester; data: fee, deadline, callbackGasLimit, mode, redundancy, input): the node decodes thousands of these
-        per second, and the generic ABI decoder costs ~0.3 ms each. A differential test pins the two together."""
+        requester; data: fee, deadline, callbackGasLimit, mode, redundancy, lottery, input): the node decodes thousands
+        of these per second, and the generic ABI decoder costs ~0.3 ms each. A differential test pins the two
+        together."""
         topics = [_bytes(t) for t in log.get("topics") or []]
         data = _bytes(log.get("data", b""))
-        if len(topics) != 4 or len(data) < 7 * 32:
+        if len(topics) != 4 or len(data) < 8 * 32:
             raise ChainError(f"InferenceRequested log has {len(topics)} topics and {len(data)} data bytes")
-        words = [int.from_bytes(data[i : i + 32], "big") for i in range(0, 6 * 32, 32)]
-        fee, deadline, callback_gas, mode, redundancy, offset = words
+        words = [int.from_bytes(data[i : i + 32], "big") for i in range(0, 7 * 32, 32)]
+        fee, deadline, callback_gas, mode, redundancy, lottery, offset = words
         if offset + 32 > len(data):
             raise ChainError(f"InferenceRequested log: input offset {offset} is past the data ({len(data)} bytes)")
         length = int.from_bytes(data[offset : offset + 32], "big")
@@ -166,6 +169,7 @@ class InferenceRequested:
             callback_gas_limit=callback_gas,
             mode=mode_value,
             redundancy=redundancy,
+            lottery=lottery,
             input=data[offset + 32 : offset + 32 + length],
             block_number=_int(log.get("blockNumber")),
         )
@@ -183,4 +187,5 @@ class InferenceRequested:
             mode=self.mode,
             redundancy=self.redundancy,
             env_restricted=terms.env_restricted,
+            lottery=self.lottery,
         )

@@ -37,13 +37,15 @@ class HubCalldata:
         """`submitResults(Submission[])` from (request id, encoded params, output) items, laid out by hand (eth_abi
         takes ~0.2 ms an item; this, ~10 µs): array offset, length, one offset per item, then each item: requestId,
         the 10 static words of its params (`verinfer.node.request.encode_params`, as the journal holds them), the
-        offset of its output (12 words in), the output's length and its bytes padded to 32."""
+        offset of its output (13 words in), the output's length and its bytes padded to 32."""
         bodies = []
         for request_id, params, output in items:
             if len(params) != PARAMS_BYTES:
                 raise ValueError(f"request {request_id}: encoded params are {len(params)} bytes, not {PARAMS_BYTES}")
             padded = output + bytes(-len(output) % 32)
-            bodies.append(b"".join((_word(request_id), params, _word(12 * 32), _word(len(output)), padded)))
+            # The output's offset within the item: after the request id, the params and this offset word.
+            head = 32 + PARAMS_BYTES + 32
+            bodies.append(b"".join((_word(request_id), params, _word(head), _word(len(output)), padded)))
         offsets, position = [], 32 * len(bodies)
         for body in bodies:
             offsets.append(_word(position))
@@ -55,8 +57,8 @@ class HubCalldata:
     ) -> bytes:
         return self._encode("submitZkResult", request_id, params.as_abi(), input_data, output, proof)
 
-    def commit_result(self, request_id: int, params: RequestParams, commit_hash: bytes) -> bytes:
-        return self._encode("commitResult", request_id, params.as_abi(), commit_hash)
+    def commit_result(self, request_id: int, params: RequestParams, commit_hash: bytes, seats: int) -> bytes:
+        return self._encode("commitResult", request_id, params.as_abi(), commit_hash, seats)
 
     def reveal_result(self, request_id: int, params: RequestParams, output: bytes, salt: bytes) -> bytes:
         return self._encode("revealResult", request_id, params.as_abi(), output, salt)

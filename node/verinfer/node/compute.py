@@ -213,8 +213,15 @@ class Compute:
             with sw("decode"):
                 request = params_of(job)
             reason = self.skip_reason(request, now, base_fee)
+            seats = None if reason is not None else self.hub.seats_open(job.request_id, request, now)
+            if reason is None and seats is None:
+                reason = ("not_assigned", "no lottery ticket: this node's stake or service is newer than the request")
             if reason is not None:
                 skipped.append((job, reason[0], reason[1]))
+            elif seats == 0:
+                # The lottery gives better tickets the first turn: work only once this node's window opens, when
+                # the request may still be open because the nodes ahead did not answer (a dead primary).
+                continue
             elif request.mode == Mode.ZK and self.prover is not None:
                 self.prover.start(job.request_id, request.model_id, job.input)
             else:

@@ -115,7 +115,14 @@ class Consensus:
                 continue
             salt = job.salt if job.salt is not None else self._salts()
             vote = commitments.vote(job.output_hash, salt, self.sender.address)
-            tx = self._send(self.calldata.commit_result(job.request_id, params_of(job), vote), "commit")
+            params = params_of(job)
+            seats = self.hub.seats_open(job.request_id, params, self.clock.chain_time()) or 0
+            tx = self._send(self.calldata.commit_result(job.request_id, params, vote, seats), "commit")
+            if isinstance(tx, ContractRevert) and tx.name == "SeatTaken":
+                # Another node took some of the open seats first: commit for the rest, if any.
+                taken = tx.arguments.get("taken")
+                if isinstance(taken, int) and seats & ~taken:
+                    tx = self._send(self.calldata.commit_result(job.request_id, params, vote, seats & ~taken), "commit")
             if isinstance(tx, ContractRevert):
                 self._commit_refused(job, tx, salt)
                 continue

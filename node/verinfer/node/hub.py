@@ -9,13 +9,14 @@ from typing import Any
 
 from eth_typing import ChecksumAddress
 
+from verinfer.chain import lottery
 from verinfer.chain.events import EventCodec
 from verinfer.chain.jsonrpc import JsonRpc
 from verinfer.chain.system import System
 from verinfer.chain.txmanager import TxManager
 from verinfer.errors import ChainError
 from verinfer.node.ports import Round
-from verinfer.types import Eligibility, ModelTerms, Status
+from verinfer.types import Eligibility, ModelTerms, RequestParams, Status
 
 ELIGIBILITY_TTL_S = 10.0
 
@@ -37,6 +38,7 @@ class HubView:
         self._clock = clock
         self._codecs: dict[str, EventCodec] = {}
         self._eligibility: dict[bytes, tuple[float, str | None]] = {}
+        self._standing: dict[bytes, tuple[float, int, int]] = {}
 
     def terms_of(self, model_id: bytes) -> ModelTerms:
         return self.system.terms_of(model_id)
@@ -58,6 +60,24 @@ class HubView:
         reason = None if eligibility == Eligibility.ELIGIBLE else f"node registry says {eligibility.name}"
         self._eligibility[model_id] = (self._clock(), reason)
         return reason
+
+    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | None:
+        """The seats whose window is open for this node at `now` (`verinfer.chain.lottery`, the hub's rule), from
+        its stake and ticket time in the registry (cached for ELIGIBILITY_TTL_S); None without a ticket."""
+        cached = self._standing.get(params.model_id)
+        if cached is None or self._clock() - cached[0] >= ELIGIBILITY_TTL_S:
+            standing: Any = self.system.sender.call(self.system.nodes.functions.standing(self.address, params.model_id))
+            cached = (self._clock(), int(standing[2]), int(standing[3]))
+            self._standing[params.model_id] = cached
+        _, stake, since = cached
+        draw = lottery.Lottery.unpack(params.lottery)
+        if stake == 0 or since >= draw.requested_at:
+            return None
+        mask = 0
+        for seat in range(max(params.redundancy, 1)):
+            if lottery.opens_at(draw, request_id, self.address, seat, stake) <= now:
+                mask |= 1 << seat
+        return mask
 
     def own_event_tx(self, event: str, request_id: int, from_block: int) -> bytes | None:
         """The transaction of this node's latest `event` (indexed by request id, then node) for the request, from

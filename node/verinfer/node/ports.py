@@ -24,7 +24,7 @@ from verinfer.chain.nonces import NonceManager
 from verinfer.chain.txmanager import Receipt, Signed
 from verinfer.errors import ModelError
 from verinfer.node.journal import Job, JobState, SentTx
-from verinfer.types import ModelTerms, Status
+from verinfer.types import ModelTerms, RequestParams, Status
 
 
 class TxStore(Protocol):
@@ -115,6 +115,11 @@ class HubReader(Protocol):
 
     def eligible(self, model_id: bytes) -> str | None:
         """None if this node may serve `model_id` now, else why not."""
+        ...
+
+    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | None:
+        """The seats (bit j = seat j; SINGLE and ZK have seat 0) on which this node's lottery window is open at chain
+        time `now`; None if it holds no ticket for the request (stake or service newer than the request)."""
         ...
 
     def own_event_tx(self, event: str, request_id: int, from_block: int) -> bytes | None:

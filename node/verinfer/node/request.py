@@ -1,7 +1,7 @@
 """What a job's `params` hold: the complete `RequestParams` the hub hashed, stored once at ingestion (the event's
 fields plus the model terms the hub hashes: output size, env restriction), so no stage asks the hub again.
 
-The bytes are the struct's ten static ABI words in Solidity field order, exactly as `submitResults` lays them out
+The bytes are the struct's eleven static ABI words in Solidity field order, exactly as `submitResults` lays them out
 (so the submit stage copies them into calldata as they are); a unit test pins them to eth_abi.
 """
 
@@ -14,7 +14,7 @@ from verinfer.chain.events import InferenceRequested
 from verinfer.node.journal import Job, JournalError
 from verinfer.types import Mode, ModelId, ModelTerms, RequestParams, checksum
 
-PARAMS_BYTES = 10 * 32
+PARAMS_BYTES = 11 * 32
 LEGACY_PARAMS_BYTES = 8 * 32
 """Journals of schema 3 stored only the event's eight static words (requestId, modelId, requester, fee, deadline,
 callbackGasLimit, mode, redundancy); `legacy_params` completes them with the model's terms."""
@@ -33,6 +33,7 @@ def encode_params(p: RequestParams) -> bytes:
             _word(int(p.mode)),
             _word(p.redundancy),
             _word(int(p.env_restricted)),
+            _word(p.lottery),
         )
     )
 
@@ -60,6 +61,7 @@ def decode_params(data: bytes) -> RequestParams:
         mode=Mode(word[7]),
         redundancy=word[8],
         env_restricted=bool(word[9]),
+        lottery=word[10],
     )
 
 
@@ -94,6 +96,9 @@ def legacy_params(job: Job, terms: ModelTerms) -> bytes:
             mode=Mode(word[6]),
             redundancy=word[7],
             env_restricted=terms.env_restricted,
+            # Schema 3 rows predate the lottery (and the hub that has one): their requests cannot be delivered to a
+            # lottery hub, whose parameter hash they would fail.
+            lottery=0,
         )
     )
 

@@ -212,7 +212,7 @@ class Operator:
         def read(fn: Any) -> Any:
             return rpc(lambda: fn.call(block_identifier=number), f"call {fn.fn_name}")
 
-        stake, unbonding_ends_at, open_commitments, registered = read(nodes.nodeInfo(address))
+        stake, unbonding_ends_at, open_commitments, registered, _grew_at, _counted = read(nodes.nodeInfo(address))
         eligibility = {
             ModelId(model_id): Eligibility(read(nodes.eligibility(address, model_id))[0])
             for model_id in _ids(model_ids)

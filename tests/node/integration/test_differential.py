@@ -39,6 +39,7 @@ REQUEST_PARAMS = st.builds(
     mode=st.sampled_from(Mode),
     redundancy=st.integers(0, 255),
     env_restricted=st.booleans(),
+    lottery=UINT256,
 )
 
 

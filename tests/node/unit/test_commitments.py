@@ -35,6 +35,7 @@ PARAMS = RequestParams(
     mode=Mode.CONSENSUS,
     redundancy=3,
     env_restricted=True,
+    lottery=(7 << 136) | (6 * 10**9 << 72) | (1_700_000_000 << 32) | 0xDEADBEEF,
 )
 
 
@@ -43,7 +44,8 @@ def h(hex_str: str) -> bytes:
 
 
 def test_request_hash_known_value() -> None:
-    expected = h("0x97637d1f86263a8b86c8d1345bf93f70911c2bb5ded44dac52ace511102307fe")
+    # Checked with `cast keccak $(cast abi-encode "f(uint256,(...,uint256))" 7 <PARAMS>)`.
+    expected = h("0xd3dcd5eab4f407871def159b6e957bf9eab9bbb3ddac92744287a34262528054")
     assert commitments.request_hash(7, PARAMS) == expected
 
 
@@ -85,6 +87,7 @@ def test_request_params_abi_matches_the_build_output() -> None:
         "mode",
         "redundancy",
         "envRestricted",
+        "lottery",
     ]
 
 

@@ -19,13 +19,15 @@ HUB = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
 REQUESTER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 MODEL = Web3.keccak(text="model")
 INPUT = bytes(range(32))
+LOTTERY = (2 << 136) | (6 * 10**9 << 72) | (1_699_999_000 << 32) | 0xC0FFEE
 
 
 def raw_requested_log() -> dict[str, object]:
     """What eth_getLogs returns for an InferenceRequested event (hex strings, as on the wire)."""
     entry = find_entry(load_artifact("InferenceHub").abi, "event", "InferenceRequested")
     data = encode(
-        ["uint256", "uint64", "uint32", "uint8", "uint8", "bytes"], [10**16, 1_700_000_000, 120_000, 0, 1, INPUT]
+        ["uint256", "uint64", "uint32", "uint8", "uint8", "uint256", "bytes"],
+        [10**16, 1_700_000_000, 120_000, 0, 1, LOTTERY, INPUT],
     )
     return {
         "address": HUB.lower(),
@@ -44,7 +46,9 @@ def raw_requested_log() -> dict[str, object]:
 
 def test_topic_is_the_event_signature_hash() -> None:
     codec = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
-    assert codec.signature == "InferenceRequested(uint256,bytes32,address,uint256,uint64,uint32,uint8,uint8,bytes)"
+    assert (
+        codec.signature == "InferenceRequested(uint256,bytes32,address,uint256,uint64,uint32,uint8,uint8,uint256,bytes)"
+    )
     assert codec.topic == Web3.keccak(text=codec.signature)
 
 
@@ -59,6 +63,7 @@ def test_decodes_inference_requested_and_rebuilds_params() -> None:
     assert event.requester == REQUESTER
     assert event.mode is Mode.SINGLE
     assert event.input == INPUT
+    assert event.lottery == LOTTERY
     terms = ModelTerms(
         price=1,
         input_bytes=32,

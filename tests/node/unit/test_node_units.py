@@ -56,6 +56,7 @@ params_strategy = st.builds(
     output_bytes=st.integers(0, 2**32 - 1),
     mode=st.sampled_from(list(Mode)),
     redundancy=st.integers(0, 255),
+    lottery=st.integers(0, 2**256 - 1),
     env_restricted=st.booleans(),
 )
 
@@ -78,7 +79,17 @@ def test_submit_results_calldata_is_what_eth_abi_encodes(items: list[tuple[int, 
 
 def test_submit_results_calldata_concrete_case() -> None:
     params = RequestParams(
-        ModelId(b"\x01" * 32), b"\x02" * 32, checksum(REQUESTER), 10**15, 2**40, 0, 16, Mode.SINGLE, 1, False
+        ModelId(b"\x01" * 32),
+        b"\x02" * 32,
+        checksum(REQUESTER),
+        10**15,
+        2**40,
+        0,
+        16,
+        Mode.SINGLE,
+        1,
+        False,
+        2**200 + 5,
     )
     calldata = HubCalldata()
     items = [(1, params, b"\xaa" * 16), (2, params, b"")]
@@ -90,7 +101,7 @@ def test_submit_results_calldata_concrete_case() -> None:
 
 
 def _requested_log(
-    request_id: int, fee: int, deadline: int, cb_gas: int, mode: int, redundancy: int, data: bytes
+    request_id: int, fee: int, deadline: int, cb_gas: int, mode: int, redundancy: int, data: bytes, lottery: int = 0
 ) -> dict[str, Any]:
     entry = find_entry(load_artifact("InferenceHub").abi, "event", "InferenceRequested")
     return {
@@ -101,7 +112,8 @@ def _requested_log(
         ],
         "data": "0x"
         + encode(
-            ["uint256", "uint64", "uint32", "uint8", "uint8", "bytes"], [fee, deadline, cb_gas, mode, redundancy, data]
+            ["uint256", "uint64", "uint32", "uint8", "uint8", "uint256", "bytes"],
+            [fee, deadline, cb_gas, mode, redundancy, lottery, data],
         ).hex(),
         "blockNumber": "0x2a",
         "blockHash": "0x" + "11" * 32,
@@ -119,11 +131,12 @@ def _requested_log(
     st.sampled_from([0, 1, 2]),
     st.integers(0, 255),
     st.binary(max_size=200),
+    st.integers(0, 2**256 - 1),
 )
 def test_fast_request_decode_matches_the_abi_decoder(
-    rid: int, fee: int, deadline: int, cb_gas: int, mode: int, redundancy: int, data: bytes
+    rid: int, fee: int, deadline: int, cb_gas: int, mode: int, redundancy: int, data: bytes, lottery: int
 ) -> None:
-    log = _requested_log(rid, fee, deadline, cb_gas, mode, redundancy, data)
+    log = _requested_log(rid, fee, deadline, cb_gas, mode, redundancy, data, lottery)
     codec_ = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
     slow = InferenceRequested.from_log(codec_.decode(log))
     assert InferenceRequested.from_raw_log(log) == slow
@@ -131,8 +144,20 @@ def test_fast_request_decode_matches_the_abi_decoder(
     # eth_abi too.
     packed = event_params(slow, TERMS)
     assert packed == encode(
-        ["bytes32", "bytes32", "address", "uint256", "uint64", "uint32", "uint32", "uint8", "uint8", "bool"],
-        [slow.model_id, keccak(data), REQUESTER, fee, deadline, cb_gas, TERMS.output_bytes, mode, redundancy, True],
+        ["bytes32", "bytes32", "address", "uint256", "uint64", "uint32", "uint32", "uint8", "uint8", "bool", "uint256"],
+        [
+            slow.model_id,
+            keccak(data),
+            REQUESTER,
+            fee,
+            deadline,
+            cb_gas,
+            TERMS.output_bytes,
+            mode,
+            redundancy,
+            True,
+            lottery,
+        ],
     )
     assert decode_params(packed) == slow.params(TERMS)
 
@@ -145,7 +170,7 @@ def test_fast_request_decode_refuses_a_truncated_log() -> None:
 
 
 def test_request_reads_back_journalled_params(tmp_path: Path) -> None:
-    event = InferenceRequested(7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3, b"in", 9)  # type: ignore[arg-type]
+    event = InferenceRequested(7, b"\x05" * 32, REQUESTER, 123, 456, 789, Mode.CONSENSUS, 3, 2**100, b"in", 9)  # type: ignore[arg-type]
     with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
         job = journal.upsert_seen(7, event_params(event, TERMS), b"in", 9, b"\x01" * 32)
         request = params_of(job)

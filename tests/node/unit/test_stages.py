@@ -34,7 +34,7 @@ from verinfer.node.reorg import ReorgHandler
 from verinfer.node.request import LEGACY_PARAMS_BYTES, event_params, params_of
 from verinfer.node.submit import Submit
 from verinfer.node.track import Track
-from verinfer.types import Mode, ModelId, ModelTerms, RequestId, SkipReason, Status, checksum
+from verinfer.types import Mode, ModelId, ModelTerms, RequestId, RequestParams, SkipReason, Status, checksum
 
 pytestmark = pytest.mark.usefixtures("forge_build")
 
@@ -47,6 +47,7 @@ TERMS = ModelTerms(
     price=10, input_bytes=4, output_bytes=8, modes=7, deprecated=False, env_restricted=False, exists=True, scale=10**6
 )
 NOW = 1_700_000_000
+LOTTERY = 5 << 136  # the fakes open every window; the word only has to travel
 BLOCK_HASH = b"\x01" * 32
 
 
@@ -145,6 +146,8 @@ class FakeHub:
     ineligible: dict[bytes, str] = field(default_factory=dict)
     own_events: dict[tuple[str, int], bytes] = field(default_factory=dict)
     terms_reads: list[bytes] = field(default_factory=list)
+    unassigned: set[int] = field(default_factory=set)
+    waiting: set[int] = field(default_factory=set)
 
     def terms_of(self, model_id: bytes) -> ModelTerms:
         self.terms_reads.append(model_id)
@@ -158,6 +161,12 @@ class FakeHub:
 
     def eligible(self, model_id: bytes) -> str | None:
         return self.ineligible.get(model_id)
+
+    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | None:
+        """Every seat open, unless the request is listed in `unassigned` (no ticket) or `waiting` (not yet)."""
+        if request_id in self.unassigned:
+            return None
+        return 0 if request_id in self.waiting else (1 << max(params.redundancy, 1)) - 1
 
     def own_event_tx(self, event: str, request_id: int, from_block: int) -> bytes | None:
         return self.own_events.get((event, request_id))
@@ -239,7 +248,9 @@ def seen(
     data: bytes = b"\x01\x02\x03\x04",
     block: int = 5,
 ) -> None:
-    event = InferenceRequested(RequestId(request_id), model, REQUESTER, fee, deadline, 0, mode, redundancy, data, block)
+    event = InferenceRequested(
+        RequestId(request_id), model, REQUESTER, fee, deadline, 0, mode, redundancy, LOTTERY, data, block
+    )
     journal.upsert_seen(request_id, event_params(event, TERMS), data, block, BLOCK_HASH)
 
 

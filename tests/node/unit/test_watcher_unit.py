@@ -72,8 +72,8 @@ class FakeEth:
                     encode(["address"], [REQUESTER]),
                 ],
                 "data": encode(
-                    ["uint256", "uint64", "uint32", "uint8", "uint8", "bytes"],
-                    [10**16, 1_700_000_000, 0, 0, 1, bytes([request_id]) * 32],
+                    ["uint256", "uint64", "uint32", "uint8", "uint8", "uint256", "bytes"],
+                    [10**16, 1_700_000_000, 0, 0, 1, 0, bytes([request_id]) * 32],
                 ),
                 "blockNumber": block,
                 "blockHash": self.hashes[block],
@@ -313,4 +313,4 @@ def test_ingestion_reads_each_models_terms_once(chain: FakeWeb3, journal: Journa
     ingest.poll()
     assert isinstance(ingest.hub, FakeHub)
     assert ingest.hub.reads == [bytes(MODEL)]
-    assert all(len(journal.job(rid).params) == 320 for rid in (1, 2, 3))  # type: ignore[union-attr]
+    assert all(len(journal.job(rid).params) == 352 for rid in (1, 2, 3))  # type: ignore[union-attr]
