@@ -135,6 +135,7 @@ function requestFromLog(log: {
     callbackGasLimit: number;
     mode: number;
     redundancy: number;
+    lottery: bigint;
     input: Hex;
   };
   blockNumber: bigint | null;
@@ -153,6 +154,7 @@ function requestFromLog(log: {
     callbackGasLimit: a.callbackGasLimit,
     mode: a.mode as Mode,
     redundancy: a.redundancy,
+    lottery: a.lottery,
     input: a.input,
     blockNumber: log.blockNumber,
     transactionHash: log.transactionHash,
@@ -176,6 +178,7 @@ export function requestParams(
     mode: request.mode,
     redundancy: request.redundancy,
     envRestricted: terms.envRestricted,
+    lottery: request.lottery,
   };
 }
 

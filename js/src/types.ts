@@ -62,6 +62,8 @@ export interface RequestParams {
   mode: Mode;
   redundancy: number;
   envRestricted: boolean;
+  /** The request's lottery word (from its `InferenceRequested` event). */
+  lottery: bigint;
 }
 
 /** What the hub needs to accept a request for a model (`ModelTerms`). */
@@ -98,6 +100,8 @@ export interface InferenceRequest {
   callbackGasLimit: number;
   mode: Mode;
   redundancy: number;
+  /** The lottery the hub fixed at the request: seed | requestedAt | serving stake (gwei) | ticket delay. */
+  lottery: bigint;
   /** The canonical input bytes (see `encodeTensor`). */
   input: Hex;
   blockNumber: bigint;

@@ -42,6 +42,7 @@ interface Vectors {
       mode: number;
       redundancy: number;
       envRestricted: boolean;
+      lottery: string;
     };
     requestHash: Hex;
     input: Hex;
@@ -108,6 +109,7 @@ test("differential against python", async () => {
       fee: BigInt(v.params.fee),
       deadline: BigInt(v.params.deadline),
       mode: v.params.mode as Mode,
+      lottery: BigInt(v.params.lottery),
     };
     assert.equal(requestHash(requestId, params), v.requestHash);
     const inputHash = keccak256(v.input);

@@ -86,6 +86,7 @@ def commitment_vectors() -> list[dict[str, Any]]:
             mode=Mode(i % 3),
             redundancy=[1, 3, 255, 1][i],
             env_restricted=bool(i % 2),
+            lottery=(2 << 136) | ((i + 1) * 10**9 << 72) | (1_700_000_000 + i << 32) | (0xABCD0000 + i),
         )
         node_commitments = [
             commitments.result(request_id, model_id, keccak(input_bytes), keccak(output), env, n) for n in nodes
@@ -104,6 +105,7 @@ def commitment_vectors() -> list[dict[str, Any]]:
                     "mode": int(params.mode),
                     "redundancy": params.redundancy,
                     "envRestricted": params.env_restricted,
+                    "lottery": str(params.lottery),
                 },
                 "requestHash": hex_(commitments.request_hash(request_id, params)),
                 "input": hex_(input_bytes),
