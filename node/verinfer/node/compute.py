@@ -213,9 +213,9 @@ class Compute:
             with sw("decode"):
                 request = params_of(job)
             reason = self.skip_reason(request, now, base_fee)
-            seats = None if reason is not None else self.hub.seats_open(job.request_id, request, now)
-            if reason is None and seats is None:
-                reason = ("not_assigned", "no lottery ticket: this node's stake or service is newer than the request")
+            seats = 0 if reason is not None else self.hub.seats_open(job.request_id, request, now)
+            if isinstance(seats, str):
+                reason = ("not_assigned", seats)
             if reason is not None:
                 skipped.append((job, reason[0], reason[1]))
             elif seats == 0:

@@ -116,7 +116,8 @@ class Consensus:
             salt = job.salt if job.salt is not None else self._salts()
             vote = commitments.vote(job.output_hash, salt, self.sender.address)
             params = params_of(job)
-            seats = self.hub.seats_open(job.request_id, params, self.clock.chain_time()) or 0
+            open_seats = self.hub.seats_open(job.request_id, params, self.clock.chain_time())
+            seats = open_seats if isinstance(open_seats, int) else 0
             tx = self._send(self.calldata.commit_result(job.request_id, params, vote, seats), "commit")
             if isinstance(tx, ContractRevert) and tx.name == "SeatTaken":
                 # Another node took some of the open seats first: commit for the rest, if any.

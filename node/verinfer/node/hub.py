@@ -16,9 +16,13 @@ from verinfer.chain.system import System
 from verinfer.chain.txmanager import TxManager
 from verinfer.errors import ChainError
 from verinfer.node.ports import Round
-from verinfer.types import Eligibility, ModelTerms, RequestParams, Status
+from verinfer.types import Eligibility, ModelTerms, RequestParams, Status, checksum
 
 ELIGIBILITY_TTL_S = 10.0
+FALLBACK_GRACE_S = 5
+"""How long after the primary's window a fallback waits before it works on a request (and only if the request is
+still open then): the primary's time to compute and deliver, so that in the normal case one node works."""
+MAX_RANKED_NODES = 256
 
 
 class HubView:
@@ -31,14 +35,17 @@ class HubView:
         address: ChecksumAddress,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.system = system
         self.client = client
         self.address = address
         self._clock = clock
+        self._wall = wall
         self._codecs: dict[str, EventCodec] = {}
         self._eligibility: dict[bytes, tuple[float, str | None]] = {}
-        self._standing: dict[bytes, tuple[float, int, int]] = {}
+        self._standing: dict[tuple[bytes, str], tuple[float, int, int]] = {}
+        self._servers: dict[bytes, tuple[float, list[ChecksumAddress]]] = {}
 
     def terms_of(self, model_id: bytes) -> ModelTerms:
         return self.system.terms_of(model_id)
@@ -61,23 +68,61 @@ class HubView:
         self._eligibility[model_id] = (self._clock(), reason)
         return reason
 
-    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | None:
-        """The seats whose window is open for this node at `now` (`verinfer.chain.lottery`, the hub's rule), from
-        its stake and ticket time in the registry (cached for ELIGIBILITY_TTL_S); None without a ticket."""
-        cached = self._standing.get(params.model_id)
-        if cached is None or self._clock() - cached[0] >= ELIGIBILITY_TTL_S:
-            standing: Any = self.system.sender.call(self.system.nodes.functions.standing(self.address, params.model_id))
-            cached = (self._clock(), int(standing[2]), int(standing[3]))
-            self._standing[params.model_id] = cached
-        _, stake, since = cached
+    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | str:
+        """The seats this node takes at `now` (`verinfer.chain.lottery`, the hub's rule), or why it will not serve.
+
+        CONSENSUS: every seat whose window opened. SINGLE and ZK: the primary (best ticket among the serving nodes
+        that hold one) works from its window on; a fallback waits until its own window and FALLBACK_GRACE_S after
+        the primary's, then works only if the request is still open (a dead or slow primary). Stakes and the serving
+        nodes come from the registry, cached for ELIGIBILITY_TTL_S."""
+        # The delivery lands in a block not mined yet: judge windows by the wall clock (less a second, so the block's
+        # time is past the window) when it is ahead of the latest block, as on an idle devnet that mines on demand.
+        now = max(now, int(self._wall()) - 1)
         draw = lottery.Lottery.unpack(params.lottery)
+        stake, since = self._standing_of(self.address, params.model_id)
         if stake == 0 or since >= draw.requested_at:
-            return None
-        mask = 0
-        for seat in range(max(params.redundancy, 1)):
-            if lottery.opens_at(draw, request_id, self.address, seat, stake) <= now:
-                mask |= 1 << seat
-        return mask
+            return "no lottery ticket: this node's stake or service of the model is newer than the request"
+        if params.redundancy > 1:
+            mask = 0
+            for seat in range(params.redundancy):
+                if lottery.opens_at(draw, request_id, self.address, seat, stake) <= now:
+                    mask |= 1 << seat
+            return mask
+        mine = lottery.opens_at(draw, request_id, self.address, 0, stake)
+        ranked = lottery.assignment(draw, request_id, self._ticket_stakes(params.model_id, draw.requested_at))
+        primary = ranked[0] if ranked else None
+        if primary is None or primary.node.lower() == self.address.lower():
+            return 1 if mine <= now else 0
+        if now < max(mine, primary.opens_at + FALLBACK_GRACE_S):
+            return 0
+        if self.status_of(request_id) != Status.PENDING:
+            return f"served by the primary {primary.node} while this node waited its turn as a fallback"
+        return 1
+
+    def _standing_of(self, node: str, model_id: bytes) -> tuple[int, int]:
+        key = (bytes(model_id), node.lower())
+        cached = self._standing.get(key)
+        if cached is None or self._clock() - cached[0] >= ELIGIBILITY_TTL_S:
+            standing: Any = self.system.sender.call(self.system.nodes.functions.standing(node, model_id))
+            cached = (self._clock(), int(standing[2]), int(standing[3]))
+            self._standing[key] = cached
+        return cached[1], cached[2]
+
+    def _ticket_stakes(self, model_id: bytes, requested_at: int) -> dict[ChecksumAddress, int]:
+        """The stake of every serving node that holds a ticket for a request made at `requested_at`."""
+        cached = self._servers.get(bytes(model_id))
+        if cached is None or self._clock() - cached[0] >= ELIGIBILITY_TTL_S:
+            nodes: Any = self.system.sender.call(
+                self.system.nodes.functions.servingNodesOf(model_id, 0, MAX_RANKED_NODES)
+            )
+            cached = (self._clock(), [checksum(n) for n in nodes])
+            self._servers[bytes(model_id)] = cached
+        stakes: dict[ChecksumAddress, int] = {}
+        for node in cached[1]:
+            stake, since = self._standing_of(node, model_id)
+            if stake > 0 and since < requested_at:
+                stakes[node] = stake
+        return stakes
 
     def own_event_tx(self, event: str, request_id: int, from_block: int) -> bytes | None:
         """The transaction of this node's latest `event` (indexed by request id, then node) for the request, from

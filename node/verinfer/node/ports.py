@@ -117,9 +117,10 @@ class HubReader(Protocol):
         """None if this node may serve `model_id` now, else why not."""
         ...
 
-    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | None:
-        """The seats (bit j = seat j; SINGLE and ZK have seat 0) on which this node's lottery window is open at chain
-        time `now`; None if it holds no ticket for the request (stake or service newer than the request)."""
+    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | str:
+        """The seats (bit j = seat j; SINGLE and ZK have seat 0) this node takes at chain time `now` (0: not yet,
+        its lottery window or its turn as a fallback is still ahead), or why it will not serve the request (no
+        ticket, or served by a better ticket while this node waited)."""
         ...
 
     def own_event_tx(self, event: str, request_id: int, from_block: int) -> bytes | None:

@@ -132,6 +132,9 @@ def node_world(
 def running(service: NodeService, after_setup: Callable[[NodeService], None] | None = None) -> Iterator[NodeService]:
     """A set-up service ticking on a thread until the block exits."""
     service.setup()
+    # Tickets go to stakes older than the request, and anvil may mine the next block in the registration's second:
+    # requests made right after a fresh registration would hold no ticket for this node.
+    time.sleep(1.1)
     if after_setup is not None:
         after_setup(service)
     thread = threading.Thread(target=service.run, name="node", daemon=True)

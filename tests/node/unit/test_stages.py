@@ -162,10 +162,10 @@ class FakeHub:
     def eligible(self, model_id: bytes) -> str | None:
         return self.ineligible.get(model_id)
 
-    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | None:
+    def seats_open(self, request_id: int, params: RequestParams, now: int) -> int | str:
         """Every seat open, unless the request is listed in `unassigned` (no ticket) or `waiting` (not yet)."""
         if request_id in self.unassigned:
-            return None
+            return "no lottery ticket"
         return 0 if request_id in self.waiting else (1 << max(params.redundancy, 1)) - 1
 
     def own_event_tx(self, event: str, request_id: int, from_block: int) -> bytes | None:
@@ -301,6 +301,23 @@ def test_compute_runs_one_batch_per_model_and_journals_the_outputs(journal: Jour
             bytes([rid]) * 8,
             bytes(keccak(bytes([rid]) * 8)),
         )
+
+
+def test_compute_waits_for_its_lottery_window_and_skips_without_a_ticket(journal: Journal) -> None:
+    seen(journal, 1)  # this node's window is open (or it is the primary)
+    seen(journal, 2)  # its window, or its turn as a fallback, is still ahead
+    seen(journal, 3)  # no ticket: its stake is newer than the request
+    hub = FakeHub(unassigned={3}, waiting={2})
+    stage, catalog = compute_stage(journal, hub)
+    done = stage.step()
+    assert (done.computed, done.failed) == (1, 1)
+    assert catalog.model.batches == [1]
+    assert state(journal, 1) is JobState.COMPUTED
+    assert state(journal, 2) is JobState.SEEN  # left for a later step: no work before the node's turn
+    assert reason(journal, 3) == "skipped: no lottery ticket"
+    hub.waiting.clear()
+    assert stage.step().computed == 1
+    assert state(journal, 2) is JobState.COMPUTED
 
 
 def test_compute_skips_what_this_node_does_not_serve_and_names_why(journal: Journal) -> None:
