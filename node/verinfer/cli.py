@@ -24,7 +24,7 @@ from verinfer.types import DeployConfig, HubParams, Mode, ModelSpec, ModelTerms
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from verinfer.sdk.client import Client, InferenceResult
+    from verinfer.sdk.client import Assignment, Client, InferenceResult
     from verinfer.sdk.verify import VerificationReport
 
 app = typer.Typer(help="Verifiable AI inference on EVM chains.", no_args_is_help=True)
@@ -468,19 +468,54 @@ def result_command(
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
 ) -> None:
-    """Print a request's decoded output and its provenance (nodes, environments, commitment, blocks, txs).
+    """Print a request's decoded output and its provenance (nodes, environments, commitment, blocks, txs), and who
+    the lottery assigned it to: the primary and when each fallback's window opens (also for a pending request).
 
     JSON ("output" as nested lists of floats, hashes as 0x-hex):
     {"requestId", "mode", "output", "modelId", "inputHash", "outputHash",
     "envHashes", "nodes", "commitment", "requestBlock", "resultBlock",
-    "requestTx", "resultTx"}
+    "requestTx", "resultTx", "assignment": {"primary", "windows": [{"node", "opensAt"}], "opensToAllAt"}}
     """
+    from verinfer.sdk.client import ResultTimeoutError
+
     with errors():
-        result = _client(rpc_url, private_key).handle(request_id).result(timeout=timeout)
+        handle = _client(rpc_url, private_key).handle(request_id)
+        assignment = _assignment_json(handle.assignment())
+        try:
+            result = handle.result(timeout=timeout)
+        except ResultTimeoutError:
+            # Still pending: who may answer it, and when, is what the requester wants to know.
+            if as_json:
+                echo_json({"requestId": request_id, "status": "pending", "assignment": assignment})
+            else:
+                _print_assignment(request_id, assignment)
+            raise
+    document = {**_result_json(result), "assignment": assignment}
     if as_json:
-        echo_json(_result_json(result))
+        echo_json(document)
         return
     _print_result(result)
+    _print_assignment(request_id, assignment)
+
+
+def _assignment_json(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "primary": assignment.primary,
+        "windows": [{"node": w.node, "opensAt": w.opens_at} for w in assignment.windows],
+        "opensToAllAt": assignment.opens_to_all_at,
+    }
+
+
+def _print_assignment(request_id: int, assignment: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Assignment of request {request_id} (every node may act from {assignment['opensToAllAt']})")
+    table.add_column("node")
+    table.add_column("role")
+    table.add_column("window opens at")
+    for i, window in enumerate(assignment["windows"]):
+        table.add_row(window["node"], "primary" if i == 0 else f"fallback {i}", str(window["opensAt"]))
+    console().print(table)
 
 
 def _verification_json(report: VerificationReport) -> dict[str, Any]:

@@ -32,7 +32,7 @@ node_app = typer.Typer(help="Operate a node: run, register, unbond, withdraw, st
 devnet_app = typer.Typer(help="A local devnet with the demo models and running nodes.", no_args_is_help=True)
 
 DEVNET_STATE_DIR = Path(".verinfer/devnet")
-DEVNET_NODES = 2
+DEVNET_NODES = 3  # CONSENSUS takes k >= 3 seats, and a request needs as many serving nodes
 
 ConfigPath = Annotated[
     Path, typer.Option("--config", envvar="VERINFER_CONFIG", help="The node's TOML config (rpc_url, keys, ...).")

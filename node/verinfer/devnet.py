@@ -1,6 +1,6 @@
 """A whole local system in one call: anvil, the contracts, the demo models registered, staked nodes running.
 
-    with Devnet(state_dir=Path(".verinfer/devnet"), nodes=2) as devnet:
+    with Devnet(state_dir=Path(".verinfer/devnet"), nodes=3) as devnet:
         client = Client(devnet.info.rpc_url, devnet.info.user.private_key, devnet.info.deployment)
         ...
 

@@ -8,7 +8,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 from web3 import Web3
+from web3.types import RPCEndpoint
 
+from verinfer.chain import lottery
 from verinfer.chain.system import System
 from verinfer.types import Deployment, Mode, ModelSpec
 
@@ -59,3 +61,19 @@ def gemm_softmax(batch: int | str = 1, features: int = 4, classes: int = 2, seed
         initializer=[numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "b")],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def open_all_windows(w3: Web3, lottery_word: int) -> None:
+    """Moves anvil's clock past every lottery window of a request, for tests that deliver by hand: after the cap any
+    eligible node may act (the lottery itself is tested in forge and in test_assignment.py)."""
+    opens = lottery.Lottery.unpack(lottery_word).opens_to_all_at
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    if opens >= now:
+        w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [opens - now + 1])
+        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+
+
+def next_second(w3: Web3) -> None:
+    """Mines a block a second later: a stake registered just now holds tickets only for requests made after it."""
+    w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [1])
+    w3.provider.make_request(RPCEndpoint("evm_mine"), [])

@@ -1,8 +1,9 @@
-"""The devnet story, end to end: `devnet up` (anvil, contracts, demo models, two staked nodes running the node
+"""The devnet story, end to end: `devnet up` (anvil, contracts, demo models, three staked nodes running the node
 service), then a lending pool asks for two applicants' credit scores; a node serves them; the pool's callback
 approves one loan and refuses the other; anyone re-executes both results from chain data and confirms the
-commitments; then a CONSENSUS request is served by both nodes (commit, reveal, finalize), and a ZK request is proven
-by a node and its proof checked on chain before the result is recorded; both verified too.
+commitments; then a CONSENSUS request is served by the nodes that win its three seats (commit, reveal,
+finalize), and a ZK request is proven by a node and its proof checked on chain before the result is recorded;
+both verified too.
 """
 
 from __future__ import annotations
@@ -119,11 +120,12 @@ def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
 
 
 def _consensus(info: DevnetInfo, work: Path) -> Outcome:
-    """A CONSENSUS request (redundancy 2): both nodes commit, reveal and settle; the result names them both."""
+    """A CONSENSUS request (redundancy 3, one seat per node): the seats go by lottery (a node may win several),
+    their holders commit, reveal and settle; the result names the agreeing nodes."""
     client = Client(info.rpc_url, info.user.private_key, info.deployment, cache_dir=work / "user-cache")
     credit = info.model("credit_risk")
     samples = build_credit_model(work / "models").samples
-    handle = client.request(credit.model_id, samples[0], mode=Mode.CONSENSUS, redundancy=len(info.nodes))
+    handle = client.request(credit.model_id, samples[0], mode=Mode.CONSENSUS, redundancy=max(3, len(info.nodes)))
     _wait("settle the consensus round", lambda: handle.status() != Status.PENDING)
     result = handle.result(timeout=0)
     verifier = Client(info.rpc_url, info.spare[2].private_key, info.deployment, cache_dir=work / "verify-cache")
@@ -169,7 +171,7 @@ def _outcome(
     )
 
 
-def run(console: Console | None = None, state_dir: Path | None = None, nodes: int = 2) -> list[Outcome]:
+def run(console: Console | None = None, state_dir: Path | None = None, nodes: int = 3) -> list[Outcome]:
     """Runs the whole story on a fresh devnet and returns what happened (also printed to `console`)."""
     if console is None:
         console = Console()

@@ -271,10 +271,13 @@ class Compute:
             return "not_eligible", f"cannot serve model 0x{request.model_id.hex()}: {not_eligible}"
         share = request.fee // max(request.redundancy, 1)
         transactions = 1 if request.mode == Mode.SINGLE else 3  # submit; or commit, reveal and maybe finalize
-        required = policy.min_fee_wei + base_fee * (transactions * policy.gas_per_result)
+        # The deliverer (a SINGLE or ZK node; in CONSENSUS whoever finalizes, priced on every seat) also burns the
+        # requester's callback gas: the hub escrows none of it yet, so the fee must cover it.
+        gas = transactions * policy.gas_per_result + request.callback_gas_limit
+        required = policy.min_fee_wei + base_fee * gas
         if share < required:
             return "fee", (
                 f"fee share {share} wei < {required} wei (policy.min_fee_wei {policy.min_fee_wei} + base fee "
-                f"{base_fee} x {transactions * policy.gas_per_result} gas)"
+                f"{base_fee} x {gas} gas, the callback's {request.callback_gas_limit} included)"
             )
         return None

@@ -82,14 +82,11 @@ class HubView:
         stake, since = self._standing_of(self.address, params.model_id)
         if stake == 0 or since >= draw.requested_at:
             return "no lottery ticket: this node's stake or service of the model is newer than the request"
+        stakes = self._ticket_stakes(params.model_id, draw.requested_at)
         if params.redundancy > 1:
-            mask = 0
-            for seat in range(params.redundancy):
-                if lottery.opens_at(draw, request_id, self.address, seat, stake) <= now:
-                    mask |= 1 << seat
-            return mask
+            return self._consensus_seats(request_id, params.redundancy, draw, stakes, now)
         mine = lottery.opens_at(draw, request_id, self.address, 0, stake)
-        ranked = lottery.assignment(draw, request_id, self._ticket_stakes(params.model_id, draw.requested_at))
+        ranked = lottery.assignment(draw, request_id, stakes)
         primary = ranked[0] if ranked else None
         if primary is None or primary.node.lower() == self.address.lower():
             return 1 if mine <= now else 0
@@ -98,6 +95,25 @@ class HubView:
         if self.status_of(request_id) != Status.PENDING:
             return f"served by the primary {primary.node} while this node waited its turn as a fallback"
         return 1
+
+    def _consensus_seats(
+        self, request_id: int, k: int, draw: lottery.Lottery, stakes: dict[ChecksumAddress, int], now: int
+    ) -> int | str:
+        """The seats on which this node holds the best ticket, once all their windows opened (one commit); with none,
+        the fallback's turn: after the cap plus the grace, every seat (the hub refuses taken ones, named)."""
+        best, latest = 0, draw.requested_at
+        for seat in range(k):
+            ranked = lottery.assignment(draw, request_id, stakes, seat)
+            if ranked and ranked[0].node.lower() == self.address.lower():
+                best |= 1 << seat
+                latest = max(latest, ranked[0].opens_at)
+        if best:
+            return best if latest <= now else 0
+        if now < draw.opens_to_all_at + FALLBACK_GRACE_S:
+            return 0
+        if self.status_of(request_id) != Status.PENDING or self.round_of(request_id).commits >= k:
+            return "the round's seats went to better tickets while this node waited its turn as a fallback"
+        return (1 << k) - 1
 
     def _standing_of(self, node: str, model_id: bytes) -> tuple[int, int]:
         key = (bytes(model_id), node.lower())

@@ -20,6 +20,7 @@ from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 
+from verinfer.chain import lottery
 from verinfer.chain.deploy import load_deployment
 from verinfer.chain.events import DecodedLog, EventCodec
 from verinfer.chain.revert import RevertDecoder
@@ -108,6 +109,21 @@ class InferenceResult:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """A request's lottery: the serving nodes by ticket (the first is the primary) with the time each may act, and
+    when every node may."""
+
+    request_id: int
+    requested_at: int
+    windows: tuple[lottery.Window, ...]
+    opens_to_all_at: int
+
+    @property
+    def primary(self) -> ChecksumAddress | None:
+        return self.windows[0].node if self.windows else None
+
+
+@dataclass(frozen=True)
 class RequestHandle:
     """A request sent by a `Client`; `result()` waits for its answer."""
 
@@ -142,6 +158,23 @@ class RequestHandle:
                 raise ResultTimeoutError(self.request_id, timeout, status)
             time.sleep(min(delay, left))
             delay = min(delay * 1.5, MAX_POLL)
+
+    def assignment(self) -> Assignment:
+        """Who the lottery assigned the request to (seat 0: the SINGLE or ZK primary, or a CONSENSUS round's first
+        seat) and when each fallback's window opens, from the request's lottery word and the registry's serving nodes
+        and stakes now (a stake slashed since the request only moves its node later)."""
+        requested = request_logs(self.system, "InferenceRequested", self.request_id, self.block_number)
+        if not requested:
+            raise ChainError(f"no InferenceRequested log for request {self.request_id} from block {self.block_number}")
+        draw = lottery.Lottery.unpack(int(requested[0].args["lottery"]))
+        nodes = self.system.nodes.functions
+        stakes: dict[ChecksumAddress, int] = {}
+        for node in self.system.sender.call(nodes.servingNodesOf(self.model_id, 0, 256)):
+            standing = self.system.sender.call(nodes.standing(node, self.model_id))
+            if int(standing[2]) > 0 and int(standing[3]) < draw.requested_at:
+                stakes[to_checksum_address(node)] = int(standing[2])
+        windows = tuple(lottery.assignment(draw, self.request_id, stakes))
+        return Assignment(self.request_id, draw.requested_at, windows, draw.opens_to_all_at)
 
     def _fetch(self) -> InferenceResult:
         requested = request_logs(self.system, "InferenceRequested", self.request_id, self.block_number)

@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner, Result
 from web3 import Web3
 
-from tests.node.support import NODE_STAKE, Actors
+from tests.node.support import NODE_STAKE, Actors, next_second, open_all_windows
 from tests.node.unit.test_import_weight import loaded_by_command
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.deploy import ENV_DEPLOYMENTS, save_deployment
@@ -77,6 +77,7 @@ def register(shell: Shell, model: DemoModel) -> str:
     model_id = registered["modelId"]
     assert model_id == Web3.keccak(model.path.read_bytes()).to_0x_hex()
     shell.node.register_node(bytes.fromhex(env_hash[2:]), [bytes.fromhex(model_id[2:])], NODE_STAKE)
+    next_second(shell.node.sender.w3)
     return model_id
 
 
@@ -96,6 +97,7 @@ def serve(shell: Shell, request_id: int, output: bytes) -> None:
     node = shell.node
     (event,) = [e for e in node.requested(node.deployment.hub.block) if e.request_id == request_id]
     params = event.params(node.terms_of(event.model_id))
+    open_all_windows(node.sender.w3, event.lottery)
     node.sender.send(node.hub.functions.submitResult(event.request_id, params.as_abi(), output))
 
 
@@ -131,6 +133,11 @@ def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, a
     pending = shell.run("result", str(request_id))
     assert pending.exit_code == 1
     assert pending.stderr.startswith(f"error: request {request_id} is still PENDING")
+    assert f"Assignment of request {request_id}" in pending.stdout
+    pending_json = shell.run("result", str(request_id), "--json")
+    assert pending_json.exit_code == 1
+    assignment = json.loads(pending_json.stdout)["assignment"]
+    assert assignment["primary"] == shell.node.sender.address
 
     waited = shell.run(
         "request",
@@ -158,6 +165,8 @@ def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, a
     assert result["modelId"] == model_id
     assert result["outputHash"] == Web3.keccak(output).to_0x_hex()
     assert result["nodes"] == [shell.node.sender.address]
+    assert result["assignment"]["primary"] == shell.node.sender.address
+    assert result["assignment"]["opensToAllAt"] >= result["assignment"]["windows"][0]["opensAt"]
     # The same read in a fresh process, as the console script runs it: a chain read loads no ML runtime.
     code, loaded = loaded_by_command(["result", str(request_id), "--json"], env={**os.environ, **shell.env})
     assert code == 0

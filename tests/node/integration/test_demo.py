@@ -27,7 +27,8 @@ def test_demo_story_serves_decides_and_verifies(forge_build: object, tmp_path: P
     assert lending[0].score < story.THRESHOLD / story.SCALE <= lending[1].score
     assert all(o.mode == Mode.SINGLE and len(o.nodes) == 1 for o in lending)
     assert consensus.mode == Mode.CONSENSUS
-    assert len(set(consensus.nodes)) == 2
+    # Seats go by lottery and a node may hold several: one to three distinct agreeing nodes, all of the devnet's.
+    assert 1 <= len(set(consensus.nodes)) <= 3
     assert zk.mode == Mode.ZK
     assert len(zk.nodes) == 1
     # The proven fixed-point logit (scale 2^10) agrees with a float run of the same graph on the same applicant.

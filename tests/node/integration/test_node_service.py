@@ -68,30 +68,43 @@ def lie(service: NodeService) -> None:
 
 
 def test_consensus_liar_is_outvoted_and_slashed_and_honest_nodes_paid(tmp_path: Path, forge_build: Path) -> None:
+    """Three nodes of equal stake, one lying. Seats go by lottery (a node may hold several), so each round is decided
+    by who holds the majority of its k = 3 seats: where the liar holds one seat it is outvoted and slashed and the
+    honest seats are paid; where it holds two or three, its output wins and the honest minority is slashed (the
+    stake-weighted majority decides; 7/27 of rounds on average). Either way every round settles."""
     with node_world(tmp_path) as world, ExitStack() as stack:
         services = [
             stack.enter_context(running(NodeService(world.config(i)), lie if i == 2 else None)) for i in range(3)
         ]
-        honest, liar = [world.node_address(0), world.node_address(1)], world.node_address(2)
+        liar = world.node_address(2)
         ids = world.request(6, mode=Mode.CONSENSUS, redundancy=3)
-        assert set(world.wait_final(ids, timeout=90).values()) == {Status.FULFILLED}
-        slashed = world.hub_events("VoteSlashed")
-        assert {e.args["requestId"] for e in slashed} == set(ids)
-        assert {e.args["node"] for e in slashed} == {liar}
-        reached = world.hub_events("ConsensusReached")
-        assert sorted(e.args["requestId"] for e in reached) == sorted(ids)
-        assert all(e.args["agreeing"] == 2 for e in reached)
-        hub = world.owner.hub.functions
-        for node in honest:
-            assert world.owner.sender.call(hub.balanceOf(node)) > 0
-        assert world.owner.sender.call(hub.balanceOf(liar)) == 0
-        for rid in ids[:2]:
-            assert world.client.verify(rid).matches
+        assert set(world.wait_final(ids, timeout=120).values()) == {Status.FULFILLED}
+        seats: dict[int, Counter[str]] = {rid: Counter() for rid in ids}
+        for e in world.hub_events("ResultCommitted"):
+            seats[e.args["requestId"]][e.args["node"]] += bin(e.args["seats"]).count("1")
+        slashed: dict[int, set[str]] = {rid: set() for rid in ids}
+        for e in world.hub_events("VoteSlashed"):
+            slashed[e.args["requestId"]].add(e.args["node"])
+        reached = {e.args["requestId"]: e for e in world.hub_events("ConsensusReached")}
+        for rid in ids:
+            assert sum(seats[rid].values()) == 3, seats[rid]
+            liar_seats = seats[rid][liar]
+            honest = {n for n in seats[rid] if n != liar}
+            if liar_seats == 0:
+                assert slashed[rid] == set()
+            elif liar_seats == 1:
+                assert slashed[rid] == {liar}
+                assert world.client.verify(rid).matches
+            else:
+                assert slashed[rid] == honest
+            assert reached[rid].args["agreeing"] == (len(honest) if liar_seats < 2 else 1)
+        # Every slash is burned: none is paid to the round's voters.
+        any_slash = any(slashed[r] for r in ids)
+        assert (world.owner.sender.call(world.owner.hub.functions.burned()) > 0) == any_slash
         for i, service in enumerate(services):
             assert service.journal is not None
             backlog = service.journal.backlog()
             assert sum(backlog.values()) == 0, (i, backlog)
-            assert len(service.journal.jobs(JobState.FINALIZED, limit=100)) == len(ids)
 
 
 def test_bad_work_fails_with_its_reason_and_the_node_serves_the_rest(tmp_path: Path, forge_build: Path) -> None:

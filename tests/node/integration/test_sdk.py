@@ -13,7 +13,7 @@ from eth_account.signers.local import LocalAccount
 from onnx import TensorProto, helper
 from web3 import Web3
 
-from tests.node.support import NODE_STAKE, Actors
+from tests.node.support import NODE_STAKE, Actors, next_second, open_all_windows
 from verinfer.chain import commitments
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.deploy import ENV_DEPLOYMENTS, deploy, save_deployment
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 PRICE = 10**15
 SCALE = 1_000_000
-DEPLOYER, OPERATOR, USER, SECOND_OPERATOR = 5, 6, 7, 8
+DEPLOYER, OPERATOR, USER, SECOND_OPERATOR, THIRD_OPERATOR = 5, 6, 7, 8, 9
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ def world(system: Actors, anvil: Anvil, accounts: list[LocalAccount], credit_mod
     node = System.bind(TxSender(w3, accounts[OPERATOR], decoder), deployment)
     env_hash = manifest_hash(manifest(OnnxRunner(credit_model.path, expected_id=model_id)))
     node.register_node(env_hash, [model_id], NODE_STAKE)
+    next_second(w3)
     return World(deployment, client, node, credit_model, model_id, env_hash)
 
 
@@ -79,6 +80,7 @@ def serve(world: World, handle: RequestHandle, output: bytes) -> bytes:
     (event,) = world.node.requested(handle.block_number, handle.block_number)
     assert event.request_id == handle.request_id
     params = event.params(world.node.terms_of(event.model_id))
+    open_all_windows(world.node.sender.w3, event.lottery)
     receipt = world.node.sender.send(world.node.hub.functions.submitResult(event.request_id, params.as_abi(), output))
     return bytes(receipt["transactionHash"])
 
@@ -179,21 +181,26 @@ def test_register_model_refuses_a_custom_operator(world: World, tmp_path: Path) 
 
 
 def test_consensus_result_and_verify(world: World, accounts: list[LocalAccount]) -> None:
-    second = System.bind(
-        TxSender(world.node.sender.w3, accounts[SECOND_OPERATOR], world.node.sender.decoder), world.deployment
-    )
-    second.register_node(world.env_hash, [world.model_id], NODE_STAKE)
+    others = [
+        System.bind(TxSender(world.node.sender.w3, accounts[i], world.node.sender.decoder), world.deployment)
+        for i in (SECOND_OPERATOR, THIRD_OPERATOR)
+    ]
+    for other in others:
+        other.register_node(world.env_hash, [world.model_id], NODE_STAKE)
+    next_second(world.node.sender.w3)
     features = world.model.samples[3]
-    handle = world.client.request(world.model_id, features, mode=Mode.CONSENSUS, redundancy=2)
+    handle = world.client.request(world.model_id, features, mode=Mode.CONSENSUS, redundancy=3)
     output = true_output(world.model, features)
 
-    nodes = (world.node, second)
+    nodes = (world.node, *others)
     (event,) = world.node.requested(handle.block_number, handle.block_number)
     params = event.params(world.node.terms_of(event.model_id)).as_abi()
+    open_all_windows(world.node.sender.w3, event.lottery)
     salts = [Web3.keccak(text=f"salt {i}") for i in range(len(nodes))]
-    for node, salt in zip(nodes, salts, strict=True):
+    for seat, (node, salt) in enumerate(zip(nodes, salts, strict=True)):
+        # Past the cap every window is open: each node takes one seat.
         vote = commitments.vote(Web3.keccak(output), salt, node.sender.address)
-        node.sender.send(node.hub.functions.commitResult(handle.request_id, params, vote))
+        node.sender.send(node.hub.functions.commitResult(handle.request_id, params, vote, 1 << seat))
     for node, salt in zip(nodes, salts, strict=True):
         node.sender.send(node.hub.functions.revealResult(handle.request_id, params, output, salt))
     world.node.sender.send(world.node.hub.functions.finalizeConsensus(handle.request_id, params, output))
@@ -203,7 +210,7 @@ def test_consensus_result_and_verify(world: World, accounts: list[LocalAccount])
     assert result.mode == Mode.CONSENSUS
     assert result.output_bytes == output
     assert result.nodes == addresses
-    assert result.env_hashes == (world.env_hash, world.env_hash)
+    assert result.env_hashes == (world.env_hash,) * 3
     node_commitments = [
         commitments.result(handle.request_id, world.model_id, result.input_hash, result.output_hash, world.env_hash, a)
         for a in addresses

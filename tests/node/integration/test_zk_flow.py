@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint
 
-from tests.node.support import ENV_HASH, PRICE, Actors
+from tests.node.support import ENV_HASH, PRICE, Actors, next_second, open_all_windows
 from verinfer.chain import commitments
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import InferenceRequested
@@ -73,6 +73,7 @@ def zk_model(system: Actors, artifacts: ZkArtifacts) -> ZkModel:
     """The tiny MLP registered for ZK (its verifier deployed), served by the session's staked node."""
     model = register_prepared(system.deployer, artifacts, uri="file:///models/zk-mlp.onnx", price=PRICE)
     system.node.sender.send(system.node.nodes.functions.setModels([model.model_id], True))
+    next_second(system.node.sender.w3)
     return model
 
 
@@ -95,6 +96,7 @@ def _request(
         consumer.functions.request(model.model_id, data, int(Mode.ZK), 1, CB_GAS, deadline), value=PRICE
     )
     (event,) = system.node.requested(start)
+    open_all_windows(w3, event.lottery)
     return event, event.params(system.node.terms_of(event.model_id))
 
 

@@ -247,9 +247,10 @@ def seen(
     redundancy: int = 1,
     data: bytes = b"\x01\x02\x03\x04",
     block: int = 5,
+    callback_gas: int = 0,
 ) -> None:
     event = InferenceRequested(
-        RequestId(request_id), model, REQUESTER, fee, deadline, 0, mode, redundancy, LOTTERY, data, block
+        RequestId(request_id), model, REQUESTER, fee, deadline, callback_gas, mode, redundancy, LOTTERY, data, block
     )
     journal.upsert_seen(request_id, event_params(event, TERMS), data, block, BLOCK_HASH)
 
@@ -301,6 +302,22 @@ def test_compute_runs_one_batch_per_model_and_journals_the_outputs(journal: Jour
             bytes([rid]) * 8,
             bytes(keccak(bytes([rid]) * 8)),
         )
+
+
+def test_compute_refuses_a_fee_that_does_not_pay_for_the_callback(journal: Journal) -> None:
+    # The deliverer burns the requester's callback gas: at base fee 7, a 2,000,000-gas callback costs 14,000,000 wei.
+    seen(journal, 1, fee=10_000_000, callback_gas=2_000_000)
+    seen(journal, 2, fee=14_000_000, callback_gas=2_000_000)
+    seen(journal, 3, fee=10_000_000)
+    stage, _ = compute_stage(journal)
+    done = stage.step()
+    assert (done.computed, done.failed) == (2, 1)
+    assert reason(journal, 1) == (
+        "skipped: fee share 10000000 wei < 14000000 wei (policy.min_fee_wei 0 + base fee 7 x 2000000 gas, the "
+        "callback's 2000000 included)"
+    )
+    assert state(journal, 2) is JobState.COMPUTED
+    assert state(journal, 3) is JobState.COMPUTED
 
 
 def test_compute_waits_for_its_lottery_window_and_skips_without_a_ticket(journal: Journal) -> None:
