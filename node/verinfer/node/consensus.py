@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from verinfer.chain import commitments
+from verinfer.chain import commitments, lottery
 from verinfer.chain.txmanager import Signed
 from verinfer.errors import ContractRevert
 from verinfer.node.calldata import HubCalldata
+from verinfer.node.hub import FALLBACK_GRACE_S
 from verinfer.node.journal import Job, JobState, SentTx
 from verinfer.node.metrics import NodeMetrics
 from verinfer.node.ports import Clock, HubReader, Sender, TxStore
@@ -27,6 +28,7 @@ from verinfer.node.submit import broadcast
 from verinfer.types import Mode, Status
 
 MAX_PER_TICK = 1_024
+FREE_SEATS_RETRY_S = 10.0
 
 
 class ConsensusStore(Protocol):
@@ -74,6 +76,7 @@ class Consensus:
         self._salts = salts
         self._monotonic = monotonic
         self._wall = wall
+        self._seats_claimed: dict[int, float] = {}
         self.finalize_sent: dict[int, float] = {}
         """request id => when (monotonic) this node last sent or declined its finalizeConsensus"""
 
@@ -149,6 +152,33 @@ class Consensus:
         self._fail(job, "commit", f"commit refused: {exc}")
         self.log.info("consensus commit refused", request_id=job.request_id, error=str(exc))
 
+    def _claim_free_seats(self, job: Job, now: int) -> list[Signed]:
+        """A round still short of seats once every window is open (and the grace after it) lost a holder of the best
+        tickets (down, or slashed below the minimum stake): this committed node takes the free seats with its same
+        vote, at most once per FREE_SEATS_RETRY_S."""
+        request = params_of(job)
+        if now < lottery.Lottery.unpack(request.lottery).opens_to_all_at + FALLBACK_GRACE_S:
+            return []
+        last = self._seats_claimed.get(job.request_id)
+        if last is not None and self._monotonic() - last < FREE_SEATS_RETRY_S:
+            return []
+        self._seats_claimed[job.request_id] = self._monotonic()
+        if job.output_hash is None or job.salt is None:
+            return []
+        vote = commitments.vote(job.output_hash, job.salt, self.sender.address)
+        every = (1 << request.redundancy) - 1
+        tx = self._send(self.calldata.commit_result(job.request_id, request, vote, every), "seats")
+        if isinstance(tx, ContractRevert) and tx.name == "SeatTaken":
+            taken = tx.arguments.get("taken")
+            if isinstance(taken, int) and every & ~taken:
+                tx = self._send(self.calldata.commit_result(job.request_id, request, vote, every & ~taken), "seats")
+        if isinstance(tx, ContractRevert):
+            self.log.info("free seats not taken", request_id=job.request_id, error=str(tx))
+            return []
+        with self.store.transaction():
+            self.store.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
+        return [tx]
+
     # --------------------------------------------------------------------------------------------------- reveal
 
     def _reveal(self, jobs: list[Job], now: int) -> list[Signed]:
@@ -166,6 +196,8 @@ class Consensus:
                         f"round did not fill ({round_.commits}/{request.redundancy} "
                         "commits) before the deadline; the requester can reclaim the fee",
                     )
+                else:
+                    out.extend(self._claim_free_seats(job, now))
                 continue
             if now > round_.reveal_ends_at:
                 self._fail(job, "reveal", f"reveal window ended at {round_.reveal_ends_at} before the reveal")

@@ -119,6 +119,11 @@ class Submit:
             try:
                 gas = self.sender.estimate_gas(self.hub, data)
             except ContractRevert as exc:
+                if len(jobs) == 1 and exc.name == "WindowNotOpen":
+                    # Not this node's turn yet (a request re-mined by a reorg has a new lottery): the job stays
+                    # computed and goes out once its window opens.
+                    self.log.debug("window not open yet", request_id=jobs[0].request_id, detail=str(exc))
+                    return []
                 if len(jobs) == 1:
                     self._fail(jobs[0], "revert", f"delivery reverts: {exc}", exc)
                     return []

@@ -73,8 +73,11 @@ def test_consensus_liar_is_outvoted_and_slashed_and_honest_nodes_paid(tmp_path: 
     honest seats are paid; where it holds two or three, its output wins and the honest minority is slashed (the
     stake-weighted majority decides; 7/27 of rounds on average). Either way every round settles."""
     with node_world(tmp_path) as world, ExitStack() as stack:
+        # Five times the minimum stake: a 10 % slash leaves every node eligible for the next rounds.
+        stake = {"registration": {"stake_wei": 5 * 10**18}}
         services = [
-            stack.enter_context(running(NodeService(world.config(i)), lie if i == 2 else None)) for i in range(3)
+            stack.enter_context(running(NodeService(world.config(i, **stake)), lie if i == 2 else None))
+            for i in range(3)
         ]
         liar = world.node_address(2)
         ids = world.request(6, mode=Mode.CONSENSUS, redundancy=3)
