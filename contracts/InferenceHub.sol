@@ -225,6 +225,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IInferenceHub
+    // slither-disable-next-line incorrect-equality (the slot holds a hash; "tainted" by the request time it mixes in)
     function submitResults(Submission[] calldata items) external returns (uint256 fulfilled) {
         uint256 n = items.length;
         if (n == 0 || n > MAX_BATCH) revert BatchSizeInvalid(n, MAX_BATCH);
@@ -640,6 +641,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @dev Splits the fee among the agreeing nodes by seats (fee / k per seat). A node below the minimum stake is
     ///      never paid: its shares go back to the requester, as does every rounding remainder and the share of the
     ///      seats that did not agree, so the sums are conserved exactly.
+    // slither-disable-next-line divide-before-multiply (fee / k per seat on purpose; the remainder goes back)
     function _distribute(uint256 requestId, address requester, uint256 fee, address[] memory agreed) private {
         uint256 perSeat = fee / _rounds[requestId].redundancy;
         uint256 toRequester = fee;
@@ -659,6 +661,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @dev Reverts unless `requestId` is open and `p` are its parameters; returns their hash.
+    // slither-disable-next-line incorrect-equality (the slot holds a hash; "tainted" by the request time it mixes in)
     function _checkPending(uint256 requestId, RequestParams calldata p) private view returns (bytes32 paramsHash) {
         bytes32 slot = _requests[requestId];
         if (slot == bytes32(0)) revert UnknownRequest(requestId);
@@ -773,12 +776,14 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IInferenceHub
+    // slither-disable-next-line incorrect-equality (the slot holds a hash; "tainted" by the request time it mixes in)
     function isCommitment(uint256 requestId, bytes32 commitment) external view returns (bool) {
         bytes32 slot = _requests[requestId];
         return _statusOf(slot) == Status.FULFILLED && _prefix(slot) == _prefix(commitment);
     }
 
     /// @inheritdoc IInferenceHub
+    // slither-disable-next-line incorrect-equality (the slot holds a hash; "tainted" by the request time it mixes in)
     function verifyResult(
         uint256 requestId,
         bytes32 modelId,

@@ -47,10 +47,12 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     /// @dev node => modelId => its service of the model (layout on {Service}).
     mapping(address node => mapping(bytes32 modelId => Service)) private _serves;
     /// @dev node => the models it serves, in declaration order (swap-removed).
+    // slither-disable-next-line uninitialized-state (written through storage pointers: list.push)
     mapping(address node => bytes32[]) private _modelsOf;
     /// @dev modelId => its serving stake and node count (layout on {Serving}).
     mapping(bytes32 modelId => Serving) private _serving;
     /// @dev modelId => the counted nodes that serve it (swap-removed).
+    // slither-disable-next-line uninitialized-state (written through storage pointers: servers.push)
     mapping(bytes32 modelId => address[]) private _servers;
     /// @dev Slot layout: [0..95] minStake | [96..159] unbondingDelay | [160..255] unused.
     uint96 private _minStake;
@@ -83,6 +85,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc INodeRegistry
+    // slither-disable-next-line reentrancy-no-eth,incorrect-equality (the one callee is the hub, wired once and checked)
     function register(bytes32 envHash, bytes32[] calldata modelIds) external payable {
         if (_hub == address(0)) revert HubNotSet();
         NodeInfo storage node = _nodes[msg.sender];
@@ -141,6 +144,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     }
 
     /// @inheritdoc INodeRegistry
+    // slither-disable-next-line incorrect-equality (a zero timestamp means "not unbonding", no time is compared)
     function withdrawStake(address payable to) external returns (uint256 amount) {
         if (to == address(0)) revert RecipientZero();
         NodeInfo memory node = _nodes[msg.sender];
@@ -259,6 +263,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         emit UnbondingDelayUpdated(previous, delay);
     }
 
+    // slither-disable-next-line reentrancy-no-eth,incorrect-equality (the one callee is the hub, wired once and checked)
     function _setModels(bytes32[] calldata modelIds, bool serving) private {
         if (modelIds.length > MAX_MODELS_PER_CALL) revert TooManyModels(modelIds.length, MAX_MODELS_PER_CALL);
         NodeInfo storage node = _nodes[msg.sender];
@@ -310,6 +315,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     }
 
     /// @dev A counted node's stake went from `previous` to `current`: moves each of its models' serving stake.
+    // slither-disable-next-line reentrancy-no-eth,incorrect-equality (the one callee is the hub, wired once and checked)
     function _restake(address nodeAddress, uint256 previous, uint256 current) private {
         bytes32[] storage list = _modelsOf[nodeAddress];
         for (uint256 i; i < list.length; ++i) {
@@ -365,6 +371,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc INodeRegistry
+    // slither-disable-next-line incorrect-equality (a zero `since` means "not served", no time is compared)
     function eligibility(address nodeAddress, bytes32 modelId)
         external
         view
@@ -379,6 +386,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     }
 
     /// @inheritdoc INodeRegistry
+    // slither-disable-next-line incorrect-equality (a zero `since` means "not served", no time is compared)
     function standing(address nodeAddress, bytes32 modelId) external view returns (Standing memory s) {
         NodeInfo memory node = _nodes[nodeAddress];
         uint64 since = _serves[nodeAddress][modelId].since;

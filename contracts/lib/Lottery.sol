@@ -32,6 +32,7 @@ library Lottery {
     ///         ln(y) = 2 * atanh(z) with z = (y - 1) / (y + 1) in [0, 1/3), summed to z^9/9, every step rounding down):
     ///         far below what 2,000 or even 10^6 draws could detect, and it errs alike for every identity, split or
     ///         not. Assembly, because every delivery pays one: checked Solidity costs several times more.
+    // slither-disable-next-line divide-before-multiply (fixed point: every step rounds down on purpose)
     function exponential(uint256 u) internal pure returns (uint256 e) {
         assembly ("memory-safe") {
             e := BEYOND
@@ -127,6 +128,7 @@ library Lottery {
     /// @notice When node `node`, with `stake`, may act on seat `seat` of request `requestId`: requestedAt plus the
     ///         delay of its ticket. `ticket`, `exponential` and `delay` in one assembly block: every delivery pays it,
     ///         and a block saves the calls and stack shuffles between them (~300 gas on a batch item).
+    // slither-disable-next-line divide-before-multiply (fixed point: every step rounds down on purpose)
     function opensAt(uint256 lottery, uint256 requestId, address node, uint256 seat, uint256 stake)
         internal
         pure
