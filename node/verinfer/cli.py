@@ -102,18 +102,27 @@ def deploy_command(
     min_stake: Annotated[int, typer.Option(help="Minimum node stake in wei.")] = DeployConfig.min_stake,
     unbonding_delay: Annotated[int, typer.Option(help="Unbonding delay in seconds.")] = DeployConfig.unbonding_delay,
     reveal_window: Annotated[int, typer.Option(help="Consensus reveal window in seconds.")] = HubParams.reveal_window,
+    timelock_delay: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds every later owner action waits in the Timelock (default 5 on a devnet, 2 days else)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Where to write the deployment (default deployments/<chainId>.json).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the deployment as JSON.")] = False,
 ) -> None:
-    """Deploy ModelRegistry, NodeRegistry and InferenceHub, wire them, and record the addresses."""
+    """Deploy ModelRegistry, NodeRegistry and InferenceHub, wire them, hand them to a Timelock, record the addresses."""
     from rich.table import Table
 
     from verinfer.chain.deploy import deploy_to, to_json
 
     config = DeployConfig(
-        min_stake=min_stake, unbonding_delay=unbonding_delay, hub_params=HubParams(reveal_window=reveal_window)
+        min_stake=min_stake,
+        unbonding_delay=unbonding_delay,
+        hub_params=HubParams(reveal_window=reveal_window),
+        timelock_delay=timelock_delay,
     )
     with errors():
         deployment, path = deploy_to(rpc_url, private_key, config, out)
@@ -130,6 +139,12 @@ def deploy_command(
         ("InferenceHub", deployment.hub),
     ):
         table.add_row(name, contract.address, str(contract.block))
+    if deployment.timelock is not None:
+        table.add_row(
+            f"Timelock ({deployment.timelock_delay}s, owns all three)",
+            deployment.timelock.address,
+            str(deployment.timelock.block),
+        )
     console().print(table)
     console().print(f"written to {path}")
 
