@@ -22,7 +22,7 @@ STRUCTS = [
     ("NodeRegistry", "contracts/interfaces/INodeRegistry.sol", "NodeInfo"),
     ("InferenceHub", "contracts/InferenceHub.sol", "Config"),
     ("InferenceHub", "contracts/InferenceHub.sol", "Round"),
-    ("LendingPool", "contracts/consumers/examples/LendingPool.sol", "Application"),
+    ("LendingPool", "contracts/consumers/examples/ILendingPool.sol", "Application"),
 ]
 
 CLAIM = re.compile(r"\[(\d+)\.\.(\d+)\]\s+(\w+)")
