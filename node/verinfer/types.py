@@ -246,7 +246,7 @@ class ModelTerms:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything a model owner declares at registration (`ModelSpec` in IModelRegistry.sol)."""
+    """Everything a model publisher declares at registration (`ModelSpec` in IModelRegistry.sol)."""
 
     uri: str
     input_shape: tuple[int, ...]
