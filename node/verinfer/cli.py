@@ -19,7 +19,7 @@ from verinfer._version import __version__
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import devnet_app, node_app
 from verinfer.errors import ConfigError, requires_extra
-from verinfer.types import DeployConfig, HubParams, Mode, ModelSpec, ModelTerms
+from verinfer.types import DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -205,6 +205,16 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
+def _provenance_json(provenance: ModelProvenance) -> dict[str, Any]:
+    return {
+        "publisher": provenance.publisher,
+        "registeredAt": provenance.registered_at,
+        "verifierCodeHash": hex_(provenance.verifier_code_hash),
+        "vkHash": hex_(provenance.vk_hash),
+        "mirrors": list(provenance.mirrors),
+    }
+
+
 def _terms_json(terms: ModelTerms) -> dict[str, Any]:
     return {
         "price": str(terms.price),
@@ -326,12 +336,13 @@ def model_show_command(
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
 ) -> None:
-    """Print a model's registered spec and the hub's request terms.
+    """Print a model's registered spec, who published it, and the hub's request terms.
 
     JSON (wei as decimal strings, modes by name, hashes as 0x-hex):
     {"modelId", "spec": {"uri", "inputShape", "outputShape", "scale", "price",
-    "modes", "allowedEnvironments", "verifier"}, "terms": {"price", "inputBytes",
-    "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
+    "modes", "allowedEnvironments", "verifier"}, "provenance": {"publisher",
+    "registeredAt", "verifierCodeHash", "vkHash", "mirrors"}, "terms": {"price",
+    "inputBytes", "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
     """
     from rich.table import Table
 
@@ -339,8 +350,9 @@ def model_show_command(
         raw_id = bytes32(model_id, "MODEL_ID")
         client = _client(rpc_url, private_key)
         spec = client.model(raw_id)
+        provenance = client.provenance(raw_id)
         terms = client.system.terms_of(raw_id)
-    sections = {"spec": _spec_json(spec), "terms": _terms_json(terms)}
+    sections = {"spec": _spec_json(spec), "provenance": _provenance_json(provenance), "terms": _terms_json(terms)}
     if as_json:
         echo_json({"modelId": hex_(raw_id), **sections})
         return

@@ -278,6 +278,21 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class ModelProvenance:
+    """Who published a model and what its ZK verifier is pinned to (`ModelProvenance` in IModelRegistry.sol), with the
+    mirror URIs the registry's owner added. Pin the publisher (and, for ZK, the two hashes) a dApp trusts."""
+
+    publisher: ChecksumAddress
+    registered_at: int
+    """Block number of the registration."""
+    verifier_code_hash: bytes
+    """`extcodehash` of the verifier at registration; zero without ZK."""
+    vk_hash: bytes
+    """keccak256 of the verifying key; zero without ZK."""
+    mirrors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DeployedContract:
     """Where one contract of a deployment lives."""
 
