@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from verinfer._version import __version__
+from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import devnet_app, node_app
 from verinfer.errors import ConfigError, requires_extra
@@ -34,6 +35,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(env_app, name="env")
 app.add_typer(node_app, name="node")
 app.add_typer(devnet_app, name="devnet")
+app.add_typer(admin_app, name="admin")
 
 RpcUrl = Annotated[str, typer.Option(envvar="VERINFER_RPC_URL", help="JSON-RPC endpoint.")]
 DEFAULT_RPC = "http://127.0.0.1:8545"

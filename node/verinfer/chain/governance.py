@@ -117,6 +117,32 @@ class Governance:
 
     # -- reads -----------------------------------------------------------------------------------------------------
 
+    def scheduled(self, from_block: int = 0) -> list[ScheduledCall]:
+        """Every call scheduled since `from_block`, oldest first (executed and cancelled ones included: see `state`)."""
+        logs = rpc(
+            lambda: self.timelock.events.CallScheduled().get_logs(from_block=from_block), "read CallScheduled logs"
+        )
+        return [
+            ScheduledCall(
+                id=bytes(log["args"]["id"]),
+                target=to_checksum_address(log["args"]["target"]),
+                data=bytes(log["args"]["data"]),
+                salt=bytes(log["args"]["salt"]),
+                eta=int(log["args"]["eta"]),
+            )
+            for log in logs
+        ]
+
+    def find(self, call_id: bytes, from_block: int = 0) -> ScheduledCall:
+        """The scheduled call with this id (its latest scheduling), from the timelock's `CallScheduled` events."""
+        matches = [c for c in self.scheduled(from_block) if c.id == call_id]
+        if not matches:
+            raise ConfigError(
+                f"no call 0x{call_id.hex()} was scheduled on the timelock {self.timelock.address}: "
+                "list them with `verinfer admin pending`"
+            )
+        return matches[-1]
+
     def state(self, call: ScheduledCall) -> CallState:
         return CallState(self.sender.call(self.timelock.functions.stateOf(call.id)))
 

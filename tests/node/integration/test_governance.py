@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from eth_account.signers.local import LocalAccount
+from typer.testing import CliRunner
 from web3 import Web3
 
-from verinfer.chain.deploy import deploy
+from verinfer.chain.anvil import Anvil
+from verinfer.chain.deploy import ENV_DEPLOYMENTS, deploy, save_deployment
 from verinfer.chain.governance import CallState, Governance
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender
+from verinfer.cli import app
 from verinfer.errors import ChainError, ContractRevert
 from verinfer.types import DEVNET_TIMELOCK_DELAY, DeployConfig, HubParams
 
@@ -96,3 +102,60 @@ def test_execute_refuses_to_wait_past_its_bound(governed: System) -> None:
     call = gov.schedule(governed.nodes.functions.setMinStake(3 * 10**18))
     with pytest.raises(ChainError, match="execute it then"):
         gov.execute(call, wait=0.5)
+
+
+# -- verinfer admin -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(governed: System, anvil: Anvil, accounts: list[LocalAccount], tmp_path: Path) -> dict[str, str]:
+    """The environment `verinfer admin` runs in: the governed deployment's file, the RPC URL and the proposer's key."""
+    deployments = tmp_path / "deployments"
+    save_deployment(governed.deployment, deployments / f"{governed.deployment.chain_id}.json")
+    return {
+        ENV_DEPLOYMENTS: str(deployments),
+        "VERINFER_RPC_URL": anvil.rpc_url,
+        "VERINFER_PRIVATE_KEY": accounts[7].key.to_0x_hex(),
+    }
+
+
+def run_admin(env: dict[str, str], *args: str) -> dict[str, object]:
+    result = CliRunner().invoke(app, ["admin", *args], env=env)
+    assert result.exit_code == 0, result.output
+    document: dict[str, object] = json.loads(result.stdout)
+    return document
+
+
+def test_cli_schedules_and_executes_with_wait(governed: System, admin: dict[str, str]) -> None:
+    done = run_admin(admin, "set-min-stake", str(4 * 10**18), "--wait", "30", "--json")
+    assert done["state"] == "done"
+    assert governed.nodes.functions.minStake().call() == 4 * 10**18
+
+
+def test_cli_pending_then_execute(governed: System, admin: dict[str, str]) -> None:
+    scheduled = run_admin(admin, "set-params", "--slash-bps", "1500", "--json")
+    assert scheduled["state"] == "waiting"
+    pending = run_admin(admin, "pending", "--json")["calls"]
+    assert isinstance(pending, list)
+    assert [c["id"] for c in pending] == [scheduled["id"]]
+    result = CliRunner().invoke(app, ["admin", "execute", str(scheduled["id"]), "--wait", "30"], env=admin)
+    assert result.exit_code == 0, result.output
+    assert HubParams.from_abi(governed.hub.functions.params().call()).slash_bps == 1_500
+    assert run_admin(admin, "pending", "--json")["calls"] == []
+
+
+def test_cli_cancel(governed: System, admin: dict[str, str]) -> None:
+    scheduled = run_admin(admin, "set-unbonding-delay", "7200", "--json")
+    result = CliRunner().invoke(app, ["admin", "cancel", str(scheduled["id"])], env=admin)
+    assert result.exit_code == 0, result.output
+    assert run_admin(admin, "pending", "--json")["calls"] == []
+    refused = CliRunner().invoke(app, ["admin", "execute", str(scheduled["id"]), "--wait", "30"], env=admin)
+    assert refused.exit_code == 1
+    assert "NotScheduled" in refused.output
+
+
+def test_cli_refuses_a_non_proposer(admin: dict[str, str], accounts: list[LocalAccount]) -> None:
+    env = {**admin, "VERINFER_PRIVATE_KEY": accounts[2].key.to_0x_hex()}
+    result = CliRunner().invoke(app, ["admin", "set-min-stake", str(10**18)], env=env)
+    assert result.exit_code == 1
+    assert "CallerNotProposer" in result.output
