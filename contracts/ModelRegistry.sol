@@ -155,10 +155,9 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         if (!_terms[modelId].exists) revert ModelNotFound(modelId);
         uint256 uriLength = bytes(uri).length;
         if (uriLength == 0 || uriLength > MAX_URI_BYTES) revert UriInvalid(uriLength, MAX_URI_BYTES);
-        string[] storage mirrors = _mirrors[modelId];
-        uint256 index = mirrors.length;
+        uint256 index = _mirrors[modelId].length;
         if (index == MAX_MIRRORS) revert TooManyMirrors(modelId, MAX_MIRRORS);
-        mirrors.push(uri);
+        _mirrors[modelId].push(uri);
         emit MirrorAdded(modelId, index, uri);
     }
 

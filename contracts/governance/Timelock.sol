@@ -8,6 +8,22 @@ import {IOwned2Step} from "../interfaces/IOwned2Step.sol";
 /// @notice Delays every owner action on the contracts it owns. See {ITimelock}.
 contract Timelock is ITimelock {
     /*//////////////////////////////////////////////////////////////
+                                 TYPES
+    //////////////////////////////////////////////////////////////*/
+
+    enum Progress {
+        NONE,
+        SCHEDULED,
+        DONE
+    }
+
+    /// @dev Layout: [0..7] progress | [8..71] eta. A state kept apart from the eta, so no timestamp doubles as a flag.
+    struct Call {
+        Progress progress;
+        uint64 eta;
+    }
+
+    /*//////////////////////////////////////////////////////////////
                                CONSTANTS
     //////////////////////////////////////////////////////////////*/
 
@@ -17,15 +33,13 @@ contract Timelock is ITimelock {
     uint256 public constant MAX_DELAY = 30 days;
     /// @inheritdoc ITimelock
     uint256 public constant GRACE_PERIOD = 14 days;
-    /// @dev The eta of an executed call (no real eta is 1: it would be a timestamp in 1970).
-    uint256 private constant DONE = 1;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev call id => eta (0: not scheduled, DONE: executed, otherwise the timestamp it may run from).
-    mapping(bytes32 id => uint256 eta) private _etas;
+    /// @dev call id => whether it is scheduled or done, and the timestamp it may run from.
+    mapping(bytes32 id => Call) private _calls;
     uint256 private _delay;
     address private _proposer;
 
@@ -62,11 +76,12 @@ contract Timelock is ITimelock {
     function schedule(address target, bytes calldata data, bytes32 salt) external onlyProposer returns (bytes32 id) {
         if (target.code.length == 0) revert TargetNotContract(target);
         id = _callId(target, data, salt);
-        uint256 eta = _etas[id];
-        if (eta == DONE) revert AlreadyExecuted(id);
-        if (eta != 0) revert AlreadyScheduled(id, eta);
-        eta = block.timestamp + _delay;
-        _etas[id] = eta;
+        Call storage call = _calls[id];
+        if (call.progress == Progress.DONE) revert AlreadyExecuted(id);
+        if (call.progress == Progress.SCHEDULED) revert AlreadyScheduled(id, call.eta);
+        // Fits: a timestamp plus at most MAX_DELAY stays below 2^64 for billions of years.
+        uint64 eta = uint64(block.timestamp + _delay);
+        _calls[id] = Call({progress: Progress.SCHEDULED, eta: eta});
         emit CallScheduled(id, target, data, salt, eta);
     }
 
@@ -77,13 +92,14 @@ contract Timelock is ITimelock {
         returns (bytes memory result)
     {
         bytes32 id = _callId(target, data, salt);
-        uint256 eta = _etas[id];
-        if (eta == DONE) revert AlreadyExecuted(id);
-        if (eta == 0) revert NotScheduled(id);
+        Call storage call = _calls[id];
+        if (call.progress == Progress.DONE) revert AlreadyExecuted(id);
+        if (call.progress == Progress.NONE) revert NotScheduled(id);
+        uint256 eta = call.eta;
         if (block.timestamp < eta) revert TooEarly(id, eta, block.timestamp);
         if (block.timestamp > eta + GRACE_PERIOD) revert Expired(id, eta + GRACE_PERIOD, block.timestamp);
         // Marked before the call (checks-effects-interactions): a re-entrant execute of the same call finds it done.
-        _etas[id] = DONE;
+        call.progress = Progress.DONE;
         emit CallExecuted(id, target, data);
         bool ok;
         (ok, result) = target.call(data);
@@ -98,10 +114,10 @@ contract Timelock is ITimelock {
 
     /// @inheritdoc ITimelock
     function cancel(bytes32 id) external onlyProposer {
-        uint256 eta = _etas[id];
-        if (eta == DONE) revert AlreadyExecuted(id);
-        if (eta == 0) revert NotScheduled(id);
-        delete _etas[id];
+        Progress progress = _calls[id].progress;
+        if (progress == Progress.DONE) revert AlreadyExecuted(id);
+        if (progress == Progress.NONE) revert NotScheduled(id);
+        delete _calls[id];
         emit CallCancelled(id);
     }
 
@@ -160,16 +176,16 @@ contract Timelock is ITimelock {
 
     /// @inheritdoc ITimelock
     function etaOf(bytes32 id) external view returns (uint256) {
-        return _etas[id];
+        return _calls[id].eta;
     }
 
     /// @inheritdoc ITimelock
     function stateOf(bytes32 id) external view returns (CallState) {
-        uint256 eta = _etas[id];
-        if (eta == 0) return CallState.UNSET;
-        if (eta == DONE) return CallState.DONE;
-        if (block.timestamp < eta) return CallState.WAITING;
-        if (block.timestamp > eta + GRACE_PERIOD) return CallState.EXPIRED;
+        Call storage call = _calls[id];
+        if (call.progress == Progress.NONE) return CallState.UNSET;
+        if (call.progress == Progress.DONE) return CallState.DONE;
+        if (block.timestamp < call.eta) return CallState.WAITING;
+        if (block.timestamp > uint256(call.eta) + GRACE_PERIOD) return CallState.EXPIRED;
         return CallState.READY;
     }
 

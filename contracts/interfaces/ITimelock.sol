@@ -113,7 +113,7 @@ interface ITimelock {
     /// @notice The account that schedules, executes and cancels.
     function proposer() external view returns (address);
 
-    /// @notice The eta of a scheduled call; zero when unset, 1 when done.
+    /// @notice The eta of a call (kept once it is done); zero when it was never scheduled or was cancelled.
     function etaOf(bytes32 id) external view returns (uint256);
 
     /// @notice Where the call stands now.

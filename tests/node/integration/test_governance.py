@@ -115,7 +115,7 @@ def admin(governed: System, anvil: Anvil, accounts: list[LocalAccount], tmp_path
     return {
         ENV_DEPLOYMENTS: str(deployments),
         "VERINFER_RPC_URL": anvil.rpc_url,
-        "VERINFER_PRIVATE_KEY": accounts[7].key.to_0x_hex(),
+        "VERINFER_PRIVATE_KEY": Web3.to_hex(accounts[7].key),
     }
 
 
@@ -155,7 +155,7 @@ def test_cli_cancel(governed: System, admin: dict[str, str]) -> None:
 
 
 def test_cli_refuses_a_non_proposer(admin: dict[str, str], accounts: list[LocalAccount]) -> None:
-    env = {**admin, "VERINFER_PRIVATE_KEY": accounts[2].key.to_0x_hex()}
+    env = {**admin, "VERINFER_PRIVATE_KEY": Web3.to_hex(accounts[2].key)}
     result = CliRunner().invoke(app, ["admin", "set-min-stake", str(10**18)], env=env)
     assert result.exit_code == 1
     assert "CallerNotProposer" in result.output

@@ -23,6 +23,7 @@ STRUCTS = [
     ("InferenceHub", "contracts/InferenceHub.sol", "Config"),
     ("InferenceHub", "contracts/InferenceHub.sol", "Round"),
     ("LendingPool", "contracts/consumers/examples/ILendingPool.sol", "Application"),
+    ("Timelock", "contracts/governance/Timelock.sol", "Call"),
 ]
 
 CLAIM = re.compile(r"\[(\d+)\.\.(\d+)\]\s+(\w+)")
