@@ -15,6 +15,8 @@ echo "==> formatters, linters, types, layers"
 "$FORGE" fmt --check
 "$PY/lint-imports"
 "$PY/mypy" --strict node/verinfer
+# Tests and bench import the package from node/ and their shared helpers as tests.node.*, hence the paths.
+MYPYPATH=node:. "$PY/mypy" --strict --explicit-package-bases tests bench
 
 echo "==> forge test"
 "$FORGE" test --no-match-contract GasTest

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -104,8 +105,8 @@ def wait_gone(pids: list[int]) -> list[int]:
     return [pid for pid in pids if alive(pid)]
 
 
-def devnet_abi() -> list[dict[str, object]]:
-    return list(load_artifact("ModelRegistry").abi)
+def devnet_abi() -> list[dict[str, Any]]:
+    return [dict(entry) for entry in load_artifact("ModelRegistry").abi]
 
 
 def stand_in(tmp_path: Path) -> list[str]:
