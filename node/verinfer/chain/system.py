@@ -70,7 +70,7 @@ class System:
     def _is_entry(self, model_id: bytes, publisher: str, spec: ModelSpec) -> bool:
         """Whether `model_id` is registered by `publisher` with exactly `spec`."""
         registered_by, registered, _terms = self.sender.call(self.models.functions.getModel(model_id))
-        return bool(registered_by == publisher and tuple(registered) == _abi_tuple(spec))
+        return bool(registered_by == publisher and _normal(registered) == _normal(spec.as_abi()))
 
     def terms_of(self, model_id: bytes) -> ModelTerms:
         """The hub's copy of the model's request terms."""
@@ -90,6 +90,10 @@ class System:
         return [InferenceRequested.from_log(log) for log in codec.decode_all(self.hub_logs(from_block, to_block))]
 
 
-def _abi_tuple(spec: ModelSpec) -> tuple[object, ...]:
-    """`spec` as web3 decodes a `ModelSpec` (lists become tuples)."""
-    return tuple(tuple(v) if isinstance(v, list) else v for v in spec.as_abi())
+def _normal(value: object) -> object:
+    """An ABI value with every list and tuple as a tuple, so an encoded and a decoded struct compare equal."""
+    if isinstance(value, list | tuple):
+        return tuple(_normal(v) for v in value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    return value

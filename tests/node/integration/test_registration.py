@@ -3,11 +3,17 @@ then reveals, and a reveal nobody committed to is refused with a named error."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from web3 import Web3
+from web3.types import TxReceipt
 
 from tests.node.support import MODEL_ID, Actors, model_spec
+from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.registration import ZERO_HASH, new_salt, registration_commitment
+from verinfer.chain.system import System
+from verinfer.chain.tx import TxSender
 from verinfer.errors import ContractRevert
 
 pytestmark = pytest.mark.integration
@@ -65,3 +71,27 @@ def test_register_model_refuses_a_taken_id(system: Actors) -> None:
         system.user.register_model(MODEL_ID, model_spec())
     assert caught.value.name == "ModelAlreadyRegistered"
     assert caught.value["publisher"] == system.deployer.sender.address
+
+
+class _FrontRunningSender(TxSender):
+    """Sends as the publisher, but a copier replays each `registerModel` verbatim, first, from its own account."""
+
+    def __init__(self, publisher: TxSender, copier: TxSender) -> None:
+        super().__init__(publisher.w3, publisher.account, publisher.decoder)
+        self.copier = copier
+
+    def send(self, fn: Any, value: int = 0, gas: int | None = None) -> TxReceipt:
+        if getattr(fn, "fn_name", "") == "registerModel":
+            copied = self.copier.bind(load_artifact("ModelRegistry"), fn.address).functions.registerModel(*fn.args)
+            self.copier.send(copied, gas=gas)
+        return super().send(fn, value, gas)
+
+
+def test_register_model_accepts_its_own_reveal_replayed_first(system: Actors) -> None:
+    """A copier that front-runs the reveal verbatim registers the publisher's own entry: not an error for it."""
+    publisher = _FrontRunningSender(system.user.sender, system.node.sender)
+    receipt = System.bind(publisher, system.deployment).register_model(NEW_MODEL, model_spec())
+    registered_by, _spec, _terms = system.user.models.functions.getModel(NEW_MODEL).call()
+    assert registered_by == system.user.sender.address
+    logs = system.user.models.events.ModelRegistered().get_logs(from_block=receipt["blockNumber"])
+    assert [log["args"]["publisher"] for log in logs] == [system.user.sender.address]
