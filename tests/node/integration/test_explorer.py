@@ -9,126 +9,35 @@ model no honest node serves (a re-labelled copy of iris), that submits a wrong o
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import onnx
 import pytest
-from eth_account import Account
 from web3 import Web3
 
-from verinfer.chain.events import EventCodec, InferenceRequested
-from verinfer.chain.revert import RevertDecoder
-from verinfer.chain.system import System
-from verinfer.chain.tx import TxSender, connect
-from verinfer.demo.models import build_credit_model, build_iris_model, build_regressor_model
-from verinfer.devnet import Devnet, DevnetInfo
+from tests.node.integration.explorerworld import (
+    PAGE_TIMEOUT_MS,
+    World,
+    browser_outputs,
+    checked,
+    ensure_bundle,
+    launch_chromium,
+    native_outputs,
+    open_page,
+)
+from verinfer.devnet import Devnet
 from verinfer.inference import codec
-from verinfer.sdk import Client, InferenceResult
-from verinfer.sdk.operator import Operator, environment_hash
-from verinfer.types import ETHER, Mode, ModelId, RequestId, Status
+from verinfer.types import Mode
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[3]
-STATIC = ROOT / "node" / "verinfer" / "explorer" / "static"
-CHROMIUM = Path("/usr/bin/chromium")
-# As the workplace's probe runs it: without the background-networking flags chromium keeps dialling out.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PAGE_TIMEOUT_MS = 60_000
-WAIT_S = 120.0
-
-
-def _wait(what: str, done: Any, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting to {what}")
-        time.sleep(0.2)
-
-
-def _ensure_bundle() -> None:
-    """The page's bundle is built by scripts/setup.sh; a checkout without it builds it here (esbuild: a second)."""
-    if not (STATIC / "explorer.js").is_file() or not (STATIC / "ort-wasm-simd-threaded.wasm").is_file():
-        subprocess.run(["npm", "--prefix", str(ROOT / "js"), "run", "build:explorer"], check=True, timeout=300)
-
-
-class World:
-    """The devnet, its explorer and the actors of the tests."""
-
-    def __init__(self, devnet: Devnet, work: Path) -> None:
-        self.devnet = devnet
-        self.info: DevnetInfo = devnet.info
-        self.work = work
-        assert self.info.explorer_url is not None, "the devnet should have started its explorer"
-        self.url = self.info.explorer_url.rstrip("/")
-        self.user = Client(self.info.rpc_url, self.info.user.private_key, self.info.deployment, cache_dir=work / "c")
-        self.credit = build_credit_model(work / "models")
-        self.iris = build_iris_model(work / "models")
-        self.regressor = build_regressor_model(work / "models")
-        self.liar_model: ModelId | None = None
-        self.liar: System | None = None
-
-    def api(self, path: str) -> Any:
-        response = httpx.get(self.url + path, timeout=30)
-        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def request(self, model: str, row: Any, mode: Mode = Mode.SINGLE, redundancy: int = 1) -> InferenceResult:
-        handle = self.user.request(self.info.model(model).model_id, row, mode=mode, redundancy=redundancy)
-        return handle.result(timeout=WAIT_S)
-
-    def lying_node(self) -> tuple[System, ModelId]:
-        """A staked node serving only a model no honest node serves (iris with another doc string, so another id)."""
-        if self.liar is not None and self.liar_model is not None:
-            return self.liar, self.liar_model
-        proto = onnx.load_from_string(self.iris.path.read_bytes())
-        proto.doc_string = "iris, served by one node only"
-        path = self.info.state_dir / "models" / "iris_single_server.onnx"  # under the explorer's model directory
-        path.write_bytes(proto.SerializeToString())
-        model_id = self.user.register_model(path, path.as_uri(), ETHER // 1_000, [Mode.SINGLE], scale=1_000_000)
-        account = self.info.spare[3]
-        w3 = connect(self.info.rpc_url)
-        sender = TxSender(w3, Account.from_key(account.private_key), RevertDecoder.for_system())
-        system = System.bind(sender, self.info.deployment)
-        Operator(system).register(environment_hash(), [model_id], 2 * ETHER)
-        self.liar, self.liar_model = system, model_id
-        return system, model_id
-
-    def lie(self, row: Any, output: Any) -> RequestId:
-        """Requests the lying node's model and has the lying node answer `output` (real values) for it."""
-        system, model_id = self.lying_node()
-        handle = self.user.request(model_id, row)
-        logs = system.hub_logs(handle.block_number, handle.block_number)
-        (event,) = [
-            InferenceRequested.from_log(log)
-            for log in EventCodec.from_abi(system.hub.abi, "InferenceRequested").decode_all(logs)
-            if int(log.args["requestId"]) == handle.request_id
-        ]
-        params = event.params(system.terms_of(model_id))
-        system.sender.send(
-            system.hub.functions.submitResult(handle.request_id, params.as_abi(), codec.encode(output, 1_000_000))
-        )
-        assert handle.status() == Status.FULFILLED
-        return handle.request_id
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    _ensure_bundle()
+    ensure_bundle()
     work = tmp_path_factory.mktemp("explorer")
     with Devnet(work / "devnet", nodes=2, deployment_file=work / "deployment.json") as devnet:
         yield World(devnet, work)
@@ -136,33 +45,33 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def browser(world: World) -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"no {CHROMIUM}: scripts/setup.sh installs Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 
 
-def open_page(world: World, browser: Any, fragment: str) -> Any:
-    """A fresh page (a new context: nothing cached) at the explorer's `fragment`; page errors fail the test."""
-    page = browser.new_context(viewport={"width": 1200, "height": 1000}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    page.goto(f"{world.url}/{fragment}")
-    return page
+def steps(page: Any) -> dict[str, str]:
+    """The browser check's steps shown on the page: step id => ok | fail | warn | info."""
+    items = page.locator("#steps li")
+    return {
+        str(items.nth(i).get_attribute("data-step")): str(items.nth(i).get_attribute("data-state"))
+        for i in range(items.count())
+    }
 
 
-def checked(world: World, browser: Any, request_id: int) -> tuple[Any, str, str]:
-    """The request's page once the browser's check is done: (page, verdict kind, verdict text)."""
-    page = open_page(world, browser, f"#/request/{request_id}")
-    page.wait_for_selector("#check[data-state=done] #verdict", timeout=PAGE_TIMEOUT_MS)
-    verdict = page.locator("#verdict")
-    assert page.errors == [], page.errors
-    return page, str(verdict.get_attribute("data-verdict")), verdict.inner_text()
+def rows_where(world: World, browser: Any, model: str, rows: Any, same: bool) -> Any:
+    """The first of `rows` whose browser (WASM) output equals (`same`) or differs from the native one."""
+    built = {"credit_risk": world.credit, "iris": world.iris, "diabetes_regressor": world.regressor}[model]
+    model_id = world.info.model(model).model_id
+    wasm = browser_outputs(world, browser, model_id, rows, built.input_shape)
+    native = native_outputs(built.path, rows, built.input_shape)
+    for row, w, n in zip(rows, wasm, native, strict=True):
+        if (w == n) == same:
+            return row, w, n
+    raise AssertionError(f"no row of {len(rows)} where WASM and native {'agree' if same else 'differ'} on {model}")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -228,7 +137,7 @@ def test_explorer_lists_requests(world: World, browser: Any) -> None:
     assert httpx.get(f"{world.url}/api/models/0x1234").status_code == 400
     served = httpx.get(f"{world.url}/api/models/0x{single.model_id.hex()}/file")
     assert served.status_code == 200
-    assert Web3.keccak(served.content) == single.model_id
+    assert bytes(Web3.keccak(served.content)) == single.model_id
     outside = world.work / "elsewhere.onnx"
     proto = onnx.load_from_string(world.iris.path.read_bytes())
     proto.doc_string = "a model file outside the explorer's model directory"
@@ -247,4 +156,106 @@ def test_explorer_lists_requests(world: World, browser: Any) -> None:
     assert f"#{newer.request_id}" in first_row
     assert "PENDING" in first_row
     assert page.errors == [], page.errors
+    page.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The check in the browser
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_browser_verifies_honest_result(world: World, browser: Any) -> None:
+    row, _, _ = rows_where(world, browser, "credit_risk", world.credit.samples[2:30], same=True)
+    result = world.request("credit_risk", row)
+    page, kind, text = checked(world, browser, result.request_id)
+    assert kind == "checked", text
+    assert text.startswith("checked in this browser")
+    shown = steps(page)
+    for step in ("chain", "fetch", "hash", "run", "cmp:output bytes", "cmp:commitment", "cmp:on-chain verifyResult"):
+        assert shown[step] == "ok", (step, shown)
+    page.close()
+
+    # The server cannot make the check pass or fail: a forged request document changes the lists, not the check
+    # (which reads the chain), and forged model bytes fail the hash check.
+    page = open_page(world, browser, "#/")
+    forged = world.api(f"/api/requests/{result.request_id}")
+    forged["result"]["output"]["values"] = [0.0, 1.0]
+    page.route(f"**/api/requests/{result.request_id}", lambda route: route.fulfill(json=forged))
+    page.goto(f"{world.url}/#/request/{result.request_id}")
+    page.wait_for_selector("#check[data-state=done] #verdict", timeout=PAGE_TIMEOUT_MS)
+    assert page.locator("#verdict").get_attribute("data-verdict") == "checked"
+    page.close()
+
+    other = world.iris.path.read_bytes()
+    page = open_page(world, browser, "#/")
+    page.route("**/api/models/*/file", lambda route: route.fulfill(body=other))
+    page.goto(f"{world.url}/#/request/{result.request_id}")
+    page.wait_for_selector("#check[data-state=done] #verdict", timeout=PAGE_TIMEOUT_MS)
+    assert page.locator("#verdict").get_attribute("data-verdict") == "mismatch"
+    assert "not the model id" in page.locator("#verdict").inner_text()
+    assert steps(page)["hash"] == "fail"
+    page.close()
+
+
+def test_browser_flags_lying_result(world: World, browser: Any) -> None:
+    row = world.iris.samples[5]
+    honest = native_outputs(world.iris.path, [row], world.iris.input_shape)[0]
+    lie = [[0.1, 0.2, 0.7]]
+    assert codec.encode(lie, 1_000_000) != honest
+    request_id = world.lie(row, lie)
+    assert world.api(f"/api/requests/{request_id}")["status"] == "FULFILLED"  # the chain took the lie
+
+    page, kind, text = checked(world, browser, request_id)
+    assert kind == "mismatch", text
+    assert "MISMATCH: the recorded output is not what the model computes" in text
+    assert "beyond anything float arithmetic explains" in text
+    assert "probabilities[0]: chain 0.1" in text  # the first element that differs, with both values
+    shown = steps(page)
+    assert shown["hash"] == "ok"
+    assert shown["run"] == "ok"
+    assert shown["cmp:output bytes"] == "fail"
+    page.close()
+
+
+def test_browser_consensus_and_zk_pages(world: World, browser: Any) -> None:
+    row, _, _ = rows_where(world, browser, "credit_risk", world.credit.samples[30:60], same=True)
+    consensus = world.request("credit_risk", row, Mode.CONSENSUS, redundancy=2)
+    page, kind, text = checked(world, browser, consensus.request_id)
+    assert kind == "checked", text
+    votes = page.locator("#votes tbody tr")
+    assert votes.count() == 2
+    for i in range(2):
+        assert "agreed" in votes.nth(i).inner_text()
+    assert steps(page)["cmp:commitment"] == "ok"  # the consensus commitment over both nodes' votes
+    page.close()
+
+    zk = world.request("credit_risk_zk", world.credit.samples[3], Mode.ZK)
+    page, kind, text = checked(world, browser, zk.request_id)
+    assert kind == "checked", text
+    assert "the model's verifier accepts it" in text
+    shown = steps(page)
+    for step in ("hash", "zk:proof input", "zk:proof output", "zk:proof (on-chain verifier)", "zk:commitment"):
+        assert shown[step] == "ok", (step, shown)
+    assert "run" not in shown  # a ZK result is checked by its proof, not by re-running the float model
+    assert "accepted by the model's verifier" in page.locator("#proof-status").inner_text()
+    page.close()
+
+
+def test_browser_check_honest_about_wasm_differences(world: World, browser: Any) -> None:
+    row, wasm, native = rows_where(world, browser, "diabetes_regressor", world.regressor.samples[:60], same=False)
+    result = world.request("diabetes_regressor", row)
+    assert result.output_bytes == native  # the node computed what native onnxruntime computes here
+    assert world.user.verify(result.request_id).matches  # ... and the exact native check passes
+
+    page, kind, text = checked(world, browser, result.request_id)
+    assert kind == "wasm-difference", text
+    units = abs(int(codec.decode_ints(wasm)[0]) - int(codec.decode_ints(native)[0]))
+    assert text.startswith("not checked exactly in this browser")
+    assert f"by at most {units} unit(s) of the encoding" in text
+    assert "within what float32 arithmetic explains" in text
+    assert f"verinfer verify {result.request_id} --rpc-url {world.info.rpc_url}" in text
+    assert "checked in this browser:" not in text
+    shown = steps(page)
+    assert shown["cmp:output bytes"] == "warn"
+    assert shown["cmp:record"] == "info"  # the record is consistent with its commitment, and the page says only that
     page.close()
