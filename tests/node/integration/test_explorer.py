@@ -259,3 +259,21 @@ def test_browser_check_honest_about_wasm_differences(world: World, browser: Any)
     assert shown["cmp:output bytes"] == "warn"
     assert shown["cmp:record"] == "info"  # the record is consistent with its commitment, and the page says only that
     page.close()
+
+
+def test_devnet_up_starts_the_explorer_and_prints_its_url(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from verinfer.cli_node import _print_devnet
+
+    url = world.info.explorer_url
+    assert url is not None
+    page = httpx.get(url, timeout=10)
+    assert page.status_code == 200
+    assert "verinfer explorer" in page.text
+    assert world.info.to_json()["explorer"] == {
+        "url": url,
+        "pid": world.info.explorer_pid,
+        "log": str(world.info.state_dir / "explorer.log"),
+    }
+    assert world.info.request_url(7) == f"{url}#/request/7"
+    _print_devnet(world.info)
+    assert f"explorer: {url}" in capsys.readouterr().out
