@@ -1,6 +1,7 @@
 """Screenshots of the explorer for the docs (docs/assets/explorer/*.png), from a fresh devnet: the request list, an
 honest SINGLE result checked in the browser, a lying node's result flagged, a CONSENSUS round, a ZK result, a
-result where WASM arithmetic differs from native, a model page and a node page.
+result where WASM arithmetic differs from native (iris: Softmax), one where the page's emulation of native Gemm
+makes the check exact again (the regressor), a model page and a node page.
 
     .venv/bin/python scripts/explorer_screenshots.py
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,17 +42,22 @@ def main() -> None:
     with Devnet(work / "devnet", nodes=2, deployment_file=work / "deployment.json") as devnet, sync_playwright() as p:
         world = World(devnet, work)
         browser = launch_chromium(p)
-        regressor = world.info.model("diabetes_regressor").model_id
-        rows = world.regressor.samples[:60]
-        wasm = browser_outputs(world, browser, regressor, rows, world.regressor.input_shape)
-        native = native_outputs(world.regressor.path, rows, world.regressor.input_shape)
-        differing = next(r for r, w, n in zip(rows, wasm, native, strict=True) if w != n)
+
+        def first_differing(name: str, built: Any) -> Any:
+            rows = built.samples[:150]
+            wasm = browser_outputs(world, browser, world.info.model(name).model_id, rows, built.input_shape)
+            native = native_outputs(built.path, rows, built.input_shape)
+            return next(r for r, w, n in zip(rows, wasm, native, strict=True) if w != n)
+
+        iris_row = first_differing("iris", world.iris)
+        regressor_row = first_differing("diabetes_regressor", world.regressor)
 
         honest = world.request("credit_risk", world.credit.samples[2])
         lying = world.lie(world.iris.samples[5], [[0.1, 0.2, 0.7]])
         consensus = world.request("credit_risk", world.credit.samples[31], Mode.CONSENSUS, redundancy=2)
         zk = world.request("credit_risk_zk", world.credit.samples[3], Mode.ZK)
-        differs = world.request("diabetes_regressor", differing)
+        differs = world.request("iris", iris_row)
+        emulated = world.request("diabetes_regressor", regressor_row)
 
         def shoot(name: str, fragment: str, check: bool) -> None:
             page = open_page(world, browser, fragment)
@@ -68,6 +75,7 @@ def main() -> None:
         shoot("consensus", f"#/request/{consensus.request_id}", check=True)
         shoot("zk", f"#/request/{zk.request_id}", check=True)
         shoot("wasm-difference", f"#/request/{differs.request_id}", check=True)
+        shoot("gemm-emulated", f"#/request/{emulated.request_id}", check=True)
         shoot("model", f"#/model/0x{honest.model_id.hex()}", check=False)
         shoot("node", f"#/node/{honest.nodes[0]}", check=False)
         browser.close()

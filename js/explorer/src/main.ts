@@ -1,7 +1,9 @@
 /** The explorer page: a request list (live), request, model and node pages from the server's JSON API, and on a
  *  request page the check that runs in this browser (`check.ts`), which reads the chain through the RPC itself. */
 import type { Address, Hex } from "viem";
+import { canonicalFeed, canonicalOutput } from "../../src/verify-core.js";
 import { checkInBrowser, runRows, type CheckOutcome, type Step } from "./check.js";
+import { parseGemmGraph, runEmulated } from "./gemm.js";
 
 interface Config {
   rpcUrl: string;
@@ -350,12 +352,25 @@ async function main() {
 
 /** For bench/explorer_wasm.py and the browser tests: this page's own runtime on many rows, measured where readers
  *  run it. `scale` as a decimal string. */
+async function modelBytes(modelUrl: string): Promise<Uint8Array> {
+  const response = await fetch(modelUrl, { cache: "no-store" });
+  if (!response.ok) throw new Error(`GET ${modelUrl}: ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 (window as unknown as { verinferExplorer: unknown }).verinferExplorer = {
   async runRows(modelUrl: string, inputs: Hex[], inputShape: number[], scale: string): Promise<Hex[]> {
-    const response = await fetch(modelUrl, { cache: "no-store" });
-    if (!response.ok) throw new Error(`GET ${modelUrl}: ${response.status}`);
-    const model = new Uint8Array(await response.arrayBuffer());
+    const model = await modelBytes(modelUrl);
     return (await runRows(model, inputs, { inputShape, scale: BigInt(scale) })).outputs;
+  },
+  /** The page's emulation of native Gemm (gemm.ts) on each row; null for a graph it does not emulate. */
+  async emulateRows(modelUrl: string, inputs: Hex[], inputShape: number[], scale: string): Promise<Hex[] | null> {
+    const graph = parseGemmGraph(await modelBytes(modelUrl));
+    if (!graph) return null;
+    const spec = { inputShape, scale: BigInt(scale) };
+    return inputs.map((i) =>
+      canonicalOutput(runEmulated(graph, canonicalFeed(i, spec, "float32") as Float32Array), spec),
+    );
   },
 };
 

@@ -72,6 +72,7 @@ class World:
         self.regressor = build_regressor_model(work / "models")
         self.liar_model: ModelId | None = None
         self.liar: System | None = None
+        self.liar_models: dict[str, ModelId] = {}
 
     def api(self, path: str) -> Any:
         response = httpx.get(self.url + path, timeout=30)
@@ -83,25 +84,29 @@ class World:
         return handle.result(timeout=WAIT_S)
 
     def lying_node(self) -> tuple[System, ModelId]:
-        """A staked node serving only a model no honest node serves (iris with another doc string, so another id)."""
+        """A staked node serving only models no honest node serves: copies of iris and of the regressor with another
+        doc string, so other ids (the iris copy's id is returned; `liar_models` has both)."""
         if self.liar is not None and self.liar_model is not None:
             return self.liar, self.liar_model
-        proto = onnx.load_from_string(self.iris.path.read_bytes())
-        proto.doc_string = "iris, served by one node only"
-        path = self.info.state_dir / "models" / "iris_single_server.onnx"  # under the explorer's model directory
-        path.write_bytes(proto.SerializeToString())
-        model_id = self.user.register_model(path, path.as_uri(), ETHER // 1_000, [Mode.SINGLE], scale=1_000_000)
+        copies = {}
+        for name, built in (("iris", self.iris), ("diabetes_regressor", self.regressor)):
+            proto = onnx.load_from_string(built.path.read_bytes())
+            proto.doc_string = f"{name}, served by one node only"
+            path = self.info.state_dir / "models" / f"{name}_single_server.onnx"  # under the explorer's model dir
+            path.write_bytes(proto.SerializeToString())
+            copies[name] = self.user.register_model(path, path.as_uri(), ETHER // 1_000, [Mode.SINGLE], scale=10**6)
         account = self.info.spare[3]
         w3 = connect(self.info.rpc_url)
         sender = TxSender(w3, Account.from_key(account.private_key), RevertDecoder.for_system())
         system = System.bind(sender, self.info.deployment)
-        Operator(system).register(environment_hash(), [model_id], 2 * ETHER)
-        self.liar, self.liar_model = system, model_id
-        return system, model_id
+        Operator(system).register(environment_hash(), list(copies.values()), 2 * ETHER)
+        self.liar, self.liar_model, self.liar_models = system, copies["iris"], copies
+        return system, copies["iris"]
 
-    def lie(self, row: Any, output: Any) -> RequestId:
-        """Requests the lying node's model and has the lying node answer `output` (real values) for it."""
-        system, model_id = self.lying_node()
+    def lie(self, row: Any, output: Any, model: str = "iris") -> RequestId:
+        """Requests the lying node's copy of `model` and has the lying node answer `output` (real values) for it."""
+        system, _ = self.lying_node()
+        model_id = self.liar_models[model]
         handle = self.user.request(model_id, row)
         logs = system.hub_logs(handle.block_number, handle.block_number)
         (event,) = [
