@@ -23,7 +23,8 @@ from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 from web3 import Web3
 
-from verinfer.chain.artifacts import Abi
+from verinfer.chain.abi import find_entry
+from verinfer.chain.artifacts import Abi, load_abi
 from verinfer.chain.events import DecodedLog, EventCodec
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
@@ -110,6 +111,10 @@ class ChainIndex:
             for contract in (self.system.hub, self.system.models, self.system.nodes)
             for codec_ in _event_codecs(contract.abi)
         }
+        # Where the URI sits in ModelRegistered's spec tuple, by the ABI's component names (not by a fixed offset).
+        registered = find_entry(load_abi("ModelRegistry"), "event", "ModelRegistered")
+        spec = next(i for i in registered["inputs"] if i["name"] == "spec")
+        self._uri_field = [c["name"] for c in spec["components"]].index("uri")
         self._lock = threading.RLock()
         self._next_block = deployment.start_block
         self._head = deployment.start_block - 1
@@ -228,7 +233,7 @@ class ChainIndex:
     def _model_label(self, model_id: bytes) -> str:
         for log in self._model_events.get(model_id, []):
             if log.event == "ModelRegistered":
-                return model_name(str(log.args["spec"][0]))
+                return model_name(str(log.args["spec"][self._uri_field]))
         return hex_(model_id)[:10]
 
     def request(self, request_id: int) -> dict[str, Any] | None:
