@@ -17,6 +17,14 @@ const app = document.getElementById("app") as HTMLElement;
 const POLL_MS = 1_500;
 let config: Config;
 let timer: number | undefined;
+/** Bumped on every navigation: a page still loading for an earlier address must not draw over the current one. */
+let generation = 0;
+
+function show(mine: number, ...nodes: Node[]): boolean {
+  if (mine !== generation) return false;
+  app.replaceChildren(...nodes);
+  return true;
+}
 
 /* ---------------------------------------------------------------- small DOM helpers */
 
@@ -86,7 +94,7 @@ function requestRows(rows: Json[]) {
 }
 const REQUEST_HEAD = ["request", "mode", "model", "status", "node(s)", "age"];
 
-async function listPage() {
+async function listPage(mine: number) {
   const render = async () => {
     const data = await api("/api/requests?limit=100");
     const body = el(
@@ -102,9 +110,9 @@ async function listPage() {
         ? table(REQUEST_HEAD, requestRows(data.requests), { id: "requests" })
         : el("p", { id: "requests-empty" }, "No requests yet."),
     );
-    app.replaceChildren(body);
+    return show(mine, body);
   };
-  await render();
+  if (!(await render())) return;
   timer = window.setInterval(() => void render().catch(() => undefined), POLL_MS);
 }
 
@@ -157,7 +165,7 @@ async function runCheck(id: bigint, panel: HTMLElement, localModel?: Uint8Array)
   panel.dataset.state = "done";
 }
 
-async function requestPage(id: bigint) {
+async function requestPage(mine: number, id: bigint) {
   const r = await api(`/api/requests/${id}`);
   const result = r.result as Json | null;
   const check = el("div", { id: "check" });
@@ -173,7 +181,8 @@ async function requestPage(id: bigint) {
     v.agreed === null ? "-" : v.agreed ? "agreed" : "outvoted",
     v.slashed ? `slashed ${v.slashAmount} wei` : "no",
   ]);
-  app.replaceChildren(
+  const drawn = show(
+    mine,
     el(
       "section",
       { id: "request", "data-request": String(r.requestId) },
@@ -255,13 +264,15 @@ async function requestPage(id: bigint) {
       ),
     ),
   );
+  if (!drawn) return;
   if (r.status === "FULFILLED") await runCheck(id, check);
   else check.replaceChildren(el("p", {}, "Nothing to check until a result is recorded."));
 }
 
-async function modelPage(id: string) {
+async function modelPage(mine: number, id: string) {
   const m = await api(`/api/models/${id}`);
-  app.replaceChildren(
+  show(
+    mine,
     el(
       "section",
       { id: "model" },
@@ -289,10 +300,11 @@ async function modelPage(id: string) {
   );
 }
 
-async function nodePage(address: string) {
+async function nodePage(mine: number, address: string) {
   const n = await api(`/api/nodes/${address}`);
   const bond = Object.entries(n.bond as Json).map(([k, v]) => [k, String(v)] as [string, string]);
-  app.replaceChildren(
+  show(
+    mine,
     el(
       "section",
       { id: "node" },
@@ -330,14 +342,15 @@ async function nodePage(address: string) {
 
 async function route() {
   window.clearInterval(timer);
+  const mine = ++generation;
   const [, page, arg] = location.hash.replace(/^#/, "").split("/");
   try {
-    if (page === "request" && arg && /^\d+$/.test(arg)) await requestPage(BigInt(arg));
-    else if (page === "model" && arg) await modelPage(arg);
-    else if (page === "node" && arg) await nodePage(arg);
-    else await listPage();
+    if (page === "request" && arg && /^\d+$/.test(arg)) await requestPage(mine, BigInt(arg));
+    else if (page === "model" && arg) await modelPage(mine, arg);
+    else if (page === "node" && arg) await nodePage(mine, arg);
+    else await listPage(mine);
   } catch (error) {
-    app.replaceChildren(el("p", { class: "error", id: "error" }, (error as Error).message));
+    show(mine, el("p", { class: "error", id: "error" }, (error as Error).message));
   }
 }
 

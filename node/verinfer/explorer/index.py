@@ -126,10 +126,11 @@ class ChainIndex:
 
     # -- following the chain ---------------------------------------------------------------------------------------
 
-    def refresh(self) -> int:
-        """Reads the logs of every block since the last refresh; returns the head block indexed."""
+    def refresh(self, force: bool = False) -> int:
+        """Reads the logs of every block since the last refresh (at most every `min_refresh_s` unless `force`);
+        returns the head block indexed."""
         with self._lock:
-            if time.monotonic() - self._refreshed_at < self.min_refresh_s:
+            if not force and time.monotonic() - self._refreshed_at < self.min_refresh_s:
                 return self._head
             head = int(rpc(lambda: self.w3.eth.block_number, "read the block number"))
             while self._next_block <= head:
@@ -240,6 +241,8 @@ class ChainIndex:
         """Everything about one request, or None when the hub has no such request."""
         self.refresh()
         with self._lock:
+            if request_id not in self._requests:
+                self.refresh(force=True)  # asked about a request this very moment: read the chain again first
             request = self._requests.get(request_id)
             if request is None:
                 return None
@@ -331,6 +334,8 @@ class ChainIndex:
         """A registered model: its spec, the hub's terms, who serves it, its requests."""
         self.refresh()
         with self._lock:
+            if model_id not in self._model_events:
+                self.refresh(force=True)
             events = self._model_events.get(model_id)
             if not events:
                 return None
@@ -366,6 +371,8 @@ class ChainIndex:
         except ValueError:
             return None
         with self._lock:
+            if who not in self._nodes:
+                self.refresh(force=True)
             node = self._nodes.get(who)
             if node is None:
                 return None
