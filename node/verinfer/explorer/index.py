@@ -223,7 +223,7 @@ class ChainIndex:
             "modelId": hex_(model_id),
             "model": self._model_label(model_id),
             "status": request.status.name,
-            "finality": _finality(request.status),
+            "finality": _finality(request.status, int(args["deadline"]), self._time(self._head)),
             "nodes": _answering(request),
             "requester": args["requester"],
             "block": request.requested.block_number,
@@ -508,11 +508,13 @@ def _votes(request: _Request) -> list[dict[str, Any]]:
     return votes
 
 
-def _finality(status: Status) -> str:
-    """Where a result stands: this hub records a result once and for good, so a recorded one is final."""
+def _finality(status: Status, deadline: int, now: int) -> str:
+    """Where a result stands: this hub records a result once and for good, so a recorded one is final; a pending
+    request past its deadline can no longer be answered, only reclaimed."""
+    if status == Status.PENDING:
+        return "expired (fee reclaimable)" if now > deadline else "pending"
     return {
         Status.FULFILLED: "final",
-        Status.PENDING: "pending",
         Status.NO_CONSENSUS: "failed",
         Status.REFUNDED: "refunded",
     }.get(status, status.name.lower())

@@ -17,6 +17,7 @@ import httpx
 import onnx
 import pytest
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from tests.node.integration.explorerworld import (
     PAGE_TIMEOUT_MS,
@@ -157,6 +158,16 @@ def test_explorer_lists_requests(world: World, browser: Any) -> None:
     assert "PENDING" in first_row
     assert page.errors == [], page.errors
     page.close()
+
+    # Past its deadline an unanswered request can only be reclaimed, and the list says so.
+    w3 = Web3(Web3.HTTPProvider(world.info.rpc_url, request_kwargs={"timeout": 10}))
+    w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [3_700])
+    w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+    time.sleep(0.3)  # past the index's refresh interval
+    rows = {r["requestId"]: r for r in world.api("/api/requests")["requests"]}
+    assert rows[pending.request_id]["status"] == "PENDING"
+    assert rows[pending.request_id]["finality"] == "expired (fee reclaimable)"
+    assert rows[single.request_id]["finality"] == "final"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
