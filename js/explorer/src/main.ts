@@ -250,13 +250,16 @@ async function requestPage(mine: number, id: bigint) {
           ]
         : []),
       el("h3", {}, "Challenges"),
-      el(
-        "p",
-        {},
-        r.challenges.length
-          ? `${r.challenges.length}`
-          : "None: this hub records a result once; there is no challenge game.",
-      ),
+      r.challenges.length
+        ? table(
+            ["block", "event", "args"],
+            (r.challenges as Json[]).map((e) => [String(e.block), e.event, code(JSON.stringify(e.args).slice(0, 160))]),
+          )
+        : el(
+            "p",
+            { id: "challenges" },
+            r.challengeGame ? "None." : "None: this hub records a result once; it has no challenge game.",
+          ),
       el("h3", {}, "Events"),
       table(
         ["block", "event", "args"],

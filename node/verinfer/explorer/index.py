@@ -115,6 +115,10 @@ class ChainIndex:
         registered = find_entry(load_abi("ModelRegistry"), "event", "ModelRegistered")
         spec = next(i for i in registered["inputs"] if i["name"] == "spec")
         self._uri_field = [c["name"] for c in spec["components"]].index("uri")
+        # Whether this hub's ABI has challenge events at all (a hub without them records a result for good).
+        self._challenge_game = any(
+            e.get("type") == "event" and "Challeng" in str(e.get("name")) for e in load_abi("InferenceHub")
+        )
         self._lock = threading.RLock()
         self._next_block = deployment.start_block
         self._head = deployment.start_block - 1
@@ -267,7 +271,10 @@ class ChainIndex:
                     "votes": _votes(request),
                     "proof": self._proof(request, spec),
                     "events": [_event_json(e, self._time(e.block_number)) for e in request.events],
-                    "challenges": [],  # this deployment's hub has no challenge game: a result stands once recorded
+                    "challenges": [
+                        _event_json(e, self._time(e.block_number)) for e in request.events if "Challeng" in e.event
+                    ],
+                    "challengeGame": self._challenge_game,
                 }
             )
             document["verdict"] = _verdict(document)

@@ -115,6 +115,7 @@ def test_explorer_lists_requests(world: World, browser: Any) -> None:
     assert env["hash"] == "0x" + single.env_hashes[0].hex()
     assert env["manifest"] is not None
     assert env["manifest"]["graph_optimization_level"] == "basic"
+    assert detail["challenges"] == []
     assert detail["votes"] == []
     assert detail["proof"] is None
 
