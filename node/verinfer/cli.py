@@ -19,7 +19,7 @@ from verinfer._version import __version__
 from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import devnet_app, node_app
-from verinfer.errors import ConfigError, requires_extra
+from verinfer.errors import ConfigError, require_modules, requires_extra
 from verinfer.types import DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
 
 if TYPE_CHECKING:
@@ -555,3 +555,57 @@ def verify_command(
         typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")
     if not report.matches:
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# verinfer explorer
+# ---------------------------------------------------------------------------------------------------------------------
+
+DEVNET_JSON = Path(".verinfer/devnet/devnet.json")
+
+
+@app.command("explorer")
+def explorer_command(
+    rpc_url: Annotated[
+        str | None,
+        typer.Option(envvar="VERINFER_RPC_URL", help="JSON-RPC endpoint (default: the running devnet's, else :8545)."),
+    ] = None,
+    deployment_file: Annotated[
+        Path | None, typer.Option(help="The deployment's address book (default deployments/<chainId>.json).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8780,
+    model_dir: Annotated[
+        list[Path] | None,
+        typer.Option(help="A directory whose file:// models the page may fetch through the server; repeat."),
+    ] = None,
+    browser_rpc_url: Annotated[
+        str | None, typer.Option(help="The RPC the page reads the chain through (default: --rpc-url).")
+    ] = None,
+) -> None:
+    """Serve the verification explorer: recent requests, request, model and node pages, and a check of any result
+    in the reader's own browser (chain read through the RPC, model re-run with onnxruntime-web).
+
+    Without --rpc-url it shows the devnet that `verinfer devnet up` runs (its .verinfer/devnet/devnet.json), with
+    the devnet's models served to the page.
+    """
+    with errors():
+        require_modules("verinfer explorer", "explorer", "starlette", "uvicorn")
+        from verinfer.explorer.server import ExplorerSettings, serve
+
+        dirs = list(model_dir or [])
+        if rpc_url is None and DEVNET_JSON.is_file():
+            devnet = json.loads(DEVNET_JSON.read_text())
+            rpc_url = str(devnet["rpcUrl"])
+            deployment_file = deployment_file or Path(devnet["deploymentFile"])
+            dirs.append(Path(devnet["stateDir"]) / "models")
+        settings = ExplorerSettings(
+            rpc_url=rpc_url or DEFAULT_RPC,
+            deployment_file=deployment_file,
+            host=host,
+            port=port,
+            model_dirs=dirs,
+            browser_rpc_url=browser_rpc_url,
+        )
+        typer.echo(f"verinfer explorer on {settings.url()} (chain via {settings.rpc_url}); Ctrl-C stops it", err=True)
+        serve(settings)
