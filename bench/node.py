@@ -46,8 +46,9 @@ from verinfer.types import Mode
 try:  # the [bench] extra: the node service (structlog, prometheus), the demo model (scikit-learn), the plot
     import matplotlib
     import sklearn  # noqa: F401  (build_credit_model trains with it, imported only when it runs)
+    from pydantic import SecretStr
 
-    from verinfer.config import NodeConfig
+    from verinfer.config import BatchConfig, KeysConfig, MetricsConfig, NodeConfig
     from verinfer.demo.models import build_credit_model
     from verinfer.node.service import NodeService
 except ModuleNotFoundError as missing:  # one line, not a traceback after the run
@@ -112,13 +113,13 @@ def run(name: str, n: int, gas_limit: int, max_items: int, work: Path, block_tim
         config = NodeConfig(
             rpc_url=anvil.rpc_url,
             deployment_file=deployment_file,
-            keys={"private_key": anvil.accounts[NODE].private_key},
+            keys=KeysConfig(private_key=SecretStr(anvil.accounts[NODE].private_key)),
             journal_path=work / f"{name}-journal.sqlite",
             model_cache_dir=work / "node-models",
             confirmations=0,
             poll_interval_s=0.05,
-            metrics={"enabled": False},
-            batch={"max_items": max_items, "max_gas": min(gas_limit // 2, 30_000_000)},
+            metrics=MetricsConfig(enabled=False),
+            batch=BatchConfig(max_items=max_items, max_gas=min(gas_limit // 2, 30_000_000)),
         )
         service = NodeService(config)
         service.setup()

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {IModelRegistry, IModelTermsSink, ModelSpec, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
+import {
+    IModelRegistry,
+    IModelTermsSink,
+    ModelProvenance,
+    ModelSpec,
+    ModelTerms,
+    Mode
+} from "./interfaces/IModelRegistry.sol";
 import {TensorCodec} from "./lib/TensorCodec.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
 import {IInferenceHub} from "./interfaces/IInferenceHub.sol";
 
 /// @title ModelRegistry
-/// @notice Content-addressed, immutable model entries. See {IModelRegistry}.
+/// @notice Content-addressed, immutable model entries, registered by commit-reveal and bound to their publisher. See
+///         {IModelRegistry} for the scheme and why it was chosen over a publisher signature.
 contract ModelRegistry is IModelRegistry, Owned2Step {
     /*//////////////////////////////////////////////////////////////
                                CONSTANTS
@@ -23,6 +31,8 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     uint256 public constant MAX_TENSOR_BYTES = 65_536;
     /// @notice Most allowed environments per model.
     uint256 public constant MAX_ENVIRONMENTS = 32;
+    /// @notice Most mirror URIs per model.
+    uint256 public constant MAX_MIRRORS = 16;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -32,8 +42,12 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     mapping(bytes32 modelId => ModelTerms) private _terms;
     /// @dev modelId => the spec as registered.
     mapping(bytes32 modelId => ModelSpec) private _specs;
-    /// @dev modelId => who registered it (the only account that can deprecate it).
-    mapping(bytes32 modelId => address) private _owners;
+    /// @dev modelId => its publisher, registration block, pinned verifier code hash and verifying-key hash.
+    mapping(bytes32 modelId => ModelProvenance) private _provenance;
+    /// @dev modelId => mirror URIs added by the registry's owner.
+    mapping(bytes32 modelId => string[]) private _mirrors;
+    /// @dev publisher => registration commitment => block number it was made in (zero: none, or used).
+    mapping(address publisher => mapping(bytes32 commitment => uint256 blockNumber)) private _commitments;
     /// @dev modelId => envHash => allowed to serve it (only consulted when the model's envRestricted bit is set).
     mapping(bytes32 modelId => mapping(bytes32 envHash => bool)) private _allowedEnv;
     /// @dev Registration order, for enumeration.
@@ -45,7 +59,8 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
                               CONSTRUCTOR
     //////////////////////////////////////////////////////////////*/
 
-    /// @param initialOwner May wire the hub; has no power over models (entries belong to whoever registered them).
+    /// @param initialOwner May wire the hub and add mirror URIs; has no other power over models (an entry belongs to
+    ///        its publisher).
     constructor(address initialOwner) Owned2Step(initialOwner) {}
 
     /*//////////////////////////////////////////////////////////////
@@ -53,10 +68,25 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IModelRegistry
-    function registerModel(bytes32 modelId, ModelSpec calldata spec) external {
+    function commitRegistration(bytes32 commitment) external {
+        if (commitment == bytes32(0)) revert CommitmentZero();
+        uint256 committedAt = _commitments[msg.sender][commitment];
+        // Never refreshed: a commitment's age only grows, so re-sending it cannot push back its own reveal.
+        if (committedAt != 0) revert CommitmentExists(msg.sender, commitment, committedAt);
+        _commitments[msg.sender][commitment] = block.number;
+        emit RegistrationCommitted(msg.sender, commitment);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registerModel(bytes32 modelId, ModelSpec calldata spec, bytes32 vkHash, address publisher, bytes32 salt)
+        external
+    {
         if (address(_hub) == address(0)) revert HubNotSet();
         if (modelId == bytes32(0)) revert ModelIdZero();
-        if (_terms[modelId].exists) revert ModelAlreadyRegistered(modelId, _owners[modelId]);
+        if (publisher == address(0)) revert PublisherZero();
+        if (_terms[modelId].exists) revert ModelAlreadyRegistered(modelId, _provenance[modelId].publisher);
+        _useCommitment(publisher, _commitment(modelId, spec, vkHash, publisher, salt));
+
         uint256 uriLength = bytes(spec.uri).length;
         if (uriLength == 0 || uriLength > MAX_URI_BYTES) revert UriInvalid(uriLength, MAX_URI_BYTES);
         uint256 inputBytes = _tensorBytes("input", spec.inputShape);
@@ -67,6 +97,7 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         if (zk != (spec.verifier != address(0)) || (zk && spec.verifier.code.length == 0)) {
             revert VerifierInvalid(spec.modes, spec.verifier);
         }
+        if (zk == (vkHash == bytes32(0))) revert VkHashInvalid(spec.modes, vkHash);
         // A ZK circuit's integers are fixed-point at 2^k: only then are the canonical values its public instances.
         if (zk && spec.scale & (spec.scale - 1) != 0) revert ScaleNotPowerOfTwo(spec.scale);
         uint256 envCount = spec.allowedEnvironments.length;
@@ -89,11 +120,20 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
             exists: true,
             scale: spec.scale
         });
+        // The code the publisher committed to (by address) is pinned by hash: a verifier whose code later differs
+        // (a metamorphic redeploy) is caught by `checkVerifier`.
+        bytes32 codeHash = zk ? spec.verifier.codehash : bytes32(0);
         _terms[modelId] = terms;
         _specs[modelId] = spec;
-        _owners[modelId] = msg.sender;
+        _provenance[modelId] = ModelProvenance({
+            publisher: publisher,
+            // A block number fits 64 bits for longer than the chain will run.
+            registeredAt: uint64(block.number),
+            verifierCodeHash: codeHash,
+            vkHash: vkHash
+        });
         _modelIds.push(modelId);
-        emit ModelRegistered(modelId, msg.sender, spec);
+        emit ModelRegistered(modelId, publisher, spec, codeHash, vkHash);
         _hub.syncModelTerms(modelId, terms);
         if (zk) _hub.syncModelVerifier(modelId, spec.verifier);
     }
@@ -102,12 +142,23 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     function deprecateModel(bytes32 modelId) external {
         ModelTerms storage terms = _terms[modelId];
         if (!terms.exists) revert ModelNotFound(modelId);
-        address modelOwner = _owners[modelId];
-        if (msg.sender != modelOwner) revert NotModelOwner(modelId, msg.sender, modelOwner);
+        address publisher = _provenance[modelId].publisher;
+        if (msg.sender != publisher) revert NotModelPublisher(modelId, msg.sender, publisher);
         if (terms.deprecated) revert ModelAlreadyDeprecated(modelId);
         terms.deprecated = true;
         emit ModelDeprecated(modelId);
         _hub.syncModelTerms(modelId, terms);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function addMirror(bytes32 modelId, string calldata uri) external onlyOwner {
+        if (!_terms[modelId].exists) revert ModelNotFound(modelId);
+        uint256 uriLength = bytes(uri).length;
+        if (uriLength == 0 || uriLength > MAX_URI_BYTES) revert UriInvalid(uriLength, MAX_URI_BYTES);
+        uint256 index = _mirrors[modelId].length;
+        if (index == MAX_MIRRORS) revert TooManyMirrors(modelId, MAX_MIRRORS);
+        _mirrors[modelId].push(uri);
+        emit MirrorAdded(modelId, index, uri);
     }
 
     /// @inheritdoc IModelRegistry
@@ -122,6 +173,25 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     /*//////////////////////////////////////////////////////////////
                                 PRIVATE
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev Consumes `publisher`'s `commitment`, which must be at least one block old.
+    function _useCommitment(address publisher, bytes32 commitment) private {
+        uint256 committedAt = _commitments[publisher][commitment];
+        if (committedAt == 0) revert CommitmentNotFound(publisher, commitment);
+        // A copier learns the id from this very transaction; a commitment it makes now is in this block or later.
+        if (committedAt >= block.number) revert CommitmentTooNew(commitment, committedAt, block.number);
+        delete _commitments[publisher][commitment];
+    }
+
+    function _commitment(bytes32 modelId, ModelSpec calldata spec, bytes32 vkHash, address publisher, bytes32 salt)
+        private
+        view
+        returns (bytes32)
+    {
+        return keccak256(
+            abi.encode(block.chainid, address(this), modelId, keccak256(abi.encode(spec)), vkHash, publisher, salt)
+        );
+    }
 
     /// @dev Encoded size of a tensor of `shape`, validating the shape.
     function _tensorBytes(string memory which, uint32[] calldata shape) private pure returns (uint256 bytes_) {
@@ -158,11 +228,49 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     function getModel(bytes32 modelId)
         external
         view
-        returns (address owner, ModelSpec memory spec, ModelTerms memory terms)
+        returns (address publisher, ModelSpec memory spec, ModelTerms memory terms)
     {
         terms = _terms[modelId];
         if (!terms.exists) revert ModelNotFound(modelId);
-        return (_owners[modelId], _specs[modelId], terms);
+        return (_provenance[modelId].publisher, _specs[modelId], terms);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function provenanceOf(bytes32 modelId) external view returns (ModelProvenance memory) {
+        if (!_terms[modelId].exists) revert ModelNotFound(modelId);
+        return _provenance[modelId];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function checkVerifier(bytes32 modelId) external view returns (address verifier) {
+        if (!_terms[modelId].exists) revert ModelNotFound(modelId);
+        verifier = _specs[modelId].verifier;
+        if (verifier == address(0)) revert ModelHasNoVerifier(modelId);
+        bytes32 pinned = _provenance[modelId].verifierCodeHash;
+        bytes32 actual = verifier.codehash;
+        if (actual != pinned) revert VerifierCodeChanged(modelId, verifier, pinned, actual);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function mirrorsOf(bytes32 modelId) external view returns (string[] memory) {
+        if (!_terms[modelId].exists) revert ModelNotFound(modelId);
+        return _mirrors[modelId];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registrationCommitment(
+        bytes32 modelId,
+        ModelSpec calldata spec,
+        bytes32 vkHash,
+        address publisher,
+        bytes32 salt
+    ) external view returns (bytes32) {
+        return _commitment(modelId, spec, vkHash, publisher, salt);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function commitmentBlockOf(address publisher, bytes32 commitment) external view returns (uint256) {
+        return _commitments[publisher][commitment];
     }
 
     /// @inheritdoc IModelRegistry

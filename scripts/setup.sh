@@ -24,6 +24,22 @@ if [ ! -f js/node_modules/.verinfer-stamp ] || [ "$(cat js/node_modules/.verinfe
     echo "$js_stamp" > js/node_modules/.verinfer-stamp
 fi
 
+# The explorer's page (esbuild bundle + onnxruntime-web's WASM) into the Python package, which serves it.
+echo "==> npm --prefix js run build:explorer"
+npm --prefix js run build:explorer --silent
+
+# The browser tests drive Debian's chromium headless (Playwright for Python with executable_path=/usr/bin/chromium;
+# never a browser build of Playwright's own). Installed once, where apt is there to do it.
+if ! command -v chromium >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "==> apt-get install chromium"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "warning: no chromium, and no apt-get as root to install it: the explorer's browser tests will fail" >&2
+    fi
+fi
+
 # Python: the verinfer package with its dev extras in .venv.
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3

@@ -27,7 +27,7 @@ struct ModelTerms {
     uint64 scale;
 }
 
-/// @notice Everything a model owner declares at registration. Immutable afterwards.
+/// @notice Everything a model publisher declares at registration. Immutable afterwards.
 struct ModelSpec {
     /// @dev Where the ONNX file can be fetched (file://, https://, ipfs://). The node checks keccak256(bytes) == modelId.
     string uri;
@@ -48,6 +48,21 @@ struct ModelSpec {
     address verifier;
 }
 
+/// @notice What the registry pins about an entry besides its spec, kept apart from {ModelTerms} (the hub's copy).
+/// @dev Layout: slot 0, low to high: [0..159] publisher | [160..223] registeredAt; slot 1 verifierCodeHash;
+///      slot 2 vkHash. Checked by `tests/node/unit/test_storage_layout.py`.
+struct ModelProvenance {
+    /// @dev The account that committed to the registration: the only one that may deprecate the model.
+    address publisher;
+    /// @dev Block number of the registration.
+    uint64 registeredAt;
+    /// @dev `extcodehash` of the ZK verifier at registration (zero without ZK). Compare it with the verifier's
+    ///      code hash now ({IModelRegistry-checkVerifier}) before trusting a "ZK-verified" result.
+    bytes32 verifierCodeHash;
+    /// @dev keccak256 of the verifying key the publisher's verifier was generated from (zero without ZK).
+    bytes32 vkHash;
+}
+
 /// @title IModelTermsSink
 /// @notice Receives each model's request terms from the registry (implemented by the hub).
 interface IModelTermsSink {
@@ -60,8 +75,24 @@ interface IModelTermsSink {
 
 /// @title IModelRegistry
 /// @notice Content-addressed model registry: a model's id is keccak256 of its ONNX file bytes, so a result can be tied
-///         to the exact weights that produced it. Entries are immutable; the owner can only deprecate one, which stops
-///         new requests while requests in flight finish. A new version is a new id.
+///         to the exact weights that produced it. Entries are immutable; their publisher can only deprecate one, which
+///         stops new requests while requests in flight finish. A new version is a new id.
+///
+///         Registration is commit-reveal, so a copier watching the mempool cannot take a publisher's id:
+///         1. the publisher sends `commitRegistration(c)` with c = `registrationCommitment(modelId, spec, vkHash,
+///            publisher, salt)`: a hash that hides the id, and is stored under the sender, so it names its publisher;
+///         2. in any later block, anyone sends `registerModel(modelId, spec, vkHash, publisher, salt)`: it succeeds only
+///            if `publisher` committed to exactly these values at least one block earlier.
+///         The id first becomes public in step 2, when it is too late for a copier to commit: its own commitment would
+///         be younger than one block. Copying step 1 stores the copy under the copier, naming the copier, for an id it
+///         does not know; replaying step 2 registers the publisher's own entry.
+///         Why not a publisher signature (EIP-712) instead: a signature proves who chose the terms, not who was
+///         first. A copier signs the same id with its own key, with its own price and verifier, and outbids the
+///         publisher's gas; only hiding the id until it is too late to copy stops that.
+///         What neither can stop: someone who knows a file's hash BEFORE its publisher registers it (the file was
+///         published first) can register it first. The entry then names that account as its publisher, so a dApp
+///         that pins the publisher (and, for ZK, the verifier's code hash and the verifying-key hash) it trusts
+///         gains nothing false from the squat. Register before publishing the file.
 interface IModelRegistry {
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
@@ -70,11 +101,30 @@ interface IModelRegistry {
     /// @notice The zero hash is not a model id.
     error ModelIdZero();
     /// @notice `modelId` is already registered; publish a new file (a new hash) for a new version.
-    error ModelAlreadyRegistered(bytes32 modelId, address owner);
+    error ModelAlreadyRegistered(bytes32 modelId, address publisher);
     /// @notice No model with this id.
     error ModelNotFound(bytes32 modelId);
-    /// @notice Only the model's owner may do this.
-    error NotModelOwner(bytes32 modelId, address caller, address owner);
+    /// @notice Only the model's publisher may do this.
+    error NotModelPublisher(bytes32 modelId, address caller, address publisher);
+    /// @notice The zero hash is not a commitment.
+    error CommitmentZero();
+    /// @notice `publisher` already committed to `commitment` (at block `committedAt`); a commitment is used once.
+    error CommitmentExists(address publisher, bytes32 commitment, uint256 committedAt);
+    /// @notice `publisher` never committed to these registration values (or the commitment was used): commit first
+    ///         with `commitRegistration(registrationCommitment(...))`, from the publisher's account.
+    error CommitmentNotFound(address publisher, bytes32 commitment);
+    /// @notice The commitment was made in this block (`committedAt`); reveal it in a later block.
+    error CommitmentTooNew(bytes32 commitment, uint256 committedAt, uint256 blockNumber);
+    /// @notice The zero address cannot publish a model.
+    error PublisherZero();
+    /// @notice A model that allows ZK needs the hash of its verifying key, and only such a model has one.
+    error VkHashInvalid(uint8 modes, bytes32 vkHash);
+    /// @notice The model has no ZK verifier.
+    error ModelHasNoVerifier(bytes32 modelId);
+    /// @notice The code at the model's verifier is no longer the code pinned at registration.
+    error VerifierCodeChanged(bytes32 modelId, address verifier, bytes32 pinned, bytes32 actual);
+    /// @notice The model already has `max` mirror URIs.
+    error TooManyMirrors(bytes32 modelId, uint256 max);
     /// @notice The model was already deprecated.
     error ModelAlreadyDeprecated(bytes32 modelId);
     /// @notice The URI is empty or longer than `maxLength` bytes.
@@ -112,8 +162,14 @@ interface IModelRegistry {
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
 
+    /// @notice `publisher` committed to a registration it has not revealed yet.
+    event RegistrationCommitted(address indexed publisher, bytes32 indexed commitment);
     /// @notice A model was registered; the event carries the whole entry.
-    event ModelRegistered(bytes32 indexed modelId, address indexed owner, ModelSpec spec);
+    event ModelRegistered(
+        bytes32 indexed modelId, address indexed publisher, ModelSpec spec, bytes32 verifierCodeHash, bytes32 vkHash
+    );
+    /// @notice The registry's owner added a mirror URI for the model's file (safe: the node checks the file's hash).
+    event MirrorAdded(bytes32 indexed modelId, uint256 index, string uri);
     /// @notice A model was deprecated; requests in flight still finish.
     event ModelDeprecated(bytes32 indexed modelId);
     /// @notice The hub was wired.
@@ -123,13 +179,27 @@ interface IModelRegistry {
                                 FUNCTIONS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Registers a model; the caller becomes its owner. Its terms (and, with ZK, its verifier) are pushed to
-    ///         the hub.
-    /// @param modelId keccak256 of the ONNX file's bytes (computed off chain: files are too large for calldata).
-    function registerModel(bytes32 modelId, ModelSpec calldata spec) external;
+    /// @notice Step 1 of a registration: records that the caller, as publisher, commits to `commitment`
+    ///         (`registrationCommitment(...)` of the values it will reveal). Reveal with `registerModel` in a later
+    ///         block.
+    function commitRegistration(bytes32 commitment) external;
 
-    /// @notice Stops new requests for `modelId`. Only its owner; cannot be undone.
+    /// @notice Step 2: registers `modelId` with `publisher` as its publisher, if `publisher` committed to exactly
+    ///         these values in an earlier block. Anyone may send it (a relayer, say): the commitment names the
+    ///         publisher. Its terms (and, with ZK, its verifier) are pushed to the hub; a ZK verifier's code hash is
+    ///         pinned in the entry.
+    /// @param modelId keccak256 of the ONNX file's bytes (computed off chain: files are too large for calldata).
+    /// @param vkHash keccak256 of the verifying key the ZK verifier was generated from; zero without ZK.
+    /// @param salt The secret that hid the commitment; a fresh random 32 bytes per registration.
+    function registerModel(bytes32 modelId, ModelSpec calldata spec, bytes32 vkHash, address publisher, bytes32 salt)
+        external;
+
+    /// @notice Stops new requests for `modelId`. Only its publisher; cannot be undone.
     function deprecateModel(bytes32 modelId) external;
+
+    /// @notice Adds a URI the model's file can also be fetched from (owner only, behind the timelock once deployed).
+    ///         Safe for anyone's model: the node checks keccak256 of the bytes it fetches against the id.
+    function addMirror(bytes32 modelId, string calldata uri) external;
 
     /// @notice Wires the hub, once (owner only). Every registration and deprecation is pushed to it, so a request
     ///         reads the terms from the hub's own storage instead of calling the registry (~3,700 gas less).
@@ -150,7 +220,32 @@ interface IModelRegistry {
     function getModel(bytes32 modelId)
         external
         view
-        returns (address owner, ModelSpec memory spec, ModelTerms memory terms);
+        returns (address publisher, ModelSpec memory spec, ModelTerms memory terms);
+
+    /// @notice Who published `modelId`, when, and what its ZK verifier is pinned to. Reverts `ModelNotFound`.
+    function provenanceOf(bytes32 modelId) external view returns (ModelProvenance memory);
+
+    /// @notice The model's ZK verifier, after checking that its code is still the code pinned at registration
+    ///         (`VerifierCodeChanged` otherwise; `ModelHasNoVerifier` without ZK). Call it before trusting a proof.
+    function checkVerifier(bytes32 modelId) external view returns (address verifier);
+
+    /// @notice The mirror URIs the owner added for `modelId`, in order (the spec's `uri` comes first and is not
+    ///         repeated here). Reverts `ModelNotFound`.
+    function mirrorsOf(bytes32 modelId) external view returns (string[] memory);
+
+    /// @notice The commitment `registerModel` checks: keccak256(abi.encode(chainid, registry, modelId,
+    ///         keccak256(abi.encode(spec)), vkHash, publisher, salt)). Compute it locally rather than through an RPC
+    ///         endpoint, which would see the id before the commitment is mined.
+    function registrationCommitment(
+        bytes32 modelId,
+        ModelSpec calldata spec,
+        bytes32 vkHash,
+        address publisher,
+        bytes32 salt
+    ) external view returns (bytes32);
+
+    /// @notice The block in which `publisher` committed to `commitment`; zero if it did not (or it was used).
+    function commitmentBlockOf(address publisher, bytes32 commitment) external view returns (uint256);
 
     /// @notice Whether a node with environment `envHash` may serve `modelId` (true for unrestricted models).
     function isEnvironmentAllowed(bytes32 modelId, bytes32 envHash) external view returns (bool);

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from verinfer._version import __version__
+from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import devnet_app, node_app
-from verinfer.errors import ConfigError, requires_extra
-from verinfer.types import DeployConfig, HubParams, Mode, ModelSpec, ModelTerms
+from verinfer.errors import ConfigError, require_modules, requires_extra
+from verinfer.types import DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -34,6 +35,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(env_app, name="env")
 app.add_typer(node_app, name="node")
 app.add_typer(devnet_app, name="devnet")
+app.add_typer(admin_app, name="admin")
 
 RpcUrl = Annotated[str, typer.Option(envvar="VERINFER_RPC_URL", help="JSON-RPC endpoint.")]
 DEFAULT_RPC = "http://127.0.0.1:8545"
@@ -102,18 +104,27 @@ def deploy_command(
     min_stake: Annotated[int, typer.Option(help="Minimum node stake in wei.")] = DeployConfig.min_stake,
     unbonding_delay: Annotated[int, typer.Option(help="Unbonding delay in seconds.")] = DeployConfig.unbonding_delay,
     reveal_window: Annotated[int, typer.Option(help="Consensus reveal window in seconds.")] = HubParams.reveal_window,
+    timelock_delay: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds every later owner action waits in the Timelock (default 5 on a devnet, 2 days else)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Where to write the deployment (default deployments/<chainId>.json).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the deployment as JSON.")] = False,
 ) -> None:
-    """Deploy ModelRegistry, NodeRegistry and InferenceHub, wire them, and record the addresses."""
+    """Deploy ModelRegistry, NodeRegistry and InferenceHub, wire them, hand them to a Timelock, record the addresses."""
     from rich.table import Table
 
     from verinfer.chain.deploy import deploy_to, to_json
 
     config = DeployConfig(
-        min_stake=min_stake, unbonding_delay=unbonding_delay, hub_params=HubParams(reveal_window=reveal_window)
+        min_stake=min_stake,
+        unbonding_delay=unbonding_delay,
+        hub_params=HubParams(reveal_window=reveal_window),
+        timelock_delay=timelock_delay,
     )
     with errors():
         deployment, path = deploy_to(rpc_url, private_key, config, out)
@@ -130,6 +141,12 @@ def deploy_command(
         ("InferenceHub", deployment.hub),
     ):
         table.add_row(name, contract.address, str(contract.block))
+    if deployment.timelock is not None:
+        table.add_row(
+            f"Timelock ({deployment.timelock_delay}s, owns all three)",
+            deployment.timelock.address,
+            str(deployment.timelock.block),
+        )
     console().print(table)
     console().print(f"written to {path}")
 
@@ -187,6 +204,16 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
         "modes": _modes(spec.modes),
         "allowedEnvironments": [hex_(env) for env in spec.allowed_environments],
         "verifier": spec.verifier,
+    }
+
+
+def _provenance_json(provenance: ModelProvenance) -> dict[str, Any]:
+    return {
+        "publisher": provenance.publisher,
+        "registeredAt": provenance.registered_at,
+        "verifierCodeHash": hex_(provenance.verifier_code_hash),
+        "vkHash": hex_(provenance.vk_hash),
+        "mirrors": list(provenance.mirrors),
     }
 
 
@@ -311,12 +338,13 @@ def model_show_command(
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
 ) -> None:
-    """Print a model's registered spec and the hub's request terms.
+    """Print a model's registered spec, who published it, and the hub's request terms.
 
     JSON (wei as decimal strings, modes by name, hashes as 0x-hex):
     {"modelId", "spec": {"uri", "inputShape", "outputShape", "scale", "price",
-    "modes", "allowedEnvironments", "verifier"}, "terms": {"price", "inputBytes",
-    "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
+    "modes", "allowedEnvironments", "verifier"}, "provenance": {"publisher",
+    "registeredAt", "verifierCodeHash", "vkHash", "mirrors"}, "terms": {"price",
+    "inputBytes", "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
     """
     from rich.table import Table
 
@@ -324,8 +352,9 @@ def model_show_command(
         raw_id = bytes32(model_id, "MODEL_ID")
         client = _client(rpc_url, private_key)
         spec = client.model(raw_id)
+        provenance = client.provenance(raw_id)
         terms = client.system.terms_of(raw_id)
-    sections = {"spec": _spec_json(spec), "terms": _terms_json(terms)}
+    sections = {"spec": _spec_json(spec), "provenance": _provenance_json(provenance), "terms": _terms_json(terms)}
     if as_json:
         echo_json({"modelId": hex_(raw_id), **sections})
         return
@@ -561,3 +590,57 @@ def verify_command(
         typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")
     if not report.matches:
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# verinfer explorer
+# ---------------------------------------------------------------------------------------------------------------------
+
+DEVNET_JSON = Path(".verinfer/devnet/devnet.json")
+
+
+@app.command("explorer")
+def explorer_command(
+    rpc_url: Annotated[
+        str | None,
+        typer.Option(envvar="VERINFER_RPC_URL", help="JSON-RPC endpoint (default: the running devnet's, else :8545)."),
+    ] = None,
+    deployment_file: Annotated[
+        Path | None, typer.Option(help="The deployment's address book (default deployments/<chainId>.json).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8780,
+    model_dir: Annotated[
+        list[Path] | None,
+        typer.Option(help="A directory whose file:// models the page may fetch through the server; repeat."),
+    ] = None,
+    browser_rpc_url: Annotated[
+        str | None, typer.Option(help="The RPC the page reads the chain through (default: --rpc-url).")
+    ] = None,
+) -> None:
+    """Serve the verification explorer: recent requests, request, model and node pages, and a check of any result
+    in the reader's own browser (chain read through the RPC, model re-run with onnxruntime-web).
+
+    Without --rpc-url it shows the devnet that `verinfer devnet up` runs (its .verinfer/devnet/devnet.json), with
+    the devnet's models served to the page.
+    """
+    with errors():
+        require_modules("verinfer explorer", "explorer", "starlette", "uvicorn")
+        from verinfer.explorer.server import ExplorerSettings, serve
+
+        dirs = list(model_dir or [])
+        if rpc_url is None and DEVNET_JSON.is_file():
+            devnet = json.loads(DEVNET_JSON.read_text())
+            rpc_url = str(devnet["rpcUrl"])
+            deployment_file = deployment_file or Path(devnet["deploymentFile"])
+            dirs.append(Path(devnet["stateDir"]) / "models")
+        settings = ExplorerSettings(
+            rpc_url=rpc_url or DEFAULT_RPC,
+            deployment_file=deployment_file,
+            host=host,
+            port=port,
+            model_dirs=dirs,
+            browser_rpc_url=browser_rpc_url,
+        )
+        typer.echo(f"verinfer explorer on {settings.url()} (chain via {settings.rpc_url}); Ctrl-C stops it", err=True)
+        serve(settings)

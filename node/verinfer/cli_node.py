@@ -289,7 +289,11 @@ def _print_devnet(info: DevnetInfo) -> None:
     for node in info.nodes:
         table.add_row(f"node {node.index}", node.address, f"config {node.config_path}; log {node.log_path}")
     table.add_row("user", info.user.address, f"private key {info.user.private_key}")
+    if info.explorer_url is not None:
+        table.add_row("explorer", info.explorer_url, "requests, models, nodes; check any result in your browser")
     console().print(table)
+    if info.explorer_url is not None:
+        console().print(f"explorer: {info.explorer_url}")
     console().print(
         f"deployment written to {info.deployment_file}. In another shell: "
         f"export VERINFER_RPC_URL={info.rpc_url} VERINFER_PRIVATE_KEY={info.user.private_key}"
@@ -311,7 +315,8 @@ def up_command(
 
     JSON, printed once everything is up: {"rpcUrl", "chainId", "anvilPid", "stateDir", "deploymentFile",
     "contracts": {"ModelRegistry", "NodeRegistry", "InferenceHub"}, "deployer", "user": {"address", "privateKey"},
-    "models": [{"name", "modelId", "uri", "path"}], "nodes": [{"address", "config", "metricsPort", "log", "pid"}]}
+    "models": [{"name", "modelId", "uri", "path"}], "nodes": [{"address", "config", "metricsPort", "log", "pid"}],
+    "explorer": {"url", "pid", "log"}}
     (also written to <state dir>/devnet.json while the devnet is up)
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

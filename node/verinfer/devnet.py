@@ -8,8 +8,9 @@
 `deployments/<chainId>.json`, where every command looks), builds the demo models and registers them under their
 `file://` URIs, registers nodes from anvil's prefunded dev accounts, writes each node's TOML config into the state
 directory and starts `python -m verinfer node run --config <toml>` for each, in its own process group, waiting until
-its `/healthz` answers. `down()` stops everything `up()` started: the nodes' whole process groups (SIGTERM, then
-SIGKILL after a grace period) and anvil. A failure half-way through `up()` stops what had started before it raises.
+its `/healthz` answers, then the verification explorer (`python -m verinfer explorer`) on a free port.
+`down()` stops everything `up()` started: the explorer's and the nodes' whole process groups (SIGTERM, then SIGKILL
+after a grace period) and anvil. A failure half-way through `up()` stops what had started before it raises.
 """
 
 from __future__ import annotations
@@ -68,6 +69,24 @@ def node_run_command(config: Path) -> list[str]:
     return [sys.executable, "-m", "verinfer", "node", "run", "--config", str(config)]
 
 
+def explorer_command(rpc_url: str, deployment_file: Path, port: int, model_dir: Path) -> list[str]:
+    """How the devnet's explorer is started: serving the devnet's own models to the page."""
+    return [
+        sys.executable,
+        "-m",
+        "verinfer",
+        "explorer",
+        "--rpc-url",
+        rpc_url,
+        "--deployment-file",
+        str(deployment_file),
+        "--port",
+        str(port),
+        "--model-dir",
+        str(model_dir),
+    ]
+
+
 @dataclass(frozen=True)
 class DevnetModel:
     """A demo model as registered on the devnet."""
@@ -111,6 +130,13 @@ class DevnetInfo:
     nodes: tuple[DevnetNode, ...] = field(default=())
     spare: tuple[DevAccount, ...] = field(default=())
     """The remaining prefunded accounts (applicants, other users of a story or test)."""
+    explorer_url: str | None = None
+    """Where the verification explorer answers (None when the devnet was started without it)."""
+    explorer_pid: int | None = None
+
+    def request_url(self, request_id: int) -> str | None:
+        """The explorer's page of one request."""
+        return None if self.explorer_url is None else f"{self.explorer_url}#/request/{request_id}"
 
     def model(self, name: str) -> DevnetModel:
         """The demo model called `name` (credit_risk, iris, diabetes_regressor)."""
@@ -153,6 +179,9 @@ class DevnetInfo:
                 }
                 for n in self.nodes
             ],
+            "explorer": None
+            if self.explorer_url is None
+            else {"url": self.explorer_url, "pid": self.explorer_pid, "log": str(self.state_dir / "explorer.log")},
         }
 
 
@@ -226,6 +255,7 @@ class Devnet:
         node_command: NodeCommand = node_run_command,
         on_step: StepCallback | None = None,
         node_ready_timeout: float = NODE_READY_TIMEOUT,
+        explorer: bool = True,
     ) -> None:
         _check_node_count(nodes)
         self.state_dir = state_dir.resolve()
@@ -234,6 +264,8 @@ class Devnet:
         self.node_command = node_command
         self.on_step = on_step or (lambda _step: None)
         self.node_ready_timeout = node_ready_timeout
+        self.explorer = explorer
+        self._explorer: subprocess.Popen[bytes] | None = None
         self._anvil: Anvil | None = None
         self._processes: list[subprocess.Popen[bytes]] = []
         self._info: DevnetInfo | None = None
@@ -259,6 +291,9 @@ class Devnet:
 
     def down(self) -> None:
         """Stops the nodes (whole process groups) and anvil. Safe to call twice, or after a failed `up()`."""
+        if self._explorer is not None:
+            _stop_group(self._explorer)
+            self._explorer = None
         for process in self._processes:
             _stop_group(process)
         self._processes.clear()
@@ -272,6 +307,9 @@ class Devnet:
     def problems(self) -> list[str]:
         """What has died since `up()`: anvil or a node (empty while all is well)."""
         found = []
+        if self._explorer is not None and self._explorer.poll() is not None:
+            log = self.state_dir / "explorer.log"
+            found.append(f"the explorer exited with code {self._explorer.returncode}; see {log}")
         if self._anvil is not None and not self._anvil.running:
             found.append(f"anvil (pid {self._anvil.pid}) exited")
         for node, process in zip(self.info.nodes, self._processes, strict=True):
@@ -349,6 +387,11 @@ class Devnet:
             self.on_step(f"Starting node {node.index}")
             started.append(self._start_node(node))
 
+        explorer_url = None
+        if self.explorer:
+            self.on_step("Starting the explorer")
+            explorer_url = self._start_explorer(anvil.rpc_url, deployment_file)
+
         info = DevnetInfo(
             rpc_url=anvil.rpc_url,
             chain_id=deployment.chain_id,
@@ -361,9 +404,23 @@ class Devnet:
             models=models,
             nodes=tuple(started),
             spare=tuple(accounts[DEPLOYER + 2 + self.node_count :]),
+            explorer_url=explorer_url,
+            explorer_pid=None if self._explorer is None else self._explorer.pid,
         )
         (self.state_dir / "devnet.json").write_text(json.dumps(info.to_json(), indent=2) + "\n")
         return info
+
+    def _start_explorer(self, rpc_url: str, deployment_file: Path) -> str:
+        port = free_port()
+        log_path = self.state_dir / "explorer.log"
+        command = explorer_command(rpc_url, deployment_file, port, self.state_dir / "models")
+        with log_path.open("ab") as log:
+            self._explorer = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        url = f"http://127.0.0.1:{port}/"
+        _wait_answers(self._explorer, url + "healthz", "the explorer", log_path, self.node_ready_timeout)
+        return url
 
     def _zk_model(self, owner: Client) -> DevnetModel:
         """The credit model in ZK form: prepared (circuit, keys and verifier under `<state>/zk`, with a local
@@ -410,6 +467,21 @@ def _wait_healthy(process: subprocess.Popen[bytes], node: DevnetNode, timeout: f
                     return
             time.sleep(0.1)
     raise DevnetError(f"node {node.index} did not answer {url} within {timeout:.0f}s; see its log {node.log_path}")
+
+
+def _wait_answers(process: subprocess.Popen[bytes], url: str, what: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise DevnetError(
+                    f"{what} exited with code {process.returncode} before it was ready: {_tail(log)} (full log: {log})"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(url).status_code == 200:
+                    return
+            time.sleep(0.1)
+    raise DevnetError(f"{what} did not answer {url} within {timeout:.0f}s; see its log {log}")
 
 
 def _tail(path: Path, lines: int = 3) -> str:

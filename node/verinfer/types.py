@@ -32,6 +32,10 @@ def checksum(address: str | bytes) -> ChecksumAddress:
 
 ZERO_ADDRESS = cast("ChecksumAddress", "0x" + "00" * 20)  # no letters, so its checksum spelling is itself
 ETHER = 10**18
+PRODUCTION_TIMELOCK_DELAY = 2 * 86_400
+"""The shortest timelock delay the Timelock contract accepts outside devnets (2 days)."""
+DEVNET_TIMELOCK_DELAY = 5
+"""The timelock delay a devnet deployment gets by default, in seconds: short, but still two transactions apart."""
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
@@ -205,13 +209,17 @@ class HubParams:
 
 @dataclass(frozen=True)
 class DeployConfig:
-    """What to deploy the system with (`verinfer.chain.deploy.deploy`). Defaults suit a devnet. The deployer owns the
-    three contracts (wiring the hub is owner-only); hand ownership on afterwards with the two-step
-    `transferOwnership`."""
+    """What to deploy the system with (`verinfer.chain.deploy.deploy`). Defaults suit a devnet. The deployer wires the
+    contracts, then hands all three to a Timelock whose proposer is the deployer: every later owner action (hub
+    parameters, minimum stake, mirrors) is scheduled and runs `timelock_delay` seconds later
+    (`verinfer.chain.governance`)."""
 
     min_stake: int = 1 * ETHER
     unbonding_delay: int = 86_400
     hub_params: HubParams = field(default_factory=HubParams)
+    timelock_delay: int | None = None
+    """Seconds between scheduling an owner action and running it; None: `DEVNET_TIMELOCK_DELAY` on a devnet,
+    `PRODUCTION_TIMELOCK_DELAY` (2 days, the contract's minimum there) elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -248,7 +256,7 @@ class ModelTerms:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything a model owner declares at registration (`ModelSpec` in IModelRegistry.sol)."""
+    """Everything a model publisher declares at registration (`ModelSpec` in IModelRegistry.sol)."""
 
     uri: str
     input_shape: tuple[int, ...]
@@ -280,6 +288,21 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class ModelProvenance:
+    """Who published a model and what its ZK verifier is pinned to (`ModelProvenance` in IModelRegistry.sol), with the
+    mirror URIs the registry's owner added. Pin the publisher (and, for ZK, the two hashes) a dApp trusts."""
+
+    publisher: ChecksumAddress
+    registered_at: int
+    """Block number of the registration."""
+    verifier_code_hash: bytes
+    """`extcodehash` of the verifier at registration; zero without ZK."""
+    vk_hash: bytes
+    """keccak256 of the verifying key; zero without ZK."""
+    mirrors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DeployedContract:
     """Where one contract of a deployment lives."""
 
@@ -300,6 +323,9 @@ class Deployment:
     hub_params: HubParams
     min_stake: int
     unbonding_delay: int
+    timelock: DeployedContract | None = None
+    """The Timelock owning the three contracts (None in a deployment file written before it existed)."""
+    timelock_delay: int = 0
 
     @property
     def start_block(self) -> int:

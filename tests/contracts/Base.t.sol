@@ -60,7 +60,7 @@ abstract contract BaseTest is Test {
         vm.stopPrank();
         consumer = new RecordingConsumer(hub);
 
-        models.registerModel(MODEL, spec(Mode.SINGLE, Mode.CONSENSUS));
+        registerModel(MODEL, spec(Mode.SINGLE, Mode.CONSENSUS));
         registerNode(node1, ENV_A);
         registerNode(node2, ENV_A);
         registerNode(node3, ENV_B);
@@ -120,6 +120,28 @@ abstract contract BaseTest is Test {
         s.scale = 1_000_000;
         s.price = PRICE;
         s.modes = uint8((1 << uint8(m1)) | (1 << uint8(m2)));
+    }
+
+    /// @dev The verifying-key hash the tests declare for a ZK model (zero for the others, as the registry requires).
+    function vkHashFor(bytes32 modelId, ModelSpec memory s) internal pure returns (bytes32) {
+        return s.modes & (1 << uint8(Mode.ZK)) == 0 ? bytes32(0) : keccak256(abi.encode("vk", modelId));
+    }
+
+    /// @dev Registers `modelId` with this test contract as its publisher: commit, one block, reveal.
+    function registerModel(bytes32 modelId, ModelSpec memory s) internal {
+        registerModelAs(address(this), modelId, s);
+    }
+
+    /// @dev Registers `modelId` as `publisher` (commit from `publisher`, one block, reveal).
+    function registerModelAs(address publisher, bytes32 modelId, ModelSpec memory s) internal {
+        bytes32 vkHash = vkHashFor(modelId, s);
+        bytes32 salt = keccak256(abi.encode("salt", publisher, modelId));
+        bytes32 commitment = models.registrationCommitment(modelId, s, vkHash, publisher, salt);
+        vm.prank(publisher);
+        models.commitRegistration(commitment);
+        vm.roll(block.number + 1);
+        vm.prank(publisher);
+        models.registerModel(modelId, s, vkHash, publisher, salt);
     }
 
     function registerNode(address node, bytes32 env) internal {
@@ -276,7 +298,7 @@ abstract contract BaseTest is Test {
         s.outputShape = shape(1, ZkFixture.CLASSES);
         s.scale = ZkFixture.SCALE;
         s.verifier = verifier;
-        models.registerModel(modelId, s);
+        registerModel(modelId, s);
         bytes32[] memory ids = new bytes32[](1);
         ids[0] = modelId;
         vm.prank(node1);

@@ -26,7 +26,7 @@ contract InferenceHubLotteryTest is BaseTest {
     }
 
     function _freshModel(Mode a, Mode b) internal {
-        models.registerModel(FRESH, spec(a, b));
+        registerModel(FRESH, spec(a, b));
     }
 
     /// @dev A request by alice for FRESH, with its params (lottery included); the clock is not moved.
@@ -225,7 +225,7 @@ contract InferenceHubLotteryTest is BaseTest {
     ///      SINGLE requests in `n` blocks with fresh prevrandao, and counts the attacker's primaries and seats.
     function _attackerShare(uint256 m, uint256 n, uint256 salt) internal returns (uint256 primaries, uint256 seats) {
         bytes32 modelId = keccak256(abi.encode("statistics", salt));
-        models.registerModel(modelId, spec(Mode.SINGLE, Mode.CONSENSUS));
+        registerModel(modelId, spec(Mode.SINGLE, Mode.CONSENSUS));
         address[] memory who = new address[](m + 1);
         who[0] = makeAddr(string(abi.encode("honest", salt)));
         _serve(who[0], 10 ether, modelId);

@@ -85,7 +85,7 @@ contract InferenceHubRequestTest is BaseTest {
     function test_RevertWhen_ModeNotAllowed() public {
         bytes32 singleOnly = keccak256("single only");
         ModelSpec memory s = spec(Mode.SINGLE, Mode.SINGLE);
-        models.registerModel(singleOnly, s);
+        registerModel(singleOnly, s);
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.ModeNotAllowed.selector, singleOnly, Mode.CONSENSUS, 1));
         vm.prank(alice);
         hub.requestInference{value: PRICE * 2}(singleOnly, input32(), Mode.CONSENSUS, 2, 0, _deadline());

@@ -333,7 +333,7 @@ contract InferenceHubSingleTest is BaseTest {
         ModelSpec memory s = spec(Mode.SINGLE, Mode.SINGLE);
         s.allowedEnvironments = new bytes32[](1);
         s.allowedEnvironments[0] = ENV_A;
-        models.registerModel(restricted, s);
+        registerModel(restricted, s);
         bytes32[] memory ids = new bytes32[](1);
         ids[0] = restricted;
         vm.prank(node1);

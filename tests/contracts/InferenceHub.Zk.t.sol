@@ -49,7 +49,7 @@ contract InferenceHubZkTest is BaseTest {
         ModelSpec memory s = spec(Mode.SINGLE, Mode.ZK);
         s.scale = 1 << 20;
         s.verifier = verifier;
-        models.registerModel(modelId, s);
+        registerModel(modelId, s);
         bytes32[] memory ids = new bytes32[](1);
         ids[0] = modelId;
         vm.prank(node1);

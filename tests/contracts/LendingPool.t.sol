@@ -4,9 +4,9 @@ pragma solidity 0.8.37;
 import {BaseTest} from "./Base.t.sol";
 import {Lottery} from "../../contracts/lib/Lottery.sol";
 import {IInferenceHub, CallbackFailure, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
-import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {InferenceConsumer} from "../../contracts/consumers/InferenceConsumer.sol";
-import {ILendingPool} from "./utils/ILendingPool.sol";
+import {ILendingPool} from "../../contracts/consumers/examples/ILendingPool.sol";
 
 /// @notice An applicant contract that cannot receive ETH, so its approved loan can never be paid out.
 contract RejectingApplicant {
@@ -87,6 +87,11 @@ contract LendingPoolTest is BaseTest {
         hub.submitResult(id, p, _output(score));
     }
 
+    /// @dev The consumer base's entry points on the pool (not part of ILendingPool: they are the base's).
+    function _base() internal view returns (InferenceConsumer) {
+        return InferenceConsumer(payable(address(pool)));
+    }
+
     function _decision(uint256 id) internal view returns (uint256) {
         return uint256(pool.applicationOf(id).decision);
     }
@@ -124,7 +129,7 @@ contract LendingPoolTest is BaseTest {
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.PENDING), "hub pending");
         vm.assertEq(address(hub).balance, PRICE, "fee escrowed by the hub");
         vm.assertEq(pool.liquidity(), POOL_FUNDS, "fee does not touch liquidity");
-        vm.assertEq(address(pool.inferenceHub()), address(hub), "trusted hub");
+        vm.assertEq(address(_base().inferenceHub()), address(hub), "trusted hub");
     }
 
     function test_RevertWhen_LoanAmountZero() public {
@@ -277,49 +282,84 @@ contract LendingPoolTest is BaseTest {
     }
 
     /*//////////////////////////////////////////////////////////////
-                                REFUNDS
+                     REFUNDS (through the consumer base)
     //////////////////////////////////////////////////////////////*/
 
-    function test_refundExpired_returnsFeeToApplicant() public {
+    function test_reclaim_expiresApplicationAndRefundsApplicant() public {
         (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
         vm.warp(p.deadline + 1);
         vm.expectEmit(true, true, true, true, address(pool));
         emit ILendingPool.ApplicationExpired(id, alice, PRICE);
-        vm.prank(bob); // anyone may close it; the fee goes to the applicant
-        pool.refundExpired(id, p);
+        vm.prank(bob); // anyone may settle it; the fee goes to the applicant
+        _base().reclaim(id);
 
         vm.assertEq(_decision(id), uint256(ILendingPool.Decision.EXPIRED), "closed");
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.REFUNDED), "refunded on the hub");
         vm.assertEq(pool.claimableOf(alice), PRICE, "fee claimable by the applicant");
+        vm.assertEq(pool.claimableOf(bob), 0, "nothing for the caller");
         vm.assertEq(hub.balanceOf(address(pool)), 0, "refund pulled from the hub");
         vm.assertEq(pool.liquidity(), POOL_FUNDS, "the fee is not pool liquidity");
         uint256 before = alice.balance;
         vm.prank(alice);
         pool.claim();
         vm.assertEq(alice.balance, before + PRICE, "fee back");
+        vm.assertEq(pool.liquidity(), POOL_FUNDS, "liquidity untouched");
     }
 
-    function test_refundExpired_afterSomeoneReclaimedOnTheHub() public {
+    function test_reclaim_afterSomeoneReclaimedOnTheHub() public {
         (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
         vm.warp(p.deadline + 1);
         hub.reclaimFee(id, p);
-        pool.refundExpired(id, p);
+        _base().reclaim(id);
+        vm.assertEq(_decision(id), uint256(ILendingPool.Decision.EXPIRED), "closed");
         vm.assertEq(pool.claimableOf(alice), PRICE, "fee claimable");
+        vm.assertEq(hub.balanceOf(address(pool)), 0, "refund pulled from the hub");
     }
 
-    function test_RevertWhen_RefundBeforeDeadline() public {
-        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
-        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.DeadlineNotPassed.selector, id, p.deadline));
-        pool.refundExpired(id, p);
+    /// @dev A free model's expired application refunds nothing and still closes.
+    function test_reclaim_freeModelApplicationExpires() public {
+        bytes32 free = keccak256("a free credit model");
+        ModelSpec memory s = spec(Mode.SINGLE, Mode.SINGLE);
+        s.price = 0;
+        registerModel(free, s);
+        // A model nobody serves is refused (NoNodeServes): node1 serves it, from before the request.
+        bytes32[] memory served = new bytes32[](1);
+        served[0] = free;
+        vm.prank(node1);
+        nodes.setModels(served, true);
+        vm.warp(block.timestamp + 1);
+        ILendingPool freePool = _deployPool(hub, free, THRESHOLD, SCORE_INDEX);
+        vm.prank(alice);
+        uint256 id = freePool.applyForLoan(_features(1), 1 ether);
+        vm.warp(block.timestamp + freePool.DECISION_TIMEOUT() + 1);
+        InferenceConsumer(payable(address(freePool))).reclaim(id);
+        vm.assertEq(uint256(freePool.applicationOf(id).decision), uint256(ILendingPool.Decision.EXPIRED), "closed");
+        vm.assertEq(freePool.claimableOf(alice), 0, "nothing to refund");
     }
 
-    function test_RevertWhen_RefundDecidedApplication() public {
+    function test_RevertWhen_ReclaimBeforeDeadline() public {
+        (uint256 id,) = _apply(alice, 1, 1 ether);
+        vm.expectRevert(abi.encodeWithSelector(InferenceConsumer.RequestNotFailed.selector, id, Status.PENDING));
+        _base().reclaim(id);
+        vm.assertEq(_decision(id), uint256(ILendingPool.Decision.PENDING), "still pending");
+    }
+
+    function test_RevertWhen_ReclaimDecidedApplication() public {
         (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
         _deliver(id, p, GOOD_SCORE);
         vm.warp(p.deadline + 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(ILendingPool.ApplicationNotPending.selector, id, ILendingPool.Decision.APPROVED)
-        );
-        pool.refundExpired(id, p);
+        vm.expectRevert(abi.encodeWithSelector(InferenceConsumer.RequestNotOpen.selector, id));
+        _base().reclaim(id);
+        vm.assertEq(_decision(id), uint256(ILendingPool.Decision.APPROVED), "decision stands");
+    }
+
+    function test_RevertWhen_ReclaimedTwice() public {
+        (uint256 id, RequestParams memory p) = _apply(alice, 1, 1 ether);
+        vm.warp(p.deadline + 1);
+        _base().reclaim(id);
+        vm.expectRevert(abi.encodeWithSelector(InferenceConsumer.RequestNotOpen.selector, id));
+        _base().reclaim(id);
+        vm.assertEq(pool.claimableOf(alice), PRICE, "refunded once");
     }
 
     function test_RevertWhen_DeliveringAfterDecisionTimeout() public {

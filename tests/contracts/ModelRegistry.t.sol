@@ -3,11 +3,24 @@ pragma solidity 0.8.37;
 
 import {BaseTest} from "./Base.t.sol";
 import {IInferenceHub, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
-import {IModelRegistry, ModelSpec, ModelTerms, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {
+    IModelRegistry,
+    ModelProvenance,
+    ModelSpec,
+    ModelTerms,
+    Mode
+} from "../../contracts/interfaces/IModelRegistry.sol";
 import {IOwned2Step} from "../../contracts/interfaces/IOwned2Step.sol";
 
 /// @notice Stands in for a ZK proof verifier: the registry only checks that it is a contract.
 contract MockVerifier {}
+
+/// @notice A squatter's verifier: "verifies" every proof.
+contract AcceptAnythingVerifier {
+    function verifyProof(bytes calldata, uint256[] calldata) external pure returns (bool) {
+        return true;
+    }
+}
 
 /// @notice Registration rules, immutability, deprecation, the hub's copy of the terms, enumeration.
 contract ModelRegistryTest is BaseTest {
@@ -53,9 +66,26 @@ contract ModelRegistryTest is BaseTest {
         s.allowedEnvironments[0] = ENV_A;
     }
 
+    /// @dev Commits to registering MODEL2 with `s` (vkHash from `vkHashFor`) and expects the reveal to fail with `err`.
     function _expectRegisterRevert(ModelSpec memory s, bytes memory err) internal {
+        _expectRevealRevert(MODEL2, s, vkHashFor(MODEL2, s), err);
+    }
+
+    /// @dev Commits `publisher` to registering `modelId` with `s` and rolls one block; the reveal is left to the test.
+    function _commitAs(address publisher, bytes32 modelId, ModelSpec memory s) internal returns (bytes32 salt) {
+        salt = keccak256(abi.encode("salt", publisher, modelId));
+        bytes32 c = models.registrationCommitment(modelId, s, vkHashFor(modelId, s), publisher, salt);
+        vm.prank(publisher);
+        models.commitRegistration(c);
+        vm.roll(block.number + 1);
+    }
+
+    function _expectRevealRevert(bytes32 modelId, ModelSpec memory s, bytes32 vkHash, bytes memory err) internal {
+        bytes32 salt = keccak256("salt");
+        models.commitRegistration(models.registrationCommitment(modelId, s, vkHash, address(this), salt));
+        vm.roll(block.number + 1);
         vm.expectRevert(err);
-        models.registerModel(MODEL2, s);
+        models.registerModel(modelId, s, vkHash, address(this), salt);
     }
 
     function _assertTermsEq(ModelTerms memory a, ModelTerms memory b, string memory what) internal pure {
@@ -82,8 +112,7 @@ contract ModelRegistryTest is BaseTest {
     //////////////////////////////////////////////////////////////*/
 
     function test_registerModel_storesTermsAndOwner() public {
-        vm.prank(alice);
-        models.registerModel(MODEL2, _valid());
+        registerModelAs(alice, MODEL2, _valid());
 
         ModelTerms memory t = models.termsOf(MODEL2);
         vm.assertEq(t.price, PRICE, "price");
@@ -93,20 +122,25 @@ contract ModelRegistryTest is BaseTest {
         vm.assertFalse(t.deprecated, "not deprecated");
         vm.assertFalse(t.envRestricted, "unrestricted");
         vm.assertTrue(t.exists, "exists");
-        (address modelOwner,,) = models.getModel(MODEL2);
-        vm.assertEq(modelOwner, alice, "caller owns it");
+        (address publisher,,) = models.getModel(MODEL2);
+        vm.assertEq(publisher, alice, "the committer publishes it");
+        ModelProvenance memory p = models.provenanceOf(MODEL2);
+        vm.assertEq(p.publisher, alice, "provenance: publisher");
+        vm.assertEq(p.registeredAt, block.number, "provenance: block");
+        vm.assertEq(p.verifierCodeHash, bytes32(0), "no verifier pinned");
+        vm.assertEq(p.vkHash, bytes32(0), "no verifying key");
     }
 
     function test_registerModel_emitsEventWithWholeSpec() public {
         ModelSpec memory s = _restrictedToEnvA();
+        bytes32 salt = _commitAs(alice, MODEL2, s);
         vm.expectEmit(true, true, true, true, address(models));
-        emit IModelRegistry.ModelRegistered(MODEL2, alice, s);
-        vm.prank(alice);
-        models.registerModel(MODEL2, s);
+        emit IModelRegistry.ModelRegistered(MODEL2, alice, s, bytes32(0), bytes32(0));
+        models.registerModel(MODEL2, s, bytes32(0), alice, salt);
     }
 
     function test_registerModel_pushesTermsToHub() public {
-        models.registerModel(MODEL2, _restrictedToEnvA());
+        registerModel(MODEL2, _restrictedToEnvA());
         _assertTermsEq(hub.modelTermsOf(MODEL2), models.termsOf(MODEL2), "hub copy == registry terms");
         vm.assertTrue(hub.modelTermsOf(MODEL2).envRestricted, "restriction reaches the hub");
     }
@@ -121,7 +155,7 @@ contract ModelRegistryTest is BaseTest {
         s.modes = ALL_MODES;
         s.scale = 1 << 63; // ZK needs a power of two; the largest fits uint64
         s.verifier = address(new MockVerifier());
-        models.registerModel(MODEL2, s);
+        registerModel(MODEL2, s);
 
         ModelTerms memory t = models.termsOf(MODEL2);
         vm.assertEq(t.inputBytes, 65_536, "max input");
@@ -135,7 +169,7 @@ contract ModelRegistryTest is BaseTest {
         s.modes = ZK_BIT;
         s.scale = 1 << 10;
         s.verifier = address(new MockVerifier());
-        models.registerModel(MODEL2, s);
+        registerModel(MODEL2, s);
         vm.assertEq(models.termsOf(MODEL2).modes, ZK_BIT, "zk only");
     }
 
@@ -144,7 +178,7 @@ contract ModelRegistryTest is BaseTest {
         s.modes = ZK_BIT | SINGLE_BIT;
         s.scale = 1;
         s.verifier = address(new MockVerifier());
-        models.registerModel(MODEL2, s);
+        registerModel(MODEL2, s);
         vm.assertEq(hub.verifierOf(MODEL2), s.verifier, "hub copy of the verifier");
     }
 
@@ -177,7 +211,7 @@ contract ModelRegistryTest is BaseTest {
         s.inputShape[0] = 2;
         s.inputShape[1] = 3;
         s.inputShape[2] = 4;
-        models.registerModel(MODEL2, s);
+        registerModel(MODEL2, s);
         vm.assertEq(models.termsOf(MODEL2).inputBytes, 8 * 2 * 3 * 4, "8 * product");
     }
 
@@ -187,7 +221,7 @@ contract ModelRegistryTest is BaseTest {
         ModelSpec memory m = _valid();
         m.inputShape = s;
         m.outputShape = s;
-        models.registerModel(MODEL2, m);
+        registerModel(MODEL2, m);
         ModelTerms memory t = models.termsOf(MODEL2);
         vm.assertEq(t.inputBytes, 8 * product, "input bytes");
         vm.assertEq(t.outputBytes, 8 * product, "output bytes");
@@ -200,18 +234,46 @@ contract ModelRegistryTest is BaseTest {
     function test_RevertWhen_HubNotSet() public {
         IModelRegistry fresh = deployModelRegistry(owner);
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.HubNotSet.selector));
-        fresh.registerModel(MODEL2, _valid());
+        fresh.registerModel(MODEL2, _valid(), bytes32(0), address(this), bytes32(0));
     }
 
     function test_RevertWhen_ModelIdZero() public {
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelIdZero.selector));
-        models.registerModel(bytes32(0), _valid());
+        _expectRevealRevert(
+            bytes32(0), _valid(), bytes32(0), abi.encodeWithSelector(IModelRegistry.ModelIdZero.selector)
+        );
+    }
+
+    function test_RevertWhen_PublisherZero() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.PublisherZero.selector));
+        models.registerModel(MODEL2, _valid(), bytes32(0), address(0), bytes32(0));
     }
 
     function test_RevertWhen_ModelAlreadyRegistered() public {
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, MODEL, address(this)));
+        ModelSpec memory s = _valid();
+        bytes32 salt = keccak256("alice's salt");
+        bytes32 c = models.registrationCommitment(MODEL, s, bytes32(0), alice, salt);
         vm.prank(alice);
-        models.registerModel(MODEL, _valid());
+        models.commitRegistration(c);
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, MODEL, address(this)));
+        models.registerModel(MODEL, s, bytes32(0), alice, salt);
+    }
+
+    function test_RevertWhen_ZkWithoutVkHash() public {
+        ModelSpec memory s = _valid();
+        s.modes = ZK_BIT;
+        s.scale = 1 << 10;
+        s.verifier = address(new MockVerifier());
+        _expectRevealRevert(
+            MODEL2, s, bytes32(0), abi.encodeWithSelector(IModelRegistry.VkHashInvalid.selector, ZK_BIT, bytes32(0))
+        );
+    }
+
+    function test_RevertWhen_VkHashWithoutZk() public {
+        bytes32 vk = keccak256("a verifying key");
+        _expectRevealRevert(
+            MODEL2, _valid(), vk, abi.encodeWithSelector(IModelRegistry.VkHashInvalid.selector, uint8(3), vk)
+        );
     }
 
     function test_RevertWhen_UriEmpty() public {
@@ -345,6 +407,283 @@ contract ModelRegistryTest is BaseTest {
     }
 
     /*//////////////////////////////////////////////////////////////
+                        COMMIT-REVEAL, PUBLISHER
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev The publisher's ZK entry for MODEL2 with `verifier`, and the commitment it makes.
+    function _zkSpec(address verifier) internal pure returns (ModelSpec memory s) {
+        s = _valid();
+        s.modes = ZK_BIT | SINGLE_BIT;
+        s.scale = 1 << 20;
+        s.verifier = verifier;
+    }
+
+    // Actors of the squatting exploit (storage, so the legacy pipeline's stack holds the test).
+    address internal publisher_;
+    address internal squatter_;
+    address internal honestVerifier_;
+    address internal squatVerifier_;
+    bytes32 internal constant VK = keccak256("publisher's verifying key");
+    bytes32 internal constant SALT = keccak256("publisher's secret salt");
+    bytes32 internal constant SQUAT_SALT = keccak256("squatter's salt");
+
+    /// @dev What the squatter would like to register: its own price and an accept-anything verifier.
+    function _squatSpec() internal view returns (ModelSpec memory s) {
+        s = _zkSpec(squatVerifier_);
+        s.price = 1 wei;
+    }
+
+    /// @dev A squatter watches the mempool and copies a publisher's registration at each step. Every copy fails or
+    ///      registers the publisher's own entry; and a verifier whose code changes after registration is detected.
+    function test_exploit_modelSquattingFails() public {
+        publisher_ = makeAddr("publisher");
+        squatter_ = makeAddr("squatter");
+        honestVerifier_ = address(new MockVerifier());
+        squatVerifier_ = address(new AcceptAnythingVerifier());
+
+        _squatterCopiesTheCommit();
+        vm.roll(block.number + 1);
+        _squatterFrontRunsTheReveal();
+        _entryIsThePublishers();
+
+        // One block later the squatter's own, now mature, commitment is refused: the id is taken.
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, MODEL2, publisher_));
+        vm.prank(squatter_);
+        models.registerModel(MODEL2, _squatSpec(), VK, squatter_, SQUAT_SALT);
+        // Nor can it deprecate the publisher's model.
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.NotModelPublisher.selector, MODEL2, squatter_, publisher_)
+        );
+        vm.prank(squatter_);
+        models.deprecateModel(MODEL2);
+
+        _changedVerifierCodeIsDetected();
+    }
+
+    /// @dev Step 1 in the mempool: the commitment hides the id. Copying it stores the copy under the squatter, which
+    ///      can only ever reveal an entry naming the publisher (the hash binds it); the publisher's own commitment and
+    ///      its age are untouched, and not even a re-send refreshes (so delays) it.
+    function _squatterCopiesTheCommit() internal {
+        bytes32 c = models.registrationCommitment(MODEL2, _zkSpec(honestVerifier_), VK, publisher_, SALT);
+        vm.prank(publisher_);
+        models.commitRegistration(c);
+        vm.prank(squatter_);
+        models.commitRegistration(c);
+        vm.assertEq(models.commitmentBlockOf(publisher_, c), block.number, "the publisher's commitment stands");
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.CommitmentExists.selector, publisher_, c, block.number));
+        vm.prank(publisher_);
+        models.commitRegistration(c);
+    }
+
+    /// @dev Step 2 in the mempool: the id is now public and the squatter front-runs the reveal.
+    function _squatterFrontRunsTheReveal() internal {
+        ModelSpec memory theirs = _zkSpec(honestVerifier_);
+        ModelSpec memory squat = _squatSpec();
+        bytes32 squatC = models.registrationCommitment(MODEL2, squat, VK, squatter_, SQUAT_SALT);
+        // (a) its own price and verifier, with no commitment: refused;
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.CommitmentNotFound.selector, squatter_, squatC));
+        vm.prank(squatter_);
+        models.registerModel(MODEL2, squat, VK, squatter_, SQUAT_SALT);
+        // (b) committing now, in the reveal's block, and revealing at once: too new;
+        vm.prank(squatter_);
+        models.commitRegistration(squatC);
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.CommitmentTooNew.selector, squatC, block.number, block.number)
+        );
+        vm.prank(squatter_);
+        models.registerModel(MODEL2, squat, VK, squatter_, SQUAT_SALT);
+        // (c) the publisher's exact values under its own name (riding the copied commitment): not its commitment;
+        bytes32 renamed = models.registrationCommitment(MODEL2, theirs, VK, squatter_, SALT);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.CommitmentNotFound.selector, squatter_, renamed));
+        vm.prank(squatter_);
+        models.registerModel(MODEL2, theirs, VK, squatter_, SALT);
+        // (d) naming the publisher but swapping in its own verifier and price: the commitment does not match;
+        bytes32 swapped = models.registrationCommitment(MODEL2, squat, VK, publisher_, SALT);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.CommitmentNotFound.selector, publisher_, swapped));
+        vm.prank(squatter_);
+        models.registerModel(MODEL2, squat, VK, publisher_, SALT);
+        // (e) replaying the publisher's reveal verbatim, first: it registers the publisher's entry.
+        vm.prank(squatter_);
+        models.registerModel(MODEL2, theirs, VK, publisher_, SALT);
+    }
+
+    function _entryIsThePublishers() internal view {
+        (address registeredBy, ModelSpec memory got, ModelTerms memory t) = models.getModel(MODEL2);
+        vm.assertEq(registeredBy, publisher_, "the publisher owns the entry");
+        vm.assertEq(got.verifier, honestVerifier_, "the publisher's verifier");
+        vm.assertEq(t.price, PRICE, "the publisher's price");
+        vm.assertEq(hub.verifierOf(MODEL2), honestVerifier_, "the hub's copy is the publisher's verifier");
+        ModelProvenance memory p = models.provenanceOf(MODEL2);
+        vm.assertEq(p.publisher, publisher_, "provenance names the publisher");
+        vm.assertEq(p.verifierCodeHash, honestVerifier_.codehash, "verifier code pinned");
+        vm.assertEq(p.vkHash, VK, "verifying key pinned");
+    }
+
+    /// @dev The verifier passes its check while its code is the pinned code, and is caught once the code at that
+    ///      address differs (a metamorphic redeploy).
+    function _changedVerifierCodeIsDetected() internal {
+        vm.assertEq(models.checkVerifier(MODEL2), honestVerifier_, "intact verifier");
+        bytes32 pinned = models.provenanceOf(MODEL2).verifierCodeHash;
+        vm.etch(honestVerifier_, squatVerifier_.code);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IModelRegistry.VerifierCodeChanged.selector, MODEL2, honestVerifier_, pinned, squatVerifier_.codehash
+            )
+        );
+        models.checkVerifier(MODEL2);
+    }
+
+    function test_commitRegistration_recordsBlockAndEmits() public {
+        bytes32 c = keccak256("a commitment");
+        vm.expectEmit(true, true, true, true, address(models));
+        emit IModelRegistry.RegistrationCommitted(alice, c);
+        vm.prank(alice);
+        models.commitRegistration(c);
+        vm.assertEq(models.commitmentBlockOf(alice, c), block.number, "block recorded");
+        vm.assertEq(models.commitmentBlockOf(outsider, c), 0, "under the committer only");
+    }
+
+    function test_registerModel_consumesCommitment() public {
+        ModelSpec memory s = _valid();
+        bytes32 salt = keccak256("salt");
+        bytes32 c = models.registrationCommitment(MODEL2, s, bytes32(0), alice, salt);
+        vm.prank(alice);
+        models.commitRegistration(c);
+        vm.roll(block.number + 1);
+        models.registerModel(MODEL2, s, bytes32(0), alice, salt); // a relayer (this contract) reveals for alice
+        vm.assertEq(models.commitmentBlockOf(alice, c), 0, "used up");
+        (address publisher,,) = models.getModel(MODEL2);
+        vm.assertEq(publisher, alice, "the committer, not the relayer, publishes");
+    }
+
+    function test_registrationCommitment_bindsEveryValue() public view {
+        ModelSpec memory s = _valid();
+        bytes32 base = models.registrationCommitment(MODEL2, s, bytes32(0), alice, bytes32(0));
+        bytes32 expected = keccak256(
+            abi.encode(block.chainid, address(models), MODEL2, keccak256(abi.encode(s)), bytes32(0), alice, bytes32(0))
+        );
+        vm.assertEq(base, expected, "documented formula");
+        vm.assertTrue(base != models.registrationCommitment(MODEL3, s, bytes32(0), alice, bytes32(0)), "id");
+        vm.assertTrue(base != models.registrationCommitment(MODEL2, s, bytes32(uint256(1)), alice, bytes32(0)), "vk");
+        vm.assertTrue(base != models.registrationCommitment(MODEL2, s, bytes32(0), bob(), bytes32(0)), "publisher");
+        vm.assertTrue(base != models.registrationCommitment(MODEL2, s, bytes32(0), alice, bytes32(uint256(1))), "salt");
+        s.price += 1;
+        vm.assertTrue(base != models.registrationCommitment(MODEL2, s, bytes32(0), alice, bytes32(0)), "terms");
+    }
+
+    function bob() internal pure returns (address) {
+        return address(0xB0B);
+    }
+
+    function test_RevertWhen_CommitmentZero() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.CommitmentZero.selector));
+        models.commitRegistration(bytes32(0));
+    }
+
+    function test_RevertWhen_RevealInCommitBlock() public {
+        ModelSpec memory s = _valid();
+        bytes32 c = models.registrationCommitment(MODEL2, s, bytes32(0), address(this), bytes32(0));
+        models.commitRegistration(c);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.CommitmentTooNew.selector, c, block.number, block.number));
+        models.registerModel(MODEL2, s, bytes32(0), address(this), bytes32(0));
+    }
+
+    function test_RevertWhen_CommitmentReused() public {
+        ModelSpec memory s = _valid();
+        bytes32 c = models.registrationCommitment(MODEL2, s, bytes32(0), address(this), bytes32(0));
+        models.commitRegistration(c);
+        vm.roll(block.number + 1);
+        models.registerModel(MODEL2, s, bytes32(0), address(this), bytes32(0));
+        models.deprecateModel(MODEL2);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, MODEL2, address(this)));
+        models.registerModel(MODEL2, s, bytes32(0), address(this), bytes32(0));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            VERIFIER PINNING
+    //////////////////////////////////////////////////////////////*/
+
+    function test_registerModel_zkPinsVerifierCodeAndVkHash() public {
+        address verifier = address(new MockVerifier());
+        ModelSpec memory s = _zkSpec(verifier);
+        bytes32 vk = vkHashFor(MODEL2, s);
+        bytes32 salt = _commitAs(address(this), MODEL2, s);
+        vm.expectEmit(true, true, true, true, address(models));
+        emit IModelRegistry.ModelRegistered(MODEL2, address(this), s, verifier.codehash, vk);
+        models.registerModel(MODEL2, s, vk, address(this), salt);
+        ModelProvenance memory p = models.provenanceOf(MODEL2);
+        vm.assertEq(p.verifierCodeHash, verifier.codehash, "code hash");
+        vm.assertTrue(p.verifierCodeHash != bytes32(0), "a real hash");
+        vm.assertEq(p.vkHash, vk, "vk hash");
+        vm.assertEq(models.checkVerifier(MODEL2), verifier, "intact");
+    }
+
+    function test_RevertWhen_CheckVerifierOfModelWithoutZk() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelHasNoVerifier.selector, MODEL));
+        models.checkVerifier(MODEL);
+    }
+
+    function test_RevertWhen_CheckVerifierOfUnknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, MODEL2));
+        models.checkVerifier(MODEL2);
+    }
+
+    function test_RevertWhen_ProvenanceOfUnknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, MODEL2));
+        models.provenanceOf(MODEL2);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                MIRRORS
+    //////////////////////////////////////////////////////////////*/
+
+    function test_addMirror_appendsAndEmits() public {
+        vm.expectEmit(true, true, true, true, address(models));
+        emit IModelRegistry.MirrorAdded(MODEL, 0, "https://mirror.example/test.onnx");
+        vm.prank(owner);
+        models.addMirror(MODEL, "https://mirror.example/test.onnx");
+        vm.prank(owner);
+        models.addMirror(MODEL, "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi");
+        string[] memory m = models.mirrorsOf(MODEL);
+        vm.assertEq(m.length, 2, "two mirrors");
+        vm.assertEq(bytes(m[0]), bytes("https://mirror.example/test.onnx"), "first");
+        (, ModelSpec memory s,) = models.getModel(MODEL);
+        vm.assertEq(bytes(s.uri), bytes(_valid().uri), "the spec's uri is unchanged");
+    }
+
+    function test_RevertWhen_AddMirrorByNonOwner() public {
+        vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, address(this), owner));
+        models.addMirror(MODEL, "https://mirror.example/test.onnx"); // not even the publisher
+    }
+
+    function test_RevertWhen_AddMirrorForUnknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, MODEL2));
+        vm.prank(owner);
+        models.addMirror(MODEL2, "https://mirror.example/x.onnx");
+    }
+
+    function test_RevertWhen_MirrorUriInvalid() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.UriInvalid.selector, 0, 512));
+        vm.prank(owner);
+        models.addMirror(MODEL, "");
+        string memory long = _uri(513);
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.UriInvalid.selector, 513, 512));
+        vm.prank(owner);
+        models.addMirror(MODEL, long);
+    }
+
+    function test_RevertWhen_TooManyMirrors() public {
+        vm.startPrank(owner);
+        for (uint256 i; i < 16; ++i) {
+            models.addMirror(MODEL, "https://mirror.example/test.onnx");
+        }
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.TooManyMirrors.selector, MODEL, 16));
+        models.addMirror(MODEL, "https://mirror.example/test.onnx");
+        vm.stopPrank();
+    }
+
+    /*//////////////////////////////////////////////////////////////
                                GETMODEL
     //////////////////////////////////////////////////////////////*/
 
@@ -360,11 +699,10 @@ contract ModelRegistryTest is BaseTest {
         s.price = 123 gwei;
         s.modes = ALL_MODES;
         s.verifier = address(new MockVerifier());
-        vm.prank(alice);
-        models.registerModel(MODEL2, s);
+        registerModelAs(alice, MODEL2, s);
 
-        (address modelOwner, ModelSpec memory got, ModelTerms memory t) = models.getModel(MODEL2);
-        vm.assertEq(modelOwner, alice, "owner");
+        (address publisher, ModelSpec memory got, ModelTerms memory t) = models.getModel(MODEL2);
+        vm.assertEq(publisher, alice, "publisher");
         vm.assertEq(abi.encode(got), abi.encode(s), "spec round-trips");
         vm.assertEq(bytes(got.uri), bytes(s.uri), "uri");
         vm.assertEq(got.verifier, s.verifier, "verifier");
@@ -389,7 +727,7 @@ contract ModelRegistryTest is BaseTest {
     //////////////////////////////////////////////////////////////*/
 
     function test_isEnvironmentAllowed_restrictedModel() public {
-        models.registerModel(MODEL2, _restrictedToEnvA());
+        registerModel(MODEL2, _restrictedToEnvA());
         vm.assertTrue(models.isEnvironmentAllowed(MODEL2, ENV_A), "listed env allowed");
         vm.assertFalse(models.isEnvironmentAllowed(MODEL2, ENV_B), "other env refused");
         vm.assertFalse(models.isEnvironmentAllowed(MODEL2, bytes32(0)), "zero env refused");
@@ -447,8 +785,8 @@ contract ModelRegistryTest is BaseTest {
         models.deprecateModel(MODEL2);
     }
 
-    function test_RevertWhen_DeprecatingByNonOwner() public {
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.NotModelOwner.selector, MODEL, owner, address(this)));
+    function test_RevertWhen_DeprecatingByNonPublisher() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.NotModelPublisher.selector, MODEL, owner, address(this)));
         vm.prank(owner); // the registry's owner has no power over models
         models.deprecateModel(MODEL);
     }
@@ -461,8 +799,12 @@ contract ModelRegistryTest is BaseTest {
 
     function test_RevertWhen_RegisteringDeprecatedId() public {
         models.deprecateModel(MODEL);
-        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, MODEL, address(this)));
-        models.registerModel(MODEL, _valid());
+        _expectRevealRevert(
+            MODEL,
+            _valid(),
+            bytes32(0),
+            abi.encodeWithSelector(IModelRegistry.ModelAlreadyRegistered.selector, MODEL, address(this))
+        );
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -554,9 +896,8 @@ contract ModelRegistryTest is BaseTest {
 
     function test_modelIdAt_registrationOrder() public {
         vm.assertEq(models.modelCount(), 1, "base model");
-        models.registerModel(MODEL3, _valid());
-        vm.prank(alice);
-        models.registerModel(MODEL2, _valid());
+        registerModel(MODEL3, _valid());
+        registerModelAs(alice, MODEL2, _valid());
 
         vm.assertEq(models.modelCount(), 3, "count");
         vm.assertEq(models.modelIdAt(0), MODEL, "first");

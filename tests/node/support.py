@@ -12,9 +12,9 @@ from web3.types import RPCEndpoint
 
 from verinfer.chain import lottery
 from verinfer.chain.system import System
-from verinfer.types import Deployment, Mode, ModelSpec
+from verinfer.types import Deployment, Mode, ModelId, ModelSpec
 
-MODEL_ID = Web3.keccak(text="onnx bytes of the integration test model")
+MODEL_ID = ModelId(Web3.keccak(text="onnx bytes of the integration test model"))
 ENV_HASH = Web3.keccak(text="env: onnxruntime cpu, 1 thread")
 PRICE = 10**16
 SCALE = 1_000_000

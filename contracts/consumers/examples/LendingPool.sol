@@ -2,59 +2,19 @@
 pragma solidity ^0.8.24;
 
 import {InferenceConsumer} from "../InferenceConsumer.sol";
-import {IInferenceHub, RequestParams, Status} from "../../interfaces/IInferenceHub.sol";
+import {ILendingPool} from "./ILendingPool.sol";
+import {IInferenceHub, Status} from "../../interfaces/IInferenceHub.sol";
 import {ModelTerms, Mode} from "../../interfaces/IModelRegistry.sol";
 import {TensorCodec} from "../../lib/TensorCodec.sol";
 
 /// @title LendingPool
 /// @notice Example consumer: a pool that lends its ETH only to applicants whose credit-risk score, computed by a
-///         registered model and delivered through the hub, is below a threshold.
+///         registered model and delivered through the hub, is below a threshold. See {ILendingPool}.
 /// @dev The model's output is the class-probability tensor of the credit model; element `scoreIndex` is the
-///      probability of default in the model's fixed-point scale.
-contract LendingPool is InferenceConsumer {
-    /*//////////////////////////////////////////////////////////////
-                                 TYPES
-    //////////////////////////////////////////////////////////////*/
-
-    enum Decision {
-        NONE,
-        PENDING,
-        APPROVED,
-        REFUSED_SCORE,
-        REFUSED_LIQUIDITY,
-        EXPIRED
-    }
-
-    /// @dev Layout: [0..159] applicant | [160..167] decision | [168..231] score; second slot amount; third slot fee.
-    struct Application {
-        address applicant;
-        Decision decision;
-        int64 score;
-        uint256 amount;
-        uint256 fee;
-    }
-
-    /*//////////////////////////////////////////////////////////////
-                                 ERRORS
-    //////////////////////////////////////////////////////////////*/
-
-    error AmountZero();
-    error ApplicationUnknown(uint256 requestId);
-    error ApplicationNotPending(uint256 requestId, Decision decision);
-    error ScoreIndexOutOfRange(uint256 scoreIndex, uint256 outputs);
-    error RequestNotRefundable(uint256 requestId, Status status);
-    error NothingToClaim(address borrower);
-    error TransferFailed(address to, uint256 amount);
-
-    /*//////////////////////////////////////////////////////////////
-                                 EVENTS
-    //////////////////////////////////////////////////////////////*/
-
-    event LoanRequested(uint256 indexed requestId, address indexed applicant, uint256 amount);
-    event LoanDecided(uint256 indexed requestId, address indexed applicant, Decision decision, int64 score);
-    event LoanClaimed(address indexed borrower, uint256 amount);
-    event ApplicationExpired(uint256 indexed requestId, address indexed applicant, uint256 feeRefunded);
-
+///      probability of default in the model's fixed-point scale. A request that ends without a score is settled by
+///      the consumer base (`reclaim`, anyone may call it), which runs `_onInferenceFailed` here: the application
+///      expires and its fee becomes claimable by the applicant.
+contract LendingPool is ILendingPool, InferenceConsumer {
     /*//////////////////////////////////////////////////////////////
                                IMMUTABLES
     //////////////////////////////////////////////////////////////*/
@@ -89,8 +49,7 @@ contract LendingPool is InferenceConsumer {
     /// @notice Funds the pool.
     receive() external payable {}
 
-    /// @notice Applies for a loan of `amount` wei; `features` are the applicant's fixed-point features. `msg.value`
-    ///         pays the inference fee.
+    /// @inheritdoc ILendingPool
     function applyForLoan(int64[] calldata features, uint256 amount) external payable returns (uint256 requestId) {
         if (amount == 0) revert AmountZero();
         requestId = _requestInference(
@@ -107,7 +66,7 @@ contract LendingPool is InferenceConsumer {
         emit LoanRequested(requestId, msg.sender, amount);
     }
 
-    /// @notice Sends the caller's approved loan.
+    /// @inheritdoc ILendingPool
     function claim() external returns (uint256 amount) {
         amount = _claimable[msg.sender];
         if (amount == 0) revert NothingToClaim(msg.sender);
@@ -116,23 +75,6 @@ contract LendingPool is InferenceConsumer {
         emit LoanClaimed(msg.sender, amount);
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed(msg.sender, amount);
-    }
-
-    /// @notice Closes an application whose request timed out and gives the applicant its fee back (claimable).
-    ///         Anyone may call it after the deadline; `params` are the request's, from its `InferenceRequested` event.
-    function refundExpired(uint256 requestId, RequestParams calldata params) external {
-        Application storage app = _applications[requestId];
-        if (app.decision != Decision.PENDING) revert ApplicationNotPending(requestId, app.decision);
-        Status status = _hub.statusOf(requestId);
-        if (status != Status.PENDING && status != Status.REFUNDED) revert RequestNotRefundable(requestId, status);
-        app.decision = Decision.EXPIRED;
-        _committed += app.fee;
-        _claimable[app.applicant] += app.fee;
-        emit ApplicationExpired(requestId, app.applicant, app.fee);
-        // Someone may have reclaimed the fee on the hub already; otherwise do it now (it reverts, undoing the above,
-        // before the deadline or with wrong parameters).
-        if (status == Status.PENDING) _hub.reclaimFee(requestId, params);
-        if (_hub.balanceOf(address(this)) != 0) _withdrawFromHub(payable(address(this)));
     }
 
     function _onInferenceResult(uint256 requestId, bytes calldata output) internal override {
@@ -155,17 +97,30 @@ contract LendingPool is InferenceConsumer {
         emit LoanDecided(requestId, app.applicant, decision, score);
     }
 
-    /// @notice An application by its request id.
+    /// @dev The base reclaimed the fee into this pool's hub balance (or the hub refunded it): the application expires
+    ///      and the fee is the applicant's. The base runs this at most once per request, and only for an open one,
+    ///      so the application is still PENDING.
+    function _onInferenceFailed(uint256 requestId, Status) internal override {
+        Application storage app = _applications[requestId];
+        app.decision = Decision.EXPIRED;
+        _committed += app.fee;
+        _claimable[app.applicant] += app.fee;
+        emit ApplicationExpired(requestId, app.applicant, app.fee);
+        // A free model's request refunds nothing, and withdrawing nothing reverts: that would leave it PENDING forever.
+        if (_hub.balanceOf(address(this)) != 0) _withdrawFromHub(payable(address(this)));
+    }
+
+    /// @inheritdoc ILendingPool
     function applicationOf(uint256 requestId) external view returns (Application memory) {
         return _applications[requestId];
     }
 
-    /// @notice Approved ETH `borrower` can claim.
+    /// @inheritdoc ILendingPool
     function claimableOf(address borrower) external view returns (uint256) {
         return _claimable[borrower];
     }
 
-    /// @notice ETH available for new loans.
+    /// @inheritdoc ILendingPool
     function liquidity() external view returns (uint256) {
         return address(this).balance - _committed;
     }

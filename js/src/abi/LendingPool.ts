@@ -109,7 +109,7 @@ export const lendingPoolAbi = [
       {
         "name": "",
         "type": "tuple",
-        "internalType": "struct LendingPool.Application",
+        "internalType": "struct ILendingPool.Application",
         "components": [
           {
             "name": "applicant",
@@ -119,7 +119,7 @@ export const lendingPoolAbi = [
           {
             "name": "decision",
             "type": "uint8",
-            "internalType": "enum LendingPool.Decision"
+            "internalType": "enum ILendingPool.Decision"
           },
           {
             "name": "score",
@@ -359,81 +359,6 @@ export const lendingPoolAbi = [
     "stateMutability": "nonpayable"
   },
   {
-    "type": "function",
-    "name": "refundExpired",
-    "inputs": [
-      {
-        "name": "requestId",
-        "type": "uint256",
-        "internalType": "uint256"
-      },
-      {
-        "name": "params",
-        "type": "tuple",
-        "internalType": "struct RequestParams",
-        "components": [
-          {
-            "name": "modelId",
-            "type": "bytes32",
-            "internalType": "bytes32"
-          },
-          {
-            "name": "inputHash",
-            "type": "bytes32",
-            "internalType": "bytes32"
-          },
-          {
-            "name": "requester",
-            "type": "address",
-            "internalType": "address"
-          },
-          {
-            "name": "fee",
-            "type": "uint256",
-            "internalType": "uint256"
-          },
-          {
-            "name": "deadline",
-            "type": "uint64",
-            "internalType": "uint64"
-          },
-          {
-            "name": "callbackGasLimit",
-            "type": "uint32",
-            "internalType": "uint32"
-          },
-          {
-            "name": "outputBytes",
-            "type": "uint32",
-            "internalType": "uint32"
-          },
-          {
-            "name": "mode",
-            "type": "uint8",
-            "internalType": "enum Mode"
-          },
-          {
-            "name": "redundancy",
-            "type": "uint8",
-            "internalType": "uint8"
-          },
-          {
-            "name": "envRestricted",
-            "type": "bool",
-            "internalType": "bool"
-          },
-          {
-            "name": "lottery",
-            "type": "uint256",
-            "internalType": "uint256"
-          }
-        ]
-      }
-    ],
-    "outputs": [],
-    "stateMutability": "nonpayable"
-  },
-  {
     "type": "event",
     "name": "ApplicationExpired",
     "inputs": [
@@ -497,7 +422,7 @@ export const lendingPoolAbi = [
         "name": "decision",
         "type": "uint8",
         "indexed": false,
-        "internalType": "enum LendingPool.Decision"
+        "internalType": "enum ILendingPool.Decision"
       },
       {
         "name": "score",
@@ -588,7 +513,7 @@ export const lendingPoolAbi = [
       {
         "name": "decision",
         "type": "uint8",
-        "internalType": "enum LendingPool.Decision"
+        "internalType": "enum ILendingPool.Decision"
       }
     ]
   },
@@ -665,22 +590,6 @@ export const lendingPoolAbi = [
         "name": "requestId",
         "type": "uint256",
         "internalType": "uint256"
-      }
-    ]
-  },
-  {
-    "type": "error",
-    "name": "RequestNotRefundable",
-    "inputs": [
-      {
-        "name": "requestId",
-        "type": "uint256",
-        "internalType": "uint256"
-      },
-      {
-        "name": "status",
-        "type": "uint8",
-        "internalType": "enum Status"
       }
     ]
   },

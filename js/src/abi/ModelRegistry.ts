@@ -39,6 +39,19 @@ export const modelRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "MAX_MIRRORS",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MAX_RANK",
     "inputs": [],
     "outputs": [
@@ -85,6 +98,80 @@ export const modelRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "addMirror",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "uri",
+        "type": "string",
+        "internalType": "string"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
+    "name": "checkVerifier",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "verifier",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "commitRegistration",
+    "inputs": [
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
+    "name": "commitmentBlockOf",
+    "inputs": [
+      {
+        "name": "publisher",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "deprecateModel",
     "inputs": [
       {
@@ -108,7 +195,7 @@ export const modelRegistryAbi = [
     ],
     "outputs": [
       {
-        "name": "owner",
+        "name": "publisher",
         "type": "address",
         "internalType": "address"
       },
@@ -267,6 +354,25 @@ export const modelRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "mirrorsOf",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "string[]",
+        "internalType": "string[]"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "modelCount",
     "inputs": [],
     "outputs": [
@@ -319,6 +425,47 @@ export const modelRegistryAbi = [
         "name": "",
         "type": "address",
         "internalType": "address"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "provenanceOf",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "tuple",
+        "internalType": "struct ModelProvenance",
+        "components": [
+          {
+            "name": "publisher",
+            "type": "address",
+            "internalType": "address"
+          },
+          {
+            "name": "registeredAt",
+            "type": "uint64",
+            "internalType": "uint64"
+          },
+          {
+            "name": "verifierCodeHash",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "vkHash",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          }
+        ]
       }
     ],
     "stateMutability": "view"
@@ -378,10 +525,106 @@ export const modelRegistryAbi = [
             "internalType": "address"
           }
         ]
+      },
+      {
+        "name": "vkHash",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "publisher",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "salt",
+        "type": "bytes32",
+        "internalType": "bytes32"
       }
     ],
     "outputs": [],
     "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
+    "name": "registrationCommitment",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "spec",
+        "type": "tuple",
+        "internalType": "struct ModelSpec",
+        "components": [
+          {
+            "name": "uri",
+            "type": "string",
+            "internalType": "string"
+          },
+          {
+            "name": "inputShape",
+            "type": "uint32[]",
+            "internalType": "uint32[]"
+          },
+          {
+            "name": "outputShape",
+            "type": "uint32[]",
+            "internalType": "uint32[]"
+          },
+          {
+            "name": "scale",
+            "type": "uint64",
+            "internalType": "uint64"
+          },
+          {
+            "name": "price",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
+            "name": "modes",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "allowedEnvironments",
+            "type": "bytes32[]",
+            "internalType": "bytes32[]"
+          },
+          {
+            "name": "verifier",
+            "type": "address",
+            "internalType": "address"
+          }
+        ]
+      },
+      {
+        "name": "vkHash",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "publisher",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "salt",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "stateMutability": "view"
   },
   {
     "type": "function",
@@ -485,6 +728,31 @@ export const modelRegistryAbi = [
   },
   {
     "type": "event",
+    "name": "MirrorAdded",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "indexed": true,
+        "internalType": "bytes32"
+      },
+      {
+        "name": "index",
+        "type": "uint256",
+        "indexed": false,
+        "internalType": "uint256"
+      },
+      {
+        "name": "uri",
+        "type": "string",
+        "indexed": false,
+        "internalType": "string"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
     "name": "ModelDeprecated",
     "inputs": [
       {
@@ -507,7 +775,7 @@ export const modelRegistryAbi = [
         "internalType": "bytes32"
       },
       {
-        "name": "owner",
+        "name": "publisher",
         "type": "address",
         "indexed": true,
         "internalType": "address"
@@ -559,6 +827,18 @@ export const modelRegistryAbi = [
             "internalType": "address"
           }
         ]
+      },
+      {
+        "name": "verifierCodeHash",
+        "type": "bytes32",
+        "indexed": false,
+        "internalType": "bytes32"
+      },
+      {
+        "name": "vkHash",
+        "type": "bytes32",
+        "indexed": false,
+        "internalType": "bytes32"
       }
     ],
     "anonymous": false
@@ -602,6 +882,25 @@ export const modelRegistryAbi = [
     "anonymous": false
   },
   {
+    "type": "event",
+    "name": "RegistrationCommitted",
+    "inputs": [
+      {
+        "name": "publisher",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      },
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "indexed": true,
+        "internalType": "bytes32"
+      }
+    ],
+    "anonymous": false
+  },
+  {
     "type": "error",
     "name": "CallerNotOwner",
     "inputs": [
@@ -632,6 +931,69 @@ export const modelRegistryAbi = [
         "internalType": "address"
       }
     ]
+  },
+  {
+    "type": "error",
+    "name": "CommitmentExists",
+    "inputs": [
+      {
+        "name": "publisher",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "committedAt",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "CommitmentNotFound",
+    "inputs": [
+      {
+        "name": "publisher",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "CommitmentTooNew",
+    "inputs": [
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "committedAt",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "blockNumber",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "CommitmentZero",
+    "inputs": []
   },
   {
     "type": "error",
@@ -703,9 +1065,20 @@ export const modelRegistryAbi = [
         "internalType": "bytes32"
       },
       {
-        "name": "owner",
+        "name": "publisher",
         "type": "address",
         "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "ModelHasNoVerifier",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
       }
     ]
   },
@@ -743,7 +1116,7 @@ export const modelRegistryAbi = [
   },
   {
     "type": "error",
-    "name": "NotModelOwner",
+    "name": "NotModelPublisher",
     "inputs": [
       {
         "name": "modelId",
@@ -756,7 +1129,7 @@ export const modelRegistryAbi = [
         "internalType": "address"
       },
       {
-        "name": "owner",
+        "name": "publisher",
         "type": "address",
         "internalType": "address"
       }
@@ -765,6 +1138,11 @@ export const modelRegistryAbi = [
   {
     "type": "error",
     "name": "OwnerZero",
+    "inputs": []
+  },
+  {
+    "type": "error",
+    "name": "PublisherZero",
     "inputs": []
   },
   {
@@ -870,6 +1248,22 @@ export const modelRegistryAbi = [
   },
   {
     "type": "error",
+    "name": "TooManyMirrors",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "max",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "UriInvalid",
     "inputs": [
       {
@@ -886,6 +1280,32 @@ export const modelRegistryAbi = [
   },
   {
     "type": "error",
+    "name": "VerifierCodeChanged",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "verifier",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "pinned",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "actual",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "VerifierInvalid",
     "inputs": [
       {
@@ -897,6 +1317,22 @@ export const modelRegistryAbi = [
         "name": "verifier",
         "type": "address",
         "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "VkHashInvalid",
+    "inputs": [
+      {
+        "name": "modes",
+        "type": "uint8",
+        "internalType": "uint8"
+      },
+      {
+        "name": "vkHash",
+        "type": "bytes32",
+        "internalType": "bytes32"
       }
     ]
   }

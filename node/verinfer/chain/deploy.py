@@ -1,5 +1,6 @@
-"""Deploys the system (ModelRegistry, NodeRegistry, InferenceHub), wires the hub into both registries, and records the
-deployment in `deployments/<chainId>.json` at the repository root, which `load_deployment` reads back.
+"""Deploys the system (ModelRegistry, NodeRegistry, InferenceHub), wires the hub into both registries, hands all three
+to a Timelock (proposer: the deployer), and records the deployment in `deployments/<chainId>.json` at the repository
+root, which `load_deployment` reads back. Owner actions afterwards go through `verinfer.chain.governance`.
 
     verinfer deploy --rpc-url http://127.0.0.1:8545 --private-key 0x...
 
@@ -22,8 +23,15 @@ from verinfer.chain.artifacts import find_repo_root, load_artifact
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import TxSender, connect
 from verinfer.errors import ChainError, ConfigError
-from verinfer.keys import devnet_account
-from verinfer.types import DeployConfig, DeployedContract, Deployment, HubParams
+from verinfer.keys import DEVNET_CHAIN_IDS, devnet_account
+from verinfer.types import (
+    DEVNET_TIMELOCK_DELAY,
+    PRODUCTION_TIMELOCK_DELAY,
+    DeployConfig,
+    DeployedContract,
+    Deployment,
+    HubParams,
+)
 
 __all__ = [  # DeployConfig lives in verinfer.types (the CLI reads its defaults without loading web3); re-exported here
     "ENV_DEPLOYMENTS",
@@ -35,16 +43,27 @@ __all__ = [  # DeployConfig lives in verinfer.types (the CLI reads its defaults 
     "from_json",
     "load_deployment",
     "save_deployment",
+    "timelock_delay_for",
     "to_json",
 ]
 
 ENV_DEPLOYMENTS = "VERINFER_DEPLOYMENTS"
 
 
+def timelock_delay_for(chain_id: int, config: DeployConfig) -> int:
+    """The configured timelock delay, or the default for the chain (short on devnets, 2 days elsewhere)."""
+    if config.timelock_delay is not None:
+        return config.timelock_delay
+    return DEVNET_TIMELOCK_DELAY if chain_id in DEVNET_CHAIN_IDS else PRODUCTION_TIMELOCK_DELAY
+
+
 def deploy(sender: TxSender, config: DeployConfig | None = None) -> Deployment:
-    """Deploys and wires the three contracts from `sender`'s account; returns where they live."""
+    """Deploys and wires the three contracts from `sender`'s account, then hands them to a new Timelock whose proposer
+    is that account; returns where they live."""
     config = config or DeployConfig()
     owner = sender.address
+    chain_id = int(sender.w3.eth.chain_id)
+    delay = timelock_delay_for(chain_id, config)
     models, models_receipt = sender.deploy(load_artifact("ModelRegistry"), owner)
     nodes, nodes_receipt = sender.deploy(load_artifact("NodeRegistry"), owner, config.min_stake, config.unbonding_delay)
     hub, hub_receipt = sender.deploy(
@@ -52,9 +71,15 @@ def deploy(sender: TxSender, config: DeployConfig | None = None) -> Deployment:
     )
     sender.send(nodes.functions.setHub(hub.address))
     sender.send(models.functions.setHub(hub.address))
+    # From here on every owner action is delayed and public: the timelock owns all three (two-step, so the handover
+    # of each is complete only once the timelock accepted it).
+    timelock, timelock_receipt = sender.deploy(load_artifact("Timelock"), owner, delay)
+    for contract in (hub, models, nodes):
+        sender.send(contract.functions.transferOwnership(timelock.address))
+        sender.send(timelock.functions.acceptOwnership(contract.address))
 
     return Deployment(
-        chain_id=sender.w3.eth.chain_id,
+        chain_id=chain_id,
         deployer=sender.address,
         model_registry=_deployed(models_receipt),
         node_registry=_deployed(nodes_receipt),
@@ -62,6 +87,8 @@ def deploy(sender: TxSender, config: DeployConfig | None = None) -> Deployment:
         hub_params=config.hub_params,
         min_stake=config.min_stake,
         unbonding_delay=config.unbonding_delay,
+        timelock=_deployed(timelock_receipt),
+        timelock_delay=delay,
     )
 
 
@@ -99,17 +126,21 @@ def deployment_path(chain_id: int) -> Path:
 
 
 def to_json(deployment: Deployment) -> dict[str, Any]:
+    contracts = {
+        "ModelRegistry": _contract_json(deployment.model_registry),
+        "NodeRegistry": _contract_json(deployment.node_registry),
+        "InferenceHub": _contract_json(deployment.hub),
+    }
+    if deployment.timelock is not None:
+        contracts["Timelock"] = _contract_json(deployment.timelock)
     return {
         "chainId": deployment.chain_id,
         "deployer": deployment.deployer,
-        "contracts": {
-            "ModelRegistry": _contract_json(deployment.model_registry),
-            "NodeRegistry": _contract_json(deployment.node_registry),
-            "InferenceHub": _contract_json(deployment.hub),
-        },
+        "contracts": contracts,
         "params": {
             "minStake": str(deployment.min_stake),
             "unbondingDelay": deployment.unbonding_delay,
+            "timelockDelay": deployment.timelock_delay,
             "hub": {_camel(k): v for k, v in asdict(deployment.hub_params).items()},
         },
     }
@@ -137,6 +168,9 @@ def from_json(raw: dict[str, Any]) -> Deployment:
         hub_params=hub_params,
         min_stake=int(params["minStake"]),
         unbonding_delay=int(params["unbondingDelay"]),
+        # Files written before the timelock existed have neither.
+        timelock=_contract_from_json(contracts["Timelock"]) if "Timelock" in contracts else None,
+        timelock_delay=int(params.get("timelockDelay", 0)),
     )
 
 

@@ -42,6 +42,7 @@ SYSTEM_CONTRACTS = (
     "InferenceHub",
     "ModelRegistry",
     "NodeRegistry",
+    "Timelock",
     "IOwned2Step",
     "InferenceConsumer",
     "LendingPool",

@@ -11,7 +11,9 @@ from web3.types import BlockIdentifier, FilterParams, TxReceipt
 
 from verinfer.chain.artifacts import packaged_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
+from verinfer.chain.registration import ZERO_HASH, new_salt, registration_commitment, reveal_gas
 from verinfer.chain.tx import TxSender, rpc
+from verinfer.errors import ContractRevert
 from verinfer.types import Deployment, ModelSpec, ModelTerms, Status
 
 
@@ -41,13 +43,34 @@ class System:
 
     # -- writes ----------------------------------------------------------------------------------------------------
 
-    def register_model(self, model_id: bytes, spec: ModelSpec) -> TxReceipt:
-        return self.sender.send(self.models.functions.registerModel(model_id, spec.as_abi()))
+    def register_model(self, model_id: bytes, spec: ModelSpec, vk_hash: bytes = ZERO_HASH) -> TxReceipt:
+        """Registers `model_id` with this account as its publisher: commits, then reveals in a later block (the
+        commit's receipt comes back only once its block is sealed, so the reveal cannot land in it). `vk_hash` is
+        keccak256 of the ZK verifying key, zero without ZK. Returns the reveal's receipt, or the commit's when someone
+        replayed our own reveal first (the entry is then exactly ours)."""
+        publisher = self.sender.address
+        salt = new_salt()
+        commitment = registration_commitment(
+            self.deployment.chain_id, self.models.address, model_id, spec, vk_hash, publisher, salt
+        )
+        committed = self.sender.send(self.models.functions.commitRegistration(commitment))
+        reveal = self.models.functions.registerModel(model_id, spec.as_abi(), vk_hash, publisher, salt)
+        try:
+            return self.sender.send(reveal, gas=reveal_gas(self.sender, reveal, int(committed["blockNumber"])))
+        except ContractRevert as exc:
+            if exc.name == "ModelAlreadyRegistered" and self._is_entry(model_id, publisher, spec):
+                return committed
+            raise
 
     def register_node(self, env_hash: bytes, model_ids: list[bytes], stake: int) -> TxReceipt:
         return self.sender.send(self.nodes.functions.register(env_hash, model_ids), value=stake)
 
     # -- reads -----------------------------------------------------------------------------------------------------
+
+    def _is_entry(self, model_id: bytes, publisher: str, spec: ModelSpec) -> bool:
+        """Whether `model_id` is registered by `publisher` with exactly `spec`."""
+        registered_by, registered, _terms = self.sender.call(self.models.functions.getModel(model_id))
+        return bool(registered_by == publisher and _normal(registered) == _normal(spec.as_abi()))
 
     def terms_of(self, model_id: bytes) -> ModelTerms:
         """The hub's copy of the model's request terms."""
@@ -65,3 +88,12 @@ class System:
         """The `InferenceRequested` events in a block range, decoded from the raw logs."""
         codec = EventCodec.from_abi(self.hub.abi, "InferenceRequested")
         return [InferenceRequested.from_log(log) for log in codec.decode_all(self.hub_logs(from_block, to_block))]
+
+
+def _normal(value: object) -> object:
+    """An ABI value with every list and tuple as a tuple, so an encoded and a decoded struct compare equal."""
+    if isinstance(value, list | tuple):
+        return tuple(_normal(v) for v in value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    return value

@@ -3,7 +3,8 @@ service), then a lending pool asks for two applicants' credit scores; a node ser
 approves one loan and refuses the other; anyone re-executes both results from chain data and confirms the
 commitments; then a CONSENSUS request is served by the nodes that win its three seats (commit, reveal,
 finalize), and a ZK request is proven by a node and its proof checked on chain before the result is recorded;
-both verified too.
+both verified too. It ends with the link to each request's page in the devnet's explorer, where the reader's own
+browser checks the result again.
 """
 
 from __future__ import annotations
@@ -195,6 +196,21 @@ def run(console: Console | None = None, state_dir: Path | None = None, nodes: in
         outcomes = _lending(info, console, work)
         outcomes.append(_consensus(info, work))
         outcomes.append(_zk(info, work))
+        _print_table(console, outcomes)
+        _print_pages(console, info, outcomes)
+    return outcomes
+
+
+def _print_pages(console: Console, info: DevnetInfo, outcomes: list[Outcome]) -> None:
+    if info.explorer_url is None:
+        return
+    console.print(f"Explorer {info.explorer_url}: check each result in your own browser")
+    for o in outcomes:
+        console.print(f"  request {o.request_id} ({o.mode.name}, {o.who}): {info.request_url(o.request_id)}")
+    console.print("[dim](the devnet and its explorer stop with the story; `verinfer devnet up` runs one that stays up)")
+
+
+def _print_table(console: Console, outcomes: list[Outcome]) -> None:
     table = Table(title="Requests served on the devnet")
     for column in ("request", "mode", "who", "model", "env", "node(s)", "P(default)", "decision", "verified"):
         table.add_column(column)
@@ -211,7 +227,6 @@ def run(console: Console | None = None, state_dir: Path | None = None, nodes: in
             "✓" if o.verified else "✗ MISMATCH",
         )
     console.print(table)
-    return outcomes
 
 
 def main() -> None:

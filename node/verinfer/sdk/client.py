@@ -29,7 +29,7 @@ from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.errors import ChainError, CodecError, ModelError
 from verinfer.inference import codec
 from verinfer.keys import devnet_account
-from verinfer.types import Deployment, Mode, ModelId, ModelSpec, RequestId, Status
+from verinfer.types import Deployment, Mode, ModelId, ModelProvenance, ModelSpec, RequestId, Status
 
 if TYPE_CHECKING:
     from verinfer.sdk.verify import VerificationReport
@@ -70,6 +70,19 @@ def read_model(system: System, model_id: bytes) -> ModelSpec:
         modes=int(modes),
         allowed_environments=tuple(bytes(e) for e in allowed),
         verifier=to_checksum_address(verifier),
+    )
+
+
+def read_provenance(system: System, model_id: bytes) -> ModelProvenance:
+    """The model's publisher, registration block, pinned verifier code hash and verifying-key hash, and mirrors."""
+    publisher, registered_at, code_hash, vk_hash = system.sender.call(system.models.functions.provenanceOf(model_id))
+    mirrors = system.sender.call(system.models.functions.mirrorsOf(model_id))
+    return ModelProvenance(
+        publisher=to_checksum_address(publisher),
+        registered_at=int(registered_at),
+        verifier_code_hash=bytes(code_hash),
+        vk_hash=bytes(vk_hash),
+        mirrors=tuple(str(m) for m in mirrors),
     )
 
 
@@ -256,6 +269,11 @@ class Client:
     def model(self, model_id: bytes) -> ModelSpec:
         """The model's registered spec."""
         return read_model(self.system, model_id)
+
+    def provenance(self, model_id: bytes) -> ModelProvenance:
+        """Who published the model (the only account that may deprecate it), and for ZK the verifier code hash and
+        verifying-key hash pinned at registration."""
+        return read_provenance(self.system, model_id)
 
     def register_model(
         self,

@@ -101,7 +101,8 @@ def register_prepared(
     spec = zk_model_spec(
         artifacts, uri=uri, price=price, verifier=address, modes=modes, allowed_environments=allowed_environments
     )
-    system.register_model(artifacts.model_id, spec)
+    # The entry pins the verifying key the verifier was generated from, next to the verifier's code hash.
+    system.register_model(artifacts.model_id, spec, vk_hash=keccak(artifacts.vk_path.read_bytes()))
     return ZkModel(artifacts.model_id, address, spec, artifacts)
 
 

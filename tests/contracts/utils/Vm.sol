@@ -24,6 +24,7 @@ interface Vm {
     function warp(uint256 timestamp) external;
     function roll(uint256 blockNumber) external;
     function prevrandao(bytes32 newPrevrandao) external;
+    function chainId(uint256 newChainId) external;
     function label(address account, string calldata name) external;
     function addr(uint256 privateKey) external pure returns (address);
     function expectRevert(bytes calldata revertData) external;

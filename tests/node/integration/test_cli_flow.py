@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner, Result
 from web3 import Web3
@@ -123,6 +124,11 @@ def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, a
         "allowedEnvironments": [],
         "verifier": "0x" + "00" * 20,
     }
+    provenance = shown["provenance"]
+    assert isinstance(provenance, dict)
+    assert provenance["publisher"] == Account.from_key(shell.owner_key).address
+    assert provenance["verifierCodeHash"] == provenance["vkHash"] == "0x" + "00" * 32
+    assert provenance["mirrors"] == []
     terms = shown["terms"]
     assert isinstance(terms, dict)
     assert terms["exists"] is True
@@ -232,3 +238,8 @@ def test_register_zk_deploys_the_verifier_and_allows_zk(shell: Shell, tmp_path: 
     assert spec["verifier"] == registered["verifier"]
     assert "zk" in [str(m).lower() for m in spec["modes"]]
     assert spec["scale"] == 1024
+    provenance = shown["provenance"]
+    assert isinstance(provenance, dict)
+    assert provenance["verifierCodeHash"] != "0x" + "00" * 32  # the verifier's code, pinned
+    vk = (Path(str(registered["artifacts"])) / "vk.key").read_bytes()
+    assert provenance["vkHash"] == "0x" + Web3.keccak(vk).hex().removeprefix("0x")

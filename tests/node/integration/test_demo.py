@@ -39,3 +39,4 @@ def test_demo_story_serves_decides_and_verifies(forge_build: object, tmp_path: P
     text = printed.getvalue()
     assert "Requests served on the devnet" in text
     assert text.count("✓") == 4
+    assert all(f"#/request/{o.request_id}" in text for o in outcomes)  # each request's explorer page

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -104,8 +105,8 @@ def wait_gone(pids: list[int]) -> list[int]:
     return [pid for pid in pids if alive(pid)]
 
 
-def devnet_abi() -> list[dict[str, object]]:
-    return list(load_artifact("ModelRegistry").abi)
+def devnet_abi() -> list[dict[str, Any]]:
+    return [dict(entry) for entry in load_artifact("ModelRegistry").abi]
 
 
 def stand_in(tmp_path: Path) -> list[str]:
@@ -149,7 +150,7 @@ def test_devnet_nodes_are_registered_configured_started_and_stopped_with_their_c
     with devnet:
         info = devnet.info
         assert len(info.nodes) == 2
-        assert steps[-2:] == ["Starting node 1", "Starting node 2"]
+        assert steps[-3:] == ["Starting node 1", "Starting node 2", "Starting the explorer"]
         w3 = Web3(Web3.HTTPProvider(info.rpc_url, request_kwargs={"timeout": 5}))
         reader = Operator(System.bind(TxSender(w3, info.user_account(), RevertDecoder.for_system()), info.deployment))
         model_ids = [m.model_id for m in info.models]
@@ -173,7 +174,9 @@ def test_devnet_nodes_are_registered_configured_started_and_stopped_with_their_c
             assert alive(child)
             pids += [node.pid, child]
         assert len({n.address for n in info.nodes} | {info.deployer.address, info.user.address}) == 4
-    assert wait_gone([*pids, info.anvil_pid]) == []
+        assert info.explorer_pid is not None
+        assert alive(info.explorer_pid)
+    assert wait_gone([*pids, info.anvil_pid, info.explorer_pid]) == []
     assert all(port_free(n.metrics_port) for n in info.nodes)
 
 
@@ -217,7 +220,7 @@ def test_cli_devnet_up_serves_until_signalled_then_stops_everything(tmp_path: Pa
         document = json.loads("".join(lines))
         assert set(document) == {
             "rpcUrl", "chainId", "anvilPid", "stateDir", "deploymentFile", "contracts", "deployer", "user", "models",
-            "nodes",
+            "nodes", "explorer",
         }  # fmt: skip
         w3 = Web3(Web3.HTTPProvider(document["rpcUrl"], request_kwargs={"timeout": 5}))
         assert w3.eth.chain_id == document["chainId"]
@@ -231,5 +234,6 @@ def test_cli_devnet_up_serves_until_signalled_then_stops_everything(tmp_path: Pa
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert wait_gone([document["anvilPid"]]) == []
+    assert wait_gone([document["anvilPid"], document["explorer"]["pid"]]) == []
     assert port_free(port_of(document["rpcUrl"]))
+    assert port_free(port_of(document["explorer"]["url"].rstrip("/")))

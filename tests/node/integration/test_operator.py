@@ -19,12 +19,12 @@ from verinfer.chain.tx import TxSender
 from verinfer.config import load_config
 from verinfer.errors import ConfigError, ContractRevert
 from verinfer.sdk.operator import Operator
-from verinfer.types import Eligibility
+from verinfer.types import Eligibility, ModelId
 
 pytestmark = pytest.mark.integration
 
 OPERATOR = 8
-OTHER_MODEL = Web3.keccak(text="a model nobody serves")
+OTHER_MODEL = ModelId(Web3.keccak(text="a model nobody serves"))
 ZERO = "0x" + "00" * 20
 
 

@@ -77,7 +77,14 @@ def test_light_entry_points_load_no_heavy_module(code: str) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["node", "--help"], ["devnet", "up", "--help"], ["model", "register", "--help"], ["result", "--help"]],
+    [
+        ["--help"],
+        ["node", "--help"],
+        ["devnet", "up", "--help"],
+        ["model", "register", "--help"],
+        ["result", "--help"],
+        ["admin", "--help"],
+    ],
 )
 def test_help_loads_no_heavy_module(args: list[str]) -> None:
     code, loaded = loaded_by_command(args)
@@ -85,7 +92,10 @@ def test_help_loads_no_heavy_module(args: list[str]) -> None:
     assert loaded == set()
 
 
-@pytest.mark.parametrize("args", [["result", "1"], ["model", "list"], ["request", "0x" + "11" * 32, "--input", "[1]"]])
+@pytest.mark.parametrize(
+    "args",
+    [["result", "1"], ["model", "list"], ["request", "0x" + "11" * 32, "--input", "[1]"], ["admin", "pending"]],
+)
 def test_chain_commands_load_no_ml_runtime(args: list[str]) -> None:
     # Nothing answers at this port: the command gets as far as connecting (web3 and the SDK loaded) and exits 1.
     key = "0x" + "22" * 32

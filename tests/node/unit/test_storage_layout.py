@@ -18,10 +18,12 @@ FORGE = ROOT / "node_modules/@foundry-rs/forge-linux-amd64/bin/forge"
 # (contract to inspect, file holding the struct's comment, struct name)
 STRUCTS = [
     ("ModelRegistry", "contracts/interfaces/IModelRegistry.sol", "ModelTerms"),
+    ("ModelRegistry", "contracts/interfaces/IModelRegistry.sol", "ModelProvenance"),
     ("NodeRegistry", "contracts/interfaces/INodeRegistry.sol", "NodeInfo"),
     ("InferenceHub", "contracts/InferenceHub.sol", "Config"),
     ("InferenceHub", "contracts/InferenceHub.sol", "Round"),
-    ("LendingPool", "contracts/consumers/examples/LendingPool.sol", "Application"),
+    ("LendingPool", "contracts/consumers/examples/ILendingPool.sol", "Application"),
+    ("Timelock", "contracts/governance/Timelock.sol", "Call"),
 ]
 
 CLAIM = re.compile(r"\[(\d+)\.\.(\d+)\]\s+(\w+)")

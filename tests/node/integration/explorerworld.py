@@ -1,0 +1,171 @@
+"""The explorer tests' world (a devnet with its explorer, the demo models' rows, a lying node) and their browser
+helpers; also what scripts/explorer_screenshots.py drives."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import onnx
+from eth_account import Account
+
+from verinfer.chain.events import EventCodec, InferenceRequested
+from verinfer.chain.revert import RevertDecoder
+from verinfer.chain.system import System
+from verinfer.chain.tx import TxSender, connect
+from verinfer.demo.models import build_credit_model, build_iris_model, build_regressor_model
+from verinfer.devnet import Devnet, DevnetInfo
+from verinfer.inference import codec
+from verinfer.inference.runner import OnnxRunner
+from verinfer.sdk import Client, InferenceResult
+from verinfer.sdk.operator import Operator, environment_hash
+from verinfer.types import ETHER, Mode, ModelId, RequestId, Status
+
+ROOT = Path(__file__).resolve().parents[3]
+STATIC = ROOT / "node" / "verinfer" / "explorer" / "static"
+CHROMIUM = Path("/usr/bin/chromium")
+# As the workplace's probe runs it: without the background-networking flags chromium keeps dialling out.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGE_TIMEOUT_MS = 60_000
+WAIT_S = 120.0
+
+
+def _wait(what: str, done: Any, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting to {what}")
+        time.sleep(0.2)
+
+
+def ensure_bundle() -> None:
+    """The page's bundle is built by scripts/setup.sh; a checkout without it builds it here (esbuild: a second)."""
+    if not (STATIC / "explorer.js").is_file() or not (STATIC / "ort-wasm-simd-threaded.wasm").is_file():
+        subprocess.run(["npm", "--prefix", str(ROOT / "js"), "run", "build:explorer"], check=True, timeout=300)
+
+
+class World:
+    """The devnet, its explorer and the actors of the tests."""
+
+    def __init__(self, devnet: Devnet, work: Path) -> None:
+        self.devnet = devnet
+        self.info: DevnetInfo = devnet.info
+        self.work = work
+        assert self.info.explorer_url is not None, "the devnet should have started its explorer"
+        self.url = self.info.explorer_url.rstrip("/")
+        self.user = Client(self.info.rpc_url, self.info.user.private_key, self.info.deployment, cache_dir=work / "c")
+        self.credit = build_credit_model(work / "models")
+        self.iris = build_iris_model(work / "models")
+        self.regressor = build_regressor_model(work / "models")
+        self.liar_model: ModelId | None = None
+        self.liar: System | None = None
+        self.liar_models: dict[str, ModelId] = {}
+
+    def api(self, path: str) -> Any:
+        response = httpx.get(self.url + path, timeout=30)
+        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def request(self, model: str, row: Any, mode: Mode = Mode.SINGLE, redundancy: int = 1) -> InferenceResult:
+        handle = self.user.request(self.info.model(model).model_id, row, mode=mode, redundancy=redundancy)
+        return handle.result(timeout=WAIT_S)
+
+    def lying_node(self) -> tuple[System, ModelId]:
+        """A staked node serving only models no honest node serves: copies of iris and of the regressor with another
+        doc string, so other ids (the iris copy's id is returned; `liar_models` has both)."""
+        if self.liar is not None and self.liar_model is not None:
+            return self.liar, self.liar_model
+        copies = {}
+        for name, built in (("iris", self.iris), ("diabetes_regressor", self.regressor)):
+            proto = onnx.load_from_string(built.path.read_bytes())
+            proto.doc_string = f"{name}, served by one node only"
+            path = self.info.state_dir / "models" / f"{name}_single_server.onnx"  # under the explorer's model dir
+            path.write_bytes(proto.SerializeToString())
+            copies[name] = self.user.register_model(path, path.as_uri(), ETHER // 1_000, [Mode.SINGLE], scale=10**6)
+        account = self.info.spare[3]
+        w3 = connect(self.info.rpc_url)
+        sender = TxSender(w3, Account.from_key(account.private_key), RevertDecoder.for_system())
+        system = System.bind(sender, self.info.deployment)
+        Operator(system).register(environment_hash(), list(copies.values()), 2 * ETHER)
+        self.liar, self.liar_model, self.liar_models = system, copies["iris"], copies
+        return system, copies["iris"]
+
+    def lie(self, row: Any, output: Any, model: str = "iris") -> RequestId:
+        """Requests the lying node's copy of `model` and has the lying node answer `output` (real values) for it."""
+        system, _ = self.lying_node()
+        model_id = self.liar_models[model]
+        handle = self.user.request(model_id, row)
+        logs = system.hub_logs(handle.block_number, handle.block_number)
+        (event,) = [
+            InferenceRequested.from_log(log)
+            for log in EventCodec.from_abi(system.hub.abi, "InferenceRequested").decode_all(logs)
+            if int(log.args["requestId"]) == handle.request_id
+        ]
+        params = event.params(system.terms_of(model_id))
+        system.sender.send(
+            system.hub.functions.submitResult(handle.request_id, params.as_abi(), codec.encode(output, 1_000_000))
+        )
+        assert handle.status() == Status.FULFILLED
+        return handle.request_id
+
+
+def open_page(world: World, browser: Any, fragment: str) -> Any:
+    """A fresh page (a new context: nothing cached) at the explorer's `fragment`; page errors fail the test."""
+    page = browser.new_context(viewport={"width": 1200, "height": 1000}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    page.goto(f"{world.url}/{fragment}")
+    return page
+
+
+def checked(world: World, browser: Any, request_id: int) -> tuple[Any, str, str]:
+    """The request's page once the browser's check is done: (page, verdict kind, verdict text)."""
+    page = open_page(world, browser, f"#/request/{request_id}")
+    page.wait_for_selector("#check[data-state=done] #verdict", timeout=PAGE_TIMEOUT_MS)
+    verdict = page.locator("#verdict")
+    assert page.errors == [], page.errors
+    return page, str(verdict.get_attribute("data-verdict")), verdict.inner_text()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    if not CHROMIUM.is_file():
+        raise AssertionError(f"no {CHROMIUM}: scripts/setup.sh installs Debian's chromium (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def browser_outputs(world: World, browser: Any, model_id: bytes, rows: Any, shape: tuple[int, ...]) -> list[bytes]:
+    """What this browser's onnxruntime-web computes for each row (the page's own runtime, through its test hook)."""
+    page = open_page(world, browser, "#/")
+    page.wait_for_function("() => window.verinferExplorer !== undefined")
+    inputs = ["0x" + codec.encode(r, 1_000_000).hex() for r in rows]
+    hexes = page.evaluate(
+        "([u, i, s]) => window.verinferExplorer.runRows(u, i, s, '1000000')",
+        [f"{world.url}/api/models/0x{model_id.hex()}/file", inputs, list(shape)],
+    )
+    page.close()
+    return [bytes.fromhex(h[2:]) for h in hexes]
+
+
+def native_outputs(path: Path, rows: Any, shape: tuple[int, ...]) -> list[bytes]:
+    """What a node computes for each row (native onnxruntime, canonical settings)."""
+    runner = OnnxRunner(path)
+    return [
+        codec.encode(
+            runner.run_batch(codec.decode(codec.encode(r, 1_000_000), shape, 1_000_000).astype(np.float32)), 1_000_000
+        )
+        for r in rows
+    ]
