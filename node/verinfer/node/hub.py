@@ -23,6 +23,7 @@ FALLBACK_GRACE_S = 5
 """How long after the primary's window a fallback waits before it works on a request (and only if the request is
 still open then): the primary's time to compute and deliver, so that in the normal case one node works."""
 MAX_RANKED_NODES = 256
+STATUS_TTL_S = 1.0
 
 
 class HubView:
@@ -46,6 +47,7 @@ class HubView:
         self._eligibility: dict[bytes, tuple[float, str | None]] = {}
         self._standing: dict[tuple[bytes, str], tuple[float, int, int]] = {}
         self._servers: dict[bytes, tuple[float, list[ChecksumAddress]]] = {}
+        self._open_checks: dict[int, tuple[float, bool]] = {}
 
     def terms_of(self, model_id: bytes) -> ModelTerms:
         return self.system.terms_of(model_id)
@@ -90,11 +92,9 @@ class HubView:
         primary = ranked[0] if ranked else None
         if primary is None or primary.node.lower() == self.address.lower():
             return 1 if mine <= now else 0
-        if now < max(mine, primary.opens_at + FALLBACK_GRACE_S):
-            return 0
-        if self.status_of(request_id) != Status.PENDING:
+        if not self._still_open(request_id):
             return f"served by the primary {primary.node} while this node waited its turn as a fallback"
-        return 1
+        return 0 if now < max(mine, primary.opens_at + FALLBACK_GRACE_S) else 1
 
     def _consensus_seats(
         self, request_id: int, k: int, draw: lottery.Lottery, stakes: dict[ChecksumAddress, int], now: int
@@ -109,11 +109,22 @@ class HubView:
                 latest = max(latest, ranked[0].opens_at)
         if best:
             return best if latest <= now else 0
-        if now < draw.opens_to_all_at + FALLBACK_GRACE_S:
-            return 0
-        if self.status_of(request_id) != Status.PENDING or self.round_of(request_id).commits >= k:
+        if not self._still_open(request_id) or self.round_of(request_id).commits >= k:
             return "the round's seats went to better tickets while this node waited its turn as a fallback"
-        return (1 << k) - 1
+        return 0 if now < draw.opens_to_all_at + FALLBACK_GRACE_S else (1 << k) - 1
+
+    def _still_open(self, request_id: int) -> bool:
+        """Whether a request this node waits on as a fallback is still PENDING (read at most once a second each),
+        so that a fallback drops it as soon as a better ticket served it."""
+        checked = self._open_checks.get(request_id)
+        if checked is not None and self._clock() - checked[0] < STATUS_TTL_S:
+            return checked[1]
+        pending = self.status_of(request_id) == Status.PENDING
+        if pending:
+            self._open_checks[request_id] = (self._clock(), True)
+        else:
+            self._open_checks.pop(request_id, None)
+        return pending
 
     def _standing_of(self, node: str, model_id: bytes) -> tuple[int, int]:
         key = (bytes(model_id), node.lower())
