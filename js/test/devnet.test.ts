@@ -35,7 +35,7 @@ import {
 import { compare, loadDeployment, verifyResult } from "../src/node/index.js";
 import { startDevnet, type RunningDevnet } from "./helpers/devnet.js";
 
-const NODES = 2;
+const NODES = 3; // CONSENSUS takes k >= 3 seats and a request needs as many serving nodes
 const WAIT = { timeoutMs: 120_000 }; // a guard against a hang, not a timing assertion
 
 let devnet: RunningDevnet;
@@ -99,7 +99,11 @@ test("request and wait on devnet", async () => {
   });
   const agreed = await waitForResult(ctx, k.requestId, WAIT);
   assert.equal(agreed.mode, Mode.CONSENSUS);
-  assert.deepEqual([...agreed.nodes].sort(), devnet.info.nodes.map((n) => n.address).sort());
+  // Seats go by lottery and a node may hold several: the agreeing nodes are distinct devnet nodes, one to NODES.
+  const devnetNodes = devnet.info.nodes.map((n) => n.address);
+  assert.ok(agreed.nodes.length >= 1 && agreed.nodes.length <= NODES);
+  assert.equal(new Set(agreed.nodes).size, agreed.nodes.length);
+  for (const node of agreed.nodes) assert.ok(devnetNodes.includes(node), `${node} is a devnet node`);
   consensus = k.requestId;
 
   const zkResult = await waitForResult(ctx, proven.requestId, WAIT);
@@ -206,34 +210,23 @@ test("reverts surface as named errors", async () => {
   );
 });
 
-test("reclaim after the deadline", async () => {
-  // Redundancy above the node count: the round never gets all its commits, so the request stays pending.
+test("a round nobody can fill is refused", async () => {
+  // Redundancy above the node count used to leave the request pending until its deadline (then reclaimed); the hub
+  // now refuses it at once, escrowing nothing (RedundancyUnavailable). Reclaim is covered by the forge and Python
+  // suites (a devnet's nodes serve every request this test could make).
   const credit = modelId("credit_risk");
-  const handle = await requestInference(ctx, {
-    modelId: credit,
-    values: [0, 0, 0, 0],
-    mode: Mode.CONSENSUS,
-    redundancy: NODES + 1,
-    deadlineSeconds: 600,
-  });
-  await assert.rejects(waitForResult(ctx, handle.requestId, { timeoutMs: 0 }), ResultTimeoutError);
-  await assert.rejects(reclaim(ctx, handle.requestId), (error: unknown) => {
-    assert.ok(error instanceof ContractRevertError);
-    assert.equal(
-      error.message,
-      `DeadlineNotPassed(requestId=${handle.requestId}, deadline=${handle.request.deadline})`,
-    );
-    return true;
-  });
-  // Move the chain past the deadline (anvil's clock; the last test, so no other request is affected).
-  const anvil = createTestClient({ mode: "anvil", transport: http(devnet.info.rpcUrl) });
-  await anvil.increaseTime({ seconds: 601 });
-  await anvil.mine({ blocks: 1 });
-  const before_ = await balanceOf(ctx, devnet.info.user.address);
-  const refunded = await reclaim(ctx, handle.requestId);
-  assert.equal(refunded.amount, handle.request.fee);
-  assert.equal(refunded.requester, devnet.info.user.address);
-  assert.equal(await balanceOf(ctx, devnet.info.user.address), before_ + handle.request.fee);
-  assert.equal(await statusOf(ctx, handle.requestId), Status.REFUNDED);
-  await assert.rejects(waitForResult(ctx, handle.requestId, WAIT), /ended REFUNDED: it will never have a result/);
+  await assert.rejects(
+    requestInference(ctx, {
+      modelId: credit,
+      values: [0, 0, 0, 0],
+      mode: Mode.CONSENSUS,
+      redundancy: NODES + 1,
+      deadlineSeconds: 600,
+    }),
+    (error: unknown) => {
+      assert.ok(error instanceof ContractRevertError);
+      assert.equal(error.message, `RedundancyUnavailable(redundancy=${NODES + 1}, available=${NODES})`);
+      return true;
+    },
+  );
 });
