@@ -122,6 +122,15 @@ class RunnerConfig(_Section):
     graph_optimization_level: Literal["disabled", "basic", "extended", "all"] = "basic"  # the runner's default
 
 
+class SandboxConfig(_Section):
+    """Every model runs in a worker process of its own under these limits: wall-clock seconds per batch and
+    megabytes of memory (address space) beyond the loaded model. A breach kills that worker and fails that request
+    with the reason `limit`."""
+
+    timeout_s: PositiveSeconds = 10.0
+    memory_mb: Annotated[int, Field(ge=16, le=1 << 20)] = 1_024
+
+
 class PolicyConfig(_Section):
     """Serve a request only if its fee (a CONSENSUS node's share: fee / redundancy) is at least
     `min_fee_wei + base fee x gas_per_result x transactions` (1 for SINGLE, 3 for CONSENSUS)."""
@@ -196,6 +205,7 @@ class NodeConfig(BaseSettings):
     modes: Annotated[tuple[Mode, ...], BeforeValidator(_modes)] = SERVED_MODES
     batch: BatchConfig = BatchConfig()
     runner: RunnerConfig = RunnerConfig()
+    sandbox: SandboxConfig = SandboxConfig()
     policy: PolicyConfig = PolicyConfig()
     metrics: MetricsConfig = MetricsConfig()
     registration: RegistrationConfig = RegistrationConfig()

@@ -27,6 +27,7 @@ from verinfer.config import NodeConfig, load_config
 from verinfer.errors import ChainError, ConfigError, ContractRevert, ModelError, VerinferError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
+from verinfer.inference.sandbox import SandboxLimits
 from verinfer.keys import load_account
 from verinfer.node import logs
 from verinfer.node.calldata import HubCalldata
@@ -88,6 +89,7 @@ class NodeService:
         self.metrics = NodeMetrics()
         self.health = Health(stale_after=max(config.poll_interval_s * HEALTH_STALE_FACTOR, 30.0))
         self._stop = threading.Event()
+        self._cancel = threading.Event()  # set on close: kills model workers mid-call
         self._server: MetricsServer | None = None
         self.stopwatch = Stopwatch()
         self.env_hash = b""
@@ -131,6 +133,8 @@ class NodeService:
             lambda model_id: read_spec(system, model_id),
             intra_op_threads=cfg.runner.intra_op_threads,
             graph_optimization_level=cfg.runner.graph_optimization_level,
+            sandbox=SandboxLimits(cfg.sandbox.timeout_s, cfg.sandbox.memory_mb * 2**20),
+            cancel=self._cancel,
         )
         if Mode.ZK in cfg.modes and cfg.zk.artifacts_dir is not None:
             self.prover = Prove(ProvingPool(cfg.zk.artifacts_dir, cfg.zk.workers), journal, self.metrics, log)
@@ -330,6 +334,7 @@ class NodeService:
         def handle(signum: int, _frame: FrameType | None) -> None:
             self.log.info("signal received; stopping after this step", signal=signal.Signals(signum).name)
             self._stop.set()
+            self._cancel.set()  # a model mid-call is abandoned (its worker killed); its jobs stay `seen`
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -343,6 +348,11 @@ class NodeService:
         self._stop.set()
 
     def close(self) -> None:
+        self._cancel.set()
+        if self.catalog is not None:
+            self.catalog.close()
+        if self.scheduler is not None:
+            self.scheduler.stages.compute.close()
         if self._server is not None:
             self._server.stop()
             self._server = None

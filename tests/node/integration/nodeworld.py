@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,6 +106,34 @@ class NodeWorld:
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         return self.w3.provider.make_request(RPCEndpoint(method), params)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the chain's logs say about a set of requests: how many were sent, final with exactly one result, lost
+    (still pending, or expired without one) and delivered more than once."""
+
+    scenario: str
+    sent: int
+    final_once: int
+    lost: int
+    twice: int
+
+    def line(self) -> str:
+        return f"TALLY | {self.scenario} | {self.sent} | {self.final_once} | {self.lost} | {self.twice} |"
+
+
+def tally(world: NodeWorld, scenario: str, ids: Sequence[int], from_block: int = 0) -> Tally:
+    """Counts `ids` from the hub's logs (ResultSubmitted, ConsensusReached) and statuses; prints the table row."""
+    delivered = Counter(e.args["requestId"] for e in world.hub_events("ResultSubmitted", from_block))
+    delivered.update(e.args["requestId"] for e in world.hub_events("ConsensusReached", from_block))
+    statuses = world.statuses(ids)
+    once = sum(1 for rid in ids if delivered[rid] == 1 and statuses[rid] == Status.FULFILLED)
+    lost = sum(1 for rid in ids if delivered[rid] == 0)
+    twice = sum(1 for rid in ids if delivered[rid] > 1)
+    result = Tally(scenario, len(ids), once, lost, twice)
+    print(result.line())
+    return result
 
 
 @contextmanager
