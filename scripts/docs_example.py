@@ -376,6 +376,10 @@ CONFIG_MEANINGS: dict[str, str] = {
     "runner": "onnxruntime settings. They are part of the environment manifest, so changing them changes envHash.",
     "runner.intra_op_threads": "onnxruntime's intra-op threads (never 0, which would mean one per core).",
     "runner.graph_optimization_level": "onnxruntime's graph optimisation level.",
+    "sandbox": "Every model runs in a worker process of its own under these limits; a breach kills that worker and "
+    "fails that request with the reason `limit` (not retried).",
+    "sandbox.timeout_s": "Wall-clock seconds a model may take for one batch before its worker is killed.",
+    "sandbox.memory_mb": "Memory (address space, MB) a model's worker may allocate beyond the loaded model.",
     "policy": "Which requests are worth serving (section below).",
     "policy.min_fee_wei": "Skip a request whose fee (a CONSENSUS node's share: fee / redundancy) is below this "
     "plus the gas estimate.",

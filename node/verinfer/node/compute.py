@@ -376,8 +376,10 @@ class Compute:
                 continue  # the node is stopping: these jobs stay `seen` for the next start
             if isinstance(error, ModelError):
                 outcomes.extend((job, error) for job in group)
-            elif error is not None:
-                raise error
+            elif error is not None:  # the RPC failed reading the model's spec, say: the jobs stay `seen`, retried
+                self.log.warning(
+                    "model lane failed; retrying", model="0x" + _model_id.hex(), jobs=len(group), error=repr(error)
+                )
             else:
                 outcomes.extend(zip(group, future.result(), strict=True))
         with sw("journal"), self.store.transaction():

@@ -1,5 +1,9 @@
 """The chain reads the stages make, behind the `HubReader` and `Clock` ports: the hub's rounds and statuses, the node
-registry's eligibility (cached briefly), this node's own events, and the chain's time."""
+registry's eligibility (cached briefly), this node's own events, and the chain's time.
+
+Every read goes through the node's `JsonRpc` client (eth_call encoded and decoded here with the contracts' ABIs), so
+it shares that client's timeouts, capped retries and error model: a hostile or flaky RPC answer is a `ChainError`,
+never a crash."""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
 from eth_typing import ChecksumAddress
+from eth_utils.abi import collapse_if_tuple
+from web3.contract.contract import ContractFunction
 
 from verinfer.chain.events import EventCodec
 from verinfer.chain.jsonrpc import JsonRpc
@@ -38,14 +45,53 @@ class HubView:
         self._codecs: dict[str, EventCodec] = {}
         self._eligibility: dict[bytes, tuple[float, str | None]] = {}
 
+    def call(self, fn: ContractFunction) -> Any:
+        """eth_call of `fn` (a bound contract function) from this node's address, decoded: a single output as
+        itself, several as a tuple. A revert raises its named `ContractRevert` (the client's decoder)."""
+        data = fn._encode_transaction_data()
+        raw = self.client.call("eth_call", {"from": self.address, "to": fn.address, "data": data}, "latest")
+        if not isinstance(raw, str) or not raw.startswith("0x"):
+            raise ChainError(f"eth_call of {fn.fn_name} answered {str(raw)[:80]!r}, not hex data")
+        types = [collapse_if_tuple(dict(output)) for output in fn.abi.get("outputs", [])]
+        try:
+            values = abi_decode(types, bytes.fromhex(raw[2:]))
+        except Exception as exc:
+            raise ChainError(f"eth_call of {fn.fn_name} answered data that does not decode as {types}: {exc}") from exc
+        return values[0] if len(values) == 1 else tuple(values)
+
     def terms_of(self, model_id: bytes) -> ModelTerms:
-        return self.system.terms_of(model_id)
+        return ModelTerms.from_abi(self.call(self.system.hub.functions.modelTermsOf(model_id)))
 
     def status_of(self, request_id: int) -> Status:
-        return self.system.status_of(request_id)
+        return Status(self.call(self.system.hub.functions.statusOf(request_id)))
+
+    def statuses(self, request_ids: list[int]) -> dict[int, Status]:
+        """`status_of` for many requests in one batch POST."""
+        if not request_ids:
+            return {}
+        hub = self.system.hub
+        calls = [
+            [
+                {
+                    "from": self.address,
+                    "to": hub.address,
+                    "data": hub.functions.statusOf(rid)._encode_transaction_data(),
+                },
+                "latest",
+            ]
+            for rid in request_ids
+        ]
+        found: dict[int, Status] = {}
+        for rid, answer in zip(request_ids, self.client.batch("eth_call", calls), strict=True):
+            if isinstance(answer, ChainError):
+                raise ChainError(f"statusOf({rid}) failed: {answer}") from answer
+            if not isinstance(answer, str) or not answer.startswith("0x") or len(answer) != 66:
+                raise ChainError(f"statusOf({rid}) answered {str(answer)[:80]!r}, not one word")
+            found[rid] = Status(int(answer, 16))
+        return found
 
     def round_of(self, request_id: int) -> Round:
-        view: Any = self.system.sender.call(self.system.hub.functions.roundOf(request_id))
+        view: Any = self.call(self.system.hub.functions.roundOf(request_id))
         return Round(int(view[0]), int(view[1]), int(view[2]), bytes(view[3]))
 
     def eligible(self, model_id: bytes) -> str | None:
@@ -53,7 +99,7 @@ class HubView:
         cached = self._eligibility.get(model_id)
         if cached is not None and self._clock() - cached[0] < ELIGIBILITY_TTL_S:
             return cached[1]
-        status, _env = self.system.sender.call(self.system.nodes.functions.eligibility(self.address, model_id))
+        status, _env = self.call(self.system.nodes.functions.eligibility(self.address, model_id))
         eligibility = Eligibility(status)
         reason = None if eligibility == Eligibility.ELIGIBLE else f"node registry says {eligibility.name}"
         self._eligibility[model_id] = (self._clock(), reason)

@@ -8,6 +8,10 @@ receipt → journal.
 
 Each stage is its own module and unit (`ingest`, `compute`, `prove`, `submit`, `consensus`, `track`); this one only
 orders them, skipping the ones with nothing to do, and accounts their CPU time.
+
+A stage that fails on the RPC (a `ChainError` or `OSError`, after the client's own capped retries) does not stop the
+others: its error is counted and reported in `TickReport.errors`, and the next stage runs on what the journal holds
+(a watcher that cannot read new blocks does not keep computed results from being sent or tracked).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from verinfer.errors import ChainError
 from verinfer.node.compute import Compute
 from verinfer.node.consensus import Consensus
 from verinfer.node.ingest import Ingest
@@ -43,6 +48,8 @@ class TickReport:
     confirmed: int = 0
     reorged_from: int | None = None
     cpu: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    """stage => the RPC error that stopped it this tick (the other stages still ran)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class Scheduler:
         self.timer = timer
         self.confirmations = confirmations
         self._head = 0
+        self.waiting: dict[JobState, int] = {}
+        """The journal's backlog after the last tick (what /healthz weighs against progress)."""
 
     def recover(self) -> None:
         """At start-up, before anything new is signed: every transaction the journal holds but the chain has not
@@ -93,8 +102,7 @@ class Scheduler:
         before = self._head
         self._stage(report, "watch", lambda: self._watch(report))
         if self._head != before:  # a new block: fees may have moved, and a reorg may have taken something out
-            self.chain.refresh_fees()
-            self.metrics.balance.set(self.chain.balance())
+            self._stage(report, "fees", self._new_block)
             self._stage(report, "audit", lambda: stages.track.audit(self._head))
         # One count per state decides which stages have anything to do: an idle tick costs a few cheap reads.
         waiting = self.store.backlog()
@@ -109,9 +117,14 @@ class Scheduler:
         if ready[Mode.CONSENSUS] or waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
             self._stage(report, "consensus", lambda: self._consensus(report, ready[Mode.CONSENSUS]))
         self._stage(report, "track", lambda: self._track(report))
-        for state, count in self.store.backlog().items():
+        self.waiting = self.store.backlog()
+        for state, count in self.waiting.items():
             self.metrics.backlog.labels(state.value).set(count)
         return report
+
+    def _new_block(self) -> None:
+        self.chain.refresh_fees()
+        self.metrics.balance.set(self.chain.balance())
 
     def _watch(self, report: TickReport) -> None:
         for _ in range(MAX_WATCH_POLLS):
@@ -153,8 +166,12 @@ class Scheduler:
         """Runs one stage; its thread CPU time goes to the report and the metrics (the stopwatch splits it by
         kind of work: decode, inference, encode, signing, journal, and the rest: RPC client and bookkeeping)."""
         start = time.thread_time()
-        with self.timer("rpc+other"):
-            action()
+        try:
+            with self.timer("rpc+other"):
+                action()
+        except (ChainError, OSError) as exc:
+            report.errors[name] = str(exc)
+            self.metrics.rpc_errors.inc()
         spent = time.thread_time() - start
         report.cpu[name] = report.cpu.get(name, 0.0) + spent
         self.metrics.cpu_seconds.labels(name).inc(spent)

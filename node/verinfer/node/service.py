@@ -35,7 +35,7 @@ from verinfer.node.compute import Compute, ModelCatalog, Policy
 from verinfer.node.consensus import Consensus
 from verinfer.node.hub import ChainClock, HubView
 from verinfer.node.ingest import Ingest
-from verinfer.node.journal import Journal
+from verinfer.node.journal import JobState, Journal
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
 from verinfer.node.profile import Stopwatch
 from verinfer.node.prove import Prove
@@ -307,15 +307,15 @@ class NodeService:
             try:
                 report = self.scheduler.tick()
             except (ChainError, OSError) as exc:
+                report = TickReport(errors={"tick": str(exc)})
                 self.metrics.rpc_errors.inc()
-                self.health.failed(str(exc))
-                self.log.warning("step failed; retrying", error=str(exc), retry_in_s=backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.backoff_cap_s)
-                continue
-            backoff = self.backoff_start_s
-            self.health.ok()
-            if report.seen or report.computed or report.sent or report.confirmed or report.failed:
+            moved = bool(report.seen or report.computed or report.sent or report.confirmed or report.failed)
+            # Work only this node can move: jobs to compute, results to send, deliveries to see mined.
+            waiting = sum(
+                self.scheduler.waiting.get(state, 0) for state in (JobState.SEEN, JobState.COMPUTED, JobState.SUBMITTED)
+            )
+            self.health.progress(waiting, moved)
+            if moved:
                 self.log.info(
                     "tick",
                     seen=report.seen,
@@ -324,6 +324,15 @@ class NodeService:
                     confirmed=report.confirmed,
                     failed=report.failed,
                 )
+            if report.errors:  # the other stages ran; the failed ones are retried after a capped pause
+                error = "; ".join(f"{stage}: {text}" for stage, text in report.errors.items())
+                self.health.failed(error)
+                self.log.warning("step failed; retrying", error=error, retry_in_s=backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.backoff_cap_s)
+                continue
+            backoff = self.backoff_start_s
+            self.health.ok()
             busy = report.computed or report.sent or report.seen
             self._stop.wait(0.0 if busy else self.config.poll_interval_s)
         self.log.info("node stopped", ticks=ticks)
