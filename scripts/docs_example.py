@@ -401,6 +401,8 @@ CONFIG_MEANINGS: dict[str, str] = {
     "tx.stuck_after_s": "A transaction pending this long is re-sent with a higher fee.",
     "tx.max_attempts": "How often a reverted transaction's work is re-estimated and sent again before it fails.",
     "tx.rpc_timeout_s": "Timeout of each RPC call.",
+    "tx.deadline_margin_s": "A result is not sent (or sent again) when its deadline is less than this many seconds "
+    "of chain time away: it would be mined late.",
     "zk": "ZK proving (section below).",
     "zk.artifacts_dir": "Where the ZK models' proving artifacts live (`<dir>/<modelId hex>/`), as "
     "`verinfer model register --zk` writes them. Required when `modes` includes ZK.",

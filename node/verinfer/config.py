@@ -168,6 +168,7 @@ class TxConfig(_Section):
     stuck_after_s: PositiveSeconds = 30.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     rpc_timeout_s: PositiveSeconds = 10.0
+    deadline_margin_s: Annotated[int, Field(ge=0, le=3_600)] = 2
 
 
 class MetricsConfig(_Section):

@@ -8,12 +8,13 @@ never a crash."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_typing import ChecksumAddress
 from eth_utils.abi import collapse_if_tuple
+from eth_utils.crypto import keccak
 from web3.contract.contract import ContractFunction
 
 from verinfer.chain.events import EventCodec
@@ -25,6 +26,8 @@ from verinfer.node.ports import Round
 from verinfer.types import Eligibility, ModelTerms, Status
 
 ELIGIBILITY_TTL_S = 10.0
+STATUS_BATCH = 100  # eth_calls per batch POST (providers cap batch sizes)
+_STATUS_OF = bytes(keccak(text="statusOf(uint256)"))[:4]
 
 
 class HubView:
@@ -65,29 +68,28 @@ class HubView:
     def status_of(self, request_id: int) -> Status:
         return Status(self.call(self.system.hub.functions.statusOf(request_id)))
 
-    def statuses(self, request_ids: list[int]) -> dict[int, Status]:
-        """`status_of` for many requests in one batch POST."""
+    def statuses_of(self, request_ids: Sequence[int]) -> dict[int, Status]:
+        """`status_of` for many requests, in batch POSTs of STATUS_BATCH calls."""
         if not request_ids:
             return {}
-        hub = self.system.hub
-        calls = [
-            [
-                {
-                    "from": self.address,
-                    "to": hub.address,
-                    "data": hub.functions.statusOf(rid)._encode_transaction_data(),
-                },
-                "latest",
-            ]
-            for rid in request_ids
-        ]
+        hub = self.system.hub.address
         found: dict[int, Status] = {}
-        for rid, answer in zip(request_ids, self.client.batch("eth_call", calls), strict=True):
-            if isinstance(answer, ChainError):
-                raise ChainError(f"statusOf({rid}) failed: {answer}") from answer
-            if not isinstance(answer, str) or not answer.startswith("0x") or len(answer) != 66:
-                raise ChainError(f"statusOf({rid}) answered {str(answer)[:80]!r}, not one word")
-            found[rid] = Status(int(answer, 16))
+        ids = list(request_ids)
+        for start in range(0, len(ids), STATUS_BATCH):
+            chunk = ids[start : start + STATUS_BATCH]
+            calls = [
+                [
+                    {"from": self.address, "to": hub, "data": "0x" + (_STATUS_OF + rid.to_bytes(32, "big")).hex()},
+                    "latest",
+                ]
+                for rid in chunk
+            ]
+            for rid, answer in zip(chunk, self.client.batch("eth_call", calls), strict=True):
+                if isinstance(answer, ChainError):
+                    raise ChainError(f"statusOf({rid}) failed: {answer}") from answer
+                if not isinstance(answer, str) or not answer.startswith("0x") or len(answer) != 66:
+                    raise ChainError(f"statusOf({rid}) answered {str(answer)[:80]!r}, not one word")
+                found[rid] = Status(int(answer, 16))
         return found
 
     def round_of(self, request_id: int) -> Round:
@@ -128,14 +130,17 @@ class HubView:
 
 
 class ChainClock:
-    """`Clock` from the latest block the transaction manager read with the fees (once per new block)."""
+    """`Clock` from the latest block the transaction manager read with the fees (once per new block), moved on by the
+    wall-clock time elapsed since that read: on a chain without empty blocks the latest timestamp freezes while
+    time goes on (finalization and expiry would wait for someone else's transaction)."""
 
-    def __init__(self, txm: TxManager) -> None:
+    def __init__(self, txm: TxManager, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._txm = txm
+        self._monotonic = monotonic
 
     def chain_time(self) -> int:
         if self._txm.latest_timestamp is None:
             self._txm.refresh_fees()
-        if self._txm.latest_timestamp is None:
+        if self._txm.latest_timestamp is None or self._txm.latest_read_at is None:
             raise ChainError("the latest block has no timestamp")
-        return self._txm.latest_timestamp
+        return self._txm.latest_timestamp + int(max(self._monotonic() - self._txm.latest_read_at, 0.0))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Protocol
+from typing import Any, Protocol
 
 from verinfer.chain.events import InferenceRequested
 from verinfer.chain.watcher import KnownBlocks, LogBatch, Position
@@ -34,6 +34,8 @@ class LogSource(Protocol):
 
 class IngestStore(KnownBlocks, Protocol):
     """The journal as ingestion writes it."""
+
+    notes: list[tuple[int, str]]
 
     def transaction(self) -> AbstractContextManager[None]: ...
     def cursor(self) -> Cursor | None: ...
@@ -58,11 +60,17 @@ class Ingest:
         reorgs: ReorgHandler,
         *,
         timer: Timer | None = None,
+        log: Any | None = None,
     ) -> None:
         self.watcher = watcher
         self.store = store
         self.hub = hub
         self.reorgs = reorgs
+        self.log = log
+        self.reappeared = 0
+        """Failed jobs whose request was re-mined, started again (since start)."""
+        self.quarantined = 0
+        """Journal records replaced because their id now names another request (since start)."""
         self._timer: Timer = timer if timer is not None else (lambda _section: nullcontext())
         self._terms: dict[bytes, ModelTerms] = {}
 
@@ -91,6 +99,20 @@ class Ingest:
                     store.record_block(number, block_hash)
                 store.set_cursor(batch.end.block_number, batch.end.block_hash)
                 store.prune_blocks(batch.end.block_number - self.watcher.keep_blocks)
+        notes, store.notes[:] = list(store.notes), []
+        for request_id, what in notes:
+            if what == "reappeared":
+                self.reappeared += 1
+                if self.log is not None:
+                    self.log.info("failed request reappeared on chain; serving it again", request_id=request_id)
+            else:
+                self.quarantined += 1
+                if self.log is not None:
+                    self.log.error(
+                        "journal record quarantined: its request id now names another request (reorg or chain reset);"
+                        " serving the chain as it is",
+                        request_id=request_id,
+                    )
         return batch
 
     def _row(self, event: InferenceRequested, block_hash: bytes) -> tuple[int, bytes, bytes, int, bytes]:

@@ -178,7 +178,7 @@ class NodeService:
         calldata = HubCalldata()
         metrics, sw = self.metrics, self.stopwatch
         return Stages(
-            ingest=Ingest(watcher, journal, hub, reorgs, timer=sw),
+            ingest=Ingest(watcher, journal, hub, reorgs, timer=sw, log=log),
             compute=Compute(
                 journal,
                 catalog,
@@ -201,6 +201,9 @@ class NodeService:
                 max_batch_items=cfg.batch.max_items,
                 max_batch_gas=cfg.batch.max_gas,
                 timer=sw,
+                clock=ChainClock(txm),
+                statuses=hub,
+                deadline_margin_s=cfg.tx.deadline_margin_s,
             ),
             consensus=Consensus(
                 journal,
@@ -225,6 +228,8 @@ class NodeService:
                 stuck_after_s=cfg.tx.stuck_after_s,
                 max_attempts=cfg.tx.max_attempts,
                 timer=sw,
+                clock=ChainClock(txm),
+                deadline_margin_s=cfg.tx.deadline_margin_s,
             ),
         )
 

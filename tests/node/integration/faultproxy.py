@@ -18,8 +18,11 @@ FAULTS = ("html502", "malformed", "truncated", "429", "slow")
 class FaultProxy:
     """`rate` of the POSTs (0 until `enable`) get one of `FAULTS`, in turn; `faults` counts what was injected."""
 
-    def __init__(self, target: str, *, rate: float = 0.15, slow_s: float = 1.5, seed: int = 7) -> None:
+    def __init__(
+        self, target: str, *, rate: float = 0.15, slow_s: float = 1.5, seed: int = 7, kinds: tuple[str, ...] = FAULTS
+    ) -> None:
         self.target = target
+        self.kinds = kinds
         self.rate = 0.0
         self._wanted_rate = rate
         self.slow_s = slow_s
@@ -94,7 +97,7 @@ class FaultProxy:
         with self._lock:
             if self._rng.random() >= self.rate:
                 return None
-            fault = FAULTS[self._turn % len(FAULTS)]
+            fault = self.kinds[self._turn % len(self.kinds)]
             self._turn += 1
             self.faults[fault] += 1
             return fault

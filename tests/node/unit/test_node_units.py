@@ -363,6 +363,10 @@ def test_upsert_seen_many_inserts_new_jobs_and_checks_known_ones(tmp_path: Path)
             (JobState.SEEN, 6, b"i3"),
             (JobState.SEEN, 6, b"i4"),
         ]
-        with pytest.raises(JournalError, match="different params or input"):
-            journal.upsert_seen_many([(5, b"p5", b"i5", 7, b"\x04" * 32), (2, b"other", b"i2", 7, b"\x04" * 32)])
-        assert journal.job(5) is None  # all or nothing
+        # 2's id now names another request: the old record is quarantined, the new one recorded (never a crash).
+        journal.upsert_seen_many([(5, b"p5", b"i5", 7, b"\x04" * 32), (2, b"other", b"i2", 7, b"\x04" * 32)])
+        replaced = journal.job(2)
+        assert replaced is not None
+        assert (replaced.state, replaced.params) == (JobState.SEEN, b"other")
+        assert journal.notes == [(2, "quarantined")]
+        assert journal.quarantined() == 1

@@ -153,6 +153,9 @@ class FakeHub:
     def status_of(self, request_id: int) -> Status:
         return self.statuses.get(request_id, Status.PENDING)
 
+    def statuses_of(self, request_ids: Sequence[int]) -> dict[int, Status]:
+        return {rid: self.status_of(rid) for rid in request_ids}
+
     def round_of(self, request_id: int) -> Round:
         return self.rounds[request_id]
 

@@ -97,6 +97,20 @@ CREATE TABLE IF NOT EXISTS txs (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS txs_by_nonce ON txs (chain_id, hub, nonce);
 
+CREATE TABLE IF NOT EXISTS quarantine (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    request_id      INTEGER NOT NULL,
+    state           TEXT    NOT NULL,
+    params          BLOB    NOT NULL,
+    input           BLOB    NOT NULL,
+    output          BLOB,
+    fail_reason     TEXT,
+    reason          TEXT    NOT NULL,
+    quarantined_at  REAL    NOT NULL,
+    PRIMARY KEY (chain_id, hub, request_id, quarantined_at)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS blocks (
     chain_id        INTEGER NOT NULL,
     number          INTEGER NOT NULL CHECK (number >= 0),
