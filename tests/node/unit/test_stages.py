@@ -481,10 +481,12 @@ def test_consensus_fails_a_round_that_did_not_fill_before_the_deadline(journal: 
 # ------------------------------------------------------------------------------------------------------------ track
 
 
-def track_stage(journal: Journal, sender: FakeSender, hub: FakeHub | None = None) -> tuple[Track, FakeLog]:
+def track_stage(
+    journal: Journal, sender: FakeSender, hub: FakeHub | None = None, **options: Any
+) -> tuple[Track, FakeLog]:
     log = FakeLog()
     reorgs = ReorgHandler(journal, sender.nonces, log)
-    return Track(journal, sender, hub or FakeHub(), reorgs, HUB, NodeMetrics(), log, max_attempts=3), log
+    return Track(journal, sender, hub or FakeHub(), reorgs, HUB, NodeMetrics(), log, max_attempts=3, **options), log
 
 
 def submitted(journal: Journal, sender: FakeSender, ids: Sequence[int]) -> Signed:
@@ -548,15 +550,33 @@ def test_track_sends_a_lost_transaction_again_with_the_same_bytes(journal: Journ
     assert "transaction sent again" in log.events()
 
 
-def test_track_fails_jobs_whose_transaction_is_refused_at_the_cap(journal: Journal) -> None:
+def test_track_fails_jobs_whose_transaction_is_refused_for_good_at_the_cap(journal: Journal) -> None:
+    sender = FakeSender()
+    submitted(journal, sender, [1])
+    sender.pooled.clear()
+    sender.refuse_raw = RpcError("eth_sendRawTransaction", -32000, "intrinsic gas too low")
+    stage, _ = track_stage(journal, sender)
+    for _ in range(3):
+        stage.track(head=12)
+    assert reason(journal, 1).startswith("submit refused by the RPC node: eth_sendRawTransaction: intrinsic gas")
+
+
+def test_track_retries_a_transient_refusal_with_backoff_and_never_gives_up(journal: Journal) -> None:
     sender = FakeSender()
     submitted(journal, sender, [1])
     sender.pooled.clear()
     sender.refuse_raw = RpcError("eth_sendRawTransaction", -32000, "insufficient funds for gas * price + value")
-    stage, _ = track_stage(journal, sender)
-    for _ in range(3):
+    now = [0.0]
+    stage, _ = track_stage(journal, sender, monotonic=lambda: now[0])
+    for _ in range(10):
+        now[0] += 10.0  # past any backoff
         stage.track(head=12)
-    assert reason(journal, 1).startswith("submit refused by the RPC node: eth_sendRawTransaction: insufficient funds")
+    stage.track(head=12)  # within the backoff: not sent
+    job = journal.job(1)
+    assert job is not None
+    assert (job.state, job.attempts) == (JobState.SUBMITTED, 10)
+    assert job.last_error is not None
+    assert "insufficient funds" in job.last_error
 
 
 def test_the_audit_restarts_jobs_whose_mined_transaction_a_reorg_took_out(journal: Journal) -> None:
