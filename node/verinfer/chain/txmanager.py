@@ -293,6 +293,15 @@ class TxManager:
         """`nonces.resync()`: the reserved nonces the chain does not hold, given up."""
         return self.nonces.resync()
 
+    def foreign_nonce(self) -> int | None:
+        """The chain's pending nonce of this account if it is ahead of every nonce handed out here (another
+        process sends from the same key), else None. Not known before the first reservation."""
+        ours = self.nonces.next_nonce
+        if ours is None:
+            return None
+        pending = self.rpc.pending_nonce(self.address)
+        return pending if pending > ours else None
+
     def balance(self) -> int:
         return int(self.rpc.call("eth_getBalance", self.address, "latest"), 16)
 

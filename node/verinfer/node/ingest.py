@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from verinfer.chain.events import InferenceRequested
-from verinfer.chain.watcher import KnownBlocks, LogBatch, Position
+from verinfer.chain.watcher import DeepReorgError, KnownBlocks, LogBatch, Position
 from verinfer.errors import ChainError
 from verinfer.node.journal import Cursor, Job
 from verinfer.node.ports import Timer
@@ -42,6 +42,7 @@ class IngestStore(KnownBlocks, Protocol):
     def set_cursor(self, block_number: int, block_hash: bytes) -> None: ...
     def record_block(self, number: int, block_hash: bytes) -> None: ...
     def prune_blocks(self, below: int) -> int: ...
+    def clear_cursor(self) -> None: ...
     def upsert_seen_many(self, events: Sequence[tuple[int, bytes, bytes, int, bytes]]) -> None: ...
     def jobs_with_params_length(self, length: int, *, limit: int = ...) -> list[Job]: ...
     def set_params(self, request_id: int, params: bytes) -> None: ...
@@ -70,6 +71,7 @@ class Ingest:
         self.reappeared = 0
         """Failed jobs whose request was re-mined, started again (since start)."""
         self.quarantined = 0
+        self.rollbacks = 0
         """Journal records replaced because their id now names another request (since start)."""
         self._timer: Timer = timer if timer is not None else (lambda _section: nullcontext())
         self._terms: dict[bytes, ModelTerms] = {}
@@ -85,9 +87,21 @@ class Ingest:
         return terms
 
     def poll(self) -> LogBatch:
-        """One watcher step stored: reorg undone, events journalled as `seen`, block hashes kept, cursor moved."""
+        """One watcher step stored: reorg undone, events journalled as `seen`, block hashes kept, cursor moved.
+
+        A rollback below everything recorded (`DeepReorgError`) restarts every job from the first block on and
+        rescans from the watcher's start block: the chain as it is wins over the journal."""
         store = self.store
-        batch = self.watcher.poll(store.cursor(), store)
+        try:
+            batch = self.watcher.poll(store.cursor(), store)
+        except DeepReorgError as exc:
+            with store.transaction():
+                restarted = self.reorgs.blocks_replaced(0)
+                store.clear_cursor()
+            self.rollbacks += 1
+            if self.log is not None:
+                self.log.error("chain rolled back below the journal's records", detail=str(exc), jobs=len(restarted))
+            batch = self.watcher.poll(None, store)
         rows = [self._row(event, batch.block_hashes[event.block_number]) for event in batch.requests]
         with self._timer("journal"), store.transaction():
             if batch.reorg is not None:

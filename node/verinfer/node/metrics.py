@@ -54,6 +54,11 @@ class NodeMetrics:
         self.backlog = Gauge("verinfer_journal_backlog", "Jobs waiting in each journal state.", ["state"], registry=r)
         self.head = Gauge("verinfer_chain_head", "The latest block the node saw.", registry=r)
         self.cpu_seconds = Counter("verinfer_cpu_seconds", "Node CPU time by stage.", ["stage"], registry=r)
+        self.quarantined = Counter(
+            "verinfer_journal_quarantined",
+            "Journal records set aside because the chain contradicts them (reset, rollback, a reused request id).",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -71,6 +76,7 @@ class Health:
         self.last_error: str | None = None
         self._waiting_since: float | None = None
         self._problems: dict[str, str] = {}
+        self._notices: dict[str, str] = {}
 
     def ok(self) -> None:
         self._last_ok = self._clock()
@@ -94,6 +100,10 @@ class Health:
         else:
             self._problems[name] = text
 
+    def notice(self, name: str, text: str) -> None:
+        """Something the operator should know that does not stop serving (shown in /healthz's answer)."""
+        self._notices[name] = text
+
     def status(self) -> tuple[bool, str]:
         if self._last_ok is None:
             return False, "starting" + (f" (last error: {self.last_error})" if self.last_error else "")
@@ -105,6 +115,8 @@ class Health:
             return False, f"jobs are waiting but nothing moved for {now - self._waiting_since:.0f}s"
         if self._problems:
             return False, "; ".join(f"{name}: {text}" for name, text in sorted(self._problems.items()))
+        if self._notices:
+            return True, "ok; " + "; ".join(f"{name}: {text}" for name, text in sorted(self._notices.items()))
         return True, "ok"
 
 

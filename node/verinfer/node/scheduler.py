@@ -26,6 +26,7 @@ from verinfer.node.compute import Compute
 from verinfer.node.consensus import Consensus
 from verinfer.node.ingest import Ingest
 from verinfer.node.journal import Job, JobState
+from verinfer.node.lock import KeyInUseError
 from verinfer.node.metrics import NodeMetrics
 from verinfer.node.ports import Timer
 from verinfer.node.request import params_of
@@ -73,6 +74,7 @@ class Chain(Protocol):
     def refresh_fees(self) -> int: ...
     def balance(self) -> int: ...
     def resync_nonces(self) -> object: ...
+    def foreign_nonce(self) -> int | None: ...
 
 
 class Scheduler:
@@ -125,6 +127,13 @@ class Scheduler:
     def _new_block(self) -> None:
         self.chain.refresh_fees()
         self.metrics.balance.set(self.chain.balance())
+        foreign = self.chain.foreign_nonce()
+        if foreign is not None:
+            raise KeyInUseError(
+                f"another process is sending from this node's key: the chain's pending nonce is {foreign}, ahead of "
+                "every nonce this node handed out. Two nodes on one key deliver results twice: stop the other "
+                "process, or give each node its own key (keys.*) and journal_path"
+            )
 
     def _watch(self, report: TickReport) -> None:
         for _ in range(MAX_WATCH_POLLS):

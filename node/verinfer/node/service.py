@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from eth_utils.crypto import keccak
+
 from verinfer.chain.deploy import load_deployment
 from verinfer.chain.jsonrpc import JsonRpc
 from verinfer.chain.revert import RevertDecoder
@@ -36,6 +38,7 @@ from verinfer.node.consensus import Consensus
 from verinfer.node.hub import ChainClock, HubView
 from verinfer.node.ingest import Ingest
 from verinfer.node.journal import JobState, Journal
+from verinfer.node.lock import JournalLock
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
 from verinfer.node.profile import Stopwatch
 from verinfer.node.prove import Prove
@@ -90,6 +93,8 @@ class NodeService:
         self.health = Health(stale_after=max(config.poll_interval_s * HEALTH_STALE_FACTOR, 30.0))
         self._stop = threading.Event()
         self._cancel = threading.Event()  # set on close: kills model workers mid-call
+        self._lock: JournalLock | None = None
+        self._quarantined_seen = 0
         self._server: MetricsServer | None = None
         self.stopwatch = Stopwatch()
         self.env_hash = b""
@@ -120,8 +125,11 @@ class NodeService:
         self.env_hash = manifest_hash(
             environment_manifest(cfg.runner.intra_op_threads, cfg.runner.graph_optimization_level)
         )
+        self._lock = JournalLock(cfg.journal_path)
+        self._lock.acquire()  # before the journal is opened: a second process on it is refused here
         self.journal = journal = Journal(cfg.journal_path, chain_id, deployment.hub.address)
         client = JsonRpc(cfg.rpc_url, timeout=cfg.tx.rpc_timeout_s, decoder=decoder)
+        self._check_chain(journal, client, deployment.hub.address, chain_id)
         self.txm = txm = TxManager(
             client, account, chain_id=chain_id, tip_wei=cfg.tx.tip_wei, max_fee_wei=cfg.tx.max_fee_wei
         )
@@ -162,6 +170,35 @@ class NodeService:
             metrics_port=self.metrics_port,
             actions=list(self.registration.actions),
         )
+
+    def _check_chain(self, journal: Journal, client: JsonRpc, hub: str, chain_id: int) -> None:
+        """The journal's records must be from this chain: its genesis block and the hub's code. Records from another
+        chain (a reset, a redeploy at the same address) are quarantined, loudly, and the node serves the chain as it
+        is; a hub address with no code is a wrong deployment file, refused with the fix."""
+        genesis = client.block(0)
+        code = client.call("eth_getCode", hub, "latest")
+        if genesis is None or not isinstance(code, str):
+            raise ChainError(f"{self.config.rpc_url} did not answer with the genesis block and the hub's code")
+        if code in ("0x", "0x0", ""):
+            where = self.config.deployment_file or f"the packaged deployment for chain {chain_id}"
+            raise ConfigError(
+                f"there is no contract at the hub address {hub} on chain {chain_id}: {where} describes another chain "
+                "(or this one was reset). Deploy the system (`verinfer deploy`) and point deployment_file at it"
+            )
+        identity = (bytes.fromhex(str(genesis["hash"])[2:]), bytes(keccak(hexstr=code)))
+        known = journal.identity()
+        if known is not None and known != identity:
+            what = "genesis block" if known[0] != identity[0] else "hub code"
+            moved = journal.forget_chain(f"the chain's {what} changed: the journal is from another chain")
+            self.metrics.quarantined.inc(moved)
+            self.health.notice("journal", f"{moved} records from another chain quarantined at start-up")
+            self.log.error(
+                "journal records are from another chain: quarantined; serving the chain as it is",
+                changed=what,
+                quarantined=moved,
+                journal=str(journal.path),
+            )
+        journal.set_identity(*identity)
 
     def _stages(
         self,
@@ -314,6 +351,7 @@ class NodeService:
             except (ChainError, OSError) as exc:
                 report = TickReport(errors={"tick": str(exc)})
                 self.metrics.rpc_errors.inc()
+            self._journal_notices()
             moved = bool(report.seen or report.computed or report.sent or report.confirmed or report.failed)
             # Work only this node can move: jobs to compute, results to send, deliveries to see mined.
             waiting = sum(
@@ -341,6 +379,22 @@ class NodeService:
             busy = report.computed or report.sent or report.seen
             self._stop.wait(0.0 if busy else self.config.poll_interval_s)
         self.log.info("node stopped", ticks=ticks)
+
+    def _journal_notices(self) -> None:
+        """Quarantines and rollbacks the ingest stage met: counted, and named on /healthz."""
+        if self.scheduler is None:
+            return
+        ingest = self.scheduler.stages.ingest
+        new = ingest.quarantined - self._quarantined_seen
+        if new:
+            self.metrics.quarantined.inc(new)
+            self._quarantined_seen = ingest.quarantined
+        if ingest.quarantined or ingest.rollbacks:
+            self.health.notice(
+                "chain",
+                f"{ingest.quarantined} journal records quarantined (request ids reused), "
+                f"{ingest.rollbacks} rollbacks below the journal's records since start",
+            )
 
     def run_forever(self) -> None:
         """`run()` with SIGTERM and SIGINT handled: the current tick finishes, then everything closes."""
@@ -379,6 +433,9 @@ class NodeService:
         if self.journal is not None:
             self.journal.close()
             self.journal = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def read_spec(system: System, model_id: bytes) -> ModelSpec:

@@ -97,6 +97,15 @@ CREATE TABLE IF NOT EXISTS txs (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS txs_by_nonce ON txs (chain_id, hub, nonce);
 
+CREATE TABLE IF NOT EXISTS identity (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    genesis_hash    BLOB    NOT NULL CHECK (length(genesis_hash) = 32),
+    hub_code_hash   BLOB    NOT NULL CHECK (length(hub_code_hash) = 32),
+    updated_at      REAL    NOT NULL,
+    PRIMARY KEY (chain_id, hub)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS quarantine (
     chain_id        INTEGER NOT NULL,
     hub             TEXT    NOT NULL,
