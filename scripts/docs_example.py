@@ -365,7 +365,11 @@ CONFIG_MEANINGS: dict[str, str] = {
     "journal_path": "The SQLite (WAL) journal of requests and signed transactions. Keep it across restarts.",
     "model_cache_dir": "Where fetched model files are cached, named by model id (re-hashed on every read).",
     "max_model_bytes": "The largest model file the node fetches.",
-    "fetch_timeout_s": "Timeout of each network operation while fetching a model (connect, each read).",
+    "fetch_timeout_s": "Timeout of each read while fetching a model.",
+    "fetch_connect_timeout_s": "Timeout of connecting to a model's host.",
+    "fetch_total_timeout_s": "A model download that takes longer than this is abandoned (retried later).",
+    "fetch_min_bytes_per_s": "A model download slower than this on average (after fetch_timeout_s) is abandoned. "
+    "Downloads run beside serving: other models are served meanwhile.",
     "confirmations": "How many blocks behind the head the node reads events; reorgs up to that depth are walked back.",
     "max_log_range": "The most blocks one `eth_getLogs` call covers.",
     "poll_interval_s": "How long the node sleeps after a step that found nothing to do.",
@@ -376,6 +380,9 @@ CONFIG_MEANINGS: dict[str, str] = {
     "runner": "onnxruntime settings. They are part of the environment manifest, so changing them changes envHash.",
     "runner.intra_op_threads": "onnxruntime's intra-op threads (never 0, which would mean one per core).",
     "runner.graph_optimization_level": "onnxruntime's graph optimisation level.",
+    "registration.min_price_wei": 'Models priced below this are not served (with models = ["all"]).',
+    "registration.refresh_s": "How often the running node looks for newly registered and deprecated models and "
+    "declares or withdraws them (setModels), without a restart.",
     "sandbox": "Every model runs in a worker process of its own under these limits; a breach kills that worker and "
     "fails that request with the reason `limit` (not retried).",
     "sandbox.timeout_s": "Wall-clock seconds a model may take for one batch before its worker is killed.",

@@ -160,6 +160,8 @@ class RegistrationConfig(_Section):
     auto: bool = True
     stake_wei: Annotated[int, Field(ge=0)] | None = None  # None: the registry's minimum stake
     models: Annotated[tuple[str, ...], BeforeValidator(_model_ids)] = ("all",)
+    min_price_wei: Annotated[int, Field(ge=0)] = 0  # models priced below this are not served
+    refresh_s: PositiveSeconds = 30.0  # how often the node looks for new and deprecated models while it runs
 
 
 class TxConfig(_Section):
@@ -200,6 +202,9 @@ class NodeConfig(BaseSettings):
     model_cache_dir: UserPath = Path("~/.verinfer/models")
     max_model_bytes: Positive = 512 * 2**20
     fetch_timeout_s: PositiveSeconds = 30.0
+    fetch_connect_timeout_s: PositiveSeconds = 10.0
+    fetch_total_timeout_s: PositiveSeconds = 600.0
+    fetch_min_bytes_per_s: Annotated[int, Field(ge=0)] = 16_384
     confirmations: Annotated[int, Field(ge=0, le=64)] = 2
     max_log_range: Annotated[int, Field(ge=1, le=10_000)] = 2_000
     poll_interval_s: PositiveSeconds = 2.0

@@ -322,6 +322,7 @@ class Compute:
         timer: Timer | None = None,
         max_jobs: int = MAX_JOBS_PER_STEP,
         lane_wait_s: float = LANE_WAIT_S,
+        waiting_for: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -335,6 +336,8 @@ class Compute:
         self._timer: Timer = timer if timer is not None else (lambda _section: nullcontext())
         self.max_jobs = max_jobs
         self.lane_wait_s = lane_wait_s
+        self.waiting_for = waiting_for
+        """model id => whether its requests wait (the node is declaring the model served right now)."""
         self.lanes = ModelLanes()
 
     def step(self) -> Computed:
@@ -355,6 +358,8 @@ class Compute:
             for job in jobs:
                 with sw("decode"):
                     request = params_of(job)
+                if self.waiting_for is not None and self.waiting_for(request.model_id):
+                    continue  # stays `seen` until the registry says this node serves the model
                 reason = self.skip_reason(request, now, base_fee)
                 if reason is not None:
                     skipped.append((job, reason[0], reason[1]))

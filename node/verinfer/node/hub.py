@@ -96,6 +96,26 @@ class HubView:
         view: Any = self.call(self.system.hub.functions.roundOf(request_id))
         return Round(int(view[0]), int(view[1]), int(view[2]), bytes(view[3]))
 
+    def model_count(self) -> int:
+        return int(self.call(self.system.models.functions.modelCount()))
+
+    def model_id_at(self, index: int) -> bytes:
+        return bytes(self.call(self.system.models.functions.modelIdAt(index)))
+
+    def eligibility(self, model_id: bytes) -> Eligibility:
+        """This node's eligibility for `model_id` now (uncached)."""
+        status, _env = self.call(self.system.nodes.functions.eligibility(self.address, model_id))
+        return Eligibility(status)
+
+    def set_models_calldata(self, model_ids: Sequence[bytes], serving: bool) -> tuple[str, bytes]:
+        """(to, data) of the node registry's `setModels(model_ids, serving)`."""
+        fn = self.system.nodes.functions.setModels([bytes(m) for m in model_ids], serving)
+        return str(self.system.nodes.address), bytes.fromhex(fn._encode_transaction_data()[2:])
+
+    def forget_eligibility(self, model_ids: Sequence[bytes]) -> None:
+        for model_id in model_ids:
+            self._eligibility.pop(bytes(model_id), None)
+
     def eligible(self, model_id: bytes) -> str | None:
         """None if this node may serve `model_id` now, else why not (cached for ELIGIBILITY_TTL_S)."""
         cached = self._eligibility.get(model_id)

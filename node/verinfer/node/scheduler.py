@@ -28,6 +28,7 @@ from verinfer.node.ingest import Ingest
 from verinfer.node.journal import Job, JobState
 from verinfer.node.lock import KeyInUseError
 from verinfer.node.metrics import NodeMetrics
+from verinfer.node.models import ModelFollower
 from verinfer.node.ports import Timer
 from verinfer.node.request import params_of
 from verinfer.node.submit import Submit
@@ -79,9 +80,18 @@ class Chain(Protocol):
 
 class Scheduler:
     def __init__(
-        self, stages: Stages, store: Backlog, chain: Chain, metrics: NodeMetrics, timer: Timer, confirmations: int
+        self,
+        stages: Stages,
+        store: Backlog,
+        chain: Chain,
+        metrics: NodeMetrics,
+        timer: Timer,
+        confirmations: int,
+        *,
+        models: ModelFollower | None = None,
     ) -> None:
         self.stages = stages
+        self.models = models
         self.store = store
         self.chain = chain
         self.metrics = metrics
@@ -106,6 +116,9 @@ class Scheduler:
         if self._head != before:  # a new block: fees may have moved, and a reorg may have taken something out
             self._stage(report, "fees", self._new_block)
             self._stage(report, "audit", lambda: stages.track.audit(self._head))
+        if self.models is not None:
+            models = self.models
+            self._stage(report, "models", lambda: setattr(report, "sent", report.sent + models.step()))
         # One count per state decides which stages have anything to do: an idle tick costs a few cheap reads.
         waiting = self.store.backlog()
         proving = stages.compute.prover is not None and stages.compute.prover.busy > 0

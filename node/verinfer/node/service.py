@@ -40,6 +40,7 @@ from verinfer.node.ingest import Ingest
 from verinfer.node.journal import JobState, Journal
 from verinfer.node.lock import JournalLock
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
+from verinfer.node.models import ModelFollower
 from verinfer.node.profile import Stopwatch
 from verinfer.node.prove import Prove
 from verinfer.node.prover import ProvingPool
@@ -105,6 +106,7 @@ class NodeService:
         self.prover: Prove | None = None
         self.scheduler: Scheduler | None = None
         self.registration: Registration | None = None
+        self.models: ModelFollower | None = None
 
     # -------------------------------------------------------------------------------------------------- set-up
 
@@ -135,7 +137,14 @@ class NodeService:
         )
         self.log = log = self.log.bind(node=account.address)
         hub = HubView(system, client, account.address)
-        store = ModelStore(cfg.model_cache_dir, max_bytes=cfg.max_model_bytes, timeout=cfg.fetch_timeout_s)
+        store = ModelStore(
+            cfg.model_cache_dir,
+            max_bytes=cfg.max_model_bytes,
+            timeout=cfg.fetch_timeout_s,
+            connect_timeout=cfg.fetch_connect_timeout_s,
+            total_timeout=cfg.fetch_total_timeout_s,
+            min_bytes_per_s=cfg.fetch_min_bytes_per_s,
+        )
         self.catalog = ModelCatalog(
             store,
             lambda model_id: read_spec(system, model_id),
@@ -155,8 +164,22 @@ class NodeService:
             max_range=cfg.max_log_range,
             timer=self.stopwatch,
         )
+        self.models = ModelFollower(
+            hub,
+            journal,
+            txm,
+            self.metrics,
+            log,
+            chosen=cfg.registration.models,
+            modes=cfg.modes,
+            min_price_wei=cfg.registration.min_price_wei,
+            served=self.registration.models,
+            refresh_s=cfg.registration.refresh_s,
+        )
         stages = self._stages(journal, txm, hub, watcher, self.catalog, deployment.hub.address)
-        self.scheduler = Scheduler(stages, journal, txm, self.metrics, self.stopwatch, cfg.confirmations)
+        self.scheduler = Scheduler(
+            stages, journal, txm, self.metrics, self.stopwatch, cfg.confirmations, models=self.models
+        )
         if cfg.metrics.enabled:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)
             self._server.start()
@@ -227,6 +250,7 @@ class NodeService:
                 log,
                 prover=self.prover,
                 timer=sw,
+                waiting_for=self.models.waiting_for if self.models is not None else None,
             ),
             submit=Submit(
                 journal,
@@ -326,7 +350,11 @@ class NodeService:
         wanted: list[bytes] = []
         for model_id in operator.registered_models():
             terms = operator.system.terms_of(model_id)
-            if not terms.deprecated and any(terms.allows(mode) for mode in self.config.modes):
+            if (
+                not terms.deprecated
+                and terms.price >= self.config.registration.min_price_wei
+                and any(terms.allows(mode) for mode in self.config.modes)
+            ):
                 wanted.append(model_id)
         return wanted
 

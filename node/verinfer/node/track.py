@@ -112,7 +112,7 @@ class Track:
             if record.mined_block is not None and state is not JobState.SUBMITTED:
                 continue  # a mined commit or reveal: the consensus stage takes it from here
             records[tx_hash], states[tx_hash] = record, state
-        for kind in ("finalize", "cancel"):
+        for kind in ("finalize", "cancel", "registry"):
             for record in store.txs.unmined(kind):
                 records[record.hash] = record  # no job waits on it, but its nonce must not become a hole
         if not records:
