@@ -365,6 +365,8 @@ CONFIG_MEANINGS: dict[str, str] = {
     "journal_path": "The SQLite (WAL) journal of requests and signed transactions. Keep it across restarts.",
     "model_cache_dir": "Where fetched model files are cached, named by model id (re-hashed on every read).",
     "max_model_bytes": "The largest model file the node fetches.",
+    "journal_retention_s": "Finished jobs and their transactions are deleted from the journal this long after they "
+    "finished (and once 64 blocks deep), so it stays bounded.",
     "fetch_timeout_s": "Timeout of each read while fetching a model.",
     "fetch_connect_timeout_s": "Timeout of connecting to a model's host.",
     "fetch_total_timeout_s": "A model download that takes longer than this is abandoned (retried later).",

@@ -199,6 +199,7 @@ class NodeConfig(BaseSettings):
     deployment_file: UserPath | None = None
     keys: KeysConfig
     journal_path: UserPath = Path("~/.verinfer/journal.sqlite")
+    journal_retention_s: Annotated[float, Field(ge=0)] = 7 * 86_400.0
     model_cache_dir: UserPath = Path("~/.verinfer/models")
     max_model_bytes: Positive = 512 * 2**20
     fetch_timeout_s: PositiveSeconds = 30.0

@@ -30,6 +30,7 @@ from verinfer.node.lock import KeyInUseError
 from verinfer.node.metrics import NodeMetrics
 from verinfer.node.models import ModelFollower
 from verinfer.node.ports import Timer
+from verinfer.node.prune import Pruner
 from verinfer.node.request import params_of
 from verinfer.node.submit import Submit
 from verinfer.node.track import Track
@@ -89,9 +90,11 @@ class Scheduler:
         confirmations: int,
         *,
         models: ModelFollower | None = None,
+        pruner: Pruner | None = None,
     ) -> None:
         self.stages = stages
         self.models = models
+        self.pruner = pruner
         self.store = store
         self.chain = chain
         self.metrics = metrics
@@ -116,6 +119,9 @@ class Scheduler:
         if self._head != before:  # a new block: fees may have moved, and a reorg may have taken something out
             self._stage(report, "fees", self._new_block)
             self._stage(report, "audit", lambda: stages.track.audit(self._head))
+            if self.pruner is not None:
+                pruner = self.pruner
+                self._stage(report, "prune", lambda: pruner.step(self._head))
         if self.models is not None:
             models = self.models
             self._stage(report, "models", lambda: setattr(report, "sent", report.sent + models.step()))

@@ -44,6 +44,7 @@ from verinfer.node.models import ModelFollower
 from verinfer.node.profile import Stopwatch
 from verinfer.node.prove import Prove
 from verinfer.node.prover import ProvingPool
+from verinfer.node.prune import Pruner
 from verinfer.node.reorg import ReorgHandler
 from verinfer.node.scheduler import Scheduler, Stages, TickReport
 from verinfer.node.submit import Submit
@@ -178,7 +179,14 @@ class NodeService:
         )
         stages = self._stages(journal, txm, hub, watcher, self.catalog, deployment.hub.address)
         self.scheduler = Scheduler(
-            stages, journal, txm, self.metrics, self.stopwatch, cfg.confirmations, models=self.models
+            stages,
+            journal,
+            txm,
+            self.metrics,
+            self.stopwatch,
+            cfg.confirmations,
+            models=self.models,
+            pruner=Pruner(journal, log, retention_s=cfg.journal_retention_s),
         )
         if cfg.metrics.enabled:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)

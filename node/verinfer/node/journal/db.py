@@ -74,6 +74,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (chain_id, hub, state, request_id);
 CREATE INDEX IF NOT EXISTS jobs_by_block ON jobs (chain_id, hub, block_number);
+CREATE INDEX IF NOT EXISTS jobs_by_state_age ON jobs (chain_id, hub, state, state_at);
+CREATE INDEX IF NOT EXISTS jobs_by_submit_tx ON jobs (chain_id, hub, submit_tx_hash) WHERE state = 'submitted';
+CREATE INDEX IF NOT EXISTS jobs_by_commit_tx ON jobs (chain_id, hub, commit_tx_hash) WHERE state = 'committed';
+CREATE INDEX IF NOT EXISTS jobs_by_reveal_tx ON jobs (chain_id, hub, reveal_tx_hash) WHERE state = 'revealed';
 
 CREATE TABLE IF NOT EXISTS cursors (
     chain_id        INTEGER NOT NULL,
@@ -96,6 +100,8 @@ CREATE TABLE IF NOT EXISTS txs (
     PRIMARY KEY (chain_id, hub, hash)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS txs_by_nonce ON txs (chain_id, hub, nonce);
+CREATE INDEX IF NOT EXISTS txs_unmined ON txs (chain_id, hub, kind, created_at) WHERE mined_block IS NULL;
+CREATE INDEX IF NOT EXISTS txs_by_mined ON txs (chain_id, hub, mined_block) WHERE mined_block IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS identity (
     chain_id        INTEGER NOT NULL,

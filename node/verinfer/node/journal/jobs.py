@@ -486,20 +486,43 @@ class Jobs:
     def jobs_with_tx(self, tx_hash: bytes) -> list[Job]:
         """The jobs whose current transaction (of their state) is `tx_hash`, lowest id first."""
         tx_hash = bytes32("tx_hash", tx_hash)
-        clauses = " OR ".join(f"(state = '{state.value}' AND {cols[0]} = ?)" for state, cols in TX_COLUMNS.items())
+        # One indexed select per in-flight state (jobs_by_state), not an OR over the whole table.
+        selects = " UNION ALL ".join(
+            f"SELECT * FROM jobs INDEXED BY jobs_by_{cols[0].removesuffix('_hash')} WHERE chain_id = ? AND hub = ?"
+            f" AND state = '{state.value}' AND {cols[0]} = ?"
+            for state, cols in TX_COLUMNS.items()
+        )
         with self._db.sql("list jobs by transaction"):
             rows = self._db.connection.execute(
-                f"SELECT * FROM jobs WHERE chain_id = ? AND hub = ? AND ({clauses}) ORDER BY request_id",
-                (*self._db.key, *([tx_hash] * len(TX_COLUMNS))),
+                f"SELECT * FROM ({selects}) ORDER BY request_id", (*self._db.key, tx_hash) * len(TX_COLUMNS)
             ).fetchall()
         return [Job.from_row(row) for row in rows]
+
+    def prune(self, *, finished_before: float, below_block: int, limit: int = 10_000) -> int:
+        """Deletes up to `limit` finished jobs (confirmed, finalized, failed) that reached that state before
+        `finished_before` (wall time) and whose event is below `below_block` (deeper than any reorg to expect);
+        returns how many. A pruned request seen again is checked against the chain before any delivery."""
+        counter("limit", limit, minimum=1)
+        finished = [JobState.CONFIRMED, JobState.FINALIZED, JobState.FAILED]
+        with self._db.transaction(), self._db.sql("prune jobs"):
+            total = 0
+            for state in finished:
+                cursor = self._db.connection.execute(
+                    "DELETE FROM jobs WHERE chain_id = ? AND hub = ? AND request_id IN (SELECT request_id FROM jobs"
+                    " WHERE chain_id = ? AND hub = ? AND state = ? AND state_at < ? AND block_number < ? LIMIT ?)",
+                    (*self._db.key, *self._db.key, state.value, finished_before, below_block, limit - total),
+                )
+                total += max(cursor.rowcount, 0)
+                if total >= limit:
+                    break
+            return total
 
     def inflight_txs(self) -> list[tuple[bytes, JobState]]:
         """The distinct current transactions of the jobs in flight (submitted, committed, revealed), with the state
         of their jobs: what the node must follow until mined, without loading every job."""
-        selects = " UNION ".join(
-            f"SELECT DISTINCT {cols[0]}, '{state.value}' FROM jobs WHERE chain_id = ? AND hub = ? AND state = "
-            f"'{state.value}'"
+        selects = " UNION ".join(  # each through its partial index: only the jobs in flight are read
+            f"SELECT DISTINCT {cols[0]}, '{state.value}' FROM jobs INDEXED BY jobs_by_{cols[0].removesuffix('_hash')}"
+            f" WHERE chain_id = ? AND hub = ? AND state = '{state.value}'"
             for state, cols in TX_COLUMNS.items()
         )
         with self._db.sql("list transactions in flight"):
