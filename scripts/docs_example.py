@@ -410,6 +410,8 @@ CONFIG_MEANINGS: dict[str, str] = {
     "tx.stuck_after_s": "A transaction pending this long is re-sent with a higher fee.",
     "tx.max_attempts": "How often a reverted transaction's work is re-estimated and sent again before it fails.",
     "tx.rpc_timeout_s": "Timeout of each RPC call.",
+    "tx.min_balance_wei": "Below this balance the node pauses new work (warning, verinfer_wallet_paused, /healthz "
+    "fails) and resumes by itself once funded. Unset: one full batch (batch.max_gas) at twice the base fee.",
     "tx.deadline_margin_s": "A result is not sent (or sent again) when its deadline is less than this many seconds "
     "of chain time away: it would be mined late.",
     "zk": "ZK proving (section below).",

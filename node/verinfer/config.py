@@ -171,6 +171,7 @@ class TxConfig(_Section):
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     rpc_timeout_s: PositiveSeconds = 10.0
     deadline_margin_s: Annotated[int, Field(ge=0, le=3_600)] = 2
+    min_balance_wei: Annotated[int, Field(ge=0)] | None = None  # None: one full batch at twice the base fee
 
 
 class MetricsConfig(_Section):

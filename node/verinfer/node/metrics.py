@@ -54,6 +54,9 @@ class NodeMetrics:
         self.backlog = Gauge("verinfer_journal_backlog", "Jobs waiting in each journal state.", ["state"], registry=r)
         self.head = Gauge("verinfer_chain_head", "The latest block the node saw.", registry=r)
         self.cpu_seconds = Counter("verinfer_cpu_seconds", "Node CPU time by stage.", ["stage"], registry=r)
+        self.wallet_paused = Gauge(
+            "verinfer_wallet_paused", "1 while serving is paused for a low wallet balance.", registry=r
+        )
         self.quarantined = Counter(
             "verinfer_journal_quarantined",
             "Journal records set aside because the chain contradicts them (reset, rollback, a reused request id).",

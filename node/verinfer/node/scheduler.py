@@ -34,6 +34,7 @@ from verinfer.node.prune import Pruner
 from verinfer.node.request import params_of
 from verinfer.node.submit import Submit
 from verinfer.node.track import Track
+from verinfer.node.wallet import Wallet
 from verinfer.types import Mode
 
 MAX_COMPUTED_PER_TICK = 4_096
@@ -91,8 +92,10 @@ class Scheduler:
         *,
         models: ModelFollower | None = None,
         pruner: Pruner | None = None,
+        wallet: Wallet | None = None,
     ) -> None:
         self.stages = stages
+        self.wallet = wallet
         self.models = models
         self.pruner = pruner
         self.store = store
@@ -128,11 +131,12 @@ class Scheduler:
         # One count per state decides which stages have anything to do: an idle tick costs a few cheap reads.
         waiting = self.store.backlog()
         proving = stages.compute.prover is not None and stages.compute.prover.busy > 0
-        if waiting[JobState.SEEN] or proving:
+        paused = self.wallet is not None and self.wallet.paused  # no new work; what is in flight still goes
+        if (waiting[JobState.SEEN] or proving) and not paused:
             self._stage(report, "compute", lambda: self._compute(report))
             waiting = self.store.backlog()
         ready: dict[Mode, list[Job]] = {mode: [] for mode in Mode}
-        if waiting[JobState.COMPUTED]:
+        if waiting[JobState.COMPUTED] and not paused:
             ready = self._computed_by_mode()
             self._stage(report, "submit", lambda: self._submit(report, ready))
         if ready[Mode.CONSENSUS] or waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
@@ -144,8 +148,11 @@ class Scheduler:
         return report
 
     def _new_block(self) -> None:
-        self.chain.refresh_fees()
-        self.metrics.balance.set(self.chain.balance())
+        base_fee = self.chain.refresh_fees()
+        balance = self.chain.balance()
+        self.metrics.balance.set(balance)
+        if self.wallet is not None:
+            self.wallet.update(balance, base_fee)
         foreign = self.chain.foreign_nonce()
         if foreign is not None:
             raise KeyInUseError(

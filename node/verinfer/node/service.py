@@ -49,6 +49,7 @@ from verinfer.node.reorg import ReorgHandler
 from verinfer.node.scheduler import Scheduler, Stages, TickReport
 from verinfer.node.submit import Submit
 from verinfer.node.track import Track
+from verinfer.node.wallet import Wallet
 from verinfer.sdk.client import read_model
 from verinfer.sdk.operator import Operator
 from verinfer.types import Eligibility, Mode, ModelSpec
@@ -187,6 +188,9 @@ class NodeService:
             cfg.confirmations,
             models=self.models,
             pruner=Pruner(journal, log, retention_s=cfg.journal_retention_s),
+            wallet=Wallet(
+                self.health, self.metrics, log, min_balance_wei=cfg.tx.min_balance_wei, batch_gas=cfg.batch.max_gas
+            ),
         )
         if cfg.metrics.enabled:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)

@@ -370,3 +370,38 @@ def test_upsert_seen_many_inserts_new_jobs_and_checks_known_ones(tmp_path: Path)
         assert (replaced.state, replaced.params) == (JobState.SEEN, b"other")
         assert journal.notes == [(2, "quarantined")]
         assert journal.quarantined() == 1
+
+
+# ------------------------------------------------------------------------------------------------------ wallet
+
+
+def test_a_low_balance_pauses_serving_loudly_and_a_refund_resumes_it() -> None:
+    from verinfer.node.metrics import Health, NodeMetrics
+    from verinfer.node.wallet import Wallet
+
+    class Log:
+        def __init__(self) -> None:
+            self.lines: list[tuple[str, str]] = []
+
+        def warning(self, event: str, **_: object) -> None:
+            self.lines.append(("warning", event))
+
+        def info(self, event: str, **_: object) -> None:
+            self.lines.append(("info", event))
+
+    health, metrics, log = Health(stale_after=30.0), NodeMetrics(), Log()
+    health.ok()
+    wallet = Wallet(health, metrics, log, min_balance_wei=None, batch_gas=1_000_000)
+    assert wallet.update(balance=10**18, base_fee=7) is False
+    assert wallet.update(balance=13_999_999, base_fee=7) is True  # under 1M gas x 2 x 7 wei
+    assert metrics.wallet_paused._value.get() == 1
+    healthy, why = health.status()
+    assert not healthy
+    assert "cannot pay for gas" in why
+    assert wallet.update(balance=14_000_000, base_fee=7) is False
+    assert health.status() == (True, "ok")
+    assert log.lines == [
+        ("warning", "wallet balance low: serving paused until it is funded"),
+        ("info", "wallet funded again: serving resumed"),
+    ]
+    assert Wallet(health, metrics, log, min_balance_wei=5, batch_gas=1).threshold(base_fee=10**9) == 5
