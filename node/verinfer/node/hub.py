@@ -40,10 +40,13 @@ class HubView:
         address: ChecksumAddress,
         *,
         clock: Callable[[], float] = time.monotonic,
+        max_log_range: int = 2_000,
     ) -> None:
         self.system = system
         self.client = client
         self.address = address
+        self.max_log_range = max_log_range
+        """Blocks per eth_getLogs (hosted providers cap ranges): config `max_log_range`."""
         self._clock = clock
         self._codecs: dict[str, EventCodec] = {}
         self._eligibility: dict[bytes, tuple[float, str | None]] = {}
@@ -134,19 +137,25 @@ class HubView:
         codec = self._codecs.get(event)
         if codec is None:
             codec = self._codecs[event] = EventCodec.from_abi(self.system.hub.abi, event)
-        logs = self.client.logs(
-            {
-                "address": self.system.hub.address,
-                "fromBlock": hex(from_block),
-                "toBlock": "latest",
-                "topics": [
-                    "0x" + codec.topic.hex(),
-                    "0x" + request_id.to_bytes(32, "big").hex(),
-                    "0x" + bytes(12).hex() + self.address[2:].lower(),
-                ],
-            }
-        )
-        return bytes.fromhex(str(logs[-1]["transactionHash"])[2:]) if logs else None
+        topics = [
+            "0x" + codec.topic.hex(),
+            "0x" + request_id.to_bytes(32, "big").hex(),
+            "0x" + bytes(12).hex() + self.address[2:].lower(),
+        ]
+        head = self.client.block_number()
+        found: bytes | None = None
+        for start in range(from_block, head + 1, self.max_log_range):  # chunked: providers cap a query's range
+            logs = self.client.logs(
+                {
+                    "address": self.system.hub.address,
+                    "fromBlock": hex(start),
+                    "toBlock": hex(min(start + self.max_log_range - 1, head)),
+                    "topics": topics,
+                }
+            )
+            if logs:
+                found = bytes.fromhex(str(logs[-1]["transactionHash"])[2:])
+        return found
 
 
 class ChainClock:

@@ -138,7 +138,7 @@ class NodeService:
             client, account, chain_id=chain_id, tip_wei=cfg.tx.tip_wei, max_fee_wei=cfg.tx.max_fee_wei
         )
         self.log = log = self.log.bind(node=account.address)
-        hub = HubView(system, client, account.address)
+        hub = HubView(system, client, account.address, max_log_range=cfg.max_log_range)
         store = ModelStore(
             cfg.model_cache_dir,
             max_bytes=cfg.max_model_bytes,

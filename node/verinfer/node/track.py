@@ -93,6 +93,7 @@ class Track:
         self.clock = clock
         self.deadline_margin_s = deadline_margin_s
         self._monotonic = monotonic
+        self._waiting_depth: set[bytes] = set()  # mined deliveries already logged as waiting for confirmations
         self._retry: dict[bytes, tuple[int, float]] = {}
         """tx hash => (transient refusals in a row, monotonic time before which it is not sent again)"""
         abi = load_artifact("InferenceHub").abi
@@ -139,6 +140,21 @@ class Track:
                 self._reverted(record, receipt, groups[tx_hash])
             elif states[tx_hash] is JobState.SUBMITTED and head - receipt.block_number >= self.confirmations:
                 confirmed += self._settle_submission(receipt, groups[tx_hash])
+                self._waiting_depth.discard(tx_hash)
+            elif (
+                states[tx_hash] is JobState.SUBMITTED
+                and tx_hash not in self._waiting_depth
+                and self._wall() - record.created_at > self.stuck_after_s
+            ):
+                self._waiting_depth.add(tx_hash)
+                self.log.warning(
+                    "delivery mined but not yet final: waiting for more blocks",
+                    tx=tx_hash.hex(),
+                    mined_in=receipt.block_number,
+                    head=head,
+                    confirmations=self.confirmations,
+                    fix="on a chain that mines only on demand (automine), set confirmations = 0 in the config",
+                )
         if missing:
             self._recover_missing([records[h] for h in missing], groups)
         return confirmed
