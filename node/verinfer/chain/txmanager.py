@@ -80,8 +80,7 @@ def decode_raw(raw: bytes) -> dict[str, Any]:
 
 def is_nonce_used(error: RpcError) -> bool:
     """Whether a broadcast failed because the nonce is taken (mined, or this very transaction is already pooled)."""
-    message = error.message.lower()
-    return any(phrase in message for phrase in NONCE_TOO_LOW)
+    return classify_send_error(error) == "nonce_used"
 
 
 def classify_send_error(error: RpcError) -> str:

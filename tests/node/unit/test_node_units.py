@@ -405,3 +405,22 @@ def test_a_low_balance_pauses_serving_loudly_and_a_refund_resumes_it() -> None:
         ("info", "wallet funded again: serving resumed"),
     ]
     assert Wallet(health, metrics, log, min_balance_wei=5, batch_gas=1).threshold(base_fee=10**9) == 5
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("nonce too low", "nonce_used"),
+        ("already known", "nonce_used"),
+        ("replacement transaction underpriced", "nonce_occupied"),
+        ("Nonce too high. Expected nonce to be 3 but got 5.", "nonce_high"),
+        ("max fee per gas less than block base fee", "fee"),
+        ("insufficient funds for gas * price + value", "transient"),
+        ("txpool is full", "transient"),
+        ("intrinsic gas too low", "permanent"),
+    ],
+)
+def test_send_errors_are_classified_so_nonce_and_transient_ones_are_never_refusals(message: str, kind: str) -> None:
+    from verinfer.chain.txmanager import classify_send_error
+
+    assert classify_send_error(RpcError("eth_sendRawTransaction", -32000, message)) == kind
