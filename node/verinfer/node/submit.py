@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from typing import Any, Protocol
 
 from verinfer.chain.jsonrpc import RpcError
-from verinfer.chain.txmanager import Signed
+from verinfer.chain.txmanager import Signed, classify_send_error
 from verinfer.errors import ContractRevert
 from verinfer.node.calldata import HubCalldata
 from verinfer.node.journal import Job
@@ -35,11 +35,22 @@ class StatusReader(Protocol):
 
 def broadcast(sender: Sender, signed: Sequence[Signed], metrics: NodeMetrics, log: Any) -> list[RpcError | None]:
     """Broadcasts journalled transactions in batch POSTs; a refused one is logged and left to the tracker, which
-    sends it again or replaces it."""
+    sends it again or replaces it.
+
+    An RPC that runs a batch's calls concurrently, or refuses nonce gaps (Hardhat's automine, load-balanced
+    providers, some sequencers), answers `nonce too high` for transactions whose lower nonces it had not taken yet:
+    those are sent again at once, one per POST in nonce order, so every transaction gets in without waiting for
+    the tracker."""
     errors: list[RpcError | None] = []
     for start in range(0, len(signed), BROADCAST_CHUNK):
         chunk = signed[start : start + BROADCAST_CHUNK]
         answers = sender.broadcast(chunk)
+        out_of_order = sorted(
+            (i for i, error in enumerate(answers) if error is not None and classify_send_error(error) == "nonce_high"),
+            key=lambda i: chunk[i].nonce,
+        )
+        for i in out_of_order:
+            (answers[i],) = sender.broadcast([chunk[i]])
         for tx, error in zip(chunk, answers, strict=True):
             metrics.txs_sent.labels(tx.kind).inc()
             if error is not None:

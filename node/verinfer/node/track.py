@@ -267,6 +267,12 @@ class Track:
                     self.log.info("transaction sent again", tx=record.hash.hex(), nonce=record.nonce, kind=record.kind)
                     continue
                 kind = classify_send_error(error)
+                if kind == "nonce_high":  # lowest nonce first, one per POST: an RPC that refuses gaps takes them
+                    (error,) = self.sender.broadcast_raw([record.raw])
+                    if error is None:
+                        self._retry.pop(record.hash, None)
+                        continue
+                    kind = classify_send_error(error)
                 if not jobs and kind not in ("nonce_high", "transient"):
                     self.store.txs.forget(record.hash)  # a finalization that cannot go out any more: moot
                     self.sender.nonces.resync()

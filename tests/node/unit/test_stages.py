@@ -669,3 +669,35 @@ def test_a_schema_3_journal_is_upgraded_and_its_rows_completed_with_the_terms(tm
         assert (params.callback_gas_limit, params.mode, params.redundancy) == (50_000, Mode.CONSENSUS, 3)
         assert (params.output_bytes, params.env_restricted) == (TERMS.output_bytes, TERMS.env_restricted)
         assert hub.terms_reads == [MODEL]
+
+
+def test_a_batch_an_rpc_ran_out_of_order_is_sent_again_in_nonce_order(journal: Journal) -> None:
+    from verinfer.node.submit import broadcast
+
+    class GapRefusingSender(FakeSender):
+        """Takes a transaction only if its nonce is the account's next, and runs a batch's calls in reverse."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.account_nonce = 0
+            self.posts: list[list[int]] = []
+
+        def broadcast(self, signed: Sequence[Signed]) -> list[RpcError | None]:
+            self.posts.append([tx.nonce for tx in signed])
+            answers: dict[int, RpcError | None] = {}
+            for i in reversed(range(len(signed))):
+                if signed[i].nonce == self.account_nonce:
+                    self.account_nonce += 1
+                    answers[i] = None
+                else:
+                    answers[i] = RpcError("eth_sendRawTransaction", -32000, "Nonce too high. Expected 0")
+            return [answers[i] for i in range(len(signed))]
+
+    sender = GapRefusingSender()
+    txs = [sender.sign(HUB, bytes([i]), 100_000, "commit") for i in range(3)]
+    assert [tx.nonce for tx in txs] == [0, 1, 2]
+    errors = broadcast(sender, txs, NodeMetrics(), FakeLog())
+    assert errors == [None, None, None]
+    assert sender.account_nonce == 3
+    assert sender.posts[0] == [0, 1, 2]  # one batch, then the refused ones one by one, lowest nonce first
+    assert sender.posts[1:] == [[1], [2]]
