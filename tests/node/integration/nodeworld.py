@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,8 +142,10 @@ def node_world(
     *,
     anvil_args: tuple[str, ...] = (),
     hub_params: HubParams | None = None,
+    chain: AbstractContextManager[Any] | None = None,
 ) -> Iterator[NodeWorld]:
-    with Anvil.start(extra_args=anvil_args) as anvil:
+    """`chain`: another devnet to use instead of a fresh anvil (with `rpc_url` and anvil's `accounts`)."""
+    with chain if chain is not None else Anvil.start(extra_args=anvil_args) as anvil:
         w3 = connect(anvil.rpc_url)
         decoder = RevertDecoder.for_system()
         deployer = TxSender(w3, Account.from_key(anvil.accounts[DEPLOYER].private_key), decoder)
