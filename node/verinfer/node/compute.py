@@ -290,6 +290,7 @@ class Fees(Protocol):
 
 class ComputeStore(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
+    def job(self, request_id: int) -> Job | None: ...
     def jobs(self, state: JobState, *, limit: int = ..., after: int = ...) -> list[Job]: ...
     def mark_computed_many(self, results: Sequence[tuple[int, bytes, bytes]]) -> None: ...
     def mark_failed(self, request_id: int, reason: str) -> Job: ...
@@ -375,7 +376,7 @@ class Compute:
             with sw("inference"):  # the lanes' threads decode, run the sandboxed batch and encode meanwhile
                 wait(started, timeout=self.lane_wait_s)
         outcomes: list[tuple[Job, bytes | ModelError]] = []
-        for _model_id, group, future in self.lanes.finished():
+        for model_id, group, future in self.lanes.finished():
             error = future.exception()
             if isinstance(error, CancelledError):
                 continue  # the node is stopping: these jobs stay `seen` for the next start
@@ -383,10 +384,13 @@ class Compute:
                 outcomes.extend((job, error) for job in group)
             elif error is not None:  # the RPC failed reading the model's spec, say: the jobs stay `seen`, retried
                 self.log.warning(
-                    "model lane failed; retrying", model="0x" + _model_id.hex(), jobs=len(group), error=repr(error)
+                    "model lane failed; retrying", model="0x" + model_id.hex(), jobs=len(group), error=repr(error)
                 )
             else:
                 outcomes.extend(zip(group, future.result(), strict=True))
+        # A job whose request changed while its lane ran (a reorg gave the id to another request) keeps its new
+        # content and stays `seen`: the output computed for the old input must not be recorded for it.
+        outcomes = [(job, out) for job, out in outcomes if self._unchanged(job)]
         with sw("journal"), self.store.transaction():
             for job, label, why in skipped:
                 self.store.mark_failed(job.request_id, f"skipped: {why}")
@@ -413,6 +417,10 @@ class Compute:
                 self.log.warning("request failed", request_id=job.request_id, reason=label, detail=str(out))
         done.failed += len(skipped) + sum(isinstance(out, ModelError) for _, out in outcomes)
         return done
+
+    def _unchanged(self, job: Job) -> bool:
+        now = self.store.job(job.request_id)
+        return now is not None and now.state is JobState.SEEN and (now.params, now.input) == (job.params, job.input)
 
     def _waiting(self) -> list[Job]:
         """Up to `max_jobs` `seen` jobs that no lane or prover holds, lowest id first (paging past held ones)."""

@@ -701,3 +701,38 @@ def test_a_batch_an_rpc_ran_out_of_order_is_sent_again_in_nonce_order(journal: J
     assert sender.account_nonce == 3
     assert sender.posts[0] == [0, 1, 2]  # one batch, then the refused ones one by one, lowest nonce first
     assert sender.posts[1:] == [[1], [2]]
+
+
+def test_a_slow_model_holds_only_its_own_requests_and_a_changed_request_is_not_given_a_stale_output(
+    journal: Journal,
+) -> None:
+    import threading
+
+    release = threading.Event()
+
+    class SlowModel(DoublingModel):
+        def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
+            release.wait(5)
+            return super().compute(inputs)
+
+    seen(journal, 1, data=b"\x01\x01\x01\x01")
+    stage, catalog = compute_stage(journal, lane_wait_s=0.05)
+    catalog.model = SlowModel()
+    assert stage.step().computed == 0  # the lane is busy: nothing waits for it
+    assert stage.lanes.busy(MODEL)
+    assert stage.step().computed == 0  # nor is the same job handed out twice
+    # Meanwhile a reorg gives id 1 to another request (the journal updates a `seen` job in place).
+    event = InferenceRequested(RequestId(1), MODEL, REQUESTER, 10**15, NOW + 3_600, 0, Mode.SINGLE, 1, b"\x02" * 4, 6)
+    journal.upsert_seen(1, event_params(event, TERMS), b"\x02" * 4, 6, BLOCK_HASH)
+    release.set()
+    for _ in range(100):
+        if not stage.lanes.busy(MODEL):
+            break
+        stage.step()
+    job = journal.job(1)
+    assert job is not None
+    if job.state is JobState.SEEN:  # the stale output was dropped; the new input is computed next
+        stage.step()
+        job = journal.job(1)
+        assert job is not None
+    assert (job.state, job.output) == (JobState.COMPUTED, b"\x02" * 8)
