@@ -35,11 +35,16 @@ def test_chain_reset_does_not_crash_loop(tmp_path: Path, forge_build: Path) -> N
         # Rolled back below everything the journal recorded: its registration, the requests, the results.
         assert world.rpc("evm_revert", [snapshot])["result"] is True
         with running(NodeService(config)) as service:
+            assert service.journal is not None
+            journal = service.journal
+            deadline = time.monotonic() + 30  # the old jobs restart, and fail: the hub knows none of them now
+            while any((j := journal.job(rid)) is None or j.state is not JobState.FAILED for rid in before):
+                assert time.monotonic() < deadline, [journal.job(rid) for rid in before]
+                time.sleep(0.1)
             reused = world.request(5, seed=2)  # ids 1..5 again, other inputs
             assert reused == before[:5]
             assert set(world.wait_final(reused).values()) == {Status.FULFILLED}
-            assert service.journal is not None
-            assert service.journal.quarantined() == 5
+            assert journal.quarantined() == 5
             ingest = service.scheduler.stages.ingest if service.scheduler else None
             assert ingest is not None
             assert ingest.quarantined == 5
