@@ -443,6 +443,22 @@ class Compute:
         catalog = self.catalog
         return lambda: catalog.get(model_id).compute(inputs)
 
+    def warm(self, model_ids: Sequence[bytes]) -> None:
+        """Fetches and loads these models in their lanes now (a sandboxed worker takes seconds to start), so the
+        first request for each does not wait for it. A model that fails to load fails its requests later, named."""
+        catalog = self.catalog
+
+        def load(model_id: bytes) -> Callable[[], list[bytes | ModelError]]:
+            def work() -> list[bytes | ModelError]:
+                catalog.get(model_id)
+                return []
+
+            return work
+
+        for model_id in model_ids:
+            if not self.lanes.busy(model_id):
+                self.lanes.start(model_id, [], load(model_id))
+
     def close(self) -> None:
         """Waits (briefly) for the lanes; call after the catalog's cancel event is set."""
         self.lanes.close()

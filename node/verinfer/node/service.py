@@ -196,6 +196,7 @@ class NodeService:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)
             self._server.start()
         self.scheduler.recover()
+        stages.compute.warm(self.registration.models)  # sandboxed workers start beside the first ticks
         self.log.info(
             "node ready",
             chain_id=chain_id,

@@ -102,13 +102,16 @@ def test_nothing_sent_after_deadline(tmp_path: Path, forge_build: Path) -> None:
             config = world.config(0, rpc_url=proxy.url, tx={"rpc_timeout_s": 5.0, "deadline_margin_s": 3})
             with running(NodeService(config, backoff_start_s=0.05, backoff_cap_s=0.5)):
                 ids: list[int] = []
-                for wave in range(8):
+                for wave in range(8):  # deadlines of 3-5 s: some can be served in time, some cannot
                     sent = request_many(
-                        world.client, world.model_id, world.rows(10, seed=wave), deadline_s=2 + wave % 3
+                        world.client, world.model_id, world.rows(10, seed=wave), deadline_s=3 + wave % 3
                     )
                     ids += sent.request_ids(world.client)
                     time.sleep(0.7)
-                time.sleep(6.0)  # every deadline has passed
+                control = request_many(world.client, world.model_id, world.rows(10, seed=99), deadline_s=120)
+                roomy = control.request_ids(world.client)  # the node is serving all along: these all make it
+                assert set(world.wait_final(roomy, timeout=60).values()) == {Status.FULFILLED}
+                time.sleep(5.0)  # every short deadline has passed
         finally:
             proxy.close()
         node = world.node_address(0)
@@ -118,10 +121,11 @@ def test_nothing_sent_after_deadline(tmp_path: Path, forge_build: Path) -> None:
             if e.args["node"] == node and SkipReason(e.args["reason"]) is SkipReason.EXPIRED
         ]
         assert late == []  # no delivery of ours reached the chain after its deadline
-        result = tally(world, "deadlines 4-11 s, 1 s blocks, slow RPC (lost = expired unserved)", ids)
-        assert result.twice == 0
-        assert result.final_once > 0
-        assert result.final_once + result.lost == len(ids)
+        short = tally(world, "deadlines 3-5 s, 1 s blocks, slow RPC (lost = expired unserved)", ids)
+        assert short.twice == 0
+        assert short.final_once + short.lost == len(ids)
+        control_tally = tally(world, "same run, deadline 120 s (control)", roomy)
+        assert (control_tally.final_once, control_tally.lost, control_tally.twice) == (10, 0, 0)
 
 
 def test_reorg_remined_late_is_served(tmp_path: Path, forge_build: Path) -> None:
