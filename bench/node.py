@@ -278,11 +278,122 @@ def plot(runs: list[Run], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+# ------------------------------------------------------------------------------------------ idle CPU vs history
+
+IDLE_HISTORIES = (0, 30_000, 300_000)
+IDLE_WINDOW_S = 30.0
+JOBS_PER_TX = 16
+
+
+def prefill(journal_path: Path, chain_id: int, hub: str, served: int) -> None:
+    """A journal holding `served` confirmed requests and their mined `submitResults` transactions (one per
+    JOBS_PER_TX), as a node that has served that many within the retention would have."""
+    import os
+    import sqlite3
+
+    from verinfer.node.journal import Journal
+
+    Journal(journal_path, chain_id, hub).close()  # the schema
+    db = sqlite3.connect(journal_path)
+    now = time.time()
+    rng = os.urandom
+    with db:
+        for start in range(1, served + 1, 10_000):
+            ids = range(start, min(start + 10_000, served + 1))
+            db.executemany(
+                "INSERT INTO jobs (chain_id, hub, request_id, state, params, input, block_number, block_hash, output,"
+                " output_hash, submit_tx_hash, submit_nonce, seen_at, state_at, updated_at)"
+                " VALUES (?, ?, ?, 'confirmed', ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        chain_id,
+                        hub,
+                        rid,
+                        rng(320),
+                        rng(40),
+                        rng(32),
+                        rng(24),
+                        rng(32),
+                        (rid // JOBS_PER_TX).to_bytes(32, "big"),
+                        rid // JOBS_PER_TX,
+                        now,
+                        now,
+                        now,
+                    )
+                    for rid in ids
+                ],
+            )
+        db.executemany(
+            "INSERT INTO txs (chain_id, hub, hash, nonce, kind, raw, created_at, mined_block)"
+            " VALUES (?, ?, ?, ?, 'submit', ?, ?, 1)",
+            [
+                (chain_id, hub, n.to_bytes(32, "big"), 1_000_000 + n, rng(4_096), now)
+                for n in range(-(-served // JOBS_PER_TX))
+            ],
+        )
+    db.close()
+
+
+def idle(history: int, work: Path) -> float:
+    """% of one core the node process uses while idle (1-second blocks, no requests, default poll interval), with
+    a journal holding `history` served requests."""
+    with Anvil.start(extra_args=("--block-time", "1")) as anvil:
+        w3 = connect(anvil.rpc_url)
+        deployer = TxSender(w3, Account.from_key(anvil.accounts[DEPLOYER].private_key), RevertDecoder.for_system())
+        deployment = deploy(deployer)
+        deployment_file = save_deployment(deployment, work / f"idle-{history}-deployment.json")
+        w3.provider.make_request("anvil_mine", [hex(200)])  # type: ignore[arg-type]  # history lies deep below
+        journal_path = work / f"idle-{history}-journal.sqlite"
+        prefill(journal_path, int(w3.eth.chain_id), deployment.hub.address, history)
+        config = NodeConfig(
+            rpc_url=anvil.rpc_url,
+            deployment_file=deployment_file,
+            keys={"private_key": anvil.accounts[NODE].private_key},
+            journal_path=journal_path,
+            model_cache_dir=work / "node-models",
+            metrics={"enabled": False},
+        )
+        service = NodeService(config)
+        service.setup()
+        thread = threading.Thread(target=service.run, daemon=True)
+        thread.start()
+        time.sleep(5.0)  # past start-up
+        cpu, wall = time.process_time(), time.monotonic()
+        time.sleep(IDLE_WINDOW_S)
+        used = (time.process_time() - cpu) / (time.monotonic() - wall)
+        service.stop()
+        thread.join(timeout=30)
+        service.close()
+    return 100.0 * used
+
+
+def idle_table(rows: list[tuple[int, float]]) -> str:
+    lines = [
+        "## Idle CPU vs history",
+        "",
+        f"The node idle for {IDLE_WINDOW_S:g} s on anvil with 1-second blocks (no requests, default poll interval of "
+        "2 s), its journal pre-filled with that many served requests (confirmed jobs, one mined submitResults per "
+        f"{JOBS_PER_TX}). CPU = the node process's CPU time over the window, as % of one core.",
+        "",
+        "| served requests in the journal | idle CPU (% of a core) |",
+        "| ---: | ---: |",
+    ]
+    lines += [f"| {history:,} | {cpu:.2f} |" for history, cpu in rows]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--idle", action="store_true", help="only the idle-CPU-vs-history rows")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="verinfer-bench-"))
+    if args.idle:
+        text = "# Node benchmark: idle CPU\n\n" + idle_table([(h, idle(h, work)) for h in IDLE_HISTORIES])
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "node-idle.md").write_text(text)
+        print(text)
+        return
     runs = [
         run("30M gas", args.requests, 30_000_000, 256, work),
         run("1B gas", args.requests, 1_000_000_000, 256, work),

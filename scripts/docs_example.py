@@ -367,7 +367,13 @@ CONFIG_MEANINGS: dict[str, str] = {
     "journal_path": "The SQLite (WAL) journal of requests and signed transactions. Keep it across restarts.",
     "model_cache_dir": "Where fetched model files are cached, named by model id (re-hashed on every read).",
     "max_model_bytes": "The largest model file the node fetches.",
-    "fetch_timeout_s": "Timeout of each network operation while fetching a model (connect, each read).",
+    "journal_retention_s": "Finished jobs and their transactions are deleted from the journal this long after they "
+    "finished (and once 64 blocks deep), so it stays bounded.",
+    "fetch_timeout_s": "Timeout of each read while fetching a model.",
+    "fetch_connect_timeout_s": "Timeout of connecting to a model's host.",
+    "fetch_total_timeout_s": "A model download that takes longer than this is abandoned (retried later).",
+    "fetch_min_bytes_per_s": "A model download slower than this on average (after fetch_timeout_s) is abandoned. "
+    "Downloads run beside serving: other models are served meanwhile.",
     "confirmations": "How many blocks behind the head the node reads events; reorgs up to that depth are walked back.",
     "max_log_range": "The most blocks one `eth_getLogs` call covers.",
     "poll_interval_s": "How long the node sleeps after a step that found nothing to do.",
@@ -378,6 +384,13 @@ CONFIG_MEANINGS: dict[str, str] = {
     "runner": "onnxruntime settings. They are part of the environment manifest, so changing them changes envHash.",
     "runner.intra_op_threads": "onnxruntime's intra-op threads (never 0, which would mean one per core).",
     "runner.graph_optimization_level": "onnxruntime's graph optimisation level.",
+    "registration.min_price_wei": 'Models priced below this are not served (with models = ["all"]).',
+    "registration.refresh_s": "How often the running node looks for newly registered and deprecated models and "
+    "declares or withdraws them (setModels), without a restart.",
+    "sandbox": "Every model runs in a worker process of its own under these limits; a breach kills that worker and "
+    "fails that request with the reason `limit` (not retried).",
+    "sandbox.timeout_s": "Wall-clock seconds a model may take for one batch before its worker is killed.",
+    "sandbox.memory_mb": "Memory (address space, MB) a model's worker may allocate beyond the loaded model.",
     "policy": "Which requests are worth serving (section below).",
     "policy.min_fee_wei": "Skip a request whose fee (a CONSENSUS node's share: fee / redundancy) is below this "
     "plus the gas estimate.",
@@ -399,6 +412,10 @@ CONFIG_MEANINGS: dict[str, str] = {
     "tx.stuck_after_s": "A transaction pending this long is re-sent with a higher fee.",
     "tx.max_attempts": "How often a reverted transaction's work is re-estimated and sent again before it fails.",
     "tx.rpc_timeout_s": "Timeout of each RPC call.",
+    "tx.min_balance_wei": "Below this balance the node pauses new work (warning, verinfer_wallet_paused, /healthz "
+    "fails) and resumes by itself once funded. Unset: one full batch (batch.max_gas) at twice the base fee.",
+    "tx.deadline_margin_s": "A result is not sent (or sent again) when its deadline is less than this many seconds "
+    "of chain time away: it would be mined late.",
     "zk": "ZK proving (section below).",
     "zk.artifacts_dir": "Where the ZK models' proving artifacts live (`<dir>/<modelId hex>/`), as "
     "`verinfer model register --zk` writes them. Required when `modes` includes ZK.",

@@ -122,6 +122,15 @@ class RunnerConfig(_Section):
     graph_optimization_level: Literal["disabled", "basic", "extended", "all"] = "basic"  # the runner's default
 
 
+class SandboxConfig(_Section):
+    """Every model runs in a worker process of its own under these limits: wall-clock seconds per batch and
+    megabytes of memory (address space) beyond the loaded model. A breach kills that worker and fails that request
+    with the reason `limit`."""
+
+    timeout_s: PositiveSeconds = 10.0
+    memory_mb: Annotated[int, Field(ge=16, le=1 << 20)] = 1_024
+
+
 class PolicyConfig(_Section):
     """Serve a request only if its fee (a CONSENSUS node's share: fee / redundancy) is at least
     `min_fee_wei + base fee x gas_per_result x transactions` (1 for SINGLE, 3 for CONSENSUS)."""
@@ -151,6 +160,8 @@ class RegistrationConfig(_Section):
     auto: bool = True
     stake_wei: Annotated[int, Field(ge=0)] | None = None  # None: the registry's minimum stake
     models: Annotated[tuple[str, ...], BeforeValidator(_model_ids)] = ("all",)
+    min_price_wei: Annotated[int, Field(ge=0)] = 0  # models priced below this are not served
+    refresh_s: PositiveSeconds = 30.0  # how often the node looks for new and deprecated models while it runs
 
 
 class TxConfig(_Section):
@@ -159,6 +170,8 @@ class TxConfig(_Section):
     stuck_after_s: PositiveSeconds = 30.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     rpc_timeout_s: PositiveSeconds = 10.0
+    deadline_margin_s: Annotated[int, Field(ge=0, le=3_600)] = 2
+    min_balance_wei: Annotated[int, Field(ge=0)] | None = None  # None: one full batch at twice the base fee
 
 
 class MetricsConfig(_Section):
@@ -187,15 +200,20 @@ class NodeConfig(BaseSettings):
     deployment_file: UserPath | None = None
     keys: KeysConfig
     journal_path: UserPath = Path("~/.verinfer/journal.sqlite")
+    journal_retention_s: Annotated[float, Field(ge=0)] = 7 * 86_400.0
     model_cache_dir: UserPath = Path("~/.verinfer/models")
     max_model_bytes: Positive = 512 * 2**20
     fetch_timeout_s: PositiveSeconds = 30.0
+    fetch_connect_timeout_s: PositiveSeconds = 10.0
+    fetch_total_timeout_s: PositiveSeconds = 600.0
+    fetch_min_bytes_per_s: Annotated[int, Field(ge=0)] = 16_384
     confirmations: Annotated[int, Field(ge=0, le=64)] = 2
     max_log_range: Annotated[int, Field(ge=1, le=10_000)] = 2_000
     poll_interval_s: PositiveSeconds = 2.0
     modes: Annotated[tuple[Mode, ...], BeforeValidator(_modes)] = SERVED_MODES
     batch: BatchConfig = BatchConfig()
     runner: RunnerConfig = RunnerConfig()
+    sandbox: SandboxConfig = SandboxConfig()
     policy: PolicyConfig = PolicyConfig()
     metrics: MetricsConfig = MetricsConfig()
     registration: RegistrationConfig = RegistrationConfig()

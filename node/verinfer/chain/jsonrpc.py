@@ -17,13 +17,19 @@ One error model, every failure a `ChainError` naming the method, every call unde
   * `ContractRevert` (from the decoder, when the client has one): an error carrying revert data, by name.
 `call` raises them; `batch` and `send_raw_batch` raise `RpcTransportError` for the whole request and hand back an
 `RpcError` value per failed item. Providers cap batch sizes (often 100 to 1,000): chunk above that.
+
+A request that fails as a whole for a reason that may pass (connection refused or cut, timeout, HTTP 429/5xx, an
+HTML error page, a malformed or truncated body) is retried: up to `retries` more times, after a pause that starts at
+`backoff_s` and doubles, or what a 429's `Retry-After` asks (capped at `max_retry_after_s`). Then it raises. Sending
+a raw transaction twice is harmless: the node answers the copy with "already known" or "nonce too low".
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +45,10 @@ NO_RESPONSE = -1
 BAD_RESPONSE = -2
 
 _SNIPPET = 200
+RETRIES = 3
+BACKOFF_S = 0.1
+MAX_RETRY_AFTER_S = 5.0
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class RpcTransportError(ChainError):
@@ -99,12 +109,27 @@ class JsonRpc:
         timeout: float,
         decoder: RevertDecoder | None = None,
         transport: httpx.BaseTransport | None = None,
+        retries: int = RETRIES,
+        backoff_s: float = BACKOFF_S,
+        max_retry_after_s: float = MAX_RETRY_AFTER_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
+        if retries < 0 or backoff_s < 0 or max_retry_after_s < 0:
+            raise ValueError(
+                f"retries ({retries}), backoff_s ({backoff_s}) and max_retry_after_s ({max_retry_after_s}) "
+                "must not be negative"
+            )
         self.url = url
         self.timeout = timeout
         self.decoder = decoder
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_retry_after_s = max_retry_after_s
+        self._sleep = sleep
+        self.retried = 0
+        """How many requests were sent again after a transient failure (for metrics and tests)."""
         self._http = httpx.Client(timeout=timeout, transport=transport)
         self._ids = itertools.count(1)
 
@@ -225,23 +250,38 @@ class JsonRpc:
         return by_id
 
     def _post(self, method: str, payload: object, where: str) -> Any:
+        """The decoded JSON answer, retried (capped) while the failure may pass."""
+        pause = self.backoff_s
+        for attempt in range(self.retries + 1):
+            try:
+                return self._post_once(method, payload, where)
+            except _Transient as exc:
+                if attempt == self.retries:
+                    suffix = f" (after {self.retries} retries)" if self.retries else ""
+                    raise RpcTransportError(method, str(exc) + suffix) from exc.__cause__
+                wait = pause if exc.retry_after is None else min(exc.retry_after, self.max_retry_after_s)
+                self.retried += 1
+                self._sleep(wait)
+                pause *= 2
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _post_once(self, method: str, payload: object, where: str) -> Any:
         try:
             response = self._http.post(self.url, json=payload)
         except httpx.HTTPError as exc:
             problem = self._scrub(str(exc)) or "no detail"
-            raise RpcTransportError(method, f"{where} failed: {type(exc).__name__}: {problem}") from exc
+            raise _Transient(f"{where} failed: {type(exc).__name__}: {problem}") from exc
         if response.status_code != 200:
-            raise RpcTransportError(
-                method,
-                f"{where}: HTTP {response.status_code} {response.reason_phrase}: "
-                f"{_snippet(self._scrub(response.text))}",
+            message = (
+                f"{where}: HTTP {response.status_code} {response.reason_phrase}: {_snippet(self._scrub(response.text))}"
             )
+            if response.status_code in _RETRY_STATUSES:
+                raise _Transient(message, _retry_after(response.headers.get("retry-after")))
+            raise RpcTransportError(method, message)
         try:
             return response.json()
-        except ValueError as exc:
-            raise RpcTransportError(
-                method, f"{where}: the answer is not JSON: {_snippet(self._scrub(response.text))}"
-            ) from exc
+        except ValueError as exc:  # not JSON: an HTML page from a proxy, a truncated body
+            raise _Transient(f"{where}: the answer is not JSON: {_snippet(self._scrub(response.text))}") from exc
 
     def _scrub(self, text: str) -> str:
         """`text` with the URL redacted, and its password, path and query too, in whatever form a library quoted
@@ -252,6 +292,22 @@ class JsonRpc:
             if secret:
                 text = text.replace(secret, "…")
         return text
+
+
+class _Transient(Exception):  # noqa: N818 - a private signal: this attempt failed in a way that may pass
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header given in seconds (an HTTP date is treated as absent)."""
+    if value is None:
+        return None
+    try:
+        return max(float(value.strip()), 0.0)
+    except ValueError:
+        return None
 
 
 def redact(url: str) -> str:

@@ -51,7 +51,7 @@ def rpc(action: Callable[[], T], what: str) -> T:
         return action()
     except (ContractLogicError, ChainError):
         raise
-    except (Web3Exception, OSError) as exc:
+    except (Web3Exception, OSError, ValueError) as exc:  # ValueError: web3's JSONDecodeError on a non-JSON answer
         raise ChainError(f"{what} failed: {exc}") from exc
 
 

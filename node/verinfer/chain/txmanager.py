@@ -15,6 +15,7 @@ one that could also be mined. All reads and sends go through one `JsonRpc` clien
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -25,7 +26,7 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 
-from verinfer.chain.jsonrpc import JsonRpc, RpcError
+from verinfer.chain.jsonrpc import BAD_RESPONSE, NO_RESPONSE, JsonRpc, RpcError
 from verinfer.chain.nonces import NonceManager
 from verinfer.chain.revert import RevertDecoder
 from verinfer.errors import ChainError, ContractRevert
@@ -33,6 +34,19 @@ from verinfer.errors import ChainError, ContractRevert
 FEE_BUMP = 1.25  # geth and anvil want >= 10 % more on both fees to replace; a bit more gets through on the first try
 GAS_MARGIN = 1.25
 NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "already known", "known transaction")
+NONCE_OCCUPIED = ("replacement transaction underpriced", "replacement fee too low")
+NONCE_TOO_HIGH = ("nonce too high", "nonce is too high", "nonce gap")
+FEE_TOO_LOW = ("less than block base fee", "transaction underpriced", "max fee per gas less than", "fee too low")
+TRANSIENT = (
+    "insufficient funds",
+    "txpool is full",
+    "transaction pool is full",
+    "too many requests",
+    "rate limit",
+    "try again",
+    "timeout",
+    "temporarily",
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +80,32 @@ def decode_raw(raw: bytes) -> dict[str, Any]:
 
 def is_nonce_used(error: RpcError) -> bool:
     """Whether a broadcast failed because the nonce is taken (mined, or this very transaction is already pooled)."""
+    return classify_send_error(error) == "nonce_used"
+
+
+def classify_send_error(error: RpcError) -> str:
+    """What a refused broadcast means, for the caller to act on:
+
+    "nonce_used"     the nonce is mined, or this very transaction is pooled ("nonce too low", "already known");
+    "nonce_occupied" another pooled transaction holds the nonce ("replacement transaction underpriced");
+    "nonce_high"     earlier nonces are not in yet: an RPC that refuses gaps, or one that ran a batch's calls out
+                     of order; send again once they are (an ordering event, not a refusal);
+    "fee"            the fees are below what the chain takes now: replace with higher fees;
+    "transient"      funds, a full pool, rate limits, an answer the client could not read: send again later;
+    "permanent"      anything else (intrinsic gas, invalid signature, ...): count it, give up at a cap.
+    """
     message = error.message.lower()
-    return any(phrase in message for phrase in NONCE_TOO_LOW)
+    if any(phrase in message for phrase in NONCE_TOO_LOW):
+        return "nonce_used"
+    if any(phrase in message for phrase in NONCE_OCCUPIED):
+        return "nonce_occupied"
+    if any(phrase in message for phrase in NONCE_TOO_HIGH):
+        return "nonce_high"
+    if any(phrase in message for phrase in FEE_TOO_LOW):
+        return "fee"
+    if error.code in (NO_RESPONSE, BAD_RESPONSE) or any(phrase in message for phrase in TRANSIENT):
+        return "transient"
+    return "permanent"
 
 
 class TxManager:
@@ -94,6 +132,8 @@ class TxManager:
         self._base_fee: int | None = None
         self._tip: int | None = None
         self.latest_timestamp: int | None = None
+        self.latest_read_at: float | None = None
+        """time.monotonic() when `latest_timestamp` was read."""
 
     @property
     def address(self) -> ChecksumAddress:
@@ -114,6 +154,7 @@ class TxManager:
             raise ChainError("the chain has no EIP-1559 base fee; the node sends type-2 transactions only")
         self._base_fee = int(base_fee, 16)
         self.latest_timestamp = int(block["timestamp"], 16)
+        self.latest_read_at = time.monotonic()
         if self._tip_wei is not None:
             self._tip = self._tip_wei
         else:
@@ -200,6 +241,11 @@ class TxManager:
             floor=(int(old["maxFeePerGas"]), int(old["maxPriorityFeePerGas"])),
         )
 
+    def cancel(self, nonce: int, floor: tuple[int, int] | None = None) -> Signed:
+        """A 0-value transfer to this account under `nonce`: fills the nonce without delivering anything (a delivery
+        whose deadline passed before it could be sent). `floor`: the fees of a pooled transaction it replaces."""
+        return self.sign(self.address, b"", 21_000, "cancel", nonce=nonce, floor=floor)
+
     def resign(self, raw: bytes, kind: str) -> Signed:
         """The same call under a fresh nonce (its old nonce was taken by another transaction)."""
         old = decode_raw(raw)
@@ -245,6 +291,15 @@ class TxManager:
     def resync_nonces(self) -> tuple[int, ...]:
         """`nonces.resync()`: the reserved nonces the chain does not hold, given up."""
         return self.nonces.resync()
+
+    def foreign_nonce(self) -> int | None:
+        """The chain's pending nonce of this account if it is ahead of every nonce handed out here (another
+        process sends from the same key), else None. Not known before the first reservation."""
+        ours = self.nonces.next_nonce
+        if ours is None:
+            return None
+        pending = self.rpc.pending_nonce(self.address)
+        return pending if pending > ours else None
 
     def balance(self) -> int:
         return int(self.rpc.call("eth_getBalance", self.address, "latest"), 16)

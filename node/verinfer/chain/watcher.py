@@ -108,6 +108,15 @@ class ChainSource(Protocol):
     def logs(self, query: FilterParams) -> list[Any]: ...
 
 
+class DeepReorgError(ChainError):
+    """The watcher's position left the chain and no recorded block below it is still on it: the chain was rolled
+    back (or reset) below everything recorded. The caller rescans from `start_block`."""
+
+    def __init__(self, message: str, *, orphan: int) -> None:
+        self.orphan = orphan
+        super().__init__(message)
+
+
 class Web3Source:
     """The reads through web3 (its formatters included)."""
 
@@ -232,9 +241,10 @@ class LogWatcher:
             current = self._hash_at(number)
             if current is not None and (current == recorded or number == floor):
                 return BlockRef(number, current)
-        raise ChainError(
+        raise DeepReorgError(
             f"reorg deeper than the {self.keep_blocks} recorded blocks below block {orphan}: no common ancestor "
-            "found; rescan from an older start_block with a fresh cursor"
+            f"found (a rollback or a chain reset); the node rescans from start_block {self.start_block}",
+            orphan=orphan,
         )
 
     def _moved(self, base: Position | None) -> bool:

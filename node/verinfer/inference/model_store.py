@@ -112,9 +112,11 @@ class _Sink:
 
 
 class ModelStore:
-    """Fetches model files into `cache_dir`, named by id. `timeout` bounds every network operation (connect,
-    each read) and `total_timeout` a whole download; `schemes` limits which URIs it follows (drop "file" on a node
-    that should never read local paths named on chain)."""
+    """Fetches model files into `cache_dir`, named by id. `timeout` bounds every network read (and the connect, unless
+    `connect_timeout` is given), `total_timeout` a whole download, and `min_bytes_per_s` its average rate once
+    `timeout` has passed (a host that trickles a byte at a time is abandoned, not waited on for the total);
+    `schemes` limits which URIs it follows (drop "file" on a node that should never read local paths named on
+    chain)."""
 
     def __init__(
         self,
@@ -123,6 +125,8 @@ class ModelStore:
         timeout: float,
         *,
         total_timeout: float = 600.0,
+        connect_timeout: float | None = None,
+        min_bytes_per_s: int = 0,
         schemes: Collection[str] = SCHEMES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -137,6 +141,8 @@ class ModelStore:
         self.max_bytes = max_bytes
         self.timeout = float(timeout)
         self.total_timeout = float(total_timeout)
+        self.connect_timeout = float(connect_timeout) if connect_timeout else self.timeout
+        self.min_bytes_per_s = int(min_bytes_per_s)
         self.schemes = frozenset(schemes)
         self._transport = transport
         try:
@@ -228,10 +234,12 @@ class ModelStore:
             raise ModelUnreachableError(f"cannot read the model file {path} ({uri}): {exc.strerror or exc}") from exc
 
     def _download(self, uri: str, sink: _Sink) -> None:
-        deadline = time.monotonic() + self.total_timeout
+        started = time.monotonic()
+        deadline = started + self.total_timeout
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
         try:
             with (
-                httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=True) as client,
+                httpx.Client(timeout=timeout, transport=self._transport, follow_redirects=True) as client,
                 # identity: a compressed body could expand far past the limit inside a single decoded chunk
                 client.stream("GET", uri, headers={"accept-encoding": "identity"}) as response,
             ):
@@ -245,9 +253,16 @@ class ModelStore:
                     )
                 for chunk in response.iter_bytes():  # as received: the limit holds per network read
                     sink.write(chunk)
-                    if time.monotonic() > deadline:
+                    now = time.monotonic()
+                    if now > deadline:
                         raise ModelUnreachableError(
                             f"downloading {uri} took over {self.total_timeout:g}s (got {sink.size} bytes so far)"
+                        )
+                    elapsed = now - started
+                    if elapsed > self.timeout and sink.size < self.min_bytes_per_s * elapsed:
+                        raise ModelUnreachableError(
+                            f"downloading {uri} is too slow: {sink.size} bytes in {elapsed:.0f}s, under the minimum "
+                            f"of {self.min_bytes_per_s} bytes/s (fetch_min_bytes_per_s)"
                         )
         except httpx.TimeoutException as exc:
             raise ModelUnreachableError(f"{uri} did not answer within {self.timeout:g}s: {exc!r}") from exc

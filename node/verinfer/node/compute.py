@@ -1,18 +1,26 @@
-"""The compute stage: each served model loaded once (hash-checked fetch, deterministic runner), and the pending
-requests of one model run as one onnxruntime batch (`Compute.step`; ZK requests go to the provers instead).
+"""The compute stage: each served model loaded once (hash-checked fetch, deterministic runner in a sandboxed worker
+process), and the pending requests of one model run as one onnxruntime batch (`Compute.step`; ZK requests go to the
+provers instead).
+
+Each model has a lane of its own (`ModelLanes`): its fetch, load and batches run on the lane's thread, so a model
+that downloads slowly, loops or allocates without end holds up its own requests only. A step hands every idle
+model its batch, waits briefly for them, and journals whatever lanes have finished (in the scheduler's thread: the
+journal has one writer); a lane still busy is collected by a later step.
 
 A request that cannot be served gets a `ModelError` naming why (wrong input length, unreadable model, runtime
-failure); the others in its batch still get their outputs. Nothing false is ever produced: a failed row has no
-output at all.
+failure); one that breaches its model's sandbox limits fails with the reason `limit`, once, and is not run again.
+The others in its batch still get their outputs. Nothing false is ever produced: a failed row has no output at all.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, wait
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,6 +30,7 @@ from verinfer.errors import CodecError, ModelError
 from verinfer.inference import codec
 from verinfer.inference.model_store import ModelStore
 from verinfer.inference.runner import OnnxRunner
+from verinfer.inference.sandbox import CancelledError, LimitExceededError, Sandbox, SandboxLimits
 from verinfer.node.journal import Job, JobState
 from verinfer.node.metrics import NodeMetrics
 from verinfer.node.ports import Catalog, Clock, HubReader, Timer
@@ -31,16 +40,34 @@ from verinfer.types import Mode, ModelSpec, RequestParams
 
 MODEL_RETRY_S = 30.0  # a model that failed to load is tried again after this long (its URI may come back)
 MAX_JOBS_PER_STEP = 4_096
+MAX_PAGES = 8  # pages of `seen` jobs a step reads past the ones already in a lane
+LANE_WAIT_S = 1.0  # how long a step waits for the batches it just handed out (a fast model answers in this tick)
+QUARANTINE_AFTER = 3  # single-request breaches in a row after which a model's other requests fail unrun
+QUARANTINE_S = 600.0  # ... for this long; then the model is given its chance again
 
 
-@dataclass(frozen=True)
+class Runner(Protocol):
+    def run_batch(self, inputs: Any) -> Any: ...
+
+
+@dataclass
 class LoadedModel:
+    """A model ready to run: in a sandboxed worker (`Sandbox`) on a node, in process (`OnnxRunner`) in tools."""
+
     model_id: bytes
     spec: ModelSpec
-    runner: OnnxRunner
+    runner: Runner
+    breaches_in_a_row: int = 0
+    quarantined_until: float = 0.0
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
-        """The canonical output of each input, or the error that stops it; batched where the inputs allow."""
+        """The canonical output of each input, or the error that stops it; batched where the inputs allow.
+
+        A batch that breaches the sandbox's limits is run again one request at a time, so the request that breaks
+        them is found and the others are served; after QUARANTINE_AFTER single-request breaches in a row the model's
+        remaining requests fail with `LimitExceededError` unrun, for QUARANTINE_S (a hostile model cannot hold its
+        lane for requests x timeout). `CancelledError` (the node is stopping) propagates: nothing is recorded."""
         results: list[bytes | ModelError] = [ModelError("not computed")] * len(inputs)
         rows: list[np.ndarray] = []
         where: list[int] = []
@@ -52,17 +79,40 @@ class LoadedModel:
                 results[i] = ModelError(f"malformed input: {exc}")
         if not rows:
             return results
-        try:
-            outputs = self._run(rows)
-        except ModelError:
-            outputs = None
+        outputs: list[np.ndarray] | None = None
+        if not self._quarantined():
+            try:
+                outputs = self._run(rows)
+            except CancelledError:
+                raise
+            except LimitExceededError as exc:
+                if len(rows) == 1:
+                    self._breached()
+                    results[where[0]] = exc
+                    return results
+            except ModelError:
+                pass
         if outputs is None:  # find the row that breaks the batch; the others still get served
             for i, row in zip(where, rows, strict=True):
+                if self._quarantined():
+                    results[i] = LimitExceededError(
+                        f"model 0x{self.model_id.hex()} breached its sandbox limits on {QUARANTINE_AFTER} requests "
+                        f"in a row: not run for {QUARANTINE_S:g}s",
+                        kind="quarantine",
+                    )
+                    continue
                 try:
                     results[i] = self._encode(self._run([row])[0])
+                    self.breaches_in_a_row = 0
+                except CancelledError:
+                    raise
+                except LimitExceededError as exc:
+                    self._breached()
+                    results[i] = exc
                 except ModelError as exc:
                     results[i] = exc
             return results
+        self.breaches_in_a_row = 0
         for i, output in zip(where, outputs, strict=True):
             try:
                 results[i] = self._encode(output)
@@ -70,10 +120,19 @@ class LoadedModel:
                 results[i] = exc
         return results
 
+    def _quarantined(self) -> bool:
+        return self.clock() < self.quarantined_until
+
+    def _breached(self) -> None:
+        self.breaches_in_a_row += 1
+        if self.breaches_in_a_row >= QUARANTINE_AFTER:
+            self.quarantined_until = self.clock() + QUARANTINE_S
+            self.breaches_in_a_row = 0
+
     def _run(self, rows: list[np.ndarray]) -> list[np.ndarray]:
         per_row = rows[0].shape[0] if rows[0].ndim else 1
         stacked = np.concatenate(rows) if len(rows) > 1 else rows[0]
-        out = self.runner.run_batch(stacked)
+        out = np.asarray(self.runner.run_batch(stacked))
         return [out[i * per_row : (i + 1) * per_row] for i in range(len(rows))]
 
     def _encode(self, output: np.ndarray) -> bytes:
@@ -89,7 +148,12 @@ class LoadedModel:
 
 
 class ModelCatalog:
-    """The models this node has loaded, by id. A load failure is remembered for MODEL_RETRY_S, then retried."""
+    """The models this node has loaded, by id. A load failure is remembered for MODEL_RETRY_S, then retried.
+
+    With `sandbox` limits each model runs in a worker process of its own (`Sandbox`); without, in this process (for
+    tools and comparisons only: a node always sandboxes). `cancel` (set when the node stops) kills busy workers.
+    Lanes call `get` for different models at once; one model is only ever loaded by its own lane.
+    """
 
     def __init__(
         self,
@@ -98,12 +162,16 @@ class ModelCatalog:
         *,
         intra_op_threads: int = 1,
         graph_optimization_level: str = "basic",
+        sandbox: SandboxLimits | None = None,
+        cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self._spec_of = spec_of
         self._threads = intra_op_threads
         self._level = graph_optimization_level
+        self.sandbox = sandbox
+        self.cancel = cancel if cancel is not None else threading.Event()
         self._clock = clock
         self._loaded: dict[bytes, LoadedModel] = {}
         self._failed: dict[bytes, tuple[float, ModelError]] = {}
@@ -120,7 +188,22 @@ class ModelCatalog:
         try:
             spec = self._spec_of(model_id)
             path = self.store.fetch(model_id, spec.uri)
-            runner = OnnxRunner(path, self._threads, self._level, expected_id=model_id)
+            runner: Runner
+            if self.sandbox is None:
+                runner = OnnxRunner(path, self._threads, self._level, expected_id=model_id)
+            else:
+                sandbox = Sandbox(
+                    path,
+                    limits=self.sandbox,
+                    intra_op_threads=self._threads,
+                    graph_optimization_level=self._level,
+                    expected_id=model_id,
+                    cancel=self.cancel,
+                )
+                sandbox.start()  # the worker checks the hash and loads the model: a bad file fails here, named
+                runner = sandbox
+        except CancelledError:
+            raise
         except ModelError as exc:
             self._failed[model_id] = (self._clock(), exc)
             raise
@@ -128,6 +211,64 @@ class ModelCatalog:
         loaded = LoadedModel(model_id, spec, runner)
         self._loaded[model_id] = loaded
         return loaded
+
+    def close(self) -> None:
+        """Stops every model's worker."""
+        self.cancel.set()
+        for loaded in list(self._loaded.values()):
+            if isinstance(loaded.runner, Sandbox):
+                loaded.runner.close()
+        self._loaded.clear()
+
+
+class ModelLanes:
+    """One lane per model: a daemon thread at a time runs that model's fetch, load and batch, so no model waits for
+    another. `start` refuses a busy lane; `finished` hands back what is done. Every thread is tracked and joined
+    (briefly) by `close`, after the catalog's cancel event has killed the workers they wait on."""
+
+    def __init__(self) -> None:
+        self._busy: dict[bytes, tuple[Future[list[bytes | ModelError]], list[Job]]] = {}
+        self._threads: list[threading.Thread] = []
+
+    def busy(self, model_id: bytes) -> bool:
+        return bytes(model_id) in self._busy
+
+    @property
+    def request_ids(self) -> set[int]:
+        return {job.request_id for _, jobs in self._busy.values() for job in jobs}
+
+    def start(
+        self, model_id: bytes, jobs: list[Job], work: Callable[[], list[bytes | ModelError]]
+    ) -> Future[list[bytes | ModelError]]:
+        future: Future[list[bytes | ModelError]] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(work())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        thread = threading.Thread(target=run, name=f"verinfer-lane-{bytes(model_id).hex()[:8]}", daemon=True)
+        self._busy[bytes(model_id)] = (future, jobs)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+        return future
+
+    def finished(self) -> list[tuple[bytes, list[Job], Future[list[bytes | ModelError]]]]:
+        done = [(m, jobs, f) for m, (f, jobs) in self._busy.items() if f.done()]
+        for model_id, _, _ in done:
+            del self._busy[model_id]
+        return done
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))
+        self._threads.clear()
+        self._busy.clear()
 
 
 # ------------------------------------------------------------------------------------------------------ the stage
@@ -149,6 +290,7 @@ class Fees(Protocol):
 
 class ComputeStore(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
+    def job(self, request_id: int) -> Job | None: ...
     def jobs(self, state: JobState, *, limit: int = ..., after: int = ...) -> list[Job]: ...
     def mark_computed_many(self, results: Sequence[tuple[int, bytes, bytes]]) -> None: ...
     def mark_failed(self, request_id: int, reason: str) -> Job: ...
@@ -180,6 +322,8 @@ class Compute:
         prover: Prove | None = None,
         timer: Timer | None = None,
         max_jobs: int = MAX_JOBS_PER_STEP,
+        lane_wait_s: float = LANE_WAIT_S,
+        waiting_for: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -192,6 +336,10 @@ class Compute:
         self.prover = prover
         self._timer: Timer = timer if timer is not None else (lambda _section: nullcontext())
         self.max_jobs = max_jobs
+        self.lane_wait_s = lane_wait_s
+        self.waiting_for = waiting_for
+        """model id => whether its requests wait (the node is declaring the model served right now)."""
+        self.lanes = ModelLanes()
 
     def step(self) -> Computed:
         done = Computed()
@@ -199,50 +347,67 @@ class Compute:
             proven, failed = self.prover.collect()
             done.computed += proven
             done.failed += failed
-        jobs = self.store.jobs(JobState.SEEN, limit=self.max_jobs)
-        if not jobs:
+        jobs = self._waiting()
+        if not jobs and not self.lanes.request_ids:
             return done
-        now = self.clock.chain_time()
-        base_fee = self.fees.base_fee
         by_model: dict[bytes, list[Job]] = defaultdict(list)
         skipped: list[tuple[Job, str, str]] = []
         sw = self._timer
-        for job in jobs:
-            if self.prover is not None and self.prover.has(job.request_id):
-                continue  # being proven
-            with sw("decode"):
-                request = params_of(job)
-            reason = self.skip_reason(request, now, base_fee)
-            seats = 0 if reason is not None else self.hub.seats_open(job.request_id, request, now)
-            if isinstance(seats, str):
-                reason = ("not_assigned", seats)
-            if reason is not None:
-                skipped.append((job, reason[0], reason[1]))
-            elif seats == 0:
-                # The lottery gives better tickets the first turn: work only once this node's window opens, when
-                # the request may still be open because the nodes ahead did not answer (a dead primary).
-                continue
-            elif request.mode == Mode.ZK and self.prover is not None:
-                self.prover.start(job.request_id, request.model_id, job.input)
-            else:
-                by_model[request.model_id].append(job)
+        if jobs:
+            now = self.clock.chain_time()
+            base_fee = self.fees.base_fee
+            for job in jobs:
+                with sw("decode"):
+                    request = params_of(job)
+                if self.waiting_for is not None and self.waiting_for(request.model_id):
+                    continue  # stays `seen` until the registry says this node serves the model
+                reason = self.skip_reason(request, now, base_fee)
+                seats = 0 if reason is not None else self.hub.seats_open(job.request_id, request, now)
+                if isinstance(seats, str):
+                    reason = ("not_assigned", seats)
+                if reason is not None:
+                    skipped.append((job, reason[0], reason[1]))
+                elif seats == 0:
+                    # The lottery gives better tickets the first turn: work only once this node's window opens, when
+                    # the request may still be open because the nodes ahead did not answer (a dead primary).
+                    continue
+                elif request.mode == Mode.ZK and self.prover is not None:
+                    self.prover.start(job.request_id, request.model_id, job.input)
+                elif not self.lanes.busy(request.model_id):
+                    by_model[request.model_id].append(job)
+        started = [
+            self.lanes.start(model_id, group, self._work(model_id, [job.input for job in group]))
+            for model_id, group in by_model.items()
+        ]
+        if started:
+            with sw("inference"):  # the lanes' threads decode, run the sandboxed batch and encode meanwhile
+                wait(started, timeout=self.lane_wait_s)
         outcomes: list[tuple[Job, bytes | ModelError]] = []
-        for model_id, group in by_model.items():
-            try:
-                model = self.catalog.get(model_id)
-            except ModelError as exc:
-                outcomes.extend((job, exc) for job in group)
-                continue
-            with sw("inference"):  # tensor decode, the onnxruntime batch, canonical encode
-                outputs = model.compute([job.input for job in group])
-            outcomes.extend(zip(group, outputs, strict=True))
+        for model_id, group, future in self.lanes.finished():
+            error = future.exception()
+            if isinstance(error, CancelledError):
+                continue  # the node is stopping: these jobs stay `seen` for the next start
+            if isinstance(error, ModelError):
+                outcomes.extend((job, error) for job in group)
+            elif error is not None:  # the RPC failed reading the model's spec, say: the jobs stay `seen`, retried
+                self.log.warning(
+                    "model lane failed; retrying", model="0x" + model_id.hex(), jobs=len(group), error=repr(error)
+                )
+            else:
+                outcomes.extend(zip(group, future.result(), strict=True))
+        # A job whose request changed while its lane ran (a reorg gave the id to another request) keeps its new
+        # content and stays `seen`: the output computed for the old input must not be recorded for it.
+        outcomes = [(job, out) for job, out in outcomes if self._unchanged(job)]
         with sw("journal"), self.store.transaction():
             for job, label, why in skipped:
                 self.store.mark_failed(job.request_id, f"skipped: {why}")
                 self.metrics.failed.labels(label).inc()
             computed = []
             for job, out in outcomes:
-                if isinstance(out, ModelError):
+                if isinstance(out, LimitExceededError):
+                    self.store.mark_failed(job.request_id, f"limit: {out}")
+                    self.metrics.failed.labels("limit").inc()
+                elif isinstance(out, ModelError):
                     self.store.mark_failed(job.request_id, f"model: {out}")
                     self.metrics.failed.labels("model").inc()
                 else:
@@ -255,9 +420,55 @@ class Compute:
             )
         for job, out in outcomes:
             if isinstance(out, ModelError):
-                self.log.warning("request failed", request_id=job.request_id, reason="model", detail=str(out))
+                label = "limit" if isinstance(out, LimitExceededError) else "model"
+                self.log.warning("request failed", request_id=job.request_id, reason=label, detail=str(out))
         done.failed += len(skipped) + sum(isinstance(out, ModelError) for _, out in outcomes)
         return done
+
+    def _unchanged(self, job: Job) -> bool:
+        now = self.store.job(job.request_id)
+        return now is not None and now.state is JobState.SEEN and (now.params, now.input) == (job.params, job.input)
+
+    def _waiting(self) -> list[Job]:
+        """Up to `max_jobs` `seen` jobs that no lane or prover holds, lowest id first (paging past held ones)."""
+        held = self.lanes.request_ids
+        found: list[Job] = []
+        after = 0
+        for _ in range(MAX_PAGES):
+            page = self.store.jobs(JobState.SEEN, limit=self.max_jobs, after=after)
+            found.extend(
+                job
+                for job in page
+                if job.request_id not in held and not (self.prover is not None and self.prover.has(job.request_id))
+            )
+            if len(page) < self.max_jobs or len(found) >= self.max_jobs:
+                break
+            after = page[-1].request_id
+        return found[: self.max_jobs]
+
+    def _work(self, model_id: bytes, inputs: list[bytes]) -> Callable[[], list[bytes | ModelError]]:
+        catalog = self.catalog
+        return lambda: catalog.get(model_id).compute(inputs)
+
+    def warm(self, model_ids: Sequence[bytes]) -> None:
+        """Fetches and loads these models in their lanes now (a sandboxed worker takes seconds to start), so the
+        first request for each does not wait for it. A model that fails to load fails its requests later, named."""
+        catalog = self.catalog
+
+        def load(model_id: bytes) -> Callable[[], list[bytes | ModelError]]:
+            def work() -> list[bytes | ModelError]:
+                catalog.get(model_id)
+                return []
+
+            return work
+
+        for model_id in model_ids:
+            if not self.lanes.busy(model_id):
+                self.lanes.start(model_id, [], load(model_id))
+
+    def close(self) -> None:
+        """Waits (briefly) for the lanes; call after the catalog's cancel event is set."""
+        self.lanes.close()
 
     def skip_reason(self, request: RequestParams, now: int, base_fee: int) -> tuple[str, str] | None:
         """(metric label, why) if this node does not serve the request, else None."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Protocol
+from typing import Any, Protocol
 
 from verinfer.chain.events import InferenceRequested
-from verinfer.chain.watcher import KnownBlocks, LogBatch, Position
+from verinfer.chain.watcher import DeepReorgError, KnownBlocks, LogBatch, Position
 from verinfer.errors import ChainError
 from verinfer.node.journal import Cursor, Job
 from verinfer.node.ports import Timer
@@ -35,11 +35,14 @@ class LogSource(Protocol):
 class IngestStore(KnownBlocks, Protocol):
     """The journal as ingestion writes it."""
 
+    notes: list[tuple[int, str]]
+
     def transaction(self) -> AbstractContextManager[None]: ...
     def cursor(self) -> Cursor | None: ...
     def set_cursor(self, block_number: int, block_hash: bytes) -> None: ...
     def record_block(self, number: int, block_hash: bytes) -> None: ...
     def prune_blocks(self, below: int) -> int: ...
+    def clear_cursor(self) -> None: ...
     def upsert_seen_many(self, events: Sequence[tuple[int, bytes, bytes, int, bytes]]) -> None: ...
     def jobs_with_params_length(self, length: int, *, limit: int = ...) -> list[Job]: ...
     def set_params(self, request_id: int, params: bytes) -> None: ...
@@ -58,11 +61,18 @@ class Ingest:
         reorgs: ReorgHandler,
         *,
         timer: Timer | None = None,
+        log: Any | None = None,
     ) -> None:
         self.watcher = watcher
         self.store = store
         self.hub = hub
         self.reorgs = reorgs
+        self.log = log
+        self.reappeared = 0
+        """Failed jobs whose request was re-mined, started again (since start)."""
+        self.quarantined = 0
+        self.rollbacks = 0
+        """Journal records replaced because their id now names another request (since start)."""
         self._timer: Timer = timer if timer is not None else (lambda _section: nullcontext())
         self._terms: dict[bytes, ModelTerms] = {}
 
@@ -77,9 +87,21 @@ class Ingest:
         return terms
 
     def poll(self) -> LogBatch:
-        """One watcher step stored: reorg undone, events journalled as `seen`, block hashes kept, cursor moved."""
+        """One watcher step stored: reorg undone, events journalled as `seen`, block hashes kept, cursor moved.
+
+        A rollback below everything recorded (`DeepReorgError`) restarts every job from the first block on and
+        rescans from the watcher's start block: the chain as it is wins over the journal."""
         store = self.store
-        batch = self.watcher.poll(store.cursor(), store)
+        try:
+            batch = self.watcher.poll(store.cursor(), store)
+        except DeepReorgError as exc:
+            with store.transaction():
+                restarted = self.reorgs.blocks_replaced(0)
+                store.clear_cursor()
+            self.rollbacks += 1
+            if self.log is not None:
+                self.log.error("chain rolled back below the journal's records", detail=str(exc), jobs=len(restarted))
+            batch = self.watcher.poll(None, store)
         rows = [self._row(event, batch.block_hashes[event.block_number]) for event in batch.requests]
         with self._timer("journal"), store.transaction():
             if batch.reorg is not None:
@@ -91,6 +113,20 @@ class Ingest:
                     store.record_block(number, block_hash)
                 store.set_cursor(batch.end.block_number, batch.end.block_hash)
                 store.prune_blocks(batch.end.block_number - self.watcher.keep_blocks)
+        notes, store.notes[:] = list(store.notes), []
+        for request_id, what in notes:
+            if what == "reappeared":
+                self.reappeared += 1
+                if self.log is not None:
+                    self.log.info("failed request reappeared on chain; serving it again", request_id=request_id)
+            else:
+                self.quarantined += 1
+                if self.log is not None:
+                    self.log.error(
+                        "journal record quarantined: its request id now names another request (reorg or chain reset);"
+                        " serving the chain as it is",
+                        request_id=request_id,
+                    )
         return batch
 
     def _row(self, event: InferenceRequested, block_hash: bytes) -> tuple[int, bytes, bytes, int, bytes]:

@@ -54,19 +54,32 @@ class NodeMetrics:
         self.backlog = Gauge("verinfer_journal_backlog", "Jobs waiting in each journal state.", ["state"], registry=r)
         self.head = Gauge("verinfer_chain_head", "The latest block the node saw.", registry=r)
         self.cpu_seconds = Counter("verinfer_cpu_seconds", "Node CPU time by stage.", ["stage"], registry=r)
+        self.wallet_paused = Gauge(
+            "verinfer_wallet_paused", "1 while serving is paused for a low wallet balance.", registry=r
+        )
+        self.quarantined = Counter(
+            "verinfer_journal_quarantined",
+            "Journal records set aside because the chain contradicts them (reset, rollback, a reused request id).",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
 class Health:
-    """Healthy while the scheduler completed a tick within `stale_after` seconds."""
+    """What `/healthz` answers. Unhealthy while: no tick completed without an RPC error for `stale_after` seconds;
+    jobs wait but nothing moved for `stale_after` seconds (the node serves nothing); or a named problem is raised
+    (`problem("funds", ...)`: it cannot pay for gas; `problem("journal", ...)`: records were quarantined)."""
 
     def __init__(self, stale_after: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.stale_after = stale_after
         self._clock = clock
         self._last_ok: float | None = None
         self.last_error: str | None = None
+        self._waiting_since: float | None = None
+        self._problems: dict[str, str] = {}
+        self._notices: dict[str, str] = {}
 
     def ok(self) -> None:
         self._last_ok = self._clock()
@@ -75,12 +88,38 @@ class Health:
     def failed(self, error: str) -> None:
         self.last_error = error
 
+    def progress(self, waiting: int, moved: bool) -> None:
+        """After each tick: how many jobs wait for this node, and whether any moved (seen, computed, sent,
+        confirmed or failed)."""
+        if waiting == 0 or moved:
+            self._waiting_since = None
+        elif self._waiting_since is None:
+            self._waiting_since = self._clock()
+
+    def problem(self, name: str, text: str | None) -> None:
+        """Raises (`text`) or clears (None) a named problem."""
+        if text is None:
+            self._problems.pop(name, None)
+        else:
+            self._problems[name] = text
+
+    def notice(self, name: str, text: str) -> None:
+        """Something the operator should know that does not stop serving (shown in /healthz's answer)."""
+        self._notices[name] = text
+
     def status(self) -> tuple[bool, str]:
         if self._last_ok is None:
-            return False, "starting"
-        age = self._clock() - self._last_ok
+            return False, "starting" + (f" (last error: {self.last_error})" if self.last_error else "")
+        now = self._clock()
+        age = now - self._last_ok
         if age > self.stale_after:
             return False, f"no successful step for {age:.0f}s (last error: {self.last_error or 'none'})"
+        if self._waiting_since is not None and now - self._waiting_since > self.stale_after:
+            return False, f"jobs are waiting but nothing moved for {now - self._waiting_since:.0f}s"
+        if self._problems:
+            return False, "; ".join(f"{name}: {text}" for name, text in sorted(self._problems.items()))
+        if self._notices:
+            return True, "ok; " + "; ".join(f"{name}: {text}" for name, text in sorted(self._notices.items()))
         return True, "ok"
 
 

@@ -8,6 +8,10 @@ receipt → journal.
 
 Each stage is its own module and unit (`ingest`, `compute`, `prove`, `submit`, `consensus`, `track`); this one only
 orders them, skipping the ones with nothing to do, and accounts their CPU time.
+
+A stage that fails on the RPC (a `ChainError` or `OSError`, after the client's own capped retries) does not stop the
+others: its error is counted and reported in `TickReport.errors`, and the next stage runs on what the journal holds
+(a watcher that cannot read new blocks does not keep computed results from being sent or tracked).
 """
 
 from __future__ import annotations
@@ -17,15 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from verinfer.errors import ChainError
 from verinfer.node.compute import Compute
 from verinfer.node.consensus import Consensus
 from verinfer.node.ingest import Ingest
 from verinfer.node.journal import Job, JobState
+from verinfer.node.lock import KeyInUseError
 from verinfer.node.metrics import NodeMetrics
+from verinfer.node.models import ModelFollower
 from verinfer.node.ports import Timer
+from verinfer.node.prune import Pruner
 from verinfer.node.request import params_of
 from verinfer.node.submit import Submit
 from verinfer.node.track import Track
+from verinfer.node.wallet import Wallet
 from verinfer.types import Mode
 
 MAX_COMPUTED_PER_TICK = 4_096
@@ -43,6 +52,8 @@ class TickReport:
     confirmed: int = 0
     reorged_from: int | None = None
     cpu: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    """stage => the RPC error that stopped it this tick (the other stages still ran)."""
 
 
 @dataclass(frozen=True)
@@ -66,19 +77,35 @@ class Chain(Protocol):
     def refresh_fees(self) -> int: ...
     def balance(self) -> int: ...
     def resync_nonces(self) -> object: ...
+    def foreign_nonce(self) -> int | None: ...
 
 
 class Scheduler:
     def __init__(
-        self, stages: Stages, store: Backlog, chain: Chain, metrics: NodeMetrics, timer: Timer, confirmations: int
+        self,
+        stages: Stages,
+        store: Backlog,
+        chain: Chain,
+        metrics: NodeMetrics,
+        timer: Timer,
+        confirmations: int,
+        *,
+        models: ModelFollower | None = None,
+        pruner: Pruner | None = None,
+        wallet: Wallet | None = None,
     ) -> None:
         self.stages = stages
+        self.wallet = wallet
+        self.models = models
+        self.pruner = pruner
         self.store = store
         self.chain = chain
         self.metrics = metrics
         self.timer = timer
         self.confirmations = confirmations
         self._head = 0
+        self.waiting: dict[JobState, int] = {}
+        """The journal's backlog after the last tick (what /healthz weighs against progress)."""
 
     def recover(self) -> None:
         """At start-up, before anything new is signed: every transaction the journal holds but the chain has not
@@ -93,25 +120,46 @@ class Scheduler:
         before = self._head
         self._stage(report, "watch", lambda: self._watch(report))
         if self._head != before:  # a new block: fees may have moved, and a reorg may have taken something out
-            self.chain.refresh_fees()
-            self.metrics.balance.set(self.chain.balance())
+            self._stage(report, "fees", self._new_block)
             self._stage(report, "audit", lambda: stages.track.audit(self._head))
+            if self.pruner is not None:
+                pruner = self.pruner
+                self._stage(report, "prune", lambda: pruner.step(self._head))
+        if self.models is not None:
+            models = self.models
+            self._stage(report, "models", lambda: setattr(report, "sent", report.sent + models.step()))
         # One count per state decides which stages have anything to do: an idle tick costs a few cheap reads.
         waiting = self.store.backlog()
         proving = stages.compute.prover is not None and stages.compute.prover.busy > 0
-        if waiting[JobState.SEEN] or proving:
+        paused = self.wallet is not None and self.wallet.paused  # no new work; what is in flight still goes
+        if (waiting[JobState.SEEN] or proving) and not paused:
             self._stage(report, "compute", lambda: self._compute(report))
             waiting = self.store.backlog()
         ready: dict[Mode, list[Job]] = {mode: [] for mode in Mode}
-        if waiting[JobState.COMPUTED]:
+        if waiting[JobState.COMPUTED] and not paused:
             ready = self._computed_by_mode()
             self._stage(report, "submit", lambda: self._submit(report, ready))
         if ready[Mode.CONSENSUS] or waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
             self._stage(report, "consensus", lambda: self._consensus(report, ready[Mode.CONSENSUS]))
         self._stage(report, "track", lambda: self._track(report))
-        for state, count in self.store.backlog().items():
+        self.waiting = self.store.backlog()
+        for state, count in self.waiting.items():
             self.metrics.backlog.labels(state.value).set(count)
         return report
+
+    def _new_block(self) -> None:
+        base_fee = self.chain.refresh_fees()
+        balance = self.chain.balance()
+        self.metrics.balance.set(balance)
+        if self.wallet is not None:
+            self.wallet.update(balance, base_fee)
+        foreign = self.chain.foreign_nonce()
+        if foreign is not None:
+            raise KeyInUseError(
+                f"another process is sending from this node's key: the chain's pending nonce is {foreign}, ahead of "
+                "every nonce this node handed out. Two nodes on one key deliver results twice: stop the other "
+                "process, or give each node its own key (keys.*) and journal_path"
+            )
 
     def _watch(self, report: TickReport) -> None:
         for _ in range(MAX_WATCH_POLLS):
@@ -153,8 +201,12 @@ class Scheduler:
         """Runs one stage; its thread CPU time goes to the report and the metrics (the stopwatch splits it by
         kind of work: decode, inference, encode, signing, journal, and the rest: RPC client and bookkeeping)."""
         start = time.thread_time()
-        with self.timer("rpc+other"):
-            action()
+        try:
+            with self.timer("rpc+other"):
+                action()
+        except (ChainError, OSError) as exc:
+            report.errors[name] = str(exc)
+            self.metrics.rpc_errors.inc()
         spent = time.thread_time() - start
         report.cpu[name] = report.cpu.get(name, 0.0) + spent
         self.metrics.cpu_seconds.labels(name).inc(spent)

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from eth_utils.crypto import keccak
+
 from verinfer.chain.deploy import load_deployment
 from verinfer.chain.jsonrpc import JsonRpc
 from verinfer.chain.revert import RevertDecoder
@@ -27,6 +29,7 @@ from verinfer.config import NodeConfig, load_config
 from verinfer.errors import ChainError, ConfigError, ContractRevert, ModelError, VerinferError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
+from verinfer.inference.sandbox import SandboxLimits
 from verinfer.keys import load_account
 from verinfer.node import logs
 from verinfer.node.calldata import HubCalldata
@@ -34,15 +37,19 @@ from verinfer.node.compute import Compute, ModelCatalog, Policy
 from verinfer.node.consensus import Consensus
 from verinfer.node.hub import ChainClock, HubView
 from verinfer.node.ingest import Ingest
-from verinfer.node.journal import Journal
+from verinfer.node.journal import JobState, Journal
+from verinfer.node.lock import JournalLock
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
+from verinfer.node.models import ModelFollower
 from verinfer.node.profile import Stopwatch
 from verinfer.node.prove import Prove
 from verinfer.node.prover import ProvingPool
+from verinfer.node.prune import Pruner
 from verinfer.node.reorg import ReorgHandler
 from verinfer.node.scheduler import Scheduler, Stages, TickReport
 from verinfer.node.submit import Submit
 from verinfer.node.track import Track
+from verinfer.node.wallet import Wallet
 from verinfer.sdk.client import read_model
 from verinfer.sdk.operator import Operator
 from verinfer.types import Eligibility, Mode, ModelSpec
@@ -88,6 +95,9 @@ class NodeService:
         self.metrics = NodeMetrics()
         self.health = Health(stale_after=max(config.poll_interval_s * HEALTH_STALE_FACTOR, 30.0))
         self._stop = threading.Event()
+        self._cancel = threading.Event()  # set on close: kills model workers mid-call
+        self._lock: JournalLock | None = None
+        self._quarantined_seen = 0
         self._server: MetricsServer | None = None
         self.stopwatch = Stopwatch()
         self.env_hash = b""
@@ -98,6 +108,7 @@ class NodeService:
         self.prover: Prove | None = None
         self.scheduler: Scheduler | None = None
         self.registration: Registration | None = None
+        self.models: ModelFollower | None = None
 
     # -------------------------------------------------------------------------------------------------- set-up
 
@@ -118,19 +129,31 @@ class NodeService:
         self.env_hash = manifest_hash(
             environment_manifest(cfg.runner.intra_op_threads, cfg.runner.graph_optimization_level)
         )
+        self._lock = JournalLock(cfg.journal_path)
+        self._lock.acquire()  # before the journal is opened: a second process on it is refused here
         self.journal = journal = Journal(cfg.journal_path, chain_id, deployment.hub.address)
         client = JsonRpc(cfg.rpc_url, timeout=cfg.tx.rpc_timeout_s, decoder=decoder)
+        self._check_chain(journal, client, deployment.hub.address, chain_id)
         self.txm = txm = TxManager(
             client, account, chain_id=chain_id, tip_wei=cfg.tx.tip_wei, max_fee_wei=cfg.tx.max_fee_wei
         )
         self.log = log = self.log.bind(node=account.address)
-        hub = HubView(system, client, account.address)
-        store = ModelStore(cfg.model_cache_dir, max_bytes=cfg.max_model_bytes, timeout=cfg.fetch_timeout_s)
+        hub = HubView(system, client, account.address, max_log_range=cfg.max_log_range)
+        store = ModelStore(
+            cfg.model_cache_dir,
+            max_bytes=cfg.max_model_bytes,
+            timeout=cfg.fetch_timeout_s,
+            connect_timeout=cfg.fetch_connect_timeout_s,
+            total_timeout=cfg.fetch_total_timeout_s,
+            min_bytes_per_s=cfg.fetch_min_bytes_per_s,
+        )
         self.catalog = ModelCatalog(
             store,
             lambda model_id: read_spec(system, model_id),
             intra_op_threads=cfg.runner.intra_op_threads,
             graph_optimization_level=cfg.runner.graph_optimization_level,
+            sandbox=SandboxLimits(cfg.sandbox.timeout_s, cfg.sandbox.memory_mb * 2**20),
+            cancel=self._cancel,
         )
         if Mode.ZK in cfg.modes and cfg.zk.artifacts_dir is not None:
             self.prover = Prove(ProvingPool(cfg.zk.artifacts_dir, cfg.zk.workers), journal, self.metrics, log)
@@ -143,12 +166,37 @@ class NodeService:
             max_range=cfg.max_log_range,
             timer=self.stopwatch,
         )
+        self.models = ModelFollower(
+            hub,
+            journal,
+            txm,
+            self.metrics,
+            log,
+            chosen=cfg.registration.models,
+            modes=cfg.modes,
+            min_price_wei=cfg.registration.min_price_wei,
+            served=self.registration.models,
+            refresh_s=cfg.registration.refresh_s,
+        )
         stages = self._stages(journal, txm, hub, watcher, self.catalog, deployment.hub.address)
-        self.scheduler = Scheduler(stages, journal, txm, self.metrics, self.stopwatch, cfg.confirmations)
+        self.scheduler = Scheduler(
+            stages,
+            journal,
+            txm,
+            self.metrics,
+            self.stopwatch,
+            cfg.confirmations,
+            models=self.models,
+            pruner=Pruner(journal, log, retention_s=cfg.journal_retention_s),
+            wallet=Wallet(
+                self.health, self.metrics, log, min_balance_wei=cfg.tx.min_balance_wei, batch_gas=cfg.batch.max_gas
+            ),
+        )
         if cfg.metrics.enabled:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)
             self._server.start()
         self.scheduler.recover()
+        stages.compute.warm(self.registration.models)  # sandboxed workers start beside the first ticks
         self.log.info(
             "node ready",
             chain_id=chain_id,
@@ -158,6 +206,35 @@ class NodeService:
             metrics_port=self.metrics_port,
             actions=list(self.registration.actions),
         )
+
+    def _check_chain(self, journal: Journal, client: JsonRpc, hub: str, chain_id: int) -> None:
+        """The journal's records must be from this chain: its genesis block and the hub's code. Records from another
+        chain (a reset, a redeploy at the same address) are quarantined, loudly, and the node serves the chain as it
+        is; a hub address with no code is a wrong deployment file, refused with the fix."""
+        genesis = client.block(0)
+        code = client.call("eth_getCode", hub, "latest")
+        if genesis is None or not isinstance(code, str):
+            raise ChainError(f"{self.config.rpc_url} did not answer with the genesis block and the hub's code")
+        if code in ("0x", "0x0", ""):
+            where = self.config.deployment_file or f"the packaged deployment for chain {chain_id}"
+            raise ConfigError(
+                f"there is no contract at the hub address {hub} on chain {chain_id}: {where} describes another chain "
+                "(or this one was reset). Deploy the system (`verinfer deploy`) and point deployment_file at it"
+            )
+        identity = (bytes.fromhex(str(genesis["hash"])[2:]), bytes(keccak(hexstr=code)))
+        known = journal.identity()
+        if known is not None and known != identity:
+            what = "genesis block" if known[0] != identity[0] else "hub code"
+            moved = journal.forget_chain(f"the chain's {what} changed: the journal is from another chain")
+            self.metrics.quarantined.inc(moved)
+            self.health.notice("journal", f"{moved} records from another chain quarantined at start-up")
+            self.log.error(
+                "journal records are from another chain: quarantined; serving the chain as it is",
+                changed=what,
+                quarantined=moved,
+                journal=str(journal.path),
+            )
+        journal.set_identity(*identity)
 
     def _stages(
         self,
@@ -174,7 +251,7 @@ class NodeService:
         calldata = HubCalldata()
         metrics, sw = self.metrics, self.stopwatch
         return Stages(
-            ingest=Ingest(watcher, journal, hub, reorgs, timer=sw),
+            ingest=Ingest(watcher, journal, hub, reorgs, timer=sw, log=log),
             compute=Compute(
                 journal,
                 catalog,
@@ -186,6 +263,7 @@ class NodeService:
                 log,
                 prover=self.prover,
                 timer=sw,
+                waiting_for=self.models.waiting_for if self.models is not None else None,
             ),
             submit=Submit(
                 journal,
@@ -197,6 +275,9 @@ class NodeService:
                 max_batch_items=cfg.batch.max_items,
                 max_batch_gas=cfg.batch.max_gas,
                 timer=sw,
+                clock=ChainClock(txm),
+                statuses=hub,
+                deadline_margin_s=cfg.tx.deadline_margin_s,
             ),
             consensus=Consensus(
                 journal,
@@ -221,6 +302,8 @@ class NodeService:
                 stuck_after_s=cfg.tx.stuck_after_s,
                 max_attempts=cfg.tx.max_attempts,
                 timer=sw,
+                clock=ChainClock(txm),
+                deadline_margin_s=cfg.tx.deadline_margin_s,
             ),
         )
 
@@ -280,7 +363,11 @@ class NodeService:
         wanted: list[bytes] = []
         for model_id in operator.registered_models():
             terms = operator.system.terms_of(model_id)
-            if not terms.deprecated and any(terms.allows(mode) for mode in self.config.modes):
+            if (
+                not terms.deprecated
+                and terms.price >= self.config.registration.min_price_wei
+                and any(terms.allows(mode) for mode in self.config.modes)
+            ):
                 wanted.append(model_id)
         return wanted
 
@@ -303,15 +390,16 @@ class NodeService:
             try:
                 report = self.scheduler.tick()
             except (ChainError, OSError) as exc:
+                report = TickReport(errors={"tick": str(exc)})
                 self.metrics.rpc_errors.inc()
-                self.health.failed(str(exc))
-                self.log.warning("step failed; retrying", error=str(exc), retry_in_s=backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.backoff_cap_s)
-                continue
-            backoff = self.backoff_start_s
-            self.health.ok()
-            if report.seen or report.computed or report.sent or report.confirmed or report.failed:
+            self._journal_notices()
+            moved = bool(report.seen or report.computed or report.sent or report.confirmed or report.failed)
+            # Work only this node can move: jobs to compute, results to send, deliveries to see mined.
+            waiting = sum(
+                self.scheduler.waiting.get(state, 0) for state in (JobState.SEEN, JobState.COMPUTED, JobState.SUBMITTED)
+            )
+            self.health.progress(waiting, moved)
+            if moved:
                 self.log.info(
                     "tick",
                     seen=report.seen,
@@ -320,9 +408,34 @@ class NodeService:
                     confirmed=report.confirmed,
                     failed=report.failed,
                 )
+            if report.errors:  # the other stages ran; the failed ones are retried after a capped pause
+                error = "; ".join(f"{stage}: {text}" for stage, text in report.errors.items())
+                self.health.failed(error)
+                self.log.warning("step failed; retrying", error=error, retry_in_s=backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.backoff_cap_s)
+                continue
+            backoff = self.backoff_start_s
+            self.health.ok()
             busy = report.computed or report.sent or report.seen
             self._stop.wait(0.0 if busy else self.config.poll_interval_s)
         self.log.info("node stopped", ticks=ticks)
+
+    def _journal_notices(self) -> None:
+        """Quarantines and rollbacks the ingest stage met: counted, and named on /healthz."""
+        if self.scheduler is None:
+            return
+        ingest = self.scheduler.stages.ingest
+        new = ingest.quarantined - self._quarantined_seen
+        if new:
+            self.metrics.quarantined.inc(new)
+            self._quarantined_seen = ingest.quarantined
+        if ingest.quarantined or ingest.rollbacks:
+            self.health.notice(
+                "chain",
+                f"{ingest.quarantined} journal records quarantined (request ids reused), "
+                f"{ingest.rollbacks} rollbacks below the journal's records since start",
+            )
 
     def run_forever(self) -> None:
         """`run()` with SIGTERM and SIGINT handled: the current tick finishes, then everything closes."""
@@ -330,6 +443,7 @@ class NodeService:
         def handle(signum: int, _frame: FrameType | None) -> None:
             self.log.info("signal received; stopping after this step", signal=signal.Signals(signum).name)
             self._stop.set()
+            self._cancel.set()  # a model mid-call is abandoned (its worker killed); its jobs stay `seen`
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -343,6 +457,11 @@ class NodeService:
         self._stop.set()
 
     def close(self) -> None:
+        self._cancel.set()
+        if self.catalog is not None:
+            self.catalog.close()
+        if self.scheduler is not None:
+            self.scheduler.stages.compute.close()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -355,6 +474,9 @@ class NodeService:
         if self.journal is not None:
             self.journal.close()
             self.journal = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def read_spec(system: System, model_id: bytes) -> ModelSpec:

@@ -7,8 +7,13 @@ For each job's current transaction (grouped: one `submitResults` carries many jo
   * mined and reverted → the revert is decoded; a delivery's jobs go back to `computed` to be re-batched and
     re-estimated (up to `max_attempts`, then failed with the revert as the reason); a refused vote fails;
   * unknown to the node (a crash between journal and broadcast, a dropped transaction, an RPC outage) → the very
-    same bytes are broadcast again; if its nonce was taken meanwhile, an earlier copy with that nonce may be the
-    one mined, else the call is re-signed under a fresh nonce;
+    same bytes are broadcast again (lowest nonce first); what a refusal means decides what follows
+    (`classify_send_error`): a taken nonce is a nonce event (an earlier copy with that nonce may be the one mined,
+    else the call is re-signed under a fresh nonce), `nonce too high` an ordering event (sent again once the lower
+    nonces are in), fees too low a fee bump, a transient refusal (funds, a full pool) a retry with backoff until the
+    deadline, only a permanent one counts towards `max_attempts`;
+  * a delivery whose requests' deadlines are all closer than the margin is never sent again: its nonce is filled
+    with a 0-value transfer (`cancel`) and its jobs fail, named;
   * pooled but not mined for `stuck_after_s` → replaced with the same nonce and higher fees.
 
 `audit` re-reads the receipts of recently mined transactions: one that is gone was taken out by a reorg, which goes
@@ -25,16 +30,19 @@ from typing import Any
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import EventCodec
 from verinfer.chain.jsonrpc import RpcError
-from verinfer.chain.txmanager import Receipt, Signed, is_nonce_used
+from verinfer.chain.txmanager import Receipt, Signed, classify_send_error, decode_raw
 from verinfer.node.journal import Job, JobState, SentTx
 from verinfer.node.metrics import NodeMetrics
-from verinfer.node.ports import HubReader, JobStore, Timer, Tracker
+from verinfer.node.ports import Clock, HubReader, JobStore, Timer, Tracker
 from verinfer.node.reorg import ReorgHandler
-from verinfer.node.submit import broadcast
+from verinfer.node.request import params_of
+from verinfer.node.submit import DEADLINE_MARGIN_S, broadcast
 from verinfer.types import Mode, SkipReason
 
 MAX_FEE_BUMPS = 5  # replacements per nonce: fees grow by FEE_BUMP each time, so this bounds them (~3x)
 REORG_WINDOW = 64  # blocks: how far back mined transactions are re-checked for a reorg that took them out
+RETRY_START_S = 0.25  # a transiently refused transaction is sent again after this, doubling ...
+RETRY_CAP_S = 5.0  # ... up to this: a refund or a freed pool is noticed within seconds
 
 
 class _Groups(dict[bytes, list[Job]]):
@@ -66,6 +74,9 @@ class Track:
         max_attempts: int = 3,
         wall: Callable[[], float] = time.time,
         timer: Timer | None = None,
+        clock: Clock | None = None,
+        deadline_margin_s: int = DEADLINE_MARGIN_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.sender = sender
@@ -79,6 +90,12 @@ class Track:
         self.max_attempts = max_attempts
         self._wall = wall
         self._timer: Timer = timer if timer is not None else (lambda _section: nullcontext())
+        self.clock = clock
+        self.deadline_margin_s = deadline_margin_s
+        self._monotonic = monotonic
+        self._waiting_depth: set[bytes] = set()  # mined deliveries already logged as waiting for confirmations
+        self._retry: dict[bytes, tuple[int, float]] = {}
+        """tx hash => (transient refusals in a row, monotonic time before which it is not sent again)"""
         abi = load_artifact("InferenceHub").abi
         self._submitted = EventCodec.from_abi(abi, "ResultSubmitted").topic
         self._skipped = EventCodec.from_abi(abi, "ResultSkipped").topic
@@ -96,8 +113,9 @@ class Track:
             if record.mined_block is not None and state is not JobState.SUBMITTED:
                 continue  # a mined commit or reveal: the consensus stage takes it from here
             records[tx_hash], states[tx_hash] = record, state
-        for record in store.txs.unmined("finalize"):
-            records[record.hash] = record  # no job waits on it, but its nonce must not become a hole
+        for kind in ("finalize", "cancel", "registry"):
+            for record in store.txs.unmined(kind):
+                records[record.hash] = record  # no job waits on it, but its nonce must not become a hole
         if not records:
             return 0
         receipts = self.sender.receipts(records)
@@ -122,6 +140,21 @@ class Track:
                 self._reverted(record, receipt, groups[tx_hash])
             elif states[tx_hash] is JobState.SUBMITTED and head - receipt.block_number >= self.confirmations:
                 confirmed += self._settle_submission(receipt, groups[tx_hash])
+                self._waiting_depth.discard(tx_hash)
+            elif (
+                states[tx_hash] is JobState.SUBMITTED
+                and tx_hash not in self._waiting_depth
+                and self._wall() - record.created_at > self.stuck_after_s
+            ):
+                self._waiting_depth.add(tx_hash)
+                self.log.warning(
+                    "delivery mined but not yet final: waiting for more blocks",
+                    tx=tx_hash.hex(),
+                    mined_in=receipt.block_number,
+                    head=head,
+                    confirmations=self.confirmations,
+                    fix="on a chain that mines only on demand (automine), set confirmations = 0 in the config",
+                )
         if missing:
             self._recover_missing([records[h] for h in missing], groups)
         return confirmed
@@ -214,35 +247,120 @@ class Track:
 
     def _recover_missing(self, records: list[SentTx], groups: _Groups) -> None:
         known = self.sender.known(r.hash for r in records)
-        lost = [r for r in records if not known[r.hash]]
         now = self._wall()
+        clock = self._monotonic()
+        missing = {r.hash for r in records}
+        self._retry = {h: v for h, v in self._retry.items() if h in missing}  # mined or replaced: forget
+        lost = sorted((r for r in records if not known[r.hash]), key=lambda r: r.nonce)  # lowest nonce first
         stuck = [r for r in records if known[r.hash] and now - r.created_at > self.stuck_after_s]
+        lost = [r for r in lost if self._retry.get(r.hash, (0, 0.0))[1] <= clock]
+        late = [r for r in lost if self._too_late(r, groups[r.hash])]
+        if late:
+            self._cancel(late, groups)
+            lost = [r for r in lost if r not in late]
         if lost:
             answers = self.sender.broadcast_raw([r.raw for r in lost])
             for record, error in zip(lost, answers, strict=True):
+                jobs = groups[record.hash]
                 if error is None:
+                    self._retry.pop(record.hash, None)
                     self.log.info("transaction sent again", tx=record.hash.hex(), nonce=record.nonce, kind=record.kind)
-                elif not groups[record.hash]:
+                    continue
+                kind = classify_send_error(error)
+                if kind == "nonce_high":  # lowest nonce first, one per POST: an RPC that refuses gaps takes them
+                    (error,) = self.sender.broadcast_raw([record.raw])
+                    if error is None:
+                        self._retry.pop(record.hash, None)
+                        continue
+                    kind = classify_send_error(error)
+                if not jobs and kind not in ("nonce_high", "transient"):
                     self.store.txs.forget(record.hash)  # a finalization that cannot go out any more: moot
                     self.sender.nonces.resync()
-                elif is_nonce_used(error):
-                    self._nonce_taken(record, groups[record.hash])
+                elif kind in ("nonce_used", "nonce_occupied"):
+                    self._nonce_taken(record, jobs)
+                elif kind == "fee":
+                    self._bump(record, jobs, why=str(error))
+                elif kind in ("nonce_high", "transient"):
+                    self._later(record, jobs, error, kind)
                 else:
-                    self._refused(record, groups[record.hash], error)
+                    self._refused(record, jobs, error)
         for record in stuck:
-            if not groups[record.hash] or len(self.store.txs.with_nonce(record.nonce)) > MAX_FEE_BUMPS:
-                continue  # nothing waits on it, or its fees were raised enough times: wait (tx.max_fee_wei caps each)
-            replacement = self.sender.replacement(record.raw, record.kind)
-            self._point_jobs_at(groups[record.hash], replacement)
-            self.metrics.txs_replaced.inc()
-            self.log.info(
-                "transaction replaced (fee bump)",
-                old=record.hash.hex(),
-                new=replacement.hash.hex(),
+            if not groups[record.hash]:
+                continue
+            if self._too_late(record, groups[record.hash]):  # a higher-fee copy would be a send after the deadline
+                if len(self.store.txs.with_nonce(record.nonce)) <= MAX_FEE_BUMPS:
+                    old = decode_raw(record.raw)
+                    self._cancel([record], groups, floor=(int(old["maxFeePerGas"]), int(old["maxPriorityFeePerGas"])))
+                continue
+            self._bump(record, groups[record.hash], why=f"pooled unmined for over {self.stuck_after_s:g}s")
+
+    def _bump(self, record: SentTx, jobs: list[Job], *, why: str) -> None:
+        """Replaces a transaction with the same nonce and higher fees (at most MAX_FEE_BUMPS times per nonce)."""
+        if len(self.store.txs.with_nonce(record.nonce)) > MAX_FEE_BUMPS:
+            return  # its fees were raised enough times: wait (tx.max_fee_wei caps each)
+        replacement = self.sender.replacement(record.raw, record.kind)
+        self._point_jobs_at(jobs, replacement)
+        self.metrics.txs_replaced.inc()
+        self.log.info(
+            "transaction replaced (fee bump)",
+            old=record.hash.hex(),
+            new=replacement.hash.hex(),
+            nonce=record.nonce,
+            max_fee=replacement.max_fee,
+            why=why,
+        )
+        broadcast(self.sender, [replacement], self.metrics, self.log)
+
+    def _too_late(self, record: SentTx, jobs: list[Job]) -> bool:
+        """A delivery none of whose requests can still be served in time: it must not be sent (again)."""
+        if self.clock is None or record.kind != "submit" or not jobs:
+            return False
+        now = self.clock.chain_time()
+        return all(params_of(job).deadline < now + self.deadline_margin_s for job in jobs)
+
+    def _cancel(self, records: list[SentTx], groups: _Groups, floor: tuple[int, int] | None = None) -> None:
+        """Fills the nonces of deliveries too late to send with 0-value transfers (replacing a pooled one: `floor`,
+        its fees); their jobs fail, named."""
+        out: list[Signed] = []
+        for record in records:
+            cancel = self.sender.cancel(record.nonce, floor)
+            with self.store.transaction():
+                self.store.txs.record(cancel.hash, cancel.nonce, cancel.kind, cancel.raw)
+                for job in groups[record.hash]:
+                    self.store.mark_failed(
+                        job.request_id,
+                        f"delivery not sent: its deadline {params_of(job).deadline} came before it could be (re)sent",
+                    )
+                    self.metrics.failed.labels("expired").inc()
+            self._retry.pop(record.hash, None)
+            self.log.warning(
+                "delivery too late to send; nonce filled with a 0-value transfer",
+                tx=record.hash.hex(),
                 nonce=record.nonce,
-                max_fee=replacement.max_fee,
+                jobs=len(groups[record.hash]),
             )
-            broadcast(self.sender, [replacement], self.metrics, self.log)
+            out.append(cancel)
+        broadcast(self.sender, out, self.metrics, self.log)
+
+    def _later(self, record: SentTx, jobs: list[Job], error: RpcError, kind: str) -> None:
+        """A refusal that passes (funds, a full pool, earlier nonces not in yet): sent again after a doubling pause,
+        until its deadline; counted per job for the operator, never a reason to give up."""
+        count = self._retry.get(record.hash, (0, 0.0))[0] + 1
+        pause = min(RETRY_START_S * 2 ** (count - 1), RETRY_CAP_S)
+        self._retry[record.hash] = (count, self._monotonic() + pause)
+        if kind == "transient":
+            with self.store.transaction():
+                for job in jobs:
+                    self.store.record_attempt(job.request_id, str(error))
+        log = self.log.warning if kind == "transient" else self.log.info
+        log(
+            "transaction refused for now; sending it again",
+            tx=record.hash.hex(),
+            nonce=record.nonce,
+            error=str(error),
+            kind=kind,
+            retry_in_s=pause,
+        )
 
     def _nonce_taken(self, record: SentTx, jobs: list[Job]) -> None:
         """The transaction's nonce is used by another: if an earlier copy (same nonce) of ours was mined, the jobs

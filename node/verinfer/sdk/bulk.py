@@ -18,6 +18,7 @@ import numpy.typing as npt
 from verinfer.chain.events import EventCodec
 from verinfer.chain.jsonrpc import JsonRpc
 from verinfer.chain.tx import rpc, sign_many
+from verinfer.chain.txmanager import classify_send_error
 from verinfer.errors import ChainError
 from verinfer.inference import codec
 from verinfer.types import Mode
@@ -92,13 +93,23 @@ def request_many(
 
 
 def send_signed(client: Client, raws: Sequence[bytes]) -> BulkRequests:
-    """Posts signed transactions in batches of POST_CHUNK; ChainError names the first one the node refuses."""
+    """Posts signed transactions in batches of POST_CHUNK; ChainError names the first one the node refuses (and how
+    many went out before it). An RPC that runs a batch's calls concurrently or refuses nonce gaps (Hardhat's
+    automine) answers `nonce too high` for some: those are sent again one per POST, in nonce order."""
     hashes: list[bytes] = []
     with JsonRpc(_url(client), timeout=SEND_TIMEOUT_S) as rpc_client:
         for start in range(0, len(raws), POST_CHUNK):
-            for item in rpc_client.send_raw_batch(raws[start : start + POST_CHUNK]):
+            chunk = raws[start : start + POST_CHUNK]
+            items = rpc_client.send_raw_batch(chunk)
+            for item in items:
+                if item.tx_hash is None and item.error is not None and classify_send_error(item.error) == "nonce_high":
+                    (items[item.index],) = rpc_client.send_raw_batch([chunk[item.index]])
+            for index, item in enumerate(items):
                 if item.tx_hash is None:
-                    raise ChainError(f"request #{start + item.index} refused: {item.error}")
+                    raise ChainError(
+                        f"request #{start + index} refused: {item.error} ({len(hashes)} requests before it were sent: "
+                        "their transactions are pending)"
+                    )
                 hashes.append(bytes(item.tx_hash))
     return BulkRequests(tuple(hashes))
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,14 +108,44 @@ class NodeWorld:
         return self.w3.provider.make_request(RPCEndpoint(method), params)
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What the chain's logs say about a set of requests: how many were sent, final with exactly one result, lost
+    (still pending, or expired without one) and delivered more than once."""
+
+    scenario: str
+    sent: int
+    final_once: int
+    lost: int
+    twice: int
+
+    def line(self) -> str:
+        return f"TALLY | {self.scenario} | {self.sent} | {self.final_once} | {self.lost} | {self.twice} |"
+
+
+def tally(world: NodeWorld, scenario: str, ids: Sequence[int], from_block: int = 0) -> Tally:
+    """Counts `ids` from the hub's logs (ResultSubmitted, ConsensusReached) and statuses; prints the table row."""
+    delivered = Counter(e.args["requestId"] for e in world.hub_events("ResultSubmitted", from_block))
+    delivered.update(e.args["requestId"] for e in world.hub_events("ConsensusReached", from_block))
+    statuses = world.statuses(ids)
+    once = sum(1 for rid in ids if delivered[rid] == 1 and statuses[rid] == Status.FULFILLED)
+    lost = sum(1 for rid in ids if delivered[rid] == 0)
+    twice = sum(1 for rid in ids if delivered[rid] > 1)
+    result = Tally(scenario, len(ids), once, lost, twice)
+    print(result.line())
+    return result
+
+
 @contextmanager
 def node_world(
     work: Path,
     *,
     anvil_args: tuple[str, ...] = (),
     hub_params: HubParams | None = None,
+    chain: AbstractContextManager[Any] | None = None,
 ) -> Iterator[NodeWorld]:
-    with Anvil.start(extra_args=anvil_args) as anvil:
+    """`chain`: another devnet to use instead of a fresh anvil (with `rpc_url` and anvil's `accounts`)."""
+    with chain if chain is not None else Anvil.start(extra_args=anvil_args) as anvil:
         w3 = connect(anvil.rpc_url)
         decoder = RevertDecoder.for_system()
         deployer = TxSender(w3, Account.from_key(anvil.accounts[DEPLOYER].private_key), decoder)

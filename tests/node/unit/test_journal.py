@@ -279,10 +279,28 @@ def test_upsert_seen_follows_an_event_that_moved_blocks(journal: Journal) -> Non
     assert (job.state, job.block_number, job.block_hash, job.output) == (S.COMPUTED, 11, b"\xb2" * 32, OUTPUT)
 
 
-def test_upsert_seen_refuses_new_content_for_a_job_in_flight(journal: Journal) -> None:
+def test_upsert_seen_quarantines_a_job_in_flight_whose_id_now_names_another_request(journal: Journal) -> None:
     drive(journal, 5, S.COMPUTED)
-    with pytest.raises(JournalError, match="call reset_to_seen"):
-        journal.upsert_seen(5, PARAMS, b"other input", 11, BLOCK)
+    job = journal.upsert_seen(5, PARAMS, b"other input", 11, BLOCK)
+    assert (job.state, job.input, job.output) == (S.SEEN, b"other input", None)
+    assert journal.notes == [(5, "quarantined")]
+    assert journal.quarantined() == 1
+
+
+def test_a_failed_job_whose_request_reappears_in_another_block_starts_again(journal: Journal) -> None:
+    drive(journal, 5, S.FAILED)
+    assert seen(journal, 5).state is S.FAILED  # the same event again: nothing changes
+    job = journal.upsert_seen(5, PARAMS, INPUT, 12, b"\xb3" * 32)
+    assert (job.state, job.block_number, job.reorgs) == (S.SEEN, 12, 1)
+    assert journal.notes == [(5, "reappeared")]
+
+
+def test_quarantine_all_moves_every_job_aside(journal: Journal) -> None:
+    drive(journal, 1, S.CONFIRMED)
+    seen(journal, 2)
+    assert journal.quarantine_all("another chain") == 2
+    assert journal.job(1) is None
+    assert journal.quarantined() == 2
 
 
 def test_upsert_seen_replaces_content_of_a_seen_job(journal: Journal) -> None:

@@ -117,3 +117,74 @@ def test_a_batch_item_without_an_answer_is_named() -> None:
 def test_a_non_positive_timeout_is_refused() -> None:
     with pytest.raises(ValueError, match="timeout must be positive"):
         JsonRpc(URL, timeout=0)
+
+
+# ------------------------------------------------------------------------------------------ transient failures
+
+
+def flaky(faults: list[httpx.Response | Exception]) -> tuple[JsonRpc, list[float], list[httpx.Request]]:
+    """A client whose first answers are `faults` (responses or transport errors raised), then a good one."""
+    pauses: list[float] = []
+    seen: list[httpx.Request] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if faults:
+            fault = faults.pop(0)
+            if isinstance(fault, Exception):
+                raise fault
+            return fault
+        body = json.loads(request.content)
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": "0x7"})
+
+    rpc = JsonRpc(
+        URL,
+        timeout=1.0,
+        transport=httpx.MockTransport(respond),
+        retries=4,
+        backoff_s=0.1,
+        max_retry_after_s=2.0,
+        sleep=pauses.append,
+    )
+    return rpc, pauses, seen
+
+
+def test_html_pages_malformed_and_truncated_bodies_and_timeouts_are_retried_with_backoff() -> None:
+    rpc, pauses, seen = flaky(
+        [
+            httpx.Response(502, text="<html><title>502 Bad Gateway</title></html>"),
+            httpx.Response(200, text='{"jsonrpc": "2.0", "id": 1, "result": "0x'),
+            httpx.ReadTimeout("slow"),
+            httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
+        ]
+    )
+    assert rpc.block_number() == 7
+    assert pauses == [0.1, 0.2, 0.4, 0.8]
+    assert len(seen) == 5
+    assert rpc.retried == 4
+
+
+def test_a_429_waits_what_retry_after_asks_capped() -> None:
+    rpc, pauses, _ = flaky(
+        [
+            httpx.Response(429, headers={"Retry-After": "1"}, text="slow down"),
+            httpx.Response(429, headers={"Retry-After": "3600"}, text="slow down"),
+        ]
+    )
+    assert rpc.block_number() == 7
+    assert pauses == [1.0, 2.0]
+
+
+def test_retries_are_capped_then_the_failure_is_named() -> None:
+    rpc, pauses, seen = flaky([httpx.Response(503, text="<html>down</html>") for _ in range(10)])
+    with pytest.raises(RpcTransportError, match=r"HTTP 503 .*after 4 retries"):
+        rpc.block_number()
+    assert len(seen) == 5
+    assert len(pauses) == 4
+
+
+def test_a_client_error_status_is_not_retried() -> None:
+    rpc, pauses, seen = flaky([httpx.Response(401, text="bad key")])
+    with pytest.raises(RpcTransportError, match="HTTP 401"):
+        rpc.block_number()
+    assert (len(seen), pauses) == (1, [])

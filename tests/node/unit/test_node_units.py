@@ -388,6 +388,64 @@ def test_upsert_seen_many_inserts_new_jobs_and_checks_known_ones(tmp_path: Path)
             (JobState.SEEN, 6, b"i3"),
             (JobState.SEEN, 6, b"i4"),
         ]
-        with pytest.raises(JournalError, match="different params or input"):
-            journal.upsert_seen_many([(5, b"p5", b"i5", 7, b"\x04" * 32), (2, b"other", b"i2", 7, b"\x04" * 32)])
-        assert journal.job(5) is None  # all or nothing
+        # 2's id now names another request: the old record is quarantined, the new one recorded (never a crash).
+        journal.upsert_seen_many([(5, b"p5", b"i5", 7, b"\x04" * 32), (2, b"other", b"i2", 7, b"\x04" * 32)])
+        replaced = journal.job(2)
+        assert replaced is not None
+        assert (replaced.state, replaced.params) == (JobState.SEEN, b"other")
+        assert journal.notes == [(2, "quarantined")]
+        assert journal.quarantined() == 1
+
+
+# ------------------------------------------------------------------------------------------------------ wallet
+
+
+def test_a_low_balance_pauses_serving_loudly_and_a_refund_resumes_it() -> None:
+    from verinfer.node.metrics import Health, NodeMetrics
+    from verinfer.node.wallet import Wallet
+
+    class Log:
+        def __init__(self) -> None:
+            self.lines: list[tuple[str, str]] = []
+
+        def warning(self, event: str, **_: object) -> None:
+            self.lines.append(("warning", event))
+
+        def info(self, event: str, **_: object) -> None:
+            self.lines.append(("info", event))
+
+    health, metrics, log = Health(stale_after=30.0), NodeMetrics(), Log()
+    health.ok()
+    wallet = Wallet(health, metrics, log, min_balance_wei=None, batch_gas=1_000_000)
+    assert wallet.update(balance=10**18, base_fee=7) is False
+    assert wallet.update(balance=13_999_999, base_fee=7) is True  # under 1M gas x 2 x 7 wei
+    assert metrics.wallet_paused._value.get() == 1
+    healthy, why = health.status()
+    assert not healthy
+    assert "cannot pay for gas" in why
+    assert wallet.update(balance=14_000_000, base_fee=7) is False
+    assert health.status() == (True, "ok")
+    assert log.lines == [
+        ("warning", "wallet balance low: serving paused until it is funded"),
+        ("info", "wallet funded again: serving resumed"),
+    ]
+    assert Wallet(health, metrics, log, min_balance_wei=5, batch_gas=1).threshold(base_fee=10**9) == 5
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("nonce too low", "nonce_used"),
+        ("already known", "nonce_used"),
+        ("replacement transaction underpriced", "nonce_occupied"),
+        ("Nonce too high. Expected nonce to be 3 but got 5.", "nonce_high"),
+        ("max fee per gas less than block base fee", "fee"),
+        ("insufficient funds for gas * price + value", "transient"),
+        ("txpool is full", "transient"),
+        ("intrinsic gas too low", "permanent"),
+    ],
+)
+def test_send_errors_are_classified_so_nonce_and_transient_ones_are_never_refusals(message: str, kind: str) -> None:
+    from verinfer.chain.txmanager import classify_send_error
+
+    assert classify_send_error(RpcError("eth_sendRawTransaction", -32000, message)) == kind

@@ -156,6 +156,9 @@ class FakeHub:
     def status_of(self, request_id: int) -> Status:
         return self.statuses.get(request_id, Status.PENDING)
 
+    def statuses_of(self, request_ids: Sequence[int]) -> dict[int, Status]:
+        return {rid: self.status_of(rid) for rid in request_ids}
+
     def round_of(self, request_id: int) -> Round:
         return self.rounds[request_id]
 
@@ -523,10 +526,12 @@ def test_consensus_fails_a_round_that_did_not_fill_before_the_deadline(journal: 
 # ------------------------------------------------------------------------------------------------------------ track
 
 
-def track_stage(journal: Journal, sender: FakeSender, hub: FakeHub | None = None) -> tuple[Track, FakeLog]:
+def track_stage(
+    journal: Journal, sender: FakeSender, hub: FakeHub | None = None, **options: Any
+) -> tuple[Track, FakeLog]:
     log = FakeLog()
     reorgs = ReorgHandler(journal, sender.nonces, log)
-    return Track(journal, sender, hub or FakeHub(), reorgs, HUB, NodeMetrics(), log, max_attempts=3), log
+    return Track(journal, sender, hub or FakeHub(), reorgs, HUB, NodeMetrics(), log, max_attempts=3, **options), log
 
 
 def submitted(journal: Journal, sender: FakeSender, ids: Sequence[int]) -> Signed:
@@ -590,15 +595,33 @@ def test_track_sends_a_lost_transaction_again_with_the_same_bytes(journal: Journ
     assert "transaction sent again" in log.events()
 
 
-def test_track_fails_jobs_whose_transaction_is_refused_at_the_cap(journal: Journal) -> None:
+def test_track_fails_jobs_whose_transaction_is_refused_for_good_at_the_cap(journal: Journal) -> None:
+    sender = FakeSender()
+    submitted(journal, sender, [1])
+    sender.pooled.clear()
+    sender.refuse_raw = RpcError("eth_sendRawTransaction", -32000, "intrinsic gas too low")
+    stage, _ = track_stage(journal, sender)
+    for _ in range(3):
+        stage.track(head=12)
+    assert reason(journal, 1).startswith("submit refused by the RPC node: eth_sendRawTransaction: intrinsic gas")
+
+
+def test_track_retries_a_transient_refusal_with_backoff_and_never_gives_up(journal: Journal) -> None:
     sender = FakeSender()
     submitted(journal, sender, [1])
     sender.pooled.clear()
     sender.refuse_raw = RpcError("eth_sendRawTransaction", -32000, "insufficient funds for gas * price + value")
-    stage, _ = track_stage(journal, sender)
-    for _ in range(3):
+    now = [0.0]
+    stage, _ = track_stage(journal, sender, monotonic=lambda: now[0])
+    for _ in range(10):
+        now[0] += 10.0  # past any backoff
         stage.track(head=12)
-    assert reason(journal, 1).startswith("submit refused by the RPC node: eth_sendRawTransaction: insufficient funds")
+    stage.track(head=12)  # within the backoff: not sent
+    job = journal.job(1)
+    assert job is not None
+    assert (job.state, job.attempts) == (JobState.SUBMITTED, 10)
+    assert job.last_error is not None
+    assert "insufficient funds" in job.last_error
 
 
 def test_the_audit_restarts_jobs_whose_mined_transaction_a_reorg_took_out(journal: Journal) -> None:
@@ -691,3 +714,70 @@ def test_a_schema_3_journal_is_upgraded_and_its_rows_completed_with_the_terms(tm
         assert (params.callback_gas_limit, params.mode, params.redundancy) == (50_000, Mode.CONSENSUS, 3)
         assert (params.output_bytes, params.env_restricted) == (TERMS.output_bytes, TERMS.env_restricted)
         assert hub.terms_reads == [MODEL]
+
+
+def test_a_batch_an_rpc_ran_out_of_order_is_sent_again_in_nonce_order(journal: Journal) -> None:
+    from verinfer.node.submit import broadcast
+
+    class GapRefusingSender(FakeSender):
+        """Takes a transaction only if its nonce is the account's next, and runs a batch's calls in reverse."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.account_nonce = 0
+            self.posts: list[list[int]] = []
+
+        def broadcast(self, signed: Sequence[Signed]) -> list[RpcError | None]:
+            self.posts.append([tx.nonce for tx in signed])
+            answers: dict[int, RpcError | None] = {}
+            for i in reversed(range(len(signed))):
+                if signed[i].nonce == self.account_nonce:
+                    self.account_nonce += 1
+                    answers[i] = None
+                else:
+                    answers[i] = RpcError("eth_sendRawTransaction", -32000, "Nonce too high. Expected 0")
+            return [answers[i] for i in range(len(signed))]
+
+    sender = GapRefusingSender()
+    txs = [sender.sign(HUB, bytes([i]), 100_000, "commit") for i in range(3)]
+    assert [tx.nonce for tx in txs] == [0, 1, 2]
+    errors = broadcast(sender, txs, NodeMetrics(), FakeLog())
+    assert errors == [None, None, None]
+    assert sender.account_nonce == 3
+    assert sender.posts[0] == [0, 1, 2]  # one batch, then the refused ones one by one, lowest nonce first
+    assert sender.posts[1:] == [[1], [2]]
+
+
+def test_a_slow_model_holds_only_its_own_requests_and_a_changed_request_is_not_given_a_stale_output(
+    journal: Journal,
+) -> None:
+    import threading
+
+    release = threading.Event()
+
+    class SlowModel(DoublingModel):
+        def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
+            release.wait(5)
+            return super().compute(inputs)
+
+    seen(journal, 1, data=b"\x01\x01\x01\x01")
+    stage, catalog = compute_stage(journal, lane_wait_s=0.05)
+    catalog.model = SlowModel()
+    assert stage.step().computed == 0  # the lane is busy: nothing waits for it
+    assert stage.lanes.busy(MODEL)
+    assert stage.step().computed == 0  # nor is the same job handed out twice
+    # Meanwhile a reorg gives id 1 to another request (the journal updates a `seen` job in place).
+    event = InferenceRequested(RequestId(1), MODEL, REQUESTER, 10**15, NOW + 3_600, 0, Mode.SINGLE, 1, b"\x02" * 4, 6)
+    journal.upsert_seen(1, event_params(event, TERMS), b"\x02" * 4, 6, BLOCK_HASH)
+    release.set()
+    for _ in range(100):
+        if not stage.lanes.busy(MODEL):
+            break
+        stage.step()
+    job = journal.job(1)
+    assert job is not None
+    if job.state is JobState.SEEN:  # the stale output was dropped; the new input is computed next
+        stage.step()
+        job = journal.job(1)
+        assert job is not None
+    assert (job.state, job.output) == (JobState.COMPUTED, b"\x02" * 8)

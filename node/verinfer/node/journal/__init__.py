@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from verinfer.node.journal.db import SCHEMA_VERSION, Database
+from verinfer.node.journal.db import SCHEMA_VERSION, Database, bytes32
 from verinfer.node.journal.jobs import Job, Jobs
 from verinfer.node.journal.position import ChainPosition, Cursor
 from verinfer.node.journal.states import (
@@ -84,6 +84,39 @@ class Journal(Jobs):
         """All writes inside happen or none do. Nested blocks are savepoints: an inner failure undoes only itself."""
         with self.db.transaction():
             yield
+
+    def identity(self) -> tuple[bytes, bytes] | None:
+        """(genesis block hash, keccak of the hub's code) of the chain this journal's records are from, if known."""
+        with self.db.sql("read the chain identity"):
+            row = self.db.connection.execute(
+                "SELECT genesis_hash, hub_code_hash FROM identity WHERE chain_id = ? AND hub = ?", self.db.key
+            ).fetchone()
+        return None if row is None else (bytes(row[0]), bytes(row[1]))
+
+    def set_identity(self, genesis_hash: bytes, hub_code_hash: bytes) -> None:
+        values = (*self.db.key, bytes32("genesis_hash", genesis_hash), bytes32("hub_code_hash", hub_code_hash))
+        with self.db.transaction(), self.db.sql("record the chain identity"):
+            self.db.connection.execute(
+                "INSERT OR REPLACE INTO identity (chain_id, hub, genesis_hash, hub_code_hash, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (*values, self.db.clock()),
+            )
+
+    def forget_chain(self, reason: str) -> int:
+        """The records describe another chain (a reset, a redeploy): every job is quarantined with `reason`, the
+        transactions, cursor and block hashes are dropped. Returns how many jobs were quarantined."""
+        with self.transaction():
+            moved = self.quarantine_all(reason)
+            with self.db.sql("forget the chain"):
+                self.db.connection.execute("DELETE FROM txs WHERE chain_id = ? AND hub = ?", self.db.key)
+                self.db.connection.execute("DELETE FROM cursors WHERE chain_id = ? AND hub = ?", self.db.key)
+                self.db.connection.execute("DELETE FROM blocks WHERE chain_id = ?", (self.db.chain_id,))
+        return moved
+
+    def clear_cursor(self) -> None:
+        """Forgets the scan position: the next poll starts at the watcher's start block."""
+        with self.db.transaction(), self.db.sql("clear the cursor"):
+            self.db.connection.execute("DELETE FROM cursors WHERE chain_id = ? AND hub = ?", self.db.key)
 
     def close(self) -> None:
         self.db.close()

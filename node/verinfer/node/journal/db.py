@@ -74,6 +74,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (chain_id, hub, state, request_id);
 CREATE INDEX IF NOT EXISTS jobs_by_block ON jobs (chain_id, hub, block_number);
+CREATE INDEX IF NOT EXISTS jobs_by_state_age ON jobs (chain_id, hub, state, state_at);
+CREATE INDEX IF NOT EXISTS jobs_by_submit_tx ON jobs (chain_id, hub, submit_tx_hash) WHERE state = 'submitted';
+CREATE INDEX IF NOT EXISTS jobs_by_commit_tx ON jobs (chain_id, hub, commit_tx_hash) WHERE state = 'committed';
+CREATE INDEX IF NOT EXISTS jobs_by_reveal_tx ON jobs (chain_id, hub, reveal_tx_hash) WHERE state = 'revealed';
 
 CREATE TABLE IF NOT EXISTS cursors (
     chain_id        INTEGER NOT NULL,
@@ -96,6 +100,31 @@ CREATE TABLE IF NOT EXISTS txs (
     PRIMARY KEY (chain_id, hub, hash)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS txs_by_nonce ON txs (chain_id, hub, nonce);
+CREATE INDEX IF NOT EXISTS txs_unmined ON txs (chain_id, hub, kind, created_at) WHERE mined_block IS NULL;
+CREATE INDEX IF NOT EXISTS txs_by_mined ON txs (chain_id, hub, mined_block) WHERE mined_block IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS identity (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    genesis_hash    BLOB    NOT NULL CHECK (length(genesis_hash) = 32),
+    hub_code_hash   BLOB    NOT NULL CHECK (length(hub_code_hash) = 32),
+    updated_at      REAL    NOT NULL,
+    PRIMARY KEY (chain_id, hub)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    request_id      INTEGER NOT NULL,
+    state           TEXT    NOT NULL,
+    params          BLOB    NOT NULL,
+    input           BLOB    NOT NULL,
+    output          BLOB,
+    fail_reason     TEXT,
+    reason          TEXT    NOT NULL,
+    quarantined_at  REAL    NOT NULL,
+    PRIMARY KEY (chain_id, hub, request_id, quarantined_at)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS blocks (
     chain_id        INTEGER NOT NULL,

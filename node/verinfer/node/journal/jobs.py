@@ -101,6 +101,9 @@ class Jobs:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.notes: list[tuple[int, str]] = []
+        """(request id, "reappeared" | "quarantined") for each job `upsert_seen` restarted or replaced: the caller
+        takes (and clears) them to log and count."""
 
     def _describe(self, request_id: int) -> str:
         return f"job (chain {self._db.chain_id}, hub {self._db.hub}, request {request_id})"
@@ -126,8 +129,11 @@ class Jobs:
     def upsert_seen(self, request_id: int, params: bytes, input: bytes, block_number: int, block_hash: bytes) -> Job:
         """Records a request event. Seeing it again never moves the job back; it only updates where the event lives.
 
-        Seeing different params or input under the same id is refused unless the job is still `seen`: that is a
-        reorg the caller has not handled with `reset_to_seen`.
+        Two exceptions, both what the chain says now winning over what the journal remembers:
+          * a `failed` job whose event shows up in another block (the request was re-mined after a reorg dropped
+            it) starts again from `seen` (`reset_to_seen`): it may have failed only because it was gone;
+          * different params or input under the same id (another request took the id: a reorg, a chain reset)
+            moves the old record to the `quarantine` table and records the event as a new job. `notes` says so.
         """
         counter("request_id", request_id, minimum=1)
         counter("block_number", block_number)
@@ -136,6 +142,12 @@ class Jobs:
         now = self._db.clock()
         with self._db.transaction(), self._db.sql("record a job"):
             job = self.job(request_id)
+            if job is not None and (job.params, job.input) != (params, input) and job.state is not JobState.SEEN:
+                self.quarantine(
+                    request_id, f"its id now names another request (in block {block_number}): reorg or chain reset"
+                )
+                self.notes.append((request_id, "quarantined"))
+                job = None
             if job is None:
                 self._db.connection.execute(
                     "INSERT INTO jobs (chain_id, hub, request_id, state, params, input, block_number, block_hash,"
@@ -153,16 +165,48 @@ class Jobs:
                         now,
                     ),
                 )
-            elif (job.params, job.input) != (params, input) and job.state is not JobState.SEEN:
-                raise JournalError(
-                    f"{self._describe(request_id)} is {job.state.value} but its event now carries different params "
-                    "or input: the chain reorganised; call reset_to_seen for it before recording the new event"
-                )
             elif (job.params, job.input, job.block_number, job.block_hash) != (params, input, block_number, block_hash):
+                if job.state is JobState.FAILED:
+                    self.reset_to_seen([request_id])
+                    self.notes.append((request_id, "reappeared"))
                 self._update(request_id, params=params, input=input, block_number=block_number, block_hash=block_hash)
             else:
                 return job
         return self._existing(request_id)
+
+    def quarantine(self, request_id: int, reason: str) -> None:
+        """Moves a job's record out of the way (to the `quarantine` table, with `reason`): it contradicts the chain."""
+        with self._db.transaction(), self._db.sql("quarantine a job"):
+            self._db.connection.execute(
+                "INSERT OR REPLACE INTO quarantine (chain_id, hub, request_id, state, params, input, output,"
+                " fail_reason, reason, quarantined_at) SELECT chain_id, hub, request_id, state, params, input, output,"
+                " fail_reason, ?, ? FROM jobs WHERE chain_id = ? AND hub = ? AND request_id = ?",
+                (reason, self._db.clock(), *self._db.key, request_id),
+            )
+            self._db.connection.execute(
+                "DELETE FROM jobs WHERE chain_id = ? AND hub = ? AND request_id = ?", (*self._db.key, request_id)
+            )
+
+    def quarantine_all(self, reason: str) -> int:
+        """Moves every job of this hub to the `quarantine` table (the journal describes another chain); returns how
+        many."""
+        with self._db.transaction(), self._db.sql("quarantine the jobs"):
+            self._db.connection.execute(
+                "INSERT OR REPLACE INTO quarantine (chain_id, hub, request_id, state, params, input, output,"
+                " fail_reason, reason, quarantined_at) SELECT chain_id, hub, request_id, state, params, input, output,"
+                " fail_reason, ?, ? FROM jobs WHERE chain_id = ? AND hub = ?",
+                (reason, self._db.clock(), *self._db.key),
+            )
+            cursor = self._db.connection.execute("DELETE FROM jobs WHERE chain_id = ? AND hub = ?", self._db.key)
+            return max(cursor.rowcount, 0)
+
+    def quarantined(self) -> int:
+        """How many records of this hub were quarantined."""
+        with self._db.sql("count quarantined jobs"):
+            row = self._db.connection.execute(
+                "SELECT count(*) FROM quarantine WHERE chain_id = ? AND hub = ?", self._db.key
+            ).fetchone()
+        return int(row[0])
 
     def upsert_seen_many(self, events: Sequence[tuple[int, bytes, bytes, int, bytes]]) -> None:
         """`upsert_seen` for many (request id, params, input, block number, block hash) at once: jobs new to the
@@ -442,20 +486,43 @@ class Jobs:
     def jobs_with_tx(self, tx_hash: bytes) -> list[Job]:
         """The jobs whose current transaction (of their state) is `tx_hash`, lowest id first."""
         tx_hash = bytes32("tx_hash", tx_hash)
-        clauses = " OR ".join(f"(state = '{state.value}' AND {cols[0]} = ?)" for state, cols in TX_COLUMNS.items())
+        # One indexed select per in-flight state (jobs_by_state), not an OR over the whole table.
+        selects = " UNION ALL ".join(
+            f"SELECT * FROM jobs INDEXED BY jobs_by_{cols[0].removesuffix('_hash')} WHERE chain_id = ? AND hub = ?"
+            f" AND state = '{state.value}' AND {cols[0]} = ?"
+            for state, cols in TX_COLUMNS.items()
+        )
         with self._db.sql("list jobs by transaction"):
             rows = self._db.connection.execute(
-                f"SELECT * FROM jobs WHERE chain_id = ? AND hub = ? AND ({clauses}) ORDER BY request_id",
-                (*self._db.key, *([tx_hash] * len(TX_COLUMNS))),
+                f"SELECT * FROM ({selects}) ORDER BY request_id", (*self._db.key, tx_hash) * len(TX_COLUMNS)
             ).fetchall()
         return [Job.from_row(row) for row in rows]
+
+    def prune(self, *, finished_before: float, below_block: int, limit: int = 10_000) -> int:
+        """Deletes up to `limit` finished jobs (confirmed, finalized, failed) that reached that state before
+        `finished_before` (wall time) and whose event is below `below_block` (deeper than any reorg to expect);
+        returns how many. A pruned request seen again is checked against the chain before any delivery."""
+        counter("limit", limit, minimum=1)
+        finished = [JobState.CONFIRMED, JobState.FINALIZED, JobState.FAILED]
+        with self._db.transaction(), self._db.sql("prune jobs"):
+            total = 0
+            for state in finished:
+                cursor = self._db.connection.execute(
+                    "DELETE FROM jobs WHERE chain_id = ? AND hub = ? AND request_id IN (SELECT request_id FROM jobs"
+                    " WHERE chain_id = ? AND hub = ? AND state = ? AND state_at < ? AND block_number < ? LIMIT ?)",
+                    (*self._db.key, *self._db.key, state.value, finished_before, below_block, limit - total),
+                )
+                total += max(cursor.rowcount, 0)
+                if total >= limit:
+                    break
+            return total
 
     def inflight_txs(self) -> list[tuple[bytes, JobState]]:
         """The distinct current transactions of the jobs in flight (submitted, committed, revealed), with the state
         of their jobs: what the node must follow until mined, without loading every job."""
-        selects = " UNION ".join(
-            f"SELECT DISTINCT {cols[0]}, '{state.value}' FROM jobs WHERE chain_id = ? AND hub = ? AND state = "
-            f"'{state.value}'"
+        selects = " UNION ".join(  # each through its partial index: only the jobs in flight are read
+            f"SELECT DISTINCT {cols[0]}, '{state.value}' FROM jobs INDEXED BY jobs_by_{cols[0].removesuffix('_hash')}"
+            f" WHERE chain_id = ? AND hub = ? AND state = '{state.value}'"
             for state, cols in TX_COLUMNS.items()
         )
         with self._db.sql("list transactions in flight"):

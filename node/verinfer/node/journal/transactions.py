@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from verinfer.node.journal.db import Database, bytes32, counter
 from verinfer.node.journal.states import JournalError
 
+_IN_FLIGHT = (
+    ("submitted", "submit_tx_hash", "jobs_by_submit_tx"),
+    ("committed", "commit_tx_hash", "jobs_by_commit_tx"),
+    ("revealed", "reveal_tx_hash", "jobs_by_reveal_tx"),
+)
+"""(state, its transaction column, the partial index on it): without stats SQLite prefers the primary key, a scan
+of the hub's jobs, so the prune names the index."""
+
 
 @dataclass(frozen=True)
 class SentTx:
@@ -99,16 +107,42 @@ class TxLog:
         with self._db.sql("list recently mined transactions"):
             rows = self._db.connection.execute(
                 "SELECT hash, nonce, kind, raw, created_at, mined_block FROM txs WHERE chain_id = ? AND hub = ?"
-                " AND mined_block >= ? ORDER BY mined_block",
+                " AND mined_block IS NOT NULL AND mined_block >= ? ORDER BY mined_block",
                 (*self._db.key, counter("block_number", block_number)),
             ).fetchall()
         return [_sent(row) for row in rows]
+
+    def prune(self, *, created_before: float, mined_below: int, limit: int = 10_000) -> int:
+        """Deletes up to `limit` transactions mined below `mined_below` (final), recorded before `created_before`,
+        that no job still in flight points at; returns how many."""
+        with self._db.transaction(), self._db.sql("prune transactions"):
+            cursor = self._db.connection.execute(
+                "DELETE FROM txs WHERE chain_id = ? AND hub = ? AND hash IN (SELECT t.hash FROM txs t"
+                " WHERE t.chain_id = ? AND t.hub = ? AND t.mined_block IS NOT NULL AND t.mined_block < ?"
+                " AND t.created_at < ?"
+                + "".join(  # one indexed probe per in-flight state (jobs_by_state), never a scan of the jobs
+                    f" AND NOT EXISTS (SELECT 1 FROM jobs j INDEXED BY {index} WHERE j.chain_id = ? AND j.hub = ?"
+                    f" AND j.state = '{state}' AND j.{column} = t.hash)"
+                    for state, column, index in _IN_FLIGHT
+                )
+                + " LIMIT ?)",
+                (
+                    *self._db.key,
+                    *self._db.key,
+                    counter("mined_below", mined_below),
+                    created_before,
+                    *(self._db.key * len(_IN_FLIGHT)),
+                    limit,
+                ),
+            )
+            return max(cursor.rowcount, 0)
 
     def unmine_from(self, block_number: int) -> int:
         """Forgets the inclusion of every transaction mined in `block_number` or later (a reorg replaced them)."""
         with self._db.transaction(), self._db.sql("forget mined transactions"):
             cursor = self._db.connection.execute(
-                "UPDATE txs SET mined_block = NULL WHERE chain_id = ? AND hub = ? AND mined_block >= ?",
+                "UPDATE txs SET mined_block = NULL WHERE chain_id = ? AND hub = ? AND mined_block IS NOT NULL"
+                " AND mined_block >= ?",
                 (*self._db.key, counter("block_number", block_number)),
             )
             return cursor.rowcount

@@ -1,0 +1,296 @@
+"""Runs a model in a worker process of its own, under a wall-clock limit and a memory limit.
+
+A model is code chosen by whoever registered it: a `Loop` of 10^9 iterations never returns, a `Tile` sized by the
+input allocates gigabytes, and onnxruntime keeps what a call allocated. So the node never runs one in its own
+process. Each `Sandbox` owns one worker (spawned, so it shares no threads or locks with the node) that loads the
+model file and answers batches over a pipe:
+
+    sandbox = Sandbox(path, limits=SandboxLimits(timeout_s=10, memory_bytes=1 << 30), expected_id=model_id)
+    outputs = sandbox.run_batch(rows)      # LimitExceededError if the call breaches a limit; ModelError otherwise
+    sandbox.close()
+
+The memory limit is an address-space limit (`RLIMIT_AS`) set inside the worker once the model is loaded, on top of
+what the loaded worker already maps: an allocation past it fails inside onnxruntime (or kills the worker), which is
+reported as a breach. The wall-clock limit is the parent's: a call that has not answered in time gets its worker
+killed (SIGKILL). Either way only that worker dies; the next call starts a fresh one. A `cancel` event set by the
+node (SIGTERM) kills a busy worker at once, so stopping never waits for a model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from verinfer.errors import ModelError
+
+POLL_S = 0.05  # how often a waiting call looks at its cancel event
+START_TIMEOUT_S = 60.0  # a worker that has not loaded its model by then is killed (loading is bounded separately)
+_ALLOCATION_WORDS = ("alloc", "memory", "out of memory")
+
+
+class LimitExceededError(ModelError):
+    """A model call breached its sandbox's wall-clock or memory limit; its worker was killed."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        self.kind = kind
+        """"time" or "memory"."""
+        super().__init__(message)
+
+
+class CancelledError(ModelError):
+    """The node is stopping: the call was abandoned and its worker killed."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """The limits of one model's calls: seconds of wall clock per batch, bytes of address space beyond the loaded
+    worker's."""
+
+    timeout_s: float
+    memory_bytes: int
+
+    def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ModelError(f"a sandbox timeout must be positive seconds, got {self.timeout_s!r}")
+        if isinstance(self.memory_bytes, bool) or not isinstance(self.memory_bytes, int) or self.memory_bytes < 1:
+            raise ModelError(f"a sandbox memory limit must be a positive number of bytes, got {self.memory_bytes!r}")
+
+
+class Sandbox:
+    """One model file in one worker process, started on first use and again after a breach. Thread-safe: calls are
+    serialised (one batch at a time per worker)."""
+
+    def __init__(
+        self,
+        model_path: Path | str,
+        *,
+        limits: SandboxLimits,
+        intra_op_threads: int = 1,
+        graph_optimization_level: str = "basic",
+        expected_id: bytes | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.limits = limits
+        self._threads = intra_op_threads
+        self._level = graph_optimization_level
+        self._expected_id = expected_id
+        self._cancel = cancel if cancel is not None else threading.Event()
+        self._lock = threading.Lock()
+        self._process: Any = None  # multiprocessing's SpawnProcess (untyped in typeshed's context API)
+        self._conn: Connection | None = None
+        self.starts = 0
+        """How many workers this sandbox started (the first, and one after every breach or crash)."""
+        self.breaches = 0
+
+    # ----------------------------------------------------------------------------------------------- the face
+
+    def start(self) -> None:
+        """Starts the worker and loads the model now (`run_batch` does it on demand); `ModelError` if it cannot."""
+        with self._lock:
+            self._ensure_started()
+
+    def run_batch(self, rows: npt.ArrayLike) -> npt.NDArray[Any]:
+        """The model's outputs for `rows` (what `OnnxRunner.run_batch` returns), computed in the worker."""
+        array = np.asarray(rows)
+        with self._lock:
+            conn = self._ensure_started()
+            try:
+                conn.send(("run", array))
+            except (OSError, ValueError) as exc:
+                self._kill()
+                raise ModelError(f"the worker for {self.model_path.name} cannot take a batch: {exc}") from exc
+            answer = self._wait(conn, self.limits.timeout_s, f"a batch of {array.shape[0] if array.ndim else 0} rows")
+        kind = answer[0]
+        if kind == "ok":
+            return np.asarray(answer[1])
+        if kind == "memory":
+            self.breaches += 1
+            with self._lock:
+                self._kill()  # onnxruntime keeps what the call allocated: a fresh worker starts clean
+            raise LimitExceededError(
+                f"model {self.model_path.name} exceeded its memory limit of {self.limits.memory_bytes} bytes "
+                f"(sandbox.memory_mb): {answer[1]}",
+                kind="memory",
+            )
+        raise ModelError(str(answer[1]))
+
+    def close(self) -> None:
+        """Stops the worker (killed if it is busy)."""
+        with self._lock:
+            conn = self._conn
+            if conn is not None and self._process is not None and self._process.is_alive():
+                with contextlib.suppress(OSError, ValueError):
+                    conn.send(("stop", None))
+                self._process.join(timeout=0.5)
+            self._kill()
+
+    def kill(self) -> None:
+        """Kills the worker now, even mid-call (the call then fails with `CancelledError` if `cancel` is set)."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else int(self._process.pid)
+
+    # ------------------------------------------------------------------------------------------------ internals
+
+    def _ensure_started(self) -> Connection:
+        if self._conn is not None and self._process is not None and self._process.is_alive():
+            return self._conn
+        self._kill()
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe(duplex=True)
+        process = context.Process(
+            target=_worker_main,
+            args=(child, str(self.model_path), self._threads, self._level, self._expected_id, self.limits.memory_bytes),
+            name=f"verinfer-model-{self.model_path.stem[:12]}",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        self.starts += 1
+        answer = self._wait(parent, START_TIMEOUT_S, "loading the model")
+        if answer[0] != "ready":
+            self._kill()
+            raise ModelError(str(answer[1]))
+        return parent
+
+    def _wait(self, conn: Connection, timeout_s: float, doing: str) -> tuple[str, Any]:
+        """The worker's answer, or the breach/cancel/crash that ended the wait (the worker is then killed)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self._cancel.is_set():
+                self._kill()
+                raise CancelledError(f"the node is stopping: {doing} for {self.model_path.name} was abandoned")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.breaches += 1
+                self._kill()
+                raise LimitExceededError(
+                    f"model {self.model_path.name} did not finish {doing} within its {timeout_s:g}s limit "
+                    "(sandbox.timeout_s): its worker was killed",
+                    kind="time",
+                )
+            try:
+                ready = conn.poll(min(POLL_S, left))
+                if ready:
+                    answer = conn.recv()
+                    return (str(answer[0]), answer[1])
+            except (EOFError, OSError):
+                break  # the worker died
+        code = self._process.exitcode if self._process is not None else None
+        if code is None and self._process is not None:
+            self._process.join(timeout=1.0)
+            code = self._process.exitcode
+        self._kill()
+        if self._cancel.is_set():
+            raise CancelledError(f"the node is stopping: {doing} for {self.model_path.name} was abandoned")
+        self.breaches += 1
+        # A worker that dies mid-call was killed by the kernel or aborted on an allocation past its limit.
+        raise LimitExceededError(
+            f"the worker for model {self.model_path.name} died during {doing} (exit code {code}): most likely an "
+            f"allocation past its memory limit of {self.limits.memory_bytes} bytes (sandbox.memory_mb)",
+            kind="memory",
+        )
+
+    def _kill(self) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            if process.is_alive():
+                process.kill()
+            process.join(timeout=2.0)
+            if hasattr(process, "close") and process.exitcode is not None:
+                process.close()
+
+
+# ---------------------------------------------------------------------------------------------- in the worker
+
+
+def _address_space() -> int:
+    """This process's mapped virtual memory (VmSize), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A watchdog thread: the worker exits as soon as the node is gone (even a SIGKILLed node), busy or not
+    (onnxruntime releases the GIL while it runs)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="verinfer-orphan-watch", daemon=True).start()
+
+
+def _limit_memory(extra_bytes: int) -> None:
+    import resource
+
+    base = _address_space()
+    if base:
+        limit = base + extra_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _worker_main(
+    conn: Connection,
+    path: str,
+    threads: int,
+    level: str,
+    expected_id: bytes | None,
+    memory_bytes: int,
+) -> None:  # pragma: no cover - runs in the worker process (the sandbox tests drive it)
+    """The worker: load the model, cap the address space, answer batches until told to stop or the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the whole group: the node decides
+    _exit_with_parent(os.getppid())
+    try:
+        from verinfer.inference.runner import OnnxRunner
+
+        runner = OnnxRunner(path, threads, level, expected_id=expected_id)
+        runner.run_batch  # noqa: B018 - loaded; the first call's own allocations count against the limit
+        _limit_memory(memory_bytes)
+    except ModelError as exc:
+        conn.send(("error", str(exc)))
+        return
+    except Exception as exc:
+        conn.send(("error", f"cannot load {path}: {type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            command, payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        if command != "run":
+            return
+        try:
+            conn.send(("ok", runner.run_batch(payload)))
+        except MemoryError as exc:
+            conn.send(("memory", f"MemoryError: {exc}"))
+        except ModelError as exc:
+            text = str(exc)
+            kind = "memory" if any(word in text.lower() for word in _ALLOCATION_WORDS) else "error"
+            conn.send((kind, text))
+        except Exception as exc:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))

@@ -1,0 +1,158 @@
+"""The live model set: the node follows the model registry while it runs. Every `refresh_s` it reads the models
+registered since its last look and the terms of those it serves; a new model that matches the policy (`all`, or a
+list of ids; the node's modes; a minimum price) is declared served with `setModels(ids, true)`, a deprecated one
+withdrawn with `setModels(ids, false)`, without a restart. The registry transaction goes through the node's nonce
+manager like every other (signed, journalled with kind "registry", broadcast; the tracker follows it until mined).
+
+While the declaration is on its way, requests for the model wait (`waiting_for`) instead of being skipped as "not
+eligible".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from verinfer.chain.txmanager import Signed
+from verinfer.errors import ChainError, ContractRevert
+from verinfer.node.metrics import NodeMetrics
+from verinfer.node.ports import Sender, TxStore
+from verinfer.node.submit import broadcast
+from verinfer.types import Eligibility, Mode, ModelTerms
+
+REFRESH_S = 30.0
+
+
+class RegistryReader(Protocol):
+    """What the follower reads (HubView)."""
+
+    def model_count(self) -> int: ...
+    def model_id_at(self, index: int) -> bytes: ...
+    def terms_of(self, model_id: bytes) -> ModelTerms: ...
+    def eligibility(self, model_id: bytes) -> Eligibility: ...
+    def set_models_calldata(self, model_ids: Sequence[bytes], serving: bool) -> tuple[str, bytes]: ...
+    def forget_eligibility(self, model_ids: Sequence[bytes]) -> None: ...
+
+
+class FollowerStore(Protocol):
+    @property
+    def txs(self) -> TxStore: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+class ModelFollower:
+    def __init__(
+        self,
+        reader: RegistryReader,
+        store: FollowerStore,
+        sender: Sender,
+        metrics: NodeMetrics,
+        log: Any,
+        *,
+        chosen: tuple[str, ...],
+        modes: tuple[Mode, ...],
+        min_price_wei: int = 0,
+        served: Sequence[bytes] = (),
+        refresh_s: float = REFRESH_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.reader = reader
+        self.store = store
+        self.sender = sender
+        self.metrics = metrics
+        self.log = log
+        self.chosen = chosen
+        self.modes = modes
+        self.min_price_wei = min_price_wei
+        self.served: set[bytes] = {bytes(m) for m in served}
+        self.refresh_s = refresh_s
+        self._monotonic = monotonic
+        self._seen = 0  # registry entries looked at so far
+        self._next = 0.0
+        self.rejected: set[bytes] = set()
+        """Models looked at and not wanted (policy, deprecated)."""
+        self.pending: dict[bytes, bytes] = {}
+        """model id => hash of the setModels transaction declaring it (until the registry says ELIGIBLE)."""
+
+    def waiting_for(self, model_id: bytes) -> bool:
+        """Whether requests for `model_id` should wait: this node is declaring it served right now, or has not
+        judged it yet (registered since the last look: the next tick looks again at once)."""
+        model_id = bytes(model_id)
+        if model_id in self.pending:
+            return True
+        if model_id in self.served or model_id in self.rejected:
+            return False
+        self._next = 0.0
+        return True
+
+    def wanted(self, model_id: bytes, terms: ModelTerms) -> bool:
+        if not terms.exists or terms.deprecated or terms.price < self.min_price_wei:
+            return False
+        if not any(terms.allows(mode) for mode in self.modes):
+            return False
+        return self.chosen == ("all",) or "0x" + bytes(model_id).hex() in self.chosen
+
+    def step(self, *, force: bool = False) -> int:
+        """One look at the registry if `refresh_s` passed (or `force`); returns how many transactions went out."""
+        now = self._monotonic()
+        if not force and now < self._next:
+            return 0
+        self._next = now + self.refresh_s
+        for model_id in list(self.pending):
+            if self.reader.eligibility(model_id) == Eligibility.ELIGIBLE:
+                del self.pending[model_id]
+                self.served.add(model_id)
+                self.log.info("now serving a model registered after start", model="0x" + model_id.hex())
+        count = self.reader.model_count()
+        new: list[bytes] = []
+        for index in range(self._seen, count):
+            model_id = bytes(self.reader.model_id_at(index))
+            if model_id in self.served or model_id in self.pending:
+                continue
+            if self.wanted(model_id, self.reader.terms_of(model_id)):
+                new.append(model_id)
+            else:
+                self.rejected.add(model_id)
+        self._seen = count
+        gone = [m for m in sorted(self.served) if self.reader.terms_of(m).deprecated]
+        self.rejected.update(gone)
+        out: list[Signed] = []
+        adding = [m for m in new if self.reader.eligibility(m) == Eligibility.MODEL_NOT_SERVED]
+        self.served.update(m for m in new if m not in adding)
+        for ids, serving in ((adding, True), (gone, False)):
+            if not ids:
+                continue
+            tx = self._declare(ids, serving)
+            if tx is None:
+                continue
+            out.append(tx)
+            if serving:
+                self.pending.update((m, tx.hash) for m in ids)
+            else:
+                self.served.difference_update(ids)
+            self.reader.forget_eligibility(ids)
+            self.log.info(
+                "declaring models served" if serving else "withdrawing deprecated models",
+                models=["0x" + m.hex() for m in ids],
+                tx=tx.hash.hex(),
+            )
+        broadcast(self.sender, out, self.metrics, self.log)
+        return len(out)
+
+    def _declare(self, ids: list[bytes], serving: bool) -> Signed | None:
+        to, data = self.reader.set_models_calldata(ids, serving)
+        try:
+            gas = self.sender.estimate_gas(to, data)
+        except ContractRevert as exc:
+            self.log.warning("the node registry refuses setModels", serving=serving, error=str(exc))
+            return None
+        except ChainError:
+            self._next = 0.0  # try again next tick
+            raise
+        tx = self.sender.sign(to, data, gas, "registry")
+        with self.store.transaction():
+            self.store.txs.record(tx.hash, tx.nonce, tx.kind, tx.raw)
+        return tx
