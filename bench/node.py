@@ -348,10 +348,10 @@ def idle(history: int, work: Path) -> float:
         config = NodeConfig(
             rpc_url=anvil.rpc_url,
             deployment_file=deployment_file,
-            keys={"private_key": anvil.accounts[NODE].private_key},
+            keys=KeysConfig(private_key=SecretStr(anvil.accounts[NODE].private_key)),
             journal_path=journal_path,
             model_cache_dir=work / "node-models",
-            metrics={"enabled": False},
+            metrics=MetricsConfig(enabled=False),
         )
         service = NodeService(config)
         service.setup()

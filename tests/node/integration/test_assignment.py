@@ -40,7 +40,7 @@ def test_two_nodes_serve_200_single_requests_each_once(tmp_path: Path, forge_bui
         stakes = _stakes(world, addresses)
         requested = {e.args["requestId"]: e.args["lottery"] for e in world.hub_events("InferenceRequested")}
         by = {e.args["requestId"]: e.args["node"] for e in world.hub_events("ResultSubmitted")}
-        primaries = Counter()
+        primaries: Counter[str] = Counter()
         for rid in ids:
             ranked = lottery.assignment(lottery.Lottery.unpack(requested[rid]), rid, stakes)  # type: ignore[arg-type]
             assert by[rid] == ranked[0].node, f"request {rid} served by {by[rid]}, primary {ranked[0].node}"

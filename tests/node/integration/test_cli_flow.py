@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -171,8 +172,9 @@ def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, a
     assert result["modelId"] == model_id
     assert result["outputHash"] == Web3.keccak(output).to_0x_hex()
     assert result["nodes"] == [shell.node.sender.address]
-    assert result["assignment"]["primary"] == shell.node.sender.address
-    assert result["assignment"]["opensToAllAt"] >= result["assignment"]["windows"][0]["opensAt"]
+    assigned: Any = result["assignment"]
+    assert assigned["primary"] == shell.node.sender.address
+    assert assigned["opensToAllAt"] >= assigned["windows"][0]["opensAt"]
     # The same read in a fresh process, as the console script runs it: a chain read loads no ML runtime.
     code, loaded = loaded_by_command(["result", str(request_id), "--json"], env={**os.environ, **shell.env})
     assert code == 0

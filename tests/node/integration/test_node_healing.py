@@ -137,7 +137,8 @@ def test_reorg_remined_late_is_served(tmp_path: Path, forge_build: Path) -> None
         head = world.w3.eth.block_number
         requests: list[Any] = []
         for number in range(start + 1, head + 1):
-            for tx in world.w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            block: Any = world.w3.eth.get_block(number, full_transactions=True)
+            for tx in block["transactions"]:
                 if tx["from"] != world.w3.to_checksum_address(world.node_address(0)):
                     requests.append(world.rpc("eth_getRawTransactionByHash", [tx["hash"].to_0x_hex()])["result"])
         assert len(requests) == len(ids)

@@ -148,7 +148,7 @@ def test_sandbox_memory_limit(tmp_path: Path, forge_build: Path) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    found = []
+    found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         text = (task / "children").read_text().split()
         found.extend(int(child) for child in text)

@@ -135,6 +135,9 @@ class FakeSender:
     def resign(self, raw: bytes, kind: str) -> Signed:
         return self.sign(HUB, raw, 100_000, kind)
 
+    def cancel(self, nonce: int, floor: tuple[int, int] | None = None) -> Signed:
+        return Signed(bytes(keccak(b"cancel" + nonce.to_bytes(8, "big"))), nonce, b"cancel", "cancel", 21_000, 100)
+
     def revert_reason(self, raw: bytes, block_number: int) -> str | None:
         return self.replay_reason
 
@@ -767,7 +770,9 @@ def test_a_slow_model_holds_only_its_own_requests_and_a_changed_request_is_not_g
     assert stage.lanes.busy(MODEL)
     assert stage.step().computed == 0  # nor is the same job handed out twice
     # Meanwhile a reorg gives id 1 to another request (the journal updates a `seen` job in place).
-    event = InferenceRequested(RequestId(1), MODEL, REQUESTER, 10**15, NOW + 3_600, 0, Mode.SINGLE, 1, b"\x02" * 4, 6)
+    event = InferenceRequested(
+        RequestId(1), MODEL, REQUESTER, 10**15, NOW + 3_600, 0, Mode.SINGLE, 1, LOTTERY, b"\x02" * 4, 6
+    )
     journal.upsert_seen(1, event_params(event, TERMS), b"\x02" * 4, 6, BLOCK_HASH)
     release.set()
     for _ in range(100):

@@ -230,7 +230,7 @@ def test_a_reorg_deeper_than_the_window_rescans_from_the_start_block(chain: Fake
     chain.eth.fork(10)
     batch = w.poll()  # a rollback below the records: never an error loop, the chain as it is wins
     assert w.rollbacks == 1
-    assert batch.scanned.start == w.watcher.start_block
+    assert batch.scanned.start == cast(LogWatcher, w.watcher).start_block
 
 
 def test_a_shortened_chain_is_a_reorg(chain: FakeWeb3, journal: Journal) -> None:
