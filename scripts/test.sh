@@ -34,7 +34,9 @@ bash "$VERINFER_ROOT/scripts/slither.sh"
 
 phase "pytest"
 # Exit code 5 (no tests collected) is a failure like any other non-zero code.
-"$PY/python" -m pytest tests/node -n "${VERINFER_TEST_WORKERS:-2}"
+# --dist loadfile: a module's tests share one worker, so a module-scoped world (a devnet, a browser) is built once
+# and its tests run in file order.
+"$PY/python" -m pytest tests/node -n "${VERINFER_TEST_WORKERS:-2}" --dist loadfile
 
 phase "js (@verinfer/sdk against a devnet)"
 npm --prefix js run build

@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from tests.node.support import ENV_HASH, MODEL_ID, NODE_STAKE, Actors, model_spec
+from tests.node.support import ENV_HASH, MODEL_ID, NODE_STAKE, Actors, model_spec, next_second
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.artifacts import artifacts_dir, clear_cache, load_artifact
 from verinfer.chain.deploy import deploy
@@ -87,6 +87,9 @@ def deployed(w3: Web3, accounts: list[LocalAccount], decoder: RevertDecoder) -> 
     actors = Actors(*(System.bind(s, deployment) for s in senders))
     actors.deployer.register_model(MODEL_ID, model_spec())
     actors.node.register_node(ENV_HASH, [MODEL_ID], NODE_STAKE)
+    # Tickets go to stake older than the request: without a second passing, a test's first request may share the
+    # registration's timestamp and hold no ticket for the node.
+    next_second(w3)
     return actors
 
 

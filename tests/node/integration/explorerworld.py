@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 from eth_account import Account
 
+from tests.node.support import next_second, open_all_windows
 from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
@@ -100,6 +101,7 @@ class World:
         sender = TxSender(w3, Account.from_key(account.private_key), RevertDecoder.for_system())
         system = System.bind(sender, self.info.deployment)
         Operator(system).register(environment_hash(), list(copies.values()), 2 * ETHER)
+        next_second(w3)  # tickets go to stake older than the request
         self.liar, self.liar_model, self.liar_models = system, copies["iris"], copies
         return system, copies["iris"]
 
@@ -115,6 +117,8 @@ class World:
             if int(log.args["requestId"]) == handle.request_id
         ]
         params = event.params(system.terms_of(model_id))
+        # The lying node is the only server, so the primary, but its ticket's window may open a few seconds on.
+        open_all_windows(system.sender.w3, event.lottery)
         system.sender.send(
             system.hub.functions.submitResult(handle.request_id, params.as_abi(), codec.encode(output, 1_000_000))
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.node.integration.nodeworld import node_world, running
+from tests.node.support import next_second
 from verinfer.node.service import NodeService
 from verinfer.types import Mode, Status
 
@@ -76,13 +77,19 @@ def test_kill_9_at_points_of_progress_loses_nothing_and_repeats_nothing(tmp_path
     with node_world(tmp_path) as world:
         config = world.config_file(0, metrics={"enabled": False})
         killed_node = world.node_address(0)
-        # A steady second node joins consensus rounds only, so SINGLE requests have exactly one server: the victim.
+        # Two steady nodes join consensus rounds only (k >= 3 seats), so SINGLE requests have exactly one server: the
+        # victim.
         steady = NodeService(world.config(1, modes=["CONSENSUS"]))
-        with running(steady):
+        steady2 = NodeService(world.config(2, modes=["CONSENSUS"]))
+        with running(steady), running(steady2):
             offset = 0
             process = start(config, log)
+            # The hub refuses requests for a model nobody serves, and tickets go to stake older than the request:
+            # the victim registers in its first start-up, before the first wave.
+            wait_for_progress(process, log, offset, ticks=0)
+            next_second(world.w3)
             ids: list[int] = []
-            waves = [(Mode.SINGLE, 1, SINGLE_PER_WAVE), (Mode.CONSENSUS, 2, CONSENSUS_PER_WAVE)]
+            waves = [(Mode.SINGLE, 1, SINGLE_PER_WAVE), (Mode.CONSENSUS, 3, CONSENSUS_PER_WAVE)]
             serving_kills = 0
             for kill in range(KILLS):
                 for mode, redundancy, count in waves:

@@ -1,6 +1,6 @@
 """The node on a second EVM implementation, Hardhat Network (EDR), automining: it runs one batch POST's calls
 concurrently and refuses nonce gaps, so a batch of consecutive nonces meets `Nonce too high`. Nothing the node does
-may depend on anvil's ordering: consensus rounds of two honest nodes end with no vote slashed."""
+may depend on anvil's ordering: consensus rounds of three honest nodes end with no vote slashed."""
 
 from __future__ import annotations
 
@@ -24,21 +24,21 @@ REQUESTS = 20
 
 def test_hardhat_consensus_automine_no_slash(tmp_path: Path, forge_build: Path) -> None:
     with node_world(tmp_path, chain=hardhat_node(tmp_path / "hardhat.log")) as world, ExitStack() as stack:
-        for i in range(2):
+        for i in range(3):  # k >= 3 seats
             stack.enter_context(running(NodeService(world.config(i, modes=["CONSENSUS"]))))
         hub = world.owner.hub.functions
-        nodes = [world.node_address(i) for i in range(2)]
+        nodes = [world.node_address(i) for i in range(3)]
         stakes = [world.owner.sender.call(world.owner.nodes.functions.nodeInfo(n))[0] for n in nodes]
         ids = []
         for row in world.rows(REQUESTS, seed=5):
-            ids.append(int(world.client.request(world.model_id, [row], mode=Mode.CONSENSUS, redundancy=2).request_id))
+            ids.append(int(world.client.request(world.model_id, [row], mode=Mode.CONSENSUS, redundancy=3).request_id))
         statuses = world.wait_final(ids, timeout=120)
         assert set(statuses.values()) == {Status.FULFILLED}, statuses
         assert world.hub_events("VoteSlashed") == []
         after = [world.owner.sender.call(world.owner.nodes.functions.nodeInfo(n))[0] for n in nodes]
         assert after == stakes
         assert all(world.owner.sender.call(hub.balanceOf(n)) > 0 for n in nodes)
-        result = tally(world, "Hardhat automine: 20 CONSENSUS (k=2), two honest nodes", ids)
+        result = tally(world, "Hardhat automine: 20 CONSENSUS (k=3), three honest nodes", ids)
         assert (result.final_once, result.lost, result.twice) == (REQUESTS, 0, 0)
 
 

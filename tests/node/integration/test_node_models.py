@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.node.integration.nodeworld import PRICE, node_world, running, tally
-from tests.node.support import gemm_softmax
+from tests.node.support import gemm_softmax, next_second
 from verinfer.node.journal import JobState
 from verinfer.node.service import NodeService
 from verinfer.types import Eligibility, Mode, Status
@@ -105,6 +105,13 @@ def test_model_registered_after_start_is_served(tmp_path: Path, forge_build: Pat
             path = tmp_path / "late.onnx"
             path.write_bytes(gemm_softmax(seed=31).SerializeToString())
             late_id = world.client.register_model(path, path.as_uri(), PRICE, [Mode.SINGLE])
+            # The hub refuses a request for a model nobody serves (NoNodeServes): the node, running since before the
+            # registration, must declare the new model by itself; then its stake holds tickets from the next second.
+            deadline = time.monotonic() + 60
+            while not world.owner.sender.call(world.owner.nodes.functions.serves(world.node_address(0), late_id)):
+                assert time.monotonic() < deadline, "the running node never declared the model registered after start"
+                time.sleep(0.2)
+            next_second(world.w3)
             late = [world.client.request(late_id, [[0.1 * i, 0.2, 0.3, 0.4]]).request_id for i in range(4)]
             assert set(world.wait_final(late, timeout=60).values()) == {Status.FULFILLED}
             status, _ = world.owner.sender.call(world.owner.nodes.functions.eligibility(world.node_address(0), late_id))

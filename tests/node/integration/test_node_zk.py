@@ -60,8 +60,10 @@ def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build:
 def test_proofs_interrupted_by_a_restart_are_made_again(tmp_path: Path, forge_build: Path) -> None:
     with node_world(tmp_path) as world:
         config = world.config(0, modes=["ZK"], zk={"artifacts_dir": tmp_path / "zk"})
-        ids = zk_requests(world, zk_model(world, tmp_path, seed=6), seed=6)
+        model_id = zk_model(world, tmp_path, seed=6)
+        # Requested once the node serves the model: the hub refuses requests for a model nobody serves.
         with running(NodeService(config)) as first:
+            ids = zk_requests(world, model_id, seed=6)
             assert first.journal is not None
             deadline = time.monotonic() + 30
             while first.prover is not None and not first.prover.busy and time.monotonic() < deadline:
