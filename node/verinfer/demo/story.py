@@ -105,7 +105,8 @@ def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
     _wait("decide both loans", lambda: len(decisions()) == len(who))
     verifier = Client(info.rpc_url, info.spare[2].private_key, info.deployment, cache_dir=work / "verify-cache")
     outcomes = []
-    for args in decisions():
+    # In request order: with the lottery, the second request may be served (and decided) first.
+    for args in sorted(decisions(), key=lambda decided_args: int(decided_args["requestId"])):
         rid = int(args["requestId"])
         result = verifier.handle(rid).result(timeout=0)
         outcomes.append(

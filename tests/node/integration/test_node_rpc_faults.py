@@ -14,6 +14,7 @@ import pytest
 from tests.node.integration.faultproxy import FAULTS, FaultProxy
 from tests.node.integration.nodeworld import node_world, tally
 from tests.node.integration.tcpproxy import wait_until
+from tests.node.support import next_second
 from verinfer.node.service import NodeService
 from verinfer.types import Status
 
@@ -31,6 +32,7 @@ def test_malformed_rpc_answers_survived(tmp_path: Path, forge_build: Path) -> No
             config = world.config(0, rpc_url=proxy.url, tx={"rpc_timeout_s": 1.0, "stuck_after_s": 5.0})
             service = NodeService(config, backoff_start_s=0.05, backoff_cap_s=0.5)
             service.setup()
+            next_second(world.w3)  # tickets go to stake older than the request
             proxy.enable()  # from here on the running node meets the faults
             thread = threading.Thread(target=service.run, name="node", daemon=True)
             thread.start()

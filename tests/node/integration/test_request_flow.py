@@ -10,7 +10,7 @@ import pytest
 from web3 import Web3
 from web3.contract import Contract
 
-from tests.node.support import ENV_HASH, MODEL_ID, PRICE, SCALE, Actors
+from tests.node.support import ENV_HASH, MODEL_ID, PRICE, SCALE, Actors, open_all_windows
 from verinfer.chain import commitments
 from verinfer.chain.abi import find_entry, param_names
 from verinfer.chain.artifacts import load_artifact
@@ -47,6 +47,7 @@ def serve(actors: Actors, from_block: int, output: bytes) -> tuple[InferenceRequ
     node = actors.node
     (event,) = node.requested(from_block)
     params = event.params(node.terms_of(event.model_id))
+    open_all_windows(node.sender.w3, event.lottery)  # by hand, as any node once every window is open
     receipt = node.sender.send(node.hub.functions.submitResult(event.request_id, params.as_abi(), output))
     return event, params, dict(receipt)
 
