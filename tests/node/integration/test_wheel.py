@@ -17,7 +17,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from tests.node.support import NODE_STAKE, Actors
+from tests.node.support import NODE_STAKE, Actors, next_second, open_all_windows
 from verinfer._version import __version__
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.deploy import ENV_DEPLOYMENTS, save_deployment
@@ -94,6 +94,7 @@ def test_request_result_verify_from_the_wheel(
     sender = system.deployer.sender
     node = System.bind(TxSender(sender.w3, accounts[OPERATOR], sender.decoder), system.deployment)
     node.register_node(environment_hash(), [model_id], NODE_STAKE)
+    next_second(sender.w3)  # the stake holds tickets for requests made after it
 
     # The user's shell: the wheel's `verinfer`, run from a folder with no repository above it.
     user_dir = tmp_path / "user"
@@ -119,6 +120,7 @@ def test_request_result_verify_from_the_wheel(
     (event,) = [e for e in node.requested(system.deployment.hub.block) if e.request_id == request_id]
     decoded = codec.decode(codec.encode(features, SCALE), (1, features.size), SCALE).astype(np.float32)
     output = codec.encode(OnnxRunner(model.path).run_batch(decoded), SCALE)
+    open_all_windows(sender.w3, event.lottery)  # by hand, as any node once every window is open
     node.sender.send(
         node.hub.functions.submitResult(event.request_id, event.params(node.terms_of(model_id)).as_abi(), output)
     )
