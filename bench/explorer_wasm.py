@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from verinfer.demo.models import build_demo_models
+from verinfer.explorer.browser import CHROMIUM, CHROMIUM_ARGS
 from verinfer.inference import codec
 from verinfer.inference.runner import OnnxRunner
 
@@ -38,16 +39,6 @@ OUT = ROOT / "bench" / "results" / "explorer_wasm.md"
 ROWS = 1_000
 SCALE = 1_000_000
 TOLERANCE = 2.0**-16
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 F32 = np.float32
 
@@ -95,7 +86,7 @@ def browser_outputs(
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
             page = browser.new_page()
             page.goto(f"{base}/static/index.html")
             page.wait_for_function("() => window.verinferExplorer !== undefined")

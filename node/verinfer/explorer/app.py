@@ -116,22 +116,27 @@ def create_app(
             return _error(404, f"no request {request_id} on hub {index.system.hub.address}")
         return JSONResponse(document)
 
-    async def model(request: Request) -> Response:
+    async def lookup_model(request: Request, fetch: Any) -> tuple[bytes, Any] | JSONResponse:
+        """The path's model id and `fetch(id)`, or the 400 / 404 answer naming what is wrong."""
         model_id = _model_id(request.path_params["model_id"])
         if model_id is None:
             return _error(400, "a model id is 0x + 64 hex digits (keccak256 of the ONNX file)")
-        document = await call(index.model, model_id)
-        if document is None:
+        found = await call(fetch, model_id)
+        if found is None:
             return _error(404, f"no model 0x{model_id.hex()} in registry {index.system.models.address}")
-        return JSONResponse(document)
+        return model_id, found
+
+    async def model(request: Request) -> Response:
+        looked_up = await lookup_model(request, index.model)
+        if isinstance(looked_up, JSONResponse):
+            return looked_up
+        return JSONResponse(looked_up[1])
 
     async def model_file(request: Request) -> Response:
-        model_id = _model_id(request.path_params["model_id"])
-        if model_id is None:
-            return _error(400, "a model id is 0x + 64 hex digits (keccak256 of the ONNX file)")
-        uri = await call(index.model_uri, model_id)
-        if uri is None:
-            return _error(404, f"no model 0x{model_id.hex()} in registry {index.system.models.address}")
+        looked_up = await lookup_model(request, index.model_uri)
+        if isinstance(looked_up, JSONResponse):
+            return looked_up
+        model_id, uri = looked_up
         found = _allowed_file(uri, roots)
         if isinstance(found, str):
             return _error(403, found)

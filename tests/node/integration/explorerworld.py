@@ -20,6 +20,7 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
 from verinfer.demo.models import build_credit_model, build_iris_model, build_regressor_model
 from verinfer.devnet import Devnet, DevnetInfo
+from verinfer.explorer.browser import CHROMIUM, CHROMIUM_ARGS
 from verinfer.inference import codec
 from verinfer.inference.runner import OnnxRunner
 from verinfer.sdk import Client, InferenceResult
@@ -28,18 +29,6 @@ from verinfer.types import ETHER, Mode, ModelId, RequestId, Status
 
 ROOT = Path(__file__).resolve().parents[3]
 STATIC = ROOT / "node" / "verinfer" / "explorer" / "static"
-CHROMIUM = Path("/usr/bin/chromium")
-# As the workplace's probe runs it: without the background-networking flags chromium keeps dialling out.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE_TIMEOUT_MS = 60_000
 WAIT_S = 120.0
 
@@ -148,7 +137,7 @@ def checked(world: World, browser: Any, request_id: int) -> tuple[Any, str, str]
 def launch_chromium(playwright: Any) -> Any:
     if not CHROMIUM.is_file():
         raise AssertionError(f"no {CHROMIUM}: scripts/setup.sh installs Debian's chromium (apt-get install chromium)")
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
 
 
 def browser_outputs(world: World, browser: Any, model_id: bytes, rows: Any, shape: tuple[int, ...]) -> list[bytes]:
