@@ -21,6 +21,7 @@ from verinfer.chain.tx import rpc, sign_many
 from verinfer.chain.txmanager import classify_send_error
 from verinfer.errors import ChainError
 from verinfer.inference import codec
+from verinfer.sdk.client import chain_now
 from verinfer.types import Mode
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def sign_requests(
     chain_id = int(rpc(lambda: w3.eth.chain_id, "read chain id"))
     latest = rpc(lambda: w3.eth.get_block("latest"), "read latest block")
     base_fee = int(latest.get("baseFeePerGas") or 0)
-    now = int(latest["timestamp"])
+    now = chain_now(w3)
     nonce = int(rpc(lambda: w3.eth.get_transaction_count(account.address, "pending"), "read nonce"))
     hub = system.hub
     txs = []

@@ -7,18 +7,21 @@ comes later.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from web3 import Web3
+from web3.types import FilterParams
 
 from verinfer.chain import lottery
 from verinfer.chain.deploy import load_deployment
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
 DEFAULT_CACHE = Path.home() / ".cache" / "verinfer" / "models"
 MAX_POLL = 5.0
+ENV_LOG_RANGE = "VERINFER_LOG_RANGE"
+DEFAULT_LOG_RANGE = 2_000
 
 
 class ResultTimeoutError(ChainError):
@@ -86,18 +91,54 @@ def read_provenance(system: System, model_id: bytes) -> ModelProvenance:
     )
 
 
-def request_logs(system: System, event: str, request_id: int, from_block: int) -> list[DecodedLog]:
-    """The hub's `event` logs for `request_id` from `from_block` on (request ids are the first indexed topic)."""
+def log_range() -> int:
+    """Blocks per eth_getLogs call of the SDK and CLI: `VERINFER_LOG_RANGE`, default 2,000 (hosted providers cap a
+    query's range, often at 1,000-10,000 blocks; the node's own setting is its config's `max_log_range`)."""
+    raw = os.environ.get(ENV_LOG_RANGE, "")
+    if not raw:
+        return DEFAULT_LOG_RANGE
+    try:
+        blocks = int(raw)
+    except ValueError:
+        blocks = 0
+    if blocks < 1:
+        raise ValueError(f"{ENV_LOG_RANGE} must be a whole number of blocks >= 1, got {raw!r}: unset it or fix it")
+    return blocks
+
+
+def request_logs(
+    system: System, event: str, request_id: int, from_block: int, *, first_only: bool = False
+) -> list[DecodedLog]:
+    """The hub's `event` logs for `request_id` from `from_block` to the head (request ids are the first indexed
+    topic), queried in ranges of `log_range()` blocks; with `first_only`, the scan stops at the first range that has
+    one (a request has one InferenceRequested log)."""
     topic = "0x" + request_id.to_bytes(32, "big").hex()
     event_codec = EventCodec.from_abi(system.hub.abi, event)
-    query: Any = {
-        "address": system.hub.address,
-        "fromBlock": from_block,
-        "toBlock": "latest",
-        "topics": ["0x" + event_codec.topic.hex(), topic],
-    }
-    logs = rpc(lambda: system.sender.w3.eth.get_logs(query), f"eth_getLogs {event}")
-    return event_codec.decode_all(list(logs))
+    w3 = system.sender.w3
+    head = int(rpc(lambda: w3.eth.block_number, "read head block"))
+    step = log_range()
+    found: list[DecodedLog] = []
+    for start in range(from_block, head + 1, step):
+        end = min(start + step - 1, head)
+        query: FilterParams = {
+            "address": system.hub.address,
+            "fromBlock": start,
+            "toBlock": end,
+            "topics": ["0x" + event_codec.topic.hex(), topic],
+        }
+        logs = rpc(functools.partial(w3.eth.get_logs, query), f"eth_getLogs {event} {start}..{end}")
+        found.extend(event_codec.decode_all(list(logs)))
+        if first_only and found:
+            break
+    return found
+
+
+def chain_now(w3: Web3) -> int:
+    """Now, as the next block will see it: the latest block's timestamp, or the wall clock if that is later (on an
+    idle chain without empty blocks the latest timestamp can be hours old, and a deadline counted from it would
+    already have passed)."""
+    latest = int(rpc(lambda: w3.eth.get_block("latest"), "read latest block")["timestamp"])
+    return max(latest, int(time.time()))
 
 
 @dataclass(frozen=True)
@@ -176,7 +217,7 @@ class RequestHandle:
         """Who the lottery assigned the request to (seat 0: the SINGLE or ZK primary, or a CONSENSUS round's first
         seat) and when each fallback's window opens, from the request's lottery word and the registry's serving nodes
         and stakes now (a stake slashed since the request only moves its node later)."""
-        requested = request_logs(self.system, "InferenceRequested", self.request_id, self.block_number)
+        requested = request_logs(self.system, "InferenceRequested", self.request_id, self.block_number, first_only=True)
         if not requested:
             raise ChainError(f"no InferenceRequested log for request {self.request_id} from block {self.block_number}")
         draw = lottery.Lottery.unpack(int(requested[0].args["lottery"]))
@@ -190,7 +231,7 @@ class RequestHandle:
         return Assignment(self.request_id, draw.requested_at, windows, draw.opens_to_all_at)
 
     def _fetch(self) -> InferenceResult:
-        requested = request_logs(self.system, "InferenceRequested", self.request_id, self.block_number)
+        requested = request_logs(self.system, "InferenceRequested", self.request_id, self.block_number, first_only=True)
         if not requested:
             raise ChainError(f"no InferenceRequested log for request {self.request_id} from block {self.block_number}")
         input_hash = Web3.keccak(bytes(requested[0].args["input"]))
@@ -325,7 +366,7 @@ class Client:
         encoded = codec.encode(array, spec.scale)
         terms = self.system.terms_of(model_id)
         w3 = self.system.sender.w3
-        now = int(rpc(lambda: w3.eth.get_block("latest"), "read latest block")["timestamp"])
+        now = chain_now(w3)
         hub = self.system.hub
         receipt = self.system.sender.send(
             hub.functions.requestInference(
@@ -350,7 +391,9 @@ class Client:
 
     def handle(self, request_id: int) -> RequestHandle:
         """A handle on an existing request (any requester), found from its `InferenceRequested` log."""
-        logs = request_logs(self.system, "InferenceRequested", request_id, self.system.deployment.hub.block)
+        logs = request_logs(
+            self.system, "InferenceRequested", request_id, self.system.deployment.hub.block, first_only=True
+        )
         if not logs:
             raise ChainError(f"no request {request_id} on hub {self.system.hub.address}")
         log = logs[0]

@@ -89,7 +89,7 @@ def verify(
     except OSError as exc:
         raise ModelError(f"cannot read the model file {path}: {exc}") from exc
 
-    requested = request_logs(system, "InferenceRequested", request_id, handle.block_number)
+    requested = request_logs(system, "InferenceRequested", request_id, handle.block_number, first_only=True)
     if not requested:
         raise ChainError(f"no InferenceRequested log for request {request_id}")
     input_bytes = bytes(requested[0].args["input"])

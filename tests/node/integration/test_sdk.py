@@ -3,8 +3,10 @@ read the result with its provenance, and verify it by re-execution (and catch a 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -12,6 +14,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from onnx import TensorProto, helper
 from web3 import Web3
+from web3.types import FilterParams, RPCEndpoint
 
 from tests.node.support import NODE_STAKE, Actors, next_second, open_all_windows
 from verinfer.chain import commitments
@@ -26,6 +29,7 @@ from verinfer.inference.manifest import manifest, manifest_hash
 from verinfer.inference.model_store import CustomOperatorError
 from verinfer.inference.runner import OnnxRunner
 from verinfer.sdk import Client, RequestHandle, ResultTimeoutError
+from verinfer.sdk.client import chain_now
 from verinfer.types import Deployment, Mode, Status
 
 pytestmark = pytest.mark.integration
@@ -219,3 +223,46 @@ def test_consensus_result_and_verify(world: World, accounts: list[LocalAccount])
 
     report = world.client.verify(handle.request_id)
     assert report.matches, report.checks
+
+
+def test_result_reads_logs_in_ranges_of_the_configured_size(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hosted provider caps eth_getLogs ranges: `result` and `handle` scan from the request (or the deployment)
+    in ranges of VERINFER_LOG_RANGE blocks, never one query from there to the head."""
+    features = world.model.samples[0]
+    handle = world.client.request(world.model_id, features)
+    w3 = world.client.system.sender.w3
+    w3.provider.make_request(RPCEndpoint("anvil_mine"), [7])
+    serve(world, handle, true_output(world.model, features))
+    w3.provider.make_request(RPCEndpoint("anvil_mine"), [7])
+    ranges: list[tuple[int, int]] = []
+    get_logs = w3.eth.get_logs
+
+    def recording(query: FilterParams) -> Any:
+        ranges.append((int(query["fromBlock"]), int(query["toBlock"])))
+        return get_logs(query)
+
+    monkeypatch.setattr(w3.eth, "get_logs", recording)
+    monkeypatch.setenv("VERINFER_LOG_RANGE", "3")
+    found = world.client.handle(handle.request_id).result(timeout=0)
+    assert found.output_bytes == true_output(world.model, features)
+    assert ranges, "no eth_getLogs call was recorded"
+    assert all(1 <= end - start + 1 <= 3 for start, end in ranges), ranges
+    head = w3.eth.block_number
+    assert max(end for _, end in ranges) == head  # the result's logs are searched up to the head
+    assert min(start for start, _ in ranges) == world.deployment.hub.block  # `handle` starts at the deployment
+
+    monkeypatch.setenv("VERINFER_LOG_RANGE", "0")
+    with pytest.raises(ValueError, match="VERINFER_LOG_RANGE must be a whole number of blocks >= 1, got '0'"):
+        world.client.handle(handle.request_id)
+
+
+def test_deadline_counts_from_now_on_an_idle_chain(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a chain with no empty blocks the latest timestamp can be hours old: a request's deadline counts from the
+    wall clock then, so `deadline_s=3600` is an hour from now, not an hour from the last block."""
+    w3 = world.client.system.sender.w3
+    latest = int(w3.eth.get_block("latest")["timestamp"])
+    assert chain_now(w3) >= latest
+    monkeypatch.setattr(time, "time", lambda: latest + 7_200.0)  # the chain idle for two hours
+    assert chain_now(w3) == latest + 7_200
+    monkeypatch.setattr(time, "time", lambda: latest - 50.0)  # a chain whose clock runs ahead of ours
+    assert chain_now(w3) == latest
