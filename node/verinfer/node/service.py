@@ -103,6 +103,7 @@ class NodeService:
         self.env_hash = b""
         self.system: System | None = None
         self.journal: Journal | None = None
+        self._journal_file_problem: str | None = None
         self.txm: TxManager | None = None
         self.catalog: ModelCatalog | None = None
         self.prover: Prove | None = None
@@ -422,9 +423,16 @@ class NodeService:
         self.log.info("node stopped", ticks=ticks)
 
     def _journal_notices(self) -> None:
-        """Quarantines and rollbacks the ingest stage met: counted, and named on /healthz."""
+        """Quarantines and rollbacks the ingest stage met: counted, and named on /healthz. A journal file deleted
+        or replaced under the running node: an error once, and /healthz fails until it is back."""
         if self.scheduler is None:
             return
+        if self.journal is not None:
+            problem = self.journal.file_problem()
+            if problem is not None and problem != self._journal_file_problem:
+                self.log.error("journal file lost", problem=problem)
+            self._journal_file_problem = problem
+            self.health.problem("journal file", problem)
         ingest = self.scheduler.stages.ingest
         new = ingest.quarantined - self._quarantined_seen
         if new:

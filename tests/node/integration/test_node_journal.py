@@ -81,3 +81,21 @@ def test_journal_pruned_idle_cpu_flat(tmp_path: Path, forge_build: Path) -> None
         print(f"{len(statements)} distinct statements while idle, each answered through an index")
         result = tally(world, "journal pruned after finality (retention 0 s)", ids)
         assert (result.final_once, result.lost, result.twice) == (30, 0, 0)
+
+
+def test_journal_deleted_under_a_running_node_fails_healthz(tmp_path: Path, forge_build: Path) -> None:
+    """SQLite keeps writing to an unlinked file, so a deleted journal loses every record at exit: the node says so
+    (an error log, /healthz fails naming the file and what to do) instead of running on as if nothing happened."""
+    with node_world(tmp_path) as world:
+        config = world.config(0)
+        with running(NodeService(config)) as service:
+            ids = world.request(2)
+            assert set(world.wait_final(ids).values()) == {Status.FULFILLED}
+            assert service.health.status()[0] is True
+            config.journal_path.unlink()
+            deadline = time.monotonic() + 20
+            while service.health.status()[0] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            healthy, why = service.health.status()
+            assert not healthy
+            assert f"journal file: the journal file {config.journal_path} was deleted while the node runs" in why

@@ -97,6 +97,19 @@ def test_opens_in_wal_mode_with_full_sync(journal: Journal) -> None:
     assert journal.db.connection.execute("PRAGMA user_version").fetchone()[0] == journal_module.SCHEMA_VERSION
 
 
+def test_a_journal_file_deleted_or_replaced_under_it_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    with Journal(path, 31337, HUB) as journal:
+        assert journal.file_problem() is None
+        path.unlink()
+        problem = journal.file_problem()
+        assert problem is not None
+        assert f"the journal file {path} was deleted while the node runs" in problem
+        assert "Stop the node (SIGTERM) and restore the file" in problem
+        path.write_bytes(b"")  # another file under the same name
+        assert "was replaced by another file" in (journal.file_problem() or "")
+
+
 def test_refuses_a_journal_from_a_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "journal.db"
     with sqlite3.connect(path) as db:

@@ -78,6 +78,7 @@ class Journal(Jobs):
         self.record_block = self.position.record_block
         self.block_hash = self.position.block_hash
         self.prune_blocks = self.position.prune_blocks
+        self.file_problem = self.db.file_problem
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

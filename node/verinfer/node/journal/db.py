@@ -147,6 +147,17 @@ def counter(name: str, value: int, minimum: int = 0) -> int:
     return value
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None if there is none (or for SQLite's in-memory names)."""
+    if str(path) in ("", ":memory:"):
+        return None
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Database:
     """One journal file, opened for one (chain id, hub). Not thread-safe: one thread at a time uses it."""
 
@@ -179,11 +190,27 @@ class Database:
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal at {self.path}: {exc}") from exc
         self.connection.row_factory = sqlite3.Row
+        self._file = _file_identity(self.path)
         try:
             self._configure()
         except BaseException:
             self.connection.close()
             raise
+
+    def file_problem(self) -> str | None:
+        """Why the journal file on disk is no longer the one this process writes, if it is not: deleted or replaced
+        while the node runs (SQLite keeps writing to the open, unlinked file, and everything is lost at exit)."""
+        if self._file is None:
+            return None
+        now = _file_identity(self.path)
+        if now == self._file:
+            return None
+        what = "deleted" if now is None else "replaced by another file"
+        return (
+            f"the journal file {self.path} was {what} while the node runs: its records now live only in this process"
+            " and are lost when it stops. Stop the node (SIGTERM) and restore the file, or restart it on a fresh"
+            " journal (nothing is delivered twice: the node checks each request's status on chain)"
+        )
 
     def _configure(self) -> None:
         db = self.connection
