@@ -79,6 +79,10 @@ class Consensus:
         self._seats_claimed: dict[int, float] = {}
         self.finalize_sent: dict[int, float] = {}
         """request id => when (monotonic) this node last sent or declined its finalizeConsensus"""
+        self.reveals_due: dict[int, tuple[int, int]] = {}
+        """request id => (reveal_ends_at, seconds of the window left when this node first saw it open), for each vote
+        whose reveal is not yet mined"""
+        self.reveals_at_risk: set[int] = set()
 
     def step(self, ready: Sequence[Job]) -> int:
         """Commits (the computed CONSENSUS jobs in `ready`), reveals and finalizes what is due; returns how many
@@ -91,8 +95,26 @@ class Consensus:
             now = self.clock.chain_time()
             out.extend(self._reveal(committed, now))
             out.extend(self._finalize(revealed, now))
+            self._watch_reveals(now)
         broadcast(self.sender, out, self.metrics, self.log)
         return len(out)
+
+    def _watch_reveals(self, now: int) -> None:
+        """A vote whose reveal is not mined once half of its reveal window is gone is at risk (a dry wallet, an RPC
+        that drops it, a fee too low): an error log when it becomes so, and the `verinfer_reveals_at_risk` gauge, well
+        before the window ends and the vote is slashed."""
+        self.reveals_due = {rid: due for rid, due in self.reveals_due.items() if due[0] >= now}  # over: failed
+        at_risk = {rid for rid, (ends_at, window) in self.reveals_due.items() if 0 <= ends_at - now <= window / 2}
+        for rid in sorted(at_risk - self.reveals_at_risk):
+            ends_at, _ = self.reveals_due[rid]
+            self.log.error(
+                "reveal at risk: not mined with half of its window gone; the vote is slashed if the window ends first",
+                request_id=rid,
+                seconds_left=ends_at - now,
+                check="the wallet's balance and the RPC endpoint (verinfer node status)",
+            )
+        self.reveals_at_risk = at_risk
+        self.metrics.reveals_at_risk.set(len(at_risk))
 
     def _mined(self, tx_hash: bytes | None) -> bool:
         record = self.store.txs.get(tx_hash) if tx_hash is not None else None
@@ -199,7 +221,9 @@ class Consensus:
                 else:
                     out.extend(self._claim_free_seats(job, now))
                 continue
+            self._due(job.request_id, round_.reveal_ends_at, now)
             if now > round_.reveal_ends_at:
+                self.reveals_due.pop(job.request_id, None)
                 self._fail(job, "reveal", f"reveal window ended at {round_.reveal_ends_at} before the reveal")
                 self.log.error("missed a reveal window: this vote will be slashed", request_id=job.request_id)
                 continue
@@ -220,13 +244,20 @@ class Consensus:
             out.append(tx)
         return out
 
+    def _due(self, request_id: int, reveal_ends_at: int, now: int) -> None:
+        if request_id not in self.reveals_due:
+            self.reveals_due[request_id] = (reveal_ends_at, max(reveal_ends_at - now, 0))
+
     # ------------------------------------------------------------------------------------------------- finalize
 
     def _finalize(self, jobs: list[Job], now: int) -> list[Signed]:
         out: list[Signed] = []
         for job in jobs:
             if not self._mined(job.reveal_tx_hash):
+                if job.request_id not in self.reveals_due:  # sent before a restart: watch it from now on
+                    self._due(job.request_id, self.hub.round_of(job.request_id).reveal_ends_at, now)
                 continue
+            self.reveals_due.pop(job.request_id, None)
             key = job.request_id
             status = self.hub.status_of(key)
             if status != Status.PENDING:

@@ -54,6 +54,11 @@ class NodeMetrics:
         self.backlog = Gauge("verinfer_journal_backlog", "Jobs waiting in each journal state.", ["state"], registry=r)
         self.head = Gauge("verinfer_chain_head", "The latest block the node saw.", registry=r)
         self.cpu_seconds = Counter("verinfer_cpu_seconds", "Node CPU time by stage.", ["stage"], registry=r)
+        self.reveals_at_risk = Gauge(
+            "verinfer_reveals_at_risk",
+            "CONSENSUS votes whose reveal is not mined with half of the reveal window gone (slashed if it ends).",
+            registry=r,
+        )
         self.wallet_paused = Gauge(
             "verinfer_wallet_paused", "1 while serving is paused for a low wallet balance.", registry=r
         )

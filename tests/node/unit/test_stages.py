@@ -505,6 +505,39 @@ def test_consensus_commits_with_a_durable_salt_then_reveals_then_finalizes_once(
     assert stage.metrics.fulfilled.labels("CONSENSUS")._value.get() == 1
 
 
+def test_a_reveal_not_mined_by_half_its_window_is_flagged_at_risk_once(journal: Journal) -> None:
+    computed(journal, 1, mode=Mode.CONSENSUS, redundancy=2)
+    sender, hub = FakeSender(), FakeHub()
+    stage = consensus_stage(journal, sender, hub, [0.0])
+    assert isinstance(stage.clock, FakeClock)
+    assert isinstance(stage.log, FakeLog)
+    stage.step(journal.jobs(JobState.COMPUTED))
+    mine(journal, journal.job(1).commit_tx_hash)  # type: ignore[union-attr]
+    hub.rounds[1] = Round(commits=2, reveals=1, reveal_ends_at=NOW + 60, winning_output_hash=b"")
+    assert stage.step([]) == 1  # the reveal goes out; the RPC drops it, it is never mined
+    assert state(journal, 1) is JobState.REVEALED
+    stage.clock.now = NOW + 29  # 31 s of 60 left
+    stage.step([])
+    assert (stage.reveals_at_risk, stage.metrics.reveals_at_risk._value.get()) == (set(), 0)
+    stage.clock.now = NOW + 31  # 29 s left: under half
+    stage.step([])
+    stage.clock.now = NOW + 40
+    stage.step([])
+    errors = [fields for level, event, fields in stage.log.lines if level == "error" and "reveal at risk" in event]
+    assert errors == [
+        {
+            "request_id": 1,
+            "seconds_left": 29,
+            "check": "the wallet's balance and the RPC endpoint (verinfer node status)",
+        }
+    ]  # once, when it became at risk
+    assert (stage.reveals_at_risk, stage.metrics.reveals_at_risk._value.get()) == ({1}, 1)
+    mine(journal, journal.job(1).reveal_tx_hash)  # type: ignore[union-attr]
+    stage.step([])
+    assert (stage.reveals_at_risk, stage.metrics.reveals_at_risk._value.get()) == (set(), 0)
+    assert stage.reveals_due == {}
+
+
 def test_consensus_adopts_its_own_commit_already_on_chain(journal: Journal) -> None:
     computed(journal, 1, mode=Mode.CONSENSUS, redundancy=2)
     sender, hub = FakeSender(), FakeHub(own_events={("ResultCommitted", 1): b"\xcc" * 32})
