@@ -122,9 +122,9 @@ class Scheduler:
         if self._head != before:  # a new block: fees may have moved, and a reorg may have taken something out
             self._stage(report, "fees", self._new_block)
             self._stage(report, "audit", lambda: stages.track.audit(self._head))
-            if self.pruner is not None:
-                pruner = self.pruner
-                self._stage(report, "prune", lambda: pruner.step(self._head))
+        if self.pruner is not None:  # every tick, rate-limited by the pruner: a head that jumped while it was not
+            pruner = self.pruner  # due (one block mined after a burst) is still pruned on an idle chain later
+            self._stage(report, "prune", lambda: pruner.step(self._head))
         if self.models is not None:
             models = self.models
             self._stage(report, "models", lambda: setattr(report, "sent", report.sent + models.step()))
