@@ -185,10 +185,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             mode: mode,
             redundancy: redundancy,
             envRestricted: model.flags & _ENV_RESTRICTED != 0,
-            // The seed is known to the block's producer (who may withhold the block: ~1 bit of bias per block
-            // withheld) and, as prevrandao is public one block ahead, to a requester choosing when to send (one draw
-            // per block).
-            lottery: Lottery.pack(Lottery.seedAt(requestId), block.timestamp, model.servingStake, cfg.ticketDelay)
+            lottery: _lotteryWord(cfg, model, requestId, msg.value, redundancy, callbackGasLimit)
         });
         _requests[requestId] = _pack(Commitments.requestHash(requestId, p), Status.PENDING);
         _emitRequested(requestId, p, input);
@@ -220,8 +217,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         (bytes32 envHash, uint96 stake, uint64 since) =
             _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
         _checkWindow(requestId, request, msg.sender, 0, stake, since);
-        _balances[msg.sender] += request.fee;
-        _recordSingle(requestId, request, output, envHash);
+        _balances[msg.sender] += _recordSingle(requestId, request, output, envHash);
     }
 
     /// @inheritdoc IInferenceHub
@@ -258,9 +254,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
                 lastModel = p.modelId;
             }
             _checkWindow(requestId, p, msg.sender, 0, stake, since);
-            earned += p.fee;
             ++fulfilled;
-            _recordSingle(requestId, p, item.output, envHash);
+            earned += _recordSingle(requestId, p, item.output, envHash);
         }
         if (earned != 0) {
             // A callback above may have settled a consensus round that slashed this node below the minimum stake;
@@ -295,8 +290,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         // The window binds the proof to its prover: a copy by a node whose window is closed reverts here.
         _checkWindow(requestId, request, msg.sender, 0, stake, since);
         _checkProof(requestId, _verifiers[request.modelId], proof, ZkInstances.fromTensors(input, output));
-        _balances[msg.sender] += request.fee;
-        _recordSingle(requestId, request, output, envHash);
+        _balances[msg.sender] += _recordSingle(requestId, request, output, envHash);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -313,7 +307,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint8 k = request.redundancy;
         if (seats == 0 || uint256(seats) >> k != 0) revert SeatsInvalid(requestId, seats, k);
         Round storage round = _rounds[requestId];
-        uint256 revealWindow = _config.revealWindow;
+        uint256 revealWindow = Lottery.revealWindowOf(request.lottery);
         if (round.commits >= k || block.timestamp + revealWindow > request.deadline) {
             revert CommitPhaseClosed(requestId);
         }
@@ -389,7 +383,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             _requests[requestId] = _pack(paramsHash, Status.NO_CONSENSUS);
             emit ConsensusFailed(requestId, round.reveals, round.commits);
             // Votes that were revealed cannot be judged without a majority; only the silent ones are slashed.
-            _burned += _slashVotes(requestId, committers, bytes32(0));
+            _burned += _slashVotes(requestId, committers, bytes32(0), Lottery.slashBpsOf(request.lottery));
             _balances[request.requester] += request.fee;
             _unlockAll(committers);
         } else {
@@ -402,6 +396,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IInferenceHub
+    // Balances mix in gas figures since callbacks are reimbursed, which is what Slither sees in `amount == 0`.
+    // slither-disable-next-line incorrect-equality (an empty balance is refused; nothing needs an exact amount)
     function withdraw(address payable to) external returns (uint256 amount) {
         if (to == address(0)) revert RecipientZero();
         amount = _balances[msg.sender];
@@ -501,7 +497,31 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         );
     }
 
+    /// @dev The `lottery` word of a request (layout on {RequestParams}); `fee` >= price * redundancy. The seed is
+    ///      known to the block's producer (who may withhold the block: ~1 bit of bias per block withheld) and, as
+    ///      prevrandao is public one block ahead, to a requester choosing when to send (one draw per block).
+    function _lotteryWord(
+        Config memory cfg,
+        Model memory model,
+        uint256 requestId,
+        uint256 fee,
+        uint256 redundancy,
+        uint256 callbackGasLimit
+    ) private view returns (uint256) {
+        uint256 cap = 0;
+        if (callbackGasLimit != 0) {
+            cap = (fee - uint256(model.price) * redundancy) / callbackGasLimit;
+            if (cap > type(uint48).max) cap = type(uint48).max;
+        }
+        uint256 word = Lottery.pack(Lottery.seedAt(requestId), block.timestamp, model.servingStake, cfg.ticketDelay);
+        return Lottery.withTerms(word, cap, cfg.slashBps, cfg.revealWindow);
+    }
+
     /// @dev Records the majority's output, slashes the other votes, pays, unlocks and calls back.
+    // The escrow is settled after the callback on purpose: only then is its gas known. The round is settled before,
+    // so a callback that re-enters finds it closed and the escrow credited to nobody yet; the node registry is the
+    // hub's own, immutable.
+    // slither-disable-next-line reentrancy-no-eth (settled after the callback on purpose, see above)
     function _settleMajority(
         uint256 requestId,
         RequestParams calldata p,
@@ -518,10 +538,13 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _rounds[requestId].winningOutputHash = winner;
         emit ConsensusReached(requestId, winner, commitment, uint8(agreed.length), output);
 
-        _burned += _slashVotes(requestId, committers, winner);
-        _distribute(requestId, p.requester, p.fee, agreed);
+        _burned += _slashVotes(requestId, committers, winner, Lottery.slashBpsOf(p.lottery));
+        uint256 escrow = _escrowOf(p);
+        _distribute(requestId, p.requester, p.fee - escrow, agreed);
         _unlockAll(committers);
-        _callback(requestId, p.requester, p.callbackGasLimit, output);
+        // The finalizer, who pays for the callback, is reimbursed from the escrow.
+        uint256 used = _callback(requestId, p.requester, p.callbackGasLimit, output);
+        if (escrow != 0) _balances[msg.sender] += _settleEscrow(p, escrow, used);
     }
 
     /// @dev Has `verifier` check `proof` on `instances` with a STATICCALL (a verifier can neither change state nor
@@ -543,27 +566,63 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (valid == 0) revert ProofRejected(requestId, address(verifier));
     }
 
-    /// @dev Records a SINGLE (or proven ZK) result, emits it and calls back. The caller has checked the request and
-    ///      the node.
+    /// @dev Records a SINGLE (or proven ZK) result, emits it and calls back; returns what the node earned: the fee
+    ///      less the callback's escrow, plus the callback's gas out of the escrow (the rest of which goes back to the
+    ///      requester). The caller has checked the request and the node, and credits the node.
     function _recordSingle(uint256 requestId, RequestParams calldata p, bytes calldata output, bytes32 envHash)
         private
+        returns (uint256 earned)
     {
         if (output.length != p.outputBytes) revert OutputLengthMismatch(output.length, p.outputBytes);
         bytes32 commitment =
             Commitments.result(requestId, p.modelId, p.inputHash, keccak256(output), envHash, msg.sender);
         _requests[requestId] = _pack(commitment, Status.FULFILLED);
         emit ResultSubmitted(requestId, msg.sender, envHash, commitment, output);
-        _callback(requestId, p.requester, p.callbackGasLimit, output);
+        uint256 used = _callback(requestId, p.requester, p.callbackGasLimit, output);
+        uint256 escrow = _escrowOf(p);
+        if (escrow == 0) return p.fee;
+        // escrow <= fee - price * redundancy: the hub set both, and the parameters' hash was checked.
+        unchecked {
+            earned = p.fee - escrow;
+        }
+        earned += _settleEscrow(p, escrow, used);
+    }
+
+    /// @dev A request's callback escrow: its gas price cap times its callback gas limit (0 without a callback).
+    function _escrowOf(RequestParams calldata p) private pure returns (uint256) {
+        // A 48-bit price times a 32-bit limit.
+        unchecked {
+            return Lottery.callbackGasPriceOf(p.lottery) * p.callbackGasLimit;
+        }
+    }
+
+    /// @dev Pays the caller `used` gas of a callback at min(tx.gasprice, the request's cap) out of the request's
+    ///      escrow, never more than the escrow, and credits the requester the rest; returns what the caller gets. A
+    ///      caller bidding above the cap is paid the cap; one that is also the block's producer earns its priority fee
+    ///      back, so it can take up to the cap per gas used: the price the requester named.
+    function _settleEscrow(RequestParams calldata p, uint256 escrow, uint256 used)
+        private
+        returns (uint256 reimbursed)
+    {
+        uint256 cap = Lottery.callbackGasPriceOf(p.lottery);
+        reimbursed = used * (tx.gasprice < cap ? tx.gasprice : cap);
+        if (reimbursed > escrow) reimbursed = escrow;
+        if (escrow != reimbursed) _balances[p.requester] += escrow - reimbursed;
     }
 
     /// @dev Calls `requester.onInferenceResult` with exactly `gasLimit` gas, copying no return data (a return bomb
-    ///      costs the hub nothing) and never bubbling a revert. Reverts the whole delivery if the caller left too
-    ///      little gas to honour the limit, so a node cannot starve a callback on purpose.
-    function _callback(uint256 requestId, address requester, uint32 gasLimit, bytes calldata output) private {
-        if (gasLimit == 0) return;
+    ///      costs the hub nothing) and never bubbling a revert; returns the gas the CALL cost (0 without a callback or
+    ///      without code to call: the account check is part of every delivery, paid by the fee).
+    ///      Reverts the whole delivery if the caller left too little gas to honour the limit, so a node cannot starve
+    ///      a callback on purpose.
+    function _callback(uint256 requestId, address requester, uint32 gasLimit, bytes calldata output)
+        private
+        returns (uint256 used)
+    {
+        if (gasLimit == 0) return 0;
         if (requester.code.length == 0) {
             emit CallbackFailed(requestId, requester, CallbackFailure.NO_CODE);
-            return;
+            return 0;
         }
         bytes memory data = abi.encodeCall(IInferenceConsumer.onInferenceResult, (requestId, output));
         // The CALL forwards at most 63/64 of the gas left; need gasLimit * 64/63 (rounded up) plus the reserve.
@@ -572,7 +631,9 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (available < required) revert InsufficientGasForCallback(available, required);
         bool ok;
         assembly ("memory-safe") {
+            used := gas()
             ok := call(gasLimit, requester, 0, add(data, 0x20), mload(data), 0, 0)
+            used := sub(used, gas())
         }
         if (!ok) emit CallbackFailed(requestId, requester, CallbackFailure.REVERTED);
     }
@@ -623,30 +684,30 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     /// @dev Slashes every committer that did not reveal `winner` (with `winner` zero: every committer that did not
     ///      reveal). Returns the total taken; the ETH has arrived in this contract when it returns.
-    function _slashVotes(uint256 requestId, address[] memory committers, bytes32 winner)
+    ///      `bps` is the request's slash, fixed when it was made.
+    function _slashVotes(uint256 requestId, address[] memory committers, bytes32 winner, uint256 bps)
         private
         returns (uint256 total)
     {
-        uint16 bps = _config.slashBps;
         for (uint256 i; i < committers.length; ++i) {
             Vote storage vote = _votes[requestId][committers[i]];
             bool honest = winner == bytes32(0) ? vote.revealed : (vote.revealed && vote.outputHash == winner);
             if (honest) continue;
-            uint256 amount = _nodes.slash(committers[i], bps);
+            uint256 amount = _nodes.slash(committers[i], uint16(bps));
             total += amount;
             emit VoteSlashed(requestId, committers[i], amount);
         }
     }
 
-    /// @dev Splits the fee among the agreeing nodes by seats (fee / k per seat). A node below the minimum stake is
-    ///      never paid: its shares go back to the requester, as does every rounding remainder and the share of the
-    ///      seats that did not agree, so the sums are conserved exactly.
+    /// @dev Splits `fee` (the request's fee less its callback escrow) among the agreeing nodes by seats (fee / k per
+    ///      seat); every rounding remainder and the share of the seats that did not agree go back to the requester, so
+    ///      the sums are conserved exactly. An agreeing node is paid whatever the minimum stake became since it
+    ///      committed: its seats were won under the request's terms.
     // slither-disable-next-line divide-before-multiply (fee / k per seat on purpose; the remainder goes back)
     function _distribute(uint256 requestId, address requester, uint256 fee, address[] memory agreed) private {
         uint256 perSeat = fee / _rounds[requestId].redundancy;
         uint256 toRequester = fee;
         for (uint256 i; i < agreed.length; ++i) {
-            if (!_nodes.isStaked(agreed[i])) continue;
             uint256 share = perSeat * _popcount(_votes[requestId][agreed[i]].seats);
             _balances[agreed[i]] += share;
             toRequester -= share;
@@ -872,8 +933,15 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IInferenceHub
-    function lotteryOf(bytes32 modelId) external view returns (uint256 servingStake, uint256 ticketDelay) {
-        return (_modelState[modelId].servingStake, _config.ticketDelay);
+    function lotteryWordOf(bytes32 modelId, uint256 requestId, uint256 fee, uint8 redundancy, uint32 callbackGasLimit)
+        external
+        view
+        returns (uint256)
+    {
+        Model memory model = _modelState[modelId];
+        uint256 required = uint256(model.price) * redundancy;
+        if (fee < required) revert InsufficientFee(fee, required);
+        return _lotteryWord(_config, model, requestId, fee, redundancy, callbackGasLimit);
     }
 
     /// @inheritdoc IInferenceHub

@@ -4,7 +4,6 @@ pragma solidity ^0.8.24;
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {IInferenceHub, RequestParams, Status} from "../interfaces/IInferenceHub.sol";
 import {ModelTerms, Mode} from "../interfaces/IModelRegistry.sol";
-import {Lottery} from "../lib/Lottery.sol";
 
 /// @title InferenceConsumer
 /// @notice Base contract for dApps: request an inference with `_requestInference`, receive the output in
@@ -157,8 +156,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     ) internal returns (uint256 requestId) {
         if (fee > type(uint96).max) revert FeeTooLarge(fee);
         requestId = _hub.requestInference{value: fee}(modelId, input, mode, redundancy, callbackGasLimit, deadline);
-        // The lottery fields the hub fixed in this very transaction (see {RequestParams}).
-        (uint256 servingStake, uint256 ticketDelay) = _hub.lotteryOf(modelId);
+        // The lottery word and terms the hub fixed in this very transaction (see {RequestParams}).
+        uint256 lottery = _hub.lotteryWordOf(modelId, requestId, fee, redundancy, callbackGasLimit);
         _open[requestId] = OpenRequest({
             modelId: modelId,
             inputHash: keccak256(input),
@@ -169,7 +168,7 @@ abstract contract InferenceConsumer is IInferenceConsumer {
             mode: mode,
             redundancy: redundancy,
             open: true,
-            lottery: Lottery.pack(Lottery.seedAt(requestId), block.timestamp, servingStake, ticketDelay)
+            lottery: lottery
         });
     }
 

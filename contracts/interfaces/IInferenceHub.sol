@@ -45,13 +45,15 @@ struct RequestParams {
     Mode mode;
     uint8 redundancy;
     bool envRestricted;
-    /// @dev The request's lottery, four fields in one word (one calldata word per delivery instead of four; every
-    ///      batch item pays for it). Layout, low to high: [0..31] seed, the low 32 bits of
-    ///      keccak256(abi.encode(block.prevrandao, requestId)) | [32..71] requestedAt, block.timestamp of the
-    ///      request (windows open relative to it; only nodes whose stake and service of the model date from strictly
-    ///      before it hold tickets) | [72..135] servingStake, the model's serving stake in gwei at the request (the S
-    ///      that normalises every ticket) | [136..167] ticketDelay, the hub's seconds per unit of ticket at the
-    ///      request | [168..255] zero. {Lottery} packs and reads it.
+    /// @dev The request's lottery and terms, seven fields in one word (one calldata word per delivery instead of
+    ///      seven; every batch item pays for it), all fixed when the request is made. Layout, low to high: [0..31]
+    ///      seed, the low 32 bits of keccak256(abi.encode(block.prevrandao, requestId)) | [32..71] requestedAt,
+    ///      block.timestamp of the request (windows open relative to it; only nodes whose stake and service of the
+    ///      model date from strictly before it hold tickets) | [72..135] servingStake, the model's serving stake in
+    ///      gwei at the request (the S that normalises every ticket) | [136..167] ticketDelay, the hub's seconds per
+    ///      unit of ticket at the request | [168..215] callbackGasPrice, the most wei per gas the callback's escrow
+    ///      reimburses (see `requestInference`) | [216..231] slashBps and [232..255] revealWindow, the hub's at the
+    ///      request: an owner change reaches only later requests. {Lottery} packs and reads it.
     uint256 lottery;
 }
 
@@ -305,11 +307,17 @@ interface IInferenceHub is IModelTermsSink {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Requests an inference of `modelId` on `input` (the canonical tensor encoding, see `TensorCodec`).
-    /// @dev The whole `msg.value` is escrowed as the fee; it must be at least price * redundancy. Any excess is a tip
-    ///      that goes to the node(s) with the rest of the fee; it comes back with the rest on a refund.
+    /// @dev The whole `msg.value` is escrowed as the fee; it must be at least price * redundancy. Without a callback,
+    ///      any excess is a tip that goes to the node(s) with the rest of the fee. With one, the excess pays for the
+    ///      callback's gas: the request's gas price cap is excess / callbackGasLimit wei (rounded down, at most
+    ///      2^48 - 1), its escrow cap * callbackGasLimit. Whoever delivers (SINGLE, ZK) or finalizes (CONSENSUS) is
+    ///      reimbursed the gas the callback used at min(tx.gasprice, cap), at most the escrow, and the requester gets
+    ///      the rest of the escrow back; the nodes share fee - escrow. Everything comes back on a refund.
     ///      The caller is the requester: it receives the callback (if `callbackGasLimit` > 0) and any refund.
+    ///      The request's lottery, gas price cap, slash and reveal window are fixed now, in `RequestParams.lottery`.
     /// @param redundancy 1 for SINGLE; k (2..maxRedundancy) for CONSENSUS.
-    /// @param callbackGasLimit Exact gas for `onInferenceResult`; 0 = no callback.
+    /// @param callbackGasLimit Exact gas for `onInferenceResult`; 0 = no callback. A node is free to leave a
+    ///        request whose escrow does not pay its callback (see `lotteryWordOf`).
     /// @param deadline Unix time after which no result is accepted and the fee can be reclaimed. CONSENSUS needs
     ///        room for a reveal window before it.
     function requestInference(
@@ -454,11 +462,14 @@ interface IInferenceHub is IModelTermsSink {
     ///         saturates at 255, more than any k).
     function servingOf(bytes32 modelId) external view returns (uint256 stake, uint256 nodes);
 
-    /// @notice The lottery fields a request for `modelId` made now gets: its `servingStake` and `ticketDelay` (see
-    ///         {RequestParams}; `requestedAt` is the block's time and `seed` the low 64 bits of
-    ///         keccak256(abi.encode(block.prevrandao, requestId))). A consumer contract calls it right after its
-    ///         request to keep the whole `RequestParams`.
-    function lotteryOf(bytes32 modelId) external view returns (uint256 servingStake, uint256 ticketDelay);
+    /// @notice The `lottery` word (see {RequestParams}) that `requestInference(modelId, ..., redundancy,
+    ///         callbackGasLimit, ...)` with `fee` wei would give request `requestId` if made in this block: what a
+    ///         contract that keeps its requests' parameters (see `InferenceConsumer`) stores. Reverts with
+    ///         `InsufficientFee` if `fee` is below price * redundancy.
+    function lotteryWordOf(bytes32 modelId, uint256 requestId, uint256 fee, uint8 redundancy, uint32 callbackGasLimit)
+        external
+        view
+        returns (uint256);
 
     /// @notice When `node`'s window on seat `seat` of an open request opens (unix seconds), at its current stake;
     ///         reverts `NotAssigned` if it holds no ticket. SINGLE and ZK have the one seat 0.

@@ -12,9 +12,18 @@ library Commitments {
         h = keccak256(abi.encode(requestId, p));
     }
 
-    /// @notice `requestHash` for parameters passed in calldata (encodes them without a memory copy of the struct).
+    /// @notice `requestHash` for parameters passed in calldata: the struct's 11 static words are copied as they
+    ///         are, without the field-by-field decoding `abi.encode` does (~700 gas saved on every delivery and batch
+    ///         item). Equal to `requestHash` for well-formed parameters; a word with dirty bits (an address or a
+    ///         uint32 with high bits set) hashes to something else, so it can never match a hash the hub stored.
     function requestHashCalldata(uint256 requestId, RequestParams calldata p) internal pure returns (bytes32 h) {
-        h = keccak256(abi.encode(requestId, p));
+        assembly ("memory-safe") {
+            // Scratch memory past the free pointer, left unallocated.
+            let m := mload(0x40)
+            mstore(m, requestId)
+            calldatacopy(add(m, 0x20), p, 0x160)
+            h := keccak256(m, 0x180)
+        }
     }
 
     /// @notice The result commitment: binds the request, the model's weights, the input, the output, the environment

@@ -77,6 +77,17 @@ library Lottery {
         return seed | (requestedAt << 32) | ((servingStake / GWEI) << 72) | (ticketDelay << 136);
     }
 
+    /// @notice `word` with the request's terms added, fixed for the request's life whatever the owner sets later:
+    ///         the callback gas price cap in wei (48 bits: up to ~281,000 gwei), the slash in basis points and the
+    ///         reveal window in seconds (24 bits: the hub bounds it at 7 days).
+    function withTerms(uint256 word, uint256 callbackGasPrice, uint256 slashBps, uint256 revealWindow)
+        internal
+        pure
+        returns (uint256)
+    {
+        return word | (callbackGasPrice << 168) | (slashBps << 216) | (revealWindow << 232);
+    }
+
     /// @notice The seed of request `requestId` made in this block: the low 32 bits of
     ///         keccak256(abi.encode(block.prevrandao, requestId)). 32 bits are plenty: nobody chooses the seed (a
     ///         requester chooses only the block), and the ticket hash mixes in the request id and the node.
@@ -99,6 +110,21 @@ library Lottery {
 
     function ticketDelayOf(uint256 lottery) internal pure returns (uint256) {
         return uint32(lottery >> 136);
+    }
+
+    /// @notice The most wei per gas the request's escrow reimburses its callback at (0: no escrow).
+    function callbackGasPriceOf(uint256 lottery) internal pure returns (uint256) {
+        return uint48(lottery >> 168);
+    }
+
+    /// @notice The slash, in basis points, of a vote of this request that lost or was never revealed.
+    function slashBpsOf(uint256 lottery) internal pure returns (uint256) {
+        return uint16(lottery >> 216);
+    }
+
+    /// @notice The request's reveal window in seconds (CONSENSUS).
+    function revealWindowOf(uint256 lottery) internal pure returns (uint256) {
+        return lottery >> 232;
     }
 
     /// @notice Node `node`'s ticket for seat `seat` of request `requestId` (Q64.64): E * servingStake / stake (both

@@ -100,7 +100,8 @@ export interface InferenceRequest {
   callbackGasLimit: number;
   mode: Mode;
   redundancy: number;
-  /** The lottery the hub fixed at the request: seed | requestedAt | serving stake (gwei) | ticket delay. */
+  /** The lottery and terms the hub fixed at the request: seed | requestedAt | serving stake (gwei) | ticket delay |
+   *  callback gas price cap | slashBps | revealWindow (layout on `RequestParams` in IInferenceHub.sol). */
   lottery: bigint;
   /** The canonical input bytes (see `encodeTensor`). */
   input: Hex;

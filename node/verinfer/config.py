@@ -133,7 +133,8 @@ class SandboxConfig(_Section):
 
 class PolicyConfig(_Section):
     """Serve a request only if its fee (a CONSENSUS node's share: fee / redundancy) is at least
-    `min_fee_wei + base fee x gas_per_result x transactions` (1 for SINGLE, 3 for CONSENSUS)."""
+    `min_fee_wei + base fee x gas_per_result x transactions` (1 for SINGLE, 3 for CONSENSUS), plus the callback gas
+    its escrow leaves unpaid at the base fee; the fee is a CONSENSUS node's share of fee - escrow."""
 
     min_fee_wei: Annotated[int, Field(ge=0)] = 0
     gas_per_result: Annotated[int, Field(ge=0, le=30_000_000)] = 0

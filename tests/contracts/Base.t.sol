@@ -179,8 +179,7 @@ abstract contract BaseTest is Test {
 
     /// @dev Fills in the lottery fields of request `id` made in this block for `p.modelId`.
     function withLottery(RequestParams memory p, uint256 id) internal view {
-        (uint256 servingStake, uint256 ticketDelay) = hub.lotteryOf(p.modelId);
-        p.lottery = Lottery.pack(Lottery.seedAt(id), block.timestamp, servingStake, ticketDelay);
+        p.lottery = hub.lotteryWordOf(p.modelId, id, p.fee, p.redundancy, p.callbackGasLimit);
     }
 
     function paramsWithoutLottery(

@@ -257,8 +257,7 @@ contract InferenceHubLotteryTest is BaseTest {
     }
 
     function _lotteryOf(bytes32 modelId, uint256 id) internal view returns (uint256) {
-        (uint256 servingStake, uint256 ticketDelay) = hub.lotteryOf(modelId);
-        return Lottery.pack(Lottery.seedAt(id), block.timestamp, servingStake, ticketDelay);
+        return hub.lotteryWordOf(modelId, id, PRICE, 1, 0);
     }
 
     function _bestIndex(uint256 lottery, uint256 id, address[] memory who, uint256[] memory stakes, uint256 seat)

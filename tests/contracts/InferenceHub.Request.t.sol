@@ -6,6 +6,7 @@ import {Lottery} from "../../contracts/lib/Lottery.sol";
 import {IInferenceHub, HubParams, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
 import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {Commitments} from "../../contracts/lib/Commitments.sol";
+import {CodecHarness} from "./harness/CodecHarness.sol";
 
 /// @notice requestInference validation, escrow and the timeout refund.
 contract InferenceHubRequestTest is BaseTest {
@@ -34,7 +35,9 @@ contract InferenceHubRequestTest is BaseTest {
             CB_GAS,
             Mode.SINGLE,
             1,
-            Lottery.pack(Lottery.seedAt(1), block.timestamp, 6 ether, TICKET_DELAY),
+            Lottery.withTerms(
+                Lottery.pack(Lottery.seedAt(1), block.timestamp, 6 ether, TICKET_DELAY), 0, SLASH_BPS, REVEAL_WINDOW
+            ),
             input32()
         );
         uint256 id = _request(PRICE, Mode.SINGLE, 1, CB_GAS, deadline);
@@ -251,5 +254,46 @@ contract InferenceHubRequestTest is BaseTest {
     function _withMaxInput(uint32 maxInput) internal pure returns (HubParams memory hp) {
         hp = defaultParams();
         hp.maxInputBytes = maxInput;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          THE PARAMETERS' HASH
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev The hub hashes calldata parameters by copying their words: for well-formed parameters that is exactly the
+    ///      `abi.encode` hash it stored at the request.
+    function testFuzz_requestHashCalldata_equalsRequestHash(
+        uint256 id,
+        bytes32 modelId,
+        address requester,
+        uint256 fee,
+        uint64 deadline,
+        uint32 cbGas,
+        uint8 modeSeed,
+        uint8 k,
+        bool envRestricted,
+        uint256 lottery
+    ) public {
+        RequestParams memory p = paramsWithoutLottery(requester, input32(), Mode(modeSeed % 3), k, cbGas, deadline, fee);
+        p.modelId = modelId;
+        p.envRestricted = envRestricted;
+        p.lottery = lottery;
+        CodecHarness harness = new CodecHarness();
+        vm.assertEq(harness.requestHashCalldata(id, p), Commitments.requestHash(id, p), "word copy == abi.encode");
+    }
+
+    /// @dev An attacker who sets the high bits of a narrow field (the requester's address word here) passes values
+    ///      that decode alike but copy differently: the hash no longer matches, so the call is refused.
+    function test_exploit_dirtyParamsWordNeverMatches() public {
+        uint64 deadline = _deadline();
+        uint256 id = _request(PRICE, Mode.SINGLE, 1, CB_GAS, deadline);
+        RequestParams memory p = paramsFor(alice, input32(), Mode.SINGLE, 1, CB_GAS, deadline, PRICE);
+        bytes memory data = abi.encodeCall(IInferenceHub.submitResult, (id, p, output32(1)));
+        // selector | requestId | params (modelId, inputHash, requester, ...): the requester word starts at 4 + 3 * 32.
+        data[4 + 3 * 32] = 0x01;
+        vm.prank(node1);
+        (bool ok, bytes memory err) = address(hub).call(data);
+        vm.assertFalse(ok, "refused");
+        vm.assertEq(err, abi.encodeWithSelector(IInferenceHub.RequestParamsMismatch.selector, id), "as a mismatch");
     }
 }

@@ -89,7 +89,8 @@ contract InvariantsTest is BaseTest {
         vm.assertFalse(handler.slashedAgreeing(), "slashed an agreeing vote");
     }
 
-    /// @dev No node below the minimum stake was ever credited.
+    /// @dev No node below the minimum stake was ever credited, but for the seats of a round it agreed in (paid under the
+    ///      request's terms, whatever the minimum became) and the callback gas of a round it finalized.
     function invariant_noPaymentBelowMinimumStake() public view {
         vm.assertFalse(handler.paidBelowMinimum(), "paid below minimum");
     }

@@ -114,7 +114,9 @@ contract LendingPoolTest is BaseTest {
             cbGas,
             Mode.SINGLE,
             1,
-            Lottery.pack(Lottery.seedAt(1), block.timestamp, 6 ether, TICKET_DELAY),
+            Lottery.withTerms(
+                Lottery.pack(Lottery.seedAt(1), block.timestamp, 6 ether, TICKET_DELAY), 0, SLASH_BPS, REVEAL_WINDOW
+            ),
             _input(7)
         );
         vm.expectEmit(true, true, true, true, address(pool));

@@ -498,22 +498,37 @@ export const inferenceHubAbi = [
   },
   {
     "type": "function",
-    "name": "lotteryOf",
+    "name": "lotteryWordOf",
     "inputs": [
       {
         "name": "modelId",
         "type": "bytes32",
         "internalType": "bytes32"
-      }
-    ],
-    "outputs": [
+      },
       {
-        "name": "servingStake",
+        "name": "requestId",
         "type": "uint256",
         "internalType": "uint256"
       },
       {
-        "name": "ticketDelay",
+        "name": "fee",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "redundancy",
+        "type": "uint8",
+        "internalType": "uint8"
+      },
+      {
+        "name": "callbackGasLimit",
+        "type": "uint32",
+        "internalType": "uint32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
         "type": "uint256",
         "internalType": "uint256"
       }

@@ -24,16 +24,22 @@ GWEI = 10**9
 _MASK32 = (1 << 32) - 1
 _MASK40 = (1 << 40) - 1
 _MASK64 = (1 << 64) - 1
+_MASK48 = (1 << 48) - 1
+_MASK16 = (1 << 16) - 1
 
 
 @dataclass(frozen=True)
 class Lottery:
-    """The fields of a request's `lottery` word (layout on `RequestParams` in IInferenceHub.sol)."""
+    """The fields of a request's `lottery` word (layout on `RequestParams` in IInferenceHub.sol): the draw, and the
+    terms fixed with it (the callback's gas price cap in wei, the slash in basis points, the reveal window in s)."""
 
     seed: int
     requested_at: int
     serving_stake_gwei: int
     ticket_delay: int
+    callback_gas_price: int = 0
+    slash_bps: int = 0
+    reveal_window: int = 0
 
     @classmethod
     def unpack(cls, word: int) -> Lottery:
@@ -42,10 +48,18 @@ class Lottery:
             requested_at=(word >> 32) & _MASK40,
             serving_stake_gwei=(word >> 72) & _MASK64,
             ticket_delay=(word >> 136) & _MASK32,
+            callback_gas_price=(word >> 168) & _MASK48,
+            slash_bps=(word >> 216) & _MASK16,
+            reveal_window=word >> 232,
         )
 
     def pack(self) -> int:
-        return self.seed | (self.requested_at << 32) | (self.serving_stake_gwei << 72) | (self.ticket_delay << 136)
+        draw = self.seed | (self.requested_at << 32) | (self.serving_stake_gwei << 72) | (self.ticket_delay << 136)
+        return draw | (self.callback_gas_price << 168) | (self.slash_bps << 216) | (self.reveal_window << 232)
+
+    def escrow(self, callback_gas_limit: int) -> int:
+        """The wei of a request's fee held back for its callback's gas: cap * limit (0 without a cap)."""
+        return self.callback_gas_price * callback_gas_limit
 
     @property
     def opens_to_all_at(self) -> int:

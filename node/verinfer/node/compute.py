@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 from eth_utils.crypto import keccak
 
+from verinfer.chain import lottery
 from verinfer.errors import CodecError, ModelError
 from verinfer.inference import codec
 from verinfer.inference.model_store import ModelStore
@@ -480,15 +481,24 @@ class Compute:
         not_eligible = self.hub.eligible(request.model_id)
         if not_eligible is not None:
             return "not_eligible", f"cannot serve model 0x{request.model_id.hex()}: {not_eligible}"
-        share = request.fee // max(request.redundancy, 1)
+        terms = lottery.Lottery.unpack(request.lottery)
+        escrow = terms.escrow(request.callback_gas_limit)
+        share = (request.fee - escrow) // max(request.redundancy, 1)
         transactions = 1 if request.mode == Mode.SINGLE else 3  # submit; or commit, reveal and maybe finalize
-        # The deliverer (a SINGLE or ZK node; in CONSENSUS whoever finalizes, priced on every seat) also burns the
-        # requester's callback gas: the hub escrows none of it yet, so the fee must cover it.
-        gas = transactions * policy.gas_per_result + request.callback_gas_limit
-        required = policy.min_fee_wei + base_fee * gas
+        # The deliverer (a SINGLE or ZK node; in CONSENSUS whoever finalizes, priced on every seat) burns the
+        # requester's callback gas. The escrow reimburses it at up to its cap per gas; above the cap the fee pays.
+        above_cap = max(base_fee - terms.callback_gas_price, 0)
+        gas = transactions * policy.gas_per_result
+        required = policy.min_fee_wei + base_fee * gas + above_cap * request.callback_gas_limit
         if share < required:
+            callback = (
+                f"; its {request.callback_gas_limit}-gas callback escrowed at {terms.callback_gas_price} wei/gas, "
+                f"{above_cap} below the base fee"
+                if request.callback_gas_limit
+                else ""
+            )
             return "fee", (
                 f"fee share {share} wei < {required} wei (policy.min_fee_wei {policy.min_fee_wei} + base fee "
-                f"{base_fee} x {gas} gas, the callback's {request.callback_gas_limit} included)"
+                f"{base_fee} x {gas} gas{callback})"
             )
         return None

@@ -34,6 +34,9 @@ contract HubHandler is Test {
     bool public paidUnassigned;
     bool public slashedAgreeing;
     uint256 public calls;
+    /// @dev The gas price of deliveries and finalizations: callbacks are reimbursed at min(this, the request's cap).
+    ///      Reset to 0 after each call, or forge would charge the test's own calls for gas and break the ETH ghosts.
+    uint256 internal constant GAS_PRICE = 1 gwei;
 
     constructor(
         IInferenceHub hub_,
@@ -124,12 +127,17 @@ contract HubHandler is Test {
         p.outputBytes = 32;
         p.mode = consensus ? Mode.CONSENSUS : Mode.SINGLE;
         p.redundancy = k;
+        // Half the requests have a callback: their fee above the price is its gas escrow (requesters are EOAs, so
+        // the callback is a NO_CODE event, but its gas is reimbursed and the rest of the escrow refunded all the same).
+        p.callbackGasLimit = seed % 2 == 0 ? 0 : 100_000;
         bytes memory input = abi.encodePacked(int64(int256(seed % 1000)), int64(1), int64(2), int64(3));
         p.inputHash = keccak256(input);
         vm.deal(p.requester, p.requester.balance + p.fee);
         vm.prank(p.requester);
         // Refused while too few nodes serve (NoNodeServes, RedundancyUnavailable): nothing escrowed then.
-        try hub.requestInference{value: p.fee}(model, input, p.mode, k, 0, p.deadline) returns (uint256 id) {
+        try hub.requestInference{value: p.fee}(model, input, p.mode, k, p.callbackGasLimit, p.deadline) returns (
+            uint256 id
+        ) {
             _recordRequest(id, p, seed);
         } catch {}
     }
@@ -137,8 +145,7 @@ contract HubHandler is Test {
     function _recordRequest(uint256 id, RequestParams memory p, uint256 seed) internal {
         ghostIn += p.fee;
         ids.push(id);
-        (uint256 servingStake, uint256 ticketDelay) = hub.lotteryOf(model);
-        p.lottery = Lottery.pack(Lottery.seedAt(id), block.timestamp, servingStake, ticketDelay);
+        p.lottery = hub.lotteryWordOf(model, id, p.fee, p.redundancy, p.callbackGasLimit);
         _params[id] = p;
         _outputs[id] = abi.encodePacked(int64(int256(seed % 97)), int64(0), int64(1), int64(2));
     }
@@ -150,12 +157,14 @@ contract HubHandler is Test {
         address node = _node(nodeSeed);
         uint256[] memory before = _balancesSnapshot();
         bool open = _windowOpen(id, node, 0);
+        vm.txGasPrice(GAS_PRICE);
         vm.prank(node);
         try hub.submitResult(id, _params[id], _outputs[id]) {
             ++settlements[id];
             if (!open) paidUnassigned = true;
             if (block.timestamp > _params[id].deadline) acceptedAfterDeadline = true;
         } catch {}
+        vm.txGasPrice(0);
         _checkPaid(before);
     }
 
@@ -176,6 +185,7 @@ contract HubHandler is Test {
             open[i] = _windowOpen(items[i].requestId, node, 0);
         }
         uint256[] memory before = _balancesSnapshot();
+        vm.txGasPrice(GAS_PRICE);
         vm.prank(node);
         try hub.submitResults(items) {
             for (uint256 i; i < n; ++i) {
@@ -191,6 +201,7 @@ contract HubHandler is Test {
                 }
             }
         } catch {}
+        vm.txGasPrice(0);
         _checkPaid(before);
     }
 
@@ -224,11 +235,15 @@ contract HubHandler is Test {
         (uint256 id, bool ok) = _pick(seed);
         if (!ok) return;
         RequestParams memory p = _params[id];
+        // A node finalizes (and is reimbursed the callback's gas), so every credit lands in `_allCredits`.
+        address finalizer = _node(seed >> 8);
         uint256 stakesBefore = nodes.totalStake();
         uint256 creditsBefore = _allCredits(p.requester);
         uint256 burnedBefore = hub.burned();
         uint256[] memory before = _balancesSnapshot();
         uint256[] memory stakeBefore = _stakesSnapshot();
+        vm.txGasPrice(GAS_PRICE);
+        vm.prank(finalizer);
         try hub.finalizeConsensus(id, p, _output(id, honestOutput)) {
             ++settlements[id];
             uint256 slashed = stakesBefore - nodes.totalStake();
@@ -239,7 +254,22 @@ contract HubHandler is Test {
             if (hub.burned() - burnedBefore != slashed) slashMismatch = true;
             _checkAgreeingUnslashed(id, stakeBefore);
         } catch {}
-        _checkPaid(before);
+        vm.txGasPrice(0);
+        _checkPaidVoters(id, before, finalizer);
+    }
+
+    /// @dev After a finalization: a node credited below the minimum stake must have earned it in this round, as an
+    ///      agreeing voter (seats are paid under the terms they were won under) or as the finalizer (its callback
+    ///      gas); any other credit below the minimum is a fault.
+    function _checkPaidVoters(uint256 id, uint256[] memory before, address finalizer) internal {
+        bytes32 winner = hub.roundOf(id).winningOutputHash;
+        for (uint256 i; i < nodeActors.length; ++i) {
+            address node = nodeActors[i];
+            if (hub.balanceOf(node) <= before[i] || nodes.isStaked(node) || node == finalizer) continue;
+            bool agreed =
+                winner != bytes32(0) && hub.voteOf(id, node).revealed && hub.voteOf(id, node).outputHash == winner;
+            if (!agreed) paidBelowMinimum = true;
+        }
     }
 
     function _stakesSnapshot() internal view returns (uint256[] memory b) {

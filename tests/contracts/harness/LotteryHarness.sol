@@ -32,4 +32,16 @@ contract LotteryHarness {
     {
         return Lottery.pack(seed, requestedAt, servingStake, ticketDelay);
     }
+
+    function withTerms(uint256 word, uint256 callbackGasPrice, uint256 slashBps, uint256 revealWindow)
+        external
+        pure
+        returns (uint256)
+    {
+        return Lottery.withTerms(word, callbackGasPrice, slashBps, revealWindow);
+    }
+
+    function terms(uint256 word) external pure returns (uint256 callbackGasPrice, uint256 slashBps, uint256 window) {
+        return (Lottery.callbackGasPriceOf(word), Lottery.slashBpsOf(word), Lottery.revealWindowOf(word));
+    }
 }

@@ -25,6 +25,9 @@ interface Vm {
     function roll(uint256 blockNumber) external;
     function prevrandao(bytes32 newPrevrandao) external;
     function chainId(uint256 newChainId) external;
+    function txGasPrice(uint256 newGasPrice) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
     function label(address account, string calldata name) external;
     function addr(uint256 privateKey) external pure returns (address);
     function expectRevert(bytes calldata revertData) external;

@@ -32,6 +32,9 @@ LOTTERY = st.builds(
     requested_at=st.integers(0, 2**40 - 1),
     serving_stake_gwei=st.integers(0, 2**64 - 1),
     ticket_delay=st.integers(0, 2**32 - 1),
+    callback_gas_price=st.integers(0, 2**48 - 1),
+    slash_bps=st.integers(0, 10_000),
+    reveal_window=st.integers(0, 2**24 - 1),
 )
 
 
@@ -60,6 +63,15 @@ def test_ticket_and_window(
     assert harness.functions.opensAt(word, request_id, node, seat, stake).call() == lottery.opens_at(
         draw, request_id, node, seat, stake
     )
+
+
+@DIFF
+@given(LOTTERY)
+def test_terms_fixed_in_the_word(harness: Contract, draw: lottery.Lottery) -> None:
+    bare = harness.functions.pack(draw.seed, draw.requested_at, draw.serving_stake_gwei * 10**9, draw.ticket_delay)
+    word = harness.functions.withTerms(bare.call(), draw.callback_gas_price, draw.slash_bps, draw.reveal_window).call()
+    assert word == draw.pack()
+    assert harness.functions.terms(word).call() == [draw.callback_gas_price, draw.slash_bps, draw.reveal_window]
 
 
 def test_pack_rounds_the_serving_stake_to_gwei(harness: Contract) -> None:

@@ -254,9 +254,10 @@ def seen(
     data: bytes = b"\x01\x02\x03\x04",
     block: int = 5,
     callback_gas: int = 0,
+    lottery: int = LOTTERY,
 ) -> None:
     event = InferenceRequested(
-        RequestId(request_id), model, REQUESTER, fee, deadline, callback_gas, mode, redundancy, LOTTERY, data, block
+        RequestId(request_id), model, REQUESTER, fee, deadline, callback_gas, mode, redundancy, lottery, data, block
     )
     journal.upsert_seen(request_id, event_params(event, TERMS), data, block, BLOCK_HASH)
 
@@ -312,18 +313,28 @@ def test_compute_runs_one_batch_per_model_and_journals_the_outputs(journal: Jour
 
 def test_compute_refuses_a_fee_that_does_not_pay_for_the_callback(journal: Journal) -> None:
     # The deliverer burns the requester's callback gas: at base fee 7, a 2,000,000-gas callback costs 14,000,000 wei.
+    # Without an escrow the fee pays it; an escrow pays it up to its cap per gas, and the fee the rest.
     seen(journal, 1, fee=10_000_000, callback_gas=2_000_000)
     seen(journal, 2, fee=14_000_000, callback_gas=2_000_000)
     seen(journal, 3, fee=10_000_000)
+    escrowed_at_7 = LOTTERY | 7 << 168  # escrow 14,000,000: all the callback can cost at base fee 7
+    seen(journal, 4, fee=14_000_001, callback_gas=2_000_000, lottery=escrowed_at_7)
+    escrowed_at_3 = LOTTERY | 3 << 168  # escrow 6,000,000; 4 wei/gas above it: 8,000,000 from the fee
+    seen(journal, 5, fee=6_000_000 + 7_999_999, callback_gas=2_000_000, lottery=escrowed_at_3)
+    seen(journal, 6, fee=6_000_000 + 8_000_000, callback_gas=2_000_000, lottery=escrowed_at_3)
     stage, _ = compute_stage(journal)
     done = stage.step()
-    assert (done.computed, done.failed) == (2, 1)
+    assert (done.computed, done.failed) == (4, 2)
     assert reason(journal, 1) == (
-        "skipped: fee share 10000000 wei < 14000000 wei (policy.min_fee_wei 0 + base fee 7 x 2000000 gas, the "
-        "callback's 2000000 included)"
+        "skipped: fee share 10000000 wei < 14000000 wei (policy.min_fee_wei 0 + base fee 7 x 0 gas; its 2000000-gas "
+        "callback escrowed at 0 wei/gas, 7 below the base fee)"
     )
-    assert state(journal, 2) is JobState.COMPUTED
-    assert state(journal, 3) is JobState.COMPUTED
+    assert reason(journal, 5) == (
+        "skipped: fee share 7999999 wei < 8000000 wei (policy.min_fee_wei 0 + base fee 7 x 0 gas; its 2000000-gas "
+        "callback escrowed at 3 wei/gas, 4 below the base fee)"
+    )
+    for rid in (2, 3, 4, 6):
+        assert state(journal, rid) is JobState.COMPUTED
 
 
 def test_compute_waits_for_its_lottery_window_and_skips_without_a_ticket(journal: Journal) -> None:
