@@ -20,7 +20,7 @@ from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import devnet_app, node_app
 from verinfer.errors import ConfigError, require_modules, requires_extra
-from verinfer.types import DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
+from verinfer.types import MAX_MODEL_BYTES, DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -561,6 +561,9 @@ def verify_command(
     model: Annotated[
         Path | None, typer.Option(help="A local copy of the model (default: fetch its registered URI).")
     ] = None,
+    max_model_bytes: Annotated[
+        int, typer.Option(min=1, help="Refuse to fetch a model file larger than this (the node's max_model_bytes).")
+    ] = MAX_MODEL_BYTES,
     private_key: ReadKey = None,
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
@@ -572,7 +575,7 @@ def verify_command(
     with errors():
         if model is not None and not model.is_file():
             raise ConfigError(f"no model file at {model}")
-        report = _client(rpc_url, private_key).verify(request_id, model)
+        report = _client(rpc_url, private_key).verify(request_id, model, max_model_bytes=max_model_bytes)
     if as_json:
         echo_json(_verification_json(report))
     else:
