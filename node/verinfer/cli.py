@@ -397,22 +397,64 @@ def _read_input(inline: str | None, csv_path: Path | None) -> list[Any]:
     if inline is not None and csv_path is not None:
         raise ConfigError("give one of --input and --input-csv, not both")
     if inline is not None:
-        try:
-            value = json.loads(inline)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--input is not JSON: {exc}") from exc
-        if not isinstance(value, list):
-            raise ConfigError(f"--input must be a JSON array of numbers, got {inline!r}")
-        return value
+        return _json_numbers(inline, "--input")
     if csv_path is None:
         raise ConfigError("give the input with --input '[[...]]' or --input-csv FILE")
+    return _csv_rows(csv_path, "--input-csv")
+
+
+def _json_numbers(text: str, what: str) -> list[Any]:
+    """A JSON array whose every leaf is a number: null, "5.1" or true would otherwise be read as NaN, parsed or 1."""
     try:
-        with csv_path.open(newline="") as handle:
-            return [[float(cell) for cell in row] for row in csv.reader(handle) if row]
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(value, list):
+        raise ConfigError(f"{what} must be a JSON array of numbers, got {text[:80]!r}")
+    _check_numbers(value, what)
+    return value
+
+
+def _check_numbers(value: list[Any], where: str) -> None:
+    for index, item in enumerate(value):
+        at = f"{where}[{index}]"
+        if isinstance(item, list):
+            _check_numbers(item, at)
+        elif isinstance(item, bool) or not isinstance(item, int | float):
+            raise ConfigError(
+                f"{at} is {json.dumps(item)}, not a number: write every value as a JSON number, unquoted "
+                "(no null, true/false or strings)"
+            )
+
+
+def _csv_rows(path: Path, what: str) -> list[list[float]]:
+    """Rows of numbers, one per line; a first row that is not all numbers is a header and skipped."""
+    try:
+        with path.open(newline="") as handle:
+            rows = [row for row in csv.reader(handle) if row]
     except OSError as exc:
-        raise ConfigError(f"cannot read --input-csv {csv_path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"--input-csv {csv_path} holds a value that is not a number: {exc}") from exc
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if rows and not all(_is_number(cell) for cell in rows[0]):
+        rows = rows[1:]
+        first = 2
+    else:
+        first = 1
+    for line, row in enumerate(rows, start=first):
+        for column, cell in enumerate(row, start=1):
+            if not _is_number(cell):
+                raise ConfigError(
+                    f"{what} {path}, line {line}, column {column}: {cell!r} is not a number "
+                    "(only the first line may be a header)"
+                )
+    return [[float(cell) for cell in row] for row in rows]
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _result_json(result: InferenceResult) -> dict[str, Any]:
