@@ -25,6 +25,7 @@ from verinfer.types import MAX_MODEL_BYTES, DeployConfig, HubParams, Mode, Model
 if TYPE_CHECKING:
     from rich.text import Text
 
+    from verinfer.inference.check import ModelCheck, Problem
     from verinfer.sdk.client import Assignment, Client, InferenceResult
     from verinfer.sdk.verify import VerificationReport
 
@@ -49,6 +50,12 @@ ReadKey = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (shape in the command's help) instead of tables.")]
+InputSample = Annotated[
+    Path | None,
+    typer.Option(
+        help="Typical input rows for the fidelity report: CSV (a header row allowed) or a JSON array of rows."
+    ),
+]
 
 
 class ModeName(enum.StrEnum):
@@ -255,10 +262,23 @@ def model_register_command(
     zk_dir: Annotated[
         Path, typer.Option(help="--zk: where the circuit artifacts are kept by model id (the node's zk.artifacts_dir).")
     ] = Path("~/.verinfer/zk"),
+    input_sample: InputSample = None,
+    skip_checks: Annotated[
+        bool,
+        typer.Option(
+            "--skip-checks",
+            help="Register without the `model check` checks (onnxruntime load, signature, dtypes, limits, "
+            "fidelity) and without checking that --uri serves this file.",
+        ),
+    ] = False,
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
 ) -> None:
     """Register an ONNX model and print its id.
+
+    First the checks of `verinfer model check` run, and --uri is fetched as a node would and must hash to the model
+    id: any problem refuses the registration with the full list (--skip-checks skips them). A --scale at which the
+    sample rows give other outputs than the float model is a warning naming the scale that gives identical ones.
 
     With --zk the model is also prepared for proofs (circuit, keys and verifier cached under --zk-dir by model id;
     --scale is then the circuit's, a power of two), its verifier is deployed and ZK is added to its modes.
@@ -274,6 +294,8 @@ def model_register_command(
             raise ConfigError("--zk needs --calibration-csv: rows of typical inputs for the circuit's value ranges")
         if not zk and (calibration_csv is not None or srs is not None):
             raise ConfigError("--calibration-csv and --srs apply to --zk only")
+        if not skip_checks:
+            _check_before_registering(path, uri, None if zk else scale, input_sample)
         client = _client(rpc_url, private_key)
         if zk:
             registered = _register_zk(client, path, uri, price, modes, envs, calibration_csv or Path(), srs, zk_dir)
@@ -329,6 +351,143 @@ def _register_zk(
         allowed_environments=envs,
         progress=RichProgress(),
     )
+
+
+def _check_before_registering(path: Path, uri: str, scale: int | None, input_sample: Path | None) -> None:
+    """`model check`'s checks and the URI's: refuses with every problem on stderr; warns when `scale` (None: not
+    the served scale, as with --zk) changes outputs on the sample rows."""
+    from verinfer.inference.check import CANDIDATE_SCALES, check_model, check_uri
+
+    scales = list(CANDIDATE_SCALES)
+    if scale is not None and all(s != scale for _, s in scales):
+        scales.append((f"--scale {scale}", scale))
+    checked = check_model(path, _read_sample(input_sample), scales=scales)
+    problems = [*checked.problems, *check_uri(checked.model_id, uri)]
+    if problems:
+        for problem in problems:
+            typer.echo(_problem_line(problem), err=True)
+        raise ConfigError(
+            f"model {hex_(checked.model_id)} fails {len(problems)} check(s), listed above: fix them, or pass "
+            "--skip-checks to register it anyway"
+        )
+    fidelity = checked.fidelity
+    served = fidelity.at(scale) if fidelity is not None and scale is not None else None
+    best = fidelity.recommended if fidelity is not None else None
+    if fidelity is not None and served is not None and best is not None and not served.exact:
+        typer.echo(
+            f"warning: at --scale {scale}, {served.rows_differing} of {fidelity.rows} sample rows give other outputs "
+            f"than the float model (max error {served.max_error:.6g}); --scale {best.scale} ({best.name}) gives "
+            f"{'identical ones' if best.exact else f'{best.rows_differing} differing rows'} "
+            "(`verinfer model check` shows the table)",
+            err=True,
+        )
+
+
+def _problem_line(problem: Problem) -> str:
+    return f"problem [{problem.code}]: {problem.message}\n    fix: {problem.fix}"
+
+
+def _check_json(checked: ModelCheck) -> dict[str, Any]:
+    fidelity = checked.fidelity
+    best = fidelity.recommended if fidelity is not None else None
+    return {
+        "modelId": hex_(checked.model_id),
+        "bytes": checked.size,
+        "ok": checked.ok,
+        "problems": [{"code": p.code, "message": p.message, "fix": p.fix} for p in checked.problems],
+        "fidelity": None
+        if fidelity is None
+        else {
+            "input": fidelity.input_name,
+            "rows": fidelity.rows,
+            "generated": fidelity.generated,
+            "scales": [
+                {
+                    "name": s.name,
+                    "scale": s.scale,
+                    "rowsDiffering": s.rows_differing,
+                    "maxError": s.max_error,
+                    "unusable": s.unusable,
+                }
+                for s in fidelity.scales
+            ],
+            "recommended": None if best is None else {"name": best.name, "scale": best.scale, "exact": best.exact},
+        },
+        "fidelitySkipped": checked.fidelity_skipped,
+    }
+
+
+@model_app.command("check")
+def model_check_command(
+    path: Annotated[Path, typer.Argument(help="The ONNX file.")],
+    input_sample: InputSample = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check an ONNX model the way the registry and a node will treat it, and list every problem at once, each with
+    its fix; exit 1 when there is any.
+
+    For a float input it also reports fidelity: the node feeds the model the input rounded to the model's
+    fixed-point scale, so for each candidate scale it counts the sample rows whose outputs differ from the float
+    model's, and recommends the smallest scale at which all are identical (else the closest one). Give typical
+    rows with --input-sample; without them, rows are drawn from a standard normal.
+
+    JSON: {"modelId", "bytes", "ok", "problems": [{"code", "message", "fix"}],
+    "fidelity": {"input", "rows", "generated", "scales": [{"name", "scale", "rowsDiffering",
+    "maxError", "unusable"}], "recommended": {"name", "scale", "exact"}} | null, "fidelitySkipped"}
+    """
+    with errors():
+        if not path.is_file():
+            raise ConfigError(f"no model file at {path}")
+        from verinfer.inference.check import check_model  # onnxruntime loads for a check, not for --help
+
+        checked = check_model(path, _read_sample(input_sample))
+    if as_json:
+        echo_json(_check_json(checked))
+    else:
+        _print_check(checked)
+    if not checked.ok:
+        raise typer.Exit(1)
+
+
+def _print_check(checked: ModelCheck) -> None:
+    from rich.table import Table
+
+    out = console()
+    out.print(f"model {hex_(checked.model_id)}, {checked.size} bytes", markup=False, highlight=False)
+    if checked.problems:
+        table = Table(title=f"{len(checked.problems)} problem(s)")
+        table.add_column("problem")
+        table.add_column("what", overflow="fold")
+        table.add_column("fix", overflow="fold")
+        for problem in checked.problems:
+            table.add_row(_cell(problem.code), _cell(problem.message), _cell(problem.fix))
+        out.print(table)
+    else:
+        out.print("no problems: the registry and the node accept it", markup=False)
+    fidelity = checked.fidelity
+    if fidelity is None:
+        out.print(f"no fidelity report: {checked.fidelity_skipped}", markup=False, highlight=False)
+        return
+    where = "generated (standard normal; give --input-sample)" if fidelity.generated else "given"
+    table = Table(title=f"Fidelity of input {fidelity.input_name!r} on {fidelity.rows} {where} rows")
+    table.add_column("scale")
+    table.add_column("rows differing", justify="right")
+    table.add_column("max error", justify="right")
+    for s in fidelity.scales:
+        differing = "unusable: " + s.unusable if s.unusable else str(s.rows_differing)
+        table.add_row(f"{s.name} ({s.scale})", _cell(differing), f"{s.max_error:.6g}")
+    out.print(table)
+    best = fidelity.recommended
+    if best is None:
+        out.print("no candidate scale can carry these rows", markup=False)
+    elif best.exact:
+        out.print(f"recommended scale: {best.scale} ({best.name}), outputs identical on every row", markup=False)
+    else:
+        out.print(
+            f"recommended scale: {best.scale} ({best.name}), still {best.rows_differing} differing rows "
+            f"(max error {best.max_error:.6g})",
+            markup=False,
+        )
 
 
 @model_app.command("show")
@@ -455,6 +614,19 @@ def _is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _read_sample(path: Path | None) -> list[Any] | None:
+    """--input-sample: a JSON array of rows (file ending .json) or a CSV file; None when not given."""
+    if path is None:
+        return None
+    if path.suffix.lower() == ".json":
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --input-sample {path}: {exc.strerror or exc}") from exc
+        return _json_numbers(text, "--input-sample")
+    return _csv_rows(path, "--input-sample")
 
 
 def _result_json(result: InferenceResult) -> dict[str, Any]:
