@@ -20,11 +20,12 @@ from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import devnet_app, node_app
 from verinfer.errors import ConfigError, require_modules, requires_extra
-from verinfer.types import DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
+from verinfer.types import MAX_MODEL_BYTES, DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
 
 if TYPE_CHECKING:
     from rich.text import Text
 
+    from verinfer.inference.check import ModelCheck, Problem
     from verinfer.sdk.client import Assignment, Client, InferenceResult
     from verinfer.sdk.verify import VerificationReport
 
@@ -49,6 +50,12 @@ ReadKey = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (shape in the command's help) instead of tables.")]
+InputSample = Annotated[
+    Path | None,
+    typer.Option(
+        help="Typical input rows for the fidelity report: CSV (a header row allowed) or a JSON array of rows."
+    ),
+]
 
 
 class ModeName(enum.StrEnum):
@@ -255,10 +262,23 @@ def model_register_command(
     zk_dir: Annotated[
         Path, typer.Option(help="--zk: where the circuit artifacts are kept by model id (the node's zk.artifacts_dir).")
     ] = Path("~/.verinfer/zk"),
+    input_sample: InputSample = None,
+    skip_checks: Annotated[
+        bool,
+        typer.Option(
+            "--skip-checks",
+            help="Register without the `model check` checks (onnxruntime load, signature, dtypes, limits, "
+            "fidelity) and without checking that --uri serves this file.",
+        ),
+    ] = False,
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
 ) -> None:
     """Register an ONNX model and print its id.
+
+    First the checks of `verinfer model check` run, and --uri is fetched as a node would and must hash to the model
+    id: any problem refuses the registration with the full list (--skip-checks skips them). A --scale at which the
+    sample rows give other outputs than the float model is a warning naming the scale that gives identical ones.
 
     With --zk the model is also prepared for proofs (circuit, keys and verifier cached under --zk-dir by model id;
     --scale is then the circuit's, a power of two), its verifier is deployed and ZK is added to its modes.
@@ -274,6 +294,8 @@ def model_register_command(
             raise ConfigError("--zk needs --calibration-csv: rows of typical inputs for the circuit's value ranges")
         if not zk and (calibration_csv is not None or srs is not None):
             raise ConfigError("--calibration-csv and --srs apply to --zk only")
+        if not skip_checks:
+            _check_before_registering(path, uri, None if zk else scale, input_sample)
         client = _client(rpc_url, private_key)
         if zk:
             registered = _register_zk(client, path, uri, price, modes, envs, calibration_csv or Path(), srs, zk_dir)
@@ -329,6 +351,143 @@ def _register_zk(
         allowed_environments=envs,
         progress=RichProgress(),
     )
+
+
+def _check_before_registering(path: Path, uri: str, scale: int | None, input_sample: Path | None) -> None:
+    """`model check`'s checks and the URI's: refuses with every problem on stderr; warns when `scale` (None: not
+    the served scale, as with --zk) changes outputs on the sample rows."""
+    from verinfer.inference.check import CANDIDATE_SCALES, check_model, check_uri
+
+    scales = list(CANDIDATE_SCALES)
+    if scale is not None and all(s != scale for _, s in scales):
+        scales.append((f"--scale {scale}", scale))
+    checked = check_model(path, _read_sample(input_sample), scales=scales)
+    problems = [*checked.problems, *check_uri(checked.model_id, uri)]
+    if problems:
+        for problem in problems:
+            typer.echo(_problem_line(problem), err=True)
+        raise ConfigError(
+            f"model {hex_(checked.model_id)} fails {len(problems)} check(s), listed above: fix them, or pass "
+            "--skip-checks to register it anyway"
+        )
+    fidelity = checked.fidelity
+    served = fidelity.at(scale) if fidelity is not None and scale is not None else None
+    best = fidelity.recommended if fidelity is not None else None
+    if fidelity is not None and served is not None and best is not None and not served.exact:
+        typer.echo(
+            f"warning: at --scale {scale}, {served.rows_differing} of {fidelity.rows} sample rows give other outputs "
+            f"than the float model (max error {served.max_error:.6g}); --scale {best.scale} ({best.name}) gives "
+            f"{'identical ones' if best.exact else f'{best.rows_differing} differing rows'} "
+            "(`verinfer model check` shows the table)",
+            err=True,
+        )
+
+
+def _problem_line(problem: Problem) -> str:
+    return f"problem [{problem.code}]: {problem.message}\n    fix: {problem.fix}"
+
+
+def _check_json(checked: ModelCheck) -> dict[str, Any]:
+    fidelity = checked.fidelity
+    best = fidelity.recommended if fidelity is not None else None
+    return {
+        "modelId": hex_(checked.model_id),
+        "bytes": checked.size,
+        "ok": checked.ok,
+        "problems": [{"code": p.code, "message": p.message, "fix": p.fix} for p in checked.problems],
+        "fidelity": None
+        if fidelity is None
+        else {
+            "input": fidelity.input_name,
+            "rows": fidelity.rows,
+            "generated": fidelity.generated,
+            "scales": [
+                {
+                    "name": s.name,
+                    "scale": s.scale,
+                    "rowsDiffering": s.rows_differing,
+                    "maxError": s.max_error,
+                    "unusable": s.unusable,
+                }
+                for s in fidelity.scales
+            ],
+            "recommended": None if best is None else {"name": best.name, "scale": best.scale, "exact": best.exact},
+        },
+        "fidelitySkipped": checked.fidelity_skipped,
+    }
+
+
+@model_app.command("check")
+def model_check_command(
+    path: Annotated[Path, typer.Argument(help="The ONNX file.")],
+    input_sample: InputSample = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check an ONNX model the way the registry and a node will treat it, and list every problem at once, each with
+    its fix; exit 1 when there is any.
+
+    For a float input it also reports fidelity: the node feeds the model the input rounded to the model's
+    fixed-point scale, so for each candidate scale it counts the sample rows whose outputs differ from the float
+    model's, and recommends the smallest scale at which all are identical (else the closest one). Give typical
+    rows with --input-sample; without them, rows are drawn from a standard normal.
+
+    JSON: {"modelId", "bytes", "ok", "problems": [{"code", "message", "fix"}],
+    "fidelity": {"input", "rows", "generated", "scales": [{"name", "scale", "rowsDiffering",
+    "maxError", "unusable"}], "recommended": {"name", "scale", "exact"}} | null, "fidelitySkipped"}
+    """
+    with errors():
+        if not path.is_file():
+            raise ConfigError(f"no model file at {path}")
+        from verinfer.inference.check import check_model  # onnxruntime loads for a check, not for --help
+
+        checked = check_model(path, _read_sample(input_sample))
+    if as_json:
+        echo_json(_check_json(checked))
+    else:
+        _print_check(checked)
+    if not checked.ok:
+        raise typer.Exit(1)
+
+
+def _print_check(checked: ModelCheck) -> None:
+    from rich.table import Table
+
+    out = console()
+    out.print(f"model {hex_(checked.model_id)}, {checked.size} bytes", markup=False, highlight=False)
+    if checked.problems:
+        table = Table(title=f"{len(checked.problems)} problem(s)")
+        table.add_column("problem")
+        table.add_column("what", overflow="fold")
+        table.add_column("fix", overflow="fold")
+        for problem in checked.problems:
+            table.add_row(_cell(problem.code), _cell(problem.message), _cell(problem.fix))
+        out.print(table)
+    else:
+        out.print("no problems: the registry and the node accept it", markup=False)
+    fidelity = checked.fidelity
+    if fidelity is None:
+        out.print(f"no fidelity report: {checked.fidelity_skipped}", markup=False, highlight=False)
+        return
+    where = "generated (standard normal; give --input-sample)" if fidelity.generated else "given"
+    table = Table(title=f"Fidelity of input {fidelity.input_name!r} on {fidelity.rows} {where} rows")
+    table.add_column("scale")
+    table.add_column("rows differing", justify="right")
+    table.add_column("max error", justify="right")
+    for s in fidelity.scales:
+        differing = "unusable: " + s.unusable if s.unusable else str(s.rows_differing)
+        table.add_row(f"{s.name} ({s.scale})", _cell(differing), f"{s.max_error:.6g}")
+    out.print(table)
+    best = fidelity.recommended
+    if best is None:
+        out.print("no candidate scale can carry these rows", markup=False)
+    elif best.exact:
+        out.print(f"recommended scale: {best.scale} ({best.name}), outputs identical on every row", markup=False)
+    else:
+        out.print(
+            f"recommended scale: {best.scale} ({best.name}), still {best.rows_differing} differing rows "
+            f"(max error {best.max_error:.6g})",
+            markup=False,
+        )
 
 
 @model_app.command("show")
@@ -397,22 +556,77 @@ def _read_input(inline: str | None, csv_path: Path | None) -> list[Any]:
     if inline is not None and csv_path is not None:
         raise ConfigError("give one of --input and --input-csv, not both")
     if inline is not None:
-        try:
-            value = json.loads(inline)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--input is not JSON: {exc}") from exc
-        if not isinstance(value, list):
-            raise ConfigError(f"--input must be a JSON array of numbers, got {inline!r}")
-        return value
+        return _json_numbers(inline, "--input")
     if csv_path is None:
         raise ConfigError("give the input with --input '[[...]]' or --input-csv FILE")
+    return _csv_rows(csv_path, "--input-csv")
+
+
+def _json_numbers(text: str, what: str) -> list[Any]:
+    """A JSON array whose every leaf is a number: null, "5.1" or true would otherwise be read as NaN, parsed or 1."""
     try:
-        with csv_path.open(newline="") as handle:
-            return [[float(cell) for cell in row] for row in csv.reader(handle) if row]
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(value, list):
+        raise ConfigError(f"{what} must be a JSON array of numbers, got {text[:80]!r}")
+    _check_numbers(value, what)
+    return value
+
+
+def _check_numbers(value: list[Any], where: str) -> None:
+    for index, item in enumerate(value):
+        at = f"{where}[{index}]"
+        if isinstance(item, list):
+            _check_numbers(item, at)
+        elif isinstance(item, bool) or not isinstance(item, int | float):
+            raise ConfigError(
+                f"{at} is {json.dumps(item)}, not a number: write every value as a JSON number, unquoted "
+                "(no null, true/false or strings)"
+            )
+
+
+def _csv_rows(path: Path, what: str) -> list[list[float]]:
+    """Rows of numbers, one per line; a first row that is not all numbers is a header and skipped."""
+    try:
+        with path.open(newline="") as handle:
+            rows = [row for row in csv.reader(handle) if row]
     except OSError as exc:
-        raise ConfigError(f"cannot read --input-csv {csv_path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"--input-csv {csv_path} holds a value that is not a number: {exc}") from exc
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if rows and not all(_is_number(cell) for cell in rows[0]):
+        rows = rows[1:]
+        first = 2
+    else:
+        first = 1
+    for line, row in enumerate(rows, start=first):
+        for column, cell in enumerate(row, start=1):
+            if not _is_number(cell):
+                raise ConfigError(
+                    f"{what} {path}, line {line}, column {column}: {cell!r} is not a number "
+                    "(only the first line may be a header)"
+                )
+    return [[float(cell) for cell in row] for row in rows]
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_sample(path: Path | None) -> list[Any] | None:
+    """--input-sample: a JSON array of rows (file ending .json) or a CSV file; None when not given."""
+    if path is None:
+        return None
+    if path.suffix.lower() == ".json":
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --input-sample {path}: {exc.strerror or exc}") from exc
+        return _json_numbers(text, "--input-sample")
+    return _csv_rows(path, "--input-sample")
 
 
 def _result_json(result: InferenceResult) -> dict[str, Any]:
@@ -561,6 +775,9 @@ def verify_command(
     model: Annotated[
         Path | None, typer.Option(help="A local copy of the model (default: fetch its registered URI).")
     ] = None,
+    max_model_bytes: Annotated[
+        int, typer.Option(min=1, help="Refuse to fetch a model file larger than this (the node's max_model_bytes).")
+    ] = MAX_MODEL_BYTES,
     private_key: ReadKey = None,
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
@@ -572,7 +789,7 @@ def verify_command(
     with errors():
         if model is not None and not model.is_file():
             raise ConfigError(f"no model file at {model}")
-        report = _client(rpc_url, private_key).verify(request_id, model)
+        report = _client(rpc_url, private_key).verify(request_id, model, max_model_bytes=max_model_bytes)
     if as_json:
         echo_json(_verification_json(report))
     else:

@@ -37,7 +37,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from verinfer.errors import ConfigError
-from verinfer.types import Mode
+from verinfer.types import MAX_MODEL_BYTES, Mode
 
 ENV_PREFIX = "VERINFER_"
 ENV_DELIMITER = "__"
@@ -203,7 +203,7 @@ class NodeConfig(BaseSettings):
     journal_path: UserPath = Path("~/.verinfer/journal.sqlite")
     journal_retention_s: Annotated[float, Field(ge=0)] = 7 * 86_400.0
     model_cache_dir: UserPath = Path("~/.verinfer/models")
-    max_model_bytes: Positive = 512 * 2**20
+    max_model_bytes: Positive = MAX_MODEL_BYTES
     fetch_timeout_s: PositiveSeconds = 30.0
     fetch_connect_timeout_s: PositiveSeconds = 10.0
     fetch_total_timeout_s: PositiveSeconds = 600.0

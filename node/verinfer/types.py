@@ -37,6 +37,16 @@ PRODUCTION_TIMELOCK_DELAY = 2 * 86_400
 DEVNET_TIMELOCK_DELAY = 5
 """The timelock delay a devnet deployment gets by default, in seconds: short, but still two transactions apart."""
 
+MAX_MODEL_BYTES = 512 * 2**20
+"""The largest model file the node fetches and `verify` re-runs by default (512 MiB); `max_model_bytes` in the node's
+config and `verinfer verify --max-model-bytes` change it."""
+MAX_TENSOR_BYTES = 65_536
+"""The largest encoded input or output tensor the registry accepts (`MAX_TENSOR_BYTES` in ModelRegistry.sol)."""
+MAX_TENSOR_VALUES = MAX_TENSOR_BYTES // 8
+"""The most values in one tensor: 8 bytes each on the wire (`TensorCodec.ELEMENT_BYTES`)."""
+MAX_TENSOR_RANK = 8
+"""The most dimensions a registered shape may have (`MAX_RANK` in ModelRegistry.sol)."""
+
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 UINT96_MAX = 2**96 - 1

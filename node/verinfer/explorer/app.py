@@ -34,12 +34,12 @@ from starlette.staticfiles import StaticFiles
 
 from verinfer.errors import VerinferError
 from verinfer.explorer.index import ChainIndex
+from verinfer.types import MAX_MODEL_BYTES
 
 mimetypes.add_type("application/wasm", ".wasm")  # compileStreaming insists on it
 mimetypes.add_type("text/javascript", ".mjs")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MAX_MODEL_BYTES = 500_000_000
 MAX_LIMIT = 500
 
 MISSING_BUNDLE = """<!doctype html><meta charset="utf-8"><title>verinfer explorer</title>

@@ -95,6 +95,7 @@ class _Sink:
     out: IO[bytes]
     limit: int
     source: str
+    limit_name: str
     size: int = 0
     hasher: Any = field(default_factory=lambda: keccak.new(b""))
 
@@ -102,7 +103,8 @@ class _Sink:
         self.size += len(chunk)
         if self.size > self.limit:
             raise ModelTooLargeError(
-                f"the model at {self.source} is over the {self.limit}-byte limit: raise max_bytes if it is expected"
+                f"the model at {self.source} is over the {self.limit}-byte limit: "
+                f"raise {self.limit_name} if it is expected"
             )
         self.hasher.update(chunk)
         try:
@@ -116,7 +118,7 @@ class ModelStore:
     `connect_timeout` is given), `total_timeout` a whole download, and `min_bytes_per_s` its average rate once
     `timeout` has passed (a host that trickles a byte at a time is abandoned, not waited on for the total);
     `schemes` limits which URIs it follows (drop "file" on a node that should never read local paths named on
-    chain)."""
+    chain); `limit_name` is the setting that raises `max_bytes`, as the user spells it, for the too-large error."""
 
     def __init__(
         self,
@@ -129,6 +131,7 @@ class ModelStore:
         min_bytes_per_s: int = 0,
         schemes: Collection[str] = SCHEMES,
         transport: httpx.BaseTransport | None = None,
+        limit_name: str = "max_bytes",
     ) -> None:
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
             raise ModelError(f"max_bytes must be a positive integer, got {max_bytes!r}")
@@ -139,6 +142,7 @@ class ModelStore:
             raise ModelError(f"cannot fetch URI schemes {sorted(unknown)}; supported: {', '.join(SCHEMES)}")
         self.cache_dir = Path(cache_dir)
         self.max_bytes = max_bytes
+        self.limit_name = limit_name
         self.timeout = float(timeout)
         self.total_timeout = float(total_timeout)
         self.connect_timeout = float(connect_timeout) if connect_timeout else self.timeout
@@ -185,7 +189,7 @@ class ModelStore:
                 f"use one of {', '.join(sorted(f'{s}://' for s in self.schemes))}"
             )
         with self._staging(model_id) as staging:
-            sink = _Sink(staging, self.max_bytes, uri)
+            sink = _Sink(staging, self.max_bytes, uri, self.limit_name)
             if scheme == "file":
                 self._read_file(uri, sink)
             else:
@@ -226,7 +230,8 @@ class ModelStore:
                 size = os.fstat(file.fileno()).st_size
                 if size > sink.limit:
                     raise ModelTooLargeError(
-                        f"{path} is {size} bytes, over the {sink.limit}-byte limit: raise max_bytes if it is expected"
+                        f"{path} is {size} bytes, over the {sink.limit}-byte limit: "
+                        f"raise {sink.limit_name} if it is expected"
                     )
                 while chunk := file.read(CHUNK_BYTES):
                     sink.write(chunk)
@@ -249,7 +254,7 @@ class ModelStore:
                 if declared.isdigit() and int(declared) > sink.limit:
                     raise ModelTooLargeError(
                         f"{uri} announces {declared} bytes, over the {sink.limit}-byte limit: "
-                        "raise max_bytes if it is expected"
+                        f"raise {sink.limit_name} if it is expected"
                     )
                 for chunk in response.iter_bytes():  # as received: the limit holds per network read
                     sink.write(chunk)

@@ -143,6 +143,7 @@ class NodeService:
         store = ModelStore(
             cfg.model_cache_dir,
             max_bytes=cfg.max_model_bytes,
+            limit_name="max_model_bytes",
             timeout=cfg.fetch_timeout_s,
             connect_timeout=cfg.fetch_connect_timeout_s,
             total_timeout=cfg.fetch_total_timeout_s,

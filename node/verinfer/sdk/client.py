@@ -32,7 +32,7 @@ from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.errors import ChainError, CodecError, ModelError
 from verinfer.inference import codec
 from verinfer.keys import devnet_account
-from verinfer.types import Deployment, Mode, ModelId, ModelProvenance, ModelSpec, RequestId, Status
+from verinfer.types import MAX_MODEL_BYTES, Deployment, Mode, ModelId, ModelProvenance, ModelSpec, RequestId, Status
 
 if TYPE_CHECKING:
     from verinfer.sdk.verify import VerificationReport
@@ -409,13 +409,18 @@ class Client:
         )
 
     def verify(
-        self, request_id: int, model_path: Path | str | None = None, zk_artifacts_dir: Path | str | None = None
+        self,
+        request_id: int,
+        model_path: Path | str | None = None,
+        zk_artifacts_dir: Path | str | None = None,
+        *,
+        max_model_bytes: int = MAX_MODEL_BYTES,
     ) -> VerificationReport:
         """Re-executes the request's model on its input (or, for ZK, re-checks its proof) and checks the recorded
         result (see `verinfer.sdk.verify`)."""
         from verinfer.sdk.verify import verify  # verify.py builds on this module
 
-        return verify(self, request_id, model_path, zk_artifacts_dir)
+        return verify(self, request_id, model_path, zk_artifacts_dir, max_model_bytes=max_model_bytes)
 
 
 def _shaped(inputs: npt.ArrayLike, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:

@@ -20,12 +20,11 @@ from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError, ModelError, requires_extra
 from verinfer.inference import codec
 from verinfer.sdk.client import request_logs
-from verinfer.types import Mode
+from verinfer.types import MAX_MODEL_BYTES, Mode
 
 if TYPE_CHECKING:
     from verinfer.sdk.client import Client
 
-MAX_MODEL_BYTES = 500_000_000
 FETCH_TIMEOUT = 30.0
 
 
@@ -63,14 +62,19 @@ def _check(field: str, expected: object, actual: object) -> Check:
 
 
 def verify(
-    client: Client, request_id: int, model_path: Path | str | None = None, zk_artifacts_dir: Path | str | None = None
+    client: Client,
+    request_id: int,
+    model_path: Path | str | None = None,
+    zk_artifacts_dir: Path | str | None = None,
+    *,
+    max_model_bytes: int = MAX_MODEL_BYTES,
 ) -> VerificationReport:
     """Re-executes request `request_id` and compares with what the chain recorded.
 
     The model comes from `model_path` if given (its hash is reported, not trusted), else from its registered URI
     through a hash-checked `ModelStore` in the client's cache directory. A ZK result is checked through its proof
     instead of re-execution: on chain (the model's verifier), and locally too when `zk_artifacts_dir` holds the
-    model's prepared artifacts.
+    model's prepared artifacts. A fetched model over `max_model_bytes` is refused (`ModelTooLargeError`).
     """
     system = client.system
     handle = client.handle(request_id)
@@ -80,7 +84,12 @@ def verify(
     if model_path is None:
         from verinfer.inference.model_store import ModelStore  # onnx: loaded by the call that fetches, not the import
 
-        store = ModelStore(client.cache_dir, max_bytes=MAX_MODEL_BYTES, timeout=FETCH_TIMEOUT)
+        store = ModelStore(
+            client.cache_dir,
+            max_bytes=max_model_bytes,
+            timeout=FETCH_TIMEOUT,
+            limit_name="max_model_bytes (verinfer verify --max-model-bytes)",
+        )
         path = store.fetch(model_id, spec.uri)
     else:
         path = Path(model_path)

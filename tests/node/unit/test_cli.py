@@ -104,6 +104,10 @@ def test_request_refuses_a_bad_model_id() -> None:
         ([], "--input"),
         (["--input", "[[1]]", "--input-csv", "x.csv"], "not both"),
         (["--input-csv", "/nonexistent/input.csv"], "cannot read --input-csv"),
+        (["--input", "[[1, null]]"], "--input[0][1] is null, not a number"),
+        (["--input", '[[1, "5.1"]]'], '--input[0][1] is "5.1", not a number'),
+        (["--input", "[true, 2]"], "--input[0] is true, not a number"),
+        (["--input", '[[1], [2, {"a": 1}]]'], "--input[1][1]"),
     ],
 )
 def test_request_refuses_bad_input(args: list[str], fragment: str) -> None:
@@ -115,7 +119,14 @@ def test_request_refuses_a_csv_of_words(tmp_path: Path) -> None:
     path = tmp_path / "input.csv"
     path.write_text("1,2\nthree,4\n")
     result = runner.invoke(app, ["request", MODEL, "--input-csv", str(path), "--private-key", KEY])
-    assert_error(result, "not a number")
+    assert_error(result, "line 2, column 1: 'three' is not a number")
+
+
+def test_request_reads_a_csv_with_a_header_row(tmp_path: Path) -> None:
+    path = tmp_path / "input.csv"
+    path.write_text("age,income\n1,2\n")
+    args = ["request", MODEL, "--input-csv", str(path), "--private-key", KEY, "--rpc-url", unreachable()]
+    assert_error(runner.invoke(app, args), "no JSON-RPC endpoint answering")  # past the input, on to the chain
 
 
 def test_model_register_refuses_a_missing_file(tmp_path: Path) -> None:

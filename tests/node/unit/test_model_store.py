@@ -301,6 +301,12 @@ def test_oversized_file_is_refused(tmp_path: Path, source: Path) -> None:
     assert ModelStore(tmp_path / "cache", max_bytes=len(MODEL), timeout=2.0).fetch(MODEL_ID, source.as_uri())
 
 
+def test_oversized_file_error_names_the_setting_that_raises_the_limit(tmp_path: Path, source: Path) -> None:
+    store = ModelStore(tmp_path / "cache", max_bytes=1, timeout=2.0, limit_name="verinfer verify --max-model-bytes")
+    with pytest.raises(ModelTooLargeError, match="raise verinfer verify --max-model-bytes if it is expected"):
+        store.fetch(MODEL_ID, source.as_uri())
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"max_bytes": 0}, "max_bytes"), ({"timeout": 0}, "timeouts"), ({"total_timeout": -1}, "timeouts")],
