@@ -106,10 +106,10 @@ def test_nothing_sent_after_deadline(tmp_path: Path, forge_build: Path) -> None:
                     sent = request_many(
                         world.client, world.model_id, world.rows(10, seed=wave), deadline_s=3 + wave % 3
                     )
-                    ids += sent.request_ids(world.client)
+                    ids += world.ids_of(sent)
                     time.sleep(0.7)
                 control = request_many(world.client, world.model_id, world.rows(10, seed=99), deadline_s=120)
-                roomy = control.request_ids(world.client)  # the node is serving all along: these all make it
+                roomy = world.ids_of(control)  # the node is serving all along: these all make it
                 assert set(world.wait_final(roomy, timeout=60).values()) == {Status.FULFILLED}
                 time.sleep(5.0)  # every short deadline has passed
         finally:
