@@ -61,15 +61,20 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint88 servingStake;
     }
 
-    /// @dev A consensus round. Layout: [0..7] redundancy | [8..15] commits (seats taken) | [16..23] reveals (seats
-    ///      revealed) | [24..87] revealEndsAt (0 until k seats are taken) | [88..103] seats (bit j = seat j taken);
-    ///      second slot: the winning output hash (set on a majority).
+    /// @dev A consensus round. Layout: [0..7] redundancy | [8..15] commits (seats taken in the open phase) |
+    ///      [16..23] reveals (seats revealed in it) | [24..87] revealEndsAt (0 until the phase's seats are taken) |
+    ///      [88..103] seats (bit j = seat j taken, both phases) | [104..111] escalationSeats | [112..151] escalatedAt
+    ///      | [152..191] escalationEndsAt (both 0 unless escalated); second slot: the winning output hash (set on a
+    ///      majority).
     struct Round {
         uint8 redundancy;
         uint8 commits;
         uint8 reveals;
         uint64 revealEndsAt;
         uint16 seats;
+        uint8 escalationSeats;
+        uint40 escalatedAt;
+        uint40 escalationEndsAt;
         bytes32 winningOutputHash;
     }
 
@@ -196,8 +201,12 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         bytes32 paramsHash = _checkPending(requestId, request);
         if (block.timestamp <= request.deadline) revert DeadlineNotPassed(requestId, request.deadline);
         if (request.mode == Mode.CONSENSUS) {
+            Round storage round = _rounds[requestId];
             // Once k votes are in, the reveal window ends before the deadline by construction: settle by vote.
-            if (_rounds[requestId].revealEndsAt != 0) revert AwaitingFinalization(requestId);
+            if (round.revealEndsAt != 0) revert AwaitingFinalization(requestId);
+            // An escalation that did not fill is refunded once its own end has passed too.
+            uint40 endsAt = round.escalationEndsAt;
+            if (block.timestamp <= endsAt) revert DeadlineNotPassed(requestId, endsAt);
         }
         _requests[requestId] = _pack(paramsHash, Status.REFUNDED);
         _balances[request.requester] += request.fee;
@@ -216,7 +225,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (block.timestamp > request.deadline) revert RequestExpired(requestId, request.deadline);
         (bytes32 envHash, uint96 stake, uint64 since) =
             _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
-        _checkWindow(requestId, request, msg.sender, 0, stake, since);
+        _checkWindow(requestId, request.lottery, msg.sender, 0, stake, since, 0);
         _balances[msg.sender] += _recordSingle(requestId, request, output, envHash);
     }
 
@@ -253,7 +262,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
                 (envHash, stake, since) = _eligibleEnvironment(msg.sender, p.modelId, p.envRestricted);
                 lastModel = p.modelId;
             }
-            _checkWindow(requestId, p, msg.sender, 0, stake, since);
+            _checkWindow(requestId, p.lottery, msg.sender, 0, stake, since, 0);
             ++fulfilled;
             earned += _recordSingle(requestId, p, item.output, envHash);
         }
@@ -288,7 +297,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         (bytes32 envHash, uint96 stake, uint64 since) =
             _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
         // The window binds the proof to its prover: a copy by a node whose window is closed reverts here.
-        _checkWindow(requestId, request, msg.sender, 0, stake, since);
+        _checkWindow(requestId, request.lottery, msg.sender, 0, stake, since, 0);
         _checkProof(requestId, _verifiers[request.modelId], proof, ZkInstances.fromTensors(input, output));
         _balances[msg.sender] += _recordSingle(requestId, request, output, envHash);
     }
@@ -304,22 +313,37 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _checkPending(requestId, request);
         if (request.mode != Mode.CONSENSUS) revert WrongMode(requestId, request.mode);
         if (commitHash == bytes32(0)) revert CommitHashZero();
-        uint8 k = request.redundancy;
-        if (seats == 0 || uint256(seats) >> k != 0) revert SeatsInvalid(requestId, seats, k);
         Round storage round = _rounds[requestId];
-        uint256 revealWindow = Lottery.revealWindowOf(request.lottery);
-        if (round.commits >= k || block.timestamp + revealWindow > request.deadline) {
-            revert CommitPhaseClosed(requestId);
+        uint256 lottery = request.lottery;
+        // The open phase: the round's seats [0, k) until the request's deadline, or its escalation's [k, k + e).
+        uint256 k = request.redundancy;
+        uint256 base = 0;
+        uint256 count = k;
+        uint256 closesAt = request.deadline;
+        uint256 opensFrom = Lottery.requestedAtOf(lottery);
+        if (round.escalatedAt != 0) {
+            (base, count, opensFrom, closesAt) = (k, round.escalationSeats, round.escalatedAt, round.escalationEndsAt);
         }
+        if (seats == 0 || uint256(seats) >> (base + count) != 0 || uint256(seats) & ((1 << base) - 1) != 0) {
+            revert SeatsInvalid(requestId, seats, uint8(base + count));
+        }
+        uint256 revealWindow = Lottery.revealWindowOf(lottery);
+        if (round.commits >= count || block.timestamp + revealWindow > closesAt) revert CommitPhaseClosed(requestId);
         if (round.seats & seats != 0) revert SeatTaken(requestId, round.seats & seats);
         Vote storage vote = _votes[requestId][msg.sender];
         bool first = vote.commitHash == bytes32(0);
-        if (!first && vote.commitHash != commitHash) revert AlreadyCommitted(requestId, msg.sender);
+        if (!first) {
+            if (vote.commitHash != commitHash) revert AlreadyCommitted(requestId, msg.sender);
+            // A voter of the round may not sit on its escalation: the committee must be fresh.
+            if (uint256(vote.seats) >> base == 0) revert NotFresh(requestId, msg.sender);
+        }
         (bytes32 envHash, uint96 stake, uint64 since) =
             _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
-        // One lottery per seat: O(k) tickets, k <= MAX_REDUNDANCY_CEILING, whatever the number of nodes.
-        for (uint256 j; j < k; ++j) {
-            if (seats & (1 << j) != 0) _checkWindow(requestId, request, msg.sender, j, stake, since);
+        // One lottery per seat: O(k) tickets, k <= MAX_REDUNDANCY_CEILING, whatever the number of nodes. An
+        // escalation's windows open from its own time: the ticket's delay, counted from then.
+        uint256 shift = opensFrom - Lottery.requestedAtOf(lottery);
+        for (uint256 j = base; j < base + count; ++j) {
+            if (seats & (1 << j) != 0) _checkWindow(requestId, lottery, msg.sender, j, stake, since, shift);
         }
 
         if (first) {
@@ -334,10 +358,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         round.seats |= seats;
         uint8 commits = round.commits + _popcount(seats);
         round.commits = commits;
-        round.redundancy = k;
+        round.redundancy = uint8(k);
         emit ResultCommitted(requestId, msg.sender, commitHash, envHash, seats);
-        if (commits == k) {
-            // Fits: block.timestamp + revealWindow <= deadline, a uint64.
+        if (commits == count) {
+            // Fits: block.timestamp + revealWindow <= closesAt, a uint64.
             uint64 revealEndsAt = uint64(block.timestamp + revealWindow);
             round.revealEndsAt = revealEndsAt;
             emit RevealPhaseStarted(requestId, revealEndsAt);
@@ -352,12 +376,19 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _checkPending(requestId, request);
         Round storage round = _rounds[requestId];
         uint64 revealEndsAt = round.revealEndsAt;
-        if (revealEndsAt == 0) revert RevealPhaseNotStarted(requestId, round.commits, request.redundancy);
+        if (revealEndsAt == 0) {
+            uint8 phaseSeats = round.escalatedAt != 0 ? round.escalationSeats : request.redundancy;
+            revert RevealPhaseNotStarted(requestId, round.commits, phaseSeats);
+        }
         if (block.timestamp > revealEndsAt) revert RevealPhaseOver(requestId, revealEndsAt);
         if (output.length != request.outputBytes) revert OutputLengthMismatch(output.length, request.outputBytes);
         Vote storage vote = _votes[requestId][msg.sender];
         if (vote.commitHash == bytes32(0)) revert NotCommitted(requestId, msg.sender);
         if (vote.revealed) revert AlreadyRevealed(requestId, msg.sender);
+        // The round's reveal phase ended when it escalated: only the escalation's votes reveal now.
+        if (round.escalatedAt != 0 && uint256(vote.seats) >> request.redundancy == 0) {
+            revert RevealPhaseOver(requestId, round.escalatedAt);
+        }
         bytes32 outputHash = keccak256(output);
         if (Commitments.vote(outputHash, salt, msg.sender) != vote.commitHash) {
             revert RevealMismatch(requestId, msg.sender);
@@ -373,22 +404,33 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         bytes32 paramsHash = _checkPending(requestId, request);
         if (request.mode != Mode.CONSENSUS) revert WrongMode(requestId, request.mode);
         Round memory round = _rounds[requestId];
-        if (round.revealEndsAt == 0) revert RevealPhaseNotStarted(requestId, round.commits, request.redundancy);
+        uint256 k = request.redundancy;
+        bool escalated = round.escalatedAt != 0;
+        if (round.revealEndsAt == 0) {
+            revert RevealPhaseNotStarted(requestId, round.commits, uint8(escalated ? round.escalationSeats : k));
+        }
         if (round.reveals < round.commits && block.timestamp <= round.revealEndsAt) {
             revert FinalizeTooEarly(requestId, round.revealEndsAt, round.reveals, round.commits);
         }
         address[] memory committers = _committers[requestId];
-        bytes32 winner = _majority(requestId, committers, round.redundancy);
-        if (winner == bytes32(0)) {
-            _requests[requestId] = _pack(paramsHash, Status.NO_CONSENSUS);
-            emit ConsensusFailed(requestId, round.reveals, round.commits);
-            // Votes that were revealed cannot be judged without a majority; only the silent ones are slashed.
-            _burned += _slashVotes(requestId, committers, bytes32(0), Lottery.slashBpsOf(request.lottery));
-            _balances[request.requester] += request.fee;
-            _unlockAll(committers);
-        } else {
-            _settleMajority(requestId, request, output, committers, winner);
+        // The open phase decides: the round's k seats, or its escalation's.
+        (uint256 base, uint256 count) = escalated ? (k, uint256(round.escalationSeats)) : (0, k);
+        bytes32 winner = _majority(requestId, committers, ((1 << count) - 1) << base, count);
+        if (winner != bytes32(0)) {
+            _settleMajority(requestId, request, output, committers, winner, base + count);
+            return;
         }
+        uint256 seats = escalated ? 0 : _escalationSeats(k, request.modelId, committers.length);
+        if (seats != 0) {
+            _escalate(requestId, request.lottery, seats);
+            return;
+        }
+        _requests[requestId] = _pack(paramsHash, Status.NO_CONSENSUS);
+        emit ConsensusFailed(requestId, round.reveals, round.commits);
+        // Votes that were revealed cannot be judged without a majority; only the silent ones are slashed.
+        _burned += _slashVotes(requestId, committers, bytes32(0), Lottery.slashBpsOf(request.lottery));
+        _balances[request.requester] += request.fee;
+        _unlockAll(committers);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -527,7 +569,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         RequestParams calldata p,
         bytes calldata output,
         address[] memory committers,
-        bytes32 winner
+        bytes32 winner,
+        uint256 seats
     ) private {
         bytes32 givenHash = keccak256(output);
         if (givenHash != winner) revert WinningOutputMismatch(requestId, winner, givenHash);
@@ -540,7 +583,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
         _burned += _slashVotes(requestId, committers, winner, Lottery.slashBpsOf(p.lottery));
         uint256 escrow = _escrowOf(p);
-        _distribute(requestId, p.requester, p.fee - escrow, agreed);
+        _distribute(requestId, p.requester, p.fee - escrow, agreed, seats);
         _unlockAll(committers);
         // The finalizer, who pays for the callback, is reimbursed from the escrow.
         uint256 used = _callback(requestId, p.requester, p.callbackGasLimit, output);
@@ -638,20 +681,51 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (!ok) emit CallbackFailed(requestId, requester, CallbackFailure.REVERTED);
     }
 
-    /// @dev The strict-majority output among revealed votes (> k/2 of the k seats), or zero.
-    function _majority(uint256 requestId, address[] memory committers, uint256 k) private view returns (bytes32) {
+    /// @dev The strict-majority output among the votes revealed for the seats in `mask` (> count / 2 of its `count`
+    ///      seats), or zero.
+    function _majority(uint256 requestId, address[] memory committers, uint256 mask, uint256 count)
+        private
+        view
+        returns (bytes32)
+    {
         uint256 n = committers.length;
+        uint16 phase = uint16(mask);
         for (uint256 i; i < n; ++i) {
             Vote storage a = _votes[requestId][committers[i]];
-            if (!a.revealed) continue;
+            if (!a.revealed || a.seats & phase == 0) continue;
             uint256 same = 0;
             for (uint256 j; j < n; ++j) {
                 Vote storage b = _votes[requestId][committers[j]];
-                if (b.revealed && b.outputHash == a.outputHash) same += _popcount(b.seats);
+                if (b.revealed && b.outputHash == a.outputHash) same += _popcount(b.seats & phase);
             }
-            if (same * 2 > k) return a.outputHash;
+            if (same * 2 > count) return a.outputHash;
         }
         return bytes32(0);
+    }
+
+    /// @dev The seats of the escalation of a round of `k` seats with `committers` voters: min(2k + 1, 16 - k) when
+    ///      that is more than k and a serving node outside the round may take them; else 0 (no escalation).
+    function _escalationSeats(uint256 k, bytes32 modelId, uint256 committers) private view returns (uint256 seats) {
+        seats = 2 * k + 1;
+        if (seats > MAX_REDUNDANCY_CEILING - k) seats = MAX_REDUNDANCY_CEILING - k;
+        if (seats <= k || _modelState[modelId].servingNodes <= committers) return 0;
+    }
+
+    /// @dev Opens the escalation of round `requestId`: a fresh phase of `seats` seats from now (the round's votes stay
+    ///      locked until it settles).
+    function _escalate(uint256 requestId, uint256 lottery, uint256 seats) private {
+        // Every window open (MAX_TICKET_UNITS ticket delays), then a reveal window to commit in and one to reveal
+        // in. Fits 40 bits: a 40-bit time plus at most 8 hours and 14 days.
+        uint256 endsAt = block.timestamp + Lottery.MAX_TICKET_UNITS * Lottery.ticketDelayOf(lottery) + 2
+            * Lottery.revealWindowOf(lottery);
+        Round storage round = _rounds[requestId];
+        round.escalationSeats = uint8(seats);
+        round.escalatedAt = uint40(block.timestamp);
+        round.escalationEndsAt = uint40(endsAt);
+        round.commits = 0;
+        round.reveals = 0;
+        round.revealEndsAt = 0;
+        emit ConsensusEscalated(requestId, uint8(seats), uint64(block.timestamp), uint64(endsAt));
     }
 
     /// @dev The committers that revealed `outputHash`, in commit order, with each one's result commitment.
@@ -699,13 +773,15 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         }
     }
 
-    /// @dev Splits `fee` (the request's fee less its callback escrow) among the agreeing nodes by seats (fee / k per
-    ///      seat); every rounding remainder and the share of the seats that did not agree go back to the requester, so
+    /// @dev Splits `fee` (the request's fee less its callback escrow) among the agreeing nodes by seats (fee / `seats`
+    ///      per seat: k, or k plus the escalation's); every rounding remainder and the share of the seats that did not agree go back to the requester, so
     ///      the sums are conserved exactly. An agreeing node is paid whatever the minimum stake became since it
     ///      committed: its seats were won under the request's terms.
     // slither-disable-next-line divide-before-multiply (fee / k per seat on purpose; the remainder goes back)
-    function _distribute(uint256 requestId, address requester, uint256 fee, address[] memory agreed) private {
-        uint256 perSeat = fee / _rounds[requestId].redundancy;
+    function _distribute(uint256 requestId, address requester, uint256 fee, address[] memory agreed, uint256 seats)
+        private
+    {
+        uint256 perSeat = fee / seats;
         uint256 toRequester = fee;
         for (uint256 i; i < agreed.length; ++i) {
             uint256 share = perSeat * _popcount(_votes[requestId][agreed[i]].seats);
@@ -748,18 +824,19 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @dev Reverts unless `node` (with `stake`, holding tickets since `since`) may act on seat `seat` of the request
-    ///      now: its ticket's window has opened. O(1): one hash and one logarithm.
+    ///      now: its ticket's window, opening `shift` seconds later than the request's draw says (an escalation's
+    ///      seats), has opened. O(1): one hash and one logarithm.
     function _checkWindow(
         uint256 requestId,
-        RequestParams calldata p,
+        uint256 lottery,
         address node,
         uint256 seat,
         uint96 stake,
-        uint64 since
+        uint64 since,
+        uint256 shift
     ) private view {
-        uint256 lottery = p.lottery;
         _ticketHolder(requestId, lottery, node, since);
-        uint256 opensAt = Lottery.opensAt(lottery, requestId, node, seat, stake);
+        uint256 opensAt = Lottery.opensAt(lottery, requestId, node, seat, stake) + shift;
         if (block.timestamp < opensAt) revert WindowNotOpen(requestId, node, seat, opensAt);
     }
 
@@ -877,7 +954,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             reveals: round.reveals,
             revealEndsAt: round.revealEndsAt,
             winningOutputHash: round.winningOutputHash,
-            committers: _committers[requestId]
+            committers: _committers[requestId],
+            escalationSeats: round.escalationSeats,
+            escalatedAt: round.escalatedAt,
+            escalationEndsAt: round.escalationEndsAt
         });
     }
 

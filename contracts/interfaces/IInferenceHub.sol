@@ -103,7 +103,14 @@ struct RoundView {
     uint64 revealEndsAt;
     /// @dev The majority's output hash once the round reached consensus, zero before.
     bytes32 winningOutputHash;
+    /// @dev Every committer of the round and of its escalation, in commit order.
     address[] committers;
+    /// @dev Seats of the escalation committee (seats k .. k + escalationSeats - 1), 0 while not escalated. Once
+    ///      escalated, `commits`, `reveals` and `revealEndsAt` describe the escalation.
+    uint8 escalationSeats;
+    uint64 escalatedAt;
+    /// @dev When the escalation's reveal phase must be over (its commits close a reveal window before).
+    uint64 escalationEndsAt;
 }
 
 /// @title IInferenceHub
@@ -190,8 +197,11 @@ interface IInferenceHub is IModelTermsSink {
     error CommitPhaseClosed(uint256 requestId);
     /// @notice A commit hash must not be zero.
     error CommitHashZero();
-    /// @notice `seats` is empty or names a seat at or beyond the request's k.
+    /// @notice `seats` is empty or names a seat outside the open phase's: [0, k) for the round, [k, `redundancy`)
+    ///         for its escalation.
     error SeatsInvalid(uint256 requestId, uint16 seats, uint8 redundancy);
+    /// @notice A voter of a round may not sit on its escalation committee.
+    error NotFresh(uint256 requestId, address node);
     /// @notice Some of the seats are taken already.
     error SeatTaken(uint256 requestId, uint16 taken);
     /// @notice The node committed to this request already.
@@ -288,6 +298,11 @@ interface IInferenceHub is IModelTermsSink {
     /// @notice No strict majority; the fee went back to the requester.
     event ConsensusFailed(uint256 indexed requestId, uint8 reveals, uint8 commits);
 
+    /// @notice No strict majority among the round's k seats: a fresh committee of `seats` seats (seats k ..
+    ///         k + seats - 1, drawn by the same lottery with windows opening from `escalatedAt`, none for a voter of
+    ///         the round) re-executes in commit-reveal until `endsAt`; its majority decides the round.
+    event ConsensusEscalated(uint256 indexed requestId, uint8 seats, uint64 escalatedAt, uint64 endsAt);
+
     /// @notice `node` lost `amount` of stake in round `requestId` (wrong or missing reveal). The whole amount is burned
     ///         (locked in the hub for good, see `burned`): a vote count is no proof that anyone outside the round
     ///         produced, and paying the voters or the requester would pay whoever packed the round.
@@ -380,6 +395,9 @@ interface IInferenceHub is IModelTermsSink {
     ///         hold several seats (its vote weighs as many): with one lottery per seat, a stake wins each seat with
     ///         probability stake / S however it is split, so splitting gains no seats. Open while at least a reveal
     ///         window remains before the deadline. A node may commit again with the same hash for more seats.
+    ///         Once the round escalated (`ConsensusEscalated`), the seats are the escalation's (k and up), windows open
+    ///         from the escalation's time, commits close a reveal window before its end, and no voter of the round
+    ///         may take one (`NotFresh`).
     function commitResult(uint256 requestId, RequestParams calldata request, bytes32 commitHash, uint16 seats) external;
 
     /// @notice Reveals a committed output, during the reveal phase (after k commits, until `revealEndsAt`). The output
@@ -390,8 +408,12 @@ interface IInferenceHub is IModelTermsSink {
     /// @notice Settles a consensus round. Anyone may call it once every committer revealed or the reveal window
     ///         ended. A strict majority of the k seats (> k/2 seats revealed identical outputs) wins: the agreeing
     ///         nodes share the fee by seats and the consumer receives the output; nodes that revealed another output
-    ///         or never revealed lose `slashBps` of stake, which is burned. Without a majority the fee goes back to
-    ///         the requester and only non-revealers are slashed (burned).
+    ///         or never revealed lose `slashBps` of stake, which is burned. Without a majority the round escalates
+    ///         once (see `ConsensusEscalated`): a fresh committee of min(2k + 1, 16 - k) seats, when that is more than
+    ///         k and a node outside the round serves the model; the escalation's strict majority then decides, and
+    ///         every voter of either that did not reveal its output is slashed (a garbage reveal is no longer free);
+    ///         the fee is shared by all agreeing seats of both. Without a majority (or an escalation) the fee goes
+    ///         back to the requester and only non-revealers are slashed (burned).
     /// @param output The majority's output (from its `ResultRevealed` events); ignored without a majority.
     function finalizeConsensus(uint256 requestId, RequestParams calldata request, bytes calldata output) external;
 

@@ -52,6 +52,17 @@ contract InferenceHubConsensusTest is BaseTest {
         return uint256(nodes.nodeInfo(node).stake) * SLASH_BPS / 10_000;
     }
 
+    /// @dev node4 and node5 stop serving the model: no node outside a round of node1..node3 is left to escalate to,
+    ///      so a round without a majority settles as NO_CONSENSUS (InferenceHub.Escalation.t.sol has the rest).
+    function _noFreshNodes() internal {
+        bytes32[] memory ids = new bytes32[](1);
+        ids[0] = MODEL;
+        vm.prank(node4);
+        nodes.setModels(ids, false);
+        vm.prank(node5);
+        nodes.setModels(ids, false);
+    }
+
     /*//////////////////////////////////////////////////////////////
                                   COMMIT
     //////////////////////////////////////////////////////////////*/
@@ -246,6 +257,7 @@ contract InferenceHubConsensusTest is BaseTest {
 
     function test_finalize_noMajorityWhenSplit() public {
         (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _noFreshNodes();
         _commitAll(id, p, _three(), _outs(1, 2, 3));
         reveal(node1, id, p, output32(1));
         reveal(node2, id, p, output32(2));
@@ -265,6 +277,7 @@ contract InferenceHubConsensusTest is BaseTest {
 
     function test_finalize_noMajorityAllDifferent() public {
         (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _noFreshNodes();
         _commitAll(id, p, _three(), _outs(1, 2, 3));
         reveal(node1, id, p, output32(1));
         reveal(node2, id, p, output32(2));
@@ -275,6 +288,7 @@ contract InferenceHubConsensusTest is BaseTest {
 
     function test_finalize_noMajoritySlashesOnlySilentForRequester() public {
         (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _noFreshNodes();
         _commitAll(id, p, _three(), _outs(1, 1, 1));
         reveal(node1, id, p, output32(1));
         vm.warp(hub.roundOf(id).revealEndsAt + 1);
@@ -288,6 +302,7 @@ contract InferenceHubConsensusTest is BaseTest {
 
     function test_finalize_nobodyRevealed() public {
         (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _noFreshNodes();
         _commitAll(id, p, _three(), _outs(1, 1, 1));
         vm.warp(hub.roundOf(id).revealEndsAt + 1);
         uint256 slashed = _slash(node1) + _slash(node2) + _slash(node3);
@@ -367,6 +382,7 @@ contract InferenceHubConsensusTest is BaseTest {
 
     function test_RevertWhen_ReclaimWhileAwaitingFinalization() public {
         (uint256 id, RequestParams memory p) = requestConsensus(3);
+        _noFreshNodes();
         _commitAll(id, p, _three(), _outs(1, 1, 1));
         vm.warp(p.deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.AwaitingFinalization.selector, id));

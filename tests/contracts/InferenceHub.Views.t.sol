@@ -7,6 +7,13 @@ import {IModelRegistry, ModelTerms} from "../../contracts/interfaces/IModelRegis
 
 /// @notice What a client reads: the full-commitment check, the terms a client encodes with, not-found behaviour.
 contract InferenceHubViewsTest is BaseTest {
+    /// @dev EIP-170: a chain refuses to deploy runtime code over 24,576 bytes, and forge's test EVM does not check.
+    function test_contractsFitEip170() public view {
+        vm.assertLe(address(hub).code.length, 24_576, "hub");
+        vm.assertLe(address(models).code.length, 24_576, "model registry");
+        vm.assertLe(address(nodes).code.length, 24_576, "node registry");
+    }
+
     function test_isCommitment_acceptsTheEventsCommitment() public {
         (uint256 id, RequestParams memory p) = requestSingle();
         vm.prank(node1);

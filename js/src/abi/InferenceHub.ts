@@ -955,6 +955,21 @@ export const inferenceHubAbi = [
             "name": "committers",
             "type": "address[]",
             "internalType": "address[]"
+          },
+          {
+            "name": "escalationSeats",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "escalatedAt",
+            "type": "uint64",
+            "internalType": "uint64"
+          },
+          {
+            "name": "escalationEndsAt",
+            "type": "uint64",
+            "internalType": "uint64"
           }
         ]
       }
@@ -1676,6 +1691,37 @@ export const inferenceHubAbi = [
         "type": "uint8",
         "indexed": false,
         "internalType": "enum CallbackFailure"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
+    "name": "ConsensusEscalated",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "indexed": true,
+        "internalType": "uint256"
+      },
+      {
+        "name": "seats",
+        "type": "uint8",
+        "indexed": false,
+        "internalType": "uint8"
+      },
+      {
+        "name": "escalatedAt",
+        "type": "uint64",
+        "indexed": false,
+        "internalType": "uint64"
+      },
+      {
+        "name": "endsAt",
+        "type": "uint64",
+        "indexed": false,
+        "internalType": "uint64"
       }
     ],
     "anonymous": false
@@ -2533,6 +2579,22 @@ export const inferenceHubAbi = [
   {
     "type": "error",
     "name": "NotCommitted",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "node",
+        "type": "address",
+        "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "NotFresh",
     "inputs": [
       {
         "name": "requestId",

@@ -2,6 +2,10 @@
 
     computed ──commit──> committed ──(k commits in: reveal phase)──reveal──> revealed ──(settled)──> finalized
 
+A round without a majority escalates once, to a fresh committee: a node whose job failed because better tickets took
+the round's seats is woken by the `ConsensusEscalated` event (polled every ESCALATION_POLL_S) and serves again from
+`seen`, on the escalation's seats; a voter of the round waits for the escalation's outcome to finalize.
+
 The salt is journalled before the commit is signed (and kept through reorgs), so a restarted node can always reveal
 what it committed. Finalizing is open to anyone: a node sends it once every vote is revealed or the window is over,
 with its own output; if a majority outvoted it the hub refuses (`WinningOutputMismatch`) and another node settles.
@@ -11,8 +15,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, Protocol
 
 from verinfer.chain import commitments, lottery
@@ -22,13 +27,16 @@ from verinfer.node.calldata import HubCalldata
 from verinfer.node.hub import FALLBACK_GRACE_S
 from verinfer.node.journal import Job, JobState, SentTx
 from verinfer.node.metrics import NodeMetrics
-from verinfer.node.ports import Clock, HubReader, Sender, TxStore
+from verinfer.node.ports import Clock, HubReader, Round, Sender, TxStore
 from verinfer.node.request import params_of
 from verinfer.node.submit import broadcast
 from verinfer.types import Mode, Status
 
 MAX_PER_TICK = 1_024
 FREE_SEATS_RETRY_S = 10.0
+ESCALATION_POLL_S = 2.0
+ESCALATION_LOOKBACK_BLOCKS = 256
+"""At start, how far back the escalation poll looks: escalations older than that were served by other nodes."""
 
 
 class ConsensusStore(Protocol):
@@ -37,6 +45,8 @@ class ConsensusStore(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
     def jobs(self, state: JobState, *, limit: int = ..., after: int = ...) -> list[Job]: ...
+    def job(self, request_id: int) -> Job | None: ...
+    def reset_to_seen(self, request_ids: Iterable[int]) -> int: ...
     def store_salt(self, request_id: int, salt: bytes) -> Job: ...
     def mark_committed(self, request_id: int, tx_hash: bytes, nonce: int) -> Job: ...
     def mark_revealed(self, request_id: int, tx_hash: bytes, nonce: int) -> Job: ...
@@ -83,6 +93,10 @@ class Consensus:
         """request id => (reveal_ends_at, seconds of the window left when this node first saw it open), for each vote
         whose reveal is not yet mined"""
         self.reveals_at_risk: set[int] = set()
+        self._escalations_from: int | None = None
+        self._escalations_polled = float("-inf")
+        self.escalations_joined = 0
+        """Failed jobs started again because their round escalated (since start)."""
 
     def step(self, ready: Sequence[Job]) -> int:
         """Commits (the computed CONSENSUS jobs in `ready`), reveals and finalizes what is due; returns how many
@@ -98,6 +112,30 @@ class Consensus:
             self._watch_reveals(now)
         broadcast(self.sender, out, self.metrics, self.log)
         return len(out)
+
+    def join_escalations(self) -> None:
+        """Every ESCALATION_POLL_S: the rounds that escalated since the last poll; a job of this node that failed for
+        want of a seat in one of them starts again from `seen`, to serve on the escalation's fresh committee (the
+        lottery then decides whether it holds a seat; `seats_open` says why not if it does not)."""
+        if self._monotonic() - self._escalations_polled < ESCALATION_POLL_S:
+            return
+        self._escalations_polled = self._monotonic()
+        head = self.hub.block_number()
+        start = self._escalations_from
+        if start is None:
+            start = max(head - ESCALATION_LOOKBACK_BLOCKS, 0)
+        if start > head:
+            return
+        woken = []
+        for request_id in self.hub.escalated_between(start, head):
+            job = self.store.job(request_id)
+            if job is not None and job.state is JobState.FAILED and params_of(job).mode == Mode.CONSENSUS:
+                woken.append(request_id)
+        self._escalations_from = head + 1
+        if woken:
+            self.escalations_joined += self.store.reset_to_seen(woken)
+            for request_id in woken:
+                self.log.info("round escalated: serving on its fresh committee if drawn", request_id=request_id)
 
     def _watch_reveals(self, now: int) -> None:
         """A vote whose reveal is not mined once half of its reveal window is gone is at risk (a dry wallet, an RPC
@@ -174,12 +212,18 @@ class Consensus:
         self._fail(job, "commit", f"commit refused: {exc}")
         self.log.info("consensus commit refused", request_id=job.request_id, error=str(exc))
 
-    def _claim_free_seats(self, job: Job, now: int) -> list[Signed]:
-        """A round still short of seats once every window is open (and the grace after it) lost a holder of the best
-        tickets (down, or slashed below the minimum stake): this committed node takes the free seats with its same
-        vote, at most once per FREE_SEATS_RETRY_S."""
+    def _claim_free_seats(self, job: Job, round_: Round, now: int) -> list[Signed]:
+        """A round (or its escalation) still short of seats once every window is open (and the grace after it) lost a
+        holder of the best tickets (down, or slashed below the minimum stake): this committed node takes the free
+        seats with its same vote, at most once per FREE_SEATS_RETRY_S."""
         request = params_of(job)
-        if now < lottery.Lottery.unpack(request.lottery).opens_to_all_at + FALLBACK_GRACE_S:
+        draw = lottery.Lottery.unpack(request.lottery)
+        k = request.redundancy
+        every = (1 << k) - 1
+        if round_.escalation_seats:
+            draw = replace(draw, requested_at=round_.escalated_at)
+            every = ((1 << round_.escalation_seats) - 1) << k
+        if now < draw.opens_to_all_at + FALLBACK_GRACE_S:
             return []
         last = self._seats_claimed.get(job.request_id)
         if last is not None and self._monotonic() - last < FREE_SEATS_RETRY_S:
@@ -188,7 +232,6 @@ class Consensus:
         if job.output_hash is None or job.salt is None:
             return []
         vote = commitments.vote(job.output_hash, job.salt, self.sender.address)
-        every = (1 << request.redundancy) - 1
         tx = self._send(self.calldata.commit_result(job.request_id, request, vote, every), "seats")
         if isinstance(tx, ContractRevert) and tx.name == "SeatTaken":
             taken = tx.arguments.get("taken")
@@ -210,8 +253,14 @@ class Consensus:
                 continue
             request = params_of(job)
             round_ = self.hub.round_of(job.request_id)
+            if round_.escalation_seats and self.hub.vote_seats(job.request_id) >> request.redundancy == 0:
+                # A vote of the round, not of its escalation: its reveal window closed when the round escalated.
+                self.reveals_due.pop(job.request_id, None)
+                self._fail(job, "reveal", "the round escalated before this vote was revealed")
+                self.log.error("missed a reveal window: this vote will be slashed", request_id=job.request_id)
+                continue
             if round_.reveal_ends_at == 0:
-                if now > request.deadline:
+                if now > max(request.deadline, round_.escalation_ends_at):
                     self._fail(
                         job,
                         "round",
@@ -219,7 +268,7 @@ class Consensus:
                         "commits) before the deadline; the requester can reclaim the fee",
                     )
                 else:
-                    out.extend(self._claim_free_seats(job, now))
+                    out.extend(self._claim_free_seats(job, round_, now))
                 continue
             self._due(job.request_id, round_.reveal_ends_at, now)
             if now > round_.reveal_ends_at:
@@ -268,6 +317,8 @@ class Consensus:
                     self.metrics.latency_seconds.observe(max(self._wall() - job.seen_at, 0.0))
                 continue
             round_ = self.hub.round_of(key)
+            if round_.reveal_ends_at == 0:
+                continue  # the round escalated: its fresh committee is still taking its seats
             if round_.reveals < round_.commits and now <= round_.reveal_ends_at:
                 continue
             if self._monotonic() - self.finalize_sent.get(key, float("-inf")) < self.retry_after_s:

@@ -8,7 +8,8 @@ never a crash."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -61,6 +62,8 @@ class HubView:
         self._standing: dict[tuple[bytes, str], tuple[float, int, int]] = {}
         self._servers: dict[bytes, tuple[float, list[ChecksumAddress]]] = {}
         self._open_checks: dict[int, tuple[float, bool]] = {}
+        self._escalated: set[int] = set()
+        """Rounds seen escalating (`escalated_between`): their seats are read from the round, not the draw alone."""
 
     def call(self, fn: ContractFunction) -> Any:
         """eth_call of `fn` (a bound contract function) from this node's address, decoded: a single output as
@@ -108,7 +111,43 @@ class HubView:
 
     def round_of(self, request_id: int) -> Round:
         view: Any = self.call(self.system.hub.functions.roundOf(request_id))
-        return Round(int(view[0]), int(view[1]), int(view[2]), bytes(view[3]))
+        return Round(
+            commits=int(view[0]),
+            reveals=int(view[1]),
+            reveal_ends_at=int(view[2]),
+            winning_output_hash=bytes(view[3]),
+            committers=tuple(str(node) for node in view[4]),
+            escalation_seats=int(view[5]),
+            escalated_at=int(view[6]),
+            escalation_ends_at=int(view[7]),
+        )
+
+    def block_number(self) -> int:
+        return self.client.block_number()
+
+    def vote_seats(self, request_id: int) -> int:
+        """The seats of this node's vote in round `request_id` (0 if it has none)."""
+        vote: Any = self.call(self.system.hub.functions.voteOf(request_id, self.address))
+        return int(vote[4])
+
+    def escalated_between(self, from_block: int, to_block: int) -> list[int]:
+        """The ids of the rounds that escalated in blocks `from_block`..`to_block`, chunked by `max_log_range`."""
+        codec = self._codecs.get("ConsensusEscalated")
+        if codec is None:
+            codec = self._codecs["ConsensusEscalated"] = EventCodec.from_abi(self.system.hub.abi, "ConsensusEscalated")
+        ids: list[int] = []
+        for start in range(from_block, to_block + 1, self.max_log_range):
+            logs = self.client.logs(
+                {
+                    "address": self.system.hub.address,
+                    "fromBlock": hex(start),
+                    "toBlock": hex(min(start + self.max_log_range - 1, to_block)),
+                    "topics": ["0x" + codec.topic.hex()],
+                }
+            )
+            ids.extend(int(str(log["topics"][1]), 16) for log in logs)
+        self._escalated.update(ids)
+        return ids
 
     def model_count(self) -> int:
         return int(self.call(self.system.models.functions.modelCount()))
@@ -172,17 +211,58 @@ class HubView:
     ) -> int | str:
         """The seats on which this node holds the best ticket, once all their windows opened (one commit); with none,
         the fallback's turn: after the cap plus the grace, every seat (the hub refuses taken ones, named)."""
+        if request_id in self._escalated:
+            escalated = self.round_of(request_id)
+            if escalated.escalation_seats:
+                return self._escalation_seats(request_id, k, draw, stakes, escalated, now)
+        best, latest = self._best_seats(request_id, draw, stakes, range(k))
+        if best:
+            return best if latest <= now else 0
+        if not self._still_open(request_id):
+            return "the round's seats went to better tickets while this node waited its turn as a fallback"
+        round_ = self.round_of(request_id)
+        if round_.escalation_seats:
+            return self._escalation_seats(request_id, k, draw, stakes, round_, now)
+        if round_.commits >= k:
+            return "the round's seats went to better tickets while this node waited its turn as a fallback"
+        return 0 if now < draw.opens_to_all_at + FALLBACK_GRACE_S else (1 << k) - 1
+
+    def _best_seats(
+        self, request_id: int, draw: lottery.Lottery, stakes: dict[ChecksumAddress, int], seats: Iterable[int]
+    ) -> tuple[int, int]:
+        """(the mask of `seats` on which this node holds the best ticket among `stakes`, when the last opens)."""
         best, latest = 0, draw.requested_at
-        for seat in range(k):
+        for seat in seats:
             ranked = lottery.assignment(draw, request_id, stakes, seat)
             if ranked and ranked[0].node.lower() == self.address.lower():
                 best |= 1 << seat
                 latest = max(latest, ranked[0].opens_at)
+        return best, latest
+
+    def _escalation_seats(
+        self,
+        request_id: int,
+        k: int,
+        draw: lottery.Lottery,
+        stakes: dict[ChecksumAddress, int],
+        round_: Round,
+        now: int,
+    ) -> int | str:
+        """A round without a majority escalated: its fresh committee (no voter of the round) takes seats k ..
+        k + e - 1 by the same tickets, with windows opening from the escalation's time."""
+        voters = {node.lower() for node in round_.committers}
+        if self.address.lower() in voters:
+            return "a voter of the round: not on its escalation committee"
+        fresh = {node: stake for node, stake in stakes.items() if node.lower() not in voters}
+        shifted = replace(draw, requested_at=round_.escalated_at)
+        seats = range(k, k + round_.escalation_seats)
+        best, latest = self._best_seats(request_id, shifted, fresh, seats)
         if best:
             return best if latest <= now else 0
-        if not self._still_open(request_id) or self.round_of(request_id).commits >= k:
-            return "the round's seats went to better tickets while this node waited its turn as a fallback"
-        return 0 if now < draw.opens_to_all_at + FALLBACK_GRACE_S else (1 << k) - 1
+        if round_.commits >= round_.escalation_seats:
+            return "the escalation's seats went to better tickets while this node waited its turn as a fallback"
+        every = ((1 << round_.escalation_seats) - 1) << k
+        return 0 if now < shifted.opens_to_all_at + FALLBACK_GRACE_S else every
 
     def _still_open(self, request_id: int) -> bool:
         """Whether a request this node waits on as a fallback is still PENDING (read at most once a second each),

@@ -105,6 +105,12 @@ class Round:
     reveals: int
     reveal_ends_at: int
     winning_output_hash: bytes
+    committers: tuple[str, ...] = ()
+    escalation_seats: int = 0
+    """Seats of the round's escalation (k and up), 0 unless it escalated; then the counts above are the
+    escalation's."""
+    escalated_at: int = 0
+    escalation_ends_at: int = 0
 
 
 class HubReader(Protocol):
@@ -127,6 +133,16 @@ class HubReader(Protocol):
 
     def own_event_tx(self, event: str, request_id: int, from_block: int) -> bytes | None:
         """The transaction of this node's latest `event` for the request, from `from_block` on; None if none."""
+        ...
+
+    def escalated_between(self, from_block: int, to_block: int) -> list[int]:
+        """The ids of the rounds that escalated (`ConsensusEscalated`) in blocks `from_block`..`to_block`."""
+        ...
+
+    def block_number(self) -> int: ...
+
+    def vote_seats(self, request_id: int) -> int:
+        """The seats of this node's vote in round `request_id` (0 if it has none)."""
         ...
 
 

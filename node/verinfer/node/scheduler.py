@@ -125,6 +125,8 @@ class Scheduler:
         if self.pruner is not None:  # every tick, rate-limited by the pruner: a head that jumped while it was not
             pruner = self.pruner  # due (one block mined after a burst) is still pruned on an idle chain later
             self._stage(report, "prune", lambda: pruner.step(self._head))
+        # Rate-limited by the stage: wakes the failed jobs of rounds that escalated, before compute looks at them.
+        self._stage(report, "escalations", stages.consensus.join_escalations)
         if self.models is not None:
             models = self.models
             self._stage(report, "models", lambda: setattr(report, "sent", report.sent + models.step()))

@@ -10,7 +10,7 @@ import {Mode} from "../../../contracts/interfaces/IModelRegistry.sol";
 ///         is the dApp's cost, not the hub's: the hub's gas figures measure the hub.
 /// @dev The one test source compiled under both profiles (foundry.toml). The mocks that extend it and the unit
 ///      tests use its legacy-pipeline build; GasTest deploys its default-profile artifact, compiled like a dApp's
-///      consumer would ship (via-IR, 20,000 runs), because its callback runs inside the hub's gas figures.
+///      consumer would ship (via-IR, 1,000 runs), because its callback runs inside the hub's gas figures.
 contract NoopConsumer is IInferenceConsumer {
     /// @notice Only the hub delivers results (the same error as `InferenceConsumer`'s).
     error CallerNotHub(address caller, address hub);

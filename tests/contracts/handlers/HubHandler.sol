@@ -211,8 +211,10 @@ contract HubHandler is Test {
         if (!ok) return;
         address node = _node(nodeSeed);
         bytes32 h = keccak256(abi.encode(keccak256(_output(id, honest)), _salt(node), node));
+        // The open phase's seats: the round's [0, k), or its escalation's [k, k + e).
         uint256 k = _params[id].redundancy;
-        uint256 seat = k == 0 ? 0 : (nodeSeed >> 8) % k;
+        uint256 e = hub.roundOf(id).escalationSeats;
+        uint256 seat = e == 0 ? (nodeSeed >> 8) % k : k + (nodeSeed >> 8) % e;
         vm.prank(node);
         try hub.commitResult(id, _params[id], h, uint16(1 << seat)) {
             if (block.timestamp > _params[id].deadline) acceptedAfterDeadline = true;
@@ -245,6 +247,14 @@ contract HubHandler is Test {
         vm.txGasPrice(GAS_PRICE);
         vm.prank(finalizer);
         try hub.finalizeConsensus(id, p, _output(id, honestOutput)) {
+            if (hub.statusOf(id) == Status.PENDING) {
+                // Escalated: nothing is paid, refunded or slashed until the escalation settles.
+                if (_allCredits(p.requester) != creditsBefore || nodes.totalStake() != stakesBefore) {
+                    slashMismatch = true;
+                }
+                vm.txGasPrice(0);
+                return;
+            }
             ++settlements[id];
             uint256 slashed = stakesBefore - nodes.totalStake();
             ghostSlashed += slashed;

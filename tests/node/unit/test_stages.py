@@ -151,6 +151,9 @@ class FakeHub:
     terms_reads: list[bytes] = field(default_factory=list)
     unassigned: set[int] = field(default_factory=set)
     waiting: set[int] = field(default_factory=set)
+    escalations: dict[int, int] = field(default_factory=dict)  # request id => block of its ConsensusEscalated
+    votes: dict[int, int] = field(default_factory=dict)  # request id => this node's vote seats
+    head: int = 100
 
     def terms_of(self, model_id: bytes) -> ModelTerms:
         self.terms_reads.append(model_id)
@@ -176,6 +179,15 @@ class FakeHub:
 
     def own_event_tx(self, event: str, request_id: int, from_block: int) -> bytes | None:
         return self.own_events.get((event, request_id))
+
+    def escalated_between(self, from_block: int, to_block: int) -> list[int]:
+        return [rid for rid, block in sorted(self.escalations.items()) if from_block <= block <= to_block]
+
+    def block_number(self) -> int:
+        return self.head
+
+    def vote_seats(self, request_id: int) -> int:
+        return self.votes.get(request_id, 0)
 
 
 class FakeClock:
@@ -568,6 +580,62 @@ def test_consensus_fails_a_round_that_did_not_fill_before_the_deadline(journal: 
     hub.rounds[1] = Round(commits=1, reveals=0, reveal_ends_at=0, winning_output_hash=b"")
     assert stage.step([]) == 0
     assert reason(journal, 1).startswith("round did not fill (1/3 commits) before the deadline")
+
+
+def test_consensus_joins_an_escalated_round_it_had_no_seat_in(journal: Journal) -> None:
+    computed(journal, 1, mode=Mode.CONSENSUS, redundancy=3)
+    journal.mark_failed(1, "skipped: the round's seats went to better tickets while this node waited its turn")
+    computed(journal, 2, mode=Mode.CONSENSUS, redundancy=3)
+    journal.mark_failed(2, "skipped: mode")
+    sender, hub, clock = FakeSender(), FakeHub(), [0.0]
+    stage = consensus_stage(journal, sender, hub, clock)
+    stage.join_escalations()
+    assert state(journal, 1) is JobState.FAILED  # no escalation yet
+    hub.escalations[1] = 101
+    hub.head = 102
+    clock[0] = 1.0
+    stage.join_escalations()
+    assert state(journal, 1) is JobState.FAILED  # polled every ESCALATION_POLL_S, not every tick
+    clock[0] = 3.0
+    stage.join_escalations()
+    assert state(journal, 1) is JobState.SEEN  # served again, on the escalation's seats if the lottery gives any
+    assert state(journal, 2) is JobState.FAILED  # its round did not escalate
+    assert stage.escalations_joined == 1
+    hub.escalations[2] = 90  # below the blocks already polled: not looked at again
+    clock[0] = 6.0
+    stage.join_escalations()
+    assert state(journal, 2) is JobState.FAILED
+
+
+def test_consensus_a_round_vote_not_revealed_before_the_escalation_fails(journal: Journal) -> None:
+    computed(journal, 1, mode=Mode.CONSENSUS, redundancy=3)
+    sender, hub = FakeSender(), FakeHub()
+    stage = consensus_stage(journal, sender, hub, [0.0])
+    stage.step(journal.jobs(JobState.COMPUTED))
+    mine(journal, journal.job(1).commit_tx_hash)  # type: ignore[union-attr]
+    hub.votes[1] = 0b001  # a seat of the round
+    hub.rounds[1] = Round(1, 0, 0, b"", escalation_seats=7, escalated_at=NOW - 5, escalation_ends_at=NOW + 600)
+    assert stage.step([]) == 0
+    assert reason(journal, 1) == "the round escalated before this vote was revealed"
+
+
+def test_consensus_a_round_voter_waits_for_its_escalation_to_finalize(journal: Journal) -> None:
+    output = computed(journal, 1, mode=Mode.CONSENSUS, redundancy=3)
+    sender, hub = FakeSender(), FakeHub()
+    stage = consensus_stage(journal, sender, hub, [0.0])
+    stage.step(journal.jobs(JobState.COMPUTED))
+    mine(journal, journal.job(1).commit_tx_hash)  # type: ignore[union-attr]
+    hub.rounds[1] = Round(commits=3, reveals=1, reveal_ends_at=NOW + 60, winning_output_hash=b"")
+    assert stage.step([]) == 1  # revealed
+    mine(journal, journal.job(1).reveal_tx_hash)  # type: ignore[union-attr]
+    hub.votes[1] = 0b001
+    escalating = Round(0, 0, 0, b"", escalation_seats=7, escalated_at=NOW - 5, escalation_ends_at=NOW + 600)
+    hub.rounds[1] = escalating
+    assert stage.step([]) == 0  # the fresh committee is still taking its seats: nothing to finalize
+    hub.rounds[1] = Round(7, 7, NOW + 300, b"", escalation_seats=7, escalated_at=NOW - 5, escalation_ends_at=NOW + 600)
+    assert stage.step([]) == 1  # every escalation vote revealed: finalize, with this node's output
+    assert sender.sent[-1].kind == "finalize"
+    assert output in sender.sent[-1].raw
 
 
 # ------------------------------------------------------------------------------------------------------------ track
