@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
@@ -319,9 +319,14 @@ class ModelInfo:
     opsets: tuple[tuple[str, int], ...]
     """(domain, version) of each imported operator set; "" is the default ONNX domain."""
     serving: bytes = field(default=b"", repr=False, compare=False)
-    """The graph onnxruntime loads: the file's bytes, or them with a trailing ZipMap replaced by its tensor."""
+    """The graph onnxruntime loads: the file's bytes, or them with a trailing ZipMap replaced by its tensor (empty
+    after `signature_only`)."""
     zipmaps: tuple[str, ...] = ()
     """Outputs that were a ZipMap's sequence of maps and are committed as its probabilities tensor."""
+
+    def signature_only(self) -> ModelInfo:
+        """This description without the graph's bytes, to keep beside a loaded session (a model can be 512 MiB)."""
+        return replace(self, serving=b"")
 
     @property
     def input(self) -> TensorInfo:

@@ -123,6 +123,7 @@ class OnnxRunner:
             self._session = ort.InferenceSession(self.info.serving, options, providers=[PROVIDER])
         except _ORT_ERRORS as exc:
             raise ModelError(f"onnxruntime cannot load {self.model_path}: {exc}") from exc
+        self.info = self.info.signature_only()  # the session holds the graph now
         providers = self._session.get_providers()
         if providers != [PROVIDER]:
             raise ModelError(f"onnxruntime runs {self.model_path} on {providers}, expected only {PROVIDER}")

@@ -227,7 +227,8 @@ class ModelCatalog:
                 runner = OnnxRunner(path, self._threads, self._level, expected_id=model_id)
                 info = runner.info
             else:
-                info = inspect_model(_read(path), allow_dynamic_batch=True)  # the signature; the worker runs it
+                # The signature only: the worker loads and runs the graph.
+                info = inspect_model(_read(path), allow_dynamic_batch=True).signature_only()
                 sandbox = Sandbox(
                     path,
                     limits=self.sandbox,

@@ -373,7 +373,11 @@ class Client:
         spec = self.model(model_id)
         store = ModelStore(self.cache_dir, max_bytes=MAX_MODEL_BYTES, timeout=FETCH_TIMEOUT)
         path = store.fetch(bytes(model_id), spec.uri)
-        return inspect_model(path.read_bytes(), allow_dynamic_batch=True)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read the model file {path}: {exc}") from exc
+        return inspect_model(data, allow_dynamic_batch=True).signature_only()
 
     def outputs(self, result: InferenceResult) -> dict[str, npt.NDArray[Any]]:
         """A result's committed outputs by name (floats as floats, integers as ints, bools as bools)."""
