@@ -263,6 +263,9 @@ def model_register_command(
         Path, typer.Option(help="--zk: where the circuit artifacts are kept by model id (the node's zk.artifacts_dir).")
     ] = Path("~/.verinfer/zk"),
     input_sample: InputSample = None,
+    rows: Annotated[
+        int, typer.Option(min=1, help="Rows per request, for a model with a symbolic batch dimension.")
+    ] = 1,
     skip_checks: Annotated[
         bool,
         typer.Option(
@@ -310,7 +313,7 @@ def model_register_command(
                 return
             typer.echo(hex_(registered.model_id))
             return
-        model_id = client.register_model(path, uri, price, modes, envs, scale=scale)
+        model_id = client.register_model(path, uri, price, modes, envs, scale=scale, rows=rows)
     if as_json:
         echo_json({"modelId": hex_(model_id)})
         return
@@ -332,7 +335,7 @@ def _register_zk(
         from verinfer.zk import RichProgress, register_zk_model  # ezkl loads only for --zk
 
     logs_to_stderr()  # the ZK pipeline logs (structlog); stdout keeps only what this command prints
-    rows = _read_input(None, calibration_csv)
+    rows = _csv_rows(calibration_csv, "--calibration-csv")
     if srs is None:
         typer.echo(
             "warning: no --srs given: generating an INSECURE structured reference string on this machine "
@@ -552,14 +555,30 @@ def model_list_command(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _read_input(inline: str | None, csv_path: Path | None) -> list[Any]:
+def _read_input(inline: str | None, csv_path: Path | None) -> list[Any] | dict[str, Any]:
     if inline is not None and csv_path is not None:
         raise ConfigError("give one of --input and --input-csv, not both")
     if inline is not None:
-        return _json_numbers(inline, "--input")
+        return _json_input(inline, "--input")
     if csv_path is None:
         raise ConfigError("give the input with --input '[[...]]' or --input-csv FILE")
     return _csv_rows(csv_path, "--input-csv")
+
+
+def _json_input(text: str, what: str) -> list[Any] | dict[str, Any]:
+    """--input: a JSON array of numbers, or an object of named inputs, each a JSON array of numbers."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        return _json_numbers(text, what)
+    for name, item in value.items():
+        at = f"{what}[{json.dumps(name)}]"
+        if not isinstance(item, list):
+            raise ConfigError(f"{at} must be a JSON array of numbers (the input's values), got {json.dumps(item)}")
+        _check_numbers(item, at)
+    return value
 
 
 def _json_numbers(text: str, what: str) -> list[Any]:
@@ -636,6 +655,7 @@ def _result_json(result: InferenceResult) -> dict[str, Any]:
         "requestId": result.request_id,
         "mode": result.mode.name.lower(),
         "output": np.asarray(result.output).tolist(),
+        **({} if result.outputs is None else {"outputs": {k: v.tolist() for k, v in result.outputs.items()}}),
         "modelId": hex_(result.model_id),
         "inputHash": hex_(result.input_hash),
         "outputHash": hex_(result.output_hash),
@@ -664,7 +684,13 @@ def _print_result(result: InferenceResult) -> None:
 def request_command(
     model_id: Annotated[str, typer.Argument(help="The model id, 0x + 64 hex digits.")],
     private_key: PrivateKey,
-    input_json: Annotated[str | None, typer.Option("--input", help="Input as a JSON array, e.g. '[[0.1, 2]]'.")] = None,
+    input_json: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="Input as a JSON array, e.g. '[[0.1, 2]]', or named inputs, e.g. '{\"x\": [[0.1]], \"ids\": [[3]]}'.",
+        ),
+    ] = None,
     input_csv: Annotated[Path | None, typer.Option(help="Input as a CSV file of numbers, one row per line.")] = None,
     mode: Annotated[ModeName, typer.Option(help="How the result is shown correct.")] = ModeName.single,
     redundancy: Annotated[int, typer.Option(min=1, help="How many nodes answer (fee = price x redundancy).")] = 1,
@@ -714,7 +740,8 @@ def result_command(
     """Print a request's decoded output and its provenance (nodes, environments, commitment, blocks, txs), and who
     the lottery assigned it to: the primary and when each fallback's window opens (also for a pending request).
 
-    JSON ("output" as nested lists of floats, hashes as 0x-hex):
+    JSON ("output" as nested lists of floats, every element / scale; hashes as 0x-hex; for a request sent with
+    named inputs also "outputs": each committed output by name, ints as ints and bools as bools):
     {"requestId", "mode", "output", "modelId", "inputHash", "outputHash",
     "envHashes", "nodes", "commitment", "requestBlock", "resultBlock",
     "requestTx", "resultTx", "assignment": {"primary", "windows": [{"node", "opensAt"}], "opensToAllAt"}}

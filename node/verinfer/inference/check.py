@@ -3,8 +3,9 @@ answers, found at once, each problem with its fix.
 
 Three kinds of finding:
 - problems: what the registry or the node refuses today (file size, custom or unknown operators, opsets
-  onnxruntime cannot load, more than one input or output, dtypes the node cannot feed or encode, symbolic
-  dimensions, tensors over the hub's limits), and, for registration, a URI that does not serve these bytes;
+  onnxruntime cannot load, dtypes without a canonical encoding (strings, uint64, complex), non-tensor outputs other
+  than a trailing ZipMap, symbolic dimensions past the batch one, tensors over the hub's limits), and, for
+  registration, a URI that does not serve these bytes;
 - the fidelity report, for a float input: the node hands the model the input as it travelled, rounded to the
   model's fixed-point scale, so the served output is the float model's on a rounded input. A tree model flips a
   split when rounding crosses its threshold. For sample rows (given, or generated from the input's shape), the
@@ -42,8 +43,10 @@ from verinfer.inference.model_store import (
     UnsupportedUriError,
     _nodes,
     _tensors,
+    strip_zipmaps,
 )
 from verinfer.inference.runner import _ORT_ERRORS, PROVIDER
+from verinfer.inference.signature import SUPPORTED_TYPES
 from verinfer.types import MAX_MODEL_BYTES, MAX_TENSOR_BYTES, MAX_TENSOR_RANK, MAX_TENSOR_VALUES
 
 CANDIDATE_SCALES: tuple[tuple[str, int], ...] = (
@@ -58,14 +61,10 @@ CANDIDATE_SCALES: tuple[tuple[str, int], ...] = (
 GENERATED_ROWS = 200
 URI_TIMEOUT = 30.0
 
-# The node decodes every input to float32 and hands it to the model cast to the input's dtype (node/compute.py):
-# only float inputs receive what was sent. Outputs are encoded by the codec, which takes ints and floats.
-_FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE", "FLOAT16"})
-_INT_TYPES = frozenset({"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"})
 _STATIC_SHAPE_FIX = (
-    "export with a fixed shape (skl2onnx/onnxmltools: initial_types=[('input', FloatTensorType([1, n_features]))]), "
-    "or fix it afterwards: onnx.tools.update_model_dims.update_inputs_outputs_dims(model, {input: [1, n]}, "
-    "{output: [1, k]})"
+    "export with fixed feature dimensions (skl2onnx/onnxmltools: initial_types=[('input', "
+    "FloatTensorType([None, n_features]))]), or fix them afterwards: "
+    "onnx.tools.update_model_dims.update_inputs_outputs_dims(model, {input: ['N', n]}, {output: ['N', k]})"
 )
 
 
@@ -238,25 +237,32 @@ def _max_opset(domain: str) -> int:
 def _static_problems(model: onnx.ModelProto) -> Iterator[Problem]:
     yield from _tensor_location_problems(model)
     yield from _operator_problems(model)
-    initializers = {t.name for t in model.graph.initializer} | {t.values.name for t in model.graph.sparse_initializer}
-    inputs = [value for value in model.graph.input if value.name not in initializers]
-    outputs = list(model.graph.output)
-    if len(inputs) != 1:
-        yield Problem(
-            "inputs",
-            f"the model has {len(inputs)} inputs {[v.name for v in inputs]}: the node serves exactly one today",
-            "join the inputs into one tensor (a Concat in front of the graph, or one feature matrix at export)",
-        )
-    if len(outputs) != 1:
-        yield Problem(
-            "outputs",
-            f"the model has {len(outputs)} outputs {[v.name for v in outputs]}: the node serves exactly one today",
-            "keep the output you commit to: onnx.utils.extract_model(src, dst, [<input names>], ['<output name>']) "
-            "(a classifier's probabilities, say, without its label)",
-        )
+    served = onnx.ModelProto()
+    served.CopyFrom(model)
+    strip_zipmaps(served)  # a trailing ZipMap is committed as its probabilities tensor, as the node serves it
+    initializers = {t.name for t in served.graph.initializer} | {t.values.name for t in served.graph.sparse_initializer}
+    inputs = [value for value in served.graph.input if value.name not in initializers]
+    outputs = list(served.graph.output)
+    if not inputs:
+        yield Problem("inputs", "the model has no inputs", "export the model with its feature input")
     for role, values in (("input", inputs), ("output", outputs)):
-        for value in values:
-            yield from _value_problems(value, role)
+        problems = [p for value in values for p in _value_problems(value, role)]
+        yield from problems
+        total = sum(_values(value) for value in values)
+        if len(values) > 1 and total > MAX_TENSOR_VALUES and not any(p.code == "tensor-size" for p in problems):
+            yield Problem(
+                "tensor-size",
+                f"the {role}s hold {total} values together (one canonical tensor), over the hub's limit of "
+                f"{MAX_TENSOR_VALUES} values ({MAX_TENSOR_BYTES} bytes)",
+                "make the tensors smaller, or commit fewer outputs",
+            )
+
+
+def _values(value: onnx.ValueInfoProto) -> int:
+    """Values per row of a port (a symbolic or missing dimension counted as 1)."""
+    if not value.type.HasField("tensor_type"):
+        return 0
+    return math.prod(int(d.dim_value) if d.dim_value > 0 else 1 for d in value.type.tensor_type.shape.dim)
 
 
 def _tensor_location_problems(model: onnx.ModelProto) -> Iterator[Problem]:
@@ -308,24 +314,18 @@ def _value_problems(value: onnx.ValueInfoProto, role: str) -> Iterator[Problem]:
         kind = value.type.WhichOneof("value")
         yield Problem(
             "not-tensor",
-            f"the {what} is a {kind}, not a tensor",
-            "export classifiers without ZipMap: skl2onnx options={id(model): {'zipmap': False}}, "
-            "onnxmltools convert_lightgbm(..., zipmap=False)",
+            f"the {what} is a {kind}, not a tensor (only a ZipMap at the end of the graph is committed, as its "
+            "probabilities tensor)",
+            "make it a tensor output, or drop it: onnx.utils.extract_model(src, dst, [<inputs>], [<tensor outputs>])",
         )
         return
     tensor = value.type.tensor_type
     elem = onnx.TensorProto.DataType.Name(tensor.elem_type)
-    if role == "input" and elem not in _FLOAT_TYPES:
+    if elem not in SUPPORTED_TYPES:
         yield Problem(
             "dtype",
-            f"the {what} takes {elem} values: the node hands every input to the model as float32",
-            "declare a float input and cast inside the graph (a Cast node to the type the model needs)",
-        )
-    elif role == "output" and elem not in _FLOAT_TYPES | _INT_TYPES:
-        yield Problem(
-            "dtype",
-            f"the {what} is {elem}: the tensor codec encodes only integers and floats",
-            "cast the output to int64 or float32 inside the graph (a Cast node before the output)",
+            f"the {what} is {elem}: the canonical tensor carries {', '.join(sorted(SUPPORTED_TYPES))}",
+            "cast it inside the graph to a supported type (a Cast node to float32 or int64)",
         )
     if not tensor.HasField("shape"):
         yield Problem("symbolic-dim", f"the {what} has no shape", f"declare a static one: {_STATIC_SHAPE_FIX}")
@@ -334,13 +334,13 @@ def _value_problems(value: onnx.ValueInfoProto, role: str) -> Iterator[Problem]:
     symbolic = [
         f"{i} ({d.dim_param!r})" if d.HasField("dim_param") else f"{i} (missing)"
         for i, d in enumerate(dims)
-        if not (d.HasField("dim_value") and d.dim_value > 0)
+        if i > 0 and not (d.HasField("dim_value") and d.dim_value > 0)  # dimension 0 may be the batch
     ]
     if symbolic:
         yield Problem(
             "symbolic-dim",
-            f"dimension {', '.join(symbolic)} of the {what} is not a positive constant: the registry holds fixed "
-            "shapes",
+            f"dimension {', '.join(symbolic)} of the {what} is not a positive constant: only the first (the batch, "
+            "N rows per request) may be symbolic",
             _STATIC_SHAPE_FIX,
         )
     if not dims:

@@ -3,7 +3,8 @@
 A model id is keccak256 of the ONNX file's bytes, so the id alone says whether a file is the registered model.
 Nothing is cached or handed out unless its hash equals the id, and a cached file is hashed again every time it is
 read. `inspect_model` then decides whether the node will run a model at all: self-contained (no external data),
-standard operators only, one input and one output of static shape.
+standard operators only, tensor inputs and outputs of static shape but for a batch dimension (a trailing skl2onnx
+ZipMap is replaced by the probabilities tensor it wraps; see `verinfer.inference.signature`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
@@ -26,6 +27,7 @@ from eth_hash.auto import keccak
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped, unused-ignore]  # stubs optional
 
 from verinfer.errors import ModelError
+from verinfer.inference.signature import SUPPORTED_TYPES
 
 CHUNK_BYTES = 1 << 16
 SCHEMES = ("file", "http", "https")
@@ -75,7 +77,7 @@ class CustomOperatorError(UnsupportedModelError):
 
 
 class ModelSignatureError(UnsupportedModelError):
-    """The model does not have exactly one tensor input and one tensor output."""
+    """An input or output is not a tensor of a supported element type, or a caller needs exactly one."""
 
 
 class DynamicShapeError(UnsupportedModelError):
@@ -309,20 +311,46 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a model takes and gives, from its graph."""
+    """What a model takes and gives, from its graph: its inputs and its committed outputs, in graph order."""
 
-    input: TensorInfo
-    output: TensorInfo
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
     ir_version: int
     opsets: tuple[tuple[str, int], ...]
     """(domain, version) of each imported operator set; "" is the default ONNX domain."""
+    serving: bytes = field(default=b"", repr=False, compare=False)
+    """The graph onnxruntime loads: the file's bytes, or them with a trailing ZipMap replaced by its tensor (empty
+    after `signature_only`)."""
+    zipmaps: tuple[str, ...] = ()
+    """Outputs that were a ZipMap's sequence of maps and are committed as its probabilities tensor."""
+
+    def signature_only(self) -> ModelInfo:
+        """This description without the graph's bytes, to keep beside a loaded session (a model can be 512 MiB)."""
+        return replace(self, serving=b"")
+
+    @property
+    def input(self) -> TensorInfo:
+        return _only(self.inputs, "input")
+
+    @property
+    def output(self) -> TensorInfo:
+        return _only(self.outputs, "output")
+
+
+def _only(ports: tuple[TensorInfo, ...], role: str) -> TensorInfo:
+    if len(ports) != 1:
+        raise ModelSignatureError(
+            f"the model has {len(ports)} {role}s {[p.name for p in ports]}: address them by name "
+            "(verinfer.inference.signature)"
+        )
+    return ports[0]
 
 
 def inspect_model(data: bytes, *, allow_dynamic_batch: bool = False) -> ModelInfo:
     """Parses an ONNX file and refuses, with a named error, what the node will not run; otherwise describes it.
 
-    `allow_dynamic_batch` accepts a symbolic first dimension (the runner batches on it); everything else must be
-    static. The registry declares fixed shapes, so models served on chain are inspected without it.
+    `allow_dynamic_batch` accepts a symbolic first dimension (the runner batches on it, a request carrying the
+    entry's N rows); everything else must be static.
     """
     try:
         model = onnx.load_model_from_string(bytes(data))
@@ -335,20 +363,59 @@ def inspect_model(data: bytes, *, allow_dynamic_batch: bool = False) -> ModelInf
         raise InvalidModelError("not an ONNX model: no IR version or no graph nodes")
     _refuse_external_data(model)
     _refuse_custom_operators(model)
+    zipmaps = strip_zipmaps(model)
     initializers = {t.name for t in model.graph.initializer} | {t.values.name for t in model.graph.sparse_initializer}
     inputs = [value for value in model.graph.input if value.name not in initializers]
     outputs = list(model.graph.output)
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ModelSignatureError(
-            f"the model has {len(inputs)} inputs {[v.name for v in inputs]} and {len(outputs)} outputs "
-            f"{[v.name for v in outputs]}: the node serves models with exactly one of each"
-        )
+    if not inputs or not outputs:
+        raise ModelSignatureError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs: it needs both")
     return ModelInfo(
-        input=_tensor_info(inputs[0], "input", allow_dynamic_batch),
-        output=_tensor_info(outputs[0], "output", allow_dynamic_batch),
+        inputs=tuple(_tensor_info(value, "input", allow_dynamic_batch) for value in inputs),
+        outputs=tuple(_tensor_info(value, "output", allow_dynamic_batch) for value in outputs),
         ir_version=int(model.ir_version),
         opsets=tuple((entry.domain, int(entry.version)) for entry in model.opset_import),
+        serving=model.SerializeToString() if zipmaps else bytes(data),
+        zipmaps=zipmaps,
     )
+
+
+def strip_zipmaps(model: onnx.ModelProto) -> tuple[str, ...]:
+    """Replaces each ZipMap whose sequence of maps is a graph output by an Identity of its probabilities tensor, in
+    place, keeping the output's name and position; returns the names of the outputs it changed.
+
+    skl2onnx and onnxmltools end classifiers with one by default. Its maps hold the very floats of its input
+    tensor, keyed by the class labels the ZipMap node lists, so committing the tensor loses nothing but the keys
+    (which the graph still names), and the rewrite depends on the file alone: the node and `verify` make the same.
+    """
+    graph = model.graph
+    position = {value.name: index for index, value in enumerate(graph.output)}
+    consumed = {name for node in graph.node for name in node.input}
+    changed: list[str] = []
+    for index, node in enumerate(graph.node):
+        if node.op_type != "ZipMap" or node.domain != "ai.onnx.ml" or len(node.output) != 1:
+            continue
+        name = node.output[0]
+        if name not in position or name in consumed:
+            continue
+        labels = next((len(a.ints) or len(a.strings) for a in node.attribute if a.name.startswith("classlabels")), 0)
+        first = _first_input_dim(graph)
+        value = onnx.helper.make_tensor_value_info(
+            name, onnx.TensorProto.FLOAT, [first, labels] if labels else [first, None]
+        )
+        graph.node[index].CopyFrom(onnx.helper.make_node("Identity", [node.input[0]], [name], name=node.name))
+        graph.output[position[name]].CopyFrom(value)
+        changed.append(name)
+    return tuple(changed)
+
+
+def _first_input_dim(graph: onnx.GraphProto) -> int | str:
+    """The first input's batch dimension: its value when static, else a symbolic one."""
+    for value in graph.input:
+        dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
+        if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
+            return int(dims[0].dim_value)
+        break
+    return "N"
 
 
 def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
@@ -418,6 +485,12 @@ def _tensor_info(value: onnx.ValueInfoProto, role: str, allow_dynamic_batch: boo
     tensor_type = value.type.tensor_type
     if tensor_type.elem_type == onnx.TensorProto.UNDEFINED:
         raise ModelSignatureError(f"the model's {role} {value.name!r} has no element type")
+    elem_type = onnx.TensorProto.DataType.Name(tensor_type.elem_type)
+    if elem_type not in SUPPORTED_TYPES:
+        raise ModelSignatureError(
+            f"the model's {role} {value.name!r} is {elem_type}: the canonical tensor carries "
+            f"{', '.join(sorted(SUPPORTED_TYPES))}"
+        )
     if not tensor_type.HasField("shape"):
         raise DynamicShapeError(f"the model's {role} {value.name!r} has no shape: declare a static one")
     dims: list[int] = []
@@ -436,4 +509,4 @@ def _tensor_info(value: onnx.ValueInfoProto, role: str, allow_dynamic_batch: boo
                 f"dimension {index} of the model's {role} {value.name!r} is {what}: every dimension must be a "
                 "positive constant"
             )
-    return TensorInfo(value.name, tuple(dims), onnx.TensorProto.DataType.Name(tensor_type.elem_type))
+    return TensorInfo(value.name, tuple(dims), elem_type)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,7 @@ from eth_hash.auto import keccak
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
 from verinfer.errors import ConfigError, ModelError
-from verinfer.inference.model_store import ModelHashMismatchError, ModelInfo, inspect_model
+from verinfer.inference.model_store import ModelHashMismatchError, ModelInfo, TensorInfo, inspect_model
 
 PROVIDER = "CPUExecutionProvider"
 
@@ -119,32 +120,31 @@ class OnnxRunner:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: optimiser notes are not the node's business
         try:
-            self._session = ort.InferenceSession(data, options, providers=[PROVIDER])
+            self._session = ort.InferenceSession(self.info.serving, options, providers=[PROVIDER])
         except _ORT_ERRORS as exc:
             raise ModelError(f"onnxruntime cannot load {self.model_path}: {exc}") from exc
+        self.info = self.info.signature_only()  # the session holds the graph now
         providers = self._session.get_providers()
         if providers != [PROVIDER]:
             raise ModelError(f"onnxruntime runs {self.model_path} on {providers}, expected only {PROVIDER}")
 
-    def run_batch(self, inputs: npt.ArrayLike) -> npt.NDArray[Any]:
+    @overload
+    def run_batch(self, inputs: Mapping[str, npt.ArrayLike]) -> list[npt.NDArray[Any]]: ...
+    @overload
+    def run_batch(self, inputs: npt.ArrayLike) -> npt.NDArray[Any]: ...
+    def run_batch(self, inputs: Mapping[str, npt.ArrayLike] | npt.ArrayLike) -> Any:
         """Runs n requests, rows of `inputs` shaped (n, *input_shape[1:]); returns their outputs stacked the same way.
 
-        A model whose batch dimension is symbolic runs them as one call; a model fixed at batch 1 runs them one
-        row at a time (batching in one call needs a symbolic batch dimension in the graph).
+        `inputs` is one array for a one-input model (the output is then the one committed output), or every input
+        by name (the outputs are then the committed ones, in graph order). A model whose batch dimension is symbolic
+        runs them as one call; a model fixed at batch 1 runs them one row at a time (batching in one call needs a
+        symbolic batch dimension in the graph).
         """
+        if isinstance(inputs, Mapping):
+            return self._run_named(inputs)
         spec = self.info.input
-        if not spec.shape:
-            raise InputShapeError(f"input {spec.name!r} is a scalar: there is no batch dimension to run rows along")
-        array = np.asarray(inputs)
-        rows = array.shape[0] if array.ndim else 0
-        if array.ndim != len(spec.shape) or array.shape[1:] != spec.shape[1:] or rows < 1:
-            wanted = ("n", *spec.shape[1:])
-            raise InputShapeError(
-                f"input {spec.name!r} takes rows shaped ({', '.join(map(str, wanted))}) with n >= 1, got {array.shape}"
-            )
-        if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
-            raise InputShapeError(f"input {spec.name!r} takes {spec.dtype} values, got {array.dtype}")
-        array = np.ascontiguousarray(array, dtype=spec.dtype)
+        array = self._rows(spec, inputs)
+        rows = array.shape[0]
         batch = spec.shape[0]
         if batch == -1:
             output = self._run(array)
@@ -158,12 +158,48 @@ class OnnxRunner:
             raise ModelError(f"the model answered {rows} rows with an output shaped {output.shape}")
         return output
 
+    def _rows(self, spec: TensorInfo, inputs: npt.ArrayLike) -> npt.NDArray[Any]:
+        if not spec.shape:
+            raise InputShapeError(f"input {spec.name!r} is a scalar: there is no batch dimension to run rows along")
+        array = np.asarray(inputs)
+        rows = array.shape[0] if array.ndim else 0
+        if array.ndim != len(spec.shape) or array.shape[1:] != spec.shape[1:] or rows < 1:
+            wanted = ("n", *spec.shape[1:])
+            raise InputShapeError(
+                f"input {spec.name!r} takes rows shaped ({', '.join(map(str, wanted))}) with n >= 1, got {array.shape}"
+            )
+        if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
+            raise InputShapeError(f"input {spec.name!r} takes {spec.dtype} values, got {array.dtype}")
+        return np.ascontiguousarray(array, dtype=spec.dtype)
+
     def _run(self, array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        (output,) = self._call({self.info.input.name: array}, [self.info.output.name])
+        return output
+
+    def _run_named(self, inputs: Mapping[str, npt.ArrayLike]) -> list[npt.NDArray[Any]]:
+        names = [spec.name for spec in self.info.inputs]
+        if set(inputs) != set(names):
+            raise InputShapeError(f"the model takes inputs {names}, got {sorted(inputs)}")
+        arrays = {spec.name: self._rows(spec, inputs[spec.name]) for spec in self.info.inputs}
+        counts = {len(array) for array in arrays.values()}
+        if len(counts) != 1:
+            raise InputShapeError(f"the inputs carry different numbers of rows: {sorted(counts)}")
+        rows = counts.pop()
+        outputs = [spec.name for spec in self.info.outputs]
+        batches = {spec.shape[0] for spec in self.info.inputs}
+        if batches == {-1} or batches == {rows}:
+            return self._call(arrays, outputs)
+        if batches != {1}:
+            raise InputShapeError(f"the inputs have fixed batches of {sorted(batches)} rows, got {rows}")
+        per_row = [self._call({n: a[row : row + 1] for n, a in arrays.items()}, outputs) for row in range(rows)]
+        return [np.concatenate([answer[i] for answer in per_row]) for i in range(len(outputs))]
+
+    def _call(self, feeds: Mapping[str, npt.NDArray[Any]], outputs: list[str]) -> list[npt.NDArray[Any]]:
         try:
-            (output,) = self._session.run([self.info.output.name], {self.info.input.name: array})
+            answers = self._session.run(outputs, dict(feeds))
         except _ORT_ERRORS as exc:
             raise ModelError(f"onnxruntime failed on {self.model_path}: {exc}") from exc
-        return np.asarray(output)
+        return [np.asarray(answer) for answer in answers]
 
     def environment(self) -> dict[str, str | int | bool]:
         """Everything about this runner and machine that can change an output's bits (manifest material)."""

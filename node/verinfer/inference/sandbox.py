@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -101,20 +102,26 @@ class Sandbox:
         with self._lock:
             self._ensure_started()
 
-    def run_batch(self, rows: npt.ArrayLike) -> npt.NDArray[Any]:
-        """The model's outputs for `rows` (what `OnnxRunner.run_batch` returns), computed in the worker."""
-        array = np.asarray(rows)
+    def run_batch(self, rows: npt.ArrayLike | Mapping[str, npt.ArrayLike]) -> Any:
+        """The model's outputs for `rows` (what `OnnxRunner.run_batch` returns: one array for one array, the
+        committed outputs in graph order for named inputs), computed in the worker."""
+        payload: npt.NDArray[Any] | dict[str, npt.NDArray[Any]]
+        if isinstance(rows, Mapping):
+            payload = {name: np.asarray(value) for name, value in rows.items()}
+            first = next(iter(payload.values()), np.zeros(0))
+        else:
+            payload = first = np.asarray(rows)
         with self._lock:
             conn = self._ensure_started()
             try:
-                conn.send(("run", array))
+                conn.send(("run", payload))
             except (OSError, ValueError) as exc:
                 self._kill()
                 raise ModelError(f"the worker for {self.model_path.name} cannot take a batch: {exc}") from exc
-            answer = self._wait(conn, self.limits.timeout_s, f"a batch of {array.shape[0] if array.ndim else 0} rows")
+            answer = self._wait(conn, self.limits.timeout_s, f"a batch of {first.shape[0] if first.ndim else 0} rows")
         kind = answer[0]
         if kind == "ok":
-            return np.asarray(answer[1])
+            return [np.asarray(out) for out in answer[1]] if isinstance(rows, Mapping) else np.asarray(answer[1])
         if kind == "memory":
             self.breaches += 1
             with self._lock:

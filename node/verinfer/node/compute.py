@@ -14,6 +14,7 @@ The others in its batch still get their outputs. Nothing false is ever produced:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import defaultdict
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,8 +30,8 @@ from eth_utils.crypto import keccak
 
 from verinfer.chain import lottery
 from verinfer.errors import CodecError, ModelError
-from verinfer.inference import codec
-from verinfer.inference.model_store import ModelStore
+from verinfer.inference import codec, signature
+from verinfer.inference.model_store import ModelInfo, ModelStore, inspect_model
 from verinfer.inference.runner import OnnxRunner
 from verinfer.inference.sandbox import CancelledError, LimitExceededError, Sandbox, SandboxLimits
 from verinfer.node.journal import Job, JobState
@@ -51,6 +53,13 @@ class Runner(Protocol):
     def run_batch(self, inputs: Any) -> Any: ...
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read the model file {path}: {exc}") from exc
+
+
 @dataclass
 class LoadedModel:
     """A model ready to run: in a sandboxed worker (`Sandbox`) on a node, in process (`OnnxRunner`) in tools."""
@@ -58,6 +67,8 @@ class LoadedModel:
     model_id: bytes
     spec: ModelSpec
     runner: Runner
+    info: ModelInfo | None = None
+    """The model's signature; None takes the runner's (an `OnnxRunner` has one, a `Sandbox` is given one)."""
     breaches_in_a_row: int = 0
     quarantined_until: float = 0.0
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
@@ -70,17 +81,17 @@ class LoadedModel:
         remaining requests fail with `LimitExceededError` unrun, for QUARANTINE_S (a hostile model cannot hold its
         lane for requests x timeout). `CancelledError` (the node is stopping) propagates: nothing is recorded."""
         results: list[bytes | ModelError] = [ModelError("not computed")] * len(inputs)
-        rows: list[np.ndarray] = []
+        rows: list[dict[str, np.ndarray]] = []
         where: list[int] = []
         for i, data in enumerate(inputs):
             try:
-                rows.append(codec.decode(data, self.spec.input_shape, self.spec.scale).astype(np.float32))
+                rows.append(signature.feeds(data, self._info, self._rows, self.spec.scale))
                 where.append(i)
             except CodecError as exc:
                 results[i] = ModelError(f"malformed input: {exc}")
         if not rows:
             return results
-        outputs: list[np.ndarray] | None = None
+        outputs: list[list[np.ndarray]] | None = None
         if not self._quarantined():
             try:
                 outputs = self._run(rows)
@@ -121,6 +132,19 @@ class LoadedModel:
                 results[i] = exc
         return results
 
+    @property
+    def _info(self) -> ModelInfo:
+        if self.info is None:
+            info = getattr(self.runner, "info", None)
+            if not isinstance(info, ModelInfo):
+                raise ModelError(f"model 0x{self.model_id.hex()} was loaded without its signature")
+            self.info = info
+        return self.info
+
+    @property
+    def _rows(self) -> int:
+        return signature.rows_of(self._info, self.spec.input_shape)
+
     def _quarantined(self) -> bool:
         return self.clock() < self.quarantined_until
 
@@ -130,22 +154,31 @@ class LoadedModel:
             self.quarantined_until = self.clock() + QUARANTINE_S
             self.breaches_in_a_row = 0
 
-    def _run(self, rows: list[np.ndarray]) -> list[np.ndarray]:
-        per_row = rows[0].shape[0] if rows[0].ndim else 1
-        stacked = np.concatenate(rows) if len(rows) > 1 else rows[0]
-        out = np.asarray(self.runner.run_batch(stacked))
-        return [out[i * per_row : (i + 1) * per_row] for i in range(len(rows))]
-
-    def _encode(self, output: np.ndarray) -> bytes:
-        expected = int(np.prod(self.spec.output_shape))
-        if output.size != expected:
+    def _run(self, rows: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
+        """Each request's committed outputs; several requests run as one batch, stacked along the rows."""
+        if len(rows) == 1:
+            return [list(self.runner.run_batch(rows[0]))]
+        stacked = {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+        outputs = [np.asarray(out) for out in self.runner.run_batch(stacked)]
+        per_row = self._rows
+        if any(out.shape[:1] != (per_row * len(rows),) for out in outputs):
             raise ModelError(
-                f"the model produced {output.size} output values; the registry says {list(self.spec.output_shape)}"
+                f"the model answered {len(rows)} requests with outputs shaped {[o.shape for o in outputs]}"
             )
+        return [[out[i * per_row : (i + 1) * per_row] for out in outputs] for i in range(len(rows))]
+
+    def _encode(self, outputs: list[np.ndarray]) -> bytes:
         try:
-            return codec.encode(output, self.spec.scale)
+            data = signature.encode_outputs(outputs, self._info, self._rows, self.spec.scale)
         except CodecError as exc:
             raise ModelError(f"output cannot be encoded canonically: {exc}") from exc
+        expected = math.prod(self.spec.output_shape)
+        if len(data) != expected * codec.ELEMENT_BYTES:
+            raise ModelError(
+                f"the model produced {len(data) // codec.ELEMENT_BYTES} output values; the registry says "
+                f"{list(self.spec.output_shape)}"
+            )
+        return data
 
 
 class ModelCatalog:
@@ -192,7 +225,10 @@ class ModelCatalog:
             runner: Runner
             if self.sandbox is None:
                 runner = OnnxRunner(path, self._threads, self._level, expected_id=model_id)
+                info = runner.info
             else:
+                # The signature only: the worker loads and runs the graph.
+                info = inspect_model(_read(path), allow_dynamic_batch=True).signature_only()
                 sandbox = Sandbox(
                     path,
                     limits=self.sandbox,
@@ -209,7 +245,7 @@ class ModelCatalog:
             self._failed[model_id] = (self._clock(), exc)
             raise
         self._failed.pop(model_id, None)
-        loaded = LoadedModel(model_id, spec, runner)
+        loaded = LoadedModel(model_id, spec, runner, info)
         self._loaded[model_id] = loaded
         return loaded
 

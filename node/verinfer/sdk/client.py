@@ -11,10 +11,10 @@ import functools
 import math
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,17 +30,19 @@ from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.errors import ChainError, CodecError, ModelError
-from verinfer.inference import codec
+from verinfer.inference import codec, signature
 from verinfer.keys import devnet_account
 from verinfer.types import MAX_MODEL_BYTES, Deployment, Mode, ModelId, ModelProvenance, ModelSpec, RequestId, Status
 
 if TYPE_CHECKING:
+    from verinfer.inference.model_store import ModelInfo
     from verinfer.sdk.verify import VerificationReport
 
 DEFAULT_CACHE = Path.home() / ".cache" / "verinfer" / "models"
 MAX_POLL = 5.0
 ENV_LOG_RANGE = "VERINFER_LOG_RANGE"
 DEFAULT_LOG_RANGE = 2_000
+FETCH_TIMEOUT = 30.0
 
 
 class ResultTimeoutError(ChainError):
@@ -160,6 +162,9 @@ class InferenceResult:
     result_block: int
     request_tx: bytes
     result_tx: bytes
+    outputs: Mapping[str, npt.NDArray[Any]] | None = None
+    """The committed outputs by name (floats as floats, integers as ints, bools as bools), when the request was
+    sent with named inputs (the SDK then holds the signature); else `Client.outputs(result)` reads them."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,8 @@ class RequestHandle:
     spec: ModelSpec
     block_number: int
     tx_hash: bytes
+    info: ModelInfo | None = None
+    """The model's signature, when the request was encoded from it (named inputs)."""
 
     def status(self) -> Status:
         return self.system.status_of(self.request_id)
@@ -257,6 +264,7 @@ class RequestHandle:
             result_block=log.block_number,
             request_tx=self.tx_hash,
             result_tx=log.transaction_hash,
+            outputs=None if self.info is None else decode_outputs(self.spec, self.info, output),
         )
 
     def _single(self) -> tuple[DecodedLog, bytes, tuple[bytes, ...], tuple[ChecksumAddress, ...]]:
@@ -324,11 +332,14 @@ class Client:
         modes: Collection[Mode],
         allowed_envs: Sequence[bytes] = (),
         scale: int = 1_000_000,
+        rows: int = 1,
     ) -> ModelId:
         """Registers the ONNX file at `path` (to be fetched from `uri`); returns its id, keccak256 of the file.
 
-        Models the node would refuse (custom operators, external data, dynamic shapes, ...) are refused here with
-        the same named errors, before anything is sent.
+        The entry's shapes are the graph's total canonical tensors (`verinfer.inference.signature`); a model with a
+        symbolic batch dimension takes `rows` rows per request. Models the node would refuse (custom operators,
+        external data, dtypes without an encoding, symbolic feature dimensions, ...) are refused here with the same
+        named errors, before anything is sent.
         """
         try:
             data = Path(path).read_bytes()
@@ -336,12 +347,16 @@ class Client:
             raise ModelError(f"cannot read the model file {path}: {exc}") from exc
         from verinfer.inference.model_store import inspect_model  # onnx loads for a registration, not for reads
 
-        info = inspect_model(data)
+        info = inspect_model(data, allow_dynamic_batch=True)
+        if rows != 1 and not any(port.dynamic_batch for port in info.inputs):
+            raise ModelError(f"rows={rows}: the model has no batch dimension, so a request carries one row")
+        if rows < 1:
+            raise ModelError(f"rows must be >= 1, got {rows}")
         model_id = ModelId(bytes(Web3.keccak(data)))
         spec = ModelSpec(
             uri=uri,
-            input_shape=info.input.shape,
-            output_shape=info.output.shape,
+            input_shape=signature.entry_shape(info.inputs, rows),
+            output_shape=signature.entry_shape(info.outputs, rows),
             scale=scale,
             price=price,
             modes=Mode.mask(modes),
@@ -350,20 +365,47 @@ class Client:
         self.system.register_model(model_id, spec)
         return model_id
 
+    def signature(self, model_id: bytes) -> ModelInfo:
+        """The model's signature (input and output names, dtypes, shapes), from its file: fetched from the registered
+        URI into the cache directory, hash-checked, and read."""
+        from verinfer.inference.model_store import ModelStore, inspect_model  # onnx loads only for named values
+
+        spec = self.model(model_id)
+        store = ModelStore(self.cache_dir, max_bytes=MAX_MODEL_BYTES, timeout=FETCH_TIMEOUT)
+        path = store.fetch(bytes(model_id), spec.uri)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read the model file {path}: {exc}") from exc
+        return inspect_model(data, allow_dynamic_batch=True).signature_only()
+
+    def outputs(self, result: InferenceResult) -> dict[str, npt.NDArray[Any]]:
+        """A result's committed outputs by name (floats as floats, integers as ints, bools as bools)."""
+        if result.outputs is not None:
+            return dict(result.outputs)
+        return decode_outputs(self.model(result.model_id), self.signature(result.model_id), result.output_bytes)
+
     def request(
         self,
         model_id: bytes,
-        inputs: npt.ArrayLike,
+        inputs: npt.ArrayLike | Mapping[str, npt.ArrayLike],
         mode: Mode = Mode.SINGLE,
         redundancy: int = 1,
         deadline_s: int = 3600,
         callback_gas_limit: int = 0,
     ) -> RequestHandle:
-        """Requests an inference on `inputs` (shaped like the model's input, or without its batch dimension of 1),
-        paying price * redundancy."""
+        """Requests an inference on `inputs`, paying price * redundancy.
+
+        `inputs` is every graph input by name (a dict: each value in its input's own dtype; the SDK reads the
+        signature from the model file), or, for a model of float inputs, one array shaped like the entry's input
+        (or without its batch dimension of 1), every value scaled."""
         spec = self.model(model_id)
-        array = _shaped(inputs, spec.input_shape)
-        encoded = codec.encode(array, spec.scale)
+        info: ModelInfo | None = None
+        if isinstance(inputs, Mapping):
+            info = self.signature(model_id)
+            encoded = signature.encode_inputs(inputs, info, signature.rows_of(info, spec.input_shape), spec.scale)
+        else:
+            encoded = codec.encode(_shaped(inputs, spec.input_shape), spec.scale)
         terms = self.system.terms_of(model_id)
         w3 = self.system.sender.w3
         now = chain_now(w3)
@@ -387,6 +429,7 @@ class Client:
             spec=spec,
             block_number=int(receipt["blockNumber"]),
             tx_hash=bytes(receipt["transactionHash"]),
+            info=info,
         )
 
     def handle(self, request_id: int) -> RequestHandle:
@@ -421,6 +464,11 @@ class Client:
         from verinfer.sdk.verify import verify  # verify.py builds on this module
 
         return verify(self, request_id, model_path, zk_artifacts_dir, max_model_bytes=max_model_bytes)
+
+
+def decode_outputs(spec: ModelSpec, info: ModelInfo, output: bytes) -> dict[str, npt.NDArray[Any]]:
+    """Canonical output bytes as the model's named outputs, laid out by its signature."""
+    return signature.decode_outputs(output, info, signature.rows_of(info, spec.input_shape), spec.scale)
 
 
 def _shaped(inputs: npt.ArrayLike, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:

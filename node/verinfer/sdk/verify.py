@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
 from hexbytes import HexBytes
 from web3 import Web3
 
 from verinfer.chain import commitments
 from verinfer.chain.tx import rpc
-from verinfer.errors import ChainError, ModelError, requires_extra
-from verinfer.inference import codec
+from verinfer.errors import ChainError, CodecError, ModelError, requires_extra
+from verinfer.inference import signature
 from verinfer.sdk.client import request_logs
 from verinfer.types import MAX_MODEL_BYTES, Mode
 
@@ -110,8 +109,12 @@ def verify(
         from verinfer.inference.runner import OnnxRunner  # onnxruntime loads only when re-executing
 
         runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
-        features = codec.decode(input_bytes, spec.input_shape, spec.scale).astype(np.float32)
-        output = codec.encode(runner.run_batch(features), spec.scale)
+        rows = signature.rows_of(runner.info, spec.input_shape)
+        try:
+            feeds = signature.feeds(input_bytes, runner.info, rows, spec.scale)
+            output = signature.encode_outputs(runner.run_batch(feeds), runner.info, rows, spec.scale)
+        except CodecError as exc:
+            raise ModelError(f"request {request_id} cannot be re-executed on model {path}: {exc}") from exc
         proof_checks = ()
 
     input_hash = bytes(Web3.keccak(input_bytes))

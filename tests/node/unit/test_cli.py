@@ -129,6 +129,19 @@ def test_request_reads_a_csv_with_a_header_row(tmp_path: Path) -> None:
     assert_error(runner.invoke(app, args), "no JSON-RPC endpoint answering")  # past the input, on to the chain
 
 
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('{"x": [[0.1, 2]], "ids": [[3]]}', "no JSON-RPC endpoint answering"),
+        ('{"ids": [[null]]}', '--input["ids"][0][0]'),
+    ],
+    ids=["named", "named-null"],
+)
+def test_request_takes_named_inputs_as_a_json_object(text: str, fragment: str) -> None:
+    result = runner.invoke(app, ["request", MODEL, "--input", text, "--private-key", KEY, "--rpc-url", unreachable()])
+    assert_error(result, fragment)  # past the input, on to the chain; or the named position of a bad value
+
+
 def test_model_register_refuses_a_missing_file(tmp_path: Path) -> None:
     args = ["model", "register", str(tmp_path / "absent.onnx"), "--uri", "file:///x", "--price", "1"]
     assert_error(runner.invoke(app, [*args, "--private-key", KEY]), "no model file at")
