@@ -729,6 +729,68 @@ def request_command(
         _print_result(result)
 
 
+@app.command("reclaim")
+def reclaim_command(
+    request_id: Annotated[int, typer.Argument(min=1, help="The request id.")],
+    private_key: PrivateKey,
+    withdraw: Annotated[
+        bool, typer.Option("--withdraw", help="Then pay your whole hub balance out to your account.")
+    ] = False,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Credit an expired request's whole fee back to its requester (anyone may send it), and with --withdraw pay
+    your hub balance out.
+
+    JSON (wei as decimal strings): {"requestId", "reclaimed", "withdrawn"}
+    """
+    with errors():
+        client = _client(rpc_url, private_key)
+        reclaimed = client.reclaim(request_id)
+        withdrawn = client.withdraw() if withdraw else 0
+    if as_json:
+        echo_json({"requestId": request_id, "reclaimed": str(reclaimed), "withdrawn": str(withdrawn)})
+        return
+    typer.echo(f"request {request_id}: {reclaimed} wei credited to its requester's hub balance")
+    if withdraw:
+        typer.echo(f"withdrew {withdrawn} wei")
+    else:
+        typer.echo("the requester pays it out with `verinfer withdraw`")
+
+
+@app.command("withdraw")
+def withdraw_command(
+    private_key: PrivateKey,
+    to: Annotated[str | None, typer.Option(help="Pay to this address (default: your account).")] = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Pay your whole hub balance (refunds, callback escrow left over; a node's fees) out to your account.
+
+    JSON (wei as a decimal string): {"withdrawn"}
+    """
+    with errors():
+        withdrawn = _client(rpc_url, private_key).withdraw(to)
+    if as_json:
+        echo_json({"withdrawn": str(withdrawn)})
+    else:
+        typer.echo(f"withdrew {withdrawn} wei")
+
+
+@model_app.command("deprecate")
+def model_deprecate_command(
+    model_id: Annotated[str, typer.Argument(help="The model id, 0x + 64 hex digits.")],
+    private_key: PrivateKey,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+) -> None:
+    """Deprecate a model you published: the hub refuses new requests for it; open requests and recorded results
+    stand. Mirrors are added by the registry's owner: `verinfer admin add-mirror`."""
+    with errors():
+        raw_id = bytes32(model_id, "MODEL_ID")
+        _client(rpc_url, private_key).deprecate_model(raw_id)
+    typer.echo(f"model {hex_(raw_id)} deprecated: new requests for it are refused")
+
+
 @app.command("result")
 def result_command(
     request_id: Annotated[int, typer.Argument(min=1, help="The request id.")],

@@ -25,7 +25,7 @@ from web3.types import FilterParams
 
 from verinfer.chain import lottery
 from verinfer.chain.deploy import load_deployment
-from verinfer.chain.events import DecodedLog, EventCodec
+from verinfer.chain.events import DecodedLog, EventCodec, InferenceRequested
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
@@ -450,6 +450,53 @@ class Client:
             block_number=log.block_number,
             tx_hash=log.transaction_hash,
         )
+
+    def reclaim(self, request_id: int) -> int:
+        """After its deadline, credits a request's whole fee back to its requester's hub balance (`reclaimFee`;
+        anyone may send it) and returns the amount; `withdraw()` pays the balance out. Refused, naming why, while the
+        deadline has not passed, once the request ended, or while a CONSENSUS round awaits its finalization."""
+        logs = request_logs(
+            self.system, "InferenceRequested", request_id, self.system.deployment.hub.block, first_only=True
+        )
+        if not logs:
+            raise ChainError(f"no request {request_id} on hub {self.system.hub.address}")
+        event = InferenceRequested.from_log(logs[0])
+        status = self.system.status_of(request_id)
+        if status != Status.PENDING:
+            raise ChainError(f"request {request_id} is {status.name}, not PENDING: there is nothing to reclaim")
+        now = chain_now(self.system.sender.w3)
+        if now <= event.deadline:
+            raise ChainError(
+                f"request {request_id}'s deadline {event.deadline} has not passed (chain time {now}): reclaim it "
+                f"after that, in {event.deadline - now + 1} s"
+            )
+        params = event.params(self.system.terms_of(event.model_id))
+        receipt = self.system.sender.send(self.system.hub.functions.reclaimFee(request_id, params.as_abi()))
+        reclaimed = EventCodec.from_abi(self.system.hub.abi, "FeeReclaimed").decode_all(
+            [log for log in receipt["logs"] if log["address"] == self.system.hub.address]
+        )
+        return int(reclaimed[0].args["amount"]) if reclaimed else 0
+
+    def balance(self) -> int:
+        """This account's withdrawable balance in the hub (refunds; for a node, its fees), in wei."""
+        return int(self.system.sender.call(self.system.hub.functions.balanceOf(self.system.sender.account.address)))
+
+    def withdraw(self, to: str | None = None) -> int:
+        """Pays this account's whole hub balance to `to` (default: this account); returns the amount, in wei."""
+        if to is not None and not Web3.is_address(to):
+            raise ChainError(f"withdraw to: {to!r} is not an address (0x + 40 hex digits)")
+        recipient = to_checksum_address(to) if to is not None else self.system.sender.account.address
+        amount = self.balance()
+        if amount == 0:
+            raise ChainError(f"{self.system.sender.account.address} has nothing to withdraw from the hub")
+        self.system.sender.send(self.system.hub.functions.withdraw(recipient))
+        return amount
+
+    def deprecate_model(self, model_id: bytes) -> None:
+        """Marks a model deprecated: the hub refuses new requests for it; open requests and recorded results stand.
+        Only its publisher may (the registry refuses anyone else, named)."""
+        self.model(model_id)  # a clear error for an unknown id
+        self.system.sender.send(self.system.models.functions.deprecateModel(bytes(model_id)))
 
     def verify(
         self,

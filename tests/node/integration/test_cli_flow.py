@@ -245,3 +245,49 @@ def test_register_zk_deploys_the_verifier_and_allows_zk(shell: Shell, tmp_path: 
     assert provenance["verifierCodeHash"] != "0x" + "00" * 32  # the verifier's code, pinned
     vk = (Path(str(registered["artifacts"])) / "vk.key").read_bytes()
     assert provenance["vkHash"] == "0x" + Web3.keccak(vk).hex().removeprefix("0x")
+
+
+def test_reclaim_withdraw_and_deprecate(shell: Shell, tmp_path: Path, anvil: Anvil) -> None:
+    """An expired request's fee comes back through `verinfer reclaim --withdraw` (refused, named, before its
+    deadline); a publisher deprecates its model with `verinfer model deprecate`, nobody else can, and the hub then
+    refuses new requests for it."""
+    import onnx
+
+    from tests.node.support import gemm_softmax
+
+    path = tmp_path / "cli-lifecycle.onnx"
+    onnx.save_model(gemm_softmax(seed=11), path)
+    args = ["model", "register", str(path), "--uri", path.as_uri(), "--price", str(PRICE), "--json"]
+    model_id = str(ok_json(shell.run(*args, key=shell.owner_key))["modelId"])
+    shell.node.register_node(b"\x22" * 32, [bytes.fromhex(model_id[2:])], NODE_STAKE)
+    next_second(shell.node.sender.w3)
+    user = anvil.accounts[USER].private_key
+    features = json.dumps([[0.1, 0.2, 0.3, 0.4]])
+    requested = ok_json(shell.run("request", model_id, "--input", features, "--deadline", "60", "--json", key=user))
+    request_id = str(requested["requestId"])
+
+    early = shell.run("reclaim", request_id, key=user)
+    assert early.exit_code == 1
+    assert "has not passed" in early.output, early.output
+    w3 = shell.node.sender.w3
+    (event,) = [e for e in shell.node.requested(shell.node.deployment.hub.block) if e.request_id == int(request_id)]
+    w3.provider.make_request("evm_increaseTime", [event.deadline - int(w3.eth.get_block("latest")["timestamp"]) + 1])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    before = shell.node.sender.w3.eth.get_balance(Account.from_key(user).address)
+    reclaimed = ok_json(shell.run("reclaim", request_id, "--withdraw", "--json", key=user))
+    assert reclaimed["reclaimed"] == str(PRICE)
+    assert int(str(reclaimed["withdrawn"])) >= PRICE
+    assert shell.node.sender.w3.eth.get_balance(Account.from_key(user).address) > before  # minus two txs' gas
+    again = shell.run("reclaim", request_id, key=user)
+    assert again.exit_code == 1
+    assert "REFUNDED" in again.output, again.output
+
+    stranger = shell.run("model", "deprecate", model_id, key=user)
+    assert stranger.exit_code == 1
+    assert "NotModelPublisher" in stranger.output, stranger.output
+    deprecated = shell.run("model", "deprecate", model_id, key=shell.owner_key)
+    assert deprecated.exit_code == 0, deprecated.output
+    assert ok_json(shell.run("model", "show", model_id, "--json"))["terms"]["deprecated"] is True  # type: ignore[index]
+    refused = shell.run("request", model_id, "--input", features, key=user)
+    assert refused.exit_code == 1
+    assert "ModelIsDeprecated" in refused.output, refused.output
