@@ -393,8 +393,11 @@ class Client:
         redundancy: int = 1,
         deadline_s: int = 3600,
         callback_gas_limit: int = 0,
+        callback_gas_price: int = 0,
     ) -> RequestHandle:
-        """Requests an inference on `inputs`, paying price * redundancy.
+        """Requests an inference on `inputs`, paying price * redundancy, plus callback_gas_price *
+        callback_gas_limit of escrow for the callback's gas (reimbursed to whoever delivers at up to that price per
+        gas, the rest refunded; nodes skip a callback their escrow leaves unpaid at the base fee).
 
         `inputs` is every graph input by name (a dict: each value in its input's own dtype; the SDK reads the
         signature from the model file), or, for a model of float inputs, one array shaped like the entry's input
@@ -406,6 +409,13 @@ class Client:
             encoded = signature.encode_inputs(inputs, info, signature.rows_of(info, spec.input_shape), spec.scale)
         else:
             encoded = codec.encode(_shaped(inputs, spec.input_shape), spec.scale)
+        if callback_gas_price and not callback_gas_limit:
+            raise ValueError(
+                f"callback_gas_price {callback_gas_price} without a callback_gas_limit escrows nothing (the excess "
+                "would be a tip): give the callback's gas limit, or leave the price at 0"
+            )
+        if not 0 <= callback_gas_price < 2**48:
+            raise ValueError(f"callback_gas_price must be in [0, 2^48) wei per gas, got {callback_gas_price}")
         terms = self.system.terms_of(model_id)
         w3 = self.system.sender.w3
         now = chain_now(w3)
@@ -414,7 +424,7 @@ class Client:
             hub.functions.requestInference(
                 model_id, encoded, int(mode), redundancy, callback_gas_limit, now + deadline_s
             ),
-            value=terms.price * redundancy,
+            value=terms.price * redundancy + callback_gas_price * callback_gas_limit,
         )
         requested = EventCodec.from_abi(hub.abi, "InferenceRequested").decode_all(
             [log for log in receipt["logs"] if log["address"] == hub.address]
