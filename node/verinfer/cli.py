@@ -855,6 +855,10 @@ def _verification_json(report: VerificationReport) -> dict[str, Any]:
         "requestId": report.request_id,
         "matches": report.matches,
         "checks": [check._asdict() for check in report.checks],
+        "differences": [
+            {"output": d.name, "index": d.index, "expected": d.expected, "recorded": d.recorded}
+            for d in report.differences
+        ],
     }
 
 
@@ -873,7 +877,8 @@ def verify_command(
 ) -> None:
     """Re-execute a fulfilled request and check every recorded hash; exit 0 when all match, 1 when any does not.
 
-    JSON: {"requestId", "matches", "checks": [{"field", "expected", "actual", "ok"}, ...]}
+    JSON: {"requestId", "matches", "checks": [{"field", "expected", "actual", "ok"}, ...],
+    "differences": [{"output", "index", "expected", "recorded"}, ...] (decoded values, at most 20)}
     """
     with errors():
         if model is not None and not model.is_file():
@@ -893,6 +898,13 @@ def verify_command(
             ok = "yes" if check.ok else "[red]NO[/red]"
             table.add_row(check.field, _cell(check.expected), _cell(check.actual), ok)
         console().print(table)
+        if report.differences:
+            values = Table(title="Recorded output values re-execution does not give")
+            for column in ("output", "index", "re-executed", "recorded"):
+                values.add_column(column)
+            for d in report.differences:
+                values.add_row(d.name, str(d.index), str(d.expected), str(d.recorded))
+            console().print(values)
         typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")
     if not report.matches:
         raise typer.Exit(1)

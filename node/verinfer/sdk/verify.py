@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
 from hexbytes import HexBytes
 from web3 import Web3
 
@@ -22,6 +23,7 @@ from verinfer.sdk.client import request_logs
 from verinfer.types import MAX_MODEL_BYTES, Mode
 
 if TYPE_CHECKING:
+    from verinfer.inference.model_store import ModelInfo
     from verinfer.sdk.client import Client
 
 FETCH_TIMEOUT = 30.0
@@ -42,6 +44,9 @@ class VerificationReport:
 
     request_id: int
     checks: tuple[Check, ...]
+    differences: tuple[Difference, ...] = ()
+    """Where the recorded output differs from the re-executed one, value by value, decoded (at most
+    MAX_DIFFERENCES)."""
 
     @property
     def matches(self) -> bool:
@@ -51,6 +56,35 @@ class VerificationReport:
     def failed(self) -> tuple[str, ...]:
         """The names of the fields that disagree."""
         return tuple(check.field for check in self.checks if not check.ok)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One output value the node recorded that re-execution does not give: output `name`, flat `index` in it."""
+
+    name: str
+    index: int
+    expected: float | int | bool
+    recorded: float | int | bool
+
+
+MAX_DIFFERENCES = 20
+
+
+def _differences(expected: bytes, recorded: bytes, info: ModelInfo, rows: int, scale: int) -> tuple[Difference, ...]:
+    """The values, output by output, where `recorded` differs from `expected` (both canonical, of one signature)."""
+    if expected == recorded or len(expected) != len(recorded):
+        return ()
+    want = signature.decode_outputs(expected, info, rows, scale)
+    got = signature.decode_outputs(recorded, info, rows, scale)
+    found: list[Difference] = []
+    for name, values in want.items():
+        flat_want, flat_got = values.reshape(-1), got[name].reshape(-1)
+        for index in np.flatnonzero(flat_want != flat_got)[: MAX_DIFFERENCES - len(found)]:
+            found.append(Difference(name, int(index), flat_want[index].item(), flat_got[index].item()))
+        if len(found) >= MAX_DIFFERENCES:
+            break
+    return tuple(found)
 
 
 def _check(field: str, expected: object, actual: object) -> Check:
@@ -104,6 +138,7 @@ def verify(
     if result.mode == Mode.ZK:
         # The output is the circuit's fixed-point result, bound by the proof: the proof is what is re-checked.
         output = result.output_bytes
+        differences: tuple[Difference, ...] = ()
         proof_checks = _zk_checks(client, request_id, result.result_tx, input_bytes, output, zk_artifacts_dir)
     else:
         from verinfer.inference.runner import OnnxRunner  # onnxruntime loads only when re-executing
@@ -116,6 +151,7 @@ def verify(
         except CodecError as exc:
             raise ModelError(f"request {request_id} cannot be re-executed on model {path}: {exc}") from exc
         proof_checks = ()
+        differences = _differences(output, result.output_bytes, runner.info, rows, spec.scale)
 
     input_hash = bytes(Web3.keccak(input_bytes))
     output_hash = bytes(Web3.keccak(output))
@@ -142,6 +178,7 @@ def verify(
             _check("on-chain verifyResult", True, on_chain_ok),
             *proof_checks,
         ),
+        differences=differences,
     )
 
 

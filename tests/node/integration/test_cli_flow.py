@@ -208,6 +208,11 @@ def test_verify_exits_1_on_a_lying_node(shell: Shell, credit_model: DemoModel, a
     assert "mismatch: output bytes, output hash, commitment, on-chain verifyResult" in verified.stdout
     report = json.loads(shell.run("verify", str(request_id), "--model", str(credit_model.path), "--json").stdout)
     assert report["matches"] is False
+    # The mismatch decoded, value by value: the two probabilities, each where the other should be.
+    differences = report["differences"]
+    assert [(d["index"], d["recorded"]) for d in differences] == [(0, honest[0, 1]), (1, honest[0, 0])]
+    assert [d["expected"] for d in differences] == [honest[0, 0], honest[0, 1]]
+    assert "Recorded output values" in verified.stdout
 
 
 def test_register_zk_deploys_the_verifier_and_allows_zk(shell: Shell, tmp_path: Path) -> None:
