@@ -35,7 +35,13 @@ contract InferenceHubEscalationTest is BaseTest {
     /// @dev A round of three where node1 reveals the honest output 5 and node2 and node3 each a different one:
     ///      no majority. Returns the request once it escalated.
     function _splitRound() internal returns (uint256 id, RequestParams memory p) {
-        (id, p) = requestConsensus(3);
+        return _splitRound(uint64(block.timestamp + 1 hours));
+    }
+
+    function _splitRound(uint64 deadline) internal returns (uint256 id, RequestParams memory p) {
+        uint256 fee = 3 * uint256(PRICE);
+        id = consumer.request{value: fee}(MODEL, input32(), Mode.CONSENSUS, 3, CB_GAS, deadline);
+        p = paramsFor(address(consumer), input32(), Mode.CONSENSUS, 3, CB_GAS, deadline, fee);
         commitSeat(node1, id, p, output32(5), 0);
         commitSeat(node2, id, p, output32(6), 1);
         commitSeat(node3, id, p, output32(7), 2);
@@ -154,16 +160,7 @@ contract InferenceHubEscalationTest is BaseTest {
     /// @dev An escalation nobody fills is refunded once its own end has passed, which may lie past the deadline.
     function test_escalation_unfilledIsRefundedAfterItsEnd() public {
         uint64 deadline = uint64(block.timestamp + REVEAL_WINDOW + 60);
-        uint256 fee = 3 * uint256(PRICE);
-        uint256 id = consumer.request{value: fee}(MODEL, input32(), Mode.CONSENSUS, 3, CB_GAS, deadline);
-        RequestParams memory p = paramsFor(address(consumer), input32(), Mode.CONSENSUS, 3, CB_GAS, deadline, fee);
-        commitSeat(node1, id, p, output32(5), 0);
-        commitSeat(node2, id, p, output32(6), 1);
-        commitSeat(node3, id, p, output32(7), 2);
-        reveal(node1, id, p, output32(5));
-        reveal(node2, id, p, output32(6));
-        reveal(node3, id, p, output32(7));
-        hub.finalizeConsensus(id, p, "");
+        (uint256 id, RequestParams memory p) = _splitRound(deadline);
         uint64 endsAt = hub.roundOf(id).escalationEndsAt;
         vm.assertGt(endsAt, deadline, "the escalation outlives the deadline");
         vm.warp(deadline + 1);
@@ -171,7 +168,7 @@ contract InferenceHubEscalationTest is BaseTest {
         hub.reclaimFee(id, p);
         vm.warp(endsAt + 1);
         hub.reclaimFee(id, p);
-        vm.assertEq(hub.balanceOf(address(consumer)), fee, "refunded");
+        vm.assertEq(hub.balanceOf(address(consumer)), 3 * uint256(PRICE), "refunded");
         vm.assertEq(nodes.nodeInfo(node2).openCommitments, 0, "the round's votes released");
     }
 }
