@@ -425,8 +425,8 @@ class Step:
     results_per_s: float
     latency_blocks: list[float]  # per request; inf for one without a result within DRAIN_S of the last send
     lag_blocks: list[float]  # result block - the first block at or after the node's lottery window opened
-    cpu_s: float  # the node's process tree (its own threads + sandbox workers), first send -> last result
-    sandbox_cpu_s: float
+    usage: Usage  # first send -> last result
+    wall_s: float
     stage_cpu_s: dict[str, float]  # the node's main loop by stage (its verinfer_cpu_seconds metric)
 
     @property
@@ -439,31 +439,70 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[max(0, round(q * len(ordered)) - 1)]
 
 
-def _tree_cpu(root: int) -> tuple[float, float]:
-    """CPU seconds (user + system, with reaped children's) of process `root` and of its descendants, from /proc."""
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 (state) on (the name before it may hold spaces); None once it exited."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
 
-    def stat(pid: int) -> list[str] | None:
-        try:
-            text = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:  # exited meanwhile
-            return None
-        return text[text.rindex(")") + 2 :].split()  # fields from 3 (state) on; the name may hold spaces
 
-    def seconds(fields: list[str]) -> float:
-        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK  # utime stime cutime cstime
+def _cpu_of(fields: list[str] | None) -> float:
+    return 0.0 if fields is None else sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK  # u/s + reaped
 
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := stat(int(entry.name))) is not None:
-            parents[int(entry.name)] = int(fields[1])
-    own = stat(root)
-    total = seconds(own) if own is not None else 0.0
-    descendants, frontier = [], [root]
+
+def _descendants(root: int) -> list[int]:
+    parents = {
+        int(e.name): int(f[1]) for e in Path("/proc").iterdir() if e.name.isdigit() and (f := _stat(int(e.name)))
+    }
+    found, frontier = [], [root]
     while frontier:
         frontier = [pid for pid, ppid in parents.items() if ppid in frontier]
-        descendants += frontier
-    children = sum(seconds(fields) for pid in descendants if (fields := stat(pid)) is not None)
-    return total + children, children
+        found += frontier
+    return found
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Where the machine's time went, cumulative: seconds of CPU and of waiting for a CPU (runnable, not running)."""
+
+    node_cpu_s: float  # the node process and its descendants (the sandbox worker)
+    children_cpu_s: float  # the descendants alone
+    node_wait_s: float  # run-queue wait of all their threads (/proc/<pid>/task/<tid>/schedstat)
+    anvil_cpu_s: float
+    load_cpu_s: float  # this process: the load generator and the result watcher
+
+    @classmethod
+    def now(cls, node: int, anvil: int) -> Usage:
+        children = _descendants(node)
+        wait = 0
+        for pid in [node, *children]:
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    wait += int((task / "schedstat").read_text().split()[1])
+                except (OSError, IndexError):
+                    continue  # the thread ended meanwhile
+        kids = sum(_cpu_of(_stat(pid)) for pid in children)
+        return cls(_cpu_of(_stat(node)) + kids, kids, wait / 1e9, _cpu_of(_stat(anvil)), time.process_time())
+
+    def __sub__(self, before: Usage) -> Usage:
+        return Usage(
+            *(
+                getattr(self, f) - getattr(before, f)
+                for f in ("node_cpu_s", "children_cpu_s", "node_wait_s", "anvil_cpu_s", "load_cpu_s")
+            )
+        )
+
+
+def _anvil_pid() -> int:
+    """This process's anvil child (one step runs one)."""
+    me = os.getpid()
+    for pid in _descendants(me):
+        fields = _stat(pid)
+        if fields is not None and int(fields[1]) == me and Path(f"/proc/{pid}/comm").read_text().strip() == "anvil":
+            return pid
+    raise SystemExit("no anvil process found under this one")
 
 
 def _stage_cpu(metrics_url: str) -> dict[str, float]:
@@ -561,12 +600,13 @@ def sustained_step(rate: int, n: int, work: Path) -> Step:
             rows = [model.samples[i % len(model.samples)] for i in range(n)]
             raws = sign_requests(client, model_id, rows)  # before the clock starts: the stream itself only sends
             _next_block(w3)
-            cpu0, sandbox0 = _tree_cpu(node.pid)
+            anvil_pid = _anvil_pid()
+            usage0, wall0 = Usage.now(node.pid, anvil_pid), time.monotonic()
             stages0 = _stage_cpu(metrics_url)
             sent_per_s = _paced_send(anvil.rpc_url, raws, rate)
             ids = set(BulkRequests(tuple(keccak(raw) for raw in raws)).request_ids(client, timeout=120))
             results = _wait_results(w3, hub, ids, timeout=DRAIN_S, partial=True)
-            cpu1, sandbox1 = _tree_cpu(node.pid)
+            usage, wall = Usage.now(node.pid, anvil_pid) - usage0, time.monotonic() - wall0
             stages1 = _stage_cpu(metrics_url)
         finally:
             node.send_signal(signal.SIGTERM)
@@ -607,8 +647,8 @@ def sustained_step(rate: int, n: int, work: Path) -> Step:
         results_per_s=_streaming_rate(results, first, last_request, times),
         latency_blocks=latency,
         lag_blocks=lag,
-        cpu_s=cpu1 - cpu0,
-        sandbox_cpu_s=sandbox1 - sandbox0,
+        usage=usage,
+        wall_s=wall,
         stage_cpu_s={k: v - stages0.get(k, 0.0) for k, v in stages1.items()},
     )
 
@@ -643,7 +683,7 @@ def _blocks(value: float) -> str:
 
 
 def sustained_row(s: Step) -> str:
-    per_result = 1000 * s.cpu_s / s.results if s.results else math.nan
+    per_result = 1000 * s.usage.node_cpu_s / s.results if s.results else math.nan
     return (
         f"| {s.offered_per_s:,} | {s.requests:,} | {s.sent_per_s:,.0f} | {s.results:,} | {s.results_per_s:,.0f} "
         f"| {_blocks(_percentile(s.latency_blocks, 0.5))} | {_blocks(_percentile(s.latency_blocks, 0.95))} "
@@ -692,17 +732,33 @@ def sustained_table(steps: list[Step], load: tuple[str, str]) -> str:
         if not s.results:
             continue
         main_loop = sum(s.stage_cpu_s.values())
-        other = s.cpu_s - s.sandbox_cpu_s - main_loop
+        u = s.usage
+        other = u.node_cpu_s - u.children_cpu_s - main_loop
         cells = [1e6 * s.stage_cpu_s.get(k, 0.0) / s.results for k in stages] + [
             1e6 * other / s.results,
-            1e6 * s.sandbox_cpu_s / s.results,
-            1e6 * s.cpu_s / s.results,
+            1e6 * u.children_cpu_s / s.results,
+            1e6 * u.node_cpu_s / s.results,
         ]
         lines.append(f"| {s.offered_per_s:,} | " + " | ".join(f"{c:.0f}" for c in cells) + " |")
     lines += [
         "",
         "Stages are the node's main loop (its `verinfer_cpu_seconds` metric); other threads = the rest of the node "
         "process (the compute lanes that feed the sandbox, the metrics server); sandbox = the model's worker process.",
+        "",
+        "| where the time went, by offered rate | wall (s) | node CPU (s) | node waiting for a CPU (s) | anvil CPU (s) "
+        "| load generator CPU (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {s.offered_per_s:,} | {s.wall_s:.1f} | {s.usage.node_cpu_s:.1f} | {s.usage.node_wait_s:.1f} "
+        f"| {s.usage.anvil_cpu_s:.1f} | {s.usage.load_cpu_s:.1f} |"
+        for s in steps
+    ]
+    lines += [
+        "",
+        "From the first send to the last result (or the end of the wait). Waiting for a CPU = the run-queue time of "
+        "the node's threads and its worker's (/proc/<pid>/task/<tid>/schedstat): runnable but not running, the "
+        "machine busy with anvil, the load generator or other jobs.",
         "",
         f"Machine: {os.cpu_count()} cores shared with other jobs; /proc/loadavg at start {load[0]}, at end {load[1]}.",
     ]
