@@ -562,7 +562,8 @@ def _start_node(
 
 def _paced_send(rpc_url: str, raws: list[bytes], rate: int) -> float:
     """Posts `raws` in order at `rate` per second by the wall clock (each tick, what is due by then, as one JSON-RPC
-    batch); returns the achieved rate."""
+    batch); returns the achieved rate. One keep-alive JsonRpc for the whole stream (`send_signed` would open a
+    connection per tick)."""
     start = time.monotonic()
     sent = 0
     with JsonRpc(rpc_url, timeout=60) as client:
@@ -610,7 +611,11 @@ def sustained_step(rate: int, n: int, work: Path) -> Step:
             stages1 = _stage_cpu(metrics_url)
         finally:
             node.send_signal(signal.SIGTERM)
-            node.wait(timeout=30)
+            try:
+                node.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # it stops within 5 s by design; never leave one running
+                os.killpg(node.pid, signal.SIGKILL)
+                node.wait()
         requested = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
         with JsonRpc(anvil.rpc_url, timeout=60) as rpc_client:
             logs = rpc_client.logs(
