@@ -3,6 +3,10 @@ blocks. Two runs: a 30M block gas limit (results/s against the gas bound) and a 
 speed). Plus the gas of one result delivered alone vs batched.
 
     .venv/bin/python bench/node.py [--requests 2000]
+    .venv/bin/python bench/node.py --idle        # idle CPU vs journal history -> bench/results/node-idle.md
+    .venv/bin/python bench/node.py --sustained [--rates 250,500,1000,2000,3000] [--stream 20000]
+        # a stream per step at a fixed offered rate, stepped up until the node falls behind (its own process, the
+        # sandbox on) -> bench/results/node-sustained.md; a quick run: --rates 500,2000 --stream 2000
 
 Prints Markdown tables, writes them to bench/results/node.md and a plot to bench/results/node.png.
 
@@ -21,7 +25,13 @@ after a block is mined.
 from __future__ import annotations
 
 import argparse
+import bisect
+import json
+import math
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -31,17 +41,19 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_utils.crypto import keccak
 
-from verinfer.chain.anvil import Anvil
+from verinfer.chain.anvil import Anvil, free_port
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.deploy import deploy, save_deployment
 from verinfer.chain.events import EventCodec
 from verinfer.chain.jsonrpc import JsonRpc
+from verinfer.chain.lottery import Lottery, opens_at
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.tx import TxSender, connect
 from verinfer.sdk import Client
-from verinfer.sdk.bulk import request_many, send_signed, sign_requests
-from verinfer.types import Mode
+from verinfer.sdk.bulk import BulkRequests, request_many, send_signed, sign_requests
+from verinfer.types import DeployConfig, HubParams, Mode
 
 try:  # the [bench] extra: the node service (structlog, prometheus), the demo model (scikit-learn), the plot
     import matplotlib
@@ -189,9 +201,12 @@ def _next_block(w3: Any) -> None:
         time.sleep(0.01)
 
 
-def _wait_results(w3: Any, hub: str, ids: set[int], timeout: float) -> dict[int, tuple[int, str]]:
-    """request id => (block, tx hash) of its ResultSubmitted, once all of `ids` have one. Reads raw logs and their
-    topics only, so the waiting (in this process) takes next to no CPU from the node's thread."""
+def _wait_results(
+    w3: Any, hub: str, ids: set[int], timeout: float, *, partial: bool = False
+) -> dict[int, tuple[int, str]]:
+    """request id => (block, tx hash) of its ResultSubmitted, once all of `ids` have one (with `partial`, those that
+    have one when `timeout` passes). Reads raw logs and their topics only, so the waiting (in this process) takes
+    next to no CPU from the node's thread."""
     client = JsonRpc(str(w3.provider.endpoint_uri), timeout=30)
     topic0 = "0x" + EventCodec.from_abi(load_artifact("InferenceHub").abi, "ResultSubmitted").topic.hex()
     found: dict[int, tuple[int, str]] = {}
@@ -200,6 +215,8 @@ def _wait_results(w3: Any, hub: str, ids: set[int], timeout: float) -> dict[int,
     try:
         while len(found) < len(ids):
             if time.monotonic() > deadline:
+                if partial:
+                    break
                 raise SystemExit(f"only {len(found)} of {len(ids)} results within {timeout}s")
             head = client.block_number()
             if head >= from_block:
@@ -382,12 +399,400 @@ def idle_table(rows: list[tuple[int, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------------------------------------ sustained rate
+
+SUSTAINED_RATES = (250, 500, 1_000, 2_000, 3_000)
+SUSTAINED_REQUESTS = 20_000
+KEPT_UP_P95_BLOCKS = 3
+SEND_TICK_S = 0.1  # the load generator posts what is due every tick: at 3,000/s, batches of 300
+DRAIN_S = 60.0  # how long after the last send the run waits for the results still missing
+# The hub's lottery holds even a sole node back: its window on a request opens floor(E x ticketDelay) s after the
+# request, E ~ Exp(1), and the hub refuses an earlier result. p95 of that wait alone is 5 s at the default
+# ticketDelay of 2 s, and 2 s at the hub's minimum of 1 s, where a node with no delay of its own lands p95 right at
+# 3 blocks (P(floor(E) <= 2) = 0.9502): a coin flip. So the steps run at the minimum, and "kept up" applies the
+# 3-block bound to the node's own part, its lag: result block - the first block that could hold the result.
+SUSTAINED_TICKET_DELAY_S = 1
+RAMP_BLOCKS = 3  # results/s is counted from this many blocks after the first request (see _streaming_rate)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Step:
+    offered_per_s: int
+    requests: int
+    sent_per_s: float  # what the load generator achieved: requests / wall seconds from the first to the last POST
+    results: int
+    results_per_s: float
+    latency_blocks: list[float]  # per request; inf for one without a result within DRAIN_S of the last send
+    lag_blocks: list[float]  # result block - the first block at or after the node's lottery window opened
+    usage: Usage  # first send -> last result
+    wall_s: float
+    stage_cpu_s: dict[str, float]  # the node's main loop by stage (its verinfer_cpu_seconds metric)
+
+    @property
+    def kept_up(self) -> bool:
+        return self.results == self.requests and _percentile(self.lag_blocks, 0.95) <= KEPT_UP_P95_BLOCKS
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, round(q * len(ordered)) - 1)]
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 (state) on (the name before it may hold spaces); None once it exited."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _cpu_of(fields: list[str] | None) -> float:
+    return 0.0 if fields is None else sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK  # u/s + reaped
+
+
+def _descendants(root: int) -> list[int]:
+    parents = {
+        int(e.name): int(f[1]) for e in Path("/proc").iterdir() if e.name.isdigit() and (f := _stat(int(e.name)))
+    }
+    found, frontier = [], [root]
+    while frontier:
+        frontier = [pid for pid, ppid in parents.items() if ppid in frontier]
+        found += frontier
+    return found
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Where the machine's time went, cumulative: seconds of CPU and of waiting for a CPU (runnable, not running)."""
+
+    node_cpu_s: float  # the node process and its descendants (the sandbox worker)
+    children_cpu_s: float  # the descendants alone
+    node_wait_s: float  # run-queue wait of all their threads (/proc/<pid>/task/<tid>/schedstat)
+    anvil_cpu_s: float
+    load_cpu_s: float  # this process: the load generator and the result watcher
+
+    @classmethod
+    def now(cls, node: int, anvil: int) -> Usage:
+        children = _descendants(node)
+        wait = 0
+        for pid in [node, *children]:
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    wait += int((task / "schedstat").read_text().split()[1])
+                except (OSError, IndexError):
+                    continue  # the thread ended meanwhile
+        kids = sum(_cpu_of(_stat(pid)) for pid in children)
+        return cls(_cpu_of(_stat(node)) + kids, kids, wait / 1e9, _cpu_of(_stat(anvil)), time.process_time())
+
+    def __sub__(self, before: Usage) -> Usage:
+        return Usage(
+            *(
+                getattr(self, f) - getattr(before, f)
+                for f in ("node_cpu_s", "children_cpu_s", "node_wait_s", "anvil_cpu_s", "load_cpu_s")
+            )
+        )
+
+
+def _anvil_pid() -> int:
+    """This process's anvil child (one step runs one)."""
+    me = os.getpid()
+    for pid in _descendants(me):
+        fields = _stat(pid)
+        if fields is not None and int(fields[1]) == me and Path(f"/proc/{pid}/comm").read_text().strip() == "anvil":
+            return pid
+    raise SystemExit("no anvil process found under this one")
+
+
+def _stage_cpu(metrics_url: str) -> dict[str, float]:
+    """verinfer_cpu_seconds by stage, scraped from the node's /metrics."""
+    import httpx
+
+    out: dict[str, float] = {}
+    for line in httpx.get(metrics_url, timeout=10).text.splitlines():
+        if line.startswith("verinfer_cpu_seconds_total{"):
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('stage="', 1)[1].split('"', 1)[0]] = float(value)
+    return out
+
+
+def _start_node(
+    work: Path, rpc_url: str, deployment_file: Path, key: str, metrics_port: int
+) -> subprocess.Popen[bytes]:
+    """`python -m verinfer.node` in a process of its own (so its CPU is its own), sandbox at its defaults; returns
+    once it logged "node ready"."""
+    path = work / "node.toml"
+    path.write_text(
+        "\n".join(
+            [
+                f"rpc_url = {json.dumps(rpc_url)}",
+                f"deployment_file = {json.dumps(str(deployment_file))}",
+                f"journal_path = {json.dumps(str(work / 'journal.sqlite'))}",
+                f"model_cache_dir = {json.dumps(str(work / 'node-models'))}",
+                "confirmations = 0",
+                "poll_interval_s = 0.05",
+                "[keys]",
+                f"private_key = {json.dumps(key)}",
+                "[batch]",
+                "max_items = 256",
+                "max_gas = 30000000",
+                "[metrics]",
+                f"port = {metrics_port}",
+            ]
+        )
+        + "\n"
+    )
+    log = work / "node.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "verinfer.node", "--config", str(path), "--json-logs"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    while b'"node ready"' not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"the node did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return process
+
+
+def _paced_send(rpc_url: str, raws: list[bytes], rate: int) -> float:
+    """Posts `raws` in order at `rate` per second by the wall clock (each tick, what is due by then, as one JSON-RPC
+    batch); returns the achieved rate. One keep-alive JsonRpc for the whole stream (`send_signed` would open a
+    connection per tick)."""
+    start = time.monotonic()
+    sent = 0
+    with JsonRpc(rpc_url, timeout=60) as client:
+        while sent < len(raws):
+            due = min(len(raws), int(rate * (time.monotonic() - start)) + 1)
+            if due > sent:
+                for item in client.send_raw_batch(raws[sent:due]):
+                    if item.tx_hash is None:
+                        raise SystemExit(f"request #{sent + item.index} refused: {item.error}")
+                sent = due
+            time.sleep(max(0.0, min(SEND_TICK_S, start + sent / rate + SEND_TICK_S - time.monotonic())))
+    return len(raws) / max(time.monotonic() - start, 1 / rate)
+
+
+def sustained_step(rate: int, n: int, work: Path) -> Step:
+    """`n` SINGLE requests offered at `rate` per second to one node, on a fresh anvil (1-second blocks, 1B gas)."""
+    work = work / f"sustained-{rate}"
+    work.mkdir()
+    with Anvil.start(extra_args=("--gas-limit", "1000000000", "--block-time", "1")) as anvil:
+        w3 = connect(anvil.rpc_url)
+        deployer = TxSender(w3, Account.from_key(anvil.accounts[DEPLOYER].private_key), RevertDecoder.for_system())
+        deployment = deploy(deployer, DeployConfig(hub_params=HubParams(ticket_delay=SUSTAINED_TICKET_DELAY_S)))
+        deployment_file = save_deployment(deployment, work / "deployment.json")
+        model = build_credit_model(work / "models")
+        client = Client(anvil.rpc_url, anvil.accounts[USER].private_key, deployment, cache_dir=work / "client")
+        model_id = client.register_model(model.path, model.path.as_uri(), PRICE, [Mode.SINGLE], scale=SCALE)
+        metrics_port = free_port()
+        node = _start_node(work, anvil.rpc_url, deployment_file, anvil.accounts[NODE].private_key, metrics_port)
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        hub = deployment.hub.address
+        try:
+            # Warm-up (not measured): the sandbox worker loads the model and the first result is paid.
+            warm = request_many(client, model_id, [model.samples[0]])
+            _wait_results(w3, hub, set(warm.request_ids(client, timeout=60)), timeout=60)
+            rows = [model.samples[i % len(model.samples)] for i in range(n)]
+            raws = sign_requests(client, model_id, rows)  # before the clock starts: the stream itself only sends
+            _next_block(w3)
+            anvil_pid = _anvil_pid()
+            usage0, wall0 = Usage.now(node.pid, anvil_pid), time.monotonic()
+            stages0 = _stage_cpu(metrics_url)
+            sent_per_s = _paced_send(anvil.rpc_url, raws, rate)
+            ids = set(BulkRequests(tuple(keccak(raw) for raw in raws)).request_ids(client, timeout=120))
+            results = _wait_results(w3, hub, ids, timeout=DRAIN_S, partial=True)
+            usage, wall = Usage.now(node.pid, anvil_pid) - usage0, time.monotonic() - wall0
+            stages1 = _stage_cpu(metrics_url)
+        finally:
+            node.send_signal(signal.SIGTERM)
+            try:
+                node.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # it stops within 5 s by design; never leave one running
+                os.killpg(node.pid, signal.SIGKILL)
+                node.wait()
+        requested = EventCodec.from_abi(load_artifact("InferenceHub").abi, "InferenceRequested")
+        with JsonRpc(anvil.rpc_url, timeout=60) as rpc_client:
+            logs = rpc_client.logs(
+                {"address": hub, "fromBlock": "0x0", "toBlock": "latest", "topics": ["0x" + requested.topic.hex()]}
+            )
+            events = {int(e.args["requestId"]): e for e in requested.decode_all(logs)}
+            first = min(events[rid].block_number for rid in ids)
+            last_request = max(events[rid].block_number for rid in ids)
+            last = max([block for block, _ in results.values()] + [last_request])
+            numbers = list(range(first, last + 1))
+            times = [
+                int(b["timestamp"], 16)
+                for b in rpc_client.batch("eth_getBlockByNumber", [[hex(n), False] for n in numbers])
+            ]
+    node_address = Account.from_key(anvil.accounts[NODE].private_key).address
+    latency, lag = [], []
+    for rid in ids:
+        event = events[rid]
+        if rid not in results:
+            latency.append(math.inf)
+            lag.append(math.inf)
+            continue
+        draw = Lottery.unpack(int(event.args["lottery"]))
+        # The sole serving node holds all of the serving stake: its ticket is E itself.
+        opens = opens_at(draw, rid, node_address, 0, draw.serving_stake_gwei * 10**9)
+        earliest = first + bisect.bisect_left(times, opens)
+        latency.append(float(results[rid][0] - event.block_number))
+        lag.append(float(results[rid][0] - earliest))
+    return Step(
+        offered_per_s=rate,
+        requests=n,
+        sent_per_s=sent_per_s,
+        results=len(results),
+        results_per_s=_streaming_rate(results, first, last_request, times),
+        latency_blocks=latency,
+        lag_blocks=lag,
+        usage=usage,
+        wall_s=wall,
+        stage_cpu_s={k: v - stages0.get(k, 0.0) for k, v in stages1.items()},
+    )
+
+
+def _streaming_rate(results: dict[int, tuple[int, str]], first: int, last: int, times: list[int]) -> float:
+    """Results per second in the stream's steady state: those mined in the blocks from RAMP_BLOCKS after the first
+    request's to the last request's, over those blocks' seconds (by then the requests that lottery windows hold back
+    arrive as fast as new ones are held). Over the whole span instead, the lottery's tail (a few requests wait up to
+    8 x ticketDelay for their window) would dilute a 7-second stream. A stream too short for that window: results /
+    the seconds from the first request's block to the last result's."""
+    lo = first + RAMP_BLOCKS
+    if last - lo < 1:
+        return len(results) / max(times[-1] - times[0], 1)
+    count = sum(lo <= block <= last for block, _ in results.values())
+    return count / (times[last - first] - times[lo - first - 1])
+
+
+def sustained(rates: list[int], n: int, work: Path) -> list[Step]:
+    """The steps in order, stopping after the first one the node does not keep up with."""
+    steps = []
+    for rate in rates:
+        step = sustained_step(rate, n, work)
+        print(sustained_row(step), flush=True)
+        steps.append(step)
+        if not step.kept_up:
+            break
+    return steps
+
+
+def _blocks(value: float) -> str:
+    return "unserved" if math.isinf(value) else f"{value:.0f}"
+
+
+def sustained_row(s: Step) -> str:
+    per_result = 1000 * s.usage.node_cpu_s / s.results if s.results else math.nan
+    return (
+        f"| {s.offered_per_s:,} | {s.requests:,} | {s.sent_per_s:,.0f} | {s.results:,} | {s.results_per_s:,.0f} "
+        f"| {_blocks(_percentile(s.latency_blocks, 0.5))} | {_blocks(_percentile(s.latency_blocks, 0.95))} "
+        f"| {_blocks(_percentile(s.lag_blocks, 0.5))} | {_blocks(_percentile(s.lag_blocks, 0.95))} | {per_result:.3f} "
+        f"| {'yes' if s.kept_up else 'no'} |"
+    )
+
+
+def sustained_table(steps: list[Step], load: tuple[str, str]) -> str:
+    kept = [s.offered_per_s for s in steps if s.kept_up]
+    lines = [
+        "## Sustained rate",
+        "",
+        f"A stream of {steps[0].requests:,} SINGLE requests for the demo credit model per step, offered at a fixed "
+        "rate (signed beforehand, posted as JSON-RPC batches every "
+        f"{SEND_TICK_S:g} s by the wall clock) to one node (`python -m verinfer.node`, sandbox at its defaults, "
+        "256 results per batch, 0.05 s poll, no confirmations), each step on a fresh anvil with 1-second blocks and "
+        f"a 1B gas limit, the hub's ticketDelay at its minimum of {SUSTAINED_TICKET_DELAY_S} s, stepped up until the "
+        "node falls behind. Counted from chain logs (InferenceRequested, ResultSubmitted): results/s = results mined "
+        f"in the blocks from {RAMP_BLOCKS} after the first request's to the last request's, per second of those "
+        "blocks (the stream's steady state); latency = result block - request block; lag = result block - the "
+        "first block whose timestamp is at or past the node's lottery window on the request (the earliest the hub "
+        "accepts its result; the window opens floor(E x ticketDelay) s after the request, E ~ Exp(1), so even a "
+        "node without delay sees a p95 latency of about 3 blocks). Node CPU = the node process's and its sandbox "
+        "worker's CPU time (/proc) from the first send to the last result, per result. Kept up = every request "
+        f"served and p95 lag <= {KEPT_UP_P95_BLOCKS} blocks; a request without a result {DRAIN_S:g} s after the "
+        "last send counts as unserved.",
+        "",
+        "| offered (requests/s) | requests | sent (requests/s) | results | results/s | p50 latency (blocks) "
+        "| p95 latency (blocks) | p50 lag (blocks) | p95 lag (blocks) | node CPU per result (ms) | kept up |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [sustained_row(s) for s in steps]
+    lines += [
+        "",
+        "Highest sustained rate: "
+        + (f"{max(kept):,} requests/s." if kept else f"none (the node fell behind at {steps[0].offered_per_s:,}/s)."),
+        "",
+    ]
+    stages = sorted({k for s in steps for k in s.stage_cpu_s})
+    lines.append(
+        "| node CPU per result (µs), by offered rate | " + " | ".join(stages) + " | other threads | sandbox | total |"
+    )
+    lines.append("|---|" + "---:|" * (len(stages) + 3))
+    for s in steps:
+        if not s.results:
+            continue
+        main_loop = sum(s.stage_cpu_s.values())
+        u = s.usage
+        other = u.node_cpu_s - u.children_cpu_s - main_loop
+        cells = [1e6 * s.stage_cpu_s.get(k, 0.0) / s.results for k in stages] + [
+            1e6 * other / s.results,
+            1e6 * u.children_cpu_s / s.results,
+            1e6 * u.node_cpu_s / s.results,
+        ]
+        lines.append(f"| {s.offered_per_s:,} | " + " | ".join(f"{c:.0f}" for c in cells) + " |")
+    lines += [
+        "",
+        "Stages are the node's main loop (its `verinfer_cpu_seconds` metric); other threads = the rest of the node "
+        "process (the compute lanes that feed the sandbox, the metrics server); sandbox = the model's worker process.",
+        "",
+        "| where the time went, by offered rate | wall (s) | node CPU (s) | node waiting for a CPU (s) | anvil CPU (s) "
+        "| load generator CPU (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {s.offered_per_s:,} | {s.wall_s:.1f} | {s.usage.node_cpu_s:.1f} | {s.usage.node_wait_s:.1f} "
+        f"| {s.usage.anvil_cpu_s:.1f} | {s.usage.load_cpu_s:.1f} |"
+        for s in steps
+    ]
+    lines += [
+        "",
+        "From the first send to the last result (or the end of the wait). Waiting for a CPU = the run-queue time of "
+        "the node's threads and its worker's (/proc/<pid>/task/<tid>/schedstat): runnable but not running, the "
+        "machine busy with anvil, the load generator or other jobs.",
+        "",
+        f"Machine: {os.cpu_count()} cores shared with other jobs; /proc/loadavg at start {load[0]}, at end {load[1]}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--idle", action="store_true", help="only the idle-CPU-vs-history rows")
+    parser.add_argument("--sustained", action="store_true", help="only the sustained-rate steps")
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [int(r) for r in text.split(",")],
+        default=list(SUSTAINED_RATES),
+        help="offered requests/s of the sustained steps, comma-separated (default: %(default)s)",
+    )
+    parser.add_argument("--stream", type=int, default=SUSTAINED_REQUESTS, help="requests per sustained step")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="verinfer-bench-"))
+    if args.sustained:
+        load = Path("/proc/loadavg").read_text().strip()
+        steps = sustained(args.rates, args.stream, work)
+        load_end = Path("/proc/loadavg").read_text().strip()
+        text = "# Node benchmark: sustained rate\n\n" + sustained_table(steps, (load, load_end))
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "node-sustained.md").write_text(text)
+        print(text)
+        return
     if args.idle:
         text = "# Node benchmark: idle CPU\n\n" + idle_table([(h, idle(h, work)) for h in IDLE_HISTORIES])
         RESULTS.mkdir(exist_ok=True)

@@ -4,7 +4,7 @@ JSON in and out, single calls and batches (web3's `batch_requests` refuses eth_s
     rpc = JsonRpc(url, timeout=10, decoder=RevertDecoder.for_system())
     head = rpc.block_number()                                          # one call
     receipts = rpc.batch("eth_getTransactionReceipt", [[h] for h in hashes])   # one POST, results in order
-    for item in rpc.send_raw_batch(raws):                              # one POST of eth_sendRawTransaction
+    for item in rpc.send_raw_batch(raws):                              # POSTs under a size cap, in order
         item.tx_hash or item.error
 
 web3's provider stack (middleware, request and result formatters) costs ~5 ms of CPU for an eth_getBlockByNumber and
@@ -48,6 +48,9 @@ _SNIPPET = 200
 RETRIES = 3
 BACKOFF_S = 0.1
 MAX_RETRY_AFTER_S = 5.0
+# Hex characters of raw transactions per eth_sendRawTransaction POST: servers cap request bodies (anvil at 2 MiB,
+# refusing a larger batch whole with -32600, so a node whose pending batches outgrew it re-sent them forever).
+MAX_RAW_POST_CHARS = 1_000_000
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -176,11 +179,21 @@ class JsonRpc:
         return results
 
     def send_raw_batch(self, raws: Sequence[bytes]) -> list[BatchItemResult]:
-        """One POST of eth_sendRawTransaction per signed transaction; one result per transaction, in order. A
-        transaction without an answer, or with one that is neither a hash nor an error object, gets an error item
-        (`NO_RESPONSE`, `BAD_RESPONSE`)."""
+        """eth_sendRawTransaction per signed transaction, in POSTs of at most MAX_RAW_POST_CHARS of hex (one
+        larger transaction goes alone), in order; one result per transaction, in order. A transaction without an
+        answer, or with one that is neither a hash nor an error object, gets an error item (`NO_RESPONSE`,
+        `BAD_RESPONSE`)."""
         method = "eth_sendRawTransaction"
-        results = self.batch(method, [["0x" + bytes(raw).hex()] for raw in raws])
+        chunks: list[list[list[object]]] = []
+        size = 0
+        for raw in raws:
+            text = "0x" + bytes(raw).hex()
+            if not chunks or size + len(text) > MAX_RAW_POST_CHARS:
+                chunks.append([])
+                size = 0
+            chunks[-1].append([text])
+            size += len(text)
+        results = [result for chunk in chunks for result in self.batch(method, chunk)]
         items = []
         for i, result in enumerate(results):
             if isinstance(result, RpcError):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from eth_abi.abi import encode
 
-from verinfer.chain.jsonrpc import NO_RESPONSE, JsonRpc, RpcError, RpcTransportError
+from verinfer.chain.jsonrpc import MAX_RAW_POST_CHARS, NO_RESPONSE, JsonRpc, RpcError, RpcTransportError
 from verinfer.chain.revert import RevertDecoder
 from verinfer.errors import ChainError, ContractRevert
 
@@ -112,6 +112,24 @@ def test_a_batch_item_without_an_answer_is_named() -> None:
     assert first == "0x1"
     assert isinstance(second, RpcError)
     assert (second.method, second.code) == ("eth_getTransactionCount", NO_RESPONSE)
+
+
+def test_raw_transactions_go_in_posts_under_the_size_cap_results_in_order() -> None:
+    # Seven 300,000-byte transactions (600,002 hex chars each) plus a small one: anvil refuses a body over 2 MiB
+    # whole, so no POST may carry more than MAX_RAW_POST_CHARS of them, and one over the cap goes alone.
+    raws = [bytes([i]) * 300_000 for i in range(7)] + [b"\x07", bytes([8]) * (MAX_RAW_POST_CHARS // 2 + 1)]
+
+    def answer(call: dict[str, Any]) -> dict[str, Any]:
+        return {"result": "0x" + call["params"][0][2:4] * 32}
+
+    seen: list[httpx.Request] = []
+    with client(answer, seen) as rpc:
+        items = rpc.send_raw_batch(raws)
+    posts = [json.loads(request.content) for request in seen]
+    assert [len(post) for post in posts] == [1, 1, 1, 1, 1, 1, 2, 1]
+    assert all(sum(len(c["params"][0]) for c in post) <= MAX_RAW_POST_CHARS or len(post) == 1 for post in posts)
+    assert [item.index for item in items] == list(range(9))
+    assert [bytes(item.tx_hash or b"")[:1] for item in items] == [bytes([i]) for i in range(9)]
 
 
 def test_a_non_positive_timeout_is_refused() -> None:
