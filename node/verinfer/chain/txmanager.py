@@ -274,6 +274,19 @@ class TxManager:
             found[tx_hash] = None if answer is None else _receipt(tx_hash, cast(Mapping[str, Any], answer))
         return found
 
+    def block_transactions(self, numbers: Iterable[int]) -> dict[int, frozenset[bytes]]:
+        """The hashes of the transactions in each canonical block of `numbers` (empty: no such block), in one batch
+        of header-sized answers (no receipts, no logs)."""
+        wanted = sorted(set(numbers))
+        answers = self.rpc.batch("eth_getBlockByNumber", [[hex(n), False] for n in wanted])
+        found: dict[int, frozenset[bytes]] = {}
+        for number, answer in zip(wanted, answers, strict=True):
+            if isinstance(answer, ChainError):
+                raise ChainError(f"eth_getBlockByNumber({number}) failed: {answer}") from answer
+            block = cast(Mapping[str, Any], answer) if answer is not None else {}
+            found[number] = frozenset(bytes.fromhex(str(h)[2:]) for h in block.get("transactions", ()))
+        return found
+
     def known(self, hashes: Iterable[bytes]) -> dict[bytes, bool]:
         """Whether the node knows each transaction (pooled or mined), in one batch."""
         wanted = list(dict.fromkeys(hashes))

@@ -102,6 +102,7 @@ class FakeSender:
         self.mined: dict[bytes, Receipt] = {}
         self.pooled: set[bytes] = set()
         self.replay_reason: str | None = "InsufficientGasForCallback(requestId=1)"
+        self.block_reads: list[list[int]] = []
 
     def estimate_gas(self, to: str, data: bytes) -> int:
         self.estimates.append(data)
@@ -124,6 +125,11 @@ class FakeSender:
 
     def known(self, hashes: Iterable[bytes]) -> dict[bytes, bool]:
         return {h: h in self.pooled or h in self.mined for h in hashes}
+
+    def block_transactions(self, numbers: Iterable[int]) -> dict[int, frozenset[bytes]]:
+        wanted = sorted(set(numbers))
+        self.block_reads.append(wanted)
+        return {n: frozenset(h for h, r in self.mined.items() if r.block_number == n) for n in wanted}
 
     def broadcast_raw(self, raws: Sequence[bytes]) -> list[RpcError | None]:
         self.raw_sent.extend(raws)
@@ -737,6 +743,32 @@ def test_track_retries_a_transient_refusal_with_backoff_and_never_gives_up(journ
     assert (job.state, job.attempts) == (JobState.SUBMITTED, 10)
     assert job.last_error is not None
     assert "insufficient funds" in job.last_error
+
+
+def test_the_audit_reads_no_receipt_while_every_transaction_is_in_its_block(journal: Journal) -> None:
+    sender = FakeSender()
+    tx = submitted(journal, sender, [1])
+    sender.mined[tx.hash] = receipt(tx, 1, [result_log("ResultSubmitted", 1)])
+    stage, _ = track_stage(journal, sender)
+    stage.track(head=12)
+    read: list[bytes] = []
+    receipts = sender.receipts
+
+    def counted(hashes: Iterable[bytes]) -> dict[bytes, Receipt | None]:
+        wanted = list(hashes)
+        read.extend(wanted)
+        return receipts(wanted)
+
+    sender.receipts = counted  # type: ignore[method-assign]
+    assert stage.audit(head=13) == 0
+    assert (sender.block_reads, read) == ([[12]], [])  # one block's transaction list, no receipt
+    sender.mined[tx.hash] = receipt(tx, 1, [result_log("ResultSubmitted", 1)], block=14)  # re-mined a block later
+    assert stage.audit(head=15) == 0
+    assert read == [tx.hash]  # missing from block 12: its receipt says where it went
+    record = journal.txs.get(tx.hash)
+    assert record is not None
+    assert record.mined_block == 14
+    assert state(journal, 1) is JobState.CONFIRMED
 
 
 def test_the_audit_restarts_jobs_whose_mined_transaction_a_reorg_took_out(journal: Journal) -> None:
