@@ -16,7 +16,8 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.types import TxReceipt
+from web3.exceptions import TimeExhausted
+from web3.types import RPCEndpoint, TxReceipt
 
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.jsonrpc import BAD_RESPONSE, NO_RESPONSE, BatchItemResult, JsonRpc
@@ -27,6 +28,7 @@ from verinfer.errors import ChainError
 N = 200
 VALUE = 10**15
 TIMEOUT = 30.0
+NUDGE_AFTER_S = 10.0
 GWEI = 10**9
 
 # ---------------------------------------------------------------------------------------------------- on anvil
@@ -61,7 +63,17 @@ def signed_transfers(w3: Web3, sender: LocalAccount, nonces: NonceManager, to: S
 
 
 def mined(w3: Web3, hashes: Sequence[HexBytes]) -> list[TxReceipt]:
-    return [w3.eth.wait_for_transaction_receipt(h, timeout=TIMEOUT, poll_latency=0.01) for h in hashes]
+    """The receipts, once mined. anvil's automine can leave a ready transaction out of the block it mines
+    (foundry-rs/foundry#10122; seen here in a CI run, one of 200 never mined with nothing else arriving): after
+    NUDGE_AFTER_S without it, one block mined on demand takes it."""
+    receipts = []
+    for h in hashes:
+        try:
+            receipts.append(w3.eth.wait_for_transaction_receipt(h, timeout=NUDGE_AFTER_S, poll_latency=0.01))
+        except TimeExhausted:
+            w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+            receipts.append(w3.eth.wait_for_transaction_receipt(h, timeout=TIMEOUT, poll_latency=0.01))
+    return receipts
 
 
 def hashes_of(results: Sequence[BatchItemResult]) -> list[HexBytes]:
