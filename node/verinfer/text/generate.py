@@ -137,17 +137,19 @@ class Generator:
             raise ModelError(f"the decoder has no logits output (outputs: {self._outputs})")
         self._mask = "attention_mask" in inputs
         self._positions = "position_ids" in inputs
-        self._past: list[tuple[str, str, str, str, tuple[int, int]]] = []
+        self._past: list[tuple[str, str, str, str]] = []
+        self._empty: dict[str, npt.NDArray[np.float32]] = {}
         layer = 0
         while (key := config.past_key % layer) in inputs:
-            shape = inputs[key].shape
-            heads, dim = shape[1], shape[3]
-            if not isinstance(heads, int) or not isinstance(dim, int):
-                raise ModelError(f"{key} needs static heads and head size, got shape {shape}")
             names = (key, config.past_value % layer, config.present_key % layer, config.present_value % layer)
             if names[1] not in inputs or not set(names[2:]) <= set(self._outputs):
                 raise ModelError(f"layer {layer}'s cache needs {names[1]} in and {names[2:]} out")
-            self._past.append((*names, (heads, dim)))
+            for name in names[:2]:
+                shape = inputs[name].shape
+                if len(shape) != 4 or not isinstance(shape[1], int) or not isinstance(shape[3], int):
+                    raise ModelError(f"{name} is [batch, heads, past, head_size] with static heads and size: {shape}")
+                self._empty[name] = np.zeros((1, shape[1], 0, shape[3]), np.float32)
+            self._past.append(names)
             layer += 1
         known = {"input_ids", "attention_mask", "position_ids"} | {n for p in self._past for n in p[:2]}
         if set(inputs) - known:
@@ -179,7 +181,7 @@ class Generator:
                 )
             limit = min(limit, room)
         sequence = list(prompt_ids)
-        cache = {name: np.zeros((1, h, 0, d), np.float32) for *names, (h, d) in self._past for name in names[:2]}
+        cache: dict[str, npt.NDArray[Any]] = dict(self._empty)
         fresh = sequence
         generated: list[int] = []
         margins: list[float] = []
@@ -197,7 +199,7 @@ class Generator:
             top2 = np.partition(row, -2)[-2:]
             token = int(np.argmax(row))
             margins.append(float(top2[1] - top2[0]))
-            for key, value, present_key, present_value, _ in self._past:
+            for key, value, present_key, present_value in self._past:
                 cache[key], cache[value] = out[present_key], out[present_value]
             generated.append(token)
             sequence.append(token)
