@@ -14,7 +14,7 @@ import pytest
 from verinfer.errors import ConfigError, ModelError
 from verinfer.text.bundle import load_bundle, write_manifest
 from verinfer.text.generate import GenerationConfig, Generator, load_generator
-from verinfer.text.graph import build_decoder, head_logits, random_weights, residual
+from verinfer.text.graph import DecoderWeights, build_decoder, head_logits, random_weights, residual
 from verinfer.text.settings import ALLOWED_LEVELS
 
 WORDS = ("the", "hub", "commits", "token", "ids", "and", "text")
@@ -124,18 +124,33 @@ def test_bundle_with_tokenizer_json(tmp_path: Path) -> None:
     )
 
 
-def test_genai_config_bundle(tmp_path: Path) -> None:
-    """onnxruntime-genai's layout: genai_config.json beside model.onnx with its default tensor names."""
-    weights = random_weights(seed=5)
-    onnx.save(build_decoder(weights), tmp_path / "model.onnx")
+def _genai_bundle(root: Path, weights: DecoderWeights) -> dict[str, Any]:
+    """onnxruntime-genai's layout: model.onnx + genai_config.json + a byte-per-token tokenizer.json."""
+    from tokenizers import Tokenizer, models, pre_tokenizers  # the text extra
+
+    onnx.save(build_decoder(weights), root / "model.onnx")
+    vocab = {chr(i) if 33 <= i < 127 else f"<0x{i:02X}>": i for i in range(256)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<0x00>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    tokenizer.save(str(root / "tokenizer.json"))
+    (root / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "PreTrainedTokenizerFast"}))
+    layer = weights.layers[0]
     genai: dict[str, Any] = {
         "model": {
-            "type": "decoder",
-            "context_length": 64,
+            "type": "llama",
+            "bos_token_id": 1,
+            "pad_token_id": 0,
             "eos_token_id": 10,
+            "vocab_size": weights.vocab,
+            "context_length": weights.context,
             "decoder": {
                 "filename": "model.onnx",
-                "num_hidden_layers": 2,
+                "hidden_size": weights.tok_emb.shape[1],
+                "head_size": layer.wq.shape[1] // layer.heads,
+                "num_attention_heads": layer.heads,
+                "num_key_value_heads": layer.heads,
+                "num_hidden_layers": len(weights.layers),
+                "session_options": {"provider_options": [], "intra_op_num_threads": 1},
                 "inputs": {
                     "input_ids": "input_ids",
                     "past_key_names": "past_key_values.%d.key",
@@ -148,14 +163,37 @@ def test_genai_config_bundle(tmp_path: Path) -> None:
                 },
             },
         },
-        "search": {"do_sample": False, "num_beams": 1, "max_length": 16},
+        "search": {"do_sample": False, "num_beams": 1, "max_length": 20, "past_present_share_buffer": False},
     }
-    (tmp_path / "genai_config.json").write_text(json.dumps(genai))
+    (root / "genai_config.json").write_text(json.dumps(genai))
+    return genai
+
+
+def test_genai_config_bundle(tmp_path: Path) -> None:
+    """The genai layout loads as a bundle, and onnxruntime-genai's own greedy search gives the same token ids."""
+    weights = random_weights(seed=5)
+    genai = _genai_bundle(tmp_path, weights)
     generator = load_generator(load_bundle(tmp_path, write_manifest(tmp_path)))
     assert generator.uses_cache
     assert generator.config.stop_token_ids == (10,)
-    reference = Generator(build_decoder(weights).SerializeToString(), GenerationConfig(max_new_tokens=16))
-    assert generator.generate("genai").token_ids[:5] == reference.generate("genai").token_ids[:5]
+    assert generator.config.tokenizer == "tokenizer.json"
+    prompt = "prompt"
+    ours = generator.generate(prompt, max_new_tokens=14)
+    assert ours.prompt_ids == tuple(prompt.encode())
+
+    og = pytest.importorskip("onnxruntime_genai")
+    model = og.Model(str(tmp_path))
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(prompt) + 14, do_sample=False)
+    theirs = og.Generator(model, params)
+    theirs.append_tokens([list(ours.prompt_ids)])
+    tokens: list[int] = []
+    while not theirs.is_done():
+        theirs.generate_next_token()
+        tokens.append(int(theirs.get_next_tokens()[0]))
+    cut = tokens.index(10) + 1 if 10 in tokens else len(tokens)
+    assert tuple(tokens[:cut]) == ours.token_ids
+
     genai["search"]["do_sample"] = True
     (tmp_path / "genai_config.json").write_text(json.dumps(genai))
     with pytest.raises(ModelError, match="greedily only"):
