@@ -43,6 +43,18 @@ QUESTIONS = (
     "Q: Who runs the model? A: the nodes, on onnxruntime.",
     "Q: What names a bundle? A: the keccak256 of its manifest.",
 )
+# Prompts the demo and the benchmark ask (prefixes of corpus lines).
+ANSWER_PROMPTS = (
+    "Beautiful is",
+    "Explicit is",
+    "Errors should",
+    "Now is",
+    "Namespaces are",
+    "Q: What is verinfer? A:",
+    "Q: What does a node commit? A:",
+    "Q: How is an answer checked? A:",
+    "Q: What names a bundle? A:",
+)
 
 
 def zen_of_python() -> list[str]:
