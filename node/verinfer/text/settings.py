@@ -12,7 +12,8 @@ from __future__ import annotations
 import onnxruntime as ort
 
 from verinfer.errors import ConfigError
-from verinfer.inference.runner import OPTIMIZATION_LEVELS, PROVIDER
+from verinfer.inference.runner import PROVIDER
+from verinfer.inference.runner import session_options as runner_session_options
 
 ALLOWED_LEVELS = ("disabled", "basic")
 DEFAULT_LEVEL = "basic"
@@ -20,24 +21,13 @@ DEFAULT_THREADS = 1
 
 
 def session_options(intra_op_threads: int = DEFAULT_THREADS, level: str = DEFAULT_LEVEL) -> ort.SessionOptions:
-    if isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1:
-        raise ConfigError(f"intra_op_threads must be a positive integer, got {intra_op_threads!r}")
+    """The runner's options (verinfer.inference.runner), at a level text generation allows."""
     if level not in ALLOWED_LEVELS:
         raise ConfigError(
             f"graph_optimization_level {level!r} is not allowed for text generation; use one of "
             f"{', '.join(ALLOWED_LEVELS)} (docs/text.md says why)"
         )
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = OPTIMIZATION_LEVELS[level]
-    if hasattr(options, "use_deterministic_compute"):
-        options.use_deterministic_compute = True
-    options.add_session_config_entry("session.set_denormal_as_zero", "0")
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    return options
+    return runner_session_options(intra_op_threads, level)
 
 
 def make_session(
