@@ -233,3 +233,38 @@ def load_generator(
         intra_op_threads=intra_op_threads,
         graph_optimization_level=graph_optimization_level,
     )
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    """A committed answer checked by regenerating it."""
+
+    regenerated: Generation
+    first_difference: int | None
+    """The first position (0 = the first generated token) where the committed ids and the regenerated ids differ,
+    a length difference included; None when they are equal."""
+    near_tie_margin: float
+
+    @property
+    def matches(self) -> bool:
+        return self.first_difference is None
+
+    @property
+    def near_tie_at_difference(self) -> bool:
+        """The regeneration's margin at the first difference is below the bundle's near-tie margin: the proposed
+        CONSENSUS rule (docs/text.md) does not slash there."""
+        if self.first_difference is None or self.first_difference >= len(self.regenerated.margins):
+            return False
+        return self.regenerated.margins[self.first_difference] < self.near_tie_margin
+
+
+def regenerate(
+    generator: Generator, prompt: str | list[int], committed_ids: list[int] | tuple[int, ...], max_new_tokens: int
+) -> Regeneration:
+    """Regenerates an answer and compares it token by token with the committed ids."""
+    again = generator.generate(prompt, max_new_tokens)
+    committed = tuple(committed_ids)
+    first = next((i for i, (a, b) in enumerate(zip(committed, again.token_ids, strict=False)) if a != b), None)
+    if first is None and len(committed) != len(again.token_ids):
+        first = min(len(committed), len(again.token_ids))
+    return Regeneration(again, first, generator.config.near_tie_margin)

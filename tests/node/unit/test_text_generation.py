@@ -13,7 +13,7 @@ import pytest
 
 from verinfer.errors import ConfigError, ModelError
 from verinfer.text.bundle import load_bundle, write_manifest
-from verinfer.text.generate import GenerationConfig, Generator, load_generator
+from verinfer.text.generate import GenerationConfig, Generator, load_generator, regenerate
 from verinfer.text.graph import DecoderWeights, build_decoder, head_logits, random_weights, residual
 from verinfer.text.settings import ALLOWED_LEVELS
 
@@ -198,3 +198,16 @@ def test_genai_config_bundle(tmp_path: Path) -> None:
     (tmp_path / "genai_config.json").write_text(json.dumps(genai))
     with pytest.raises(ModelError, match="greedily only"):
         load_generator(load_bundle(tmp_path, write_manifest(tmp_path)))
+
+
+def test_regeneration_names_the_first_differing_position(decoder: bytes) -> None:
+    generator = Generator(decoder, CONFIG)
+    answer = generator.generate(PROMPTS[7])
+    same = regenerate(generator, PROMPTS[7], answer.token_ids, 12)
+    assert (same.matches, same.first_difference) == (True, None)
+    forged = list(answer.token_ids)
+    forged[5] = (forged[5] + 1) % 256
+    checked = regenerate(generator, PROMPTS[7], forged, 12)
+    assert (checked.matches, checked.first_difference) == (False, 5)
+    assert checked.near_tie_at_difference == (answer.margins[5] < CONFIG.near_tie_margin)
+    assert regenerate(generator, PROMPTS[7], answer.token_ids[:4], 12).first_difference == 4
