@@ -4,7 +4,7 @@ A byte-level decoder (verinfer.text.graph) that completes the Zen of Python (shi
 answers a few questions about verinfer. Without torch or any autodiff here, its attention is designed, not learned:
 head j of its one attention layer looks back exactly j positions (one-hot positions in the keys, a shifted copy
 in the queries, scores 30 apart), so the residual stream holds the last LOOKBACK + 1 bytes, and only the MLP head is
-trained, in numpy (Adam on cross-entropy, full batch, about a minute on 2 cores). It is a real attention graph
+trained, in numpy (Adam on cross-entropy, full batch, seconds on 2 cores). It is a real attention graph
 with a KV cache all the same: the node runs it like any decoder, and that is what the demo needs to show.
 The bundle written is decoder.onnx + verinfer-text.json + verinfer-bundle.json; the binary is not shipped.
 """
@@ -124,7 +124,7 @@ def _examples(weights: DecoderWeights, lines: list[str]) -> tuple[npt.NDArray[np
     return np.concatenate(features), np.concatenate(targets)
 
 
-def train(steps: int = 600, seed: int = 0, lr: float = 3e-3) -> Trained:
+def train(steps: int = 200, seed: int = 0, lr: float = 1e-2) -> Trained:
     started = time.monotonic()
     base = designed_weights(seed)
     x, y = _examples(base, corpus())
@@ -182,7 +182,7 @@ def write_bundle(out_dir: Path | str, trained: Trained) -> bytes:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args(argv)
     trained = train(args.steps)
     bundle_id = write_bundle(args.out_dir, trained)

@@ -22,7 +22,7 @@ ANSWERS = {
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("text-model")
-    write_bundle(out, train(steps=600))
+    write_bundle(out, train())
     return out
 
 
