@@ -107,18 +107,8 @@ class OnnxRunner:
         self.inter_op_threads = 1
         self.graph_optimization_level = graph_optimization_level
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.inter_op_num_threads = self.inter_op_threads
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = OPTIMIZATION_LEVELS[graph_optimization_level]
+        options = session_options(intra_op_threads, graph_optimization_level)
         self.deterministic_compute = hasattr(options, "use_deterministic_compute")
-        if self.deterministic_compute:
-            options.use_deterministic_compute = True
-        options.add_session_config_entry("session.set_denormal_as_zero", "0")  # the default, stated: it moves bits
-        # Idle worker threads sleep instead of spinning; scheduling only, the results do not change.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3  # errors only: optimiser notes are not the node's business
         try:
             self._session = ort.InferenceSession(self.info.serving, options, providers=[PROVIDER])
         except _ORT_ERRORS as exc:
@@ -204,6 +194,23 @@ class OnnxRunner:
     def environment(self) -> dict[str, str | int | bool]:
         """Everything about this runner and machine that can change an output's bits (manifest material)."""
         return runner_environment(self.intra_op_threads, self.graph_optimization_level)
+
+
+def session_options(intra_op_threads: int = 1, graph_optimization_level: str = "basic") -> ort.SessionOptions:
+    """The session options every verinfer session runs with (the runner's and verinfer.text's)."""
+    _check_settings(intra_op_threads, graph_optimization_level)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = OPTIMIZATION_LEVELS[graph_optimization_level]
+    if hasattr(options, "use_deterministic_compute"):
+        options.use_deterministic_compute = True
+    options.add_session_config_entry("session.set_denormal_as_zero", "0")  # the default, stated: it moves bits
+    # Idle worker threads sleep instead of spinning; scheduling only, the results do not change.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3  # errors only: optimiser notes are not the node's business
+    return options
 
 
 def runner_environment(

@@ -12,7 +12,19 @@ import pytest
 from verinfer.chain.anvil import free_port
 
 # Module roots that only some commands need; a light entry point loads none of them.
-HEAVY = ("onnxruntime", "onnx", "ezkl", "sklearn", "verinfer.node", "structlog", "prometheus_client", "matplotlib")
+HEAVY = (
+    "onnxruntime",
+    "onnx",
+    "ezkl",
+    "sklearn",
+    "verinfer.node",
+    "structlog",
+    "prometheus_client",
+    "matplotlib",
+    "verinfer.text",
+    "tokenizers",
+    "onnxruntime_genai",
+)
 
 
 # Prints the heavy modules (roots or their submodules) in sys.modules, as the last line of stderr.
