@@ -394,7 +394,7 @@ CONFIG_MEANINGS: dict[str, str] = {
     "policy": "Which requests are worth serving (section below).",
     "policy.min_fee_wei": "Skip a request whose fee (a CONSENSUS node's share: fee / redundancy) is below this "
     "plus the gas estimate.",
-    "policy.gas_per_result": "The gas estimate per transaction, multiplied by the base fee (1 transaction for SINGLE, "
+    "policy.gas_per_result": "The gas estimate per transaction, multiplied by the gas price (1 transaction for SINGLE, "
     "3 for CONSENSUS); 0 turns the gas part off.",
     "metrics": "The Prometheus `/metrics` and `/healthz` endpoint (section below).",
     "metrics.enabled": "Serve the endpoint at all.",

@@ -133,8 +133,9 @@ class SandboxConfig(_Section):
 
 class PolicyConfig(_Section):
     """Serve a request only if its fee (a CONSENSUS node's share: fee / redundancy) is at least
-    `min_fee_wei + base fee x gas_per_result x transactions` (1 for SINGLE, 3 for CONSENSUS), plus the callback gas
-    its escrow leaves unpaid at the base fee; the fee is a CONSENSUS node's share of fee - escrow."""
+    `min_fee_wei + gas price x gas_per_result x transactions` (1 for SINGLE, 3 for CONSENSUS; the gas price is the
+    base fee plus the node's tip), plus the callback gas its escrow leaves unpaid at that price; the fee is a CONSENSUS
+    node's share of fee - escrow."""
 
     min_fee_wei: Annotated[int, Field(ge=0)] = 0
     gas_per_result: Annotated[int, Field(ge=0, le=30_000_000)] = 0

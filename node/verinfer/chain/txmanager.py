@@ -167,6 +167,12 @@ class TxManager:
             return self.refresh_fees()
         return self._base_fee
 
+    @property
+    def gas_price(self) -> int:
+        """What this node pays per gas now: the base fee plus its priority fee (the latest block's)."""
+        base_fee = self.base_fee
+        return base_fee + (self._tip if self._tip is not None else 0)
+
     def fees(self, floor: tuple[int, int] | None = None) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas): room for the base fee to double, capped by the configured maximum;
         at least `floor` bumped by FEE_BUMP when replacing a transaction."""

@@ -322,7 +322,9 @@ class Policy:
 
 class Fees(Protocol):
     @property
-    def base_fee(self) -> int: ...
+    def gas_price(self) -> int:
+        """What the node pays per gas: the base fee plus its priority fee."""
+        ...
 
 
 class ComputeStore(Protocol):
@@ -392,13 +394,13 @@ class Compute:
         sw = self._timer
         if jobs:
             now = self.clock.chain_time()
-            base_fee = self.fees.base_fee
+            gas_price = self.fees.gas_price
             for job in jobs:
                 with sw("decode"):
                     request = params_of(job)
                 if self.waiting_for is not None and self.waiting_for(request.model_id):
                     continue  # stays `seen` until the registry says this node serves the model
-                reason = self.skip_reason(request, now, base_fee)
+                reason = self.skip_reason(request, now, gas_price)
                 seats = 0 if reason is not None else self.hub.seats_open(job.request_id, request, now)
                 if isinstance(seats, str):
                     reason = ("not_assigned", seats)
@@ -507,7 +509,7 @@ class Compute:
         """Waits (briefly) for the lanes; call after the catalog's cancel event is set."""
         self.lanes.close()
 
-    def skip_reason(self, request: RequestParams, now: int, base_fee: int) -> tuple[str, str] | None:
+    def skip_reason(self, request: RequestParams, now: int, gas_price: int) -> tuple[str, str] | None:
         """(metric label, why) if this node does not serve the request, else None."""
         policy = self.policy
         if request.mode not in policy.modes:
@@ -522,19 +524,20 @@ class Compute:
         share = (request.fee - escrow) // max(request.redundancy, 1)
         transactions = 1 if request.mode == Mode.SINGLE else 3  # submit; or commit, reveal and maybe finalize
         # The deliverer (a SINGLE or ZK node; in CONSENSUS whoever finalizes, priced on every seat) burns the
-        # requester's callback gas. The escrow reimburses it at up to its cap per gas; above the cap the fee pays.
-        above_cap = max(base_fee - terms.callback_gas_price, 0)
+        # requester's callback gas. The escrow reimburses it at up to its cap per gas; above the cap the fee pays, tip
+        # included: a cap at the base fee alone would leave the node paying its priority fee on every unit.
+        above_cap = max(gas_price - terms.callback_gas_price, 0)
         gas = transactions * policy.gas_per_result
-        required = policy.min_fee_wei + base_fee * gas + above_cap * request.callback_gas_limit
+        required = policy.min_fee_wei + gas_price * gas + above_cap * request.callback_gas_limit
         if share < required:
             callback = (
                 f"; its {request.callback_gas_limit}-gas callback escrowed at {terms.callback_gas_price} wei/gas, "
-                f"{above_cap} below the base fee"
+                f"{above_cap} below the gas price"
                 if request.callback_gas_limit
                 else ""
             )
             return "fee", (
-                f"fee share {share} wei < {required} wei (policy.min_fee_wei {policy.min_fee_wei} + base fee "
-                f"{base_fee} x {gas} gas{callback})"
+                f"fee share {share} wei < {required} wei (policy.min_fee_wei {policy.min_fee_wei} + gas price "
+                f"{gas_price} x {gas} gas{callback})"
             )
         return None

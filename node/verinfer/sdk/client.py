@@ -397,7 +397,7 @@ class Client:
     ) -> RequestHandle:
         """Requests an inference on `inputs`, paying price * redundancy, plus callback_gas_price *
         callback_gas_limit of escrow for the callback's gas (reimbursed to whoever delivers at up to that price per
-        gas, the rest refunded; nodes skip a callback their escrow leaves unpaid at the base fee).
+        gas, the rest refunded; nodes skip a callback their escrow leaves unpaid at their gas price, base fee plus tip).
 
         `inputs` is every graph input by name (a dict: each value in its input's own dtype; the SDK reads the
         signature from the model file), or, for a model of float inputs, one array shaped like the entry's input

@@ -205,7 +205,8 @@ class FakeClock:
 
 
 class FakeFees:
-    base_fee = 7
+    def __init__(self, gas_price: int = 7) -> None:
+        self.gas_price = gas_price  # base fee plus tip
 
 
 class DoublingModel:
@@ -306,9 +307,8 @@ def reason(journal: Journal, request_id: int) -> str:
 def compute_stage(journal: Journal, hub: FakeHub | None = None, **options: Any) -> tuple[Compute, FakeCatalog]:
     catalog = FakeCatalog()
     policy = options.pop("policy", Policy((Mode.SINGLE, Mode.CONSENSUS), min_fee_wei=0, gas_per_result=0))
-    stage = Compute(
-        journal, catalog, hub or FakeHub(), FakeClock(), FakeFees(), policy, NodeMetrics(), FakeLog(), **options
-    )
+    fees = options.pop("fees", FakeFees())
+    stage = Compute(journal, catalog, hub or FakeHub(), FakeClock(), fees, policy, NodeMetrics(), FakeLog(), **options)
     return stage, catalog
 
 
@@ -344,15 +344,28 @@ def test_compute_refuses_a_fee_that_does_not_pay_for_the_callback(journal: Journ
     done = stage.step()
     assert (done.computed, done.failed) == (4, 2)
     assert reason(journal, 1) == (
-        "skipped: fee share 10000000 wei < 14000000 wei (policy.min_fee_wei 0 + base fee 7 x 0 gas; its 2000000-gas "
-        "callback escrowed at 0 wei/gas, 7 below the base fee)"
+        "skipped: fee share 10000000 wei < 14000000 wei (policy.min_fee_wei 0 + gas price 7 x 0 gas; its 2000000-gas "
+        "callback escrowed at 0 wei/gas, 7 below the gas price)"
     )
     assert reason(journal, 5) == (
-        "skipped: fee share 7999999 wei < 8000000 wei (policy.min_fee_wei 0 + base fee 7 x 0 gas; its 2000000-gas "
-        "callback escrowed at 3 wei/gas, 4 below the base fee)"
+        "skipped: fee share 7999999 wei < 8000000 wei (policy.min_fee_wei 0 + gas price 7 x 0 gas; its 2000000-gas "
+        "callback escrowed at 3 wei/gas, 4 below the gas price)"
     )
     for rid in (2, 3, 4, 6):
         assert state(journal, rid) is JobState.COMPUTED
+
+
+def test_compute_prices_the_callback_at_its_gas_price_tip_included(journal: Journal) -> None:
+    # A requester capping its escrow at the base fee (7) would have the node pay its tip (3) on every unit of a
+    # 2,000,000-gas callback: 6,000,000 wei the fee must cover.
+    at_base_fee = LOTTERY | 7 << 168
+    seen(journal, 1, fee=14_000_000 + 5_999_999, callback_gas=2_000_000, lottery=at_base_fee)
+    seen(journal, 2, fee=14_000_000 + 6_000_000, callback_gas=2_000_000, lottery=at_base_fee)
+    stage, _ = compute_stage(journal, fees=FakeFees(gas_price=10))
+    done = stage.step()
+    assert (done.computed, done.failed) == (1, 1)
+    assert reason(journal, 1).endswith("escrowed at 7 wei/gas, 3 below the gas price)")
+    assert state(journal, 2) is JobState.COMPUTED
 
 
 def test_compute_waits_for_its_lottery_window_and_skips_without_a_ticket(journal: Journal) -> None:
