@@ -415,6 +415,8 @@ def _check_json(checked: ModelCheck) -> dict[str, Any]:
                 for s in fidelity.scales
             ],
             "recommended": None if best is None else {"name": best.name, "scale": best.scale, "exact": best.exact},
+            "largestOutput": fidelity.largest_output,
+            "outputScaleLimit": fidelity.output_scale_limit,
         },
         "fidelitySkipped": checked.fidelity_skipped,
     }
@@ -436,7 +438,8 @@ def model_check_command(
 
     JSON: {"modelId", "bytes", "ok", "problems": [{"code", "message", "fix"}],
     "fidelity": {"input", "rows", "generated", "scales": [{"name", "scale", "rowsDiffering",
-    "maxError", "unusable"}], "recommended": {"name", "scale", "exact"}} | null, "fidelitySkipped"}
+    "maxError", "unusable"}], "recommended": {"name", "scale", "exact"}, "largestOutput", "outputScaleLimit"} | null,
+    "fidelitySkipped"}
     """
     with errors():
         if not path.is_file():
@@ -491,6 +494,20 @@ def _print_check(checked: ModelCheck) -> None:
             f"(max error {best.max_error:.6g})",
             markup=False,
         )
+    limit = fidelity.output_scale_limit
+    if limit is not None:
+        out.print(
+            f"outputs up to {fidelity.largest_output:.6g}: float32 carries a scale of at most {limit} there (one "
+            "float32 step per canonical unit); above it runtimes that round differently give different outputs",
+            markup=False,
+        )
+        if best is not None and best.scale > limit:
+            out.print(
+                f"note: the input wants {best.scale}, the outputs at most {limit}: with one scale for both, "
+                "honest nodes on other runtimes may disagree (per-input and per-output scales are not in the entry "
+                "yet)",
+                markup=False,
+            )
 
 
 @model_app.command("show")

@@ -104,6 +104,19 @@ class FidelityReport:
     generated: bool
     """True when the rows were drawn from a standard normal in the input's shape, not given by the user."""
     scales: tuple[ScaleFidelity, ...]
+    largest_output: float = 0.0
+    """The largest |value| of any float output over the rows (the float model's)."""
+
+    @property
+    def output_scale_limit(self) -> int | None:
+        """The largest power-of-two scale at which one float32 step of the largest output is at most one canonical
+        unit: above it, every float difference between two runtimes (an FMA, another summation order) becomes a
+        canonical difference, and honest nodes disagree. None without float outputs."""
+        if not self.largest_output > 0 or not math.isfinite(self.largest_output):
+            return None
+        # float32 has 24 significant bits: one step at |y| in [2^e, 2^(e+1)) is 2^(e - 23).
+        exponent = math.frexp(self.largest_output)[1] - 1
+        return 1 << max(23 - exponent, 0)
 
     @property
     def recommended(self) -> ScaleFidelity | None:
@@ -406,7 +419,11 @@ def _fidelity(
     if not floats[0]:
         return None, "the model has no tensor outputs to compare", None
     results = tuple(_at_scale(session, spec.name, rows, floats, shape, dtype, name, s) for name, s in scales)
-    return FidelityReport(spec.name, len(rows), generated, results), None, None
+    largest = max(
+        (float(np.max(np.abs(out), initial=0.0)) for outs in floats for out in outs if out.dtype.kind == "f"),
+        default=0.0,
+    )
+    return FidelityReport(spec.name, len(rows), generated, results, largest), None, None
 
 
 def _run(session: ort.InferenceSession, name: str, array: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:

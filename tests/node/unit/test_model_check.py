@@ -205,3 +205,20 @@ def test_model_check_command_recommends_the_scale(xgboost_diabetes: tuple[Path, 
     assert fidelity["generated"] is False
     assert fidelity["recommended"]["exact"] is True
     assert fidelity["scales"][0]["rowsDiffering"] > 0
+    assert fidelity["outputScaleLimit"] == 2**15  # while the input wants 2^40: the text output says so
+    text = runner.invoke(app, ["model", "check", str(path), "--input-sample", str(sample)])
+    assert "float32 carries a scale of at most 32768" in text.stdout, text.stdout
+    assert "the outputs at most 32768" in text.stdout, text.stdout
+
+
+def test_output_scale_float32_can_carry(xgboost_diabetes: tuple[Path, np.ndarray]) -> None:
+    """The diabetes regressor's outputs reach a few hundred, where one float32 step is 2^-15: at most 2^15 can carry
+    them, far below the 2^40 the input wants, so the CLI says the two disagree."""
+    path, features = xgboost_diabetes
+    checked = check_model(path, features[:100])
+    assert checked.fidelity is not None
+    largest = checked.fidelity.largest_output
+    assert 256 <= largest < 512, largest  # the data set's targets run 25-346
+    assert checked.fidelity.output_scale_limit == 2**15
+    step = float(np.spacing(np.float32(largest)))
+    assert step * 2**15 <= 1 < step * 2**16  # one float32 step is one canonical unit at the limit, two above it
