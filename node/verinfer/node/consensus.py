@@ -17,14 +17,13 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from typing import Any, Protocol
 
 from verinfer.chain import commitments, lottery
 from verinfer.chain.txmanager import Signed
 from verinfer.errors import ContractRevert
 from verinfer.node.calldata import HubCalldata
-from verinfer.node.hub import FALLBACK_GRACE_S
+from verinfer.node.hub import FALLBACK_GRACE_S, open_phase, seat_mask
 from verinfer.node.journal import Job, JobState, SentTx
 from verinfer.node.metrics import NodeMetrics
 from verinfer.node.ports import Clock, HubReader, Round, Sender, TxStore
@@ -217,12 +216,8 @@ class Consensus:
         holder of the best tickets (down, or slashed below the minimum stake): this committed node takes the free
         seats with its same vote, at most once per FREE_SEATS_RETRY_S."""
         request = params_of(job)
-        draw = lottery.Lottery.unpack(request.lottery)
-        k = request.redundancy
-        every = (1 << k) - 1
-        if round_.escalation_seats:
-            draw = replace(draw, requested_at=round_.escalated_at)
-            every = ((1 << round_.escalation_seats) - 1) << k
+        draw, seats = open_phase(lottery.Lottery.unpack(request.lottery), request.redundancy, round_)
+        every = seat_mask(seats)
         if now < draw.opens_to_all_at + FALLBACK_GRACE_S:
             return []
         last = self._seats_claimed.get(job.request_id)

@@ -37,6 +37,20 @@ STATUS_BATCH = 100  # eth_calls per batch POST (providers cap batch sizes)
 _STATUS_OF = bytes(keccak(text="statusOf(uint256)"))[:4]
 
 
+def open_phase(draw: lottery.Lottery, k: int, round_: Round) -> tuple[lottery.Lottery, range]:
+    """The draw and the seats of a round's open phase: the request's own and seats 0 .. k - 1, or, once the round
+    escalated, the same tickets with windows counted from the escalation and its seats k .. k + e - 1 (the hub's
+    rule in `commitResult`)."""
+    if not round_.escalation_seats:
+        return draw, range(k)
+    return replace(draw, requested_at=round_.escalated_at), range(k, k + round_.escalation_seats)
+
+
+def seat_mask(seats: range) -> int:
+    """The bitmask of `seats` (bit j = seat j)."""
+    return ((1 << len(seats)) - 1) << seats.start
+
+
 class HubView:
     """`HubReader` over the bound contracts (`System`) and the node's JSON-RPC client."""
 
@@ -132,22 +146,33 @@ class HubView:
 
     def escalated_between(self, from_block: int, to_block: int) -> list[int]:
         """The ids of the rounds that escalated in blocks `from_block`..`to_block`, chunked by `max_log_range`."""
-        codec = self._codecs.get("ConsensusEscalated")
-        if codec is None:
-            codec = self._codecs["ConsensusEscalated"] = EventCodec.from_abi(self.system.hub.abi, "ConsensusEscalated")
-        ids: list[int] = []
-        for start in range(from_block, to_block + 1, self.max_log_range):
-            logs = self.client.logs(
-                {
-                    "address": self.system.hub.address,
-                    "fromBlock": hex(start),
-                    "toBlock": hex(min(start + self.max_log_range - 1, to_block)),
-                    "topics": ["0x" + codec.topic.hex()],
-                }
-            )
-            ids.extend(int(str(log["topics"][1]), 16) for log in logs)
+        topic = "0x" + self._codec("ConsensusEscalated").topic.hex()
+        ids = [int(str(log["topics"][1]), 16) for log in self._hub_logs([topic], from_block, to_block)]
         self._escalated.update(ids)
         return ids
+
+    def _codec(self, event: str) -> EventCodec:
+        codec = self._codecs.get(event)
+        if codec is None:
+            codec = self._codecs[event] = EventCodec.from_abi(self.system.hub.abi, event)
+        return codec
+
+    def _hub_logs(self, topics: list[str], from_block: int, to_block: int) -> list[Any]:
+        """The hub's raw logs matching `topics` in blocks `from_block`..`to_block`, in ranges of `max_log_range`
+        blocks (hosted providers cap a query's range)."""
+        logs: list[Any] = []
+        for start in range(from_block, to_block + 1, self.max_log_range):
+            logs.extend(
+                self.client.logs(
+                    {
+                        "address": self.system.hub.address,
+                        "fromBlock": hex(start),
+                        "toBlock": hex(min(start + self.max_log_range - 1, to_block)),
+                        "topics": topics,
+                    }
+                )
+            )
+        return logs
 
     def model_count(self) -> int:
         return int(self.call(self.system.models.functions.modelCount()))
@@ -225,7 +250,7 @@ class HubView:
             return self._escalation_seats(request_id, k, draw, stakes, round_, now)
         if round_.commits >= k:
             return "the round's seats went to better tickets while this node waited its turn as a fallback"
-        return 0 if now < draw.opens_to_all_at + FALLBACK_GRACE_S else (1 << k) - 1
+        return 0 if now < draw.opens_to_all_at + FALLBACK_GRACE_S else seat_mask(range(k))
 
     def _best_seats(
         self, request_id: int, draw: lottery.Lottery, stakes: dict[ChecksumAddress, int], seats: Iterable[int]
@@ -254,15 +279,13 @@ class HubView:
         if self.address.lower() in voters:
             return "a voter of the round: not on its escalation committee"
         fresh = {node: stake for node, stake in stakes.items() if node.lower() not in voters}
-        shifted = replace(draw, requested_at=round_.escalated_at)
-        seats = range(k, k + round_.escalation_seats)
+        shifted, seats = open_phase(draw, k, round_)
         best, latest = self._best_seats(request_id, shifted, fresh, seats)
         if best:
             return best if latest <= now else 0
-        if round_.commits >= round_.escalation_seats:
+        if round_.commits >= len(seats):
             return "the escalation's seats went to better tickets while this node waited its turn as a fallback"
-        every = ((1 << round_.escalation_seats) - 1) << k
-        return 0 if now < shifted.opens_to_all_at + FALLBACK_GRACE_S else every
+        return 0 if now < shifted.opens_to_all_at + FALLBACK_GRACE_S else seat_mask(seats)
 
     def _still_open(self, request_id: int) -> bool:
         """Whether a request this node waits on as a fallback is still PENDING (read at most once a second each),
@@ -306,28 +329,13 @@ class HubView:
         """The transaction of this node's latest `event` (indexed by request id, then node) for the request, from
         `from_block` on; None if there is none. For the rare paths that must learn what the chain already holds
         from this node (after a reorg re-mined an earlier transaction)."""
-        codec = self._codecs.get(event)
-        if codec is None:
-            codec = self._codecs[event] = EventCodec.from_abi(self.system.hub.abi, event)
         topics = [
-            "0x" + codec.topic.hex(),
+            "0x" + self._codec(event).topic.hex(),
             "0x" + request_id.to_bytes(32, "big").hex(),
             "0x" + bytes(12).hex() + self.address[2:].lower(),
         ]
-        head = self.client.block_number()
-        found: bytes | None = None
-        for start in range(from_block, head + 1, self.max_log_range):  # chunked: providers cap a query's range
-            logs = self.client.logs(
-                {
-                    "address": self.system.hub.address,
-                    "fromBlock": hex(start),
-                    "toBlock": hex(min(start + self.max_log_range - 1, head)),
-                    "topics": topics,
-                }
-            )
-            if logs:
-                found = bytes.fromhex(str(logs[-1]["transactionHash"])[2:])
-        return found
+        logs = self._hub_logs(topics, from_block, self.client.block_number())
+        return bytes.fromhex(str(logs[-1]["transactionHash"])[2:]) if logs else None
 
 
 class ChainClock:

@@ -426,9 +426,7 @@ class Client:
             ),
             value=terms.price * redundancy + callback_gas_price * callback_gas_limit,
         )
-        requested = EventCodec.from_abi(hub.abi, "InferenceRequested").decode_all(
-            [log for log in receipt["logs"] if log["address"] == hub.address]
-        )
+        requested = self._hub_events(receipt, "InferenceRequested")
         if len(requested) != 1:
             raise ChainError(f"requestInference emitted {len(requested)} InferenceRequested logs, expected 1")
         return RequestHandle(
@@ -442,14 +440,25 @@ class Client:
             info=info,
         )
 
-    def handle(self, request_id: int) -> RequestHandle:
-        """A handle on an existing request (any requester), found from its `InferenceRequested` log."""
+    def _hub_events(self, receipt: Any, event: str) -> list[DecodedLog]:
+        """The hub's `event` logs in a transaction's receipt, decoded."""
+        hub = self.system.hub
+        return EventCodec.from_abi(hub.abi, event).decode_all(
+            [log for log in receipt["logs"] if log["address"] == hub.address]
+        )
+
+    def _requested(self, request_id: int) -> DecodedLog:
+        """Request `request_id`'s `InferenceRequested` log, searched from the hub's deployment block."""
         logs = request_logs(
             self.system, "InferenceRequested", request_id, self.system.deployment.hub.block, first_only=True
         )
         if not logs:
             raise ChainError(f"no request {request_id} on hub {self.system.hub.address}")
-        log = logs[0]
+        return logs[0]
+
+    def handle(self, request_id: int) -> RequestHandle:
+        """A handle on an existing request (any requester), found from its `InferenceRequested` log."""
+        log = self._requested(request_id)
         model_id = ModelId(bytes(log.args["modelId"]))
         return RequestHandle(
             system=self.system,
@@ -465,12 +474,7 @@ class Client:
         """After its deadline, credits a request's whole fee back to its requester's hub balance (`reclaimFee`;
         anyone may send it) and returns the amount; `withdraw()` pays the balance out. Refused, naming why, while the
         deadline has not passed, once the request ended, or while a CONSENSUS round awaits its finalization."""
-        logs = request_logs(
-            self.system, "InferenceRequested", request_id, self.system.deployment.hub.block, first_only=True
-        )
-        if not logs:
-            raise ChainError(f"no request {request_id} on hub {self.system.hub.address}")
-        event = InferenceRequested.from_log(logs[0])
+        event = InferenceRequested.from_log(self._requested(request_id))
         status = self.system.status_of(request_id)
         if status != Status.PENDING:
             raise ChainError(f"request {request_id} is {status.name}, not PENDING: there is nothing to reclaim")
@@ -482,9 +486,7 @@ class Client:
             )
         params = event.params(self.system.terms_of(event.model_id))
         receipt = self.system.sender.send(self.system.hub.functions.reclaimFee(request_id, params.as_abi()))
-        reclaimed = EventCodec.from_abi(self.system.hub.abi, "FeeReclaimed").decode_all(
-            [log for log in receipt["logs"] if log["address"] == self.system.hub.address]
-        )
+        reclaimed = self._hub_events(receipt, "FeeReclaimed")
         return int(reclaimed[0].args["amount"]) if reclaimed else 0
 
     def balance(self) -> int:
