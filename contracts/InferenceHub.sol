@@ -3,7 +3,9 @@ pragma solidity 0.8.37;
 
 import {
     IInferenceHub,
+    CALLBACK_ON_FINAL,
     CallbackFailure,
+    FinalDelivery,
     HubParams,
     RequestParams,
     RoundView,
@@ -12,7 +14,7 @@ import {
     Submission,
     Vote
 } from "./interfaces/IInferenceHub.sol";
-import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
+import {IInferenceConsumer, IInferenceOverturnConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IModelRegistry, IModelTermsSink, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
 import {INodeRegistry, Eligibility, Standing} from "./interfaces/INodeRegistry.sol";
 import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
@@ -103,6 +105,12 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     uint256 public constant CALLBACK_GAS_RESERVE = 5_000;
 
     uint256 private constant _STATUS_MASK = 0xff;
+    /// @dev A result's slot: [255..128] the result commitment's top 128 bits | [127..32] the parameter hash's top 96
+    ///      bits (so the parameters can be passed back and checked after delivery: a dispute or a final callback
+    ///      needs the requester, its escrow and its window) | [31..8] SINGLE: seconds from the request to the result,
+    ///      plus one; 0: final when recorded | [7..0] status. 128 bits of a commitment take 2^128 work to match.
+    uint256 private constant _COMMITMENT_MASK = ~uint256(type(uint128).max);
+    uint256 private constant _AGE_MASK = 0xffffff00;
     uint8 private constant _EXISTS = 1;
     uint8 private constant _DEPRECATED = 2;
     uint8 private constant _ENV_RESTRICTED = 4;
@@ -134,6 +142,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     mapping(bytes32 modelId => IZkVerifier) private _verifiers;
     /// @dev Slashed stake burned so far: it stays in this contract and no function moves it.
     uint256 private _burned;
+    /// @dev The dispute contract, set once by the owner.
+    address private _disputes;
+    /// @dev The largest reveal (and challenge) window ever set.
+    uint32 private _windowCeiling;
 
     /*//////////////////////////////////////////////////////////////
                               CONSTRUCTOR
@@ -220,13 +232,13 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     /// @inheritdoc IInferenceHub
     function submitResult(uint256 requestId, RequestParams calldata request, bytes calldata output) external {
-        _checkPending(requestId, request);
+        bytes32 paramsHash = _checkPending(requestId, request);
         if (request.mode != Mode.SINGLE) revert WrongMode(requestId, request.mode);
         if (block.timestamp > request.deadline) revert RequestExpired(requestId, request.deadline);
         (bytes32 envHash, uint96 stake, uint64 since) =
             _eligibleEnvironment(msg.sender, request.modelId, request.envRestricted);
         _checkWindow(requestId, request.lottery, msg.sender, 0, stake, since, 0);
-        _balances[msg.sender] += _recordSingle(requestId, request, output, envHash);
+        _balances[msg.sender] += _recordSingle(requestId, request, output, envHash, paramsHash, true);
     }
 
     /// @inheritdoc IInferenceHub
@@ -249,9 +261,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
                 emit ResultSkipped(requestId, msg.sender, SkipReason.NOT_PENDING);
                 continue;
             }
-            if (_prefix(Commitments.requestHashCalldata(requestId, p)) != _prefix(slot)) {
-                revert RequestParamsMismatch(requestId);
-            }
+            bytes32 paramsHash = Commitments.requestHashCalldata(requestId, p);
+            if (_prefix(paramsHash) != _prefix(slot)) revert RequestParamsMismatch(requestId);
             if (p.mode != Mode.SINGLE) revert WrongMode(requestId, p.mode);
             if (block.timestamp > p.deadline) {
                 emit ResultSkipped(requestId, msg.sender, SkipReason.EXPIRED);
@@ -264,7 +275,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             }
             _checkWindow(requestId, p.lottery, msg.sender, 0, stake, since, 0);
             ++fulfilled;
-            earned += _recordSingle(requestId, p, item.output, envHash);
+            earned += _recordSingle(requestId, p, item.output, envHash, paramsHash, true);
         }
         if (earned != 0) {
             // A callback above may have settled a consensus round that slashed this node below the minimum stake;
@@ -288,7 +299,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         bytes calldata output,
         bytes calldata proof
     ) external {
-        _checkPending(requestId, request);
+        bytes32 paramsHash = _checkPending(requestId, request);
         if (request.mode != Mode.ZK) revert WrongMode(requestId, request.mode);
         if (block.timestamp > request.deadline) revert RequestExpired(requestId, request.deadline);
         bytes32 inputHash = keccak256(input);
@@ -299,7 +310,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         // The window binds the proof to its prover: a copy by a node whose window is closed reverts here.
         _checkWindow(requestId, request.lottery, msg.sender, 0, stake, since, 0);
         _checkProof(requestId, _verifiers[request.modelId], proof, ZkInstances.fromTensors(input, output));
-        _balances[msg.sender] += _recordSingle(requestId, request, output, envHash);
+        _balances[msg.sender] += _recordSingle(requestId, request, output, envHash, paramsHash, false);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -417,7 +428,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         (uint256 base, uint256 count) = escalated ? (k, uint256(round.escalationSeats)) : (0, k);
         bytes32 winner = _majority(requestId, committers, ((1 << count) - 1) << base, count);
         if (winner != bytes32(0)) {
-            _settleMajority(requestId, request, output, committers, winner, base + count);
+            _settleMajority(requestId, request, output, committers, winner, base + count, paramsHash);
             return;
         }
         uint256 seats = escalated ? 0 : _escalationSeats(k, request.modelId, committers.length);
@@ -448,6 +459,103 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         emit Withdrawn(msg.sender, to, amount);
         (bool ok,) = to.call{value: amount}("");
         if (!ok) revert TransferFailed(to, amount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          FINALITY AND DISPUTES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IInferenceHub
+    function deliverFinal(FinalDelivery[] calldata items) external returns (uint256 delivered) {
+        uint256 n = items.length;
+        if (n == 0 || n > MAX_BATCH) revert BatchSizeInvalid(n, MAX_BATCH);
+        uint256 earned = 0;
+        for (uint256 i; i < n; ++i) {
+            FinalDelivery calldata item = items[i];
+            uint256 requestId = item.requestId;
+            RequestParams calldata p = item.params;
+            bytes32 slot = _requests[requestId];
+            if (_statusOf(slot) != Status.FULFILLED) {
+                emit ResultSkipped(requestId, msg.sender, SkipReason.NOT_PENDING);
+                continue;
+            }
+            if (!_boundTo(slot, Commitments.requestHashCalldata(requestId, p))) {
+                revert RequestParamsMismatch(requestId);
+            }
+            if (p.callbackGasLimit & CALLBACK_ON_FINAL == 0) revert NoFinalCallback(requestId);
+            bytes32 commitment =
+                Commitments.result(requestId, p.modelId, p.inputHash, keccak256(item.output), item.envHash, item.node);
+            if (uint256(commitment) & _COMMITMENT_MASK != uint256(slot) & _COMMITMENT_MASK) {
+                revert ResultMismatch(requestId);
+            }
+            uint256 finalAt = _finalAt(slot, p.lottery);
+            if (block.timestamp < finalAt) revert NotFinal(requestId, finalAt);
+            _requests[requestId] = _withStatus(slot, Status.CONFIRMED);
+            ++delivered;
+            earned += _finalCallback(requestId, p, item.output);
+        }
+        if (earned != 0) _balances[msg.sender] += earned;
+    }
+
+    /// @inheritdoc IInferenceHub
+    function openDispute(uint256 requestId, RequestParams calldata request, bytes32 commitment)
+        external
+        returns (uint256 finalAt)
+    {
+        _onlyDisputes();
+        bytes32 slot = _requests[requestId];
+        Status status = _statusOf(slot);
+        if (status != Status.FULFILLED) revert NotChallengeable(requestId, status, 0);
+        if (!_boundTo(slot, Commitments.requestHashCalldata(requestId, request))) {
+            revert RequestParamsMismatch(requestId);
+        }
+        finalAt = _finalAt(slot, request.lottery);
+        // finalAt 0: a ZK or CONSENSUS result, final when recorded.
+        if (finalAt == 0 || block.timestamp >= finalAt) revert NotChallengeable(requestId, status, finalAt);
+        if (uint256(commitment) & _COMMITMENT_MASK != uint256(slot) & _COMMITMENT_MASK) {
+            revert ResultMismatch(requestId);
+        }
+        _requests[requestId] = _withStatus(slot, Status.DISPUTED);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function closeDispute(
+        uint256 requestId,
+        RequestParams calldata request,
+        bytes calldata output,
+        bytes32 commitment,
+        bool overturned,
+        address payee
+    ) external {
+        _onlyDisputes();
+        bytes32 slot = _requests[requestId];
+        Status status = _statusOf(slot);
+        if (status != Status.DISPUTED) revert NotChallengeable(requestId, status, 0);
+        bytes32 paramsHash = Commitments.requestHashCalldata(requestId, request);
+        if (!_boundTo(slot, paramsHash)) revert RequestParamsMismatch(requestId);
+        _requests[requestId] = overturned
+            ? _packResult(commitment, paramsHash, 0, Status.OVERTURNED)
+            : _withStatus(slot, Status.CONFIRMED);
+        if (request.callbackGasLimit & CALLBACK_ON_FINAL != 0) {
+            uint256 reimbursed = _finalCallback(requestId, request, output);
+            if (reimbursed != 0) _balances[payee] += reimbursed;
+        } else if (overturned) {
+            // The escrow was settled on delivery: the hook's gas is the settler's, paid by its dispute reward.
+            _callback(
+                requestId,
+                request.requester,
+                _gasOf(request),
+                output,
+                IInferenceOverturnConsumer.onInferenceOverturned.selector
+            );
+        }
+    }
+
+    /// @inheritdoc IInferenceHub
+    function setDisputes(address disputes_) external onlyOwner {
+        if (_disputes != address(0)) revert DisputesAlreadySet(_disputes);
+        if (disputes_.code.length == 0) revert RegistryInvalid(disputes_);
+        _disputes = disputes_;
     }
 
     /// @inheritdoc IModelTermsSink
@@ -521,7 +629,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint256 earliest = block.timestamp + (mode == Mode.CONSENSUS ? cfg.revealWindow : 0);
         uint256 latest = block.timestamp + cfg.maxDeadlineHorizon;
         if (deadline <= earliest || deadline > latest) revert DeadlineInvalid(deadline, earliest, latest);
-        if (callbackGasLimit > cfg.maxCallbackGas) revert CallbackGasTooHigh(callbackGasLimit, cfg.maxCallbackGas);
+        uint32 gas = callbackGasLimit & ~CALLBACK_ON_FINAL;
+        if (gas > cfg.maxCallbackGas) revert CallbackGasTooHigh(gas, cfg.maxCallbackGas);
     }
 
     function _emitRequested(uint256 requestId, RequestParams memory p, bytes calldata input) private {
@@ -551,8 +660,9 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint256 callbackGasLimit
     ) private view returns (uint256) {
         uint256 cap = 0;
-        if (callbackGasLimit != 0) {
-            cap = (fee - uint256(model.price) * redundancy) / callbackGasLimit;
+        uint256 gas = callbackGasLimit & ~uint256(CALLBACK_ON_FINAL);
+        if (gas != 0) {
+            cap = (fee - uint256(model.price) * redundancy) / gas;
             if (cap > type(uint48).max) cap = type(uint48).max;
         }
         uint256 word = Lottery.pack(Lottery.seedAt(requestId), block.timestamp, model.servingStake, cfg.ticketDelay);
@@ -570,14 +680,15 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         bytes calldata output,
         address[] memory committers,
         bytes32 winner,
-        uint256 seats
+        uint256 seats,
+        bytes32 paramsHash
     ) private {
         bytes32 givenHash = keccak256(output);
         if (givenHash != winner) revert WinningOutputMismatch(requestId, winner, givenHash);
         (address[] memory agreed, bytes32[] memory nodeCommitments) =
             _agreeing(requestId, committers, p.modelId, p.inputHash, winner);
         bytes32 commitment = Commitments.consensus(requestId, winner, nodeCommitments);
-        _requests[requestId] = _pack(commitment, Status.FULFILLED);
+        _requests[requestId] = _packResult(commitment, paramsHash, 0, Status.FULFILLED);
         _rounds[requestId].winningOutputHash = winner;
         emit ConsensusReached(requestId, winner, commitment, uint8(agreed.length), output);
 
@@ -586,7 +697,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _distribute(requestId, p.requester, p.fee - escrow, agreed, seats);
         _unlockAll(committers);
         // The finalizer, who pays for the callback, is reimbursed from the escrow.
-        uint256 used = _callback(requestId, p.requester, p.callbackGasLimit, output);
+        uint256 used =
+            _callback(requestId, p.requester, _gasOf(p), output, IInferenceConsumer.onInferenceResult.selector);
         if (escrow != 0) _balances[msg.sender] += _settleEscrow(p, escrow, used);
     }
 
@@ -612,30 +724,44 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @dev Records a SINGLE (or proven ZK) result, emits it and calls back; returns what the node earned: the fee
     ///      less the callback's escrow, plus the callback's gas out of the escrow (the rest of which goes back to the
     ///      requester). The caller has checked the request and the node, and credits the node.
-    function _recordSingle(uint256 requestId, RequestParams calldata p, bytes calldata output, bytes32 envHash)
-        private
-        returns (uint256 earned)
-    {
+    ///      A SINGLE result (`provisional`) records its age, which starts its challenge window; one whose callback
+    ///      waits for finality keeps its escrow for `deliverFinal` or `closeDispute`.
+    function _recordSingle(
+        uint256 requestId,
+        RequestParams calldata p,
+        bytes calldata output,
+        bytes32 envHash,
+        bytes32 paramsHash,
+        bool provisional
+    ) private returns (uint256 earned) {
         if (output.length != p.outputBytes) revert OutputLengthMismatch(output.length, p.outputBytes);
         bytes32 commitment =
             Commitments.result(requestId, p.modelId, p.inputHash, keccak256(output), envHash, msg.sender);
-        _requests[requestId] = _pack(commitment, Status.FULFILLED);
+        // The age fits 24 bits: a result comes before the deadline, at most 30 days after the request.
+        uint256 age = provisional ? block.timestamp - Lottery.requestedAtOf(p.lottery) + 1 : 0;
+        _requests[requestId] = _packResult(commitment, paramsHash, age, Status.FULFILLED);
         emit ResultSubmitted(requestId, msg.sender, envHash, commitment, output);
-        uint256 used = _callback(requestId, p.requester, p.callbackGasLimit, output);
         uint256 escrow = _escrowOf(p);
-        if (escrow == 0) return p.fee;
         // escrow <= fee - price * redundancy: the hub set both, and the parameters' hash was checked.
         unchecked {
             earned = p.fee - escrow;
         }
-        earned += _settleEscrow(p, escrow, used);
+        if (provisional && p.callbackGasLimit & CALLBACK_ON_FINAL != 0) return earned;
+        uint256 used =
+            _callback(requestId, p.requester, _gasOf(p), output, IInferenceConsumer.onInferenceResult.selector);
+        if (escrow != 0) earned += _settleEscrow(p, escrow, used);
+    }
+
+    /// @dev The callback's gas: `callbackGasLimit` without the `CALLBACK_ON_FINAL` flag.
+    function _gasOf(RequestParams calldata p) private pure returns (uint32) {
+        return p.callbackGasLimit & ~CALLBACK_ON_FINAL;
     }
 
     /// @dev A request's callback escrow: its gas price cap times its callback gas limit (0 without a callback).
     function _escrowOf(RequestParams calldata p) private pure returns (uint256) {
         // A 48-bit price times a 32-bit limit.
         unchecked {
-            return Lottery.callbackGasPriceOf(p.lottery) * p.callbackGasLimit;
+            return Lottery.callbackGasPriceOf(p.lottery) * _gasOf(p);
         }
     }
 
@@ -658,7 +784,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     ///      without code to call: the account check is part of every delivery, paid by the fee).
     ///      Reverts the whole delivery if the caller left too little gas to honour the limit, so a node cannot starve
     ///      a callback on purpose.
-    function _callback(uint256 requestId, address requester, uint32 gasLimit, bytes calldata output)
+    function _callback(uint256 requestId, address requester, uint32 gasLimit, bytes calldata output, bytes4 selector)
         private
         returns (uint256 used)
     {
@@ -667,7 +793,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             emit CallbackFailed(requestId, requester, CallbackFailure.NO_CODE);
             return 0;
         }
-        bytes memory data = abi.encodeCall(IInferenceConsumer.onInferenceResult, (requestId, output));
+        // Both hooks take (requestId, output).
+        bytes memory data = abi.encodeWithSelector(selector, requestId, output);
         // The CALL forwards at most 63/64 of the gas left; need gasLimit * 64/63 (rounded up) plus the reserve.
         uint256 required = uint256(gasLimit) + uint256(gasLimit) / 63 + 1 + CALLBACK_GAS_RESERVE;
         uint256 available = gasleft();
@@ -880,11 +1007,60 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         cfg.slashBps = p.slashBps;
         cfg.maxRedundancy = p.maxRedundancy;
         cfg.ticketDelay = p.ticketDelay;
+        if (p.revealWindow > _windowCeiling) _windowCeiling = p.revealWindow;
         emit ParamsUpdated(p);
     }
 
     function _checkBound(string memory name, uint256 value, uint256 min, uint256 max) private pure {
         if (value < min || value > max) revert ParameterOutOfBounds(name, value, min, max);
+    }
+
+    function _packResult(bytes32 commitment, bytes32 paramsHash, uint256 age, Status status)
+        private
+        pure
+        returns (bytes32)
+    {
+        return bytes32(
+            (uint256(commitment) & _COMMITMENT_MASK) | ((uint256(paramsHash) >> 160) << 32) | (age << 8)
+                | uint256(status)
+        );
+    }
+
+    /// @dev Whether a result's slot was recorded for the parameters hashing to `paramsHash`.
+    function _boundTo(bytes32 slot, bytes32 paramsHash) private pure returns (bool) {
+        return uint96(uint256(slot) >> 32) == uint96(uint256(paramsHash) >> 160);
+    }
+
+    /// @dev When a provisional result in `slot` of a request with `lottery` becomes final (0: final when recorded).
+    function _finalAt(bytes32 slot, uint256 lottery) private pure returns (uint256) {
+        uint256 age = (uint256(slot) & _AGE_MASK) >> 8;
+        if (age == 0) return 0;
+        return Lottery.requestedAtOf(lottery) + age - 1 + Lottery.revealWindowOf(lottery);
+    }
+
+    /// @dev Whether the status holds a result (the slot is laid out as `_packResult` says).
+    function _holdsResult(Status status) private pure returns (bool) {
+        return status == Status.FULFILLED || status >= Status.CONFIRMED;
+    }
+
+    /// @dev Calls back a final result of a request whose callback waited for finality; returns what its escrow pays
+    ///      the caller (the rest goes back to the requester).
+    function _finalCallback(uint256 requestId, RequestParams calldata p, bytes calldata output)
+        private
+        returns (uint256 reimbursed)
+    {
+        uint256 used =
+            _callback(requestId, p.requester, _gasOf(p), output, IInferenceConsumer.onInferenceResult.selector);
+        uint256 escrow = _escrowOf(p);
+        if (escrow != 0) reimbursed = _settleEscrow(p, escrow, used);
+    }
+
+    function _onlyDisputes() private view {
+        if (msg.sender != _disputes) revert CallerNotDisputes(msg.sender, _disputes);
+    }
+
+    function _withStatus(bytes32 slot, Status status) private pure returns (bytes32) {
+        return bytes32((uint256(slot) & ~_STATUS_MASK) | uint256(status));
     }
 
     function _pack(bytes32 hash, Status status) private pure returns (bytes32) {
@@ -910,14 +1086,22 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     /// @inheritdoc IInferenceHub
     function commitmentOf(uint256 requestId) external view returns (bytes32) {
-        return _prefix(_requests[requestId]);
+        bytes32 slot = _requests[requestId];
+        if (_holdsResult(_statusOf(slot))) return bytes32(uint256(slot) & _COMMITMENT_MASK);
+        return _prefix(slot);
     }
 
     /// @inheritdoc IInferenceHub
     // slither-disable-next-line incorrect-equality (the slot holds a hash; "tainted" by the request time it mixes in)
     function isCommitment(uint256 requestId, bytes32 commitment) external view returns (bool) {
         bytes32 slot = _requests[requestId];
-        return _statusOf(slot) == Status.FULFILLED && _prefix(slot) == _prefix(commitment);
+        return _standing(slot) && uint256(slot) & _COMMITMENT_MASK == uint256(commitment) & _COMMITMENT_MASK;
+    }
+
+    /// @dev Whether `slot` holds a result that stands: recorded, confirmed or the one a dispute put in place.
+    function _standing(bytes32 slot) private pure returns (bool) {
+        Status status = _statusOf(slot);
+        return status == Status.FULFILLED || status == Status.CONFIRMED || status == Status.OVERTURNED;
     }
 
     /// @inheritdoc IInferenceHub
@@ -931,11 +1115,11 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         address node
     ) external view returns (bool) {
         bytes32 slot = _requests[requestId];
-        if (_statusOf(slot) != Status.FULFILLED) return false;
+        if (!_standing(slot)) return false;
         address[] memory committers = _committers[requestId];
         if (committers.length == 0) {
-            return
-                _prefix(Commitments.result(requestId, modelId, inputHash, outputHash, envHash, node)) == _prefix(slot);
+            bytes32 expected = Commitments.result(requestId, modelId, inputHash, outputHash, envHash, node);
+            return uint256(expected) & _COMMITMENT_MASK == uint256(slot) & _COMMITMENT_MASK;
         }
         // CONSENSUS: `node` must have voted for the winning output under `envHash`, and the agreeing nodes'
         // commitments rebuilt from storage must give the stored consensus commitment.
@@ -943,7 +1127,25 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         Vote storage mine = _votes[requestId][node];
         if (!mine.revealed || mine.outputHash != outputHash || mine.envHash != envHash) return false;
         (, bytes32[] memory nodeCommitments) = _agreeing(requestId, committers, modelId, inputHash, outputHash);
-        return _prefix(Commitments.consensus(requestId, outputHash, nodeCommitments)) == _prefix(slot);
+        return uint256(Commitments.consensus(requestId, outputHash, nodeCommitments)) & _COMMITMENT_MASK
+            == uint256(slot) & _COMMITMENT_MASK;
+    }
+
+    /// @inheritdoc IInferenceHub
+    function finalityOf(uint256 requestId, RequestParams calldata request)
+        external
+        view
+        returns (bool isFinal, uint256 finalAt)
+    {
+        bytes32 slot = _requests[requestId];
+        Status status = _statusOf(slot);
+        if (!_holdsResult(status)) return (false, 0);
+        if (!_boundTo(slot, Commitments.requestHashCalldata(requestId, request))) {
+            revert RequestParamsMismatch(requestId);
+        }
+        finalAt = _finalAt(slot, request.lottery);
+        if (status == Status.FULFILLED) isFinal = block.timestamp >= finalAt;
+        else isFinal = status != Status.DISPUTED;
     }
 
     /// @inheritdoc IInferenceHub
@@ -1035,6 +1237,16 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (s.stake == 0) revert NotAssigned(requestId, node, s.since, uint64(Lottery.requestedAtOf(lottery)));
         _ticketHolder(requestId, lottery, node, s.since);
         return Lottery.opensAt(lottery, requestId, node, seat, s.stake);
+    }
+
+    /// @inheritdoc IInferenceHub
+    function disputes() external view returns (address) {
+        return _disputes;
+    }
+
+    /// @inheritdoc IInferenceHub
+    function windowCeiling() external view returns (uint256) {
+        return _windowCeiling;
     }
 
     /// @inheritdoc IInferenceHub

@@ -59,6 +59,8 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     uint64 private _unbondingDelay;
     /// @dev The only account that can slash and lock stake; set once.
     address private _hub;
+    /// @dev The dispute contract: slashes, locks and unlocks like the hub (set once).
+    address private _disputes;
     /// @dev Sum of all stakes (registered and unbonding); equals this contract's balance.
     uint256 private _totalStake;
 
@@ -67,7 +69,9 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     //////////////////////////////////////////////////////////////*/
 
     modifier onlyHub() {
-        if (msg.sender != _hub) revert CallerNotHub(msg.sender, _hub);
+        if (msg.sender != _hub && (msg.sender != _disputes || _disputes == address(0))) {
+            revert CallerNotHub(msg.sender, _hub);
+        }
         _;
     }
 
@@ -137,7 +141,12 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     /// @inheritdoc INodeRegistry
     function beginUnbonding() external {
         NodeInfo storage node = _activeNode(msg.sender);
-        uint64 endsAt = uint64(block.timestamp) + _unbondingDelay;
+        // The stake stays at least as long as the longest challenge window any request had: every SINGLE result this
+        // node gave (none after now) can still be disputed and slashed until its window closes.
+        uint64 delay = _unbondingDelay;
+        uint256 window = IInferenceHub(_hub).windowCeiling();
+        if (window > delay) delay = uint64(window);
+        uint64 endsAt = uint64(block.timestamp) + delay;
         node.unbondingEndsAt = endsAt;
         emit UnbondingStarted(msg.sender, endsAt);
         _uncount(msg.sender, node, node.stake);
@@ -218,6 +227,18 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         if (hub_.code.length == 0 || IInferenceHub(hub_).nodeRegistry() != address(this)) revert HubInvalid(hub_);
         _hub = hub_;
         emit HubSet(hub_);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function setDisputes(address disputes_) external onlyOwner {
+        if (_disputes != address(0)) revert HubAlreadySet(_disputes);
+        if (disputes_.code.length == 0) revert HubInvalid(disputes_);
+        _disputes = disputes_;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function disputes() external view returns (address) {
+        return _disputes;
     }
 
     /// @inheritdoc INodeRegistry

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
-import {IInferenceHub, RequestParams, Status} from "../interfaces/IInferenceHub.sol";
+import {IInferenceConsumer, IInferenceOverturnConsumer} from "../interfaces/IInferenceConsumer.sol";
+import {IInferenceHub, RequestParams, Status, CALLBACK_ON_FINAL} from "../interfaces/IInferenceHub.sol";
 import {ModelTerms, Mode} from "../interfaces/IModelRegistry.sol";
 
 /// @title InferenceConsumer
@@ -19,7 +19,7 @@ import {ModelTerms, Mode} from "../interfaces/IModelRegistry.sol";
 /// @dev Cost: four storage slots per request (~88k gas when requesting). Closing a record clears only its third
 ///      slot (the one with the `open` flag): ~5k of the callback's gas, mostly refunded, where
 ///      deleting all three would cost ~15k and, in a batch delivery, outrun the refund cap.
-abstract contract InferenceConsumer is IInferenceConsumer {
+abstract contract InferenceConsumer is IInferenceConsumer, IInferenceOverturnConsumer {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
     //////////////////////////////////////////////////////////////*/
@@ -54,6 +54,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     error FeeTooLarge(uint256 fee);
     /// @notice The hub has no such result for the request: wrong output, node or environment, or not fulfilled yet.
     error ResultNotRecorded(uint256 requestId, Status status);
+    /// @notice The request asked for its callback at finality and its result is not final before `finalAt`.
+    error ResultNotFinal(uint256 requestId, uint256 finalAt);
     /// @notice The request can be neither reclaimed nor settled yet: it is open and its deadline has not passed, or it
     ///         was fulfilled (use `recoverResult` if its callback failed).
     error RequestNotFailed(uint256 requestId, Status status);
@@ -93,6 +95,12 @@ abstract contract InferenceConsumer is IInferenceConsumer {
         _onInferenceResult(requestId, output);
     }
 
+    /// @inheritdoc IInferenceOverturnConsumer
+    function onInferenceOverturned(uint256 requestId, bytes calldata output) external {
+        if (msg.sender != address(_hub)) revert CallerNotHub(msg.sender, address(_hub));
+        _onInferenceOverturned(requestId, output);
+    }
+
     /// @notice Delivers a recorded result whose callback failed or never ran. Anyone may call it, with the output,
     ///         the node and its environment hash from the hub's `ResultSubmitted` (SINGLE, ZK) or `ResultRevealed` of an
     ///         agreeing node and `ResultCommitted` (CONSENSUS) events. Runs `_onInferenceResult` with the caller's gas.
@@ -100,6 +108,10 @@ abstract contract InferenceConsumer is IInferenceConsumer {
         OpenRequest memory r = _openRecord(requestId);
         if (!_hub.verifyResult(requestId, r.modelId, r.inputHash, keccak256(output), envHash, node)) {
             revert ResultNotRecorded(requestId, _hub.statusOf(requestId));
+        }
+        if (r.callbackGasLimit & CALLBACK_ON_FINAL != 0) {
+            (bool isFinal, uint256 finalAt) = _hub.finalityOf(requestId, _paramsOf(r));
+            if (!isFinal) revert ResultNotFinal(requestId, finalAt);
         }
         _close(requestId);
         emit ResultRecovered(requestId, msg.sender);
@@ -185,6 +197,10 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     /// @dev Runs once when a request ends without a result (`status` REFUNDED or NO_CONSENSUS); its fee is in this
     ///      contract's hub balance. Override to release what the request held; the default does nothing.
     function _onInferenceFailed(uint256 requestId, Status status) internal virtual {}
+
+    /// @dev Override to undo what `_onInferenceResult` did on a provisional output that a dispute overturned; `output`
+    ///      is the final one. Never runs for requests whose callback waited for finality.
+    function _onInferenceOverturned(uint256 requestId, bytes calldata output) internal virtual {}
 
     /*//////////////////////////////////////////////////////////////
                                 PRIVATE

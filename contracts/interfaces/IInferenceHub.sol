@@ -8,13 +8,26 @@ import {Eligibility} from "./INodeRegistry.sol";
 /// @dev PENDING: open (SINGLE: awaiting a node; CONSENSUS: committing or revealing, see `roundOf`).
 ///      FULFILLED: a result is recorded. NO_CONSENSUS: the reveals had no strict majority; the fee went back.
 ///      REFUNDED: the deadline passed without a result; the fee went back.
+///      A SINGLE result is provisional while FULFILLED: anyone may challenge it (see {IDisputes}) until its window ends,
+///      `revealWindow` (fixed at request time) after it was recorded; `finalityOf` says when. CONFIRMED: final after a
+///      dispute upheld it or its final callback was delivered. DISPUTED: challenged, a committee or a proof decides.
+///      OVERTURNED: a dispute replaced it with the committee's (or proven) output, which is final.
 enum Status {
     NONE,
     PENDING,
     FULFILLED,
     NO_CONSENSUS,
-    REFUNDED
+    REFUNDED,
+    CONFIRMED,
+    DISPUTED,
+    OVERTURNED
 }
+
+// Set in a request's `callbackGasLimit` to have its callback wait until the SINGLE result is final
+//         (`deliverFinal`, or the end of a dispute); the low 31 bits are the gas. Without it the callback runs on
+//         delivery, before the result's challenge window has passed: a consumer that moves value on it acts on an
+//         output that a dispute may still overturn (it then hears of it through `onInferenceOverturned`).
+uint32 constant CALLBACK_ON_FINAL = 1 << 31;
 
 /// @notice Why a batch item was skipped instead of reverting the batch.
 enum SkipReason {
@@ -62,6 +75,16 @@ struct Submission {
     uint256 requestId;
     RequestParams params;
     bytes output;
+}
+
+/// @notice One item of `deliverFinal`: a SINGLE result whose callback waits for finality, with what its commitment
+///         binds (all from `ResultSubmitted`).
+struct FinalDelivery {
+    uint256 requestId;
+    RequestParams params;
+    bytes output;
+    bytes32 envHash;
+    address node;
 }
 
 /// @notice The hub's tunable parameters (owner-set, each within the bounds in `InferenceHub`).
@@ -245,6 +268,23 @@ interface IInferenceHub is IModelTermsSink {
     error CallerNotModelRegistry(address caller, address registry);
     /// @notice Only the node registry pushes serving stake.
     error CallerNotNodeRegistry(address caller, address registry);
+    /// @notice Only the dispute contract may open or close a dispute.
+    error CallerNotDisputes(address caller, address disputes);
+    /// @notice The dispute contract is set once.
+    error DisputesAlreadySet(address disputes);
+
+    /*//////////////////////////////////////////////////////////////
+                            FINALITY ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The request holds no provisional SINGLE result that can still be challenged (`finalAt` 0: none at all).
+    error NotChallengeable(uint256 requestId, Status status, uint256 finalAt);
+    /// @notice The result's parts do not give the recorded commitment.
+    error ResultMismatch(uint256 requestId);
+    /// @notice The result is not final before `finalAt`.
+    error NotFinal(uint256 requestId, uint256 finalAt);
+    /// @notice The request did not ask for its callback at finality (`CALLBACK_ON_FINAL`).
+    error NoFinalCallback(uint256 requestId);
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -424,6 +464,40 @@ interface IInferenceHub is IModelTermsSink {
     /// @notice Sends the caller's whole withdrawable balance (earned fees, refunds, slash shares) to `to`.
     function withdraw(address payable to) external returns (uint256 amount);
 
+    /*//////////////////////////////////////////////////////////////
+                          FINALITY AND DISPUTES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Delivers the callbacks of SINGLE results that asked for them at finality (`CALLBACK_ON_FINAL` in
+    ///         `callbackGasLimit`) once their window has passed unchallenged: marks each CONFIRMED, calls back and pays
+    ///         the caller the callback's gas out of the request's escrow (as on delivery). Anyone may call it. Items no
+    ///         longer FULFILLED (delivered already, or disputed) are skipped with `ResultSkipped`.
+    /// @return delivered How many callbacks were delivered.
+    function deliverFinal(FinalDelivery[] calldata items) external returns (uint256 delivered);
+
+    /// @notice Marks a provisional SINGLE result DISPUTED. Only the dispute contract calls it, after checking the
+    ///         challenger's bond; the hub checks the request, the result (`commitment`) and the window.
+    /// @return finalAt When the result would have become final.
+    function openDispute(uint256 requestId, RequestParams calldata request, bytes32 commitment)
+        external
+        returns (uint256 finalAt);
+
+    /// @notice Settles a dispute: CONFIRMED keeps the result, OVERTURNED records `commitment` for the `output` that
+    ///         replaces it. A request whose callback waits for finality receives the final output now (its escrow pays
+    ///         `payee`); one called back at once receives an overturning output through
+    ///         `IInferenceOverturnConsumer.onInferenceOverturned`. Only the dispute contract calls it.
+    function closeDispute(
+        uint256 requestId,
+        RequestParams calldata request,
+        bytes calldata output,
+        bytes32 commitment,
+        bool overturned,
+        address payee
+    ) external;
+
+    /// @notice Sets the dispute contract, once (owner).
+    function setDisputes(address disputes) external;
+
     /// @notice Sets the hub's parameters. Owner only; each within its bounds.
     function setParams(HubParams calldata params) external;
 
@@ -436,6 +510,14 @@ interface IInferenceHub is IModelTermsSink {
 
     /// @notice The request's status.
     function statusOf(uint256 requestId) external view returns (Status);
+
+    /// @notice Whether the request's result is final and when it is (or was) so. A SINGLE result is final
+    ///         `revealWindow` seconds (the request's) after it was recorded unless challenged; every other result is
+    ///         final when recorded (`finalAt` 0). Pending, refunded or disputed requests: (false, the window's end or 0).
+    function finalityOf(uint256 requestId, RequestParams calldata request)
+        external
+        view
+        returns (bool isFinal, uint256 finalAt);
 
     /// @notice The stored hash with its lowest byte zeroed: the request's parameter hash while pending or refunded,
     ///         the result commitment once FULFILLED. (The lowest byte of the slot holds the status, so this is not
@@ -505,4 +587,9 @@ interface IInferenceHub is IModelTermsSink {
 
     function modelRegistry() external view returns (address);
     function nodeRegistry() external view returns (address);
+    /// @notice The dispute contract (zero until set).
+    function disputes() external view returns (address);
+    /// @notice The longest challenge window any request was ever given (the largest `revealWindow` ever set): the
+    ///         node registry keeps an unbonding stake that long, so every result's window closes before it leaves.
+    function windowCeiling() external view returns (uint256);
 }

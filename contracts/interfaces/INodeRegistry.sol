@@ -149,6 +149,12 @@ interface INodeRegistry {
     /// @notice Wires the hub, once.
     function setHub(address hub) external;
 
+    /// @notice Sets the dispute contract (once, owner), which may slash, lock and unlock stake like the hub.
+    function setDisputes(address disputes) external;
+
+    /// @notice The dispute contract (zero until set).
+    function disputes() external view returns (address);
+
     /// @notice Sets the minimum stake (bounds: MIN_STAKE_FLOOR..MIN_STAKE_CEILING). Nodes below it take no work.
     function setMinStake(uint96 minStake) external;
 

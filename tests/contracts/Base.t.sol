@@ -327,4 +327,10 @@ abstract contract BaseTest is Test {
     function masked(bytes32 h) internal pure returns (bytes32) {
         return bytes32(uint256(h) & ~uint256(0xff));
     }
+
+    /// @dev A result commitment as `commitmentOf` returns it: its top 128 bits (the slot holds the parameter hash's
+    ///      prefix, the result's age and the status below them).
+    function maskedResult(bytes32 h) internal pure returns (bytes32) {
+        return bytes32(uint256(h) & ~uint256(type(uint128).max));
+    }
 }

@@ -209,7 +209,9 @@ contract InferenceHubConsensusTest is BaseTest {
         cs[0] = resultCommitment(id, p, output32(5), ENV_A, node1);
         cs[1] = resultCommitment(id, p, output32(5), ENV_A, node2);
         cs[2] = resultCommitment(id, p, output32(5), ENV_B, node3);
-        vm.assertEq(hub.commitmentOf(id), masked(Commitments.consensus(id, keccak256(output32(5)), cs)), "commitment");
+        vm.assertEq(
+            hub.commitmentOf(id), maskedResult(Commitments.consensus(id, keccak256(output32(5)), cs)), "commitment"
+        );
     }
 
     function test_finalize_liarIsOutvotedAndSlashed() public {

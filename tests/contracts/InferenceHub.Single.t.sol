@@ -55,7 +55,7 @@ contract InferenceHubSingleTest is BaseTest {
         hub.submitResult(id, p, out);
 
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "status");
-        vm.assertEq(hub.commitmentOf(id), masked(commitment), "commitment stored");
+        vm.assertEq(hub.commitmentOf(id), maskedResult(commitment), "commitment stored");
         vm.assertEq(hub.balanceOf(node1), PRICE, "fee credited");
         vm.assertEq(consumer.calls(), 1, "callback ran");
         vm.assertEq(consumer.lastRequestId(), id, "callback id");

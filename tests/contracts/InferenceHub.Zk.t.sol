@@ -112,7 +112,7 @@ contract InferenceHubZkTest is BaseTest {
         _submit(node1, id, p, out);
 
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "status");
-        vm.assertEq(hub.commitmentOf(id), masked(commitment), "same commitment shape as SINGLE");
+        vm.assertEq(hub.commitmentOf(id), maskedResult(commitment), "same commitment shape as SINGLE");
         vm.assertTrue(hub.verifyResult(id, modelId, p.inputHash, keccak256(out), ENV_A, node1), "verifyResult");
         vm.assertEq(hub.balanceOf(node1), PRICE, "fee credited to the prover");
         vm.assertEq(consumer.calls(), 1, "callback ran");

@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {InferenceConsumer} from "../InferenceConsumer.sol";
 import {ILendingPool} from "./ILendingPool.sol";
-import {IInferenceHub, Status} from "../../interfaces/IInferenceHub.sol";
+import {IInferenceHub, Status, CALLBACK_ON_FINAL} from "../../interfaces/IInferenceHub.sol";
 import {ModelTerms, Mode} from "../../interfaces/IModelRegistry.sol";
 import {TensorCodec} from "../../lib/TensorCodec.sol";
 
@@ -14,6 +14,11 @@ import {TensorCodec} from "../../lib/TensorCodec.sol";
 ///      probability of default in the model's fixed-point scale. A request that ends without a score is settled by
 ///      the consumer base (`reclaim`, anyone may call it), which runs `_onInferenceFailed` here: the application
 ///      expires and its fee becomes claimable by the applicant.
+///      The pool asks for its callback at finality (`CALLBACK_ON_FINAL`): a SINGLE result is provisional until its
+///      challenge window passes, and a loan paid on a provisional score could be drawn by a node that lied about it
+///      (answering its own application with a zero risk of default) before anyone challenged. Decided on a final
+///      score, the loan is never paid on an output a dispute overturned: a lie costs the liar its stake at risk and
+///      buys nothing. The price is latency: the decision comes a challenge window after the score.
 contract LendingPool is ILendingPool, InferenceConsumer {
     /*//////////////////////////////////////////////////////////////
                                IMMUTABLES
@@ -57,7 +62,7 @@ contract LendingPool is ILendingPool, InferenceConsumer {
             TensorCodec.encode(features),
             Mode.SINGLE,
             1,
-            CALLBACK_GAS,
+            CALLBACK_GAS | CALLBACK_ON_FINAL,
             uint64(block.timestamp) + DECISION_TIMEOUT,
             msg.value
         );
