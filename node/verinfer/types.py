@@ -76,6 +76,9 @@ class Status(enum.IntEnum):
     FULFILLED = 2
     NO_CONSENSUS = 3
     REFUNDED = 4
+    CONFIRMED = 5
+    DISPUTED = 6
+    OVERTURNED = 7
 
 
 class Eligibility(enum.IntEnum):
@@ -227,6 +230,8 @@ class DeployConfig:
     min_stake: int = 1 * ETHER
     unbonding_delay: int = 86_400
     hub_params: HubParams = field(default_factory=HubParams)
+    dispute_min_bond: int = ETHER // 100
+    """The smallest bond a challenge of a SINGLE result posts, whatever the fee (`Disputes.minBond`)."""
     timelock_delay: int | None = None
     """Seconds between scheduling an owner action and running it; None: `DEVNET_TIMELOCK_DELAY` on a devnet,
     `PRODUCTION_TIMELOCK_DELAY` (2 days, the contract's minimum there) elsewhere."""
@@ -336,6 +341,8 @@ class Deployment:
     timelock: DeployedContract | None = None
     """The Timelock owning the three contracts (None in a deployment file written before it existed)."""
     timelock_delay: int = 0
+    disputes: DeployedContract | None = None
+    """The Disputes contract (None in a deployment file written before it existed)."""
 
     @property
     def start_block(self) -> int:

@@ -51,6 +51,13 @@ def consensus(request_id: int, output_hash: bytes, node_commitments: Sequence[by
     return keccak(encode(["uint256", "bytes32", "bytes32[]"], [request_id, output_hash, list(node_commitments)]))
 
 
+def stored_params_form(params_hash: bytes) -> bytes:
+    """A request's parameter hash as `commitmentOf` returns it while the request is open or refunded: the lowest byte
+    (where the hub keeps the status) zeroed."""
+    return params_hash[:-1] + b"\x00"
+
+
 def stored_form(commitment: bytes) -> bytes:
-    """`commitment` as `commitmentOf` returns it: the lowest byte (where the hub keeps the status) zeroed."""
-    return commitment[:-1] + b"\x00"
+    """A result `commitment` as `commitmentOf` returns it: its top 128 bits, the rest zeroed (the hub's result slot
+    keeps the request parameters' hash prefix, the result's age and the status below them)."""
+    return commitment[:16] + bytes(16)

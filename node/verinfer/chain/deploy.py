@@ -71,6 +71,10 @@ def deploy(sender: TxSender, config: DeployConfig | None = None) -> Deployment:
     )
     sender.send(nodes.functions.setHub(hub.address))
     sender.send(models.functions.setHub(hub.address))
+    # Challenges of SINGLE results: the hub and the node registry each accept the dispute contract once.
+    disputes, disputes_receipt = sender.deploy(load_artifact("Disputes"), hub.address, config.dispute_min_bond)
+    sender.send(hub.functions.setDisputes(disputes.address))
+    sender.send(nodes.functions.setDisputes(disputes.address))
     # From here on every owner action is delayed and public: the timelock owns all three (two-step, so the handover
     # of each is complete only once the timelock accepted it).
     timelock, timelock_receipt = sender.deploy(load_artifact("Timelock"), owner, delay)
@@ -89,6 +93,7 @@ def deploy(sender: TxSender, config: DeployConfig | None = None) -> Deployment:
         unbonding_delay=config.unbonding_delay,
         timelock=_deployed(timelock_receipt),
         timelock_delay=delay,
+        disputes=_deployed(disputes_receipt),
     )
 
 
@@ -133,6 +138,8 @@ def to_json(deployment: Deployment) -> dict[str, Any]:
     }
     if deployment.timelock is not None:
         contracts["Timelock"] = _contract_json(deployment.timelock)
+    if deployment.disputes is not None:
+        contracts["Disputes"] = _contract_json(deployment.disputes)
     return {
         "chainId": deployment.chain_id,
         "deployer": deployment.deployer,
@@ -171,6 +178,7 @@ def from_json(raw: dict[str, Any]) -> Deployment:
         # Files written before the timelock existed have neither.
         timelock=_contract_from_json(contracts["Timelock"]) if "Timelock" in contracts else None,
         timelock_delay=int(params.get("timelockDelay", 0)),
+        disputes=_contract_from_json(contracts["Disputes"]) if "Disputes" in contracts else None,
     )
 
 

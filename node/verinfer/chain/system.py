@@ -26,6 +26,8 @@ class System:
     hub: Contract
     models: Contract
     nodes: Contract
+    disputes: Contract | None = None
+    """Challenges of SINGLE results (None for a deployment made before the dispute contract existed)."""
 
     @classmethod
     def bind(cls, sender: TxSender, deployment: Deployment) -> System:
@@ -35,6 +37,11 @@ class System:
             hub=sender.bind(packaged_artifact("InferenceHub"), deployment.hub.address),
             models=sender.bind(packaged_artifact("ModelRegistry"), deployment.model_registry.address),
             nodes=sender.bind(packaged_artifact("NodeRegistry"), deployment.node_registry.address),
+            disputes=(
+                sender.bind(packaged_artifact("Disputes"), deployment.disputes.address)
+                if deployment.disputes is not None
+                else None
+            ),
         )
 
     def as_sender(self, sender: TxSender) -> System:
