@@ -33,6 +33,18 @@ def checksum(address: str | bytes) -> ChecksumAddress:
 ZERO_ADDRESS = cast("ChecksumAddress", "0x" + "00" * 20)  # no letters, so its checksum spelling is itself
 ETHER = 10**18
 PRODUCTION_TIMELOCK_DELAY = 2 * 86_400
+CALLBACK_ON_FINAL = 1 << 31
+"""Set in a request's `callbackGasLimit` to have its callback wait until the SINGLE result is final (the hub's
+`CALLBACK_ON_FINAL`); the low 31 bits are the gas."""
+DISPUTE_SEATS = 3
+"""Seats of a dispute committee (`Disputes.SEATS`)."""
+
+
+def callback_gas(callback_gas_limit: int) -> int:
+    """The gas of a request's callback: its `callbackGasLimit` without the `CALLBACK_ON_FINAL` flag."""
+    return callback_gas_limit & ~CALLBACK_ON_FINAL
+
+
 """The shortest timelock delay the Timelock contract accepts outside devnets (2 days)."""
 DEVNET_TIMELOCK_DELAY = 5
 """The timelock delay a devnet deployment gets by default, in seconds: short, but still two transactions apart."""
