@@ -185,8 +185,8 @@ contract Disputes is IDisputes {
         uint256 endsAt = _revealEndsAt(d);
         // Early once every committed seat has revealed (and commits are over); else when reveals close.
         bool allIn = endsAt != 0 && d.reveals == d.commits && d.commits != 0;
-        uint256 at = endsAt == 0 ? _commitEndsAt(d.lottery) + Lottery.revealWindowOf(d.lottery) : endsAt;
-        if (!allIn && block.timestamp <= at) revert ResolveTooEarly(requestId, at);
+        uint256 resolvableAt = endsAt == 0 ? _commitEndsAt(d.lottery) + Lottery.revealWindowOf(d.lottery) : endsAt;
+        if (!allIn && block.timestamp <= resolvableAt) revert ResolveTooEarly(requestId, resolvableAt);
         address[] memory members = _members[requestId];
         bytes32 winner = _majority(requestId, members);
         d.winner = winner;
@@ -199,7 +199,7 @@ contract Disputes is IDisputes {
             _balances[d.challenger] += d.bond;
             _burned += _slashVotes(requestId, members, bytes32(0), bps);
             emit DisputeResolved(requestId, DisputeState.VOID, d.outputHash, 0);
-            _close(requestId, d, members, request, output, bytes32(0), false);
+            _close(requestId, d, members, request, output, bytes32(0), 0);
             return;
         }
         if (given != winner) revert OutputMismatch(requestId, winner, given);
@@ -211,12 +211,13 @@ contract Disputes is IDisputes {
             uint256 unpaid = _payCommittee(requestId, members, winner, d.bond - toNode);
             _balances[d.node] += toNode + unpaid;
             emit DisputeResolved(requestId, DisputeState.UPHELD, winner, 0);
-            _close(requestId, d, members, request, output, bytes32(0), false);
+            _close(requestId, d, members, request, output, bytes32(0), 0);
             return;
         }
         d.state = DisputeState.OVERTURNED;
         uint256 slashed = _slashNode(requestId, d, bps);
-        uint256 rest = slashed - _refund(request, slashed);
+        uint256 refund = _refundOf(request, slashed);
+        uint256 rest = slashed - refund;
         uint256 toChallenger = rest / 2;
         _balances[d.challenger] += d.bond + toChallenger;
         _burned += _payCommittee(requestId, members, winner, rest - toChallenger);
@@ -226,7 +227,7 @@ contract Disputes is IDisputes {
         bytes32 commitment = Commitments.result(
             requestId, request.modelId, request.inputHash, winner, _votes[requestId][by].envHash, by
         );
-        _close(requestId, d, members, request, output, commitment, true);
+        _close(requestId, d, members, request, output, commitment, refund);
     }
 
     /// @inheritdoc IDisputes
@@ -254,16 +255,17 @@ contract Disputes is IDisputes {
             d.state = DisputeState.UPHELD;
             _balances[d.node] += d.bond;
             emit DisputeResolved(requestId, DisputeState.UPHELD, outputHash, 0);
-            _close(requestId, d, members, request, output, bytes32(0), false);
+            _close(requestId, d, members, request, output, bytes32(0), 0);
             return;
         }
         d.state = DisputeState.OVERTURNED;
         uint256 slashed = _slashNode(requestId, d, Lottery.slashBpsOf(d.lottery));
-        _balances[d.challenger] += d.bond + slashed - _refund(request, slashed);
+        uint256 refund = _refundOf(request, slashed);
+        _balances[d.challenger] += d.bond + slashed - refund;
         emit DisputeResolved(requestId, DisputeState.OVERTURNED, outputHash, slashed);
         bytes32 commitment =
             Commitments.result(requestId, request.modelId, request.inputHash, outputHash, bytes32(0), address(this));
-        _close(requestId, d, members, request, output, commitment, true);
+        _close(requestId, d, members, request, output, commitment, refund);
     }
 
     /// @inheritdoc IDisputes
@@ -376,13 +378,14 @@ contract Disputes is IDisputes {
         emit MemberSlashed(requestId, d.node, slashed);
     }
 
-    /// @dev Gives the requester its fee back out of `slashed` (as much of it as there is); returns what it got.
-    function _refund(RequestParams calldata request, uint256 slashed) private returns (uint256 refund) {
-        refund = request.fee < slashed ? request.fee : slashed;
-        _balances[request.requester] += refund;
+    /// @dev The requester's fee back out of `slashed` (as much of it as there is), sent with `closeDispute` to its
+    ///      balance on the hub, where a consumer contract already withdraws its refunds.
+    function _refundOf(RequestParams calldata request, uint256 slashed) private pure returns (uint256) {
+        return request.fee < slashed ? request.fee : slashed;
     }
 
-    /// @dev Releases every stake the dispute locked and has the hub record the outcome.
+    /// @dev Releases every stake the dispute locked and has the hub record the outcome (overturned when a
+    ///      `commitment` replaces the result), sending it the requester's `refund`.
     function _close(
         uint256 requestId,
         Dispute storage d,
@@ -390,13 +393,14 @@ contract Disputes is IDisputes {
         RequestParams calldata request,
         bytes calldata output,
         bytes32 commitment,
-        bool overturned
+        uint256 refund
     ) private {
         _nodes.unlockStake(d.node);
         for (uint256 i; i < members.length; ++i) {
             _nodes.unlockStake(members[i]);
         }
-        _hub.closeDispute(requestId, request, output, commitment, overturned, msg.sender);
+        bool overturned = commitment != bytes32(0);
+        _hub.closeDispute{value: refund}(requestId, request, output, commitment, overturned, msg.sender);
     }
 
     /// @dev As the hub's: a STATICCALL, at most one word of return data, true or revert.

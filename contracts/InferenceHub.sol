@@ -526,7 +526,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         bytes32 commitment,
         bool overturned,
         address payee
-    ) external {
+    ) external payable {
         _onlyDisputes();
         bytes32 slot = _requests[requestId];
         Status status = _statusOf(slot);
@@ -536,6 +536,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         _requests[requestId] = overturned
             ? _packResult(commitment, paramsHash, 0, Status.OVERTURNED)
             : _withStatus(slot, Status.CONFIRMED);
+        // The requester's refund out of the liar's stake, withdrawn like any other refund.
+        if (msg.value != 0) _balances[request.requester] += msg.value;
         if (request.callbackGasLimit & CALLBACK_ON_FINAL != 0) {
             uint256 reimbursed = _finalCallback(requestId, request, output);
             if (reimbursed != 0) _balances[payee] += reimbursed;

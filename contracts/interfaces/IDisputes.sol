@@ -96,8 +96,8 @@ interface IDisputes {
     error NotCommitted(uint256 requestId, address member);
     error AlreadyRevealed(uint256 requestId, address member);
     error RevealMismatch(uint256 requestId, address member);
-    /// @notice The dispute can be resolved once every vote is revealed or at `at`.
-    error ResolveTooEarly(uint256 requestId, uint256 at);
+    /// @notice The dispute can be resolved once every vote is revealed, or after `resolvableAt`.
+    error ResolveTooEarly(uint256 requestId, uint256 resolvableAt);
     /// @notice The output passed is not the one required (the challenged output, or the majority's).
     error OutputMismatch(uint256 requestId, bytes32 expected, bytes32 given);
     error OutputLengthMismatch(uint256 length, uint256 expected);

@@ -485,7 +485,8 @@ interface IInferenceHub is IModelTermsSink {
     /// @notice Settles a dispute: CONFIRMED keeps the result, OVERTURNED records `commitment` for the `output` that
     ///         replaces it. A request whose callback waits for finality receives the final output now (its escrow pays
     ///         `payee`); one called back at once receives an overturning output through
-    ///         `IInferenceOverturnConsumer.onInferenceOverturned`. Only the dispute contract calls it.
+    ///         `IInferenceOverturnConsumer.onInferenceOverturned`. ETH sent along is the requester's refund, credited to
+    ///         its balance. Only the dispute contract calls it.
     function closeDispute(
         uint256 requestId,
         RequestParams calldata request,
@@ -493,7 +494,7 @@ interface IInferenceHub is IModelTermsSink {
         bytes32 commitment,
         bool overturned,
         address payee
-    ) external;
+    ) external payable;
 
     /// @notice Sets the dispute contract, once (owner).
     function setDisputes(address disputes) external;

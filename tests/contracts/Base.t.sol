@@ -5,6 +5,7 @@ import {Test} from "./utils/Test.sol";
 import {IInferenceHub, HubParams, RequestParams, Submission} from "../../contracts/interfaces/IInferenceHub.sol";
 import {IModelRegistry, ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
+import {IDisputes} from "../../contracts/interfaces/IDisputes.sol";
 import {Commitments} from "../../contracts/lib/Commitments.sol";
 import {Lottery} from "../../contracts/lib/Lottery.sol";
 import {RecordingConsumer} from "./mocks/Consumers.sol";
@@ -27,6 +28,8 @@ abstract contract BaseTest is Test {
     bytes32 internal constant ENV_A = keccak256("env: onnxruntime 1.20 cpu, 1 thread");
     bytes32 internal constant ENV_B = keccak256("env: onnxruntime 1.20 cpu, 4 threads");
     bytes32 internal constant MODEL = keccak256("onnx bytes of the test model");
+    /// @dev The smallest bond of a challenge.
+    uint256 internal constant MIN_BOND = 0.05 ether;
 
     address internal owner;
     address internal alice;
@@ -38,6 +41,7 @@ abstract contract BaseTest is Test {
     IModelRegistry internal models;
     INodeRegistry internal nodes;
     IInferenceHub internal hub;
+    IDisputes internal disputes;
     RecordingConsumer internal consumer;
     /// @dev requestId => the seat `commit` takes next.
     mapping(uint256 id => uint256) internal _nextSeat;
@@ -57,6 +61,11 @@ abstract contract BaseTest is Test {
         vm.startPrank(owner);
         nodes.setHub(address(hub));
         models.setHub(address(hub));
+        vm.stopPrank();
+        disputes = IDisputes(vm.deployCode("Disputes.sol:Disputes", abi.encode(hub, MIN_BOND)));
+        vm.startPrank(owner);
+        hub.setDisputes(address(disputes));
+        nodes.setDisputes(address(disputes));
         vm.stopPrank();
         consumer = new RecordingConsumer(hub);
 

@@ -3,7 +3,14 @@ pragma solidity 0.8.37;
 
 import {BaseTest} from "./Base.t.sol";
 import {Lottery} from "../../contracts/lib/Lottery.sol";
-import {IInferenceHub, CallbackFailure, RequestParams, Status} from "../../contracts/interfaces/IInferenceHub.sol";
+import {
+    IInferenceHub,
+    CALLBACK_ON_FINAL,
+    CallbackFailure,
+    FinalDelivery,
+    RequestParams,
+    Status
+} from "../../contracts/interfaces/IInferenceHub.sol";
 import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 import {InferenceConsumer} from "../../contracts/consumers/InferenceConsumer.sol";
 import {ILendingPool} from "../../contracts/consumers/examples/ILendingPool.sol";
@@ -76,15 +83,30 @@ contract LendingPoolTest is BaseTest {
         returns (uint256 id, RequestParams memory p)
     {
         uint64 deadline = uint64(block.timestamp) + pool.DECISION_TIMEOUT();
-        uint32 cbGas = pool.CALLBACK_GAS();
+        uint32 cbGas = pool.CALLBACK_GAS() | CALLBACK_ON_FINAL;
         vm.prank(applicant);
         id = pool.applyForLoan{value: PRICE}(_features(seed), amount);
         p = paramsFor(address(pool), _input(seed), Mode.SINGLE, 1, cbGas, deadline, PRICE);
     }
 
+    /// @dev node1 delivers `score`; the pool's callback waits for finality: past the window, anyone delivers it.
     function _deliver(uint256 id, RequestParams memory p, int64 score) internal {
+        _submit(id, p, score);
+        _finalize(id, p, score);
+    }
+
+    function _submit(uint256 id, RequestParams memory p, int64 score) internal {
         vm.prank(node1);
         hub.submitResult(id, p, _output(score));
+        vm.assertEq(_decision(id), uint256(ILendingPool.Decision.PENDING), "no decision on a provisional score");
+    }
+
+    function _finalize(uint256 id, RequestParams memory p, int64 score) internal {
+        (, uint256 finalAt) = hub.finalityOf(id, p);
+        vm.warp(finalAt);
+        FinalDelivery[] memory items = new FinalDelivery[](1);
+        items[0] = FinalDelivery({requestId: id, params: p, output: _output(score), envHash: ENV_A, node: node1});
+        hub.deliverFinal(items);
     }
 
     /// @dev The consumer base's entry points on the pool (not part of ILendingPool: they are the base's).
@@ -102,7 +124,7 @@ contract LendingPoolTest is BaseTest {
 
     function test_applyForLoan_requestsInferenceAndRecordsApplication() public {
         uint64 deadline = uint64(block.timestamp) + pool.DECISION_TIMEOUT();
-        uint32 cbGas = pool.CALLBACK_GAS();
+        uint32 cbGas = pool.CALLBACK_GAS() | CALLBACK_ON_FINAL;
         int64[] memory features = _features(7);
         vm.expectEmit(true, true, true, true, address(hub));
         emit IInferenceHub.InferenceRequested(
@@ -156,12 +178,14 @@ contract LendingPoolTest is BaseTest {
         (uint256 idA, RequestParams memory pA) = _apply(alice, 1, 2 ether);
         (uint256 idB, RequestParams memory pB) = _apply(bob, 2, 3 ether);
 
+        _submit(idA, pA, GOOD_SCORE);
         vm.expectEmit(true, true, true, true, address(pool));
         emit ILendingPool.LoanDecided(idA, alice, ILendingPool.Decision.APPROVED, GOOD_SCORE);
-        _deliver(idA, pA, GOOD_SCORE);
+        _finalize(idA, pA, GOOD_SCORE);
+        _submit(idB, pB, BAD_SCORE);
         vm.expectEmit(true, true, true, true, address(pool));
         emit ILendingPool.LoanDecided(idB, bob, ILendingPool.Decision.REFUSED_SCORE, BAD_SCORE);
-        _deliver(idB, pB, BAD_SCORE);
+        _finalize(idB, pB, BAD_SCORE);
 
         vm.assertEq(_decision(idA), uint256(ILendingPool.Decision.APPROVED), "alice approved");
         vm.assertEq(int256(pool.applicationOf(idA).score), int256(GOOD_SCORE), "alice score");
@@ -184,9 +208,10 @@ contract LendingPoolTest is BaseTest {
         (uint256 idB, RequestParams memory pB) = _apply(bob, 2, 6 ether);
         _deliver(idA, pA, GOOD_SCORE);
 
+        _submit(idB, pB, GOOD_SCORE);
         vm.expectEmit(true, true, true, true, address(pool));
         emit ILendingPool.LoanDecided(idB, bob, ILendingPool.Decision.REFUSED_LIQUIDITY, GOOD_SCORE);
-        _deliver(idB, pB, GOOD_SCORE);
+        _finalize(idB, pB, GOOD_SCORE);
 
         vm.assertEq(_decision(idA), uint256(ILendingPool.Decision.APPROVED), "first fits");
         vm.assertEq(_decision(idB), uint256(ILendingPool.Decision.REFUSED_LIQUIDITY), "second does not");
@@ -274,8 +299,9 @@ contract LendingPoolTest is BaseTest {
         vm.deal(address(this), PRICE); // setUp sent this contract's ETH to the pool
         uint64 deadline = uint64(block.timestamp) + pool.DECISION_TIMEOUT();
         uint256 id = applicant.applyTo{value: PRICE}(pool, _features(3), 1 ether);
-        RequestParams memory p =
-            paramsFor(address(pool), _input(3), Mode.SINGLE, 1, pool.CALLBACK_GAS(), deadline, PRICE);
+        RequestParams memory p = paramsFor(
+            address(pool), _input(3), Mode.SINGLE, 1, pool.CALLBACK_GAS() | CALLBACK_ON_FINAL, deadline, PRICE
+        );
         _deliver(id, p, GOOD_SCORE);
 
         vm.expectRevert(abi.encodeWithSelector(ILendingPool.TransferFailed.selector, address(applicant), 1 ether));

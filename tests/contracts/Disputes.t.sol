@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {BaseTest} from "./Base.t.sol";
+import {
+    IInferenceHub,
+    CALLBACK_ON_FINAL,
+    FinalDelivery,
+    RequestParams,
+    SkipReason,
+    Status
+} from "../../contracts/interfaces/IInferenceHub.sol";
+import {IDisputes, DisputeState, DisputeView} from "../../contracts/interfaces/IDisputes.sol";
+import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
+import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {ILendingPool} from "../../contracts/consumers/examples/ILendingPool.sol";
+import {InferenceConsumer} from "../../contracts/consumers/InferenceConsumer.sol";
+import {ZkFixture} from "./fixtures/ZkFixture.sol";
+
+/// @notice A consumer that acts on provisional results and records what it is told when one is overturned.
+contract OverturnAwareConsumer is InferenceConsumer {
+    mapping(uint256 => bytes) public delivered;
+    mapping(uint256 => bytes) public overturned;
+
+    constructor(IInferenceHub hub_) InferenceConsumer(hub_) {}
+
+    function request(bytes32 modelId, bytes calldata input, uint32 cbGas, uint64 deadline)
+        external
+        payable
+        returns (uint256)
+    {
+        return _requestInference(modelId, input, Mode.SINGLE, 1, cbGas, deadline, msg.value);
+    }
+
+    function _onInferenceResult(uint256 requestId, bytes calldata output) internal override {
+        delivered[requestId] = output;
+    }
+
+    function _onInferenceOverturned(uint256 requestId, bytes calldata output) internal override {
+        overturned[requestId] = output;
+    }
+}
+
+/// @notice Provisional SINGLE results, their challenge, the committee that settles it, a proof that settles it at
+///         once, and callbacks that wait for finality. Every attack is played against the real contracts.
+contract DisputesTest is BaseTest {
+    bytes internal honest;
+    bytes internal lie;
+
+    function setUp() public override {
+        super.setUp();
+        honest = output32(1);
+        lie = output32(99);
+        vm.deal(outsider, 100 ether);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                HELPERS
+    //////////////////////////////////////////////////////////////*/
+
+    function _submit(uint256 id, RequestParams memory p, address node, bytes memory output) internal {
+        vm.prank(node);
+        hub.submitResult(id, p, output);
+    }
+
+    function _challenge(uint256 id, RequestParams memory p, bytes memory output, bytes32 env, address node)
+        internal
+        returns (uint256 bond)
+    {
+        bond = disputes.bondFor(p.fee);
+        vm.prank(outsider);
+        disputes.challenge{value: bond}(id, p, output, env, node);
+    }
+
+    function _salt(address member) internal pure returns (bytes32) {
+        return keccak256(abi.encode("dispute salt", member));
+    }
+
+    /// @dev `a` takes seats 0 and 1 voting `outA`, `b` seat 2 voting `outB`, once every window is open; both reveal.
+    function _committee(uint256 id, address a, bytes memory outA, address b, bytes memory outB) internal {
+        vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
+        vm.prank(a);
+        disputes.commit(id, voteHash(outA, _salt(a), a), 3);
+        vm.prank(b);
+        disputes.commit(id, voteHash(outB, _salt(b), b), 4);
+        vm.prank(a);
+        disputes.reveal(id, outA, _salt(a));
+        vm.prank(b);
+        disputes.reveal(id, outB, _salt(b));
+    }
+
+    function _stake(address node) internal view returns (uint256) {
+        return nodes.nodeInfo(node).stake;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                           THE DRAIN, PLAYED
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev A node with the minimum stake applies for the pool's whole 10 ETH and answers its own application with
+    ///      P(default) = 0. Before, the callback approved the loan on delivery and the node walked away with 10 ETH.
+    ///      Now the pool waits for finality, a watchtower challenges within the window, the committee re-executes, and
+    ///      the lie is overturned: the loan is refused on the true score and the attacker loses its stake at risk.
+    function test_exploit_selfServedLieIsSlashed() public {
+        (ILendingPool pool, address attacker, uint256 id, RequestParams memory p) = _attackerApplies();
+        bytes memory zeroRisk = abi.encodePacked(int64(1_000_000), int64(0), int64(0), int64(0));
+        bytes memory trueRisk = abi.encodePacked(int64(170_000), int64(830_000), int64(0), int64(0));
+        _submit(id, p, attacker, zeroRisk);
+        vm.assertEq(uint256(pool.applicationOf(id).decision), uint256(ILendingPool.Decision.PENDING), "no decision");
+
+        // It cannot take its stake out before the window closes either: unbonding outlasts every window.
+        vm.prank(attacker);
+        nodes.beginUnbonding();
+        uint64 endsAt = nodes.nodeInfo(attacker).unbondingEndsAt;
+        vm.assertGe(endsAt, block.timestamp + REVEAL_WINDOW, "unbonding outlasts the window");
+        vm.expectRevert(
+            abi.encodeWithSelector(INodeRegistry.UnbondingNotOver.selector, attacker, endsAt, block.timestamp)
+        );
+        vm.prank(attacker);
+        nodes.withdrawStake(payable(attacker));
+
+        uint256 bond = _challenge(id, p, zeroRisk, ENV_A, attacker);
+        _committee(id, node2, trueRisk, node3, trueRisk);
+        uint256 stakeBefore = _stake(attacker);
+        disputes.resolve(id, p, trueRisk);
+
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.OVERTURNED), "overturned");
+        vm.assertEq(
+            uint256(pool.applicationOf(id).decision), uint256(ILendingPool.Decision.REFUSED_SCORE), "refused on truth"
+        );
+        vm.assertEq(pool.claimableOf(attacker), 0, "the loan never pays out");
+        vm.assertEq(address(pool).balance, 10 ether, "the pool keeps its ETH");
+        uint256 slashed = stakeBefore * SLASH_BPS / 10_000;
+        vm.assertEq(_stake(attacker), stakeBefore - slashed, "the attacker lost its stake at risk");
+        // The slash refunds the pool's fee and pays the challenger and the committee; nothing goes to the attacker.
+        vm.assertEq(hub.balanceOf(address(pool)), PRICE, "fee refunded to the requester");
+        _assertSlashShares(slashed - PRICE, bond, attacker);
+    }
+
+    /// @dev A fresh node with the minimum stake, and the pool's whole 10 ETH asked for in its name.
+    function _attackerApplies()
+        internal
+        returns (ILendingPool pool, address attacker, uint256 id, RequestParams memory p)
+    {
+        pool = ILendingPool(
+            vm.deployCode("LendingPool.sol:LendingPool", abi.encode(hub, MODEL, int64(500_000), uint256(1)))
+        );
+        vm.deal(address(pool), 10 ether);
+        attacker = makeAddr("attacker");
+        vm.deal(attacker, MIN_STAKE + 1 ether);
+        bytes32[] memory served = new bytes32[](1);
+        served[0] = MODEL;
+        vm.prank(attacker);
+        nodes.register{value: MIN_STAKE}(ENV_A, served);
+        vm.warp(block.timestamp + 1);
+
+        int64[] memory features = new int64[](4);
+        (features[0], features[1], features[2], features[3]) = (1, 2, 3, 4);
+        uint64 deadline = uint64(block.timestamp) + pool.DECISION_TIMEOUT();
+        vm.prank(attacker);
+        id = pool.applyForLoan{value: PRICE}(features, 10 ether);
+        bytes memory input = abi.encodePacked(int64(1), int64(2), int64(3), int64(4));
+        p = paramsFor(address(pool), input, Mode.SINGLE, 1, pool.CALLBACK_GAS() | CALLBACK_ON_FINAL, deadline, PRICE);
+    }
+
+    /// @dev What is left of a slash after the fee refund (`rest`): half to the challenger with its bond, the other
+    ///      half to the committee per seat (node2 two seats, node3 one); nothing to the slashed node.
+    function _assertSlashShares(uint256 rest, uint256 bond, address slashedNode) internal view {
+        vm.assertEq(disputes.balanceOf(outsider), bond + rest / 2, "challenger: bond back and half the rest");
+        uint256 perSeat = (rest - rest / 2) / 3;
+        vm.assertEq(disputes.balanceOf(node2), 2 * perSeat, "two seats");
+        vm.assertEq(disputes.balanceOf(node3), perSeat, "one seat");
+        vm.assertEq(disputes.balanceOf(slashedNode), 0, "the liar earns nothing from its own dispute");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              CHALLENGES
+    //////////////////////////////////////////////////////////////*/
+
+    function test_challenge_honestResultChallengerLosesBond() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, honest);
+        uint256 bond = _challenge(id, p, honest, ENV_A, node1);
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.DISPUTED), "disputed");
+        vm.assertFalse(hub.verifyResult(id, MODEL, p.inputHash, keccak256(honest), ENV_A, node1), "not while disputed");
+        _committee(id, node2, honest, node3, honest);
+        uint256 stake1 = _stake(node1);
+        disputes.resolve(id, p, honest);
+
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.CONFIRMED), "confirmed");
+        vm.assertEq(uint256(disputes.disputeOf(id).state), uint256(DisputeState.UPHELD), "upheld");
+        vm.assertEq(disputes.balanceOf(outsider), 0, "the challenger lost its bond");
+        uint256 perSeat = (bond - bond / 2) / 3;
+        vm.assertEq(disputes.balanceOf(node2) + disputes.balanceOf(node3), 3 * perSeat, "committee paid per seat");
+        vm.assertEq(disputes.balanceOf(node1), bond / 2 + (bond - bond / 2) - 3 * perSeat, "the node: half and dust");
+        vm.assertEq(_stake(node1), stake1, "an honest node is never slashed");
+        (bool isFinal,) = hub.finalityOf(id, p);
+        vm.assertTrue(isFinal, "final once upheld");
+        vm.assertTrue(hub.verifyResult(id, MODEL, p.inputHash, keccak256(honest), ENV_A, node1), "verifies again");
+    }
+
+    function test_challenge_afterWindowRefused() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        (bool isFinal, uint256 finalAt) = hub.finalityOf(id, p);
+        vm.assertFalse(isFinal, "provisional");
+        vm.assertEq(finalAt, block.timestamp + REVEAL_WINDOW, "a window after the result");
+        vm.warp(finalAt);
+        (isFinal,) = hub.finalityOf(id, p);
+        vm.assertTrue(isFinal, "final at the window's end, with no transaction");
+        uint256 bond = disputes.bondFor(p.fee);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.NotChallengeable.selector, id, Status.FULFILLED, finalAt));
+        vm.prank(outsider);
+        disputes.challenge{value: bond}(id, p, lie, ENV_A, node1);
+    }
+
+    function test_challenge_zkProofSettlesDispute() public {
+        address verifier = deployZkFixtureVerifier();
+        ModelSpec memory s = spec(Mode.ZK, Mode.SINGLE);
+        s.inputShape = shape(1, ZkFixture.FEATURES);
+        s.outputShape = shape(1, ZkFixture.CLASSES);
+        s.scale = ZkFixture.SCALE;
+        s.verifier = verifier;
+        registerModel(ZkFixture.MODEL_ID, s);
+        bytes32[] memory ids = new bytes32[](1);
+        ids[0] = ZkFixture.MODEL_ID;
+        vm.prank(node1);
+        nodes.setModels(ids, true);
+        vm.warp(block.timestamp + 1);
+
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        uint256 id =
+            consumer.request{value: PRICE}(ZkFixture.MODEL_ID, ZkFixture.INPUT, Mode.SINGLE, 1, CB_GAS, deadline);
+        RequestParams memory p =
+            paramsWithoutLottery(address(consumer), ZkFixture.INPUT, Mode.SINGLE, 1, CB_GAS, deadline, PRICE);
+        p.modelId = ZkFixture.MODEL_ID;
+        p.outputBytes = ZkFixture.CLASSES * 8;
+        withLottery(p, id);
+        openAllWindows();
+        _submit(id, p, node1, ZkFixture.OTHER_OUTPUT);
+        _challenge(id, p, ZkFixture.OTHER_OUTPUT, ENV_A, node1);
+
+        // A proof of another output than the true one is refused; the true output's proof settles at once.
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.ProofRejected.selector, id, verifier));
+        disputes.settleByProof(id, p, ZkFixture.INPUT, ZkFixture.OTHER_OUTPUT, ZkFixture.PROOF);
+        uint256 stake1 = _stake(node1);
+        disputes.settleByProof(id, p, ZkFixture.INPUT, ZkFixture.OUTPUT, ZkFixture.PROOF);
+
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.OVERTURNED), "overturned by the proof");
+        vm.assertEq(_stake(node1), stake1 - stake1 * SLASH_BPS / 10_000, "slashed");
+        vm.assertEq(uint256(disputes.disputeOf(id).state), uint256(DisputeState.OVERTURNED), "state");
+        vm.assertTrue(
+            hub.verifyResult(
+                id, ZkFixture.MODEL_ID, p.inputHash, keccak256(ZkFixture.OUTPUT), bytes32(0), address(disputes)
+            ),
+            "the proven output is the record"
+        );
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               FINALITY
+    //////////////////////////////////////////////////////////////*/
+
+    function test_finality_callbackWaitsForWindow() public {
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        uint32 cbGas = CB_GAS | CALLBACK_ON_FINAL;
+        uint256 id = consumer.request{value: PRICE}(MODEL, input32(), Mode.SINGLE, 1, cbGas, deadline);
+        RequestParams memory p = paramsFor(address(consumer), input32(), Mode.SINGLE, 1, cbGas, deadline, PRICE);
+        _submit(id, p, node1, honest);
+        vm.assertEq(consumer.lastOutput(), bytes(""), "no callback on a provisional result");
+
+        FinalDelivery[] memory items = new FinalDelivery[](1);
+        items[0] = FinalDelivery({requestId: id, params: p, output: honest, envHash: ENV_A, node: node1});
+        (, uint256 finalAt) = hub.finalityOf(id, p);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.NotFinal.selector, id, finalAt));
+        hub.deliverFinal(items);
+
+        vm.warp(finalAt);
+        items[0].output = lie;
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.ResultMismatch.selector, id));
+        hub.deliverFinal(items);
+        items[0].output = honest;
+        vm.prank(outsider);
+        vm.assertEq(hub.deliverFinal(items), 1, "delivered");
+        vm.assertEq(consumer.lastOutput(), honest, "called back with the final output");
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.CONFIRMED), "confirmed");
+
+        vm.expectEmit(true, true, true, true, address(hub));
+        emit IInferenceHub.ResultSkipped(id, outsider, SkipReason.NOT_PENDING);
+        vm.prank(outsider);
+        vm.assertEq(hub.deliverFinal(items), 0, "at most once");
+    }
+
+    function test_finality_overturnedBeforeFinalCallbackDeliversTheTruth() public {
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        uint32 cbGas = CB_GAS | CALLBACK_ON_FINAL;
+        uint256 id = consumer.request{value: PRICE}(MODEL, input32(), Mode.SINGLE, 1, cbGas, deadline);
+        RequestParams memory p = paramsFor(address(consumer), input32(), Mode.SINGLE, 1, cbGas, deadline, PRICE);
+        _submit(id, p, node1, lie);
+        _challenge(id, p, lie, ENV_A, node1);
+        _committee(id, node2, honest, node3, honest);
+        disputes.resolve(id, p, honest);
+        vm.assertEq(consumer.lastOutput(), honest, "the consumer only ever saw the final output");
+        vm.assertTrue(hub.verifyResult(id, MODEL, p.inputHash, keccak256(honest), ENV_A, node2), "committee's record");
+        vm.assertFalse(hub.verifyResult(id, MODEL, p.inputHash, keccak256(lie), ENV_A, node1), "the lie is gone");
+    }
+
+    function test_finality_immediateConsumerHearsOfOverturn() public {
+        OverturnAwareConsumer c = new OverturnAwareConsumer(hub);
+        vm.deal(address(c), 1 ether);
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        uint256 id = c.request{value: PRICE}(MODEL, input32(), CB_GAS, deadline);
+        RequestParams memory p = paramsFor(address(c), input32(), Mode.SINGLE, 1, CB_GAS, deadline, PRICE);
+        _submit(id, p, node1, lie);
+        vm.assertEq(c.delivered(id), lie, "acted on the provisional output");
+        _challenge(id, p, lie, ENV_A, node1);
+        _committee(id, node2, honest, node3, honest);
+        disputes.resolve(id, p, honest);
+        vm.assertEq(c.overturned(id), honest, "told of the overturn, with the final output");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                        WHAT A CHALLENGE REFUSES
+    //////////////////////////////////////////////////////////////*/
+
+    function test_RevertWhen_ChallengeBondTooLow() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        uint256 bond = disputes.bondFor(p.fee);
+        vm.assertEq(bond, MIN_BOND > 3 * PRICE ? MIN_BOND : 3 * PRICE, "max(minBond, 3 fees)");
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.BondTooLow.selector, bond - 1, bond));
+        vm.prank(outsider);
+        disputes.challenge{value: bond - 1}(id, p, lie, ENV_A, node1);
+    }
+
+    function test_RevertWhen_ChallengeNamesAnotherOutput() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, honest);
+        uint256 bond = disputes.bondFor(p.fee);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.ResultMismatch.selector, id));
+        vm.prank(outsider);
+        disputes.challenge{value: bond}(id, p, lie, ENV_A, node1);
+    }
+
+    function test_RevertWhen_ChallengeWithForgedParams() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, honest);
+        p.fee = 1_000 ether; // a forged fee would refund the requester more than it paid
+        uint256 bond = disputes.bondFor(p.fee);
+        vm.deal(outsider, bond);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.RequestParamsMismatch.selector, id));
+        vm.prank(outsider);
+        disputes.challenge{value: bond}(id, p, honest, ENV_A, node1);
+    }
+
+    function test_RevertWhen_NodeChallengesItself() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, honest);
+        uint256 bond = disputes.bondFor(p.fee);
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.SelfChallenge.selector, node1));
+        vm.prank(node1);
+        disputes.challenge{value: bond}(id, p, honest, ENV_A, node1);
+    }
+
+    function test_RevertWhen_ChallengedTwice() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        uint256 bond = _challenge(id, p, lie, ENV_A, node1);
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.AlreadyDisputed.selector, id));
+        vm.prank(outsider);
+        disputes.challenge{value: bond}(id, p, lie, ENV_A, node1);
+    }
+
+    function test_RevertWhen_ChallengingConsensusOrPending() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        uint256 bond = disputes.bondFor(p.fee);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.NotChallengeable.selector, id, Status.PENDING, 0));
+        vm.prank(outsider);
+        disputes.challenge{value: bond}(id, p, lie, ENV_A, node1);
+
+        (uint256 cid, RequestParams memory cp) = requestConsensus(3);
+        commit(node1, cid, cp, honest);
+        commit(node2, cid, cp, honest);
+        commit(node3, cid, cp, honest);
+        reveal(node1, cid, cp, honest);
+        reveal(node2, cid, cp, honest);
+        reveal(node3, cid, cp, honest);
+        hub.finalizeConsensus(cid, cp, honest);
+        bond = disputes.bondFor(cp.fee);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.NotChallengeable.selector, cid, Status.FULFILLED, 0));
+        vm.prank(outsider);
+        disputes.challenge{value: bond}(cid, cp, honest, ENV_A, node1);
+    }
+
+    function test_RevertWhen_DisputeHooksCalledByOthers() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.CallerNotDisputes.selector, outsider, address(disputes)));
+        vm.prank(outsider);
+        hub.openDispute(id, p, resultCommitment(id, p, lie, ENV_A, node1));
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.CallerNotDisputes.selector, outsider, address(disputes)));
+        vm.prank(outsider);
+        hub.closeDispute(id, p, honest, bytes32(0), false, outsider);
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.CallerNotHub.selector, outsider, address(hub)));
+        vm.prank(outsider);
+        nodes.slash(node1, 10_000);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              THE COMMITTEE
+    //////////////////////////////////////////////////////////////*/
+
+    function test_committee_neverTheChallengedNodeNorTheChallenger() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        bytes32[] memory served = new bytes32[](1);
+        served[0] = MODEL;
+        vm.deal(outsider, 100 ether);
+        vm.prank(outsider);
+        nodes.register{value: 2 ether}(ENV_A, served);
+        vm.warp(block.timestamp + 1);
+        _challenge(id, p, lie, ENV_A, node1);
+        vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.Conflicted.selector, id, node1));
+        vm.prank(node1);
+        disputes.commit(id, voteHash(lie, _salt(node1), node1), 7);
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.Conflicted.selector, id, outsider));
+        vm.prank(outsider);
+        disputes.commit(id, voteHash(honest, _salt(outsider), outsider), 7);
+    }
+
+    function test_committee_ticketWindowsAndFreshStake() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        _challenge(id, p, lie, ENV_A, node1);
+        // A node registered at or after the challenge holds no ticket.
+        address late = makeAddr("late");
+        vm.deal(late, 10 ether);
+        bytes32[] memory served = new bytes32[](1);
+        served[0] = MODEL;
+        vm.prank(late);
+        nodes.register{value: 2 ether}(ENV_A, served);
+        uint64 openedAt = uint64(block.timestamp);
+        vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.NotAssigned.selector, id, late, openedAt, openedAt));
+        vm.prank(late);
+        disputes.commit(id, voteHash(honest, _salt(late), late), 1);
+        // Windows open by ticket: before its window, a member is refused.
+        vm.warp(openedAt);
+        uint256 opensAt = disputes.windowOf(id, node2, 0);
+        if (opensAt > openedAt) {
+            vm.expectRevert(abi.encodeWithSelector(IDisputes.WindowNotOpen.selector, id, node2, 0, opensAt));
+            vm.prank(node2);
+            disputes.commit(id, voteHash(honest, _salt(node2), node2), 1);
+        }
+        vm.warp(opensAt);
+        vm.prank(node2);
+        disputes.commit(id, voteHash(honest, _salt(node2), node2), 1);
+        vm.assertEq(disputes.disputeOf(id).commits, 1, "seat 0 taken in its window");
+    }
+
+    function test_committee_dissenterAndSilentAreSlashedNotPaid() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        _challenge(id, p, lie, ENV_A, node1);
+        vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
+        // node2 holds two seats and votes the truth; node3 commits to the lie on the third seat, and never reveals.
+        vm.prank(node2);
+        disputes.commit(id, voteHash(honest, _salt(node2), node2), 3);
+        vm.prank(node3);
+        disputes.commit(id, voteHash(lie, _salt(node3), node3), 4);
+        vm.prank(node2);
+        disputes.reveal(id, honest, _salt(node2));
+        vm.expectRevert(
+            abi.encodeWithSelector(IDisputes.ResolveTooEarly.selector, id, disputes.disputeOf(id).revealEndsAt)
+        );
+        disputes.resolve(id, p, honest);
+        vm.warp(disputes.disputeOf(id).revealEndsAt + 1);
+        uint256 stake3 = _stake(node3);
+        disputes.resolve(id, p, honest);
+        vm.assertEq(_stake(node3), stake3 - stake3 * SLASH_BPS / 10_000, "silent member slashed");
+        vm.assertEq(disputes.balanceOf(node3), 0, "and not paid");
+        vm.assertGt(disputes.burned(), 0, "the third seat's share and the silent stake are burned");
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.OVERTURNED), "two seats of three decide");
+    }
+
+    function test_committee_noMajorityIsVoidAndBondReturned() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        uint256 bond = _challenge(id, p, lie, ENV_A, node1);
+        DisputeView memory d = disputes.disputeOf(id);
+        vm.warp(uint256(d.commitEndsAt) + REVEAL_WINDOW + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDisputes.OutputMismatch.selector, id, keccak256(lie), keccak256(honest))
+        );
+        disputes.resolve(id, p, honest);
+        disputes.resolve(id, p, lie);
+        vm.assertEq(uint256(disputes.disputeOf(id).state), uint256(DisputeState.VOID), "void");
+        vm.assertEq(disputes.balanceOf(outsider), bond, "bond back");
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.CONFIRMED), "the result stands");
+        vm.prank(outsider);
+        disputes.withdraw(payable(outsider));
+        vm.assertEq(disputes.balanceOf(outsider), 0, "withdrawn");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 STAKE
+    //////////////////////////////////////////////////////////////*/
+
+    function test_stake_lockedDuringDisputeAndUnbondingOutlastsWindows() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, honest);
+        _challenge(id, p, honest, ENV_A, node1);
+        vm.prank(node1);
+        nodes.beginUnbonding();
+        vm.warp(block.timestamp + UNBONDING + 1);
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.StakeLocked.selector, node1, 1));
+        vm.prank(node1);
+        nodes.withdrawStake(payable(node1));
+        vm.assertEq(hub.windowCeiling(), REVEAL_WINDOW, "the longest window set");
+    }
+}
