@@ -4,7 +4,9 @@
 
 Starts its own anvil, deploys the system, registers a model with a 32-byte input and a 32-byte output ([1, 4] int64
 tensors) and one staked node, runs one full request + submit cycle so the request counter and the node's balance slot
-are non-zero (as on a live hub), then measures. Prints a Markdown table and writes it to bench/results/gas.md.
+are non-zero (as on a live hub), then measures. Then two more nodes join as a dispute committee: a wrong SINGLE result
+is challenged, the committee commits and reveals, and the dispute is resolved (overturned); and a result whose callback
+waits for finality is delivered with `deliverFinal`. Prints a Markdown table and writes it to bench/results/gas.md.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from verinfer.chain import lottery
+from verinfer.chain import commitments, lottery
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.deploy import deploy
@@ -27,7 +29,7 @@ from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
 from verinfer.inference import codec
-from verinfer.types import Mode, ModelId, ModelSpec, RequestParams
+from verinfer.types import CALLBACK_ON_FINAL, Mode, ModelId, ModelSpec, RequestParams
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gas.md"
 
@@ -57,8 +59,8 @@ class Bench:
     def __init__(self, anvil: Anvil) -> None:
         w3 = connect(anvil.rpc_url)
         decoder = RevertDecoder.for_system([load_artifact("NoopConsumer").abi])
-        deployer, self.node, self.user = (
-            TxSender(w3, Account.from_key(anvil.accounts[i].private_key), decoder) for i in range(3)
+        deployer, self.node, self.user, self.member_a, self.member_b = (
+            TxSender(w3, Account.from_key(anvil.accounts[i].private_key), decoder) for i in range(5)
         )
         self.system = System.bind(deployer, deploy(deployer))
         self.system.register_model(
@@ -84,11 +86,11 @@ class Bench:
     def deadline(self) -> int:
         return int(self.user.w3.eth.get_block("latest")["timestamp"]) + 3600
 
-    def request_via_noop(self) -> tuple[int, RequestParams, int]:
+    def request_via_noop(self, callback_gas: int = CALLBACK_GAS) -> tuple[int, RequestParams, int]:
         """A SINGLE request through the no-op consumer; the params rebuilt from its event, and the gas it took."""
         deadline = self.deadline()
         receipt = self.user.send(
-            self.noop.functions.request(MODEL_ID, INPUT, int(Mode.SINGLE), 1, CALLBACK_GAS, deadline), value=PRICE
+            self.noop.functions.request(MODEL_ID, INPUT, int(Mode.SINGLE), 1, callback_gas, deadline), value=PRICE
         )
         (log,) = self.requested.decode_all(receipt["logs"])
         request_id = int(log.args["requestId"])
@@ -98,7 +100,7 @@ class Bench:
             requester=self.noop.address,
             fee=PRICE,
             deadline=deadline,
-            callback_gas_limit=CALLBACK_GAS,
+            callback_gas_limit=callback_gas,
             output_bytes=len(output(0)),
             mode=Mode.SINGLE,
             redundancy=1,
@@ -115,6 +117,52 @@ class Bench:
         if opens > now:
             self.user.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [opens - now])
             self.user.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+
+    def advance(self, seconds: int) -> None:
+        self.user.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+        self.user.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+
+    def dispute_rows(self) -> list[Row]:
+        """A wrong result challenged and overturned by a two-member committee (seats 2 + 1), and a final callback."""
+        disputes = self.system.disputes
+        if disputes is None:
+            raise RuntimeError("the deployment has no dispute contract")
+        for member in (self.member_a, self.member_b):
+            self.system.as_sender(member).register_node(ENV_HASH, [MODEL_ID], 2 * 10**18)
+        self.advance(1)
+        request_id, params, _ = self.request_via_noop()
+        self.submit(request_id, params, 99)
+        bond = int(disputes.functions.bondFor(params.fee).call())
+        as_user = self.system.as_sender(self.user).disputes
+        assert as_user is not None
+        challenge = self.user.send(
+            as_user.functions.challenge(request_id, params.as_abi(), output(99), ENV_HASH, self.node.address),
+            value=bond,
+        )
+        self.advance(lottery.MAX_TICKET_UNITS * self.system.deployment.hub_params.ticket_delay + 1)
+        truth = output(1)
+        committee = []
+        for member, seats in ((self.member_a, 0b011), (self.member_b, 0b100)):
+            salt = Web3.keccak(text=f"salt {member.address}")
+            contract = self.system.as_sender(member).disputes
+            assert contract is not None
+            vote = commitments.vote(Web3.keccak(truth), salt, member.address)
+            committee.append((member, contract, salt, member.send(contract.functions.commit(request_id, vote, seats))))
+        reveals = [member.send(c.functions.reveal(request_id, truth, salt)) for member, c, salt, _ in committee]
+        resolve = self.user.send(as_user.functions.resolve(request_id, params.as_abi(), truth))
+
+        final_id, final_params, _ = self.request_via_noop(CALLBACK_GAS | CALLBACK_ON_FINAL)
+        self.submit(final_id, final_params, 1)
+        self.advance(self.system.deployment.hub_params.reveal_window + 1)
+        item = (final_id, final_params.as_abi(), output(1), ENV_HASH, self.node.address)
+        deliver = self.node.send(self.hub_as_node.functions.deliverFinal([item]))
+        return [
+            Row("challenge (bond, dispute opened, stake locked)", int(challenge["gasUsed"]), None, "n/a"),
+            Row("dispute commit (first vote, 2 seats)", int(committee[0][3]["gasUsed"]), None, "n/a"),
+            Row("dispute reveal", int(reveals[0]["gasUsed"]), None, "n/a"),
+            Row("resolve (overturned: slash, refund, pay 2 members, callback)", int(resolve["gasUsed"]), None, "n/a"),
+            Row("deliverFinal (1 item, no-op callback)", int(deliver["gasUsed"]), None, "n/a"),
+        ]
 
     def submit(self, request_id: int, params: RequestParams, tag: int) -> int:
         self.open_window(request_id, params)
@@ -150,6 +198,7 @@ class Bench:
             Row("submitResult (SINGLE, 32-byte output, no-op callback)", submit_gas, 60_000, "65,313 (ORA)"),
             Row(f"submitResults, per item ({BATCH} items)", int(batch["gasUsed"]) // BATCH, 18_000, "n/a"),
             Row(f"submitResults, whole batch ({BATCH} items)", int(batch["gasUsed"]), None, "n/a"),
+            *self.dispute_rows(),
         ]
 
 
