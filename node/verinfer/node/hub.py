@@ -123,6 +123,11 @@ class HubView:
                 found[rid] = Status(int(answer, 16))
         return found
 
+    def finality_of(self, request_id: int, params: RequestParams) -> tuple[bool, int]:
+        """(whether the request's result is final, when it is or was): the hub's `finalityOf`."""
+        is_final, final_at = self.call(self.system.hub.functions.finalityOf(request_id, params.as_abi()))
+        return bool(is_final), int(final_at)
+
     def round_of(self, request_id: int) -> Round:
         view: Any = self.call(self.system.hub.functions.roundOf(request_id))
         return Round(

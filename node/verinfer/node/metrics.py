@@ -62,6 +62,16 @@ class NodeMetrics:
         self.wallet_paused = Gauge(
             "verinfer_wallet_paused", "1 while serving is paused for a low wallet balance.", registry=r
         )
+        self.finals_waiting = Gauge(
+            "verinfer_finals_waiting",
+            "Callbacks this node owes once its SINGLE results are final (CALLBACK_ON_FINAL), not yet delivered.",
+            registry=r,
+        )
+        self.finals_delivered = Counter(
+            "verinfer_finals_delivered",
+            "Final callbacks settled (delivered by this node or closed by the hub).",
+            registry=r,
+        )
         self.quarantined = Counter(
             "verinfer_journal_quarantined",
             "Journal records set aside because the chain contradicts them (reset, rollback, a reused request id).",

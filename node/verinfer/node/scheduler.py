@@ -4,7 +4,7 @@ receipt → journal.
     scheduler = Scheduler(stages, journal, chain, metrics, timer)
     scheduler.recover()        # once at start: broadcast again what the journal says was signed, resync nonces
     while running:
-        scheduler.tick()       # ingest, compute (and prove), submit, consensus, track; each journals before it sends
+        scheduler.tick()       # ingest, compute (and prove), submit, consensus, track, final; each journals first
 
 Each stage is its own module and unit (`ingest`, `compute`, `prove`, `submit`, `consensus`, `track`); this one only
 orders them, skipping the ones with nothing to do, and accounts their CPU time.
@@ -24,6 +24,7 @@ from typing import Protocol
 from verinfer.errors import ChainError
 from verinfer.node.compute import Compute
 from verinfer.node.consensus import Consensus
+from verinfer.node.final import FinalDeliveries
 from verinfer.node.ingest import Ingest
 from verinfer.node.journal import Job, JobState
 from verinfer.node.lock import KeyInUseError
@@ -63,6 +64,8 @@ class Stages:
     submit: Submit
     consensus: Consensus
     track: Track
+    final: FinalDeliveries | None = None
+    """Callbacks owed once results are final (None: a node without the final stage, as in some unit tests)."""
 
 
 class Backlog(Protocol):
@@ -144,6 +147,9 @@ class Scheduler:
         if ready[Mode.CONSENSUS] or waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
             self._stage(report, "consensus", lambda: self._consensus(report, ready[Mode.CONSENSUS]))
         self._stage(report, "track", lambda: self._track(report))
+        if stages.final is not None:  # rate-limited by the stage
+            final = stages.final
+            self._stage(report, "final", lambda: setattr(report, "sent", report.sent + final.step()))
         self.waiting = self.store.backlog()
         for state, count in self.waiting.items():
             self.metrics.backlog.labels(state.value).set(count)

@@ -35,6 +35,7 @@ from verinfer.node import logs
 from verinfer.node.calldata import HubCalldata
 from verinfer.node.compute import Compute, ModelCatalog, Policy
 from verinfer.node.consensus import Consensus
+from verinfer.node.final import FinalDeliveries
 from verinfer.node.hub import ChainClock, HubView
 from verinfer.node.ingest import Ingest
 from verinfer.node.journal import JobState, Journal
@@ -292,6 +293,7 @@ class NodeService:
                 log,
                 retry_after_s=cfg.tx.stuck_after_s,
             ),
+            final=FinalDeliveries(journal, txm, hub, ChainClock(txm), calldata, hub_address, metrics, log),
             track=Track(
                 journal,
                 txm,

@@ -117,7 +117,7 @@ def test_loan_request_is_served_verified_and_decided(system: Actors, probabiliti
     # Once the window has passed unchallenged, anyone delivers the final callback: the callback decided the loan.
     travel_to(system.node.sender.w3, final_at)
     assert hub.functions.finalityOf(request_id, params.as_abi()).call() == [True, final_at]
-    delivered = dict(system.user.sender.send(system.user.hub.functions.deliverFinal([item])))
+    delivered = system.user.sender.send(system.user.hub.functions.deliverFinal([item]))
     assert hub.functions.statusOf(request_id).call() == Status.CONFIRMED
     (decided,) = loan_decided.decode_all(delivered["logs"])
     score = codec.value_at(output, SCORE_INDEX)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from verinfer.node.journal.db import SCHEMA_VERSION, Database, bytes32
+from verinfer.node.journal.finals import Final, Finals
 from verinfer.node.journal.jobs import Job, Jobs
 from verinfer.node.journal.position import ChainPosition, Cursor
 from verinfer.node.journal.states import (
@@ -36,6 +37,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "ChainPosition",
     "Cursor",
+    "Final",
+    "Finals",
     "IllegalTransitionError",
     "Job",
     "JobState",
@@ -73,6 +76,8 @@ class Journal(Jobs):
         """The signed transactions of this hub's jobs."""
         self.position = ChainPosition(self.db)
         """The scan cursor and recent block hashes."""
+        self.finals = Finals(self.db)
+        """The callbacks this node delivers once its SINGLE results are final."""
         self.cursor = self.position.cursor
         self.set_cursor = self.position.set_cursor
         self.record_block = self.position.record_block
