@@ -31,12 +31,17 @@ from verinfer.node.journal.states import (
     UnknownJobError,
 )
 from verinfer.node.journal.transactions import SentTx, TxLog
+from verinfer.node.journal.watch import Check, Checks, DisputeRecord, DisputeRecords, ScanCursors
 
 __all__ = [
     "PENDING_STATES",
     "SCHEMA_VERSION",
     "ChainPosition",
+    "Check",
+    "Checks",
     "Cursor",
+    "DisputeRecord",
+    "DisputeRecords",
     "Final",
     "Finals",
     "IllegalTransitionError",
@@ -44,6 +49,7 @@ __all__ = [
     "JobState",
     "Journal",
     "JournalError",
+    "ScanCursors",
     "SentTx",
     "TxLog",
     "UnknownJobError",
@@ -78,6 +84,12 @@ class Journal(Jobs):
         """The scan cursor and recent block hashes."""
         self.finals = Finals(self.db)
         """The callbacks this node delivers once its SINGLE results are final."""
+        self.checks = Checks(self.db)
+        """Other nodes' results this node re-executes (a watchtower)."""
+        self.disputes = DisputeRecords(self.db)
+        """The disputes this node sits on or opened."""
+        self.scans = ScanCursors(self.db)
+        """Where the watch scans of the chain's logs are."""
         self.cursor = self.position.cursor
         self.set_cursor = self.position.set_cursor
         self.record_block = self.position.record_block
