@@ -210,10 +210,19 @@ class ModelCatalog:
         self._clock = clock
         self._loaded: dict[bytes, LoadedModel] = {}
         self._failed: dict[bytes, tuple[float, ModelError]] = {}
+        self._loading: dict[bytes, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def get(self, model_id: bytes) -> LoadedModel:
-        """The loaded model, or the `ModelError` that stops it loading (unknown, unreachable, hash mismatch, …)."""
+        """The loaded model, or the `ModelError` that stops it loading (unknown, unreachable, hash mismatch, …).
+        Thread-safe: the watch stages' lanes and the compute lanes may ask for one model at once; it loads once."""
         model_id = bytes(model_id)
+        with self._guard:
+            lock = self._loading.setdefault(model_id, threading.Lock())
+        with lock:
+            return self._get(model_id)
+
+    def _get(self, model_id: bytes) -> LoadedModel:
         loaded = self._loaded.get(model_id)
         if loaded is not None:
             return loaded

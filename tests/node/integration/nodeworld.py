@@ -28,8 +28,9 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
 from verinfer.config import NodeConfig
 from verinfer.demo.models import DemoModel, build_credit_model
-from verinfer.errors import ChainError
+from verinfer.errors import ChainError, ModelError
 from verinfer.inference import codec
+from verinfer.node.compute import LoadedModel
 from verinfer.node.service import NodeService
 from verinfer.sdk import Client
 from verinfer.sdk.bulk import BulkRequests, request_many
@@ -237,6 +238,31 @@ def running(service: NodeService, after_setup: Callable[[NodeService], None] | N
         service.stop()
         thread.join(timeout=30)
         service.close()
+
+
+class LyingModel:
+    """A test double: the real model's outputs with the first value changed (what a lazy or malicious node posts)."""
+
+    def __init__(self, honest: LoadedModel) -> None:
+        self.honest = honest
+
+    def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
+        lies: list[bytes | ModelError] = []
+        for out in self.honest.compute(inputs):
+            if isinstance(out, bytes):
+                values = codec.decode_ints(out)
+                values[0] += 12_345
+                out = codec.encode_ints(values)
+            lies.append(out)
+        return lies
+
+
+def lie(service: NodeService) -> None:
+    assert service.journal is not None
+    catalog = service.catalog
+    assert catalog is not None
+    real_get = catalog.get
+    catalog.get = lambda model_id: LyingModel(real_get(model_id))  # type: ignore[method-assign,assignment,return-value]
 
 
 def _toml(data: dict[str, Any]) -> str:
