@@ -190,6 +190,21 @@ class ZkConfig(_Section):
     workers: Annotated[int, Field(ge=1, le=64)] = 1
 
 
+class WatchConfig(_Section):
+    """Keeping other nodes honest. A watchtower re-executes other nodes' SINGLE results for the models this node
+    serves and challenges a wrong one (`Disputes.challenge`) when the reward it expects (half of the liar's
+    slashed stake left after the requester's fee refund) covers the challenge's gas and its bond is at most
+    `max_bond_wei`. Committee duty: on every dispute of a model this node serves, it re-executes the request and
+    votes (commit, reveal) on the seats the lottery gives it, and settles the dispute when it can."""
+
+    watchtower: bool = False
+    max_bond_wei: Annotated[int, Field(ge=0)] = 10**17
+    committee: bool = True
+    lookback_blocks: Annotated[int, Field(ge=1, le=1_000_000)] = 256
+    """At the first start, how far back the scans of results and disputes look (later starts resume where they
+    stopped)."""
+
+
 class NodeConfig(BaseSettings):
     """Everything a node needs to run. Keyword arguments are the file layer: environment variables override them."""
 
@@ -221,6 +236,7 @@ class NodeConfig(BaseSettings):
     registration: RegistrationConfig = RegistrationConfig()
     tx: TxConfig = TxConfig()
     zk: ZkConfig = ZkConfig()
+    watch: WatchConfig = WatchConfig()
 
     @model_validator(mode="after")
     def _zk_needs_artifacts(self) -> NodeConfig:

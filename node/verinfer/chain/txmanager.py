@@ -194,11 +194,12 @@ class TxManager:
 
     # ------------------------------------------------------------------------------------------------ signing
 
-    def estimate_gas(self, to: str, data: bytes) -> int:
-        """eth_estimateGas with a margin; a revert raises its named `ContractRevert`."""
-        estimate = int(
-            self.rpc.call("eth_estimateGas", {"from": self.address, "to": to, "data": "0x" + data.hex()}), 16
-        )
+    def estimate_gas(self, to: str, data: bytes, *, value: int = 0) -> int:
+        """eth_estimateGas with a margin (of a call sending `value` wei); a revert raises its named `ContractRevert`."""
+        call: dict[str, str] = {"from": self.address, "to": to, "data": "0x" + data.hex()}
+        if value:
+            call["value"] = hex(value)
+        estimate = int(self.rpc.call("eth_estimateGas", call), 16)
         return int(estimate * GAS_MARGIN)
 
     def sign(
@@ -210,8 +211,10 @@ class TxManager:
         *,
         nonce: int | None = None,
         floor: tuple[int, int] | None = None,
+        value: int = 0,
     ) -> Signed:
-        """Signs a type-2 transaction; reserves a nonce unless `nonce` is given (a replacement)."""
+        """Signs a type-2 transaction (sending `value` wei); reserves a nonce unless `nonce` is given (a
+        replacement)."""
         max_fee, tip = self.fees(floor)
         reserved = nonce is None
         use = self.nonces.reserve() if nonce is None else nonce
@@ -222,7 +225,7 @@ class TxManager:
                     "chainId": self.chain_id,
                     "nonce": use,
                     "to": Web3.to_checksum_address(to),
-                    "value": 0,
+                    "value": value,
                     "data": data,
                     "gas": gas,
                     "maxFeePerGas": max_fee,
@@ -245,6 +248,7 @@ class TxManager:
             kind,
             nonce=int(old["nonce"]),
             floor=(int(old["maxFeePerGas"]), int(old["maxPriorityFeePerGas"])),
+            value=int(old.get("value", 0)),
         )
 
     def cancel(self, nonce: int, floor: tuple[int, int] | None = None) -> Signed:
@@ -255,7 +259,13 @@ class TxManager:
     def resign(self, raw: bytes, kind: str) -> Signed:
         """The same call under a fresh nonce (its old nonce was taken by another transaction)."""
         old = decode_raw(raw)
-        return self.sign(Web3.to_checksum_address(old["to"]), bytes(old["data"]), int(old["gas"]), kind)
+        return self.sign(
+            Web3.to_checksum_address(old["to"]),
+            bytes(old["data"]),
+            int(old["gas"]),
+            kind,
+            value=int(old.get("value", 0)),
+        )
 
     # ------------------------------------------------------------------------------------------------ sending
 

@@ -20,6 +20,8 @@ import numpy as np
 from eth_account import Account
 from rich.console import Console
 from rich.table import Table
+from web3 import Web3
+from web3.types import RPCEndpoint
 
 from verinfer.chain.artifacts import load_abi, load_artifact
 from verinfer.chain.events import EventCodec
@@ -64,6 +66,12 @@ def _wait(what: str, done: Callable[[], bool], timeout: float = WAIT_S) -> None:
         time.sleep(0.2)
 
 
+def _travel(w3: Web3, seconds: int) -> None:
+    """Moves the devnet's clock `seconds` on and mines a block there (anvil), instead of waiting them out."""
+    w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+    w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+
+
 def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
     """Two applicants apply to the LendingPool; the nodes serve the scores; the callback decides; anyone verifies."""
     w3 = connect(info.rpc_url)
@@ -102,22 +110,27 @@ def _lending(info: DevnetInfo, console: Console, work: Path) -> list[Outcome]:
         logs = w3.eth.get_logs({"address": pool.address, "fromBlock": start})
         return [dict(log.args) for log in decided.decode_all(list(logs))]
 
-    _wait("decide both loans", lambda: len(decisions()) == len(who))
+    # The pool asks for its callback at finality: a score is provisional until its challenge window passes
+    # unchallenged; then the node that served it delivers the callback (`deliverFinal`) and the pool decides.
+    hub = lender.bind(load_artifact("InferenceHub"), info.deployment.hub.address)
+    _wait("serve both scores", lambda: all(Status(hub.functions.statusOf(r).call()) != Status.PENDING for r in who))
+    # Anyone can re-execute a provisional result while its window runs (a watchtower does): verified now.
     verifier = Client(info.rpc_url, info.spare[2].private_key, info.deployment, cache_dir=work / "verify-cache")
+    checked = {rid: _verified(verifier, verifier.handle(rid).result(timeout=0)) for rid in sorted(who)}
+    window = int(hub.functions.params().call()[2])
+    console.print(
+        f"both scores delivered and re-executed by a verifier, provisional for the {window}s challenge window; "
+        "the devnet's clock moves past it"
+    )
+    _travel(w3, window + 1)
+    _wait("decide both loans", lambda: len(decisions()) == len(who))
     outcomes = []
     # In request order: with the lottery, the second request may be served (and decided) first.
     for args in sorted(decisions(), key=lambda decided_args: int(decided_args["requestId"])):
         rid = int(args["requestId"])
-        result = verifier.handle(rid).result(timeout=0)
-        outcomes.append(
-            _outcome(
-                verifier,
-                result,
-                who[rid],
-                args["score"] / SCALE,
-                DECISIONS.get(args["decision"], str(args["decision"])),
-            )
-        )
+        result, matches = checked[rid]
+        decision = DECISIONS.get(args["decision"], str(args["decision"]))
+        outcomes.append(_outcome_of(result, who[rid], args["score"] / SCALE, decision, matches))
     return outcomes
 
 
@@ -159,7 +172,18 @@ def _outcome(
     decision: str,
     zk_artifacts_dir: Path | None = None,
 ) -> Outcome:
-    report = verifier.verify(result.request_id, zk_artifacts_dir=zk_artifacts_dir)
+    _, matches = _verified(verifier, result, zk_artifacts_dir)
+    return _outcome_of(result, who, score, decision, matches)
+
+
+def _verified(
+    verifier: Client, result: InferenceResult, zk_artifacts_dir: Path | None = None
+) -> tuple[InferenceResult, bool]:
+    """The result and whether re-executing it from chain data gives the recorded commitment."""
+    return result, verifier.verify(result.request_id, zk_artifacts_dir=zk_artifacts_dir).matches
+
+
+def _outcome_of(result: InferenceResult, who: str, score: float, decision: str, verified: bool) -> Outcome:
     return Outcome(
         result.request_id,
         result.mode,
@@ -168,7 +192,7 @@ def _outcome(
         decision,
         tuple(result.nodes),
         tuple(result.env_hashes),
-        report.matches,
+        verified,
         result.model_id,
     )
 

@@ -19,13 +19,20 @@ from verinfer.types import RequestParams
 
 
 class HubCalldata:
-    """Encoders for `submitResult(s)`, `commitResult`, `revealResult` and `finalizeConsensus`."""
+    """Encoders for `submitResult(s)`, `commitResult`, `revealResult`, `finalizeConsensus` and `deliverFinal`."""
 
     def __init__(self) -> None:
         abi = load_artifact("InferenceHub").abi
         self._entries = {
             name: find_entry(abi, "function", name)
-            for name in ("submitResults", "submitZkResult", "commitResult", "revealResult", "finalizeConsensus")
+            for name in (
+                "submitResults",
+                "submitZkResult",
+                "commitResult",
+                "revealResult",
+                "finalizeConsensus",
+                "deliverFinal",
+            )
         }
         self._types = {name: [abi_type(p) for p in entry["inputs"]] for name, entry in self._entries.items()}
         self._selectors = {name: selector(entry) for name, entry in self._entries.items()}
@@ -65,6 +72,12 @@ class HubCalldata:
 
     def finalize_consensus(self, request_id: int, params: RequestParams, output: bytes) -> bytes:
         return self._encode("finalizeConsensus", request_id, params.as_abi(), output)
+
+    def deliver_final(self, items: Sequence[tuple[int, RequestParams, bytes, bytes, str]]) -> bytes:
+        """`deliverFinal(FinalDelivery[])` from (request id, params, output, env hash, node) items."""
+        return self._encode(
+            "deliverFinal", [(rid, p.as_abi(), output, env, node) for rid, p, output, env, node in items]
+        )
 
 
 def _word(value: int) -> bytes:

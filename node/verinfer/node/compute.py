@@ -34,12 +34,13 @@ from verinfer.inference import codec, signature
 from verinfer.inference.model_store import ModelInfo, ModelStore, inspect_model
 from verinfer.inference.runner import OnnxRunner
 from verinfer.inference.sandbox import CancelledError, LimitExceededError, Sandbox, SandboxLimits
+from verinfer.node.final import delivery_gas
 from verinfer.node.journal import Job, JobState
 from verinfer.node.metrics import NodeMetrics
 from verinfer.node.ports import Catalog, Clock, HubReader, Timer
 from verinfer.node.prove import Prove
 from verinfer.node.request import params_of
-from verinfer.types import Mode, ModelSpec, RequestParams
+from verinfer.types import CALLBACK_ON_FINAL, Mode, ModelSpec, RequestParams, callback_gas
 
 MODEL_RETRY_S = 30.0  # a model that failed to load is tried again after this long (its URI may come back)
 MAX_JOBS_PER_STEP = 4_096
@@ -209,10 +210,19 @@ class ModelCatalog:
         self._clock = clock
         self._loaded: dict[bytes, LoadedModel] = {}
         self._failed: dict[bytes, tuple[float, ModelError]] = {}
+        self._loading: dict[bytes, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def get(self, model_id: bytes) -> LoadedModel:
-        """The loaded model, or the `ModelError` that stops it loading (unknown, unreachable, hash mismatch, …)."""
+        """The loaded model, or the `ModelError` that stops it loading (unknown, unreachable, hash mismatch, …).
+        Thread-safe: the watch stages' lanes and the compute lanes may ask for one model at once; it loads once."""
         model_id = bytes(model_id)
+        with self._guard:
+            lock = self._loading.setdefault(model_id, threading.Lock())
+        with lock:
+            return self._get(model_id)
+
+    def _get(self, model_id: bytes) -> LoadedModel:
         loaded = self._loaded.get(model_id)
         if loaded is not None:
             return loaded
@@ -318,6 +328,8 @@ class Policy:
     modes: tuple[Mode, ...]
     min_fee_wei: int = 0
     gas_per_result: int = 0
+    final_delivery_gas: int = field(default_factory=delivery_gas)
+    """Gas of a deferred final delivery beyond its callback (its `deliverFinal` item and batch share)."""
 
 
 class Fees(Protocol):
@@ -520,7 +532,8 @@ class Compute:
         if not_eligible is not None:
             return "not_eligible", f"cannot serve model 0x{request.model_id.hex()}: {not_eligible}"
         terms = lottery.Lottery.unpack(request.lottery)
-        escrow = terms.escrow(request.callback_gas_limit)
+        callback = callback_gas(request.callback_gas_limit)
+        escrow = terms.escrow(callback)
         share = (request.fee - escrow) // max(request.redundancy, 1)
         transactions = 1 if request.mode == Mode.SINGLE else 3  # submit; or commit, reveal and maybe finalize
         # The deliverer (a SINGLE or ZK node; in CONSENSUS whoever finalizes, priced on every seat) burns the
@@ -528,16 +541,25 @@ class Compute:
         # included: a cap at the base fee alone would leave the node paying its priority fee on every unit.
         above_cap = max(gas_price - terms.callback_gas_price, 0)
         gas = transactions * policy.gas_per_result
-        required = policy.min_fee_wei + gas_price * gas + above_cap * request.callback_gas_limit
+        # A callback that waits for finality goes out later in a batched `deliverFinal` this node sends: its item and
+        # its share of the batch are the node's, beyond the callback gas the escrow reimburses.
+        deferred = policy.final_delivery_gas if _waits_for_final(request) else 0
+        required = policy.min_fee_wei + gas_price * (gas + deferred) + above_cap * callback
         if share < required:
-            callback = (
-                f"; its {request.callback_gas_limit}-gas callback escrowed at {terms.callback_gas_price} wei/gas, "
+            described = (
+                f"; its {callback}-gas callback escrowed at {terms.callback_gas_price} wei/gas, "
                 f"{above_cap} below the gas price"
-                if request.callback_gas_limit
+                if callback
                 else ""
             )
+            final = f" + {deferred} gas of its deferred final delivery" if deferred else ""
             return "fee", (
                 f"fee share {share} wei < {required} wei (policy.min_fee_wei {policy.min_fee_wei} + gas price "
-                f"{gas_price} x {gas} gas{callback})"
+                f"{gas_price} x {gas} gas{final}{described})"
             )
         return None
+
+
+def _waits_for_final(request: RequestParams) -> bool:
+    """Whether a request's callback waits for its SINGLE result to be final (delivered by `deliverFinal`)."""
+    return request.mode == Mode.SINGLE and bool(request.callback_gas_limit & CALLBACK_ON_FINAL)

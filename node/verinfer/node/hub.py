@@ -25,7 +25,7 @@ from verinfer.chain.system import System
 from verinfer.chain.txmanager import TxManager
 from verinfer.errors import ChainError
 from verinfer.node.ports import Round
-from verinfer.types import Eligibility, ModelTerms, RequestParams, Status, checksum
+from verinfer.types import DISPUTE_SEATS, Eligibility, ModelTerms, RequestParams, Status, checksum
 
 ELIGIBILITY_TTL_S = 10.0
 FALLBACK_GRACE_S = 5
@@ -122,6 +122,11 @@ class HubView:
                     raise ChainError(f"statusOf({rid}) answered {str(answer)[:80]!r}, not one word")
                 found[rid] = Status(int(answer, 16))
         return found
+
+    def finality_of(self, request_id: int, params: RequestParams) -> tuple[bool, int]:
+        """(whether the request's result is final, when it is or was): the hub's `finalityOf`."""
+        is_final, final_at = self.call(self.system.hub.functions.finalityOf(request_id, params.as_abi()))
+        return bool(is_final), int(final_at)
 
     def round_of(self, request_id: int) -> Round:
         view: Any = self.call(self.system.hub.functions.roundOf(request_id))
@@ -251,6 +256,41 @@ class HubView:
         if round_.commits >= k:
             return "the round's seats went to better tickets while this node waited its turn as a fallback"
         return 0 if now < draw.opens_to_all_at + FALLBACK_GRACE_S else seat_mask(range(k))
+
+    def dispute_seats(
+        self,
+        request_id: int,
+        model_id: bytes,
+        draw: lottery.Lottery,
+        conflicted: Iterable[str],
+        taken: int,
+        now: int,
+    ) -> int | str:
+        """The dispute committee seats this node takes at `now`, or why it sits on none: by the same lottery as a
+        round's, among the model's nodes that held a ticket when the dispute opened (`draw`, from `DisputeOpened`)
+        except the challenged node and the challenger, seats 0 .. DISPUTE_SEATS - 1; once every window is open (and
+        the grace), any free seat."""
+        now = max(now, int(self._wall()) - 1)
+        stake, since = self._standing_of(self.address, model_id)
+        if stake == 0 or since >= draw.requested_at:
+            return "no ticket: this node's stake or service of the model is newer than the dispute"
+        excluded = {node.lower() for node in conflicted}
+        if self.address.lower() in excluded:
+            return "the challenged node and the challenger never sit on its committee"
+        stakes = {
+            node: s
+            for node, s in self._ticket_stakes(model_id, draw.requested_at).items()
+            if node.lower() not in excluded
+        }
+        every = seat_mask(range(DISPUTE_SEATS))
+        free = every & ~taken
+        if not free:
+            return "the committee's seats are taken"
+        best, latest = self._best_seats(request_id, draw, stakes, range(DISPUTE_SEATS))
+        best &= free
+        if best:
+            return best if latest <= now else 0
+        return 0 if now < draw.opens_to_all_at + FALLBACK_GRACE_S else free
 
     def _best_seats(
         self, request_id: int, draw: lottery.Lottery, stakes: dict[ChecksumAddress, int], seats: Iterable[int]

@@ -62,6 +62,40 @@ class NodeMetrics:
         self.wallet_paused = Gauge(
             "verinfer_wallet_paused", "1 while serving is paused for a low wallet balance.", registry=r
         )
+        self.finals_waiting = Gauge(
+            "verinfer_finals_waiting",
+            "Callbacks this node owes once its SINGLE results are final (CALLBACK_ON_FINAL), not yet delivered.",
+            registry=r,
+        )
+        self.finals_delivered = Counter(
+            "verinfer_finals_delivered",
+            "Final callbacks settled (delivered by this node or closed by the hub).",
+            registry=r,
+        )
+        self.results_checked = Counter(
+            "verinfer_results_checked",
+            "Other nodes' SINGLE results this watchtower re-executed, by verdict (agreed, mismatch).",
+            ["verdict"],
+            registry=r,
+        )
+        self.challenges_opened = Counter("verinfer_challenges_opened", "Disputes this watchtower opened.", registry=r)
+        self.challenges_won = Counter(
+            "verinfer_challenges_won", "Disputes this watchtower opened that overturned the result.", registry=r
+        )
+        self.challenges_lost = Counter(
+            "verinfer_challenges_lost",
+            "Disputes this watchtower opened that upheld the result or ended void.",
+            registry=r,
+        )
+        self.bonds_at_stake = Gauge(
+            "verinfer_bonds_at_stake_wei", "Bonds of this node's challenges whose disputes are open.", registry=r
+        )
+        self.dispute_votes = Counter(
+            "verinfer_dispute_transactions",
+            "Dispute transactions sent (commit, reveal, resolve).",
+            ["action"],
+            registry=r,
+        )
         self.quarantined = Counter(
             "verinfer_journal_quarantined",
             "Journal records set aside because the chain contradicts them (reset, rollback, a reused request id).",

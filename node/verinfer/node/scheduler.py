@@ -4,7 +4,7 @@ receipt → journal.
     scheduler = Scheduler(stages, journal, chain, metrics, timer)
     scheduler.recover()        # once at start: broadcast again what the journal says was signed, resync nonces
     while running:
-        scheduler.tick()       # ingest, compute (and prove), submit, consensus, track; each journals before it sends
+        scheduler.tick()       # ingest, compute (and prove), submit, consensus, track, final; each journals first
 
 Each stage is its own module and unit (`ingest`, `compute`, `prove`, `submit`, `consensus`, `track`); this one only
 orders them, skipping the ones with nothing to do, and accounts their CPU time.
@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from verinfer.errors import ChainError
+from verinfer.node.committee import Committee
 from verinfer.node.compute import Compute
 from verinfer.node.consensus import Consensus
+from verinfer.node.final import FinalDeliveries
 from verinfer.node.ingest import Ingest
 from verinfer.node.journal import Job, JobState
 from verinfer.node.lock import KeyInUseError
@@ -35,6 +37,7 @@ from verinfer.node.request import params_of
 from verinfer.node.submit import Submit
 from verinfer.node.track import Track
 from verinfer.node.wallet import Wallet
+from verinfer.node.watch import Watchtower
 from verinfer.types import Mode
 
 MAX_COMPUTED_PER_TICK = 4_096
@@ -63,6 +66,18 @@ class Stages:
     submit: Submit
     consensus: Consensus
     track: Track
+    final: FinalDeliveries | None = None
+    """Callbacks owed once results are final (None: a node without the final stage, as in some unit tests)."""
+    watch: Watchtower | None = None
+    """Re-executes other nodes' results and challenges wrong ones (config `watch.watchtower`)."""
+    committee: Committee | None = None
+    """Votes on and settles disputes (config `watch.committee`, and this node's own challenges)."""
+
+
+class Sending(Protocol):
+    """A stage that sends transactions of its own when due (rate-limited inside)."""
+
+    def step(self) -> int: ...
 
 
 class Backlog(Protocol):
@@ -144,10 +159,21 @@ class Scheduler:
         if ready[Mode.CONSENSUS] or waiting[JobState.COMMITTED] or waiting[JobState.REVEALED]:
             self._stage(report, "consensus", lambda: self._consensus(report, ready[Mode.CONSENSUS]))
         self._stage(report, "track", lambda: self._track(report))
+        # Rate-limited by each stage.
+        for name, stage in (("final", stages.final), ("watch", stages.watch), ("committee", stages.committee)):
+            if stage is not None:
+                self._stage(report, name, self._sending(report, stage))
         self.waiting = self.store.backlog()
         for state, count in self.waiting.items():
             self.metrics.backlog.labels(state.value).set(count)
         return report
+
+    @staticmethod
+    def _sending(report: TickReport, stage: Sending) -> Callable[[], None]:
+        def step() -> None:
+            report.sent += stage.step()
+
+        return step
 
     def _new_block(self) -> None:
         base_fee = self.chain.refresh_fees()

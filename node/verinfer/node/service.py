@@ -33,8 +33,11 @@ from verinfer.inference.sandbox import SandboxLimits
 from verinfer.keys import load_account
 from verinfer.node import logs
 from verinfer.node.calldata import HubCalldata
+from verinfer.node.committee import Committee
 from verinfer.node.compute import Compute, ModelCatalog, Policy
 from verinfer.node.consensus import Consensus
+from verinfer.node.dispute_view import DisputeReader
+from verinfer.node.final import FinalDeliveries
 from verinfer.node.hub import ChainClock, HubView
 from verinfer.node.ingest import Ingest
 from verinfer.node.journal import JobState, Journal
@@ -45,11 +48,13 @@ from verinfer.node.profile import Stopwatch
 from verinfer.node.prove import Prove
 from verinfer.node.prover import ProvingPool
 from verinfer.node.prune import Pruner
+from verinfer.node.reexec import Reexecution
 from verinfer.node.reorg import ReorgHandler
 from verinfer.node.scheduler import Scheduler, Stages, TickReport
 from verinfer.node.submit import Submit
 from verinfer.node.track import Track
 from verinfer.node.wallet import Wallet
+from verinfer.node.watch import Watchtower
 from verinfer.sdk.client import read_model
 from verinfer.sdk.operator import Operator
 from verinfer.types import Eligibility, Mode, ModelSpec
@@ -57,6 +62,7 @@ from verinfer.types import Eligibility, Mode, ModelSpec
 BACKOFF_START_S = 0.25
 BACKOFF_CAP_S = 5.0  # an RPC outage is retried at least this often, so the node resumes within seconds of its end
 HEALTH_STALE_FACTOR = 10
+DISPUTE_SECRET_DOMAIN = b"verinfer dispute salt v1"
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class NodeService:
         self.scheduler: Scheduler | None = None
         self.registration: Registration | None = None
         self.models: ModelFollower | None = None
+        self.reexec: Reexecution | None = None
+        self._dispute_secret = b""
 
     # -------------------------------------------------------------------------------------------------- set-up
 
@@ -124,6 +132,8 @@ class NodeService:
             )
         deployment = load_deployment(chain_id, cfg.deployment_file)
         account = load_account(cfg.keys, chain_id)
+        # Dispute salts come from the key: a node restarted after a committee commit can still reveal it.
+        self._dispute_secret = bytes(keccak(DISPUTE_SECRET_DOMAIN + bytes(account.key)))
         decoder = RevertDecoder.for_system()
         system = System.bind(TxSender(w3, account, decoder), deployment)
         self.system = system
@@ -252,7 +262,10 @@ class NodeService:
         reorgs = ReorgHandler(journal, txm.nonces, log)
         calldata = HubCalldata()
         metrics, sw = self.metrics, self.stopwatch
+        watch, committee = self._watch_stages(journal, txm, hub, catalog)
         return Stages(
+            watch=watch,
+            committee=committee,
             ingest=Ingest(watcher, journal, hub, reorgs, timer=sw, log=log),
             compute=Compute(
                 journal,
@@ -292,6 +305,7 @@ class NodeService:
                 log,
                 retry_after_s=cfg.tx.stuck_after_s,
             ),
+            final=FinalDeliveries(journal, txm, hub, ChainClock(txm), calldata, hub_address, metrics, log),
             track=Track(
                 journal,
                 txm,
@@ -308,6 +322,56 @@ class NodeService:
                 deadline_margin_s=cfg.tx.deadline_margin_s,
             ),
         )
+
+    def _watch_stages(
+        self, journal: Journal, txm: TxManager, hub: HubView, catalog: ModelCatalog
+    ) -> tuple[Watchtower | None, Committee | None]:
+        """The watchtower (`watch.watchtower`) and the dispute duty (`watch.committee`; a watchtower always follows
+        its own challenges), on a deployment with a dispute contract."""
+        cfg = self.config.watch
+        if not (cfg.watchtower or cfg.committee):
+            return None, None
+        if hub.system.disputes is None:
+            if cfg.watchtower:
+                raise ConfigError(
+                    "watch.watchtower = true, but the deployment has no Disputes contract to challenge in: "
+                    "redeploy (`verinfer deploy`) or set watch.watchtower = false"
+                )
+            self.log.info("no Disputes contract in the deployment: dispute committee duty is off")
+            return None, None
+        reader = DisputeReader(hub)
+        self.reexec = reexec = Reexecution(catalog)
+        models = self.registration.models if self.registration is not None else ()
+        watch = None
+        if cfg.watchtower:
+            watch = Watchtower(
+                journal,
+                txm,
+                hub,
+                reader,
+                reexec,
+                self.metrics,
+                self.log,
+                models=models,
+                max_bond_wei=cfg.max_bond_wei,
+                lookback=cfg.lookback_blocks,
+            )
+        committee = Committee(
+            journal,
+            txm,
+            hub,
+            reader,
+            reexec,
+            ChainClock(txm),
+            self.metrics,
+            self.log,
+            models=models,
+            secret=self._dispute_secret,
+            serve=cfg.committee,
+            lookback=cfg.lookback_blocks,
+            retry_after_s=self.config.tx.stuck_after_s,
+        )
+        return watch, committee
 
     @property
     def metrics_port(self) -> int | None:
@@ -471,6 +535,9 @@ class NodeService:
             self.catalog.close()
         if self.scheduler is not None:
             self.scheduler.stages.compute.close()
+        if self.reexec is not None:
+            self.reexec.close()
+            self.reexec = None
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -37,12 +37,16 @@ from verinfer.node.ports import Clock, HubReader, JobStore, Timer, Tracker
 from verinfer.node.reorg import ReorgHandler
 from verinfer.node.request import params_of
 from verinfer.node.submit import DEADLINE_MARGIN_S, broadcast
-from verinfer.types import Mode, SkipReason
+from verinfer.types import CALLBACK_ON_FINAL, Mode, SkipReason
 
 MAX_FEE_BUMPS = 5  # replacements per nonce: fees grow by FEE_BUMP each time, so this bounds them (~3x)
 REORG_WINDOW = 64  # blocks: how far back mined transactions are re-checked for a reorg that took them out
 RETRY_START_S = 0.25  # a transiently refused transaction is sent again after this, doubling ...
 RETRY_CAP_S = 5.0  # ... up to this: a refund or a freed pool is noticed within seconds
+JOBLESS_KINDS = ("finalize", "cancel", "registry", "deliver", "challenge", "dispute")
+"""Kinds of transactions no job waits on (finalizations, nonce fillers, registry calls, final callbacks, challenges
+and dispute votes): followed until mined all the same, so that their nonces never leave a hole; the stage that sent
+one reads the chain to learn what it did."""
 
 
 class _Groups(dict[bytes, list[Job]]):
@@ -113,7 +117,7 @@ class Track:
             if record.mined_block is not None and state is not JobState.SUBMITTED:
                 continue  # a mined commit or reveal: the consensus stage takes it from here
             records[tx_hash], states[tx_hash] = record, state
-        for kind in ("finalize", "cancel", "registry"):
+        for kind in JOBLESS_KINDS:
             for record in store.txs.unmined(kind):
                 records[record.hash] = record  # no job waits on it, but its nonce must not become a hole
         if not records:
@@ -186,18 +190,21 @@ class Track:
 
     def _settle_submission(self, receipt: Receipt, jobs: list[Job]) -> int:
         """Confirms or fails each job of a mined `submitResults` from the events in its receipt."""
-        served: set[int] = set()
+        served: dict[int, bytes] = {}
         skips: dict[int, SkipReason] = {}
         sw = self._timer
         with sw("decode"):
             self._read_logs(receipt, served, skips)
         confirmed: list[int] = []
+        finals: list[tuple[int, bytes, bytes, bytes]] = []
         now = self._wall()
         with sw("journal"), self.store.transaction():
             for job in jobs:
                 rid = job.request_id
                 if rid in served:
                     confirmed.append(rid)
+                    if params_of(job).callback_gas_limit & CALLBACK_ON_FINAL and job.output is not None:
+                        finals.append((rid, job.params, job.output, served[rid]))
                     self.metrics.latency_blocks.observe(max(receipt.block_number - job.block_number, 0))
                     self.metrics.latency_seconds.observe(max(now - job.seen_at, 0.0))
                 elif (
@@ -213,13 +220,16 @@ class Track:
                     self.store.mark_failed(rid, f"delivery: {why}")
                     self.metrics.failed.labels("skipped").inc()
             self.store.mark_confirmed_many(confirmed)
+            # What the callbacks that wait for finality need, in the confirmation's own transaction: a crash never
+            # loses one (the final stage delivers them once their window has passed).
+            self.store.finals.add_many(finals)
         self.metrics.fulfilled.labels(Mode.SINGLE.name).inc(len(confirmed))
         return len(confirmed)
 
-    def _read_logs(self, receipt: Receipt, served: set[int], skips: dict[int, SkipReason]) -> None:
-        """Which requests of a `submitResults` receipt this node served and which the hub skipped (and why), read
-        from the indexed topics (requestId, node) and the skip reason's data word: no generic ABI decoding per
-        item."""
+    def _read_logs(self, receipt: Receipt, served: dict[int, bytes], skips: dict[int, SkipReason]) -> None:
+        """Which requests of a `submitResults` receipt this node served (with the env hash each was recorded under)
+        and which the hub skipped (and why), read from the indexed topics (requestId, node) and the first data word:
+        no generic ABI decoding per item."""
         hub = self.hub_address.lower()
         me = bytes(12) + bytes.fromhex(self.sender.address[2:])
         for log in receipt.logs:
@@ -228,7 +238,7 @@ class Track:
                 continue
             request_id = int.from_bytes(topics[1], "big")
             if topics[0] == self._submitted:
-                served.add(request_id)
+                served[request_id] = _bytes(log.get("data", b""))[:32]
             elif topics[0] == self._skipped:
                 skips[request_id] = SkipReason(int.from_bytes(_bytes(log.get("data", b""))[:32], "big"))
 

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 from eth_account import Account
 from web3 import Web3
+from web3.contract import Contract
 from web3.types import RPCEndpoint
 
 from verinfer.chain.anvil import Anvil
+from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.deploy import DeployConfig, deploy, save_deployment
 from verinfer.chain.events import DecodedLog, EventCodec
 from verinfer.chain.revert import RevertDecoder
@@ -26,7 +28,9 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
 from verinfer.config import NodeConfig
 from verinfer.demo.models import DemoModel, build_credit_model
-from verinfer.errors import ChainError
+from verinfer.errors import ChainError, ModelError
+from verinfer.inference import codec
+from verinfer.node.compute import LoadedModel
 from verinfer.node.service import NodeService
 from verinfer.sdk import Client
 from verinfer.sdk.bulk import BulkRequests, request_many
@@ -119,6 +123,52 @@ class NodeWorld:
     def rpc(self, method: str, params: list[Any]) -> Any:
         return self.w3.provider.make_request(RPCEndpoint(method), params)
 
+    def travel(self, seconds: int) -> int:
+        """Moves anvil's clock `seconds` on and mines a block there (a challenge window passes without sleeping
+        through it); returns the new block's timestamp."""
+        self.rpc("evm_increaseTime", [seconds])
+        self.rpc("evm_mine", [])
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def sender(self, account: int) -> TxSender:
+        """A sender for anvil's account number `account`."""
+        return TxSender(self.w3, Account.from_key(self.anvil.accounts[account].private_key), RevertDecoder.for_system())
+
+    def lending_pool(self, funds: int = 10 * 10**18) -> Contract:
+        """The example LendingPool (its callback waits for final results) on the world's credit model, funded by the
+        user, who applies through `apply`."""
+        user = self.sender(USER)
+        pool, _ = user.deploy(
+            load_artifact("LendingPool"), self.owner.deployment.hub.address, self.model_id, SCALE // 2, 1
+        )
+        user.transfer(pool.address, funds)
+        return pool
+
+    def apply(self, pool: Contract, n: int, seed: int = 0) -> list[int]:
+        """`n` loan applications from the user (one transaction each); returns their request ids."""
+        user = self.sender(USER)
+        bound = user.bind(load_artifact("LendingPool"), pool.address)
+        requested = EventCodec.from_abi(self.owner.hub.abi, "InferenceRequested")
+        ids = []
+        for row in self.rows(n, seed):
+            features = codec.quantize(row, SCALE).tolist()
+            receipt = user.send(bound.functions.applyForLoan(features, 10**15), value=PRICE)
+            ids += [
+                int(e.args["requestId"])
+                for e in requested.decode_all([lg for lg in receipt["logs"] if requested.matches(lg)])
+            ]
+        return ids
+
+    def wait_status(self, ids: Sequence[int], wanted: Status, timeout: float = 60.0) -> dict[int, Status]:
+        """Waits until every request in `ids` has status `wanted` (or `timeout`); returns their statuses."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            statuses = self.statuses(ids)
+            if all(status == wanted for status in statuses.values()):
+                return statuses
+            time.sleep(0.2)
+        return self.statuses(ids)
+
 
 @dataclass(frozen=True)
 class Tally:
@@ -188,6 +238,31 @@ def running(service: NodeService, after_setup: Callable[[NodeService], None] | N
         service.stop()
         thread.join(timeout=30)
         service.close()
+
+
+class LyingModel:
+    """A test double: the real model's outputs with the first value changed (what a lazy or malicious node posts)."""
+
+    def __init__(self, honest: LoadedModel) -> None:
+        self.honest = honest
+
+    def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
+        lies: list[bytes | ModelError] = []
+        for out in self.honest.compute(inputs):
+            if isinstance(out, bytes):
+                values = codec.decode_ints(out)
+                values[0] += 12_345
+                out = codec.encode_ints(values)
+            lies.append(out)
+        return lies
+
+
+def lie(service: NodeService) -> None:
+    assert service.journal is not None
+    catalog = service.catalog
+    assert catalog is not None
+    real_get = catalog.get
+    catalog.get = lambda model_id: LyingModel(real_get(model_id))  # type: ignore[method-assign,assignment,return-value]
 
 
 def _toml(data: dict[str, Any]) -> str:

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.node.integration.nodeworld import PRICE, node_world, running
+from tests.node.integration.nodeworld import PRICE, lie, node_world, running
 from tests.node.support import gemm_softmax
-from verinfer.errors import ModelError
-from verinfer.inference import codec
-from verinfer.node.compute import LoadedModel
 from verinfer.node.journal import JobState
 from verinfer.node.service import NodeService
 from verinfer.sdk.bulk import request_many
@@ -40,31 +36,6 @@ def test_node_registers_and_serves_single_requests(tmp_path: Path, forge_build: 
         metrics = httpx.get(f"http://127.0.0.1:{service.metrics_port}/metrics").text
         assert 'verinfer_requests_fulfilled_total{mode="SINGLE"}' in metrics
         assert httpx.get(f"http://127.0.0.1:{service.metrics_port}/healthz").status_code == 200
-
-
-class LyingModel:
-    """A test double: the real model's outputs with the first value changed (what a lazy or malicious node posts)."""
-
-    def __init__(self, honest: LoadedModel) -> None:
-        self.honest = honest
-
-    def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
-        lies: list[bytes | ModelError] = []
-        for out in self.honest.compute(inputs):
-            if isinstance(out, bytes):
-                values = codec.decode_ints(out)
-                values[0] += 12_345
-                out = codec.encode_ints(values)
-            lies.append(out)
-        return lies
-
-
-def lie(service: NodeService) -> None:
-    assert service.journal is not None
-    catalog = service.catalog
-    assert catalog is not None
-    real_get = catalog.get
-    catalog.get = lambda model_id: LyingModel(real_get(model_id))  # type: ignore[method-assign,assignment,return-value]
 
 
 def test_consensus_liar_is_outvoted_and_slashed_and_honest_nodes_paid(tmp_path: Path, forge_build: Path) -> None:

@@ -1,5 +1,6 @@
 """End to end on a real anvil: a LendingPool asks for a credit score, the node serves it from the event alone, and
-anyone can verify the recorded result with the Python commitment."""
+anyone can verify the recorded result with the Python commitment. The pool asks for its callback at finality: the
+loan is decided only once the result's challenge window has passed, by a `deliverFinal` anyone may send."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ import numpy as np
 import pytest
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import RPCEndpoint
 
 from tests.node.support import ENV_HASH, MODEL_ID, PRICE, SCALE, Actors, open_all_windows
-from verinfer.chain import commitments
+from verinfer.chain import commitments, lottery
 from verinfer.chain.abi import find_entry, param_names
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.errors import ContractRevert
 from verinfer.inference import codec
-from verinfer.types import RequestParams, Status
+from verinfer.types import CALLBACK_ON_FINAL, RequestParams, Status
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +54,14 @@ def serve(actors: Actors, from_block: int, output: bytes) -> tuple[InferenceRequ
     return event, params, dict(receipt)
 
 
+def travel_to(w3: Web3, timestamp: int) -> None:
+    """Moves anvil's clock to `timestamp` (if it is ahead) and mines a block there."""
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    if timestamp > now:
+        w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [timestamp - now])
+    w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+
+
 @pytest.mark.parametrize(
     ("probabilities", "decision"),
     [([0.8, 0.2], APPROVED), ([0.3, 0.7], REFUSED_SCORE)],
@@ -72,6 +82,7 @@ def test_loan_request_is_served_verified_and_decided(system: Actors, probabiliti
 
     hub = system.node.hub
     request_id = event.request_id
+    assert event.callback_gas_limit & CALLBACK_ON_FINAL  # the pool waits for the final result
     commitment = commitments.result(
         request_id, MODEL_ID, Web3.keccak(event.input), Web3.keccak(output), ENV_HASH, system.node.sender.address
     )
@@ -90,8 +101,25 @@ def test_loan_request_is_served_verified_and_decided(system: Actors, probabiliti
     ]
     assert hub.functions.balanceOf(system.node.sender.address).call() == PRICE
 
-    # The callback decided the loan.
-    (decided,) = EventCodec.from_abi(pool.abi, "LoanDecided").decode_all(receipt["logs"])
+    # Delivered but provisional: no decision yet, and the callback cannot be delivered before the window ends.
+    loan_decided = EventCodec.from_abi(pool.abi, "LoanDecided")
+    assert loan_decided.decode_all(receipt["logs"]) == []
+    is_final, final_at = hub.functions.finalityOf(request_id, params.as_abi()).call()
+    block = system.node.sender.w3.eth.get_block(receipt["blockNumber"])
+    assert (is_final, final_at) == (
+        False,
+        int(block["timestamp"]) + lottery.Lottery.unpack(params.lottery).reveal_window,
+    )
+    item = (request_id, params.as_abi(), output, ENV_HASH, system.node.sender.address)
+    with pytest.raises(ContractRevert, match=rf"NotFinal\(requestId={request_id}, finalAt={final_at}\)"):
+        system.user.sender.send(hub.functions.deliverFinal([item]))
+
+    # Once the window has passed unchallenged, anyone delivers the final callback: the callback decided the loan.
+    travel_to(system.node.sender.w3, final_at)
+    assert hub.functions.finalityOf(request_id, params.as_abi()).call() == [True, final_at]
+    delivered = system.user.sender.send(system.user.hub.functions.deliverFinal([item]))
+    assert hub.functions.statusOf(request_id).call() == Status.CONFIRMED
+    (decided,) = loan_decided.decode_all(delivered["logs"])
     score = codec.value_at(output, SCORE_INDEX)
     assert decided.args == {
         "requestId": request_id,
@@ -117,7 +145,7 @@ def test_pending_request_hash_matches_python(system: Actors) -> None:
     hub = system.node.hub
     assert hub.functions.statusOf(event.request_id).call() == Status.PENDING
     stored = hub.functions.commitmentOf(event.request_id).call()
-    assert stored == commitments.stored_form(commitments.request_hash(event.request_id, params))
+    assert stored == commitments.stored_params_form(commitments.request_hash(event.request_id, params))
 
 
 def test_underpaid_request_raises_named_revert(system: Actors) -> None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from verinfer.node.journal.db import SCHEMA_VERSION, Database, bytes32
+from verinfer.node.journal.finals import Final, Finals
 from verinfer.node.journal.jobs import Job, Jobs
 from verinfer.node.journal.position import ChainPosition, Cursor
 from verinfer.node.journal.states import (
@@ -30,17 +31,25 @@ from verinfer.node.journal.states import (
     UnknownJobError,
 )
 from verinfer.node.journal.transactions import SentTx, TxLog
+from verinfer.node.journal.watch import Check, Checks, DisputeRecord, DisputeRecords, ScanCursors
 
 __all__ = [
     "PENDING_STATES",
     "SCHEMA_VERSION",
     "ChainPosition",
+    "Check",
+    "Checks",
     "Cursor",
+    "DisputeRecord",
+    "DisputeRecords",
+    "Final",
+    "Finals",
     "IllegalTransitionError",
     "Job",
     "JobState",
     "Journal",
     "JournalError",
+    "ScanCursors",
     "SentTx",
     "TxLog",
     "UnknownJobError",
@@ -73,6 +82,14 @@ class Journal(Jobs):
         """The signed transactions of this hub's jobs."""
         self.position = ChainPosition(self.db)
         """The scan cursor and recent block hashes."""
+        self.finals = Finals(self.db)
+        """The callbacks this node delivers once its SINGLE results are final."""
+        self.checks = Checks(self.db)
+        """Other nodes' results this node re-executes (a watchtower)."""
+        self.disputes = DisputeRecords(self.db)
+        """The disputes this node sits on or opened."""
+        self.scans = ScanCursors(self.db)
+        """Where the watch scans of the chain's logs are."""
         self.cursor = self.position.cursor
         self.set_cursor = self.position.set_cursor
         self.record_block = self.position.record_block

@@ -19,7 +19,9 @@ SCHEMA_VERSION = 4
 """2 added the txs table, 3 the jobs.proof column, 4 made jobs.params the complete request params (ten ABI words,
 the model's terms included) instead of the event's eight words. Older files are upgraded in place: the tables here,
 and rows of version 3 by the node at start-up, which reads the terms (`verinfer.node.ingest.Ingest.complete_legacy`).
-A version 4 file is refused by an older verinfer, which would misread the new params."""
+A version 4 file is refused by an older verinfer, which would misread the new params. The finals table (callbacks this
+node delivers once final) and the watch tables (results checked, disputes followed, scan cursors) came later without
+a new version: they are created where missing, and a verinfer without them reads the rest unchanged."""
 INT64_MAX = 2**63 - 1  # SQLite's INTEGER; request ids and nonces are counters that never get near it
 
 _HAS_OUTPUT = sql_in(
@@ -125,6 +127,61 @@ CREATE TABLE IF NOT EXISTS quarantine (
     quarantined_at  REAL    NOT NULL,
     PRIMARY KEY (chain_id, hub, request_id, quarantined_at)
 ) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS finals (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    request_id      INTEGER NOT NULL CHECK (request_id >= 1),
+    params          BLOB    NOT NULL,
+    output          BLOB    NOT NULL,
+    env_hash        BLOB    NOT NULL CHECK (length(env_hash) = 32),
+    final_at        INTEGER CHECK (final_at >= 0),
+    tx_hash         BLOB    CHECK (length(tx_hash) = 32),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    created_at      REAL    NOT NULL,
+    PRIMARY KEY (chain_id, hub, request_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS finals_by_due ON finals (chain_id, hub, final_at) WHERE tx_hash IS NULL;
+CREATE INDEX IF NOT EXISTS finals_by_tx ON finals (chain_id, hub, tx_hash) WHERE tx_hash IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS scan_cursors (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    name            TEXT    NOT NULL,
+    block_number    INTEGER NOT NULL CHECK (block_number >= 0),
+    PRIMARY KEY (chain_id, hub, name)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS checks (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    request_id      INTEGER NOT NULL CHECK (request_id >= 1),
+    node            TEXT    NOT NULL,
+    env_hash        BLOB    NOT NULL CHECK (length(env_hash) = 32),
+    output          BLOB    NOT NULL,
+    block_number    INTEGER NOT NULL CHECK (block_number >= 0),
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'agreed', 'mismatch', 'challenged', 'declined')),
+    expected        BLOB,
+    tx_hash         BLOB    CHECK (length(tx_hash) = 32),
+    note            TEXT,
+    updated_at      REAL    NOT NULL,
+    PRIMARY KEY (chain_id, hub, request_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS checks_by_state ON checks (chain_id, hub, state, request_id);
+
+CREATE TABLE IF NOT EXISTS disputes (
+    chain_id        INTEGER NOT NULL,
+    hub             TEXT    NOT NULL,
+    request_id      INTEGER NOT NULL CHECK (request_id >= 1),
+    role            TEXT    NOT NULL CHECK (role IN ('member', 'challenger')),
+    lottery         BLOB    NOT NULL CHECK (length(lottery) = 32),
+    block_number    INTEGER NOT NULL CHECK (block_number >= 0),
+    output          BLOB,
+    outcome         TEXT,
+    updated_at      REAL    NOT NULL,
+    PRIMARY KEY (chain_id, hub, request_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS disputes_open ON disputes (chain_id, hub, request_id) WHERE outcome IS NULL;
 
 CREATE TABLE IF NOT EXISTS blocks (
     chain_id        INTEGER NOT NULL,

@@ -1,0 +1,208 @@
+"""The chain reads and calldata of the watch stages: other nodes' results (`ResultSubmitted`), disputes
+(`DisputeOpened`, `disputeOf`, `voteOf`, `bondFor`) and the dispute contract's functions, all through the node's
+`HubView` (one JSON-RPC client: its timeouts, capped retries and error model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_typing import ChecksumAddress
+from web3.contract import Contract
+
+from verinfer.chain.events import DecodedLog, EventCodec
+from verinfer.errors import ConfigError
+from verinfer.node.hub import HubView
+from verinfer.types import RequestParams, checksum
+
+OPEN = 1
+"""`DisputeState.OPEN`; the states after it are UPHELD (2), OVERTURNED (3) and VOID (4)."""
+DISPUTE_STATES = {0: "NONE", 1: "OPEN", 2: "UPHELD", 3: "OVERTURNED", 4: "VOID"}
+
+
+@dataclass(frozen=True)
+class ResultEvent:
+    """A `ResultSubmitted`: who recorded what for a request."""
+
+    request_id: int
+    node: ChecksumAddress
+    env_hash: bytes
+    output: bytes
+    block_number: int
+
+
+@dataclass(frozen=True)
+class DisputeOpened:
+    request_id: int
+    challenger: ChecksumAddress
+    node: ChecksumAddress
+    bond: int
+    output_hash: bytes
+    lottery: int
+    block_number: int
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """`disputeOf` (IDisputes.DisputeView)."""
+
+    state: int
+    challenger: ChecksumAddress
+    bond: int
+    node: ChecksumAddress
+    output_hash: bytes
+    model_id: bytes
+    lottery: int
+    commits: int
+    reveals: int
+    commit_ends_at: int
+    reveal_ends_at: int
+    """0 while commits are open; then when reveals close."""
+    winner: bytes
+    members: tuple[ChecksumAddress, ...]
+
+    @property
+    def state_name(self) -> str:
+        return DISPUTE_STATES.get(self.state, str(self.state))
+
+
+@dataclass(frozen=True)
+class MemberVote:
+    commit_hash: bytes
+    output_hash: bytes
+    seats: int
+    revealed: bool
+
+
+class DisputeReader:
+    """The dispute contract and the hub's result events, read through the node's `HubView`."""
+
+    def __init__(self, hub: HubView) -> None:
+        disputes = hub.system.disputes
+        if disputes is None:
+            raise ConfigError(
+                "the deployment has no Disputes contract: watchtower and committee duty need one "
+                "(redeploy with `verinfer deploy`, or set watchtower = false and committee = false)"
+            )
+        self.hub = hub
+        self.contract: Contract = disputes
+        self.address = str(disputes.address)
+        self._results = EventCodec.from_abi(hub.system.hub.abi, "ResultSubmitted")
+        self._opened = EventCodec.from_abi(disputes.abi, "DisputeOpened")
+        self._revealed = EventCodec.from_abi(disputes.abi, "DisputeRevealed")
+
+    # ------------------------------------------------------------------------------------------------- logs
+
+    def _logs(
+        self, address: str, codec: EventCodec, topics: list[str | None], start: int, end: int
+    ) -> list[DecodedLog]:
+        found: list[Any] = []
+        step = self.hub.max_log_range
+        for first in range(start, end + 1, step):
+            found.extend(
+                self.hub.client.logs(
+                    {
+                        "address": address,
+                        "fromBlock": hex(first),
+                        "toBlock": hex(min(first + step - 1, end)),
+                        "topics": ["0x" + codec.topic.hex(), *topics],
+                    }
+                )
+            )
+        return codec.decode_all(found)
+
+    def results_between(self, start: int, end: int) -> list[ResultEvent]:
+        """Every `ResultSubmitted` in blocks `start`..`end`."""
+        return [
+            ResultEvent(
+                int(log.args["requestId"]),
+                checksum(log.args["node"]),
+                bytes(log.args["envHash"]),
+                bytes(log.args["output"]),
+                log.block_number,
+            )
+            for log in self._logs(str(self.hub.system.hub.address), self._results, [], start, end)
+        ]
+
+    def submitted_output(self, request_id: int, start: int) -> bytes | None:
+        """The output recorded for the request by `ResultSubmitted` from block `start` on (the latest)."""
+        logs = self._logs(
+            str(self.hub.system.hub.address), self._results, [_word(request_id)], start, self.hub.block_number()
+        )
+        return bytes(logs[-1].args["output"]) if logs else None
+
+    def opened_between(self, start: int, end: int) -> list[DisputeOpened]:
+        """Every `DisputeOpened` in blocks `start`..`end`."""
+        return [
+            DisputeOpened(
+                int(log.args["requestId"]),
+                checksum(log.args["challenger"]),
+                checksum(log.args["node"]),
+                int(log.args["bond"]),
+                bytes(log.args["outputHash"]),
+                int(log.args["lottery"]),
+                log.block_number,
+            )
+            for log in self._logs(self.address, self._opened, [], start, end)
+        ]
+
+    def revealed_outputs(self, request_id: int, start: int) -> dict[bytes, bytes]:
+        """output hash => output, of the dispute's reveals from block `start` on."""
+        logs = self._logs(self.address, self._revealed, [_word(request_id)], start, self.hub.block_number())
+        return {bytes(log.args["outputHash"]): bytes(log.args["output"]) for log in logs}
+
+    # ------------------------------------------------------------------------------------------------ views
+
+    def dispute_of(self, request_id: int) -> Dispute:
+        v: Any = self.hub.call(self.contract.functions.disputeOf(request_id))
+        return Dispute(
+            state=int(v[0]),
+            challenger=checksum(v[1]),
+            bond=int(v[2]),
+            node=checksum(v[3]),
+            output_hash=bytes(v[4]),
+            model_id=bytes(v[5]),
+            lottery=int(v[6]),
+            commits=int(v[7]),
+            reveals=int(v[8]),
+            commit_ends_at=int(v[9]),
+            reveal_ends_at=int(v[10]),
+            winner=bytes(v[11]),
+            members=tuple(checksum(m) for m in v[12]),
+        )
+
+    def vote_of(self, request_id: int, member: str) -> MemberVote:
+        v: Any = self.hub.call(self.contract.functions.voteOf(request_id, member))
+        return MemberVote(bytes(v[0]), bytes(v[1]), int(v[3]), bool(v[4]))
+
+    def bond_for(self, fee: int) -> int:
+        return int(self.hub.call(self.contract.functions.bondFor(fee)))
+
+    def stake_of(self, node: str, model_id: bytes) -> int:
+        """`node`'s stake behind `model_id` now (the node registry's standing)."""
+        standing: Any = self.hub.call(self.hub.system.nodes.functions.standing(node, model_id))
+        return int(standing[2])
+
+    # --------------------------------------------------------------------------------------------- calldata
+
+    def challenge_data(
+        self, request_id: int, params: RequestParams, output: bytes, env_hash: bytes, node: str
+    ) -> bytes:
+        return _data(self.contract.functions.challenge(request_id, params.as_abi(), output, env_hash, node))
+
+    def commit_data(self, request_id: int, commit_hash: bytes, seats: int) -> bytes:
+        return _data(self.contract.functions.commit(request_id, commit_hash, seats))
+
+    def reveal_data(self, request_id: int, output: bytes, salt: bytes) -> bytes:
+        return _data(self.contract.functions.reveal(request_id, output, salt))
+
+    def resolve_data(self, request_id: int, params: RequestParams, output: bytes) -> bytes:
+        return _data(self.contract.functions.resolve(request_id, params.as_abi(), output))
+
+
+def _data(fn: Any) -> bytes:
+    return bytes.fromhex(str(fn._encode_transaction_data())[2:])
+
+
+def _word(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
