@@ -98,6 +98,8 @@ ROUNDING_CASES = ((0.5, 1), (1.5, 1), (2.5, 1), (-0.5, 1), (-2.5, 1), (2.0000005
 """(x, scale) pairs that show round-half-even on the float64 product x * scale."""
 STATUS_PENDING = 1  # Status.PENDING: the hub keeps the status in the lowest byte of the request's slot
 STATUS_FULFILLED = 2
+EXAMPLE_RESULT_AGE = 12
+"""Seconds from the request to the example's SINGLE result (its slot keeps them, plus one: its window starts there)."""
 
 
 def example_model() -> onnx.ModelProto:
@@ -222,6 +224,12 @@ def _slot(hash_: bytes, status: int) -> bytes:
     return hash_[:-1] + bytes([status])
 
 
+def _result_slot(commitment: bytes, params_hash: bytes, age: int, status: int) -> bytes:
+    """A result's slot as `InferenceHub._packResult` lays it out: [255..128] the commitment's top 128 bits |
+    [127..32] the parameter hash's top 96 bits | [31..8] a SINGLE result's age in seconds, plus one | [7..0] status."""
+    return commitment[:16] + params_hash[:12] + (age + 1).to_bytes(3, "big") + bytes([status])
+
+
 def render_encoding() -> str:
     ex = encoding_example()
     rows = "\n".join(
@@ -326,12 +334,15 @@ envHash = {_hex(ex.env_hash)}
 {_words(ex.commitment_preimage, result_labels)}
 
 commitment                 = {_hex(ex.commitment)}
-slot once FULFILLED        = {_hex(_slot(ex.commitment, STATUS_FULFILLED))}
+slot once FULFILLED        = {_hex(_result_slot(ex.commitment, ex.params_hash, EXAMPLE_RESULT_AGE, STATUS_FULFILLED))}
 commitmentOf(requestId)    = {_hex(commitments.stored_form(ex.commitment))}
 ```
 
-`ResultSubmitted` carries the full `commitment`; `commitmentOf` returns it with the lowest byte zeroed, and
-`verifyResult(requestId, modelId, inputHash, outputHash, envHash, node)` compares the two without that byte.
+Once fulfilled, the slot holds the commitment's top 128 bits, the parameter hash's top 96 bits (so the parameters
+can be passed back and checked after delivery: a dispute or a final callback needs them), the result's age plus one
+(here recorded {EXAMPLE_RESULT_AGE} s after the request: a SINGLE result is provisional until the request's
+`revealWindow` after that) and the status. `ResultSubmitted` carries the full `commitment`; `commitmentOf` returns
+its top 128 bits, and `verifyResult(requestId, modelId, inputHash, outputHash, envHash, node)` compares those.
 
 **Rounding.** The integer is round-half-even of the IEEE float64 product `x * scale`, not of the exact decimal
 product: the float64 product can land just off a tie.

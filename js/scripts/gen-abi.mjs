@@ -13,6 +13,7 @@ export const CONTRACTS = [
   "InferenceHub",
   "ModelRegistry",
   "NodeRegistry",
+  "Disputes",
   "IOwned2Step",
   "InferenceConsumer",
   "IZkVerifier",

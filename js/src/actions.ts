@@ -19,7 +19,15 @@ import { decodeTensor, elementCount, encodeTensor, type TensorValues, flatten } 
 import type { Deployment } from "./deployments.js";
 import { ChainError, CodecError, RequestFailedError, ResultTimeoutError, VerinferError } from "./errors.js";
 import { withDecodedRevert } from "./revert.js";
-import { Mode, Status, type InferenceRequest, type ModelSpec, type ModelTerms, type RequestParams } from "./types.js";
+import {
+  CALLBACK_ON_FINAL,
+  Mode,
+  Status,
+  type InferenceRequest,
+  type ModelSpec,
+  type ModelTerms,
+  type RequestParams,
+} from "./types.js";
 
 /** The clients and deployment every action works on. `walletClient` (with an account) only for writes. */
 export interface VerinferContext {
@@ -80,8 +88,8 @@ export async function statusOf(ctx: VerinferContext, requestId: bigint, blockNum
   return status as Status;
 }
 
-/** The stored hash with its lowest byte zeroed: the parameter hash while pending or refunded, the result commitment
- *  once fulfilled (compare with `storedForm(...)`). */
+/** The stored hash: the parameter hash with its lowest byte zeroed while pending or refunded (compare with
+ *  `storedParamsForm(...)`), the result commitment's top 128 bits once a result is recorded (`storedForm(...)`). */
 export async function commitmentOf(ctx: VerinferContext, requestId: bigint, blockNumber?: bigint): Promise<Hex> {
   return ctx.publicClient.readContract({
     address: hubOf(ctx),
@@ -232,8 +240,11 @@ export interface RequestInferenceArgs {
   mode?: Mode;
   /** 1 for SINGLE and ZK; k (2..maxRedundancy) for CONSENSUS. */
   redundancy?: number;
-  /** Exact gas for the consumer callback; 0 (the default) for none. */
+  /** Exact gas for the consumer callback (below 2^31); 0 (the default) for none. */
   callbackGasLimit?: number;
+  /** Have the callback of a SINGLE result wait until the result is final (`CALLBACK_ON_FINAL`): its challenge
+   *  window passed (then anyone delivers it with `deliverFinal`) or a dispute ended. Needs a `callbackGasLimit`. */
+  callbackOnFinal?: boolean;
   /** Unix seconds after which no result is accepted and the fee can be reclaimed. Default: the latest block's time
    *  plus `deadlineSeconds`. */
   deadline?: bigint;
@@ -266,6 +277,15 @@ export async function requestInference(ctx: VerinferContext, args: RequestInfere
     }
     input = encodeTensor(args.values, { scale: spec.scale });
   }
+  const gas = args.callbackGasLimit ?? 0;
+  if (!Number.isSafeInteger(gas) || gas < 0 || gas >= CALLBACK_ON_FINAL) {
+    throw new VerinferError(
+      `callbackGasLimit must be an integer in [0, 2^31), got ${gas} (bit 31 is the CALLBACK_ON_FINAL flag: set callbackOnFinal)`,
+    );
+  }
+  if (args.callbackOnFinal && gas === 0) {
+    throw new VerinferError("callbackOnFinal without a callbackGasLimit: there is no callback to wait for");
+  }
   const fee = args.fee ?? (await readTerms(ctx, args.modelId)).price * BigInt(redundancy);
   let deadline = args.deadline;
   if (deadline === undefined) {
@@ -274,7 +294,7 @@ export async function requestInference(ctx: VerinferContext, args: RequestInfere
   }
   const receipt = await send(ctx, {
     functionName: "requestInference",
-    args: [args.modelId, input, mode, redundancy, args.callbackGasLimit ?? 0, deadline],
+    args: [args.modelId, input, mode, redundancy, args.callbackOnFinal ? gas + CALLBACK_ON_FINAL : gas, deadline],
     value: fee,
   });
   const logs = parseEventLogs({
@@ -303,7 +323,7 @@ export interface InferenceResult {
   /** One per answering node: the node for SINGLE and ZK, the agreeing nodes in commit order for CONSENSUS. */
   envHashes: readonly Hex[];
   nodes: readonly Address[];
-  /** The result commitment as the event carries it (`commitmentOf` returns it with the lowest byte zeroed). */
+  /** The result commitment as the event carries it (`commitmentOf` returns its top 128 bits). */
   commitment: Hex;
   request: InferenceRequest;
   spec: ModelSpec;
@@ -338,7 +358,15 @@ export async function waitForResult(
   const giveUp = Date.now() + timeoutMs;
   for (;;) {
     const status = await statusOf(ctx, requestId);
-    if (status === Status.FULFILLED) return readResult(ctx, requestId, options.fromBlock);
+    // A SINGLE result stays readable while provisional, confirmed or disputed (the recorded one stands meanwhile).
+    if (status === Status.FULFILLED || status === Status.CONFIRMED || status === Status.DISPUTED)
+      return readResult(ctx, requestId, options.fromBlock);
+    if (status === Status.OVERTURNED) {
+      throw new ChainError(
+        `request ${requestId}'s result was OVERTURNED by a dispute: read the committee's output with the Python SDK ` +
+          "(`Client.handle(id).result()`), or from the dispute contract's DisputeRevealed logs",
+      );
+    }
     if (status === Status.NO_CONSENSUS || status === Status.REFUNDED) throw new RequestFailedError(requestId, status);
     if (status === Status.NONE) throw new ChainError(`no request ${requestId} on hub ${hubOf(ctx)}`);
     const left = giveUp - Date.now();

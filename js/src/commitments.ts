@@ -47,7 +47,14 @@ export function consensusCommitment(requestId: bigint, outputHash: Hex, nodeComm
   );
 }
 
-/** `commitment` as `commitmentOf` returns it: the lowest byte (where the hub keeps the status) zeroed. */
+/** A result `commitment` as `commitmentOf` returns it: its top 128 bits, the rest zeroed (the hub's result slot keeps
+ *  the request parameters' hash prefix, the result's age and the status below them). */
 export function storedForm(commitment: Hex): Hex {
-  return `${commitment.slice(0, -2)}00` as Hex;
+  return `${commitment.slice(0, 2 + 32)}${"0".repeat(32)}` as Hex;
+}
+
+/** A request's parameter hash as `commitmentOf` returns it while the request is open or refunded: the lowest byte
+ *  (where the hub keeps the status) zeroed. */
+export function storedParamsForm(paramsHash: Hex): Hex {
+  return `${paramsHash.slice(0, -2)}00` as Hex;
 }

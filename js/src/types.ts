@@ -7,8 +7,30 @@ export const Mode = { SINGLE: 0, CONSENSUS: 1, ZK: 2 } as const;
 export type Mode = (typeof Mode)[keyof typeof Mode];
 
 /** Where a request stands (`Status` in IInferenceHub.sol). */
-export const Status = { NONE: 0, PENDING: 1, FULFILLED: 2, NO_CONSENSUS: 3, REFUNDED: 4 } as const;
+export const Status = {
+  NONE: 0,
+  PENDING: 1,
+  FULFILLED: 2,
+  NO_CONSENSUS: 3,
+  REFUNDED: 4,
+  CONFIRMED: 5,
+  DISPUTED: 6,
+  OVERTURNED: 7,
+} as const;
 export type Status = (typeof Status)[keyof typeof Status];
+
+/** Where a challenge of a SINGLE result stands (`DisputeState` in IDisputes.sol). */
+export const DisputeState = { NONE: 0, OPEN: 1, UPHELD: 2, OVERTURNED: 3, VOID: 4 } as const;
+export type DisputeState = (typeof DisputeState)[keyof typeof DisputeState];
+
+/** Set in a request's `callbackGasLimit` to have its callback wait until the SINGLE result is final (the hub's
+ *  `CALLBACK_ON_FINAL`); the low 31 bits are the gas. */
+export const CALLBACK_ON_FINAL = 2 ** 31;
+
+/** The gas of a request's callback: its `callbackGasLimit` without the `CALLBACK_ON_FINAL` flag. */
+export function callbackGas(callbackGasLimit: number): number {
+  return callbackGasLimit % CALLBACK_ON_FINAL;
+}
 
 /** Why a node may or may not take work (`Eligibility` in INodeRegistry.sol). */
 export const Eligibility = {
@@ -32,6 +54,7 @@ export const ENUMS: Readonly<Record<string, Readonly<Record<string, number>>>> =
   Eligibility,
   SkipReason,
   CallbackFailure,
+  DisputeState,
 };
 
 /** The member name of `value` in the Solidity enum `enumType` (`FULFILLED`), or the bare number when it has none. */

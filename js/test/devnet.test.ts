@@ -27,6 +27,7 @@ import {
   resultCommitment,
   statusOf,
   storedForm,
+  storedParamsForm,
   valueAt,
   verifyProofOnChain,
   waitForResult,
@@ -122,7 +123,10 @@ test("commitment matches chain", async () => {
     assert.equal(params.inputHash, keccak256(request.input));
     assert.equal(params.outputBytes, terms.outputBytes);
     assert.equal(await statusOf(ctx, requestId, request.blockNumber), Status.PENDING);
-    assert.equal(await commitmentOf(ctx, requestId, request.blockNumber), storedForm(requestHash(requestId, params)));
+    assert.equal(
+      await commitmentOf(ctx, requestId, request.blockNumber),
+      storedParamsForm(requestHash(requestId, params)),
+    );
 
     // Once fulfilled, the result commitment recomputed from its parts is the event's and the stored one.
     const result = await waitForResult(ctx, requestId, WAIT);

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from verinfer.inference.check import ModelCheck, Problem
     from verinfer.sdk.client import Assignment, Client, InferenceResult
+    from verinfer.sdk.disputes import Dispute, Finality
     from verinfer.sdk.verify import VerificationReport
 
 app = typer.Typer(help="Verifiable AI inference on EVM chains.", no_args_is_help=True)
@@ -816,19 +817,26 @@ def result_command(
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
 ) -> None:
-    """Print a request's decoded output and its provenance (nodes, environments, commitment, blocks, txs), and who
-    the lottery assigned it to: the primary and when each fallback's window opens (also for a pending request).
+    """Print a request's decoded output and its provenance (nodes, environments, commitment, blocks, txs), whether
+    it is final (a SINGLE result is provisional until its challenge window passes, and may be disputed or
+    overturned), and who the lottery assigned it to: the primary and when each fallback's window opens (also for a
+    pending request).
 
     JSON ("output" as nested lists of floats, every element / scale; hashes as 0x-hex; for a request sent with
     named inputs also "outputs": each committed output by name, ints as ints and bools as bools):
     {"requestId", "mode", "output", "modelId", "inputHash", "outputHash",
     "envHashes", "nodes", "commitment", "requestBlock", "resultBlock",
-    "requestTx", "resultTx", "assignment": {"primary", "windows": [{"node", "opensAt"}], "opensToAllAt"}}
+    "requestTx", "resultTx", "finality": FINALITY,
+    "assignment": {"primary", "windows": [{"node", "opensAt"}], "opensToAllAt"}}.
+    FINALITY: {"status", "phase" (provisional, final, disputed or overturned), "isFinal", "finalAt" (0: final when
+    recorded), "dispute": null or DISPUTE}; DISPUTE: {"state", "challenger", "bond" (wei), "node", "outputHash",
+    "commits", "reveals", "commitEndsAt", "revealEndsAt", "resolvableAt", "winner", "members"}
     """
     from verinfer.sdk.client import ResultTimeoutError
 
     with errors():
-        handle = _client(rpc_url, private_key).handle(request_id)
+        client = _client(rpc_url, private_key)
+        handle = client.handle(request_id)
         assignment = _assignment_json(handle.assignment())
         try:
             result = handle.result(timeout=timeout)
@@ -839,12 +847,98 @@ def result_command(
             else:
                 _print_assignment(request_id, assignment)
             raise
-    document = {**_result_json(result), "assignment": assignment}
+        finality = client.finality(request_id)
+    document = {**_result_json(result), "finality": _finality_json(finality), "assignment": assignment}
     if as_json:
         echo_json(document)
         return
     _print_result(result)
+    _print_finality(finality)
     _print_assignment(request_id, assignment)
+
+
+def _dispute_json(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "state": dispute.state.name,
+        "challenger": dispute.challenger,
+        "bond": str(dispute.bond),
+        "node": dispute.node,
+        "outputHash": hex_(dispute.output_hash),
+        "commits": dispute.commits,
+        "reveals": dispute.reveals,
+        "commitEndsAt": dispute.commit_ends_at,
+        "revealEndsAt": dispute.reveal_ends_at,
+        "resolvableAt": dispute.resolvable_at,
+        "winner": hex_(dispute.winner),
+        "members": list(dispute.members),
+    }
+
+
+def _finality_json(finality: Finality) -> dict[str, Any]:
+    return {
+        "status": finality.status.name,
+        "phase": finality.phase,
+        "isFinal": finality.is_final,
+        "finalAt": finality.final_at,
+        "dispute": None if finality.dispute is None else _dispute_json(finality.dispute),
+    }
+
+
+def _finality_line(finality: Finality) -> str:
+    """Where the result stands, in one line."""
+    phase = finality.phase
+    if phase == "provisional":
+        return f"provisional: final at {finality.final_at} unless challenged before (`verinfer challenge`)"
+    if phase == "final":
+        return f"final since {finality.final_at}" if finality.final_at else "final (when recorded)"
+    if phase == "disputed" and finality.dispute is not None:
+        d = finality.dispute
+        return (
+            f"disputed by {d.challenger} (bond {d.bond} wei): {d.commits} of the committee's seats taken, "
+            f"{d.reveals} revealed; resolvable after {d.resolvable_at}, or once every seat taken revealed"
+        )
+    if phase == "overturned":
+        return "overturned: a dispute replaced the node's result with the committee's (or a proof's), now final"
+    return phase
+
+
+def _print_finality(finality: Finality) -> None:
+    typer.echo(_finality_line(finality))
+    if finality.dispute is not None and finality.phase != "disputed":
+        typer.echo(f"dispute: {finality.dispute.state.name} (challenged by {finality.dispute.challenger})")
+
+
+@app.command("challenge")
+def challenge_command(
+    request_id: Annotated[int, typer.Argument(min=1, help="The request id.")],
+    private_key: PrivateKey,
+    bond: Annotated[
+        int | None,
+        typer.Option(min=1, help="The bond in wei (default and least: the dispute contract's bondFor(fee))."),
+    ] = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Challenge a provisional SINGLE result within its window, posting a bond: a committee drawn by the lottery
+    re-executes it, and a wrong result costs its node its stake at risk (the bond comes back with half of it); a
+    right one costs you the bond. Collect with the SDK's `Client.resolve_dispute` and `withdraw_dispute`.
+
+    JSON: {"requestId", and the DISPUTE of `verinfer result --json`}
+    """
+    with errors(
+        {
+            "BondTooLow": "pass a larger --bond, or leave it out",
+            "NotChallengeable": "its result is final, disputed already, or not recorded",
+        }
+    ):
+        dispute = _client(rpc_url, private_key).challenge(request_id, bond)
+    if as_json:
+        echo_json({"requestId": request_id, **_dispute_json(dispute)})
+        return
+    typer.echo(
+        f"request {request_id}: challenged with a bond of {dispute.bond} wei; the committee commits until "
+        f"{dispute.commit_ends_at}, and the dispute can be resolved after {dispute.resolvable_at}"
+    )
 
 
 def _assignment_json(assignment: Assignment) -> dict[str, Any]:
@@ -893,16 +987,20 @@ def verify_command(
     as_json: AsJson = False,
 ) -> None:
     """Re-execute a fulfilled request and check every recorded hash; exit 0 when all match, 1 when any does not.
+    Also says whether the result is final (provisional, final, disputed or overturned).
 
     JSON: {"requestId", "matches", "checks": [{"field", "expected", "actual", "ok"}, ...],
-    "differences": [{"output", "index", "expected", "recorded"}, ...] (decoded values, at most 20)}
+    "differences": [{"output", "index", "expected", "recorded"}, ...] (decoded values, at most 20),
+    "finality": the FINALITY of `verinfer result --json`}
     """
     with errors():
         if model is not None and not model.is_file():
             raise ConfigError(f"no model file at {model}")
-        report = _client(rpc_url, private_key).verify(request_id, model, max_model_bytes=max_model_bytes)
+        client = _client(rpc_url, private_key)
+        report = client.verify(request_id, model, max_model_bytes=max_model_bytes)
+        finality = client.finality(request_id)
     if as_json:
-        echo_json(_verification_json(report))
+        echo_json({**_verification_json(report), "finality": _finality_json(finality)})
     else:
         from rich.table import Table
 
@@ -923,6 +1021,7 @@ def verify_command(
                 values.add_row(d.name, str(d.index), str(d.expected), str(d.recorded))
             console().print(values)
         typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")
+        _print_finality(finality)
     if not report.matches:
         raise typer.Exit(1)
 

@@ -117,8 +117,18 @@ class CallbackFailure(enum.IntEnum):
     REVERTED = 1
 
 
+class DisputeState(enum.IntEnum):
+    """Where a challenge of a SINGLE result stands (`DisputeState` in IDisputes.sol)."""
+
+    NONE = 0
+    OPEN = 1
+    UPHELD = 2
+    OVERTURNED = 3
+    VOID = 4
+
+
 ENUMS: dict[str, type[enum.IntEnum]] = {
-    cls.__name__: cls for cls in (Mode, Status, Eligibility, SkipReason, CallbackFailure)
+    cls.__name__: cls for cls in (Mode, Status, Eligibility, SkipReason, CallbackFailure, DisputeState)
 }
 """Solidity enum name -> Python twin, for decoding ABI values whose internalType is `enum <Name>`."""
 

@@ -15,6 +15,24 @@ export const inferenceConsumerAbi = [
   },
   {
     "type": "function",
+    "name": "onInferenceOverturned",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "output",
+        "type": "bytes",
+        "internalType": "bytes"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
     "name": "onInferenceResult",
     "inputs": [
       {
@@ -235,6 +253,22 @@ export const inferenceConsumerAbi = [
     "inputs": [
       {
         "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "ResultNotFinal",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "finalAt",
         "type": "uint256",
         "internalType": "uint256"
       }

@@ -290,6 +290,101 @@ export const inferenceHubAbi = [
   },
   {
     "type": "function",
+    "name": "closeDispute",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "request",
+        "type": "tuple",
+        "internalType": "struct RequestParams",
+        "components": [
+          {
+            "name": "modelId",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "inputHash",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "requester",
+            "type": "address",
+            "internalType": "address"
+          },
+          {
+            "name": "fee",
+            "type": "uint256",
+            "internalType": "uint256"
+          },
+          {
+            "name": "deadline",
+            "type": "uint64",
+            "internalType": "uint64"
+          },
+          {
+            "name": "callbackGasLimit",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "outputBytes",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "mode",
+            "type": "uint8",
+            "internalType": "enum Mode"
+          },
+          {
+            "name": "redundancy",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "envRestricted",
+            "type": "bool",
+            "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
+          }
+        ]
+      },
+      {
+        "name": "output",
+        "type": "bytes",
+        "internalType": "bytes"
+      },
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "overturned",
+        "type": "bool",
+        "internalType": "bool"
+      },
+      {
+        "name": "payee",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
     "name": "commitResult",
     "inputs": [
       {
@@ -388,6 +483,208 @@ export const inferenceHubAbi = [
         "name": "",
         "type": "bytes32",
         "internalType": "bytes32"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "deliverFinal",
+    "inputs": [
+      {
+        "name": "items",
+        "type": "tuple[]",
+        "internalType": "struct FinalDelivery[]",
+        "components": [
+          {
+            "name": "requestId",
+            "type": "uint256",
+            "internalType": "uint256"
+          },
+          {
+            "name": "params",
+            "type": "tuple",
+            "internalType": "struct RequestParams",
+            "components": [
+              {
+                "name": "modelId",
+                "type": "bytes32",
+                "internalType": "bytes32"
+              },
+              {
+                "name": "inputHash",
+                "type": "bytes32",
+                "internalType": "bytes32"
+              },
+              {
+                "name": "requester",
+                "type": "address",
+                "internalType": "address"
+              },
+              {
+                "name": "fee",
+                "type": "uint256",
+                "internalType": "uint256"
+              },
+              {
+                "name": "deadline",
+                "type": "uint64",
+                "internalType": "uint64"
+              },
+              {
+                "name": "callbackGasLimit",
+                "type": "uint32",
+                "internalType": "uint32"
+              },
+              {
+                "name": "outputBytes",
+                "type": "uint32",
+                "internalType": "uint32"
+              },
+              {
+                "name": "mode",
+                "type": "uint8",
+                "internalType": "enum Mode"
+              },
+              {
+                "name": "redundancy",
+                "type": "uint8",
+                "internalType": "uint8"
+              },
+              {
+                "name": "envRestricted",
+                "type": "bool",
+                "internalType": "bool"
+              },
+              {
+                "name": "lottery",
+                "type": "uint256",
+                "internalType": "uint256"
+              }
+            ]
+          },
+          {
+            "name": "output",
+            "type": "bytes",
+            "internalType": "bytes"
+          },
+          {
+            "name": "envHash",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "node",
+            "type": "address",
+            "internalType": "address"
+          }
+        ]
+      }
+    ],
+    "outputs": [
+      {
+        "name": "delivered",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
+    "name": "disputes",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "finalityOf",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "request",
+        "type": "tuple",
+        "internalType": "struct RequestParams",
+        "components": [
+          {
+            "name": "modelId",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "inputHash",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "requester",
+            "type": "address",
+            "internalType": "address"
+          },
+          {
+            "name": "fee",
+            "type": "uint256",
+            "internalType": "uint256"
+          },
+          {
+            "name": "deadline",
+            "type": "uint64",
+            "internalType": "uint64"
+          },
+          {
+            "name": "callbackGasLimit",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "outputBytes",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "mode",
+            "type": "uint8",
+            "internalType": "enum Mode"
+          },
+          {
+            "name": "redundancy",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "envRestricted",
+            "type": "bool",
+            "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
+          }
+        ]
+      }
+    ],
+    "outputs": [
+      {
+        "name": "isFinal",
+        "type": "bool",
+        "internalType": "bool"
+      },
+      {
+        "name": "finalAt",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ],
     "stateMutability": "view"
@@ -634,6 +931,92 @@ export const inferenceHubAbi = [
       }
     ],
     "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "openDispute",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "request",
+        "type": "tuple",
+        "internalType": "struct RequestParams",
+        "components": [
+          {
+            "name": "modelId",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "inputHash",
+            "type": "bytes32",
+            "internalType": "bytes32"
+          },
+          {
+            "name": "requester",
+            "type": "address",
+            "internalType": "address"
+          },
+          {
+            "name": "fee",
+            "type": "uint256",
+            "internalType": "uint256"
+          },
+          {
+            "name": "deadline",
+            "type": "uint64",
+            "internalType": "uint64"
+          },
+          {
+            "name": "callbackGasLimit",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "outputBytes",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "mode",
+            "type": "uint8",
+            "internalType": "enum Mode"
+          },
+          {
+            "name": "redundancy",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "envRestricted",
+            "type": "bool",
+            "internalType": "bool"
+          },
+          {
+            "name": "lottery",
+            "type": "uint256",
+            "internalType": "uint256"
+          }
+        ]
+      },
+      {
+        "name": "commitment",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "finalAt",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable"
   },
   {
     "type": "function",
@@ -999,6 +1382,19 @@ export const inferenceHubAbi = [
       }
     ],
     "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "setDisputes",
+    "inputs": [
+      {
+        "name": "disputes_",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
   },
   {
     "type": "function",
@@ -1556,6 +1952,19 @@ export const inferenceHubAbi = [
             "internalType": "uint16"
           }
         ]
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "windowCeiling",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ],
     "stateMutability": "view"
@@ -2244,6 +2653,22 @@ export const inferenceHubAbi = [
   },
   {
     "type": "error",
+    "name": "CallerNotDisputes",
+    "inputs": [
+      {
+        "name": "caller",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "disputes",
+        "type": "address",
+        "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "CallerNotModelRegistry",
     "inputs": [
       {
@@ -2356,6 +2781,17 @@ export const inferenceHubAbi = [
         "name": "deadline",
         "type": "uint64",
         "internalType": "uint64"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "DisputesAlreadySet",
+    "inputs": [
+      {
+        "name": "disputes",
+        "type": "address",
+        "internalType": "address"
       }
     ]
   },
@@ -2520,6 +2956,17 @@ export const inferenceHubAbi = [
   },
   {
     "type": "error",
+    "name": "NoFinalCallback",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "NoNodeServes",
     "inputs": [
       {
@@ -2578,6 +3025,27 @@ export const inferenceHubAbi = [
   },
   {
     "type": "error",
+    "name": "NotChallengeable",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "status",
+        "type": "uint8",
+        "internalType": "enum Status"
+      },
+      {
+        "name": "finalAt",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "NotCommitted",
     "inputs": [
       {
@@ -2589,6 +3057,22 @@ export const inferenceHubAbi = [
         "name": "node",
         "type": "address",
         "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "NotFinal",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "finalAt",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ]
   },
@@ -2775,6 +3259,17 @@ export const inferenceHubAbi = [
   {
     "type": "error",
     "name": "RequestParamsMismatch",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "ResultMismatch",
     "inputs": [
       {
         "name": "requestId",

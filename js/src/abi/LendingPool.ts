@@ -225,6 +225,24 @@ export const lendingPoolAbi = [
   },
   {
     "type": "function",
+    "name": "onInferenceOverturned",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "output",
+        "type": "bytes",
+        "internalType": "bytes"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
     "name": "onInferenceResult",
     "inputs": [
       {
@@ -588,6 +606,22 @@ export const lendingPoolAbi = [
     "inputs": [
       {
         "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "ResultNotFinal",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "finalAt",
         "type": "uint256",
         "internalType": "uint256"
       }

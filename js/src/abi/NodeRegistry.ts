@@ -122,6 +122,19 @@ export const nodeRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "disputes",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "eligibility",
     "inputs": [
       {
@@ -436,6 +449,19 @@ export const nodeRegistryAbi = [
       }
     ],
     "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "setDisputes",
+    "inputs": [
+      {
+        "name": "disputes_",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
   },
   {
     "type": "function",

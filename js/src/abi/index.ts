@@ -2,19 +2,21 @@
 import { inferenceHubAbi } from "./InferenceHub.js";
 import { modelRegistryAbi } from "./ModelRegistry.js";
 import { nodeRegistryAbi } from "./NodeRegistry.js";
+import { disputesAbi } from "./Disputes.js";
 import { owned2StepAbi } from "./IOwned2Step.js";
 import { inferenceConsumerAbi } from "./InferenceConsumer.js";
 import { zkVerifierAbi } from "./IZkVerifier.js";
 import { lendingPoolAbi } from "./LendingPool.js";
 import { tensorCodecAbi } from "./TensorCodec.js";
 
-export { inferenceHubAbi, modelRegistryAbi, nodeRegistryAbi, owned2StepAbi, inferenceConsumerAbi, zkVerifierAbi, lendingPoolAbi, tensorCodecAbi };
+export { inferenceHubAbi, modelRegistryAbi, nodeRegistryAbi, disputesAbi, owned2StepAbi, inferenceConsumerAbi, zkVerifierAbi, lendingPoolAbi, tensorCodecAbi };
 
 /** Every generated ABI by contract name (the error decoder learns all of their errors). */
 export const abis = {
   InferenceHub: inferenceHubAbi,
   ModelRegistry: modelRegistryAbi,
   NodeRegistry: nodeRegistryAbi,
+  Disputes: disputesAbi,
   IOwned2Step: owned2StepAbi,
   InferenceConsumer: inferenceConsumerAbi,
   IZkVerifier: zkVerifierAbi,

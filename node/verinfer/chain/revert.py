@@ -42,6 +42,7 @@ SYSTEM_CONTRACTS = (
     "InferenceHub",
     "ModelRegistry",
     "NodeRegistry",
+    "Disputes",
     "Timelock",
     "IOwned2Step",
     "InferenceConsumer",

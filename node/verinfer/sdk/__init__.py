@@ -5,6 +5,7 @@
     result = handle.result(timeout=30)
     report = client.verify(handle.request_id)
 
+Optimistic SINGLE results: `Client.finality`, `challenge`, `resolve_dispute`, `deliver_final` (`Finality`, `Dispute`).
 Operators: `Operator` (register, stake, unbond, withdraw, status). Load generators and backfills: `request_many`.
 ZK models (prepare, register with a verifier, prove): `verinfer.zk`, imported on its own (it loads ezkl).
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` imports t
         RequestHandle,
         ResultTimeoutError,
     )
+    from verinfer.sdk.disputes import Dispute, Finality
     from verinfer.sdk.operator import NodeStatus, Operator, environment_hash
     from verinfer.sdk.verify import Check, VerificationReport, verify
 
@@ -37,6 +39,7 @@ _EXPORTS = {
         ("Client", "InferenceResult", "RequestFailedError", "RequestHandle", "ResultTimeoutError"),
         "verinfer.sdk.client",
     ),
+    **dict.fromkeys(("Dispute", "Finality"), "verinfer.sdk.disputes"),
     **dict.fromkeys(("NodeStatus", "Operator", "environment_hash"), "verinfer.sdk.operator"),
     **dict.fromkeys(("Check", "VerificationReport", "verify"), "verinfer.sdk.verify"),
 }
@@ -45,6 +48,8 @@ __all__ = [
     "BulkRequests",
     "Check",
     "Client",
+    "Dispute",
+    "Finality",
     "InferenceResult",
     "NodeStatus",
     "Operator",

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from web3 import Web3
+from web3.contract import Contract
 from web3.types import FilterParams
 
 from verinfer.chain import lottery
@@ -32,10 +33,22 @@ from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.errors import ChainError, CodecError, ModelError
 from verinfer.inference import codec, signature
 from verinfer.keys import devnet_account
-from verinfer.types import MAX_MODEL_BYTES, Deployment, Mode, ModelId, ModelProvenance, ModelSpec, RequestId, Status
+from verinfer.types import (
+    CALLBACK_ON_FINAL,
+    MAX_MODEL_BYTES,
+    Deployment,
+    Mode,
+    ModelId,
+    ModelProvenance,
+    ModelSpec,
+    RequestId,
+    RequestParams,
+    Status,
+)
 
 if TYPE_CHECKING:
     from verinfer.inference.model_store import ModelInfo
+    from verinfer.sdk.disputes import Dispute, Finality
     from verinfer.sdk.verify import VerificationReport
 
 DEFAULT_CACHE = Path.home() / ".cache" / "verinfer" / "models"
@@ -53,6 +66,11 @@ class ResultTimeoutError(ChainError):
         self.timeout = timeout
         self.status = status
         super().__init__(f"request {request_id} is still {status.name} after {timeout}s; call result() again to wait")
+
+
+RESULT_STATUSES = frozenset({Status.FULFILLED, Status.CONFIRMED, Status.DISPUTED, Status.OVERTURNED})
+"""The statuses of a request that holds a result: recorded (provisional for SINGLE until its window passes),
+confirmed, under dispute (the provisional result stands until the dispute ends) or replaced by a dispute's."""
 
 
 class RequestFailedError(ChainError):
@@ -109,13 +127,20 @@ def log_range() -> int:
 
 
 def request_logs(
-    system: System, event: str, request_id: int, from_block: int, *, first_only: bool = False
+    system: System,
+    event: str,
+    request_id: int,
+    from_block: int,
+    *,
+    first_only: bool = False,
+    contract: Contract | None = None,
 ) -> list[DecodedLog]:
-    """The hub's `event` logs for `request_id` from `from_block` to the head (request ids are the first indexed
-    topic), queried in ranges of `log_range()` blocks; with `first_only`, the scan stops at the first range that has
-    one (a request has one InferenceRequested log)."""
+    """The hub's (or `contract`'s) `event` logs for `request_id` from `from_block` to the head (request ids are the
+    first indexed topic), queried in ranges of `log_range()` blocks; with `first_only`, the scan stops at the first
+    range that has one (a request has one InferenceRequested log)."""
+    source = system.hub if contract is None else contract
     topic = "0x" + request_id.to_bytes(32, "big").hex()
-    event_codec = EventCodec.from_abi(system.hub.abi, event)
+    event_codec = EventCodec.from_abi(source.abi, event)
     w3 = system.sender.w3
     head = int(rpc(lambda: w3.eth.block_number, "read head block"))
     step = log_range()
@@ -123,7 +148,7 @@ def request_logs(
     for start in range(from_block, head + 1, step):
         end = min(start + step - 1, head)
         query: FilterParams = {
-            "address": system.hub.address,
+            "address": source.address,
             "fromBlock": start,
             "toBlock": end,
             "topics": ["0x" + event_codec.topic.hex(), topic],
@@ -133,6 +158,35 @@ def request_logs(
         if first_only and found:
             break
     return found
+
+
+def requested_log(system: System, request_id: int) -> DecodedLog:
+    """Request `request_id`'s `InferenceRequested` log, searched from the hub's deployment block."""
+    logs = request_logs(system, "InferenceRequested", request_id, system.deployment.hub.block, first_only=True)
+    if not logs:
+        raise ChainError(f"no request {request_id} on hub {system.hub.address}")
+    return logs[0]
+
+
+def request_params(system: System, request_id: int) -> tuple[InferenceRequested, RequestParams]:
+    """Request `request_id` as its `InferenceRequested` event says, and its parameters as the hub hashed them."""
+    event = InferenceRequested.from_log(requested_log(system, request_id))
+    return event, event.params(system.terms_of(event.model_id))
+
+
+def submitted_log(system: System, request_id: int, from_block: int) -> DecodedLog:
+    """The `ResultSubmitted` log of a SINGLE (or ZK) request, searched from `from_block` (the request's)."""
+    submitted = request_logs(system, "ResultSubmitted", request_id, from_block)
+    if not submitted:
+        raise ChainError(f"request {request_id} holds a result but has no ResultSubmitted log from block {from_block}")
+    return submitted[0]
+
+
+def contract_events(contract: Contract, receipt: Any, event: str) -> list[DecodedLog]:
+    """`contract`'s `event` logs in a transaction's receipt, decoded."""
+    return EventCodec.from_abi(contract.abi, event).decode_all(
+        [log for log in receipt["logs"] if log["address"] == contract.address]
+    )
 
 
 def chain_now(w3: Web3) -> int:
@@ -157,7 +211,9 @@ class InferenceResult:
     env_hashes: tuple[bytes, ...]
     nodes: tuple[ChecksumAddress, ...]
     commitment: bytes
-    """The result commitment as the event carries it (`commitmentOf` returns it with the lowest byte zeroed)."""
+    """The result commitment as the event carries it (`commitmentOf` returns its top 128 bits); for a result a
+    dispute put in place, the one the hub recorded for it (of the first committee member that revealed it, or of the
+    dispute contract for a proof)."""
     request_block: int
     result_block: int
     request_tx: bytes
@@ -165,6 +221,18 @@ class InferenceResult:
     outputs: Mapping[str, npt.NDArray[Any]] | None = None
     """The committed outputs by name (floats as floats, integers as ints, bools as bools), when the request was
     sent with named inputs (the SDK then holds the signature); else `Client.outputs(result)` reads them."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Where a result stands on chain: the log that recorded it, its output, the environments and nodes its
+    commitment binds, and that commitment."""
+
+    log: DecodedLog
+    output: bytes
+    env_hashes: tuple[bytes, ...]
+    nodes: tuple[ChecksumAddress, ...]
+    commitment: bytes
 
 
 @dataclass(frozen=True)
@@ -200,7 +268,9 @@ class RequestHandle:
         return self.system.status_of(self.request_id)
 
     def result(self, timeout: float = 30.0, poll: float = 0.2) -> InferenceResult:
-        """Waits until the request is FULFILLED (at most `timeout` seconds) and returns the decoded result.
+        """Waits until the request holds a result (at most `timeout` seconds) and returns it decoded: the recorded
+        one (a SINGLE result may still be provisional or disputed: `Client.finality` says), or the one a dispute put
+        in its place (OVERTURNED).
 
         Raises `ResultTimeoutError` if it is still pending then, `RequestFailedError` if it ended without a result.
         """
@@ -210,8 +280,8 @@ class RequestHandle:
         delay = poll
         while True:
             status = self.status()
-            if status == Status.FULFILLED:
-                return self._fetch()
+            if status in RESULT_STATUSES:
+                return self._fetch(status)
             if status in (Status.NO_CONSENSUS, Status.REFUNDED):
                 raise RequestFailedError(self.request_id, status)
             left = deadline - time.monotonic()
@@ -237,45 +307,47 @@ class RequestHandle:
         windows = tuple(lottery.assignment(draw, self.request_id, stakes))
         return Assignment(self.request_id, draw.requested_at, windows, draw.opens_to_all_at)
 
-    def _fetch(self) -> InferenceResult:
+    def _fetch(self, status: Status) -> InferenceResult:
         requested = request_logs(self.system, "InferenceRequested", self.request_id, self.block_number, first_only=True)
         if not requested:
             raise ChainError(f"no InferenceRequested log for request {self.request_id} from block {self.block_number}")
-        input_hash = Web3.keccak(bytes(requested[0].args["input"]))
-        if self.mode in (Mode.SINGLE, Mode.ZK):  # a ZK result is recorded like a SINGLE one, once its proof passed
+        input_hash = bytes(Web3.keccak(bytes(requested[0].args["input"])))
+        if status == Status.OVERTURNED:
+            from verinfer.sdk.disputes import overturned  # the dispute contract's logs, only for such a result
+
+            outcome = overturned(self.system, self.request_id, self.model_id, input_hash, self.block_number)
+        elif self.mode in (Mode.SINGLE, Mode.ZK):  # a ZK result is recorded like a SINGLE one, once its proof passed
             outcome = self._single()
         elif self.mode == Mode.CONSENSUS:
             outcome = self._consensus()
         else:
             raise ChainError(f"request {self.request_id} has an unknown mode {self.mode!r}")
-        log, output, env_hashes, nodes = outcome
         return InferenceResult(
             request_id=self.request_id,
             mode=self.mode,
-            output=codec.decode(output, self.spec.output_shape, self.spec.scale),
-            output_bytes=output,
+            output=codec.decode(outcome.output, self.spec.output_shape, self.spec.scale),
+            output_bytes=outcome.output,
             model_id=self.model_id,
-            input_hash=bytes(input_hash),
-            output_hash=bytes(Web3.keccak(output)),
-            env_hashes=env_hashes,
-            nodes=nodes,
-            commitment=bytes(log.args["commitment"]),
+            input_hash=input_hash,
+            output_hash=bytes(Web3.keccak(outcome.output)),
+            env_hashes=outcome.env_hashes,
+            nodes=outcome.nodes,
+            commitment=outcome.commitment,
             request_block=self.block_number,
-            result_block=log.block_number,
+            result_block=outcome.log.block_number,
             request_tx=self.tx_hash,
-            result_tx=log.transaction_hash,
-            outputs=None if self.info is None else decode_outputs(self.spec, self.info, output),
+            result_tx=outcome.log.transaction_hash,
+            outputs=None if self.info is None else decode_outputs(self.spec, self.info, outcome.output),
         )
 
-    def _single(self) -> tuple[DecodedLog, bytes, tuple[bytes, ...], tuple[ChecksumAddress, ...]]:
-        submitted = request_logs(self.system, "ResultSubmitted", self.request_id, self.block_number)
-        if not submitted:
-            raise ChainError(f"request {self.request_id} is FULFILLED but has no ResultSubmitted log")
-        log = submitted[0]
+    def _single(self) -> Recorded:
+        log = submitted_log(self.system, self.request_id, self.block_number)
         nodes = (to_checksum_address(log.args["node"]),)
-        return log, bytes(log.args["output"]), (bytes(log.args["envHash"]),), nodes
+        return Recorded(
+            log, bytes(log.args["output"]), (bytes(log.args["envHash"]),), nodes, bytes(log.args["commitment"])
+        )
 
-    def _consensus(self) -> tuple[DecodedLog, bytes, tuple[bytes, ...], tuple[ChecksumAddress, ...]]:
+    def _consensus(self) -> Recorded:
         reached = request_logs(self.system, "ConsensusReached", self.request_id, self.block_number)
         if not reached:
             raise ChainError(f"request {self.request_id} is FULFILLED but has no ConsensusReached log")
@@ -287,7 +359,9 @@ class RequestHandle:
         # In commit order: the order in which the hub binds the agreeing nodes into the consensus commitment.
         env_of = {to_checksum_address(c.args["node"]): bytes(c.args["envHash"]) for c in committed}
         nodes = tuple(node for node in env_of if node in voted)
-        return log, bytes(log.args["output"]), tuple(env_of[n] for n in nodes), nodes
+        return Recorded(
+            log, bytes(log.args["output"]), tuple(env_of[n] for n in nodes), nodes, bytes(log.args["commitment"])
+        )
 
 
 class Client:
@@ -394,10 +468,15 @@ class Client:
         deadline_s: int = 3600,
         callback_gas_limit: int = 0,
         callback_gas_price: int = 0,
+        callback_on_final: bool = False,
     ) -> RequestHandle:
         """Requests an inference on `inputs`, paying price * redundancy, plus callback_gas_price *
         callback_gas_limit of escrow for the callback's gas (reimbursed to whoever delivers at up to that price per
         gas, the rest refunded; nodes skip a callback their escrow leaves unpaid at their gas price, base fee plus tip).
+
+        With `callback_on_final` (`CALLBACK_ON_FINAL`), the callback of a SINGLE result waits until the result is
+        final: its challenge window passed (then anyone delivers it, `deliver_final`) or a dispute ended. Without it
+        the callback runs on delivery, on an output a dispute may still overturn.
 
         `inputs` is every graph input by name (a dict: each value in its input's own dtype; the SDK reads the
         signature from the model file), or, for a model of float inputs, one array shaped like the entry's input
@@ -416,17 +495,25 @@ class Client:
             )
         if not 0 <= callback_gas_price < 2**48:
             raise ValueError(f"callback_gas_price must be in [0, 2^48) wei per gas, got {callback_gas_price}")
+        if not 0 <= callback_gas_limit < CALLBACK_ON_FINAL:
+            raise ValueError(
+                f"callback_gas_limit must be in [0, 2^31) gas, got {callback_gas_limit} (bit 31 is the "
+                "CALLBACK_ON_FINAL flag: pass callback_on_final=True instead)"
+            )
+        if callback_on_final and not callback_gas_limit:
+            raise ValueError("callback_on_final without a callback_gas_limit: there is no callback to wait for")
+        flags = CALLBACK_ON_FINAL if callback_on_final else 0
         terms = self.system.terms_of(model_id)
         w3 = self.system.sender.w3
         now = chain_now(w3)
         hub = self.system.hub
         receipt = self.system.sender.send(
             hub.functions.requestInference(
-                model_id, encoded, int(mode), redundancy, callback_gas_limit, now + deadline_s
+                model_id, encoded, int(mode), redundancy, callback_gas_limit | flags, now + deadline_s
             ),
             value=terms.price * redundancy + callback_gas_price * callback_gas_limit,
         )
-        requested = self._hub_events(receipt, "InferenceRequested")
+        requested = contract_events(hub, receipt, "InferenceRequested")
         if len(requested) != 1:
             raise ChainError(f"requestInference emitted {len(requested)} InferenceRequested logs, expected 1")
         return RequestHandle(
@@ -440,25 +527,9 @@ class Client:
             info=info,
         )
 
-    def _hub_events(self, receipt: Any, event: str) -> list[DecodedLog]:
-        """The hub's `event` logs in a transaction's receipt, decoded."""
-        hub = self.system.hub
-        return EventCodec.from_abi(hub.abi, event).decode_all(
-            [log for log in receipt["logs"] if log["address"] == hub.address]
-        )
-
-    def _requested(self, request_id: int) -> DecodedLog:
-        """Request `request_id`'s `InferenceRequested` log, searched from the hub's deployment block."""
-        logs = request_logs(
-            self.system, "InferenceRequested", request_id, self.system.deployment.hub.block, first_only=True
-        )
-        if not logs:
-            raise ChainError(f"no request {request_id} on hub {self.system.hub.address}")
-        return logs[0]
-
     def handle(self, request_id: int) -> RequestHandle:
         """A handle on an existing request (any requester), found from its `InferenceRequested` log."""
-        log = self._requested(request_id)
+        log = requested_log(self.system, request_id)
         model_id = ModelId(bytes(log.args["modelId"]))
         return RequestHandle(
             system=self.system,
@@ -474,7 +545,7 @@ class Client:
         """After its deadline, credits a request's whole fee back to its requester's hub balance (`reclaimFee`;
         anyone may send it) and returns the amount; `withdraw()` pays the balance out. Refused, naming why, while the
         deadline has not passed, once the request ended, or while a CONSENSUS round awaits its finalization."""
-        event = InferenceRequested.from_log(self._requested(request_id))
+        event, params = request_params(self.system, request_id)
         status = self.system.status_of(request_id)
         if status != Status.PENDING:
             raise ChainError(f"request {request_id} is {status.name}, not PENDING: there is nothing to reclaim")
@@ -484,9 +555,8 @@ class Client:
                 f"request {request_id}'s deadline {event.deadline} has not passed (chain time {now}): reclaim it "
                 f"after that, in {event.deadline - now + 1} s"
             )
-        params = event.params(self.system.terms_of(event.model_id))
         receipt = self.system.sender.send(self.system.hub.functions.reclaimFee(request_id, params.as_abi()))
-        reclaimed = self._hub_events(receipt, "FeeReclaimed")
+        reclaimed = contract_events(self.system.hub, receipt, "FeeReclaimed")
         return int(reclaimed[0].args["amount"]) if reclaimed else 0
 
     def balance(self) -> int:
@@ -503,6 +573,49 @@ class Client:
             raise ChainError(f"{self.system.sender.account.address} has nothing to withdraw from the hub")
         self.system.sender.send(self.system.hub.functions.withdraw(recipient))
         return amount
+
+    # -- optimistic results and their disputes (`verinfer.sdk.disputes`) ----------------------------------------------
+
+    def finality(self, request_id: int) -> Finality:
+        """Whether the request's result is final and when it is (or was), and its dispute when it has one."""
+        from verinfer.sdk import disputes  # builds on this module
+
+        return disputes.finality(self.system, request_id)
+
+    def challenge(self, request_id: int, bond: int | None = None) -> Dispute:
+        """Challenges the provisional SINGLE result of `request_id` with `bond` wei (default and least:
+        `bondFor(fee)`), rebuilding what the dispute contract checks from the request's and the result's events;
+        returns the dispute opened. Refused, naming why, when there is no result to challenge or it is final."""
+        from verinfer.sdk import disputes
+
+        return disputes.challenge(self.system, request_id, bond)
+
+    def resolve_dispute(self, request_id: int) -> Finality:
+        """Ends the request's dispute by its committee's vote (the majority's output from the reveals, else the
+        challenged output); anyone may once every committed seat revealed or the reveals closed."""
+        from verinfer.sdk import disputes
+
+        return disputes.resolve(self.system, request_id)
+
+    def deliver_final(self, request_ids: Sequence[int]) -> int:
+        """Delivers the callbacks that waited for finality (`callback_on_final`) of final, undisputed SINGLE
+        results (`deliverFinal`; anyone may, paid the callback's gas from its escrow); returns how many were."""
+        from verinfer.sdk import disputes
+
+        return disputes.deliver_final(self.system, request_ids)
+
+    def dispute_balance(self) -> int:
+        """This account's withdrawable balance in the dispute contract (bonds back, rewards, a requester's refunded
+        fee after an overturned result), in wei."""
+        from verinfer.sdk import disputes
+
+        return disputes.balance_of(self.system, self.address)
+
+    def withdraw_dispute(self, to: str | None = None) -> int:
+        """Pays this account's whole dispute balance to `to` (default: this account); returns the amount, in wei."""
+        from verinfer.sdk import disputes
+
+        return disputes.withdraw(self.system, to)
 
     def deprecate_model(self, model_id: bytes) -> None:
         """Marks a model deprecated: the hub refuses new requests for it; open requests and recorded results stand.

@@ -66,9 +66,14 @@ def test_consensus_known_values() -> None:
     assert commitments.consensus(7, OUTPUT_HASH, []) == empty
 
 
-def test_stored_form_zeroes_the_status_byte() -> None:
+def test_stored_form_keeps_a_results_top_128_bits() -> None:
     c = commitments.result(7, MODEL, INPUT_HASH, OUTPUT_HASH, ENV_HASH, NODE)
-    assert commitments.stored_form(c) == c[:31] + b"\x00"
+    assert commitments.stored_form(c) == c[:16] + bytes(16)
+
+
+def test_stored_params_form_zeroes_the_status_byte() -> None:
+    params_hash = commitments.request_hash(7, PARAMS)
+    assert commitments.stored_params_form(params_hash) == params_hash[:31] + b"\x00"
 
 
 def test_request_params_abi_matches_the_build_output() -> None:

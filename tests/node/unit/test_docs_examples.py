@@ -106,7 +106,11 @@ def test_encoding_page_numbers_follow_from_each_other() -> None:
     commitment = _page_value(text, "commitment")
     assert commitment == keccak(result_preimage)
     assert _page_value(text, "commitmentOf(requestId)") == commitments.stored_form(commitment)
-    assert _page_value(text, "slot once FULFILLED") == commitment[:-1] + b"\x02"
+    slot = _page_value(text, "slot once FULFILLED")
+    assert slot[:16] == commitment[:16]
+    assert slot[16:28] == keccak(params_preimage)[:12]
+    assert slot[28:31] == (docs_example.EXAMPLE_RESULT_AGE + 1).to_bytes(3, "big")
+    assert slot[31] == 2
 
     assert _page_value(text, "envHash") == keccak(docs_example.canonical_json(docs_example.EXAMPLE_MANIFEST))
     vote_preimage = _preimage_before(text, "commitHash")
