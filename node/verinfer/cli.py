@@ -1020,8 +1020,8 @@ def verify_command(
             for d in report.differences:
                 values.add_row(d.name, str(d.index), str(d.expected), str(d.recorded))
             console().print(values)
-        typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")
         _print_finality(finality)
+        typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")  # last: scripts read it
     if not report.matches:
         raise typer.Exit(1)
 

@@ -23,6 +23,7 @@ from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 from web3 import Web3
 
+from verinfer.chain import lottery
 from verinfer.chain.abi import find_entry
 from verinfer.chain.artifacts import Abi, load_abi
 from verinfer.chain.events import DecodedLog, EventCodec
@@ -221,19 +222,30 @@ class ChainIndex:
     def _row(self, request: _Request) -> dict[str, Any]:
         args = request.requested.args
         model_id = bytes(args["modelId"])
+        final_at = self._final_at(request)
         return {
             "requestId": request.request_id,
             "mode": request.mode.name,
             "modelId": hex_(model_id),
             "model": self._model_label(model_id),
             "status": request.status.name,
-            "finality": _finality(request.status, int(args["deadline"]), self._time(self._head)),
+            "finality": _finality(request.status, int(args["deadline"]), final_at, self._time(self._head)),
+            "finalAt": final_at,
             "nodes": _answering(request),
             "requester": args["requester"],
             "block": request.requested.block_number,
             "timestamp": self._time(request.requested.block_number),
             "deadline": int(args["deadline"]),
         }
+
+    def _final_at(self, request: _Request) -> int:
+        """When a recorded SINGLE result's challenge window ends (the request's `revealWindow` after the result's
+        block, as `finalityOf` counts it); 0 for a result final when recorded, or none."""
+        submitted = request.named("ResultSubmitted")
+        if request.mode != Mode.SINGLE or not submitted:
+            return 0
+        window = lottery.Lottery.unpack(int(request.requested.args["lottery"])).reveal_window
+        return self._time(submitted[0].block_number) + window
 
     def _model_label(self, model_id: bytes) -> str:
         for log in self._model_events.get(model_id, []):
@@ -515,13 +527,19 @@ def _votes(request: _Request) -> list[dict[str, Any]]:
     return votes
 
 
-def _finality(status: Status, deadline: int, now: int) -> str:
-    """Where a result stands: this hub records a result once and for good, so a recorded one is final; a pending
-    request past its deadline can no longer be answered, only reclaimed."""
+def _finality(status: Status, deadline: int, final_at: int, now: int) -> str:
+    """Where a result stands: a SINGLE result is provisional (open to challenge) until `final_at`, every other one
+    final when recorded; a dispute holds it (disputed) until it is confirmed or overturned. A pending request past
+    its deadline can no longer be answered, only reclaimed."""
     if status == Status.PENDING:
         return "expired (fee reclaimable)" if now > deadline else "pending"
+    if status == Status.FULFILLED and now < final_at:
+        return "provisional"
     return {
         Status.FULFILLED: "final",
+        Status.CONFIRMED: "final",
+        Status.DISPUTED: "disputed",
+        Status.OVERTURNED: "overturned",
         Status.NO_CONSENSUS: "failed",
         Status.REFUNDED: "refunded",
     }.get(status, status.name.lower())

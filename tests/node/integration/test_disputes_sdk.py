@@ -163,7 +163,7 @@ def test_a_lie_is_overturned_and_its_node_slashed(arena: Arena) -> None:
     rest = slashed - PRICE  # the requester's fee comes back first
     assert arena.challenger.dispute_balance() == bond + rest // 2
     assert world.client.dispute_balance() == PRICE
-    assert Client(arena.rpc_url, arena.member.sender.account.key.to_0x_hex(), world.deployment).dispute_balance() == (
+    assert Client(arena.rpc_url, arena.member.sender.account.key.hex(), world.deployment).dispute_balance() == (
         (rest - rest // 2) // DISPUTE_SEATS * DISPUTE_SEATS
     )
 
@@ -196,7 +196,7 @@ def test_challenging_an_honest_result_loses_the_bond(arena: Arena) -> None:
     assert stake_of(arena, node) == staked
     to_node = dispute.bond // 2
     committee = (dispute.bond - to_node) // DISPUTE_SEATS * DISPUTE_SEATS
-    node_client = Client(arena.rpc_url, world.node.sender.account.key.to_0x_hex(), world.deployment)
+    node_client = Client(arena.rpc_url, world.node.sender.account.key.hex(), world.deployment)
     assert node_client.dispute_balance() == dispute.bond - committee
     with pytest.raises(ChainError, match="dispute ended UPHELD"):
         arena.challenger.resolve_dispute(handle.request_id)

@@ -29,9 +29,10 @@ from tests.node.integration.explorerworld import (
     native_outputs,
     open_page,
 )
+from verinfer.chain import commitments
 from verinfer.devnet import Devnet
 from verinfer.inference import codec
-from verinfer.types import Mode
+from verinfer.types import HubParams, Mode
 
 pytestmark = pytest.mark.integration
 
@@ -92,8 +93,11 @@ def test_explorer_lists_requests(world: World, browser: Any) -> None:
         "SINGLE",
         "credit_risk",
         "FULFILLED",
-        "final",
+        "provisional",  # open to challenge for the request's reveal window after the result
     )
+    result_at = int(world.user.system.sender.w3.eth.get_block(single.result_block)["timestamp"])
+    assert row["finalAt"] == result_at + HubParams().reveal_window
+    assert rows[consensus.request_id]["finalAt"] == 0  # a consensus result is final when recorded
     assert row["nodes"] == list(single.nodes)
     assert abs(row["timestamp"] - time.time()) < 600
     assert rows[consensus.request_id]["mode"] == "CONSENSUS"
@@ -110,7 +114,7 @@ def test_explorer_lists_requests(world: World, browser: Any) -> None:
     assert detail["result"]["output"]["bytes"] == "0x" + single.output_bytes.hex()
     assert detail["result"]["output"]["values"] == pytest.approx(single.output.reshape(-1).tolist())
     assert detail["result"]["commitment"] == "0x" + single.commitment.hex()
-    assert detail["storedCommitment"][:-2] == "0x" + single.commitment.hex()[:-2]
+    assert detail["storedCommitment"] == "0x" + commitments.stored_form(single.commitment).hex()
     env = detail["result"]["environments"][0]
     assert env["hash"] == "0x" + single.env_hashes[0].hex()
     assert env["manifest"] is not None
