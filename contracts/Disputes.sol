@@ -5,9 +5,9 @@ import {IDisputes, DisputeState, DisputeView, DisputeVote} from "./interfaces/ID
 import {IInferenceHub, RequestParams} from "./interfaces/IInferenceHub.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {INodeRegistry, Eligibility, Standing} from "./interfaces/INodeRegistry.sol";
-import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
 import {Commitments} from "./lib/Commitments.sol";
 import {Lottery} from "./lib/Lottery.sol";
+import {Proofs} from "./lib/Proofs.sol";
 import {ZkInstances} from "./lib/ZkInstances.sol";
 
 /// @title Disputes
@@ -403,20 +403,12 @@ contract Disputes is IDisputes {
         _hub.closeDispute{value: refund}(requestId, request, output, commitment, overturned, msg.sender);
     }
 
-    /// @dev As the hub's: a STATICCALL, at most one word of return data, true or revert.
+    /// @dev As the hub's: reverts with `ProofRejected` unless `verifier` accepts `proof` on `instances`.
     function _checkProof(uint256 requestId, address verifier, bytes calldata proof, uint256[] memory instances)
         private
         view
     {
-        bytes memory data = abi.encodeCall(IZkVerifier.verifyProof, (proof, instances));
-        bool ok;
-        uint256 valid;
-        assembly ("memory-safe") {
-            mstore(0x00, 0)
-            ok := staticcall(gas(), verifier, add(data, 0x20), mload(data), 0x00, 0x20)
-            valid := and(ok, and(gt(returndatasize(), 0x1f), eq(mload(0x00), 1)))
-        }
-        if (valid == 0) revert ProofRejected(requestId, verifier);
+        if (!Proofs.accepted(verifier, proof, instances)) revert ProofRejected(requestId, verifier);
     }
 
     function _popcount(uint16 bits) private pure returns (uint8 n) {

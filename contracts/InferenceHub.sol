@@ -20,6 +20,7 @@ import {INodeRegistry, Eligibility, Standing} from "./interfaces/INodeRegistry.s
 import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
 import {Commitments} from "./lib/Commitments.sol";
 import {Lottery} from "./lib/Lottery.sol";
+import {Proofs} from "./lib/Proofs.sol";
 import {ZkInstances} from "./lib/ZkInstances.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
 
@@ -704,23 +705,12 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (escrow != 0) _balances[msg.sender] += _settleEscrow(p, escrow, used);
     }
 
-    /// @dev Has `verifier` check `proof` on `instances` with a STATICCALL (a verifier can neither change state nor
-    ///      re-enter) and reverts with `ProofRejected` unless it returned true. A verifier's own revert data is dropped
-    ///      rather than bubbled (EZKL's carry none), and at most one word of return data is copied.
+    /// @dev Reverts with `ProofRejected` unless `verifier` accepts `proof` on `instances` (see {Proofs}).
     function _checkProof(uint256 requestId, IZkVerifier verifier, bytes calldata proof, uint256[] memory instances)
         private
         view
     {
-        bytes memory data = abi.encodeCall(IZkVerifier.verifyProof, (proof, instances));
-        bool ok;
-        uint256 valid;
-        assembly ("memory-safe") {
-            mstore(0x00, 0)
-            ok := staticcall(gas(), verifier, add(data, 0x20), mload(data), 0x00, 0x20)
-            // A verifier without code (impossible for a registered ZK model) succeeds with no return data: reads 0.
-            valid := and(ok, and(gt(returndatasize(), 0x1f), eq(mload(0x00), 1)))
-        }
-        if (valid == 0) revert ProofRejected(requestId, address(verifier));
+        if (!Proofs.accepted(address(verifier), proof, instances)) revert ProofRejected(requestId, address(verifier));
     }
 
     /// @dev Records a SINGLE (or proven ZK) result, emits it and calls back; returns what the node earned: the fee
