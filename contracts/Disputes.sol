@@ -82,13 +82,7 @@ contract Disputes is IDisputes {
         uint256 required = _bondFor(request.fee);
         if (msg.value < required) revert BondTooLow(msg.value, required);
         bytes32 outputHash = keccak256(output);
-        // The hub checks the parameters, that the result is provisional and still in its window, and that these
-        // parts give its commitment.
-        _hub.openDispute(
-            requestId,
-            request,
-            Commitments.result(requestId, request.modelId, request.inputHash, outputHash, envHash, node)
-        );
+        // slither-disable-next-line unused-return (the serving node count is not needed)
         (uint256 servingStake,) = _hub.servingOf(request.modelId);
         uint256 lottery = Lottery.withTerms(
             Lottery.pack(
@@ -98,7 +92,8 @@ contract Disputes is IDisputes {
             Lottery.slashBpsOf(request.lottery),
             Lottery.revealWindowOf(request.lottery)
         );
-        // A bond above 2^96 wei (79 billion ether) cannot be paid.
+        // Recorded before the hub is called (a revert there undoes it). A bond above 2^96 wei (79 billion ether)
+        // cannot be paid.
         d.challenger = msg.sender;
         d.bond = uint96(msg.value);
         d.node = node;
@@ -107,6 +102,15 @@ contract Disputes is IDisputes {
         d.outputHash = outputHash;
         d.modelId = request.modelId;
         d.lottery = lottery;
+        // The hub checks the parameters, that the result is provisional and still in its window, and that these
+        // parts give its commitment. When the window would have closed is not needed here: the dispute runs on
+        // its own clock.
+        // slither-disable-next-line unused-return
+        _hub.openDispute(
+            requestId,
+            request,
+            Commitments.result(requestId, request.modelId, request.inputHash, outputHash, envHash, node)
+        );
         _nodes.lockStake(node);
         emit DisputeOpened(requestId, msg.sender, node, msg.value, outputHash, lottery, uint64(_commitEndsAt(lottery)));
     }
@@ -163,6 +167,7 @@ contract Disputes is IDisputes {
     function reveal(uint256 requestId, bytes calldata output, bytes32 salt) external {
         Dispute storage d = _open(requestId);
         uint256 endsAt = _revealEndsAt(d);
+        // slither-disable-next-line incorrect-equality (0 marks a phase not yet started, not a time)
         if (endsAt == 0) revert RevealPhaseNotStarted(requestId, d.commits, uint64(_commitEndsAt(d.lottery)));
         if (block.timestamp > endsAt) revert RevealPhaseOver(requestId, uint64(endsAt));
         DisputeVote storage vote = _votes[requestId][msg.sender];
@@ -179,12 +184,16 @@ contract Disputes is IDisputes {
     }
 
     /// @inheritdoc IDisputes
+    // Slash calls go to the immutable node registry, whose only call back is the slashed ether to receive(); the
+    // dispute is settled (no longer OPEN) before the first of them.
+    // slither-disable-next-line reentrancy-no-eth
     function resolve(uint256 requestId, RequestParams calldata request, bytes calldata output) external {
         Dispute storage d = _open(requestId);
         _checkModel(requestId, d, request);
         uint256 endsAt = _revealEndsAt(d);
         // Early once every committed seat has revealed (and commits are over); else when reveals close.
         bool allIn = endsAt != 0 && d.reveals == d.commits && d.commits != 0;
+        // slither-disable-next-line incorrect-equality (0 marks a phase not yet started, not a time)
         uint256 resolvableAt = endsAt == 0 ? _commitEndsAt(d.lottery) + Lottery.revealWindowOf(d.lottery) : endsAt;
         if (!allIn && block.timestamp <= resolvableAt) revert ResolveTooEarly(requestId, resolvableAt);
         address[] memory members = _members[requestId];
@@ -203,9 +212,11 @@ contract Disputes is IDisputes {
             return;
         }
         if (given != winner) revert OutputMismatch(requestId, winner, given);
+        bool upheld = winner == d.outputHash;
+        // Settled before any stake is slashed, so nothing can find the dispute OPEN again.
+        d.state = upheld ? DisputeState.UPHELD : DisputeState.OVERTURNED;
         _burned += _slashVotes(requestId, members, winner, bps);
-        if (winner == d.outputHash) {
-            d.state = DisputeState.UPHELD;
+        if (upheld) {
             // The bond pays the wrongly challenged node half, the agreeing seats the other half.
             uint256 toNode = d.bond / 2;
             uint256 unpaid = _payCommittee(requestId, members, winner, d.bond - toNode);
@@ -214,7 +225,6 @@ contract Disputes is IDisputes {
             _close(requestId, d, members, request, output, bytes32(0), 0);
             return;
         }
-        d.state = DisputeState.OVERTURNED;
         uint256 slashed = _slashNode(requestId, d, bps);
         uint256 refund = _refundOf(request, slashed);
         uint256 rest = slashed - refund;

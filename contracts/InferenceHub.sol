@@ -512,6 +512,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         }
         finalAt = _finalAt(slot, request.lottery);
         // finalAt 0: a ZK or CONSENSUS result, final when recorded.
+        // slither-disable-next-line incorrect-equality (finalAt 0 marks a result final when recorded, not a time)
         if (finalAt == 0 || block.timestamp >= finalAt) revert NotChallengeable(requestId, status, finalAt);
         if (uint256(commitment) & _COMMITMENT_MASK != uint256(slot) & _COMMITMENT_MASK) {
             revert ResultMismatch(requestId);
@@ -1020,18 +1021,21 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     /// @dev Whether a result's slot was recorded for the parameters hashing to `paramsHash`.
     function _boundTo(bytes32 slot, bytes32 paramsHash) private pure returns (bool) {
+        // slither-disable-next-line incorrect-equality (compares two hashes' bits; the slot mixes in a time)
         return uint96(uint256(slot) >> 32) == uint96(uint256(paramsHash) >> 160);
     }
 
     /// @dev When a provisional result in `slot` of a request with `lottery` becomes final (0: final when recorded).
     function _finalAt(bytes32 slot, uint256 lottery) private pure returns (uint256) {
         uint256 age = (uint256(slot) & _AGE_MASK) >> 8;
+        // slither-disable-next-line incorrect-equality (age 0 marks a result final when recorded, not a time)
         if (age == 0) return 0;
         return Lottery.requestedAtOf(lottery) + age - 1 + Lottery.revealWindowOf(lottery);
     }
 
     /// @dev Whether the status holds a result (the slot is laid out as `_packResult` says).
     function _holdsResult(Status status) private pure returns (bool) {
+        // slither-disable-next-line incorrect-equality (a status, not a balance: an exact match is the meaning)
         return status == Status.FULFILLED || status >= Status.CONFIRMED;
     }
 
@@ -1093,6 +1097,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @dev Whether `slot` holds a result that stands: recorded, confirmed or the one a dispute put in place.
     function _standing(bytes32 slot) private pure returns (bool) {
         Status status = _statusOf(slot);
+        // slither-disable-next-line incorrect-equality (a status, not a balance: an exact match is the meaning)
         return status == Status.FULFILLED || status == Status.CONFIRMED || status == Status.OVERTURNED;
     }
 
@@ -1136,6 +1141,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             revert RequestParamsMismatch(requestId);
         }
         finalAt = _finalAt(slot, request.lottery);
+        // slither-disable-next-line incorrect-equality (a status, not a balance: an exact match is the meaning)
         if (status == Status.FULFILLED) isFinal = block.timestamp >= finalAt;
         else isFinal = status != Status.DISPUTED;
     }
