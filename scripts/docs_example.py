@@ -408,6 +408,11 @@ CONFIG_MEANINGS: dict[str, str] = {
     "policy.gas_per_result": "The gas estimate per transaction, multiplied by the gas price (1 transaction for SINGLE, "
     "3 for CONSENSUS); 0 turns the gas part off.",
     "metrics": "The Prometheus `/metrics` and `/healthz` endpoint (section below).",
+    "watch": "Keeping other nodes honest: the watchtower and committee duty (section below).",
+    "watch.watchtower": "Re-execute other nodes' SINGLE results for the models served and challenge a wrong one.",
+    "watch.max_bond_wei": "The largest bond the watchtower puts up for one challenge.",
+    "watch.committee": "Vote (commit, reveal) on the dispute seats the lottery gives this node, and settle disputes.",
+    "watch.lookback_blocks": "At the first start, how far back the scans of results and disputes look.",
     "metrics.enabled": "Serve the endpoint at all.",
     "metrics.host": "The address the endpoint listens on.",
     "metrics.port": "Its port (0: any free port).",

@@ -1146,7 +1146,7 @@ export const disputesAbi = [
         "internalType": "uint256"
       },
       {
-        "name": "at",
+        "name": "resolvableAt",
         "type": "uint256",
         "internalType": "uint256"
       }
