@@ -18,8 +18,9 @@ import {ZkInstances} from "./lib/ZkInstances.sol";
 ///      the hub checks against the result's slot in `closeDispute`, in the same transaction.
 contract Disputes is IDisputes {
     /// @dev Layout: slot 0 challenger | bond (96); slot 1 node | state (8) | commits (8) | reveals (8) | seats (16)
-    ///      | envRestricted (8) | revealEndsAt (40); then the challenged output hash, the model, the committee's draw,
-    ///      the majority's output hash.
+    ///      | envRestricted (8) | revealEndsAt (40) | round (8); then the challenged output hash, the model, the first
+    ///      committee's draw, the majority's output hash, the escalation's draw (written only if it escalates).
+    ///      commits, reveals, seats and revealEndsAt are the current committee's.
     struct Dispute {
         address challenger;
         uint96 bond;
@@ -30,14 +31,18 @@ contract Disputes is IDisputes {
         uint16 seats;
         bool envRestricted;
         uint40 revealEndsAt;
+        uint8 round;
         bytes32 outputHash;
         bytes32 modelId;
         uint256 lottery;
         bytes32 winner;
+        uint256 escalation;
     }
 
     /// @notice Committee seats: a strict majority is 2.
     uint8 public constant SEATS = 3;
+    /// @notice Seats of the committee drawn when the first has no majority (2 x SEATS + 1): a strict majority is 4.
+    uint8 public constant ESCALATION_SEATS = 7;
 
     IInferenceHub private immutable _hub;
     INodeRegistry private immutable _nodes;
@@ -124,23 +129,28 @@ contract Disputes is IDisputes {
         Dispute storage d = _open(requestId);
         if (commitHash == bytes32(0)) revert CommitHashZero();
         if (msg.sender == d.node || msg.sender == d.challenger) revert Conflicted(requestId, msg.sender);
-        if (seats == 0 || seats >> SEATS != 0) revert SeatsInvalid(requestId, seats);
-        uint256 lottery = d.lottery;
+        uint8 round = d.round;
+        uint256 count = _seatCount(round);
+        if (seats == 0 || seats >> count != 0) revert SeatsInvalid(requestId, seats);
+        uint256 lottery = _drawOf(d);
         uint256 closesAt = _commitEndsAt(lottery);
-        if (d.commits >= SEATS || block.timestamp > closesAt) revert CommitPhaseClosed(requestId, uint64(closesAt));
+        if (d.commits >= count || block.timestamp > closesAt) revert CommitPhaseClosed(requestId, uint64(closesAt));
         if (d.seats & seats != 0) revert SeatTaken(requestId, d.seats & seats);
         DisputeVote storage vote = _votes[requestId][msg.sender];
         bool first = vote.commitHash == bytes32(0);
+        // A member of the first committee never sits on its escalation: that committee must be fresh.
+        if (!first && vote.round != round) revert Conflicted(requestId, msg.sender);
         if (!first && vote.commitHash != commitHash) revert AlreadyCommitted(requestId, msg.sender);
         bytes32 modelId = d.modelId;
         Standing memory s = _nodes.standing(msg.sender, modelId);
         if (s.status != Eligibility.ELIGIBLE) revert NotEligible(msg.sender, modelId, s.status);
-        uint256 openedAt = Lottery.requestedAtOf(lottery);
+        // Tickets of either committee are held by stake and service older than the challenge.
+        uint256 openedAt = Lottery.requestedAtOf(d.lottery);
         if (s.since >= openedAt) revert NotAssigned(requestId, msg.sender, s.since, uint64(openedAt));
         if (d.envRestricted && !_models.isEnvironmentAllowed(modelId, s.envHash)) {
             revert EnvironmentNotAllowed(modelId, s.envHash);
         }
-        for (uint256 j; j < SEATS; ++j) {
+        for (uint256 j; j < count; ++j) {
             if (seats & (1 << j) == 0) continue;
             uint256 opensAt = Lottery.opensAt(lottery, requestId, msg.sender, j, s.stake);
             if (block.timestamp < opensAt) revert WindowNotOpen(requestId, msg.sender, j, opensAt);
@@ -148,6 +158,7 @@ contract Disputes is IDisputes {
         if (first) {
             vote.commitHash = commitHash;
             vote.envHash = s.envHash;
+            vote.round = round;
             _members[requestId].push(msg.sender);
         }
         vote.seats |= seats;
@@ -155,7 +166,7 @@ contract Disputes is IDisputes {
         uint8 commits = d.commits + _popcount(seats);
         d.commits = commits;
         emit DisputeCommitted(requestId, msg.sender, commitHash, seats);
-        if (commits == SEATS) {
+        if (commits == count) {
             uint40 endsAt = uint40(block.timestamp + Lottery.revealWindowOf(lottery));
             d.revealEndsAt = endsAt;
             emit DisputeRevealPhase(requestId, endsAt);
@@ -166,12 +177,13 @@ contract Disputes is IDisputes {
     /// @inheritdoc IDisputes
     function reveal(uint256 requestId, bytes calldata output, bytes32 salt) external {
         Dispute storage d = _open(requestId);
-        uint256 endsAt = _revealEndsAt(d);
-        // slither-disable-next-line incorrect-equality (0 marks a phase not yet started, not a time)
-        if (endsAt == 0) revert RevealPhaseNotStarted(requestId, d.commits, uint64(_commitEndsAt(d.lottery)));
-        if (block.timestamp > endsAt) revert RevealPhaseOver(requestId, uint64(endsAt));
         DisputeVote storage vote = _votes[requestId][msg.sender];
         if (vote.commitHash == bytes32(0)) revert NotCommitted(requestId, msg.sender);
+        if (vote.round != d.round) revert EarlierRound(requestId, msg.sender, vote.round);
+        uint256 endsAt = _revealEndsAt(d);
+        // slither-disable-next-line incorrect-equality (0 marks a phase not yet started, not a time)
+        if (endsAt == 0) revert RevealPhaseNotStarted(requestId, d.commits, uint64(_commitEndsAt(_drawOf(d))));
+        if (block.timestamp > endsAt) revert RevealPhaseOver(requestId, uint64(endsAt));
         if (vote.revealed) revert AlreadyRevealed(requestId, msg.sender);
         bytes32 outputHash = keccak256(output);
         if (Commitments.vote(outputHash, salt, msg.sender) != vote.commitHash) {
@@ -193,16 +205,24 @@ contract Disputes is IDisputes {
         uint256 endsAt = _revealEndsAt(d);
         // Early once every committed seat has revealed (and commits are over); else when reveals close.
         bool allIn = endsAt != 0 && d.reveals == d.commits && d.commits != 0;
+        uint256 draw = _drawOf(d);
         // slither-disable-next-line incorrect-equality (0 marks a phase not yet started, not a time)
-        uint256 resolvableAt = endsAt == 0 ? _commitEndsAt(d.lottery) + Lottery.revealWindowOf(d.lottery) : endsAt;
+        uint256 resolvableAt = endsAt == 0 ? _commitEndsAt(draw) + Lottery.revealWindowOf(draw) : endsAt;
         if (!allIn && block.timestamp <= resolvableAt) revert ResolveTooEarly(requestId, resolvableAt);
         address[] memory members = _members[requestId];
-        bytes32 winner = _majority(requestId, members);
+        uint8 round = d.round;
+        bytes32 winner = _majority(requestId, members, round);
+        if (winner == bytes32(0) && round == 0) {
+            // No majority: a larger fresh committee decides, and then judges this one's votes too.
+            _escalate(requestId, d);
+            return;
+        }
         d.winner = winner;
         bytes32 given = keccak256(output);
         uint256 bps = Lottery.slashBpsOf(d.lottery);
+        uint256 seatsDrawn = round == 0 ? SEATS : uint256(SEATS) + ESCALATION_SEATS;
         if (winner == bytes32(0)) {
-            // No majority: nothing proves the result wrong. The bond goes back; only silence is punished.
+            // No majority twice: nothing proves the result wrong. The bond goes back; only silence is punished.
             if (given != d.outputHash) revert OutputMismatch(requestId, d.outputHash, given);
             d.state = DisputeState.VOID;
             _balances[d.challenger] += d.bond;
@@ -219,7 +239,7 @@ contract Disputes is IDisputes {
         if (upheld) {
             // The bond pays the wrongly challenged node half, the agreeing seats the other half.
             uint256 toNode = d.bond / 2;
-            uint256 unpaid = _payCommittee(requestId, members, winner, d.bond - toNode);
+            uint256 unpaid = _payCommittee(requestId, members, winner, d.bond - toNode, seatsDrawn);
             _balances[d.node] += toNode + unpaid;
             emit DisputeResolved(requestId, DisputeState.UPHELD, winner, 0);
             _close(requestId, d, members, request, output, bytes32(0), 0);
@@ -230,7 +250,7 @@ contract Disputes is IDisputes {
         uint256 rest = slashed - refund;
         uint256 toChallenger = rest / 2;
         _balances[d.challenger] += d.bond + toChallenger;
-        _burned += _payCommittee(requestId, members, winner, rest - toChallenger);
+        _burned += _payCommittee(requestId, members, winner, rest - toChallenger, seatsDrawn);
         emit DisputeResolved(requestId, DisputeState.OVERTURNED, winner, slashed);
         // The record names the first agreeing member, in its environment: `verifyResult` accepts its parts.
         address by = _firstAgreeing(requestId, members, winner);
@@ -303,6 +323,38 @@ contract Disputes is IDisputes {
         if (request.modelId != d.modelId) revert ModelMismatch(requestId, d.modelId, request.modelId);
     }
 
+    /// @dev Opens the escalation: a fresh draw from now (its seed too), ESCALATION_SEATS seats, the current
+    ///      committee's phase counters cleared (the first committee's votes stay, locked, to be judged by its outcome).
+    ///      Its seed is biased only by whoever picks the block resolve is mined in, as a request's is by its requester.
+    function _escalate(uint256 requestId, Dispute storage d) private {
+        uint256 first = d.lottery;
+        // slither-disable-next-line unused-return (the serving node count is not needed)
+        (uint256 servingStake,) = _hub.servingOf(d.modelId);
+        uint256 draw = Lottery.withTerms(
+            Lottery.pack(Lottery.seedAt(requestId), block.timestamp, servingStake, Lottery.ticketDelayOf(first)),
+            0,
+            Lottery.slashBpsOf(first),
+            Lottery.revealWindowOf(first)
+        );
+        d.round = 1;
+        d.escalation = draw;
+        d.commits = 0;
+        d.reveals = 0;
+        d.seats = 0;
+        d.revealEndsAt = 0;
+        emit DisputeEscalated(requestId, ESCALATION_SEATS, draw, uint64(_commitEndsAt(draw)));
+    }
+
+    function _seatCount(uint8 round) private pure returns (uint256) {
+        // slither-disable-next-line incorrect-equality (a round number, not a balance)
+        return round == 0 ? SEATS : ESCALATION_SEATS;
+    }
+
+    /// @dev The current committee's draw.
+    function _drawOf(Dispute storage d) private view returns (uint256) {
+        return d.round == 0 ? d.lottery : d.escalation;
+    }
+
     function _bondFor(uint256 fee) private view returns (uint256) {
         uint256 bond = uint256(SEATS) * fee;
         return bond > minBond ? bond : minBond;
@@ -318,22 +370,26 @@ contract Disputes is IDisputes {
     ///      commits are still open.
     function _revealEndsAt(Dispute storage d) private view returns (uint256) {
         if (d.revealEndsAt != 0) return d.revealEndsAt;
-        uint256 closesAt = _commitEndsAt(d.lottery);
+        uint256 draw = _drawOf(d);
+        uint256 closesAt = _commitEndsAt(draw);
         if (block.timestamp <= closesAt) return 0;
-        return closesAt + Lottery.revealWindowOf(d.lottery);
+        return closesAt + Lottery.revealWindowOf(draw);
     }
 
-    /// @dev The strict-majority output hash among revealed seats (> SEATS / 2 of them), or zero.
-    function _majority(uint256 requestId, address[] memory members) private view returns (bytes32) {
+    /// @dev The strict-majority output hash among the revealed seats of committee `round` (more than half of its
+    ///      seats), or zero.
+    function _majority(uint256 requestId, address[] memory members, uint8 round) private view returns (bytes32) {
+        uint256 count = _seatCount(round);
         for (uint256 i; i < members.length; ++i) {
             DisputeVote storage a = _votes[requestId][members[i]];
-            if (!a.revealed) continue;
+            if (!a.revealed || a.round != round) continue;
             uint256 same = 0;
             for (uint256 j; j < members.length; ++j) {
                 DisputeVote storage b = _votes[requestId][members[j]];
-                if (b.revealed && b.outputHash == a.outputHash) same += _popcount(b.seats);
+                // slither-disable-next-line incorrect-equality (round numbers and hashes compared, not balances)
+                if (b.revealed && b.round == round && b.outputHash == a.outputHash) same += _popcount(b.seats);
             }
-            if (same * 2 > SEATS) return a.outputHash;
+            if (same * 2 > count) return a.outputHash;
         }
         return bytes32(0);
     }
@@ -350,14 +406,17 @@ contract Disputes is IDisputes {
         return address(0);
     }
 
-    /// @dev Pays `pool` to the seats that revealed `winner`, pool / SEATS per seat; returns what seats that did not
-    ///      agree (or were never taken) would have had, with the rounding.
-    // slither-disable-next-line divide-before-multiply (pool / SEATS per seat on purpose; the remainder is returned)
-    function _payCommittee(uint256 requestId, address[] memory members, bytes32 winner, uint256 pool)
-        private
-        returns (uint256 unpaid)
-    {
-        uint256 perSeat = pool / SEATS;
+    /// @dev Pays `pool` to the seats (of any committee) that revealed `winner`, pool / seatsDrawn per seat; returns
+    ///      what seats that did not agree (or were never taken) would have had, with the rounding.
+    // slither-disable-next-line divide-before-multiply (pool / seatsDrawn per seat on purpose; the rest is returned)
+    function _payCommittee(
+        uint256 requestId,
+        address[] memory members,
+        bytes32 winner,
+        uint256 pool,
+        uint256 seatsDrawn
+    ) private returns (uint256 unpaid) {
+        uint256 perSeat = pool / seatsDrawn;
         unpaid = pool;
         for (uint256 i; i < members.length; ++i) {
             DisputeVote storage v = _votes[requestId][members[i]];
@@ -448,15 +507,23 @@ contract Disputes is IDisputes {
         v.node = d.node;
         v.outputHash = d.outputHash;
         v.modelId = d.modelId;
-        v.lottery = d.lottery;
         v.commits = d.commits;
         v.reveals = d.reveals;
+        v.round = d.round;
+        v.seatCount = uint8(_seatCount(d.round));
         if (d.state != DisputeState.NONE) {
-            v.commitEndsAt = uint64(_commitEndsAt(d.lottery));
+            v.lottery = _drawOf(d);
+            v.commitEndsAt = uint64(_commitEndsAt(v.lottery));
             v.revealEndsAt = uint64(_revealEndsAt(d));
+            v.openedAt = uint64(Lottery.requestedAtOf(d.lottery));
         }
         v.winner = d.winner;
         v.members = _members[requestId];
+    }
+
+    /// @inheritdoc IDisputes
+    function majorityOf(uint256 requestId) external view returns (bytes32) {
+        return _majority(requestId, _members[requestId], _disputes[requestId].round);
     }
 
     /// @inheritdoc IDisputes
@@ -468,7 +535,7 @@ contract Disputes is IDisputes {
     function windowOf(uint256 requestId, address member, uint256 seat) external view returns (uint256) {
         Dispute storage d = _disputes[requestId];
         Standing memory s = _nodes.standing(member, d.modelId);
-        return Lottery.opensAt(d.lottery, requestId, member, seat, s.stake);
+        return Lottery.opensAt(_drawOf(d), requestId, member, seat, s.stake);
     }
 
     /// @inheritdoc IDisputes

@@ -5,9 +5,9 @@ import {RequestParams} from "./IInferenceHub.sol";
 import {Eligibility} from "./INodeRegistry.sol";
 
 /// @notice Where a dispute stands. OPEN: a committee is being drawn, committing or revealing (or a proof may settle
-///         it). UPHELD: the committee's majority (or a proof) gave the challenged output. OVERTURNED: it gave another;
-///         the node was slashed. VOID: no majority by the end of the reveal window; the result stands and the bond
-///         went back.
+///         it; after a first committee without a majority, its escalation). UPHELD: the committee's majority (or a
+///         proof) gave the challenged output. OVERTURNED: it gave another; the node was slashed. VOID: the escalated
+///         committee had no majority either; the result stands and the bond went back.
 enum DisputeState {
     NONE,
     OPEN,
@@ -25,16 +25,28 @@ struct DisputeView {
     address node;
     bytes32 outputHash;
     bytes32 modelId;
-    /// @dev The committee's draw (the `lottery` layout of {RequestParams}: its seed and time are the challenge's).
+    /// @dev The current committee's draw (the `lottery` layout of {RequestParams}): the challenge's seed and time, or
+    ///      after an escalation its own.
     uint256 lottery;
+    /// @dev Seats taken and revealed in the current committee.
     uint8 commits;
     uint8 reveals;
-    /// @dev When commits close (if fewer than SEATS came) and when reveals close (0 until known).
+    /// @dev When the current committee's commits close (if fewer than its seats came) and its reveals close (0 until
+    ///      known).
     uint64 commitEndsAt;
     uint64 revealEndsAt;
     /// @dev The committee's majority output hash once resolved (zero without one).
     bytes32 winner;
+    /// @dev Every member of every committee of the dispute, in the order they first committed.
     address[] members;
+    /// @dev 0: the first committee (SEATS seats); 1: its escalation (ESCALATION_SEATS seats, none of the first's
+    ///      members).
+    uint8 round;
+    /// @dev The current committee's seats.
+    uint8 seatCount;
+    /// @dev When the dispute opened: only stake and service of the model older than this hold a ticket, in either
+    ///      committee.
+    uint64 openedAt;
 }
 
 /// @notice A committee member's vote.
@@ -44,20 +56,26 @@ struct DisputeVote {
     bytes32 envHash;
     uint16 seats;
     bool revealed;
+    /// @dev The committee (round) the member sits on.
+    uint8 round;
 }
 
 /// @title IDisputes
 /// @notice Challenges of provisional SINGLE results. Anyone posts a bond and disputes a result within its window
 ///         (the request's `revealWindow` after it was recorded). A fresh committee of `SEATS` seats, drawn by the
 ///         stake-weighted lottery among the model's nodes (never the challenged node or the challenger), re-executes
-///         in commit-reveal; a strict majority decides. Where the model has a ZK verifier, a proof of the output
+///         in commit-reveal; a strict majority decides. Without one, the dispute escalates once to a larger fresh
+///         committee of `ESCALATION_SEATS` seats (a new draw; no member of the first may sit), whose strict majority
+///         decides; the first committee's votes are then judged by that outcome. Where the model has a ZK verifier, a proof of the output
 ///         settles the dispute at once.
 ///         Wrong result (OVERTURNED): the node loses the request's `slashBps` of its stake; from it the requester gets
 ///         its fee back, the challenger gets its bond back and half the rest, the agreeing committee seats the other
 ///         half (a proof: the challenger all of it). Right result (UPHELD): the challenger's bond goes half to the node,
-///         half to the agreeing committee seats. Committee votes against the majority, or never revealed, lose
-///         `slashBps` of their stake, burned. Shares of seats that did not agree are burned (OVERTURNED) or go to the
-///         node (UPHELD). No majority (VOID): the bond goes back, only silent votes are slashed.
+///         half to the agreeing committee seats. The committee half is shared per seat over every seat of every
+///         committee the dispute drew (3, or 3 + 7 after an escalation). Votes of either committee against the final
+///         majority, or never revealed, lose `slashBps` of their stake, burned. Shares of seats that did not agree are
+///         burned (OVERTURNED) or go to the node (UPHELD). No majority after the escalation (VOID): the bond goes
+///         back, only silent votes are slashed.
 interface IDisputes {
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
@@ -96,6 +114,8 @@ interface IDisputes {
     error NotCommitted(uint256 requestId, address member);
     error AlreadyRevealed(uint256 requestId, address member);
     error RevealMismatch(uint256 requestId, address member);
+    /// @notice The member's vote was for an earlier committee, whose reveals are over.
+    error EarlierRound(uint256 requestId, address member, uint8 round);
     /// @notice The dispute can be resolved once every vote is revealed, or after `resolvableAt`.
     error ResolveTooEarly(uint256 requestId, uint256 resolvableAt);
     /// @notice The output passed is not the one required (the challenged output, or the majority's).
@@ -129,6 +149,9 @@ interface IDisputes {
     );
     event DisputeCommitted(uint256 indexed requestId, address indexed member, bytes32 commitHash, uint16 seats);
     event DisputeRevealPhase(uint256 indexed requestId, uint64 revealEndsAt);
+    /// @notice The first committee had no majority: a fresh one of `seats` seats is drawn from `lottery` (its seed and
+    ///         time are the escalation's); its commits close at `commitEndsAt` (unless every seat is taken sooner).
+    event DisputeEscalated(uint256 indexed requestId, uint8 seats, uint256 lottery, uint64 commitEndsAt);
     event DisputeRevealed(uint256 indexed requestId, address indexed member, bytes32 outputHash, bytes output);
     /// @notice The dispute ended: `outputHash` is the final output's hash, `slashed` what the node lost.
     event DisputeResolved(uint256 indexed requestId, DisputeState state, bytes32 outputHash, uint256 slashed);
@@ -159,7 +182,8 @@ interface IDisputes {
 
     /// @notice Ends the dispute by the committee's vote: `output` is the majority's output (or, without one, the
     ///         challenged output), passed to the hub for the requester. Anyone may call it; it pays the caller a final
-    ///         callback's escrow.
+    ///         callback's escrow. When the first committee has no majority, it escalates the dispute instead (and
+    ///         `output` is not used).
     function resolve(uint256 requestId, RequestParams calldata request, bytes calldata output) external;
 
     /// @notice Ends the dispute of a model with a ZK verifier by a proof that `output` is the model's output on
@@ -182,7 +206,9 @@ interface IDisputes {
     function bondFor(uint256 fee) external view returns (uint256);
     function disputeOf(uint256 requestId) external view returns (DisputeView memory);
     function voteOf(uint256 requestId, address member) external view returns (DisputeVote memory);
-    /// @notice When `member` may take seat `seat` of the dispute's committee.
+    /// @notice The output hash a strict majority of the current committee's seats revealed so far, or zero.
+    function majorityOf(uint256 requestId) external view returns (bytes32);
+    /// @notice When `member` may take seat `seat` of the dispute's current committee.
     function windowOf(uint256 requestId, address member, uint256 seat) external view returns (uint256 opensAt);
     function balanceOf(address account) external view returns (uint256);
     /// @notice Slashed stake burned by disputes (kept here, moved by nothing).

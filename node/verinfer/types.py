@@ -38,6 +38,8 @@ CALLBACK_ON_FINAL = 1 << 31
 `CALLBACK_ON_FINAL`); the low 31 bits are the gas."""
 DISPUTE_SEATS = 3
 """Seats of a dispute committee (`Disputes.SEATS`)."""
+ESCALATION_SEATS = 7
+"""Seats of the committee a dispute escalates to when the first has no majority (`Disputes.ESCALATION_SEATS`)."""
 
 
 def callback_gas(callback_gas_limit: int) -> int:

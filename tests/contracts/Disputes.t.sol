@@ -484,12 +484,98 @@ contract DisputesTest is BaseTest {
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.OVERTURNED), "two seats of three decide");
     }
 
-    function test_committee_noMajorityIsVoidAndBondReturned() public {
+    /// @dev node2 (seat 0, the truth) and node3 (seat 1, the lie) split; seat 2 stays empty; both reveal; resolve
+    ///      escalates. Returns the escalation's view.
+    function _split(uint256 id, RequestParams memory p) internal returns (DisputeView memory e) {
+        vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
+        vm.prank(node2);
+        disputes.commit(id, voteHash(honest, _salt(node2), node2), 1);
+        vm.prank(node3);
+        disputes.commit(id, voteHash(lie, _salt(node3), node3), 2);
+        vm.warp(uint256(disputes.disputeOf(id).commitEndsAt) + 1);
+        vm.prank(node2);
+        disputes.reveal(id, honest, _salt(node2));
+        vm.prank(node3);
+        disputes.reveal(id, lie, _salt(node3));
+        vm.assertEq(disputes.majorityOf(id), bytes32(0), "one seat each: no majority");
+        vm.warp(uint256(disputes.disputeOf(id).revealEndsAt) + 1);
+        vm.expectEmit(true, false, false, false, address(disputes));
+        emit IDisputes.DisputeEscalated(id, 7, 0, 0);
+        disputes.resolve(id, p, lie);
+        e = disputes.disputeOf(id);
+        vm.assertEq(uint256(e.state), uint256(DisputeState.OPEN), "still open");
+        vm.assertEq(e.round, 1, "escalated");
+        vm.assertEq(e.seatCount, 7, "a larger committee: 2 x 3 + 1 seats");
+        vm.assertEq(e.commits, 0, "its seats are all free");
+        vm.assertEq(e.revealEndsAt, 0, "its commits are open");
+        vm.assertEq(uint256(e.commitEndsAt), block.timestamp + ALL_WINDOWS_OPEN + REVEAL_WINDOW, "a fresh draw");
+        vm.assertEq(disputes.balanceOf(outsider), 0, "the bond stays");
+    }
+
+    function test_committee_noMajorityEscalatesToAFreshCommitteeThatDecides() public {
+        address fresh = makeAddr("fresh");
+        registerNode(fresh, ENV_A);
+        vm.warp(block.timestamp + 1);
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        _challenge(id, p, lie, ENV_A, node1);
+        uint256 stake1 = _stake(node1);
+        uint256 stake3 = _stake(node3);
+        _split(id, p);
+        // The first committee's members never sit on the escalation, whatever their vote.
+        vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.Conflicted.selector, id, node2));
+        vm.prank(node2);
+        disputes.commit(id, voteHash(honest, _salt(node2), node2), 1);
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.SeatsInvalid.selector, id, uint16(1 << 7)));
+        vm.prank(fresh);
+        disputes.commit(id, voteHash(honest, _salt(fresh), fresh), 1 << 7);
+        vm.prank(fresh);
+        disputes.commit(id, voteHash(honest, _salt(fresh), fresh), 0x7f);
+        vm.assertGt(disputes.disputeOf(id).revealEndsAt, 0, "all seven seats taken: reveals open");
+        vm.prank(fresh);
+        disputes.reveal(id, honest, _salt(fresh));
+        vm.assertEq(disputes.majorityOf(id), keccak256(honest), "seven seats of seven");
+        disputes.resolve(id, p, honest);
+        vm.assertEq(uint256(disputes.disputeOf(id).state), uint256(DisputeState.OVERTURNED), "overturned");
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.OVERTURNED), "the hub records it");
+        vm.assertEq(_stake(node1), stake1 - stake1 * SLASH_BPS / 10_000, "the liar is slashed");
+        // The first committee is judged by the escalation's outcome: the lie's vote is slashed, the truth's paid.
+        vm.assertEq(_stake(node3), stake3 - stake3 * SLASH_BPS / 10_000, "the first round's lie is slashed");
+        uint256 slashed = stake1 * SLASH_BPS / 10_000 + stake3 * SLASH_BPS / 10_000;
+        uint256 rest = stake1 * SLASH_BPS / 10_000 - p.fee;
+        uint256 perSeat = (rest - rest / 2) / 10;
+        vm.assertEq(disputes.balanceOf(node2), perSeat, "one seat of ten drawn");
+        vm.assertEq(disputes.balanceOf(fresh), 7 * perSeat, "seven seats of ten drawn");
+        vm.assertEq(disputes.balanceOf(node3), 0, "nothing for the lie");
+        vm.assertEq(
+            disputes.burned(), slashed - p.fee - rest / 2 - 8 * perSeat, "the lie's vote and empty seats are burned"
+        );
+    }
+
+    function test_committee_firstRoundVoteCannotRevealInTheEscalation() public {
+        (uint256 id, RequestParams memory p) = requestSingle();
+        _submit(id, p, node1, lie);
+        _challenge(id, p, lie, ENV_A, node1);
+        vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
+        vm.prank(node2);
+        disputes.commit(id, voteHash(honest, _salt(node2), node2), 1);
+        vm.warp(uint256(disputes.disputeOf(id).commitEndsAt) + REVEAL_WINDOW + 1);
+        disputes.resolve(id, p, lie);
+        vm.assertEq(disputes.disputeOf(id).round, 1, "a silent committee escalates too");
+        vm.expectRevert(abi.encodeWithSelector(IDisputes.EarlierRound.selector, id, node2, uint8(0)));
+        vm.prank(node2);
+        disputes.reveal(id, honest, _salt(node2));
+    }
+
+    function test_committee_noMajorityTwiceIsVoidAndBondReturned() public {
         (uint256 id, RequestParams memory p) = requestSingle();
         _submit(id, p, node1, lie);
         uint256 bond = _challenge(id, p, lie, ENV_A, node1);
-        DisputeView memory d = disputes.disputeOf(id);
-        vm.warp(uint256(d.commitEndsAt) + REVEAL_WINDOW + 1);
+        uint256 stake2 = _stake(node2);
+        DisputeView memory e = _split(id, p);
+        // Nobody fresh is left to sit on the escalation: it ends without a majority too.
+        vm.warp(uint256(e.commitEndsAt) + REVEAL_WINDOW + 1);
         vm.expectRevert(
             abi.encodeWithSelector(IDisputes.OutputMismatch.selector, id, keccak256(lie), keccak256(honest))
         );
@@ -497,6 +583,7 @@ contract DisputesTest is BaseTest {
         disputes.resolve(id, p, lie);
         vm.assertEq(uint256(disputes.disputeOf(id).state), uint256(DisputeState.VOID), "void");
         vm.assertEq(disputes.balanceOf(outsider), bond, "bond back");
+        vm.assertEq(_stake(node2), stake2, "revealed votes are not slashed without an outcome");
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.CONFIRMED), "the result stands");
         vm.prank(outsider);
         disputes.withdraw(payable(outsider));

@@ -22,6 +22,19 @@ export const disputesAbi = [
   },
   {
     "type": "function",
+    "name": "ESCALATION_SEATS",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint8",
+        "internalType": "uint8"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "SEATS",
     "inputs": [],
     "outputs": [
@@ -277,6 +290,21 @@ export const disputesAbi = [
             "name": "members",
             "type": "address[]",
             "internalType": "address[]"
+          },
+          {
+            "name": "round",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "seatCount",
+            "type": "uint8",
+            "internalType": "uint8"
+          },
+          {
+            "name": "openedAt",
+            "type": "uint64",
+            "internalType": "uint64"
           }
         ]
       }
@@ -292,6 +320,25 @@ export const disputesAbi = [
         "name": "",
         "type": "address",
         "internalType": "address"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "majorityOf",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "bytes32",
+        "internalType": "bytes32"
       }
     ],
     "stateMutability": "view"
@@ -547,6 +594,11 @@ export const disputesAbi = [
             "name": "revealed",
             "type": "bool",
             "internalType": "bool"
+          },
+          {
+            "name": "round",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       }
@@ -628,6 +680,37 @@ export const disputesAbi = [
         "type": "uint16",
         "indexed": false,
         "internalType": "uint16"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
+    "name": "DisputeEscalated",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "indexed": true,
+        "internalType": "uint256"
+      },
+      {
+        "name": "seats",
+        "type": "uint8",
+        "indexed": false,
+        "internalType": "uint8"
+      },
+      {
+        "name": "lottery",
+        "type": "uint256",
+        "indexed": false,
+        "internalType": "uint256"
+      },
+      {
+        "name": "commitEndsAt",
+        "type": "uint64",
+        "indexed": false,
+        "internalType": "uint64"
       }
     ],
     "anonymous": false
@@ -932,6 +1015,27 @@ export const disputesAbi = [
         "name": "state",
         "type": "uint8",
         "internalType": "enum DisputeState"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "EarlierRound",
+    "inputs": [
+      {
+        "name": "requestId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "member",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "round",
+        "type": "uint8",
+        "internalType": "uint8"
       }
     ]
   },

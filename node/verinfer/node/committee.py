@@ -4,6 +4,11 @@ for a model this node serves is followed until the dispute contract settles it.
     DisputeOpened ──> re-execute ──(seats' windows open)──> commit ──(every seat taken, or commits closed)──> reveal
                   ──(every vote revealed, or reveals closed)──> resolve (anyone; the first one mined settles it)
 
+Without a majority, that resolve escalates the dispute instead: a fresh draw, a committee of ESCALATION_SEATS seats
+on which no member of the first sits, the same steps again; its resolve settles the dispute (VOID if it has no
+majority either). A member of the first committee follows the dispute to the end (its vote is judged by the
+escalation's outcome), but takes no seat in it.
+
 The committee's seats go by the stake-weighted lottery of the dispute's own draw (`DisputeOpened.lottery`), among
 the model's nodes that held a ticket when it opened, never the challenged node or the challenger: the same tickets
 and rules as a consensus round's (`HubView.dispute_seats`). A member's salt is derived from its key and the request
@@ -31,7 +36,6 @@ from verinfer.node.reexec import Reexecution
 from verinfer.node.request import params_of
 from verinfer.node.submit import broadcast
 from verinfer.node.watch import HubStatus, PayingSender, scan_range
-from verinfer.types import DISPUTE_SEATS
 
 POLL_S = 1.0
 SCAN = "disputes"
@@ -65,6 +69,9 @@ class SeatReader(HubStatus, Protocol):
         conflicted: Iterable[str],
         taken: int,
         now: int,
+        *,
+        seats: int = ...,
+        opened_at: int | None = ...,
     ) -> int | str: ...
 
 
@@ -113,8 +120,9 @@ class Committee:
         self._secret = secret
         self._monotonic = monotonic
         self._polled = float("-inf")
-        self._sent: dict[tuple[int, str], float] = {}
-        """(request id, action) => when (monotonic) it was last sent or refused: not again before retry_after_s."""
+        self._sent: dict[tuple[int, int, str], float] = {}
+        """(request id, committee round, action) => when (monotonic) it was last sent or refused: not again before
+        retry_after_s."""
 
     def step(self) -> int:
         """Follows every open dispute one step; returns how many transactions went out."""
@@ -203,20 +211,33 @@ class Committee:
         me = self.sender.address
         salt = dispute_salt(self._secret, self.reader.address, rid)
         mine = self.reader.vote_of(rid, me)
+        if mine.commit_hash != ZERO and mine.round != dispute.round:
+            return []  # this node sat on the first committee: never on its escalation
         if dispute.reveal_ends_at == 0:
-            if now > dispute.commit_ends_at or dispute.commits >= DISPUTE_SEATS:
+            if now > dispute.commit_ends_at or dispute.commits >= dispute.seat_count:
                 return []
             taken = 0
             for member in dispute.members:
-                taken |= mine.seats if member == me else self.reader.vote_of(rid, member).seats
+                theirs = mine if member == me else self.reader.vote_of(rid, member)
+                if theirs.round == dispute.round:
+                    taken |= theirs.seats
             draw = lottery.Lottery.unpack(dispute.lottery)
-            seats = self.hub.dispute_seats(rid, dispute.model_id, draw, (dispute.node, dispute.challenger), taken, now)
+            seats = self.hub.dispute_seats(
+                rid,
+                dispute.model_id,
+                draw,
+                (dispute.node, dispute.challenger),
+                taken,
+                now,
+                seats=dispute.seat_count,
+                opened_at=dispute.opened_at,
+            )
             if isinstance(seats, str) or seats == 0:
                 return []
             vote = commitments.vote(bytes(keccak(output)), salt, me)
-            return self._send(rid, "commit", self.reader.commit_data(rid, vote, seats))
+            return self._send(rid, dispute.round, "commit", self.reader.commit_data(rid, vote, seats))
         if mine.commit_hash != ZERO and not mine.revealed and now <= dispute.reveal_ends_at:
-            return self._send(rid, "reveal", self.reader.reveal_data(rid, output, salt))
+            return self._send(rid, dispute.round, "reveal", self.reader.reveal_data(rid, output, salt))
         return []
 
     # ------------------------------------------------------------------------------------------------- resolve
@@ -228,26 +249,23 @@ class Committee:
         if not all_in and now <= at:
             return []
         rid = record.request_id
-        seats: dict[bytes, int] = {}
-        for member in dispute.members:
-            vote = self.reader.vote_of(rid, member)
-            if vote.revealed:
-                seats[vote.output_hash] = seats.get(vote.output_hash, 0) + bin(vote.seats).count("1")
-        winner = next((h for h, n in seats.items() if 2 * n > DISPUTE_SEATS), None)
-        if winner is None:
-            output = self.reader.submitted_output(rid, job.block_number)  # no majority: the result stands
+        winner = self.reader.majority_of(rid)
+        if winner == ZERO:
+            # No majority: the first committee's resolve escalates (the output is not used), the escalation's
+            # leaves the result standing.
+            output = self.reader.submitted_output(rid, job.block_number)
         elif record.output is not None and bytes(keccak(record.output)) == winner:
             output = record.output
         else:
             output = self.reader.revealed_outputs(rid, record.block_number).get(winner)
         if output is None:
             return []
-        return self._send(rid, "resolve", self.reader.resolve_data(rid, params_of(job), output))
+        return self._send(rid, dispute.round, "resolve", self.reader.resolve_data(rid, params_of(job), output))
 
     # ---------------------------------------------------------------------------------------------------- send
 
-    def _send(self, request_id: int, action: str, data: bytes) -> list[Signed]:
-        key = (request_id, action)
+    def _send(self, request_id: int, round_: int, action: str, data: bytes) -> list[Signed]:
+        key = (request_id, round_, action)
         if self._monotonic() - self._sent.get(key, float("-inf")) < self.retry_after_s:
             return []
         self._sent[key] = self._monotonic()

@@ -1,6 +1,6 @@
 """The chain reads and calldata of the watch stages: other nodes' results (`ResultSubmitted`), disputes
-(`DisputeOpened`, `disputeOf`, `voteOf`, `bondFor`) and the dispute contract's functions, all through the node's
-`HubView` (one JSON-RPC client: its timeouts, capped retries and error model)."""
+(`DisputeOpened`, `disputeOf`, `voteOf`, `majorityOf`, `bondFor`) and the dispute contract's functions, all through
+the node's `HubView` (one JSON-RPC client: its timeouts, capped retries and error model)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class Dispute:
     output_hash: bytes
     model_id: bytes
     lottery: int
+    """The current committee's draw: the challenge's, or after an escalation its own."""
     commits: int
     reveals: int
     commit_ends_at: int
@@ -60,6 +61,13 @@ class Dispute:
     """0 while commits are open; then when reveals close."""
     winner: bytes
     members: tuple[ChecksumAddress, ...]
+    """Every member of either committee."""
+    round: int = 0
+    """0: the first committee; 1: its escalation (after the first had no majority)."""
+    seat_count: int = 3
+    """The current committee's seats."""
+    opened_at: int = 0
+    """When the dispute opened: stake and service older than this hold tickets, in either committee."""
 
     @property
     def state_name(self) -> str:
@@ -72,6 +80,7 @@ class MemberVote:
     output_hash: bytes
     seats: int
     revealed: bool
+    round: int = 0
 
 
 class DisputeReader:
@@ -169,11 +178,18 @@ class DisputeReader:
             reveal_ends_at=int(v[10]),
             winner=bytes(v[11]),
             members=tuple(checksum(m) for m in v[12]),
+            round=int(v[13]),
+            seat_count=int(v[14]),
+            opened_at=int(v[15]),
         )
 
     def vote_of(self, request_id: int, member: str) -> MemberVote:
         v: Any = self.hub.call(self.contract.functions.voteOf(request_id, member))
-        return MemberVote(bytes(v[0]), bytes(v[1]), int(v[3]), bool(v[4]))
+        return MemberVote(bytes(v[0]), bytes(v[1]), int(v[3]), bool(v[4]), int(v[5]))
+
+    def majority_of(self, request_id: int) -> bytes:
+        """The output hash a strict majority of the current committee's seats revealed so far (zero without one)."""
+        return bytes(self.hub.call(self.contract.functions.majorityOf(request_id)))
 
     def bond_for(self, fee: int) -> int:
         return int(self.hub.call(self.contract.functions.bondFor(fee)))

@@ -265,28 +265,28 @@ class HubView:
         conflicted: Iterable[str],
         taken: int,
         now: int,
+        *,
+        seats: int = DISPUTE_SEATS,
+        opened_at: int | None = None,
     ) -> int | str:
         """The dispute committee seats this node takes at `now`, or why it sits on none: by the same lottery as a
-        round's, among the model's nodes that held a ticket when the dispute opened (`draw`, from `DisputeOpened`)
-        except the challenged node and the challenger, seats 0 .. DISPUTE_SEATS - 1; once every window is open (and
-        the grace), any free seat."""
+        round's, drawn from `draw` (the current committee's), among the model's nodes that held a ticket when the
+        dispute opened (`opened_at`; the draw's time for the first committee) except the challenged node and the
+        challenger, seats 0 .. `seats` - 1; once every window is open (and the grace), any free seat."""
         now = max(now, int(self._wall()) - 1)
+        opened = draw.requested_at if opened_at is None else opened_at
         stake, since = self._standing_of(self.address, model_id)
-        if stake == 0 or since >= draw.requested_at:
+        if stake == 0 or since >= opened:
             return "no ticket: this node's stake or service of the model is newer than the dispute"
         excluded = {node.lower() for node in conflicted}
         if self.address.lower() in excluded:
             return "the challenged node and the challenger never sit on its committee"
-        stakes = {
-            node: s
-            for node, s in self._ticket_stakes(model_id, draw.requested_at).items()
-            if node.lower() not in excluded
-        }
-        every = seat_mask(range(DISPUTE_SEATS))
+        stakes = {node: s for node, s in self._ticket_stakes(model_id, opened).items() if node.lower() not in excluded}
+        every = seat_mask(range(seats))
         free = every & ~taken
         if not free:
             return "the committee's seats are taken"
-        best, latest = self._best_seats(request_id, draw, stakes, range(DISPUTE_SEATS))
+        best, latest = self._best_seats(request_id, draw, stakes, range(seats))
         best &= free
         if best:
             return best if latest <= now else 0

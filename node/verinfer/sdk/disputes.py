@@ -3,7 +3,9 @@
 A SINGLE result is provisional for its request's `revealWindow` after it was recorded (`finalityOf`); until then
 anyone may challenge it with a bond (`Disputes.challenge`). A committee of `DISPUTE_SEATS` seats, drawn by the
 stake-weighted lottery, re-executes in commit-reveal, and `resolve` ends the dispute by its strict majority: an
-overturned result costs its node `slashBps` of its stake. A request whose callback waits for finality
+overturned result costs its node `slashBps` of its stake. Without a majority, `resolve` escalates once to a fresh
+committee of `ESCALATION_SEATS` seats (none of the first's members), whose majority decides; without one either,
+the dispute is VOID and the result stands. A request whose callback waits for finality
 (`CALLBACK_ON_FINAL`) is called back by `deliverFinal` once its window passed, or by the dispute's end.
 
 Everything the dispute contract checks is rebuilt from the request's `InferenceRequested` and the result's
@@ -12,7 +14,6 @@ Everything the dispute contract checks is rebuilt from the request's `InferenceR
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,9 +55,10 @@ class Dispute:
     output_hash: bytes
     """The challenged output's hash."""
     lottery: int
-    """The committee's draw (a `lottery` word: its seed and time are the challenge's)."""
+    """The current committee's draw (a `lottery` word: its seed and time are the challenge's, or the
+    escalation's)."""
     commits: int
-    """Committee seats taken so far (of `DISPUTE_SEATS`)."""
+    """The current committee's seats taken so far (of `seat_count`)."""
     reveals: int
     commit_ends_at: int
     reveal_ends_at: int
@@ -64,6 +66,15 @@ class Dispute:
     winner: bytes
     """The committee's majority output hash once resolved (zero without one)."""
     members: tuple[ChecksumAddress, ...]
+    """Every member of either committee."""
+    round: int = 0
+    """0: the first committee; 1: its escalation, drawn because the first had no majority."""
+    seat_count: int = DISPUTE_SEATS
+    opened_at: int = 0
+
+    @property
+    def escalated(self) -> bool:
+        return self.round > 0
 
     @property
     def all_revealed(self) -> bool:
@@ -119,7 +130,7 @@ def read_dispute(system: System, request_id: int) -> Dispute | None:
         return None
     raw = system.sender.call(system.disputes.functions.disputeOf(request_id))
     state, challenger, bond, node, output_hash, _model_id, word = raw[:7]
-    commits, reveals, commit_end, reveal_end, winner, members = raw[7:]
+    commits, reveals, commit_end, reveal_end, winner, members, round_, seat_count, opened_at = raw[7:]
     if DisputeState(state) == DisputeState.NONE:
         return None
     return Dispute(
@@ -136,6 +147,9 @@ def read_dispute(system: System, request_id: int) -> Dispute | None:
         reveal_ends_at=int(reveal_end),
         winner=bytes(winner),
         members=tuple(to_checksum_address(m) for m in members),
+        round=int(round_),
+        seat_count=int(seat_count),
+        opened_at=int(opened_at),
     )
 
 
@@ -212,7 +226,8 @@ def _open_dispute(system: System, request_id: int) -> Dispute:
 
 
 def resolve(system: System, request_id: int) -> Finality:
-    """Ends request `request_id`'s dispute by its committee's vote."""
+    """Ends request `request_id`'s dispute by its committee's vote; without a majority in the first committee,
+    escalates it (the returned `Finality.dispute` is then still OPEN, `escalated`, with its new committee's times)."""
     disputes = _disputes(system)
     dispute = _open_dispute(system, request_id)
     now = chain_now(system.sender.w3)
@@ -224,26 +239,22 @@ def resolve(system: System, request_id: int) -> Finality:
         )
     event, params = request_params(system, request_id)
     output = _majority_output(system, disputes, request_id, event.block_number)
-    if output is None:  # no majority: the challenged output stands
+    if output is None:  # no majority: the first committee's resolve escalates, the escalation's leaves it standing
         output = bytes(submitted_log(system, request_id, event.block_number).args["output"])
     system.sender.send(disputes.functions.resolve(request_id, params.as_abi(), output))
     return finality(system, request_id)
 
 
 def _majority_output(system: System, disputes: Contract, request_id: int, from_block: int) -> bytes | None:
-    """The output a strict majority of the committee's seats revealed (`DisputeRevealed`), or None."""
-    revealed = request_logs(system, "DisputeRevealed", request_id, from_block, contract=disputes)
-    seats: Counter[bytes] = Counter()
-    outputs: dict[bytes, bytes] = {}
-    for log in revealed:
-        vote = system.sender.call(disputes.functions.voteOf(request_id, log.args["member"]))
-        output_hash = bytes(log.args["outputHash"])
-        seats[output_hash] += int(vote[3]).bit_count()
-        outputs[output_hash] = bytes(log.args["output"])
-    for output_hash, count in seats.items():
-        if 2 * count > DISPUTE_SEATS:
-            return outputs[output_hash]
-    return None
+    """The output a strict majority of the current committee's seats revealed (`majorityOf`, its bytes from
+    `DisputeRevealed`), or None."""
+    winner = bytes(system.sender.call(disputes.functions.majorityOf(request_id)))
+    if winner == ZERO32:
+        return None
+    for log in request_logs(system, "DisputeRevealed", request_id, from_block, contract=disputes):
+        if bytes(log.args["outputHash"]) == winner:
+            return bytes(log.args["output"])
+    raise ChainError(f"request {request_id}'s committee majority revealed {winner.hex()}, but no reveal carries it")
 
 
 def deliver_final(system: System, request_ids: Sequence[int]) -> int:

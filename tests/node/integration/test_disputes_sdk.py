@@ -30,7 +30,7 @@ from verinfer.inference import codec
 from verinfer.inference.manifest import manifest, manifest_hash
 from verinfer.inference.runner import OnnxRunner
 from verinfer.sdk import Client, RequestHandle
-from verinfer.types import DISPUTE_SEATS, DeployConfig, DisputeState, HubParams, Mode, Status
+from verinfer.types import DISPUTE_SEATS, ESCALATION_SEATS, DeployConfig, DisputeState, HubParams, Mode, Status
 
 pytestmark = pytest.mark.integration
 
@@ -181,6 +181,63 @@ def test_a_lie_is_overturned_and_its_node_slashed(arena: Arena) -> None:
     assert arena.challenger.withdraw_dispute() == bond + rest // 2
     assert arena.w3.eth.get_balance(arena.challenger.address) > before
     assert arena.challenger.dispute_balance() == 0
+
+
+def test_a_split_committee_escalates_and_a_fresh_one_decides(arena: Arena, accounts: list[LocalAccount]) -> None:
+    """The first committee splits one seat against one (the third seat empty): `resolve_dispute` escalates to a
+    fresh seven-seat committee, whose majority overturns the lie and judges the first committee's votes."""
+    world = arena.world
+    handle, honest, lie = answered(arena, 3, lie=True)
+    rid = handle.request_id
+    decoder = world.node.sender.decoder
+    dissenter, fresh = (System.bind(TxSender(arena.w3, accounts[i], decoder), world.deployment) for i in (3, 4))
+    for staked in (dissenter, fresh):
+        staked.register_node(world.env_hash, [world.model_id], NODE_STAKE)
+    next_second(arena.w3)
+    arena.challenger.challenge(rid)
+    first = arena.challenger.finality(rid).dispute
+    assert first is not None
+    assert (first.round, first.seat_count) == (0, DISPUTE_SEATS)
+    open_all_windows(arena.w3, first.lottery)
+    disputes = arena.member.disputes
+    assert disputes is not None
+    for voter, output, seats in ((arena.member, honest, 1), (dissenter, lie, 2)):
+        sender = voter.sender
+        sender.send(disputes.functions.commit(rid, commitments.vote(Web3.keccak(output), SALT, sender.address), seats))
+    travel(arena.w3, first.commit_ends_at - int(arena.w3.eth.get_block("latest")["timestamp"]) + 1)
+    for voter, output in ((arena.member, honest), (dissenter, lie)):
+        voter.sender.send(disputes.functions.reveal(rid, output, SALT))
+    dissent_stake = stake_of(arena, dissenter.sender.address)
+
+    escalated = arena.challenger.resolve_dispute(rid)
+    assert (escalated.status, escalated.phase) == (Status.DISPUTED, "disputed")
+    second = escalated.dispute
+    assert second is not None
+    assert (second.state, second.escalated, second.seat_count, second.commits) == (
+        DisputeState.OPEN,
+        True,
+        ESCALATION_SEATS,
+        0,
+    )
+    assert second.lottery != first.lottery
+    assert second.opened_at == first.opened_at
+    open_all_windows(arena.w3, second.lottery)
+    sender = fresh.sender
+    every = (1 << ESCALATION_SEATS) - 1
+    sender.send(disputes.functions.commit(rid, commitments.vote(Web3.keccak(honest), SALT, sender.address), every))
+    sender.send(disputes.functions.reveal(rid, honest, SALT))
+
+    ended = arena.challenger.resolve_dispute(rid)
+    assert (ended.status, ended.phase) == (Status.OVERTURNED, "overturned")
+    assert ended.dispute is not None
+    assert ended.dispute.winner == Web3.keccak(honest)
+    assert stake_of(arena, dissenter.sender.address) == dissent_stake - dissent_stake * HUB_PARAMS.slash_bps // 10_000
+    slashed = NODE_STAKE * HUB_PARAMS.slash_bps // 10_000
+    per_seat = (slashed - PRICE - (slashed - PRICE) // 2) // (DISPUTE_SEATS + ESCALATION_SEATS)
+    key_of = {c: c.sender.account.key.hex() for c in (arena.member, dissenter, fresh)}
+    paid = {c: Client(arena.rpc_url, key_of[c], world.deployment).dispute_balance() for c in key_of}
+    assert paid == {arena.member: per_seat, dissenter: 0, fresh: ESCALATION_SEATS * per_seat}
+    assert handle.result(timeout=0).output_bytes == honest
 
 
 def test_challenging_an_honest_result_loses_the_bond(arena: Arena) -> None:

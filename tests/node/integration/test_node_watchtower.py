@@ -19,15 +19,19 @@ import pytest
 from web3 import Web3
 
 from tests.node.integration.nodeworld import NodeWorld, lie, node_world, running
+from tests.node.integration.test_sdk import true_output
 from tests.node.support import next_second
-from verinfer.chain import lottery
+from verinfer.chain import commitments, lottery
 from verinfer.chain.events import DecodedLog, EventCodec
+from verinfer.chain.system import System
 from verinfer.node.service import NodeService
-from verinfer.types import HubParams, Mode, Status
+from verinfer.types import ESCALATION_SEATS, HubParams, Mode, Status
 
 pytestmark = pytest.mark.integration
 
 LIAR, WATCHTOWER, HONEST = 0, 1, 2
+VOTER_ACCOUNTS = (7, 8)  # anvil accounts no node of the world uses
+SALT = Web3.keccak(text="a hand-played vote's salt")
 STAKE = 5 * 10**18
 SLASH_BPS = HubParams().slash_bps
 OPEN, OVERTURNED = 1, 3
@@ -177,6 +181,66 @@ def test_watchtower_killed_during_dispute_completes_after_restart(tmp_path: Path
                 process.wait(timeout=30)
         assert process.returncode == 0, log.read_text()[-3000:]
         assert len(dispute_events(world, "DisputeOpened")) == 1  # the restart did not challenge twice
+
+
+def test_committee_serves_the_escalation_of_a_split_dispute(tmp_path: Path, forge_build: Path) -> None:
+    """The first committee is two hand-played voters, one seat each, that disagree (the third seat stays empty):
+    the watchtower's resolve escalates the dispute, and the honest node, started only then, sits on the fresh
+    seven-seat committee, which overturns the lie and judges the first committee's votes."""
+    with node_world(tmp_path) as world, ExitStack() as stack:
+        stack.enter_context(running(NodeService(world.config(LIAR, **config(world, LIAR))), lie))
+        stack.enter_context(running(NodeService(world.config(WATCHTOWER, **config(world, WATCHTOWER)))))
+        deployment = world.owner.deployment
+        truthful, dissenter = (System.bind(world.sender(account), deployment) for account in VOTER_ACCOUNTS)
+        for voter in (truthful, dissenter):
+            voter.register_node(Web3.keccak(text="a hand-played voter's environment"), [world.model_id], STAKE)
+        # The honest node registers now, so that it holds tickets, but takes no dispute duty until the escalation.
+        off_duty = {"watchtower": False, "committee": False}
+        with running(NodeService(world.config(HONEST, **config(world, HONEST, watch=off_duty)))):
+            pass
+        next_second(world.w3)
+        (rid,) = world.request(1)
+        wait_until("the watchtower's challenge", lambda: world.owner.status_of(rid) == Status.DISPUTED)
+        (submitted,) = [e for e in world.hub_events("ResultSubmitted") if e.args["requestId"] == rid]
+        told = bytes(submitted.args["output"])
+        truth = true_output(world.model, world.rows(1)[0])
+        assert truth != told
+        disputes = world.owner.disputes
+        assert disputes is not None
+        open_every_seat(world, rid)
+        for voter, output, seat in ((truthful, truth, 1), (dissenter, told, 2)):
+            vote = commitments.vote(Web3.keccak(output), SALT, voter.sender.address)
+            voter.sender.send(disputes.functions.commit(rid, vote, seat))
+        world.travel(int(dispute_of(world, rid)[9]) - int(world.w3.eth.get_block("latest")["timestamp"]) + 1)
+        for voter, output in ((truthful, truth), (dissenter, told)):
+            voter.sender.send(disputes.functions.reveal(rid, output, SALT))
+        world.travel(HubParams().reveal_window + 1)
+        wait_until("the watchtower to escalate", lambda: dispute_of(world, rid)[13] == 1)
+        (escalated,) = dispute_events(world, "DisputeEscalated")
+        assert escalated.args["seats"] == ESCALATION_SEATS
+        dissent_stake = stake_of_address(world, dissenter.sender.address)
+
+        honest = stack.enter_context(running(NodeService(world.config(HONEST, **config(world, HONEST)))))
+        open_every_seat(world, rid)
+        wait_until("the escalation to resolve", lambda: dispute_of(world, rid)[0] != OPEN)
+        view = dispute_of(world, rid)
+        assert view[0] == OVERTURNED
+        assert world.owner.status_of(rid) == Status.OVERTURNED
+        members = [str(m) for m in view[12]]
+        assert members == [truthful.sender.address, dissenter.sender.address, world.node_address(HONEST)]
+        honest_vote = world.owner.sender.call(disputes.functions.voteOf(rid, world.node_address(HONEST)))
+        assert (honest_vote[3], honest_vote[5]) == ((1 << ESCALATION_SEATS) - 1, 1)  # every seat, of the escalation
+        (resolved,) = dispute_events(world, "DisputeResolved")
+        assert bytes(resolved.args["outputHash"]) == Web3.keccak(truth)
+        assert stake_of_address(world, dissenter.sender.address) == dissent_stake - dissent_stake * SLASH_BPS // 10_000
+        paid = {address: int(world.owner.sender.call(disputes.functions.balanceOf(address))) for address in members}
+        assert paid[truthful.sender.address] * ESCALATION_SEATS == paid[world.node_address(HONEST)] > 0
+        assert paid[dissenter.sender.address] == 0
+        assert honest.metrics.dispute_votes.labels("reveal")._value.get() == 1
+
+
+def stake_of_address(world: NodeWorld, address: str) -> int:
+    return int(world.owner.sender.call(world.owner.nodes.functions.standing(address, world.model_id))[2])
 
 
 def test_honest_results_pass_windows_without_challenge(tmp_path: Path, forge_build: Path) -> None:
