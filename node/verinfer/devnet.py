@@ -191,10 +191,19 @@ def _toml_string(value: object) -> str:
 
 
 def write_node_config(
-    path: Path, rpc_url: str, chain_id: int, deployment_file: Path, key: str, port: int, zk_dir: Path | None = None
+    path: Path,
+    rpc_url: str,
+    chain_id: int,
+    deployment_file: Path,
+    key: str,
+    port: int,
+    zk_dir: Path | None = None,
+    *,
+    watchtower: bool = False,
 ) -> Path:
     """A node's TOML for the devnet: raw dev key (allowed on devnet chain ids only), journal and model cache next to
-    the config, no confirmations (anvil mines each transaction at once and never reorgs by itself)."""
+    the config, no confirmations (anvil mines each transaction at once and never reorgs by itself); with
+    `watchtower`, the node re-executes other nodes' SINGLE results and challenges a wrong one (`[watch]`)."""
     home = path.parent
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -226,6 +235,7 @@ def write_node_config(
                         "",
                     ]
                 ),
+                *(["[watch]", "watchtower = true", ""] if watchtower else []),
             ]
         )
     )
@@ -244,7 +254,10 @@ def _check_node_count(nodes: int) -> None:
 
 
 class Devnet:
-    """Anvil, the deployed system, the demo models and `nodes` running nodes; `up()` / `down()`, or `with`."""
+    """Anvil, the deployed system, the demo models and `nodes` running nodes; `up()` / `down()`, or `with`.
+
+    `watchtower`: every node also re-executes the other nodes' SINGLE results and challenges a wrong one (off by
+    default: a watchtower re-runs every result it sees; committee duty is on either way)."""
 
     def __init__(
         self,
@@ -256,6 +269,7 @@ class Devnet:
         on_step: StepCallback | None = None,
         node_ready_timeout: float = NODE_READY_TIMEOUT,
         explorer: bool = True,
+        watchtower: bool = False,
     ) -> None:
         _check_node_count(nodes)
         self.state_dir = state_dir.resolve()
@@ -265,6 +279,7 @@ class Devnet:
         self.on_step = on_step or (lambda _step: None)
         self.node_ready_timeout = node_ready_timeout
         self.explorer = explorer
+        self.watchtower = watchtower
         self._explorer: subprocess.Popen[bytes] | None = None
         self._anvil: Anvil | None = None
         self._processes: list[subprocess.Popen[bytes]] = []
@@ -379,6 +394,7 @@ class Devnet:
                 account.private_key,
                 port,
                 zk_dir=self.state_dir / "zk",
+                watchtower=self.watchtower,
             )
             nodes.append(DevnetNode(index, account, config, port, home / "node.log"))
 

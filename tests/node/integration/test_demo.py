@@ -1,5 +1,6 @@
-"""The README's first command runs this story: devnet up with two real nodes, both applicants served and decided,
-a CONSENSUS request served by both nodes, a ZK request proven and checked on chain, every result verified."""
+"""The README's first command runs this story: devnet up with three real nodes (watchtowers), both applicants served
+and decided, a CONSENSUS request served by the nodes, a ZK request proven and checked on chain, every result
+verified; then a lying node's answer is challenged, overturned and slashed, and the pool decides on the committee's."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from rich.console import Console
 
 from verinfer.demo import story
 from verinfer.demo.models import build_credit_zk_model
+from verinfer.devnet import MODEL_PRICE
 from verinfer.inference.runner import OnnxRunner
-from verinfer.types import Mode
+from verinfer.types import DisputeState, HubParams, Mode, Status
 
 pytestmark = pytest.mark.integration
 
@@ -40,3 +42,27 @@ def test_demo_story_serves_decides_and_verifies(forge_build: object, tmp_path: P
     assert "Requests served on the devnet" in text
     assert text.count("✓") == 4
     assert all(f"#/request/{o.request_id}" in text for o in outcomes)  # each request's explorer page
+
+    # The lying node: its answer would have got bob the loan; a watchtower (not the liar) challenged it, the
+    # committee's re-execution overturned it, the liar lost the slash, and the pool refused on the corrected score.
+    lie = outcomes[4]
+    caught = lie.caught
+    assert caught is not None
+    assert all(o.caught is None for o in outcomes[:4])
+    assert caught.lie_score < story.THRESHOLD / story.SCALE
+    assert not caught.lie_verified
+    assert caught.liar not in caught.honest_nodes
+    assert caught.challenger in caught.honest_nodes
+    assert caught.committee
+    assert not {caught.liar, caught.challenger} & set(caught.committee)
+    assert (caught.dispute, caught.status) == (DisputeState.OVERTURNED, Status.OVERTURNED)
+    slash = caught.stake_before * HubParams().slash_bps // 10_000
+    assert caught.slashed == slash > 0
+    assert caught.stake_after == caught.stake_before - slash
+    assert caught.refund == MODEL_PRICE
+    assert caught.slashed > caught.loan  # the lie cost more than the loan it went for
+    assert lie.decision == "refused (risk)"
+    assert lie.score == lending[1].score  # the committee's score is bob's honest one
+    assert set(lie.nodes) <= set(caught.committee)
+    assert "A lying node, caught" in text
+    assert caught.liar in text

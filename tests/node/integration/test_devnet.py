@@ -30,7 +30,7 @@ from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender
 from verinfer.config import load_config
-from verinfer.devnet import Devnet, NodeExitedError
+from verinfer.devnet import Devnet, NodeExitedError, write_node_config
 from verinfer.sdk.operator import Operator, environment_hash
 from verinfer.types import Eligibility
 
@@ -146,6 +146,7 @@ def test_devnet_nodes_are_registered_configured_started_and_stopped_with_their_c
         deployment_file=tmp_path / "d.json",
         node_command=lambda c: [*command, str(c)],
         on_step=steps.append,
+        watchtower=True,
     )
     with devnet:
         info = devnet.info
@@ -166,6 +167,7 @@ def test_devnet_nodes_are_registered_configured_started_and_stopped_with_their_c
                 (tmp_path / "d.json").resolve(),
             )
             assert config.metrics.port == node.metrics_port
+            assert config.watch.watchtower
             assert config.journal_path.parent == node.config_path.parent
             assert node.pid is not None
             assert alive(node.pid)
@@ -178,6 +180,17 @@ def test_devnet_nodes_are_registered_configured_started_and_stopped_with_their_c
         assert alive(info.explorer_pid)
     assert wait_gone([*pids, info.anvil_pid, info.explorer_pid]) == []
     assert all(port_free(n.metrics_port) for n in info.nodes)
+
+
+@pytest.mark.parametrize("watchtower", [False, True])
+def test_devnet_node_config_has_the_watchtower_only_when_asked(tmp_path: Path, watchtower: bool) -> None:
+    key = "0x" + "11" * 32
+    path = write_node_config(
+        tmp_path / "node.toml", "http://127.0.0.1:8545", 31337, tmp_path / "d.json", key, 9100, watchtower=watchtower
+    )
+    config = load_config(path)
+    assert config.watch.watchtower is watchtower
+    assert config.watch.committee  # committee duty either way: a dispute needs members
 
 
 def test_a_node_that_dies_on_start_fails_up_and_leaves_nothing_running(tmp_path: Path) -> None:
