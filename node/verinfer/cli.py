@@ -921,7 +921,8 @@ def challenge_command(
 ) -> None:
     """Challenge a provisional SINGLE result within its window, posting a bond: a committee drawn by the lottery
     re-executes it, and a wrong result costs its node its stake at risk (the bond comes back with half of it); a
-    right one costs you the bond. Collect with the SDK's `Client.resolve_dispute` and `withdraw_dispute`.
+    right one costs you the bond. End it with `verinfer resolve` once resolvable; collect with the SDK's
+    `Client.withdraw_dispute`.
 
     JSON: {"requestId", and the DISPUTE of `verinfer result --json`}
     """
@@ -939,6 +940,44 @@ def challenge_command(
         f"request {request_id}: challenged with a bond of {dispute.bond} wei; the committee commits until "
         f"{dispute.commit_ends_at}, and the dispute can be resolved after {dispute.resolvable_at}"
     )
+
+
+# What a `resolve` outcome means for the parties, in one line.
+RESOLVED = {
+    "OVERTURNED": "the committee's output replaces the node's, which was slashed; the challenger gets the bond back "
+    "and half of what the slash left after the requester's refund",
+    "UPHELD": "the node's result stands, now final; the bond pays the node and the agreeing committee seats",
+    "VOID": "no majority: the node's result stands, now final, and the bond goes back to the challenger",
+}
+
+
+@app.command("resolve")
+def resolve_command(
+    request_id: Annotated[int, typer.Argument(min=1, help="The request id.")],
+    private_key: PrivateKey,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """End a request's open dispute by its committee's vote (anyone may, once every seat taken revealed or the
+    reveals closed): the output a strict majority revealed replaces a wrong result, and without a majority the
+    challenged one stands. Too early, it says when the dispute becomes resolvable. The bond and rewards are then in
+    the dispute contract, for the SDK's `Client.withdraw_dispute`.
+
+    JSON: {"requestId", "finality": the FINALITY of `verinfer result --json`}
+    """
+    with errors(
+        {
+            "ResolveTooEarly": "the reveals are still open: try again after resolvableAt (unix seconds)",
+            "DisputeNotOpen": "it was resolved already, or never opened",
+        }
+    ):
+        finality = _client(rpc_url, private_key).resolve_dispute(request_id)
+    if as_json:
+        echo_json({"requestId": request_id, "finality": _finality_json(finality)})
+        return
+    state = finality.dispute.state.name if finality.dispute is not None else finality.status.name
+    typer.echo(f"request {request_id}: dispute resolved {state}: {RESOLVED.get(state, finality.phase)}")
+    _print_finality(finality)
 
 
 def _assignment_json(assignment: Assignment) -> dict[str, Any]:

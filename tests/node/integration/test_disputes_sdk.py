@@ -2,7 +2,7 @@
 with `Client.challenge`, a committee re-executes in commit-reveal, and `Client.resolve_dispute` overturns it and
 slashes the liar; a challenge of an honest result loses its bond; `finality` before and after the window; final
 callbacks delivered with `deliver_final` (also of requests sent with `Client.request_many`); and `verinfer challenge`
-on the command line."""
+and `verinfer resolve` on the command line."""
 
 from __future__ import annotations
 
@@ -291,6 +291,52 @@ def test_cli_challenge_result_and_verify(arena: Arena, tmp_path: Path) -> None:
     assert report["matches"] is True
     assert (report["finality"]["phase"], report["finality"]["dispute"]["state"]) == ("overturned", "OVERTURNED")
     np.testing.assert_array_equal(handle.result(timeout=0).output, codec.decode(honest, (1, 2), SCALE))
+
+
+def test_cli_resolve_waits_for_the_reveals_then_ends_the_dispute(arena: Arena, tmp_path: Path) -> None:
+    world = arena.world
+    lied, honest, lie = answered(arena, 1, lie=True)
+    kept, kept_output, _ = answered(arena, 2, lie=False)
+    deployments = tmp_path / "deployments"
+    save_deployment(world.deployment, deployments / f"{world.deployment.chain_id}.json")
+    # Anyone may resolve: here the requester does, not the challenger.
+    env = {ENV_DEPLOYMENTS: str(deployments), "VERINFER_RPC_URL": arena.rpc_url, "VERINFER_PRIVATE_KEY": arena.user_key}
+    runner = CliRunner()
+
+    unchallenged = runner.invoke(app, ["resolve", str(lied.request_id)], env=env)
+    assert unchallenged.exit_code == 1
+    assert "has no dispute: `challenge` opens one" in unchallenged.stderr
+
+    dispute = arena.challenger.challenge(lied.request_id)
+    early = runner.invoke(app, ["resolve", str(lied.request_id)], env=env)
+    assert early.exit_code == 1
+    assert f"or after {dispute.resolvable_at} (chain time" in early.stderr, early.stderr
+    assert lied.status() == Status.DISPUTED
+
+    vote(arena, lied.request_id, honest)
+    resolved = runner.invoke(app, ["resolve", str(lied.request_id), "--json"], env=env)
+    assert resolved.exit_code == 0, resolved.output
+    document = json.loads(resolved.stdout)
+    assert document["requestId"] == lied.request_id
+    finality = document["finality"]
+    assert (finality["status"], finality["phase"], finality["isFinal"]) == ("OVERTURNED", "overturned", True)
+    assert (finality["dispute"]["state"], finality["dispute"]["winner"]) == (
+        "OVERTURNED",
+        Web3.keccak(honest).to_0x_hex(),
+    )
+    assert finality["dispute"]["outputHash"] == Web3.keccak(lie).to_0x_hex()
+    assert lied.result(timeout=0).output_bytes == honest
+
+    again = runner.invoke(app, ["resolve", str(lied.request_id)], env=env)
+    assert again.exit_code == 1
+    assert "dispute ended OVERTURNED: there is nothing to resolve" in again.stderr
+
+    arena.challenger.challenge(kept.request_id)
+    vote(arena, kept.request_id, kept_output)
+    upheld = runner.invoke(app, ["resolve", str(kept.request_id)], env=env)
+    assert upheld.exit_code == 0, upheld.output
+    assert f"request {kept.request_id}: dispute resolved UPHELD: the node's result stands" in upheld.stdout
+    assert kept.status() == Status.CONFIRMED
 
 
 def test_request_many_with_final_callbacks(arena: Arena) -> None:
