@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,7 +21,7 @@ import typer
 from verinfer._version import __version__
 from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
-from verinfer.cli_node import devnet_app, node_app
+from verinfer.cli_node import REVERT_FIXES, ConfigPath, devnet_app, node_app
 from verinfer.errors import ConfigError, require_modules, requires_extra
 from verinfer.types import MAX_MODEL_BYTES, DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
 
@@ -978,6 +981,55 @@ def resolve_command(
     state = finality.dispute.state.name if finality.dispute is not None else finality.status.name
     typer.echo(f"request {request_id}: dispute resolved {state}: {RESOLVED.get(state, finality.phase)}")
     _print_finality(finality)
+
+
+@app.command("watch")
+def watch_command(
+    config: ConfigPath = Path("node.toml"),
+    max_bond_wei: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="The largest bond to post for one challenge (default: the config's watch.max_bond_wei)."
+        ),
+    ] = None,
+    json_logs: Annotated[
+        bool | None, typer.Option("--json-logs/--console-logs", help="Log format; default: JSON unless on a terminal.")
+    ] = None,
+) -> None:
+    """Run the node as a watchtower: `verinfer node run` with the config's watch.watchtower and watch.committee
+    set to true, whatever the file says. It re-executes other nodes' SINGLE results for the models it serves,
+    challenges a wrong one within its window when the reward covers the gas and the bond is at most --max-bond-wei,
+    votes on the dispute seats the lottery gives it and resolves disputes, until SIGTERM or Ctrl-C. The rest is
+    `node run`'s: it registers its stake and models (what it watches, and what committee seats are drawn by) and
+    serves requests for the modes it lists.
+    """
+    from verinfer.config import ENV_DELIMITER, ENV_PREFIX
+
+    # The command line is one more layer over the file: it goes in as the environment variables that override it.
+    fields = {"watchtower": "true", "committee": "true"}
+    if max_bond_wei is not None:
+        fields["max_bond_wei"] = str(max_bond_wei)
+    overrides = {f"{ENV_PREFIX}WATCH{ENV_DELIMITER}{name.upper()}": value for name, value in fields.items()}
+    with errors(REVERT_FIXES):
+        with requires_extra("verinfer watch", "node"):
+            from verinfer.node.service import run_node  # the service pulls in onnxruntime
+        with _environment(overrides):
+            run_node(config, json_logs=json_logs)
+
+
+@contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """`variables` set in the process environment while the block runs, the previous values back after."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _assignment_json(assignment: Assignment) -> dict[str, Any]:
