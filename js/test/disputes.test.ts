@@ -1,7 +1,7 @@
 /** Reading an overturned result without a devnet: a fake JSON-RPC endpoint answers the hub's, the registry's and the
  *  dispute contract's calls and logs (ABI-encoded with viem, as a node would), and `waitForResult`, `readResult` and
- *  `readFinality` read the result a dispute put in place of a lie. (The dispute played on a real chain, with real
- *  nodes and a committee, is the Python suite's: tests/node/integration/test_disputes_sdk.py.) */
+ *  `readFinality` read the result a dispute put in place of a lie, by a committee or by a proof. (A dispute played
+ *  on a real chain, with the devnet's nodes as the committee, is in devnet.test.ts.) */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
