@@ -1,5 +1,6 @@
 /** viem actions on a deployment: read models and requests, request an inference, wait for its result (decoded, with
- *  its provenance from the logs), reclaim the fee of an expired request, withdraw. Every revert surfaces as a
+ *  its provenance from the logs, and the one a dispute put in place of an overturned one), read whether it is final,
+ *  reclaim the fee of an expired request, withdraw. Every revert surfaces as a
  *  `ContractRevertError` named from the ABIs: `InsufficientFee(paid=1, required=1000000000000000)`. */
 import {
   keccak256,
@@ -17,12 +18,14 @@ import { inferenceHubAbi } from "./abi/InferenceHub.js";
 import { modelRegistryAbi } from "./abi/ModelRegistry.js";
 import { decodeTensor, elementCount, encodeTensor, type TensorValues, flatten } from "./codec.js";
 import type { Deployment } from "./deployments.js";
+import { readDispute, readOverturned, type Dispute } from "./disputes.js";
 import { ChainError, CodecError, RequestFailedError, ResultTimeoutError, VerinferError } from "./errors.js";
 import { withDecodedRevert } from "./revert.js";
 import {
   CALLBACK_ON_FINAL,
   Mode,
   Status,
+  memberName,
   type InferenceRequest,
   type ModelSpec,
   type ModelTerms,
@@ -314,6 +317,10 @@ export async function requestInference(ctx: VerinferContext, args: RequestInfere
 export interface InferenceResult {
   requestId: bigint;
   mode: Mode;
+  /** The request's status when the result was read: FULFILLED (a SINGLE result is provisional until its window
+   *  passes: `readFinality`), CONFIRMED, DISPUTED (the recorded result stands until the dispute ends) or OVERTURNED
+   *  (output, nodes, environments and commitment are those of the result the dispute put in its place). */
+  status: Status;
   modelId: Hex;
   /** The output's real values (element / scale), flat in row-major order; its shape is `spec.outputShape`. */
   output: Float64Array;
@@ -323,7 +330,8 @@ export interface InferenceResult {
   /** One per answering node: the node for SINGLE and ZK, the agreeing nodes in commit order for CONSENSUS. */
   envHashes: readonly Hex[];
   nodes: readonly Address[];
-  /** The result commitment as the event carries it (`commitmentOf` returns its top 128 bits). */
+  /** The result commitment as the event carries it (`commitmentOf` returns its top 128 bits); for an overturned
+   *  result, the one the hub recorded for the dispute's output. */
   commitment: Hex;
   request: InferenceRequest;
   spec: ModelSpec;
@@ -343,8 +351,18 @@ export interface WaitOptions {
 const MAX_POLL_MS = 5_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits until the request is FULFILLED and returns its result. Throws `ResultTimeoutError` if it is still pending
- *  after `timeoutMs`, `RequestFailedError` if it ended without a result. */
+/** The statuses of a request that holds a result (see `InferenceResult.status`). */
+const RESULT_STATUSES: ReadonlySet<Status> = new Set([
+  Status.FULFILLED,
+  Status.CONFIRMED,
+  Status.DISPUTED,
+  Status.OVERTURNED,
+]);
+
+/** Waits until the request holds a result and returns it: the recorded one (a SINGLE result may still be
+ *  provisional or disputed: `readFinality` says), or for an OVERTURNED request the one the dispute put in its place.
+ *  Throws `ResultTimeoutError` if it is still pending after `timeoutMs`, `RequestFailedError` if it ended without a
+ *  result. */
 export async function waitForResult(
   ctx: VerinferContext,
   requestId: bigint,
@@ -358,15 +376,7 @@ export async function waitForResult(
   const giveUp = Date.now() + timeoutMs;
   for (;;) {
     const status = await statusOf(ctx, requestId);
-    // A SINGLE result stays readable while provisional, confirmed or disputed (the recorded one stands meanwhile).
-    if (status === Status.FULFILLED || status === Status.CONFIRMED || status === Status.DISPUTED)
-      return readResult(ctx, requestId, options.fromBlock);
-    if (status === Status.OVERTURNED) {
-      throw new ChainError(
-        `request ${requestId}'s result was OVERTURNED by a dispute: read the committee's output with the Python SDK ` +
-          "(`Client.handle(id).result()`), or from the dispute contract's DisputeRevealed logs",
-      );
-    }
+    if (RESULT_STATUSES.has(status)) return resultOf(ctx, requestId, status, options.fromBlock);
     if (status === Status.NO_CONSENSUS || status === Status.REFUNDED) throw new RequestFailedError(requestId, status);
     if (status === Status.NONE) throw new ChainError(`no request ${requestId} on hub ${hubOf(ctx)}`);
     const left = giveUp - Date.now();
@@ -376,23 +386,45 @@ export async function waitForResult(
   }
 }
 
-/** The result of a FULFILLED request, from its logs: `ResultSubmitted` for SINGLE and ZK; `ConsensusReached` with the
- *  agreeing nodes' `ResultCommitted` (commit order) for CONSENSUS. */
+/** The result of a request that holds one, from its logs: `ResultSubmitted` for SINGLE and ZK; `ConsensusReached`
+ *  with the agreeing nodes' `ResultCommitted` (commit order) for CONSENSUS; for an OVERTURNED request, the dispute
+ *  contract's record of the output that replaced it (`readOverturned`). */
 export async function readResult(
   ctx: VerinferContext,
   requestId: bigint,
   fromBlock?: bigint,
 ): Promise<InferenceResult> {
+  const status = await statusOf(ctx, requestId);
+  if (!RESULT_STATUSES.has(status))
+    throw new ChainError(`request ${requestId} is ${memberName("Status", status)}: it holds no result`);
+  return resultOf(ctx, requestId, status, fromBlock);
+}
+
+async function resultOf(
+  ctx: VerinferContext,
+  requestId: bigint,
+  status: Status,
+  fromBlock?: bigint,
+): Promise<InferenceResult> {
   const request = await getRequest(ctx, requestId, fromBlock);
   const spec = await readModel(ctx, request.modelId);
   const from = request.blockNumber;
+  const inputHash = keccak256(request.input);
   let outputBytes: Hex,
     commitment: Hex,
-    envHashes: Hex[],
-    nodes: Address[],
+    envHashes: readonly Hex[],
+    nodes: readonly Address[],
     resultBlock: bigint | null,
     resultTx: Hex | null;
-  if (request.mode === Mode.CONSENSUS) {
+  if (status === Status.OVERTURNED) {
+    ({ outputBytes, commitment, envHashes, nodes, resultBlock, resultTx } = await readOverturned(
+      ctx,
+      requestId,
+      request.modelId,
+      inputHash,
+      from,
+    ));
+  } else if (request.mode === Mode.CONSENSUS) {
     const reached = (await hubLogs(ctx, "ConsensusReached", requestId, from))[0];
     if (!reached) throw new ChainError(`request ${requestId} is FULFILLED but has no ConsensusReached log`);
     const winning = reached.args.outputHash;
@@ -416,10 +448,11 @@ export async function readResult(
   return {
     requestId,
     mode: request.mode,
+    status,
     modelId: request.modelId,
     output: decodeTensor(outputBytes, { shape: spec.outputShape, scale: spec.scale }),
     outputBytes,
-    inputHash: keccak256(request.input),
+    inputHash,
     outputHash: keccak256(outputBytes),
     envHashes,
     nodes,
@@ -429,6 +462,46 @@ export async function readResult(
     resultBlock,
     resultTx,
   };
+}
+
+/** Where a request's result stands, in a word (Python's `Finality.phase`). */
+export type FinalityPhase = "pending" | "failed" | "provisional" | "final" | "disputed" | "overturned";
+
+/** Whether a request's result is final, and its dispute when it has one. */
+export interface Finality {
+  requestId: bigint;
+  status: Status;
+  isFinal: boolean;
+  /** When a SINGLE result's window ends (or ended); 0 for a result final when recorded (CONSENSUS, ZK, or one a
+   *  dispute put in place) and for a request without a result. */
+  finalAt: bigint;
+  phase: FinalityPhase;
+  dispute: Dispute | null;
+}
+
+/** The phase of a request with `status` whose result is final or not (`finalityOf`). */
+export function finalityPhase(status: Status, isFinal: boolean): FinalityPhase {
+  if (status === Status.NONE || status === Status.PENDING) return "pending";
+  if (status === Status.NO_CONSENSUS || status === Status.REFUNDED) return "failed";
+  if (status === Status.DISPUTED) return "disputed";
+  if (status === Status.OVERTURNED) return "overturned";
+  return isFinal ? "final" : "provisional";
+}
+
+/** Whether the request's result is final (`InferenceHub.finalityOf`) and when, with its dispute. */
+export async function readFinality(ctx: VerinferContext, requestId: bigint, fromBlock?: bigint): Promise<Finality> {
+  const params = await readRequestParams(ctx, requestId, fromBlock);
+  const [status, [isFinal, finalAt], dispute] = await Promise.all([
+    statusOf(ctx, requestId),
+    ctx.publicClient.readContract({
+      address: hubOf(ctx),
+      abi: inferenceHubAbi,
+      functionName: "finalityOf",
+      args: [requestId, params],
+    }),
+    readDispute(ctx, requestId),
+  ]);
+  return { requestId, status, isFinal, finalAt, phase: finalityPhase(status, isFinal), dispute };
 }
 
 export interface ReclaimResult {

@@ -6,6 +6,7 @@ export * from "./actions.js";
 export * from "./codec.js";
 export * from "./commitments.js";
 export * from "./deployments.js";
+export * from "./disputes.js";
 export * from "./errors.js";
 export * from "./revert.js";
 export * from "./types.js";

@@ -1,23 +1,32 @@
-/** Against a real devnet (the Python `verinfer devnet up`, two nodes running the real node service): request
+/** Against a real devnet (the Python `verinfer devnet up`, three nodes running the real node service): request
  *  inferences of the demo models with viem, wait for the nodes' results, recompute commitments, verify by
- *  re-execution, reclaim an expired request's fee, and read reverts by name. */
+ *  re-execution, reclaim an expired request's fee, read reverts by name, and read a lie the devnet's nodes
+ *  overturned as a dispute committee. */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { createPublicClient, createTestClient, createWalletClient, http, keccak256, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import {
   ContractRevertError,
+  DisputeState,
   Mode,
   ResultTimeoutError,
   Status,
   balanceOf,
   commitmentOf,
   consensusCommitment,
+  disputesAbi,
+  disputesAddress,
   encodeInts,
   encodeTensor,
   getRequest,
+  inferenceHubAbi,
+  nodeRegistryAbi,
+  readFinality,
+  readModel,
+  readRequestParams,
   readTerms,
   readZkSubmission,
   reclaim,
@@ -232,5 +241,120 @@ test("a round nobody can fill is refused", async () => {
       assert.equal(error.message, `RedundancyUnavailable(redundancy=${NODES + 1}, available=${NODES})`);
       return true;
     },
+  );
+});
+
+test("a lie overturned by the devnet's committee reads as the committee's result", async () => {
+  // A node staked far above the devnet's (so the lottery makes it the primary of the next iris request, but for
+  // odds below 1 in 1,000, and its window opens before theirs) posts a lie; another account challenges it; the devnet's nodes, on committee duty,
+  // re-execute, vote and resolve. Anvil's clock is moved past the committee's windows, never slept through.
+  const { rpcUrl, chainId } = devnet.info;
+  const transport = http(rpcUrl, { timeout: 30_000 });
+  const chain = { ...foundry, id: chainId };
+  const devAccount = (index: number) =>
+    mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: index });
+  assert.equal(devAccount(1 + NODES).address, devnet.info.user.address, "the devnet runs on anvil's dev accounts");
+  const liar = createWalletClient({ chain, transport, account: devAccount(7) });
+  const challenger = createWalletClient({ chain, transport, account: devAccount(8) });
+  const clock = createTestClient({ chain, transport, mode: "anvil" });
+  const publicClient = ctx.publicClient;
+  const sent = async (hash: Hex) => {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    assert.equal(receipt.status, "success", `transaction ${hash} reverted`);
+  };
+  /** Mines a block at `at` or later. */
+  const passTime = async (at: bigint) => {
+    const now = (await publicClient.getBlock()).timestamp;
+    if (at > now) await clock.increaseTime({ seconds: Number(at - now) });
+    await clock.mine({ blocks: 1 });
+  };
+  const iris = modelId("iris");
+
+  await sent(
+    await liar.writeContract({
+      address: ctx.deployment.contracts.NodeRegistry.address,
+      abi: nodeRegistryAbi,
+      functionName: "register",
+      args: [keccak256("0x11"), [iris]],
+      value: 5_000n * 10n ** 18n,
+    }),
+  );
+  await passTime((await publicClient.getBlock()).timestamp + 1n); // tickets go to stakes older than the request
+
+  const values = [6.3, 2.9, 5.6, 1.8];
+  const { requestId } = await requestInference(ctx, { modelId: iris, values });
+  const params = await readRequestParams(ctx, requestId);
+  const lie = encodeTensor([1, 0, 0], { scale: (await readModel(ctx, iris)).scale });
+  // Its ticket's window opens within a few seconds; the devnet's nodes, at a thousandth of its stake, wait the cap.
+  const opensAt = await publicClient.readContract({
+    address: ctx.deployment.contracts.InferenceHub.address,
+    abi: inferenceHubAbi,
+    functionName: "windowOf",
+    args: [requestId, params, liar.account.address, 0n],
+  });
+  await passTime(opensAt);
+  await sent(
+    await liar.writeContract({
+      address: ctx.deployment.contracts.InferenceHub.address,
+      abi: inferenceHubAbi,
+      functionName: "submitResult",
+      args: [requestId, params, lie],
+    }),
+  );
+  const recorded = await waitForResult(ctx, requestId, WAIT);
+  assert.equal(recorded.outputBytes, lie);
+  assert.equal((await readFinality(ctx, requestId)).phase, "provisional");
+
+  const disputes = await disputesAddress(ctx);
+  assert.ok(disputes, "the devnet deploys a dispute contract");
+  const bond = await publicClient.readContract({
+    address: disputes,
+    abi: disputesAbi,
+    functionName: "bondFor",
+    args: [params.fee],
+  });
+  await sent(
+    await challenger.writeContract({
+      address: disputes,
+      abi: disputesAbi,
+      functionName: "challenge",
+      args: [requestId, params, lie, recorded.envHashes[0]!, recorded.nodes[0]!],
+      value: bond,
+    }),
+  );
+  const disputed = await readFinality(ctx, requestId);
+  assert.equal(disputed.phase, "disputed");
+  assert.equal(disputed.dispute?.challenger, challenger.account.address);
+  assert.equal((await waitForResult(ctx, requestId, WAIT)).status, Status.DISPUTED);
+
+  // Every committee window opens at the dispute draw's cap: requestedAt + 8 ticket delays.
+  const draw = disputed.dispute!.lottery;
+  await passTime(((draw >> 32n) & (2n ** 40n - 1n)) + 8n * ((draw >> 136n) & (2n ** 32n - 1n)));
+  const giveUp = Date.now() + WAIT.timeoutMs;
+  while ((await statusOf(ctx, requestId)) !== Status.OVERTURNED) {
+    assert.ok(
+      Date.now() < giveUp,
+      `the committee did not overturn the lie: ${JSON.stringify((await readFinality(ctx, requestId)).dispute, (_k, v) => (typeof v === "bigint" ? String(v) : v))}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+
+  const overturned = await waitForResult(ctx, requestId, WAIT);
+  assert.equal(overturned.status, Status.OVERTURNED);
+  assert.notEqual(overturned.outputBytes, lie);
+  assert.ok(
+    devnet.info.nodes.some((n) => n.address === overturned.nodes[0]),
+    "named after a committee member",
+  );
+  const final = await readFinality(ctx, requestId);
+  assert.equal(final.phase, "overturned");
+  assert.equal(final.dispute?.state, DisputeState.OVERTURNED);
+  assert.equal(final.dispute?.winner, overturned.outputHash);
+  // The committee's output is the model's, and the hub's record is its commitment.
+  const report = await verifyResult(ctx, requestId);
+  assert.deepEqual(
+    report.failed,
+    [],
+    JSON.stringify(report.checks, (_k, v) => (typeof v === "bigint" ? String(v) : v)),
   );
 });

@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,7 +21,7 @@ import typer
 from verinfer._version import __version__
 from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
-from verinfer.cli_node import devnet_app, node_app
+from verinfer.cli_node import REVERT_FIXES, ConfigPath, devnet_app, node_app
 from verinfer.errors import ConfigError, require_modules, requires_extra
 from verinfer.types import MAX_MODEL_BYTES, DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
 
@@ -921,7 +924,8 @@ def challenge_command(
 ) -> None:
     """Challenge a provisional SINGLE result within its window, posting a bond: a committee drawn by the lottery
     re-executes it, and a wrong result costs its node its stake at risk (the bond comes back with half of it); a
-    right one costs you the bond. Collect with the SDK's `Client.resolve_dispute` and `withdraw_dispute`.
+    right one costs you the bond. End it with `verinfer resolve` once resolvable; collect with the SDK's
+    `Client.withdraw_dispute`.
 
     JSON: {"requestId", and the DISPUTE of `verinfer result --json`}
     """
@@ -939,6 +943,93 @@ def challenge_command(
         f"request {request_id}: challenged with a bond of {dispute.bond} wei; the committee commits until "
         f"{dispute.commit_ends_at}, and the dispute can be resolved after {dispute.resolvable_at}"
     )
+
+
+# What a `resolve` outcome means for the parties, in one line.
+RESOLVED = {
+    "OVERTURNED": "the committee's output replaces the node's, which was slashed; the challenger gets the bond back "
+    "and half of what the slash left after the requester's refund",
+    "UPHELD": "the node's result stands, now final; the bond pays the node and the agreeing committee seats",
+    "VOID": "no majority: the node's result stands, now final, and the bond goes back to the challenger",
+}
+
+
+@app.command("resolve")
+def resolve_command(
+    request_id: Annotated[int, typer.Argument(min=1, help="The request id.")],
+    private_key: PrivateKey,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """End a request's open dispute by its committee's vote (anyone may, once every seat taken revealed or the
+    reveals closed): the output a strict majority revealed replaces a wrong result, and without a majority the
+    challenged one stands. Too early, it says when the dispute becomes resolvable. The bond and rewards are then in
+    the dispute contract, for the SDK's `Client.withdraw_dispute`.
+
+    JSON: {"requestId", "finality": the FINALITY of `verinfer result --json`}
+    """
+    with errors(
+        {
+            "ResolveTooEarly": "the reveals are still open: try again after resolvableAt (unix seconds)",
+            "DisputeNotOpen": "it was resolved already, or never opened",
+        }
+    ):
+        finality = _client(rpc_url, private_key).resolve_dispute(request_id)
+    if as_json:
+        echo_json({"requestId": request_id, "finality": _finality_json(finality)})
+        return
+    state = finality.dispute.state.name if finality.dispute is not None else finality.status.name
+    typer.echo(f"request {request_id}: dispute resolved {state}: {RESOLVED.get(state, finality.phase)}")
+    _print_finality(finality)
+
+
+@app.command("watch")
+def watch_command(
+    config: ConfigPath = Path("node.toml"),
+    max_bond_wei: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="The largest bond to post for one challenge (default: the config's watch.max_bond_wei)."
+        ),
+    ] = None,
+    json_logs: Annotated[
+        bool | None, typer.Option("--json-logs/--console-logs", help="Log format; default: JSON unless on a terminal.")
+    ] = None,
+) -> None:
+    """Run the node as a watchtower: `verinfer node run` with the config's watch.watchtower and watch.committee
+    set to true, whatever the file says. It re-executes other nodes' SINGLE results for the models it serves,
+    challenges a wrong one within its window when the reward covers the gas and the bond is at most --max-bond-wei,
+    votes on the dispute seats the lottery gives it and resolves disputes, until SIGTERM or Ctrl-C. The rest is
+    `node run`'s: it registers its stake and models (what it watches, and what committee seats are drawn by) and
+    serves requests for the modes it lists.
+    """
+    from verinfer.config import ENV_DELIMITER, ENV_PREFIX
+
+    # The command line is one more layer over the file: it goes in as the environment variables that override it.
+    fields = {"watchtower": "true", "committee": "true"}
+    if max_bond_wei is not None:
+        fields["max_bond_wei"] = str(max_bond_wei)
+    overrides = {f"{ENV_PREFIX}WATCH{ENV_DELIMITER}{name.upper()}": value for name, value in fields.items()}
+    with errors(REVERT_FIXES):
+        with requires_extra("verinfer watch", "node"):
+            from verinfer.node.service import run_node  # the service pulls in onnxruntime
+        with _environment(overrides):
+            run_node(config, json_logs=json_logs)
+
+
+@contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """`variables` set in the process environment while the block runs, the previous values back after."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _assignment_json(assignment: Assignment) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from verinfer.types import (
 
 if TYPE_CHECKING:
     from verinfer.inference.model_store import ModelInfo
+    from verinfer.sdk.bulk import BulkRequests
     from verinfer.sdk.disputes import Dispute, Finality
     from verinfer.sdk.verify import VerificationReport
 
@@ -488,29 +489,13 @@ class Client:
             encoded = signature.encode_inputs(inputs, info, signature.rows_of(info, spec.input_shape), spec.scale)
         else:
             encoded = codec.encode(_shaped(inputs, spec.input_shape), spec.scale)
-        if callback_gas_price and not callback_gas_limit:
-            raise ValueError(
-                f"callback_gas_price {callback_gas_price} without a callback_gas_limit escrows nothing (the excess "
-                "would be a tip): give the callback's gas limit, or leave the price at 0"
-            )
-        if not 0 <= callback_gas_price < 2**48:
-            raise ValueError(f"callback_gas_price must be in [0, 2^48) wei per gas, got {callback_gas_price}")
-        if not 0 <= callback_gas_limit < CALLBACK_ON_FINAL:
-            raise ValueError(
-                f"callback_gas_limit must be in [0, 2^31) gas, got {callback_gas_limit} (bit 31 is the "
-                "CALLBACK_ON_FINAL flag: pass callback_on_final=True instead)"
-            )
-        if callback_on_final and not callback_gas_limit:
-            raise ValueError("callback_on_final without a callback_gas_limit: there is no callback to wait for")
-        flags = CALLBACK_ON_FINAL if callback_on_final else 0
+        callback = callback_word(callback_gas_limit, callback_gas_price, callback_on_final)
         terms = self.system.terms_of(model_id)
         w3 = self.system.sender.w3
         now = chain_now(w3)
         hub = self.system.hub
         receipt = self.system.sender.send(
-            hub.functions.requestInference(
-                model_id, encoded, int(mode), redundancy, callback_gas_limit | flags, now + deadline_s
-            ),
+            hub.functions.requestInference(model_id, encoded, int(mode), redundancy, callback, now + deadline_s),
             value=terms.price * redundancy + callback_gas_price * callback_gas_limit,
         )
         requested = contract_events(hub, receipt, "InferenceRequested")
@@ -525,6 +510,39 @@ class Client:
             block_number=int(receipt["blockNumber"]),
             tx_hash=bytes(receipt["transactionHash"]),
             info=info,
+        )
+
+    def request_many(
+        self,
+        model_id: bytes,
+        rows: Sequence[npt.ArrayLike],
+        mode: Mode = Mode.SINGLE,
+        redundancy: int = 1,
+        deadline_s: int = 3600,
+        callback_gas_limit: int = 0,
+        callback_gas_price: int = 0,
+        callback_on_final: bool = False,
+    ) -> BulkRequests:
+        """Requests an inference on each of `rows` (each shaped like the entry's input, every value scaled) in one go:
+        one signed `requestInference` per row with consecutive nonces, sent as JSON-RPC batch POSTs
+        (`verinfer.sdk.bulk`). Does not wait: `BulkRequests.request_ids(client)` gives the ids once mined.
+
+        Each request pays and calls back as `request` does: price * redundancy plus callback_gas_price *
+        callback_gas_limit of escrow, and with `callback_on_final` its callback waits until its SINGLE result is
+        final."""
+        from verinfer.sdk import bulk  # bulk builds on this module
+
+        callback = callback_word(callback_gas_limit, callback_gas_price, callback_on_final)
+        fee = self.system.terms_of(model_id).price * redundancy + callback_gas_price * callback_gas_limit
+        return bulk.request_many(
+            self,
+            model_id,
+            rows,
+            mode=mode,
+            redundancy=redundancy,
+            deadline_s=deadline_s,
+            callback_gas_limit=callback,
+            fee=fee,
         )
 
     def handle(self, request_id: int) -> RequestHandle:
@@ -636,6 +654,27 @@ class Client:
         from verinfer.sdk.verify import verify  # verify.py builds on this module
 
         return verify(self, request_id, model_path, zk_artifacts_dir, max_model_bytes=max_model_bytes)
+
+
+def callback_word(callback_gas_limit: int, callback_gas_price: int, callback_on_final: bool) -> int:
+    """A request's `callbackGasLimit` word: the callback's gas, with `CALLBACK_ON_FINAL` (bit 31) set when the
+    callback waits for finality. ValueError, saying what to pass instead, for a combination the hub would take but
+    that makes no sense (a price without gas, a final callback without a callback) or one it refuses."""
+    if callback_gas_price and not callback_gas_limit:
+        raise ValueError(
+            f"callback_gas_price {callback_gas_price} without a callback_gas_limit escrows nothing (the excess "
+            "would be a tip): give the callback's gas limit, or leave the price at 0"
+        )
+    if not 0 <= callback_gas_price < 2**48:
+        raise ValueError(f"callback_gas_price must be in [0, 2^48) wei per gas, got {callback_gas_price}")
+    if not 0 <= callback_gas_limit < CALLBACK_ON_FINAL:
+        raise ValueError(
+            f"callback_gas_limit must be in [0, 2^31) gas, got {callback_gas_limit} (bit 31 is the "
+            "CALLBACK_ON_FINAL flag: pass callback_on_final=True instead)"
+        )
+    if callback_on_final and not callback_gas_limit:
+        raise ValueError("callback_on_final without a callback_gas_limit: there is no callback to wait for")
+    return callback_gas_limit | (CALLBACK_ON_FINAL if callback_on_final else 0)
 
 
 def decode_outputs(spec: ModelSpec, info: ModelInfo, output: bytes) -> dict[str, npt.NDArray[Any]]:

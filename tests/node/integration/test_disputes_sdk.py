@@ -1,7 +1,8 @@
 """Optimistic SINGLE results through the SDK on a real anvil: a lie recorded by a registered node is challenged
 with `Client.challenge`, a committee re-executes in commit-reveal, and `Client.resolve_dispute` overturns it and
 slashes the liar; a challenge of an honest result loses its bond; `finality` before and after the window; final
-callbacks delivered with `deliver_final`; and `verinfer challenge` on the command line."""
+callbacks delivered with `deliver_final` (also of requests sent with `Client.request_many`); and `verinfer challenge`
+and `verinfer resolve` on the command line."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from web3.types import RPCEndpoint
 
 from tests.node.integration.test_sdk import SCALE, World, serve, true_output
 from tests.node.support import NODE_STAKE, Actors, next_second, open_all_windows
-from verinfer.chain import commitments
+from verinfer.chain import commitments, lottery
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.deploy import ENV_DEPLOYMENTS, deploy, save_deployment
 from verinfer.chain.system import System
@@ -30,7 +31,16 @@ from verinfer.inference import codec
 from verinfer.inference.manifest import manifest, manifest_hash
 from verinfer.inference.runner import OnnxRunner
 from verinfer.sdk import Client, RequestHandle
-from verinfer.types import DISPUTE_SEATS, ESCALATION_SEATS, DeployConfig, DisputeState, HubParams, Mode, Status
+from verinfer.types import (
+    CALLBACK_ON_FINAL,
+    DISPUTE_SEATS,
+    ESCALATION_SEATS,
+    DeployConfig,
+    DisputeState,
+    HubParams,
+    Mode,
+    Status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -347,3 +357,82 @@ def test_cli_challenge_result_and_verify(arena: Arena, tmp_path: Path) -> None:
     assert report["matches"] is True
     assert (report["finality"]["phase"], report["finality"]["dispute"]["state"]) == ("overturned", "OVERTURNED")
     np.testing.assert_array_equal(handle.result(timeout=0).output, codec.decode(honest, (1, 2), SCALE))
+
+
+def test_cli_resolve_waits_for_the_reveals_then_ends_the_dispute(arena: Arena, tmp_path: Path) -> None:
+    world = arena.world
+    lied, honest, lie = answered(arena, 1, lie=True)
+    kept, kept_output, _ = answered(arena, 2, lie=False)
+    deployments = tmp_path / "deployments"
+    save_deployment(world.deployment, deployments / f"{world.deployment.chain_id}.json")
+    # Anyone may resolve: here the requester does, not the challenger.
+    env = {ENV_DEPLOYMENTS: str(deployments), "VERINFER_RPC_URL": arena.rpc_url, "VERINFER_PRIVATE_KEY": arena.user_key}
+    runner = CliRunner()
+
+    unchallenged = runner.invoke(app, ["resolve", str(lied.request_id)], env=env)
+    assert unchallenged.exit_code == 1
+    assert "has no dispute: `challenge` opens one" in unchallenged.stderr
+
+    dispute = arena.challenger.challenge(lied.request_id)
+    early = runner.invoke(app, ["resolve", str(lied.request_id)], env=env)
+    assert early.exit_code == 1
+    assert f"or after {dispute.resolvable_at} (chain time" in early.stderr, early.stderr
+    assert lied.status() == Status.DISPUTED
+
+    vote(arena, lied.request_id, honest)
+    resolved = runner.invoke(app, ["resolve", str(lied.request_id), "--json"], env=env)
+    assert resolved.exit_code == 0, resolved.output
+    document = json.loads(resolved.stdout)
+    assert document["requestId"] == lied.request_id
+    finality = document["finality"]
+    assert (finality["status"], finality["phase"], finality["isFinal"]) == ("OVERTURNED", "overturned", True)
+    assert (finality["dispute"]["state"], finality["dispute"]["winner"]) == (
+        "OVERTURNED",
+        Web3.keccak(honest).to_0x_hex(),
+    )
+    assert finality["dispute"]["outputHash"] == Web3.keccak(lie).to_0x_hex()
+    assert lied.result(timeout=0).output_bytes == honest
+
+    again = runner.invoke(app, ["resolve", str(lied.request_id)], env=env)
+    assert again.exit_code == 1
+    assert "dispute ended OVERTURNED: there is nothing to resolve" in again.stderr
+
+    arena.challenger.challenge(kept.request_id)
+    vote(arena, kept.request_id, kept_output)
+    upheld = runner.invoke(app, ["resolve", str(kept.request_id)], env=env)
+    assert upheld.exit_code == 0, upheld.output
+    assert f"request {kept.request_id}: dispute resolved UPHELD: the node's result stands" in upheld.stdout
+    assert kept.status() == Status.CONFIRMED
+
+
+def test_request_many_with_final_callbacks(arena: Arena) -> None:
+    world = arena.world
+    gas, gas_price = 50_000, 7
+    rows = [world.model.samples[i] for i in (0, 1)]
+    with pytest.raises(ValueError, match="without a callback_gas_limit"):
+        world.client.request_many(world.model_id, rows, callback_on_final=True)
+    sent = world.client.request_many(
+        world.model_id, rows, callback_gas_limit=gas, callback_gas_price=gas_price, callback_on_final=True
+    )
+    ids = sent.request_ids(world.client)
+    assert len(ids) == len(rows)
+    events = {e.request_id: e for e in world.node.requested(0) if e.request_id in ids}
+    assert sorted(events) == sorted(ids)
+    for event in events.values():
+        assert event.callback_gas_limit == gas | CALLBACK_ON_FINAL
+        assert event.fee == PRICE + gas_price * gas
+        assert lottery.Lottery.unpack(event.lottery).callback_gas_price == gas_price
+
+    for request_id, row in zip(ids, rows, strict=True):
+        event = events[request_id]
+        params = event.params(world.node.terms_of(event.model_id))
+        open_all_windows(arena.w3, event.lottery)
+        world.node.sender.send(
+            world.node.hub.functions.submitResult(request_id, params.as_abi(), true_output(world.model, row))
+        )
+    # The callbacks wait for the window, as `request(..., callback_on_final=True)`'s do.
+    with pytest.raises(ChainError, match="is provisional until"):
+        arena.challenger.deliver_final(ids)
+    travel(arena.w3, HUB_PARAMS.reveal_window + 1)
+    assert arena.challenger.deliver_final(ids) == len(ids)
+    assert {world.client.handle(i).status() for i in ids} == {Status.CONFIRMED}
