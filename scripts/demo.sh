@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up (idempotently) and runs the devnet story: devnet up (anvil, contracts, demo models, two running nodes), two
-# loan requests served and decided on chain, a CONSENSUS request served by both nodes, every result verified.
+# Sets up (idempotently) and runs the devnet story: devnet up (anvil, contracts, demo models, three running nodes that
+# also watch each other), two loan requests served and decided on chain, a CONSENSUS and a ZK request, every result
+# verified; then a lying node's answer is challenged, overturned and slashed, and the loan it tried to win refused.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$VERINFER_ROOT"

@@ -18,9 +18,9 @@ export interface Dispute {
   /** The node whose result is challenged, and the challenged output's hash. */
   node: Address;
   outputHash: Hex;
-  /** The committee's draw (a lottery word: its seed and time are the challenge's). */
+  /** The current committee's draw (a lottery word: its seed and time are the challenge's, or its escalation's). */
   lottery: bigint;
-  /** Committee seats taken so far, and revealed. */
+  /** The current committee's seats taken so far, and revealed. */
   commits: number;
   reveals: number;
   commitEndsAt: bigint;
@@ -30,13 +30,20 @@ export interface Dispute {
   resolvableAt: bigint;
   /** The committee's majority output hash once resolved (zero without one). */
   winner: Hex;
+  /** Every member of either committee, in the order they first committed. */
   members: readonly Address[];
+  /** 0: the first committee; 1: its escalation, drawn because the first had no majority. */
+  round: number;
+  /** The current committee's seats (3, or 7 once escalated). */
+  seatCount: number;
+  /** When the dispute opened: stake and service older than this hold tickets, in either committee. */
+  openedAt: bigint;
 }
 
 /** The result that replaced an overturned one: its output, who the hub recorded it under and its commitment. */
 export interface OverturnedRecord {
   outputBytes: Hex;
-  /** The first committee member (in seat order) that revealed the winning output; the dispute contract itself
+  /** The first committee member (in the order members first committed, either committee) that revealed the winning output; the dispute contract itself
    *  when a ZK proof settled the dispute (its environment is then zero). */
   nodes: readonly Address[];
   envHashes: readonly Hex[];
@@ -91,6 +98,9 @@ export async function readDispute(ctx: VerinferContext, requestId: bigint): Prom
     resolvableAt: d.revealEndsAt !== 0n ? d.revealEndsAt : d.commitEndsAt + (d.lottery >> REVEAL_WINDOW_SHIFT),
     winner: d.winner,
     members: d.members,
+    round: d.round,
+    seatCount: d.seatCount,
+    openedAt: d.openedAt,
   };
 }
 

@@ -237,6 +237,7 @@ function fakeChain(options: { status: Status; byProof?: boolean }) {
               envHash: ENV_OF[args[1] as Address]!,
               seats: 1,
               revealed: true,
+              round: 0,
             }
           : {
               state: options.status === Status.OVERTURNED ? DisputeState.OVERTURNED : DisputeState.OPEN,
@@ -252,6 +253,9 @@ function fakeChain(options: { status: Status; byProof?: boolean }) {
               revealEndsAt: 0n,
               winner: keccak256(HONEST),
               members: options.byProof ? [] : [M1, M2, M3],
+              round: 0,
+              seatCount: 3,
+              openedAt: 900n,
             },
     },
   };

@@ -623,8 +623,9 @@ class Client:
         return disputes.deliver_final(self.system, request_ids)
 
     def dispute_balance(self) -> int:
-        """This account's withdrawable balance in the dispute contract (bonds back, rewards, a requester's refunded
-        fee after an overturned result), in wei."""
+        """This account's withdrawable balance in the dispute contract (bonds back, challengers' and committee
+        members' rewards), in wei. A requester's fee refunded after an overturned result goes to its hub balance
+        (`balance`) instead."""
         from verinfer.sdk import disputes
 
         return disputes.balance_of(self.system, self.address)
