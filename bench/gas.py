@@ -6,7 +6,8 @@ Starts its own anvil, deploys the system, registers a model with a 32-byte input
 tensors) and one staked node, runs one full request + submit cycle so the request counter and the node's balance slot
 are non-zero (as on a live hub), then measures. Then two more nodes join as a dispute committee: a wrong SINGLE result
 is challenged, the committee commits and reveals, and the dispute is resolved (overturned); and a result whose callback
-waits for finality is delivered with `deliverFinal`. Prints a Markdown table and writes it to bench/results/gas.md.
+waits for finality is delivered with `deliverFinal`. Last, a first committee splits, its resolve escalates, and a third
+member's seven seats settle the escalation. Prints a Markdown table and writes it to bench/results/gas.md.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class Bench:
     def __init__(self, anvil: Anvil) -> None:
         w3 = connect(anvil.rpc_url)
         decoder = RevertDecoder.for_system([load_artifact("NoopConsumer").abi])
-        deployer, self.node, self.user, self.member_a, self.member_b = (
-            TxSender(w3, Account.from_key(anvil.accounts[i].private_key), decoder) for i in range(5)
+        deployer, self.node, self.user, self.member_a, self.member_b, self.member_c = (
+            TxSender(w3, Account.from_key(anvil.accounts[i].private_key), decoder) for i in range(6)
         )
         self.system = System.bind(deployer, deploy(deployer))
         self.system.register_model(
@@ -127,7 +128,7 @@ class Bench:
         disputes = self.system.disputes
         if disputes is None:
             raise RuntimeError("the deployment has no dispute contract")
-        for member in (self.member_a, self.member_b):
+        for member in (self.member_a, self.member_b, self.member_c):
             self.system.as_sender(member).register_node(ENV_HASH, [MODEL_ID], 2 * 10**18)
         self.advance(1)
         request_id, params, _ = self.request_via_noop()
@@ -156,13 +157,62 @@ class Bench:
         self.advance(self.system.deployment.hub_params.reveal_window + 1)
         item = (final_id, final_params.as_abi(), output(1), ENV_HASH, self.node.address)
         deliver = self.node.send(self.hub_as_node.functions.deliverFinal([item]))
+        escalate, decide = self.escalation_rows()
         return [
             Row("challenge (bond, dispute opened, stake locked)", int(challenge["gasUsed"]), None, "n/a"),
             Row("dispute commit (first vote, 2 seats)", int(committee[0][3]["gasUsed"]), None, "n/a"),
             Row("dispute reveal", int(reveals[0]["gasUsed"]), None, "n/a"),
             Row("resolve (overturned: slash, refund, pay 2 members, callback)", int(resolve["gasUsed"]), None, "n/a"),
             Row("deliverFinal (1 item, no-op callback)", int(deliver["gasUsed"]), None, "n/a"),
+            Row("resolve, first committee split (escalates: a fresh 7-seat draw)", escalate, None, "n/a"),
+            Row("resolve after the escalation (overturned: judges 3 members of 2 committees)", decide, None, "n/a"),
         ]
+
+    def escalation_rows(self) -> tuple[int, int]:
+        """A wrong result whose first committee splits one seat against one (the third empty): the resolve that
+        escalates, and the one that settles once a fresh member took the escalation's seven seats."""
+        request_id, params, _ = self.request_via_noop()
+        self.submit(request_id, params, 98)
+        as_user = self.system.as_sender(self.user).disputes
+        assert as_user is not None
+        bond = int(as_user.functions.bondFor(params.fee).call())
+        self.user.send(
+            as_user.functions.challenge(request_id, params.as_abi(), output(98), ENV_HASH, self.node.address),
+            value=bond,
+        )
+        every_window = lottery.MAX_TICKET_UNITS * self.system.deployment.hub_params.ticket_delay + 1
+        reveal_window = self.system.deployment.hub_params.reveal_window
+        self.advance(every_window)
+        truth = output(1)
+
+        def vote(member: TxSender, answer: bytes, seats: int) -> tuple[Any, bytes]:
+            salt = Web3.keccak(text=f"escalation salt {member.address}")
+            contract = self.system.as_sender(member).disputes
+            assert contract is not None
+            member.send(
+                contract.functions.commit(
+                    request_id, commitments.vote(Web3.keccak(answer), salt, member.address), seats
+                )
+            )
+            return contract, salt
+
+        split = [
+            (m, answer, vote(m, answer, seats))
+            for m, answer, seats in ((self.member_a, truth, 1), (self.member_b, output(98), 2))
+        ]
+        self.advance(every_window + reveal_window)
+        for member, answer, (contract, salt) in split:
+            member.send(contract.functions.reveal(request_id, answer, salt))
+        self.advance(reveal_window + 1)
+        escalate = self.user.send(as_user.functions.resolve(request_id, params.as_abi(), output(98)))
+        self.advance(every_window)
+        contract, salt = vote(self.member_c, truth, (1 << 7) - 1)
+        self.member_c.send(contract.functions.reveal(request_id, truth, salt))
+        decide = self.user.send(as_user.functions.resolve(request_id, params.as_abi(), truth))
+        state = int(as_user.functions.disputeOf(request_id).call()[0])
+        if state != 3:
+            raise RuntimeError(f"the escalated dispute ended in state {state}, not OVERTURNED (3)")
+        return int(escalate["gasUsed"]), int(decide["gasUsed"])
 
     def submit(self, request_id: int, params: RequestParams, tag: int) -> int:
         self.open_window(request_id, params)
