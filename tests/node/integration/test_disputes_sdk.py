@@ -416,7 +416,7 @@ def test_request_many_with_final_callbacks(arena: Arena) -> None:
     )
     ids = sent.request_ids(world.client)
     assert len(ids) == len(rows)
-    events = {e.request_id: e for e in world.node.requested(0) if e.request_id in ids}
+    events = {int(e.request_id): e for e in world.node.requested(0) if e.request_id in ids}
     assert sorted(events) == sorted(ids)
     for event in events.values():
         assert event.callback_gas_limit == gas | CALLBACK_ON_FINAL
