@@ -443,7 +443,10 @@ contract Disputes is IDisputes {
     }
 
     function _slashNode(uint256 requestId, Dispute storage d, uint256 bps) private returns (uint256 slashed) {
-        slashed = _nodes.slash(d.node, uint16(bps));
+        // At least the model's stake at risk, what its publisher says one result may move (entries are immutable).
+        // slither-disable-next-line unused-return (the window was fixed in the request)
+        (, uint96 stakeAtRisk) = _models.riskOf(d.modelId);
+        slashed = _nodes.slashAtLeast(d.node, uint16(bps), stakeAtRisk);
         emit MemberSlashed(requestId, d.node, slashed);
     }
 

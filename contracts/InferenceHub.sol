@@ -52,7 +52,9 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @dev A model's request terms (pushed by the model registry) and serving stake (pushed by the node registry) in
     ///      one slot, so a request reads one model slot. Layout, low to high: [0..95] price | [96..119] inputBytes |
     ///      [120..143] outputBytes | [144..151] modes | [152..159] flags (bit 0 exists, 1 deprecated, 2 envRestricted)
-    ///      | [160..167] servingNodes (saturating at 255) | [168..255] servingStake (wei, saturating at 2^88 - 1, more
+    ///      | [160..167] servingNodes (saturating at 255) | [168..231] servingStake (gwei, rounded down, saturating at
+    ///      2^64 - 1: 18 billion ether) | [232..255] challengeWindow (seconds, 0 = the hub's; the registry bounds it at
+    ///      7 days, which 24 bits hold). The registry caps tensors at 65,536 bytes, so 24 bits hold the sizes.
     ///      ether than exists). The registry caps tensors at 65,536 bytes, so 24 bits hold the sizes.
     struct Model {
         uint96 price;
@@ -61,7 +63,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint8 modes;
         uint8 flags;
         uint8 servingNodes;
-        uint88 servingStake;
+        uint64 servingStake;
+        uint24 challengeWindow;
     }
 
     /// @dev A consensus round. Layout: [0..7] redundancy | [8..15] commits (seats taken in the open phase) |
@@ -563,7 +566,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     }
 
     /// @inheritdoc IModelTermsSink
-    function syncModelTerms(bytes32 modelId, ModelTerms calldata terms) external {
+    function syncModelTerms(bytes32 modelId, ModelTerms calldata terms, uint32 challengeWindow) external {
         if (msg.sender != address(_models)) revert CallerNotModelRegistry(msg.sender, address(_models));
         Model storage model = _modelState[modelId];
         model.price = terms.price;
@@ -574,6 +577,11 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         model.inputBytes = uint24(terms.inputBytes);
         model.outputBytes = uint24(terms.outputBytes);
         model.modes = terms.modes;
+        // The registry bounds the window at 7 days; a longer one would be a registry bug, refused here.
+        if (challengeWindow > MAX_REVEAL_WINDOW) {
+            revert ParameterOutOfBounds("challengeWindow", challengeWindow, 0, MAX_REVEAL_WINDOW);
+        }
+        model.challengeWindow = uint24(challengeWindow);
         model.flags = (terms.exists ? _EXISTS : 0) | (terms.deprecated ? _DEPRECATED : 0)
             | (terms.envRestricted ? _ENV_RESTRICTED : 0);
         _scales[modelId] = terms.scale;
@@ -583,7 +591,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     function syncServing(bytes32 modelId, uint256 stake, uint256 nodes) external {
         if (msg.sender != address(_nodes)) revert CallerNotNodeRegistry(msg.sender, address(_nodes));
         Model storage model = _modelState[modelId];
-        model.servingStake = stake > type(uint88).max ? type(uint88).max : uint88(stake);
+        uint256 inGwei = stake / Lottery.GWEI;
+        model.servingStake = inGwei > type(uint64).max ? type(uint64).max : uint64(inGwei);
         model.servingNodes = nodes > type(uint8).max ? type(uint8).max : uint8(nodes);
     }
 
@@ -669,8 +678,16 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             cap = (fee - uint256(model.price) * redundancy) / gas;
             if (cap > type(uint48).max) cap = type(uint48).max;
         }
-        uint256 word = Lottery.pack(Lottery.seedAt(requestId), block.timestamp, model.servingStake, cfg.ticketDelay);
-        return Lottery.withTerms(word, cap, cfg.slashBps, cfg.revealWindow);
+        uint256 word = Lottery.pack(
+            Lottery.seedAt(requestId), block.timestamp, uint256(model.servingStake) * Lottery.GWEI, cfg.ticketDelay
+        );
+        // A SINGLE or ZK request (one seat) is challengeable for its model's window when that is shorter than the
+        // hub's; CONSENSUS reveals in the hub's window.
+        uint256 window = cfg.revealWindow;
+        if (redundancy == 1 && model.challengeWindow != 0 && model.challengeWindow < window) {
+            window = model.challengeWindow;
+        }
+        return Lottery.withTerms(word, cap, cfg.slashBps, window);
     }
 
     /// @dev Records the majority's output, slashes the other votes, pays, unlocks and calls back.
@@ -1209,7 +1226,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @inheritdoc IInferenceHub
     function servingOf(bytes32 modelId) external view returns (uint256 stake, uint256 nodes) {
         Model memory model = _modelState[modelId];
-        return (model.servingStake, model.servingNodes);
+        return (uint256(model.servingStake) * Lottery.GWEI, model.servingNodes);
     }
 
     /// @inheritdoc IInferenceHub

@@ -33,6 +33,9 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     uint256 public constant MAX_ENVIRONMENTS = 32;
     /// @notice Most mirror URIs per model.
     uint256 public constant MAX_MIRRORS = 16;
+    /// @notice Bounds on a model's own challenge window, the hub's bounds on its window.
+    uint32 public constant MIN_CHALLENGE_WINDOW = 10 seconds;
+    uint32 public constant MAX_CHALLENGE_WINDOW = 7 days;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -92,6 +95,10 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         uint256 inputBytes = _tensorBytes("input", spec.inputShape);
         uint256 outputBytes = _tensorBytes("output", spec.outputShape);
         if (spec.scale == 0) revert ScaleZero();
+        uint32 window = spec.challengeWindow;
+        if (window != 0 && (window < MIN_CHALLENGE_WINDOW || window > MAX_CHALLENGE_WINDOW)) {
+            revert ChallengeWindowInvalid(window, MIN_CHALLENGE_WINDOW, MAX_CHALLENGE_WINDOW);
+        }
         if (spec.modes == 0 || spec.modes & ~KNOWN_MODES != 0) revert ModesInvalid(spec.modes, KNOWN_MODES);
         bool zk = spec.modes & (1 << uint8(Mode.ZK)) != 0;
         if (zk != (spec.verifier != address(0)) || (zk && spec.verifier.code.length == 0)) {
@@ -134,7 +141,7 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         });
         _modelIds.push(modelId);
         emit ModelRegistered(modelId, publisher, spec, codeHash, vkHash);
-        _hub.syncModelTerms(modelId, terms);
+        _hub.syncModelTerms(modelId, terms, window);
         if (zk) _hub.syncModelVerifier(modelId, spec.verifier);
     }
 
@@ -147,7 +154,7 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         if (terms.deprecated) revert ModelAlreadyDeprecated(modelId);
         terms.deprecated = true;
         emit ModelDeprecated(modelId);
-        _hub.syncModelTerms(modelId, terms);
+        _hub.syncModelTerms(modelId, terms, _specs[modelId].challengeWindow);
     }
 
     /// @inheritdoc IModelRegistry
@@ -233,6 +240,13 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         terms = _terms[modelId];
         if (!terms.exists) revert ModelNotFound(modelId);
         return (_provenance[modelId].publisher, _specs[modelId], terms);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function riskOf(bytes32 modelId) external view returns (uint32 challengeWindow, uint96 stakeAtRisk) {
+        if (!_terms[modelId].exists) revert ModelNotFound(modelId);
+        ModelSpec storage spec = _specs[modelId];
+        return (spec.challengeWindow, spec.stakeAtRisk);
     }
 
     /// @inheritdoc IModelRegistry

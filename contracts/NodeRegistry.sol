@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {INodeRegistry, Eligibility, NodeInfo, Serving, Standing} from "./interfaces/INodeRegistry.sol";
 import {Owned2Step} from "./utils/Owned2Step.sol";
 import {IInferenceHub} from "./interfaces/IInferenceHub.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 
 /// @title NodeRegistry
 /// @notice Staked operators and their environment manifests. See {INodeRegistry}.
@@ -14,11 +15,13 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
 
     /// @dev A node's service of one model. Layout: [0..63] since (unix seconds it started serving, 0 = not served) |
     ///      [64..95] modelIndex (1-based position in the node's model list) | [96..127] serverIndex (1-based position
-    ///      in the model's list of counted nodes, 0 = not counted).
+    ///      in the model's list of counted nodes, 0 = not counted) | [128..223] stakeAtRisk (the model's, copied
+    ///      when declared: entries are immutable, and `standing` then checks it without another call).
     struct Service {
         uint64 since;
         uint32 modelIndex;
         uint32 serverIndex;
+        uint96 stakeAtRisk;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -179,11 +182,21 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
 
     /// @inheritdoc INodeRegistry
     function slash(address nodeAddress, uint16 bps) external onlyHub returns (uint256 amount) {
+        return _slash(nodeAddress, bps, 0);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function slashAtLeast(address nodeAddress, uint16 bps, uint256 floor) external onlyHub returns (uint256 amount) {
+        return _slash(nodeAddress, bps, floor);
+    }
+
+    function _slash(address nodeAddress, uint16 bps, uint256 floor) private returns (uint256 amount) {
         if (bps > 10_000) revert SlashFractionInvalid(bps);
         NodeInfo storage node = _nodes[nodeAddress];
         // A node that already withdrew has nothing left to take; the hub treats 0 as "nothing slashed".
         uint256 previous = node.stake;
         amount = previous * bps / 10_000;
+        if (amount < floor) amount = floor < previous ? floor : previous;
         if (amount == 0) return 0;
         // amount <= stake, so the subtraction cannot underflow.
         unchecked {
@@ -289,10 +302,18 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         if (modelIds.length > MAX_MODELS_PER_CALL) revert TooManyModels(modelIds.length, MAX_MODELS_PER_CALL);
         NodeInfo storage node = _nodes[msg.sender];
         bytes32[] storage list = _modelsOf[msg.sender];
+        IModelRegistry models = serving && modelIds.length != 0
+            ? IModelRegistry(IInferenceHub(_hub).modelRegistry())
+            : IModelRegistry(address(0));
         for (uint256 i; i < modelIds.length; ++i) {
             bytes32 modelId = modelIds[i];
             Service storage service = _serves[msg.sender][modelId];
             if (serving) {
+                // Reverts `ModelNotFound` for an id not registered: its stake at risk is not known yet.
+                // slither-disable-next-line unused-return (the window is the hub's business)
+                (, uint96 stakeAtRisk) = models.riskOf(modelId);
+                if (node.stake < stakeAtRisk) revert StakeBelowModelRisk(modelId, node.stake, stakeAtRisk);
+                service.stakeAtRisk = stakeAtRisk;
                 // A model declared again restarts its `since`: no ticket for requests made before.
                 service.since = uint64(block.timestamp);
                 if (service.modelIndex == 0) {
@@ -402,7 +423,9 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         if (!node.registered) return (Eligibility.NOT_REGISTERED, bytes32(0));
         if (node.unbondingEndsAt != 0) return (Eligibility.UNBONDING, bytes32(0));
         if (node.stake < _minStake) return (Eligibility.STAKE_BELOW_MINIMUM, bytes32(0));
-        if (_serves[nodeAddress][modelId].since == 0) return (Eligibility.MODEL_NOT_SERVED, bytes32(0));
+        Service memory service = _serves[nodeAddress][modelId];
+        if (service.since == 0) return (Eligibility.MODEL_NOT_SERVED, bytes32(0));
+        if (node.stake < service.stakeAtRisk) return (Eligibility.STAKE_BELOW_MODEL_RISK, bytes32(0));
         return (Eligibility.ELIGIBLE, _environments[nodeAddress]);
     }
 
@@ -410,13 +433,15 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     // slither-disable-next-line incorrect-equality (a zero `since` means "not served", no time is compared)
     function standing(address nodeAddress, bytes32 modelId) external view returns (Standing memory s) {
         NodeInfo memory node = _nodes[nodeAddress];
-        uint64 since = _serves[nodeAddress][modelId].since;
+        Service memory service = _serves[nodeAddress][modelId];
+        uint64 since = service.since;
         s.stake = node.stake;
         s.since = since > node.stakeGrewAt ? since : node.stakeGrewAt;
         if (!node.registered) s.status = Eligibility.NOT_REGISTERED;
         else if (node.unbondingEndsAt != 0) s.status = Eligibility.UNBONDING;
         else if (node.stake < _minStake) s.status = Eligibility.STAKE_BELOW_MINIMUM;
         else if (since == 0) s.status = Eligibility.MODEL_NOT_SERVED;
+        else if (node.stake < service.stakeAtRisk) s.status = Eligibility.STAKE_BELOW_MODEL_RISK;
         else s.envHash = _environments[nodeAddress];
     }
 

@@ -563,8 +563,8 @@ interface IInferenceHub is IModelTermsSink {
     /// @notice The proof verifier of `modelId` (pushed by the model registry; zero unless the model allows ZK).
     function verifierOf(bytes32 modelId) external view returns (address);
 
-    /// @notice The hub's copy of `modelId`'s serving stake and node count (pushed by the node registry; the count
-    ///         saturates at 255, more than any k).
+    /// @notice The hub's copy of `modelId`'s serving stake (wei, rounded down to a whole gwei) and node count (pushed
+    ///         by the node registry; the count saturates at 255, more than any k).
     function servingOf(bytes32 modelId) external view returns (uint256 stake, uint256 nodes);
 
     /// @notice The `lottery` word (see {RequestParams}) that `requestInference(modelId, ..., redundancy,

@@ -43,6 +43,14 @@ struct ModelSpec {
     uint8 modes;
     /// @dev Environment manifest hashes allowed to serve the model; empty = any environment.
     bytes32[] allowedEnvironments;
+    /// @dev Seconds a SINGLE result of this model stays provisional (challengeable) after it is recorded; 0 = the
+    ///      hub's window. Between `MIN_CHALLENGE_WINDOW` and `MAX_CHALLENGE_WINDOW`; a request takes the shorter of
+    ///      this and the hub's window when it is made, so the hub bounds it (and unbonding outlasts every window).
+    uint32 challengeWindow;
+    /// @dev The most value (wei) one result of this model may move, as the publisher declares it: a node needs at
+    ///      least this much stake to serve the model, and an overturned result costs it at least this much (all of
+    ///      its stake if less is left). 0 = only the hub's minimum stake and slash.
+    uint96 stakeAtRisk;
     /// @dev Proof verifier for Mode.ZK ({IZkVerifier}, generated for this model's circuit by `verinfer.zk`); must be a
     ///      contract when ZK is allowed and zero otherwise. With ZK, `scale` must be 2^k for the circuit's scale k.
     address verifier;
@@ -66,8 +74,9 @@ struct ModelProvenance {
 /// @title IModelTermsSink
 /// @notice Receives each model's request terms from the registry (implemented by the hub).
 interface IModelTermsSink {
-    /// @notice Stores `terms` for `modelId`. Only the model registry may call it.
-    function syncModelTerms(bytes32 modelId, ModelTerms calldata terms) external;
+    /// @notice Stores `terms` and the model's challenge window (seconds, 0 = the hub's) for `modelId`. Only the model
+    ///         registry may call it.
+    function syncModelTerms(bytes32 modelId, ModelTerms calldata terms, uint32 challengeWindow) external;
 
     /// @notice Stores the proof verifier of a model that allows ZK, once, at its registration. Only the model registry.
     function syncModelVerifier(bytes32 modelId, address verifier) external;
@@ -139,6 +148,8 @@ interface IModelRegistry {
     error TensorTooLarge(string which, uint256 elements, uint256 maxElements);
     /// @notice The fixed-point scale must be at least 1.
     error ScaleZero();
+    /// @notice A challenge window must be 0 (the hub's) or between `min` and `max` seconds.
+    error ChallengeWindowInvalid(uint32 window, uint32 min, uint32 max);
     /// @notice `modes` is empty or sets bits beyond the known modes.
     error ModesInvalid(uint8 modes, uint8 knownModes);
     /// @notice ZK mode needs a verifier contract, and a verifier is only meaningful with ZK mode.
@@ -221,6 +232,11 @@ interface IModelRegistry {
         external
         view
         returns (address publisher, ModelSpec memory spec, ModelTerms memory terms);
+
+    /// @notice What a SINGLE result of `modelId` risks (see {ModelSpec}): its challenge window in seconds (0 = the
+    ///         hub's) and the stake a node needs to serve it, which an overturned result loses at least. Reverts
+    ///         `ModelNotFound`.
+    function riskOf(bytes32 modelId) external view returns (uint32 challengeWindow, uint96 stakeAtRisk);
 
     /// @notice Who published `modelId`, when, and what its ZK verifier is pinned to. Reverts `ModelNotFound`.
     function provenanceOf(bytes32 modelId) external view returns (ModelProvenance memory);

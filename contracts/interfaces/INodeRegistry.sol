@@ -7,7 +7,9 @@ enum Eligibility {
     NOT_REGISTERED,
     STAKE_BELOW_MINIMUM,
     UNBONDING,
-    MODEL_NOT_SERVED
+    MODEL_NOT_SERVED,
+    /// @dev The node's stake is below the model's stake at risk ({ModelSpec-stakeAtRisk}), after a slash.
+    STAKE_BELOW_MODEL_RISK
 }
 
 /// @notice A node's bonded state, packed into one storage slot.
@@ -87,6 +89,9 @@ interface INodeRegistry {
     error TooManyModels(uint256 count, uint256 max);
     /// @notice Nodes can only register once the hub is wired (it keeps a copy of each model's serving stake).
     error HubNotSet();
+    /// @notice Serving `modelId` needs a stake of at least its `stakeAtRisk` (what one of its results may move); the
+    ///         node has `stake`. Add stake first (`addStake`).
+    error StakeBelowModelRisk(bytes32 modelId, uint256 stake, uint256 stakeAtRisk);
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -119,7 +124,10 @@ interface INodeRegistry {
     /// @notice Publishes a new environment manifest hash. Open consensus votes keep the hash they committed with.
     function updateEnvironment(bytes32 envHash) external;
 
-    /// @notice Declares (`serving` true) or withdraws (false) the caller's service of `modelIds`.
+    /// @notice Declares (`serving` true) or withdraws (false) the caller's service of `modelIds`. A model is declared
+    ///         only once registered (`ModelNotFound` from the model registry otherwise), and only with a stake of at
+    ///         least its stake at risk (`StakeBelowModelRisk`); the stake at risk is kept with the service, as the
+    ///         entry is immutable.
     function setModels(bytes32[] calldata modelIds, bool serving) external;
 
     /// @notice Starts the unbonding delay; the node takes no new work from now on. Cannot be undone.
@@ -135,6 +143,10 @@ interface INodeRegistry {
 
     /// @notice Takes `bps`/10,000 of `node`'s stake and sends it to the hub. Only the hub.
     function slash(address node, uint16 bps) external returns (uint256 amount);
+
+    /// @notice `slash`, taking at least `floor` wei (all of the stake if less is left): an overturned result of a
+    ///         model with a stake at risk. Only the hub or the dispute contract; the ether goes to the caller.
+    function slashAtLeast(address node, uint16 bps, uint256 floor) external returns (uint256 amount);
 
     /// @notice Records that `node` joined a consensus round (its stake cannot be withdrawn until it settles).
     function lockStake(address node) external;

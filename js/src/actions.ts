@@ -63,6 +63,8 @@ export async function readModel(ctx: VerinferContext, modelId: Hex): Promise<Mod
     price: spec.price,
     modes: spec.modes,
     allowedEnvironments: spec.allowedEnvironments,
+    challengeWindow: spec.challengeWindow,
+    stakeAtRisk: spec.stakeAtRisk,
     verifier: spec.verifier,
   };
 }

@@ -39,6 +39,8 @@ export const Eligibility = {
   STAKE_BELOW_MINIMUM: 2,
   UNBONDING: 3,
   MODEL_NOT_SERVED: 4,
+  /** Stake below the model's stake at risk (after a slash). */
+  STAKE_BELOW_MODEL_RISK: 5,
 } as const;
 export type Eligibility = (typeof Eligibility)[keyof typeof Eligibility];
 
@@ -110,6 +112,10 @@ export interface ModelSpec {
   price: bigint;
   modes: number;
   allowedEnvironments: readonly Hex[];
+  /** Seconds a SINGLE result stays challengeable (0: the hub's window, which also caps it). */
+  challengeWindow: number;
+  /** Wei one result may move: the stake a node needs to serve the model, lost at least if a result is overturned. */
+  stakeAtRisk: bigint;
   verifier: Address;
 }
 

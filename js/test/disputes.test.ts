@@ -222,6 +222,8 @@ function fakeChain(options: { status: Status; byProof?: boolean }) {
           price: 10n ** 15n,
           modes: 3,
           allowedEnvironments: [],
+          challengeWindow: 0,
+          stakeAtRisk: 0n,
           verifier: "0x0000000000000000000000000000000000000000",
         },
         terms,

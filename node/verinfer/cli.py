@@ -214,6 +214,8 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
         "price": str(spec.price),
         "modes": _modes(spec.modes),
         "allowedEnvironments": [hex_(env) for env in spec.allowed_environments],
+        "challengeWindow": spec.challenge_window,
+        "stakeAtRisk": str(spec.stake_at_risk),
         "verifier": spec.verifier,
     }
 
@@ -270,6 +272,21 @@ def model_register_command(
     rows: Annotated[
         int, typer.Option(min=1, help="Rows per request, for a model with a symbolic batch dimension.")
     ] = 1,
+    challenge_window: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Seconds a SINGLE result stays challengeable (10..604800; 0: the hub's window, which also caps it).",
+        ),
+    ] = 0,
+    stake_at_risk: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Wei one result may move: nodes need this much stake to serve the model and lose at least this "
+            "much when a result is overturned.",
+        ),
+    ] = 0,
     skip_checks: Annotated[
         bool,
         typer.Option(
@@ -301,6 +318,11 @@ def model_register_command(
             raise ConfigError("--zk needs --calibration-csv: rows of typical inputs for the circuit's value ranges")
         if not zk and (calibration_csv is not None or srs is not None):
             raise ConfigError("--calibration-csv and --srs apply to --zk only")
+        if zk and (challenge_window or stake_at_risk):
+            raise ConfigError(
+                "--challenge-window and --stake-at-risk are not supported with --zk yet (a proof settles a ZK "
+                "result at once); register without them"
+            )
         if not skip_checks:
             _check_before_registering(path, uri, None if zk else scale, input_sample)
         client = _client(rpc_url, private_key)
@@ -317,7 +339,17 @@ def model_register_command(
                 return
             typer.echo(hex_(registered.model_id))
             return
-        model_id = client.register_model(path, uri, price, modes, envs, scale=scale, rows=rows)
+        model_id = client.register_model(
+            path,
+            uri,
+            price,
+            modes,
+            envs,
+            scale=scale,
+            rows=rows,
+            challenge_window=challenge_window,
+            stake_at_risk=stake_at_risk,
+        )
     if as_json:
         echo_json({"modelId": hex_(model_id)})
         return

@@ -103,6 +103,7 @@ class Eligibility(enum.IntEnum):
     STAKE_BELOW_MINIMUM = 2
     UNBONDING = 3
     MODEL_NOT_SERVED = 4
+    STAKE_BELOW_MODEL_RISK = 5
 
 
 class SkipReason(enum.IntEnum):
@@ -293,6 +294,11 @@ class ModelTerms:
         return bool(self.modes & (1 << int(mode)))
 
 
+# A model's own challenge window must lie within these bounds (ModelRegistry.MIN/MAX_CHALLENGE_WINDOW), seconds.
+MIN_CHALLENGE_WINDOW = 10
+MAX_CHALLENGE_WINDOW = 7 * 24 * 3600
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything a model publisher declares at registration (`ModelSpec` in IModelRegistry.sol)."""
@@ -305,6 +311,10 @@ class ModelSpec:
     modes: int
     allowed_environments: tuple[bytes, ...] = ()
     verifier: ChecksumAddress = ZERO_ADDRESS
+    # Seconds a SINGLE result stays challengeable (0: the hub's window; a request takes the shorter of the two).
+    challenge_window: int = 0
+    # The most wei one result may move: the stake a node needs to serve the model, and loses at least if overturned.
+    stake_at_risk: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
@@ -312,6 +322,13 @@ class ModelSpec:
         object.__setattr__(self, "allowed_environments", tuple(self.allowed_environments))
         _bounded("scale", self.scale, UINT64_MAX, minimum=1)
         _bounded("price", self.price, UINT96_MAX)
+        _bounded("stake_at_risk", self.stake_at_risk, UINT96_MAX)
+        window = self.challenge_window
+        if window != 0 and not MIN_CHALLENGE_WINDOW <= window <= MAX_CHALLENGE_WINDOW:
+            raise ValueError(
+                f"challenge_window={window}: use 0 (the hub's window) or {MIN_CHALLENGE_WINDOW}.."
+                f"{MAX_CHALLENGE_WINDOW} seconds (the registry's bounds)"
+            )
 
     def as_abi(self) -> tuple[Any, ...]:
         return (
@@ -322,6 +339,8 @@ class ModelSpec:
             self.price,
             self.modes,
             list(self.allowed_environments),
+            self.challenge_window,
+            self.stake_at_risk,
             self.verifier,
         )
 

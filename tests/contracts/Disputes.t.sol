@@ -11,8 +11,9 @@ import {
     Status
 } from "../../contracts/interfaces/IInferenceHub.sol";
 import {IDisputes, DisputeState, DisputeView} from "../../contracts/interfaces/IDisputes.sol";
-import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
-import {ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {Eligibility, INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
+import {IModelRegistry, ModelSpec, Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {Lottery} from "../../contracts/lib/Lottery.sol";
 import {ILendingPool} from "../../contracts/consumers/examples/ILendingPool.sol";
 import {InferenceConsumer} from "../../contracts/consumers/InferenceConsumer.sol";
 import {ZkFixture} from "./fixtures/ZkFixture.sol";
@@ -605,5 +606,204 @@ contract DisputesTest is BaseTest {
         vm.prank(node1);
         nodes.withdrawStake(payable(node1));
         vm.assertEq(hub.windowCeiling(), REVEAL_WINDOW, "the longest window set");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                   PER-MODEL WINDOW AND STAKE AT RISK
+    //////////////////////////////////////////////////////////////*/
+
+    bytes32 internal constant RISKY = keccak256("onnx bytes of a model whose results move money");
+
+    /// @dev Registers RISKY with its own window and stake at risk; `servers` add stake up to it and declare it.
+    function _registerRisky(uint32 window, uint96 stakeAtRisk, address[] memory servers) internal {
+        ModelSpec memory s = spec(Mode.SINGLE, Mode.SINGLE);
+        s.challengeWindow = window;
+        s.stakeAtRisk = stakeAtRisk;
+        registerModel(RISKY, s);
+        bytes32[] memory ids = new bytes32[](1);
+        ids[0] = RISKY;
+        for (uint256 i; i < servers.length; ++i) {
+            uint256 stake = _stake(servers[i]);
+            if (stake < stakeAtRisk) {
+                vm.deal(servers[i], stakeAtRisk - stake);
+                vm.prank(servers[i]);
+                nodes.addStake{value: stakeAtRisk - stake}();
+            }
+            vm.prank(servers[i]);
+            nodes.setModels(ids, true);
+        }
+        vm.warp(block.timestamp + 1);
+    }
+
+    function _servers() internal view returns (address[] memory list) {
+        list = new address[](3);
+        (list[0], list[1], list[2]) = (node1, node2, node3);
+    }
+
+    /// @dev A SINGLE request for RISKY made now by the test consumer, and its parameters (windows open).
+    function _requestRisky() internal returns (uint256 id, RequestParams memory p) {
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        id = consumer.request{value: PRICE}(RISKY, input32(), Mode.SINGLE, 1, CB_GAS, deadline);
+        p = paramsWithoutLottery(address(consumer), input32(), Mode.SINGLE, 1, CB_GAS, deadline, PRICE);
+        p.modelId = RISKY;
+        withLottery(p, id);
+        openAllWindows();
+    }
+
+    /// @dev A model's own window, shorter than the hub's, is fixed in the request when it is made: the result is
+    ///      final once it passes, and a challenge after it is refused.
+    function test_window_modelsOwnWindowFixedAtRequest() public {
+        _registerRisky(1 minutes, 0, _servers());
+        (uint256 id, RequestParams memory p) = _requestRisky();
+        vm.assertEq(Lottery.revealWindowOf(p.lottery), 1 minutes, "the model's window, in the request");
+        _submit(id, p, node1, lie);
+        (bool isFinal, uint256 finalAt) = hub.finalityOf(id, p);
+        vm.assertFalse(isFinal, "provisional");
+        vm.assertEq(finalAt, block.timestamp + 1 minutes, "final a minute after the result");
+        vm.warp(finalAt);
+        uint256 bond = disputes.bondFor(p.fee);
+        vm.expectRevert(abi.encodeWithSelector(IInferenceHub.NotChallengeable.selector, id, Status.FULFILLED, finalAt));
+        vm.prank(outsider);
+        disputes.challenge{value: bond}(id, p, lie, ENV_A, node1);
+    }
+
+    /// @dev The hub bounds a model's window: a model asking for 7 days gets the hub's 5 minutes, so the unbonding
+    ///      delay (at least the longest hub window ever set) still outlasts every open result; CONSENSUS reveals in
+    ///      the hub's window whatever the model says.
+    function test_window_boundedByTheHub() public {
+        _registerRisky(7 days, 0, _servers());
+        (, RequestParams memory p) = _requestRisky();
+        vm.assertEq(Lottery.revealWindowOf(p.lottery), REVEAL_WINDOW, "the hub's window caps the model's");
+        _registerShortConsensus();
+        uint256 word = hub.lotteryWordOf(keccak256("short consensus model"), 7, PRICE * 3, 3, CB_GAS);
+        vm.assertEq(Lottery.revealWindowOf(word), REVEAL_WINDOW, "CONSENSUS reveals in the hub's window");
+    }
+
+    function _registerShortConsensus() internal {
+        ModelSpec memory s = spec(Mode.SINGLE, Mode.CONSENSUS);
+        s.challengeWindow = 10 seconds;
+        registerModel(keccak256("short consensus model"), s);
+        bytes32[] memory ids = new bytes32[](1);
+        ids[0] = keccak256("short consensus model");
+        address[] memory list = _servers();
+        for (uint256 i; i < list.length; ++i) {
+            vm.prank(list[i]);
+            nodes.setModels(ids, true);
+        }
+    }
+
+    function test_RevertWhen_ChallengeWindowOutOfBounds() public {
+        ModelSpec memory s = spec(Mode.SINGLE, Mode.SINGLE);
+        uint32[2] memory bad = [uint32(9 seconds), uint32(7 days + 1)];
+        for (uint256 i; i < bad.length; ++i) {
+            s.challengeWindow = bad[i];
+            bytes32 salt = keccak256(abi.encode("salt", address(this), RISKY));
+            models.commitRegistration(models.registrationCommitment(RISKY, s, bytes32(0), address(this), salt));
+            vm.roll(block.number + 1);
+            vm.expectRevert(
+                abi.encodeWithSelector(IModelRegistry.ChallengeWindowInvalid.selector, bad[i], 10 seconds, 7 days)
+            );
+            models.registerModel(RISKY, s, bytes32(0), address(this), salt);
+        }
+    }
+
+    /// @dev Serving a model needs its stake at risk: a node below it cannot declare it, and a node slashed below it
+    ///      is no longer eligible (its delivery reverts, naming the reason).
+    function test_stakeAtRisk_nodeBelowItCannotServe() public {
+        _registerRisky(0, 5 ether, new address[](0));
+        bytes32[] memory ids = new bytes32[](1);
+        ids[0] = RISKY;
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.StakeBelowModelRisk.selector, RISKY, 2 ether, 5 ether));
+        vm.prank(node1);
+        nodes.setModels(ids, true);
+
+        _registerRiskyServers(5 ether);
+        (uint256 id, RequestParams memory p) = _requestRisky();
+        // A slash elsewhere (10 % of 5 ETH) leaves node1 with 4.5 ETH: below the stake at risk.
+        vm.prank(address(hub));
+        nodes.slash(node1, SLASH_BPS);
+        (Eligibility status,) = nodes.eligibility(node1, RISKY);
+        vm.assertEq(uint256(status), uint256(Eligibility.STAKE_BELOW_MODEL_RISK), "no longer eligible");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IInferenceHub.NodeNotEligible.selector, node1, RISKY, Eligibility.STAKE_BELOW_MODEL_RISK
+            )
+        );
+        _submit(id, p, node1, honest);
+        _submit(id, p, node2, honest);
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "served by a node with its stake at risk");
+    }
+
+    /// @dev node1..3 top up to `stakeAtRisk` and declare RISKY (already registered).
+    function _registerRiskyServers(uint96 stakeAtRisk) internal {
+        bytes32[] memory ids = new bytes32[](1);
+        ids[0] = RISKY;
+        address[] memory list = _servers();
+        for (uint256 i; i < list.length; ++i) {
+            uint256 stake = _stake(list[i]);
+            vm.deal(list[i], stakeAtRisk - stake);
+            vm.prank(list[i]);
+            nodes.addStake{value: stakeAtRisk - stake}();
+            vm.prank(list[i]);
+            nodes.setModels(ids, true);
+        }
+        vm.warp(block.timestamp + 1);
+    }
+
+    function test_RevertWhen_ServingAnUnregisteredModel() public {
+        bytes32[] memory ids = new bytes32[](1);
+        ids[0] = keccak256("a file nobody registered");
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.ModelNotFound.selector, ids[0]));
+        vm.prank(node1);
+        nodes.setModels(ids, true);
+    }
+
+    /// @dev The drain on a model whose entry says a result moves up to 10 ETH: the attacker needs 10 ETH of stake
+    ///      to serve it at all, and its overturned lie costs all 10 ETH (10 % would be only 1 ETH), more than the
+    ///      loan it tried to take.
+    function test_exploit_lieOnARiskyModelLosesItsStakeAtRisk() public {
+        _registerRisky(0, 10 ether, _servers());
+        ILendingPool pool = ILendingPool(
+            vm.deployCode("LendingPool.sol:LendingPool", abi.encode(hub, RISKY, int64(500_000), uint256(1)))
+        );
+        vm.deal(address(pool), 10 ether);
+        address attacker = makeAddr("attacker");
+        vm.deal(attacker, 10 ether);
+        bytes32[] memory served = new bytes32[](1);
+        served[0] = RISKY;
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.StakeBelowModelRisk.selector, RISKY, MIN_STAKE, 10 ether));
+        vm.prank(attacker);
+        nodes.register{value: MIN_STAKE}(ENV_A, served);
+        vm.prank(attacker);
+        nodes.register{value: 10 ether}(ENV_A, served);
+        vm.warp(block.timestamp + 1);
+
+        int64[] memory features = new int64[](4);
+        (features[0], features[1], features[2], features[3]) = (1, 2, 3, 4);
+        uint64 deadline = uint64(block.timestamp) + pool.DECISION_TIMEOUT();
+        vm.deal(attacker, PRICE);
+        vm.prank(attacker);
+        uint256 id = pool.applyForLoan{value: PRICE}(features, 10 ether);
+        bytes memory input = abi.encodePacked(int64(1), int64(2), int64(3), int64(4));
+        RequestParams memory p = paramsWithoutLottery(
+            address(pool), input, Mode.SINGLE, 1, pool.CALLBACK_GAS() | CALLBACK_ON_FINAL, deadline, PRICE
+        );
+        p.modelId = RISKY;
+        withLottery(p, id);
+        openAllWindows();
+
+        bytes memory zeroRisk = abi.encodePacked(int64(1_000_000), int64(0), int64(0), int64(0));
+        bytes memory trueRisk = abi.encodePacked(int64(170_000), int64(830_000), int64(0), int64(0));
+        _submit(id, p, attacker, zeroRisk);
+        _challenge(id, p, zeroRisk, ENV_A, attacker);
+        _committee(id, node2, trueRisk, node3, trueRisk);
+        disputes.resolve(id, p, trueRisk);
+
+        vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.OVERTURNED), "overturned");
+        vm.assertEq(_stake(attacker), 0, "the whole stake at risk is gone");
+        vm.assertEq(pool.claimableOf(attacker), 0, "the loan never pays out");
+        vm.assertEq(address(pool).balance, 10 ether, "the pool keeps its ETH");
+        (Eligibility status,) = nodes.eligibility(attacker, RISKY);
+        vm.assertTrue(status != Eligibility.ELIGIBLE, "and it serves no more");
     }
 }

@@ -182,7 +182,7 @@ contract InferenceHubParamsTest is BaseTest {
         ModelTerms memory terms = hub.modelTermsOf(MODEL);
         vm.expectRevert(abi.encodeWithSelector(IInferenceHub.CallerNotModelRegistry.selector, alice, address(models)));
         vm.prank(alice);
-        hub.syncModelTerms(MODEL, terms);
+        hub.syncModelTerms(MODEL, terms, 0);
     }
 
     function test_modelTermsOf_matchesRegistry() public view {

@@ -852,7 +852,7 @@ contract ModelRegistryTest is BaseTest {
             abi.encodeWithSelector(IInferenceHub.CallerNotModelRegistry.selector, outsider, address(models))
         );
         vm.prank(outsider);
-        hub.syncModelTerms(MODEL, forged);
+        hub.syncModelTerms(MODEL, forged, 0);
     }
 
     /// @dev A hub wired to another registry would refuse every push, so this registry could never register a model.

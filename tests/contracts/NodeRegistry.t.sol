@@ -5,17 +5,20 @@ import {BaseTest} from "./Base.t.sol";
 import {Eligibility, INodeRegistry, NodeInfo} from "../../contracts/interfaces/INodeRegistry.sol";
 import {IInferenceHub} from "../../contracts/interfaces/IInferenceHub.sol";
 import {IOwned2Step} from "../../contracts/interfaces/IOwned2Step.sol";
+import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
 
 /// @notice Has no receive or fallback: every ETH transfer to it fails.
 /// @notice A "hub" that points at a given registry but refuses ETH (so slash proceeds cannot be delivered).
 contract EtherRejecter {
     address public nodeRegistry;
+    address public modelRegistry;
 
     /// @dev Takes the serving-stake pushes a hub receives.
     function syncServing(bytes32, uint256, uint256) external {}
 
-    function point(address registry) external {
+    function point(address registry, address models) external {
         nodeRegistry = registry;
+        modelRegistry = models;
     }
 }
 
@@ -39,6 +42,14 @@ contract NodeRegistryTest is BaseTest {
         ids = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
             ids[i] = keccak256(abi.encode("model", i));
+        }
+    }
+
+    /// @dev `_ids(n)`, registered: a node declares only registered models.
+    function _registeredIds(uint256 n) internal returns (bytes32[] memory ids) {
+        ids = _ids(n);
+        for (uint256 i; i < n; ++i) {
+            registerModel(ids[i], spec(Mode.SINGLE, Mode.SINGLE));
         }
     }
 
@@ -74,6 +85,7 @@ contract NodeRegistryTest is BaseTest {
     //////////////////////////////////////////////////////////////*/
 
     function test_register_storesBondAndEmits() public {
+        registerModel(MODEL2, spec(Mode.SINGLE, Mode.SINGLE));
         uint256 totalBefore = nodes.totalStake();
         bytes32[] memory served = new bytes32[](2);
         served[0] = MODEL;
@@ -108,17 +120,19 @@ contract NodeRegistryTest is BaseTest {
     }
 
     function test_register_maxModelsPerCall() public {
+        bytes32[] memory ids = _registeredIds(16);
         vm.deal(node4, MIN_STAKE);
         vm.prank(node4);
-        nodes.register{value: MIN_STAKE}(ENV_A, _ids(16));
+        nodes.register{value: MIN_STAKE}(ENV_A, ids);
         vm.assertTrue(nodes.serves(node4, _ids(16)[15]), "last of 16 served");
     }
 
     function test_RevertWhen_ServingMoreThanMaxModels() public {
+        bytes32[] memory ids = _registeredIds(17);
         vm.deal(node4, MIN_STAKE);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.TooManyModels.selector, 17, 16));
         vm.prank(node4);
-        nodes.register{value: MIN_STAKE}(ENV_A, _ids(17));
+        nodes.register{value: MIN_STAKE}(ENV_A, ids);
     }
 
     function test_RevertWhen_StakeBelowMinimum() public {
@@ -224,6 +238,7 @@ contract NodeRegistryTest is BaseTest {
     }
 
     function test_setModels_addsAndRemovesWithEvents() public {
+        registerModel(MODEL2, spec(Mode.SINGLE, Mode.SINGLE));
         vm.expectEmit(true, true, true, true, address(nodes));
         emit INodeRegistry.ModelServed(node1, MODEL2, true);
         vm.prank(node1);
@@ -444,7 +459,7 @@ contract NodeRegistryTest is BaseTest {
     function test_RevertWhen_SlashProceedsRejected() public {
         EtherRejecter rejecter = new EtherRejecter();
         INodeRegistry fresh = deployNodeRegistry(owner, MIN_STAKE, UNBONDING);
-        rejecter.point(address(fresh));
+        rejecter.point(address(fresh), address(models));
         vm.prank(owner);
         fresh.setHub(address(rejecter));
         vm.deal(node4, NODE_STAKE);

@@ -1783,6 +1783,11 @@ export const inferenceHubAbi = [
             "internalType": "uint64"
           }
         ]
+      },
+      {
+        "name": "challengeWindow",
+        "type": "uint32",
+        "internalType": "uint32"
       }
     ],
     "outputs": [],

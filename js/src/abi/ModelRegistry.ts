@@ -26,6 +26,19 @@ export const modelRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "MAX_CHALLENGE_WINDOW",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint32",
+        "internalType": "uint32"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MAX_ENVIRONMENTS",
     "inputs": [],
     "outputs": [
@@ -85,6 +98,19 @@ export const modelRegistryAbi = [
         "name": "",
         "type": "uint256",
         "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "MIN_CHALLENGE_WINDOW",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint32",
+        "internalType": "uint32"
       }
     ],
     "stateMutability": "view"
@@ -238,6 +264,16 @@ export const modelRegistryAbi = [
             "name": "allowedEnvironments",
             "type": "bytes32[]",
             "internalType": "bytes32[]"
+          },
+          {
+            "name": "challengeWindow",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "stakeAtRisk",
+            "type": "uint96",
+            "internalType": "uint96"
           },
           {
             "name": "verifier",
@@ -520,6 +556,16 @@ export const modelRegistryAbi = [
             "internalType": "bytes32[]"
           },
           {
+            "name": "challengeWindow",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "stakeAtRisk",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
             "name": "verifier",
             "type": "address",
             "internalType": "address"
@@ -595,6 +641,16 @@ export const modelRegistryAbi = [
             "internalType": "bytes32[]"
           },
           {
+            "name": "challengeWindow",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "stakeAtRisk",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
             "name": "verifier",
             "type": "address",
             "internalType": "address"
@@ -622,6 +678,30 @@ export const modelRegistryAbi = [
         "name": "",
         "type": "bytes32",
         "internalType": "bytes32"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "riskOf",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "challengeWindow",
+        "type": "uint32",
+        "internalType": "uint32"
+      },
+      {
+        "name": "stakeAtRisk",
+        "type": "uint96",
+        "internalType": "uint96"
       }
     ],
     "stateMutability": "view"
@@ -822,6 +902,16 @@ export const modelRegistryAbi = [
             "internalType": "bytes32[]"
           },
           {
+            "name": "challengeWindow",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "stakeAtRisk",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
             "name": "verifier",
             "type": "address",
             "internalType": "address"
@@ -929,6 +1019,27 @@ export const modelRegistryAbi = [
         "name": "pendingOwner",
         "type": "address",
         "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "ChallengeWindowInvalid",
+    "inputs": [
+      {
+        "name": "window",
+        "type": "uint32",
+        "internalType": "uint32"
+      },
+      {
+        "name": "min",
+        "type": "uint32",
+        "internalType": "uint32"
+      },
+      {
+        "name": "max",
+        "type": "uint32",
+        "internalType": "uint32"
       }
     ]
   },

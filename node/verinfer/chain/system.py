@@ -83,6 +83,11 @@ class System:
         """The hub's copy of the model's request terms."""
         return ModelTerms.from_abi(self.sender.call(self.hub.functions.modelTermsOf(model_id)))
 
+    def stake_at_risk_of(self, model_id: bytes) -> int:
+        """The stake (wei) a node needs to serve the model, which an overturned result of it loses at least."""
+        _window, stake = self.sender.call(self.models.functions.riskOf(model_id))
+        return int(stake)
+
     def status_of(self, request_id: int) -> Status:
         return Status(self.sender.call(self.hub.functions.statusOf(request_id)))
 

@@ -467,6 +467,8 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
         "price": str(spec.price),
         "modes": [m.name for m in Mode if spec.modes & (1 << int(m))],
         "allowedEnvironments": [hex_(e) for e in spec.allowed_environments],
+        "challengeWindow": spec.challenge_window,
+        "stakeAtRisk": str(spec.stake_at_risk),
         "verifier": spec.verifier,
     }
 

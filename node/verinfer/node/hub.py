@@ -185,6 +185,13 @@ class HubView:
     def model_id_at(self, index: int) -> bytes:
         return bytes(self.call(self.system.models.functions.modelIdAt(index)))
 
+    def stake_at_risk_of(self, model_id: bytes) -> int:
+        _window, stake = self.call(self.system.models.functions.riskOf(model_id))
+        return int(stake)
+
+    def own_stake(self) -> int:
+        return int(self.call(self.system.nodes.functions.nodeInfo(self.address))[0])
+
     def eligibility(self, model_id: bytes) -> Eligibility:
         """This node's eligibility for `model_id` now (uncached)."""
         status, _env = self.call(self.system.nodes.functions.eligibility(self.address, model_id))

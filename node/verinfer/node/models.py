@@ -32,6 +32,8 @@ class RegistryReader(Protocol):
     def model_id_at(self, index: int) -> bytes: ...
     def terms_of(self, model_id: bytes) -> ModelTerms: ...
     def eligibility(self, model_id: bytes) -> Eligibility: ...
+    def stake_at_risk_of(self, model_id: bytes) -> int: ...
+    def own_stake(self) -> int: ...
     def set_models_calldata(self, model_ids: Sequence[bytes], serving: bool) -> tuple[str, bytes]: ...
     def forget_eligibility(self, model_ids: Sequence[bytes]) -> None: ...
 
@@ -122,6 +124,7 @@ class ModelFollower:
         out: list[Signed] = []
         adding = [m for m in new if self.reader.eligibility(m) == Eligibility.MODEL_NOT_SERVED]
         self.served.update(m for m in new if m not in adding)
+        adding = self._affordable(adding)
         for ids, serving in ((adding, True), (gone, False)):
             if not ids:
                 continue
@@ -141,6 +144,28 @@ class ModelFollower:
             )
         broadcast(self.sender, out, self.metrics, self.log)
         return len(out)
+
+    def _affordable(self, ids: list[bytes]) -> list[bytes]:
+        """Of `ids`, those whose stake at risk this node's stake covers; the others are rejected with a warning. One
+        model asking more than the stake would make the registry refuse the whole `setModels`, so a publisher could
+        otherwise keep every node from declaring the models registered beside its own."""
+        if not ids:
+            return ids
+        stake = self.reader.own_stake()
+        kept: list[bytes] = []
+        for model_id in ids:
+            at_risk = self.reader.stake_at_risk_of(model_id)
+            if at_risk > stake:
+                self.rejected.add(model_id)
+                self.log.warning(
+                    "not serving a model whose stake at risk exceeds this node's stake: add stake to serve it",
+                    model="0x" + model_id.hex(),
+                    stake_at_risk=at_risk,
+                    stake=stake,
+                )
+            else:
+                kept.append(model_id)
+        return kept
 
     def _declare(self, ids: list[bytes], serving: bool) -> Signed | None:
         to, data = self.reader.set_models_calldata(ids, serving)

@@ -426,6 +426,10 @@ class NodeService:
         chosen = self.config.registration.models
         if chosen != ("all",):
             return [bytes.fromhex(m[2:]) for m in chosen]
+        # A model asking more stake at risk than the node will have is left out: the registry would refuse the whole
+        # declaration, and a publisher could so keep "all" nodes from serving any model.
+        status = operator.status()
+        stake = max(self.config.registration.stake_wei or 0, status.min_stake, status.stake)
         wanted: list[bytes] = []
         for model_id in operator.registered_models():
             terms = operator.system.terms_of(model_id)
@@ -434,6 +438,15 @@ class NodeService:
                 and terms.price >= self.config.registration.min_price_wei
                 and any(terms.allows(mode) for mode in self.config.modes)
             ):
+                at_risk = operator.system.stake_at_risk_of(model_id)
+                if at_risk > stake:
+                    self.log.warning(
+                        "not serving a model whose stake at risk exceeds this node's stake: add stake to serve it",
+                        model="0x" + model_id.hex(),
+                        stake_at_risk=at_risk,
+                        stake=stake,
+                    )
+                    continue
                 wanted.append(model_id)
         return wanted
 
