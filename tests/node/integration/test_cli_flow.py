@@ -123,6 +123,8 @@ def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, a
         "price": str(PRICE),
         "modes": ["single", "consensus"],
         "allowedEnvironments": [],
+        "challengeWindow": 0,
+        "stakeAtRisk": "0",
         "verifier": "0x" + "00" * 20,
     }
     provenance = shown["provenance"]

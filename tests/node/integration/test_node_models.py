@@ -122,3 +122,36 @@ def test_model_registered_after_start_is_served(tmp_path: Path, forge_build: Pat
             assert service.journal.jobs(JobState.FAILED, limit=100) == []  # none skipped as "not eligible"
         result = tally(world, "model registered after start", late)
         assert (result.final_once, result.lost, result.twice) == (4, 0, 0)
+
+
+def test_model_asking_more_stake_than_the_node_has_is_left_out(tmp_path: Path, forge_build: Path) -> None:
+    """A publisher registers models whose stake at risk no node has (1,000 ETH): a node serving "all" leaves them
+    out, at start and while running, instead of sending a `setModels` the registry refuses as a whole (which would
+    keep it from declaring the models registered beside them), and still serves the rest."""
+    with node_world(tmp_path) as world:
+
+        def register(seed: int, stake_at_risk: int) -> bytes:
+            path = tmp_path / f"m{seed}.onnx"
+            path.write_bytes(gemm_softmax(seed=seed).SerializeToString())
+            return world.client.register_model(path, path.as_uri(), PRICE, [Mode.SINGLE], stake_at_risk=stake_at_risk)
+
+        greedy_before = register(41, 1_000 * 10**18)
+        config = world.config(0, registration={"refresh_s": 0.5})
+        node = world.node_address(0)
+        serves = world.owner.nodes.functions.serves
+        with running(NodeService(config)) as service:
+            greedy_after = register(42, 1_000 * 10**18)
+            modest = register(43, 10**15)  # below the node's stake: served
+            deadline = time.monotonic() + 60
+            while not world.owner.sender.call(serves(node, modest)):
+                assert time.monotonic() < deadline, "the node never declared the model its stake covers"
+                time.sleep(0.2)
+            assert service.models is not None
+            while greedy_after not in service.models.rejected:
+                assert time.monotonic() < deadline, "the node never judged the model it cannot cover"
+                time.sleep(0.2)
+            assert not world.owner.sender.call(serves(node, greedy_before))
+            assert not world.owner.sender.call(serves(node, greedy_after))
+            next_second(world.w3)
+            served = [world.client.request(modest, [[0.1 * i, 0.2, 0.3, 0.4]]).request_id for i in range(3)]
+            assert set(world.wait_final(served, timeout=60).values()) == {Status.FULFILLED}

@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from tests.node.support import ENV_HASH, MODEL_ID, NODE_STAKE, Actors
+from tests.node.support import ENV_HASH, MODEL_ID, NODE_STAKE, Actors, model_spec
 from verinfer.chain.anvil import Anvil
 from verinfer.chain.deploy import save_deployment
 from verinfer.chain.system import System
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 OPERATOR = 8
 OTHER_MODEL = ModelId(Web3.keccak(text="a model nobody serves"))
+UNREGISTERED = ModelId(Web3.keccak(text="a file nobody registered"))
 ZERO = "0x" + "00" * 20
 
 
@@ -35,7 +36,11 @@ def operator(system: Actors, accounts: list[LocalAccount]) -> Operator:
 
 
 @pytest.fixture
-def registered(operator: Operator) -> Operator:
+def registered(operator: Operator, system: Actors) -> Operator:
+    # A node declares only registered models: OTHER_MODEL is registered once per session, and nobody serves it.
+    deployer = system.deployer
+    if not deployer.sender.call(deployer.models.functions.isRegistered(OTHER_MODEL)):
+        deployer.register_model(OTHER_MODEL, model_spec())
     operator.register(ENV_HASH, [MODEL_ID], NODE_STAKE)
     return operator
 
@@ -110,6 +115,12 @@ def test_set_models_declares_and_withdraws_service(registered: Operator) -> None
     registered.set_models([OTHER_MODEL, MODEL_ID], serving=False)
     status = registered.status([MODEL_ID, OTHER_MODEL])
     assert set(status.eligibility.values()) == {Eligibility.MODEL_NOT_SERVED}
+
+
+def test_set_models_refuses_an_unregistered_model(registered: Operator) -> None:
+    with pytest.raises(ContractRevert) as excinfo:
+        registered.set_models([UNREGISTERED])
+    assert revert_of(excinfo) == ("ModelNotFound", {"modelId": UNREGISTERED})
 
 
 def test_update_environment_publishes_the_new_hash(registered: Operator) -> None:
