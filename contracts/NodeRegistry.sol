@@ -208,6 +208,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
             if (node.stake < _minStake) _uncount(nodeAddress, node, previous);
             else _restake(nodeAddress, previous, node.stake);
         }
+        // slither-disable-next-line arbitrary-send-eth (the caller is the hub or the dispute contract: onlyHub)
         (bool ok,) = payable(msg.sender).call{value: amount}("");
         if (!ok) revert TransferFailed(msg.sender, amount);
     }
