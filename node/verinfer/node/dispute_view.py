@@ -10,14 +10,14 @@ from typing import Any
 from eth_typing import ChecksumAddress
 from web3.contract import Contract
 
+from verinfer.chain.disputes import Dispute as Dispute  # re-exported (one decoder, in the chain layer)
 from verinfer.chain.events import DecodedLog, EventCodec
 from verinfer.errors import ConfigError
 from verinfer.node.hub import HubView
-from verinfer.types import RequestParams, checksum
+from verinfer.types import DisputeState, RequestParams, checksum
 
-OPEN = 1
-"""`DisputeState.OPEN`; the states after it are UPHELD (2), OVERTURNED (3) and VOID (4)."""
-DISPUTE_STATES = {0: "NONE", 1: "OPEN", 2: "UPHELD", 3: "OVERTURNED", 4: "VOID"}
+OPEN = DisputeState.OPEN
+"""The states after it are UPHELD, OVERTURNED and VOID."""
 
 
 @dataclass(frozen=True)
@@ -40,38 +40,6 @@ class DisputeOpened:
     output_hash: bytes
     lottery: int
     block_number: int
-
-
-@dataclass(frozen=True)
-class Dispute:
-    """`disputeOf` (IDisputes.DisputeView)."""
-
-    state: int
-    challenger: ChecksumAddress
-    bond: int
-    node: ChecksumAddress
-    output_hash: bytes
-    model_id: bytes
-    lottery: int
-    """The current committee's draw: the challenge's, or after an escalation its own."""
-    commits: int
-    reveals: int
-    commit_ends_at: int
-    reveal_ends_at: int
-    """0 while commits are open; then when reveals close."""
-    winner: bytes
-    members: tuple[ChecksumAddress, ...]
-    """Every member of either committee."""
-    round: int = 0
-    """0: the first committee; 1: its escalation (after the first had no majority)."""
-    seat_count: int = 3
-    """The current committee's seats."""
-    opened_at: int = 0
-    """When the dispute opened: stake and service older than this hold tickets, in either committee."""
-
-    @property
-    def state_name(self) -> str:
-        return DISPUTE_STATES.get(self.state, str(self.state))
 
 
 @dataclass(frozen=True)
@@ -163,25 +131,7 @@ class DisputeReader:
     # ------------------------------------------------------------------------------------------------ views
 
     def dispute_of(self, request_id: int) -> Dispute:
-        v: Any = self.hub.call(self.contract.functions.disputeOf(request_id))
-        return Dispute(
-            state=int(v[0]),
-            challenger=checksum(v[1]),
-            bond=int(v[2]),
-            node=checksum(v[3]),
-            output_hash=bytes(v[4]),
-            model_id=bytes(v[5]),
-            lottery=int(v[6]),
-            commits=int(v[7]),
-            reveals=int(v[8]),
-            commit_ends_at=int(v[9]),
-            reveal_ends_at=int(v[10]),
-            winner=bytes(v[11]),
-            members=tuple(checksum(m) for m in v[12]),
-            round=int(v[13]),
-            seat_count=int(v[14]),
-            opened_at=int(v[15]),
-        )
+        return Dispute.from_abi(request_id, self.hub.call(self.contract.functions.disputeOf(request_id)))
 
     def vote_of(self, request_id: int, member: str) -> MemberVote:
         v: Any = self.hub.call(self.contract.functions.voteOf(request_id, member))

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
-from verinfer.chain import commitments, lottery
+from verinfer.chain import commitments
+from verinfer.chain.disputes import Dispute as Dispute  # re-exported (one decoder, in the chain layer)
 from verinfer.chain.system import System
 from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError
@@ -40,53 +40,6 @@ from verinfer.types import CALLBACK_ON_FINAL, DISPUTE_SEATS, DisputeState, Mode,
 MAX_DELIVERIES = 256
 """The most items one `deliverFinal` takes (the hub's `MAX_BATCH`)."""
 ZERO32 = bytes(32)
-
-
-@dataclass(frozen=True)
-class Dispute:
-    """A challenge of a SINGLE result, as `Disputes.disputeOf` shows it."""
-
-    request_id: int
-    state: DisputeState
-    challenger: ChecksumAddress
-    bond: int
-    node: ChecksumAddress
-    """The node whose result is challenged."""
-    output_hash: bytes
-    """The challenged output's hash."""
-    lottery: int
-    """The current committee's draw (a `lottery` word: its seed and time are the challenge's, or the
-    escalation's)."""
-    commits: int
-    """The current committee's seats taken so far (of `seat_count`)."""
-    reveals: int
-    commit_ends_at: int
-    reveal_ends_at: int
-    """When reveals close (0 while commits are open)."""
-    winner: bytes
-    """The committee's majority output hash once resolved (zero without one)."""
-    members: tuple[ChecksumAddress, ...]
-    """Every member of either committee."""
-    round: int = 0
-    """0: the first committee; 1: its escalation, drawn because the first had no majority."""
-    seat_count: int = DISPUTE_SEATS
-    opened_at: int = 0
-
-    @property
-    def escalated(self) -> bool:
-        return self.round > 0
-
-    @property
-    def all_revealed(self) -> bool:
-        """Every seat taken has revealed, after commits closed: the dispute may be resolved at once."""
-        return self.reveal_ends_at != 0 and self.reveals == self.commits != 0
-
-    @property
-    def resolvable_at(self) -> int:
-        """After when anyone may resolve it (earlier once `all_revealed`)."""
-        if self.reveal_ends_at:
-            return self.reveal_ends_at
-        return self.commit_ends_at + lottery.Lottery.unpack(self.lottery).reveal_window
 
 
 @dataclass(frozen=True)
@@ -129,28 +82,8 @@ def read_dispute(system: System, request_id: int) -> Dispute | None:
     if system.disputes is None:
         return None
     raw = system.sender.call(system.disputes.functions.disputeOf(request_id))
-    state, challenger, bond, node, output_hash, _model_id, word = raw[:7]
-    commits, reveals, commit_end, reveal_end, winner, members, round_, seat_count, opened_at = raw[7:]
-    if DisputeState(state) == DisputeState.NONE:
-        return None
-    return Dispute(
-        request_id=request_id,
-        state=DisputeState(state),
-        challenger=to_checksum_address(challenger),
-        bond=int(bond),
-        node=to_checksum_address(node),
-        output_hash=bytes(output_hash),
-        lottery=int(word),
-        commits=int(commits),
-        reveals=int(reveals),
-        commit_ends_at=int(commit_end),
-        reveal_ends_at=int(reveal_end),
-        winner=bytes(winner),
-        members=tuple(to_checksum_address(m) for m in members),
-        round=int(round_),
-        seat_count=int(seat_count),
-        opened_at=int(opened_at),
-    )
+    dispute = Dispute.from_abi(request_id, raw)
+    return None if dispute.state == DisputeState.NONE else dispute
 
 
 def finality(system: System, request_id: int) -> Finality:
