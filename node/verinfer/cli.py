@@ -22,7 +22,7 @@ from verinfer._version import __version__
 from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import REVERT_FIXES, ConfigPath, devnet_app, node_app
-from verinfer.errors import ConfigError, require_modules, requires_extra
+from verinfer.errors import ChainError, ConfigError, require_modules, requires_extra
 from verinfer.types import MAX_MODEL_BYTES, DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
 
 if TYPE_CHECKING:
@@ -815,17 +815,38 @@ def reclaim_command(
 def withdraw_command(
     private_key: PrivateKey,
     to: Annotated[str | None, typer.Option(help="Pay to this address (default: your account).")] = None,
+    disputes: Annotated[
+        bool,
+        typer.Option(
+            "--disputes",
+            help="Also pay out your dispute balance (bonds back, challengers' and committee members' rewards).",
+        ),
+    ] = False,
     rpc_url: RpcUrl = DEFAULT_RPC,
     as_json: AsJson = False,
 ) -> None:
-    """Pay your whole hub balance (refunds, callback escrow left over; a node's fees) out to your account.
+    """Pay your whole hub balance (refunds, callback escrow left over; a node's fees) out to your account, and with
+    --disputes your balance in the dispute contract too.
 
-    JSON (wei as a decimal string): {"withdrawn"}
+    JSON (wei as decimal strings): {"withdrawn"} (with --disputes also "withdrawnDisputes")
     """
     with errors():
-        withdrawn = _client(rpc_url, private_key).withdraw(to)
+        client = _client(rpc_url, private_key)
+        if not disputes:
+            withdrawn, from_disputes = client.withdraw(to), 0
+        else:
+            hub_balance, dispute_balance = client.balance(), client.dispute_balance()
+            if hub_balance == 0 and dispute_balance == 0:
+                raise ChainError(f"{client.address} has nothing to withdraw from the hub or the dispute contract")
+            withdrawn = client.withdraw(to) if hub_balance else 0
+            from_disputes = client.withdraw_dispute(to) if dispute_balance else 0
     if as_json:
-        echo_json({"withdrawn": str(withdrawn)})
+        shown = {"withdrawn": str(withdrawn)}
+        if disputes:
+            shown["withdrawnDisputes"] = str(from_disputes)
+        echo_json(shown)
+    elif disputes:
+        typer.echo(f"withdrew {withdrawn} wei from the hub and {from_disputes} wei from the dispute contract")
     else:
         typer.echo(f"withdrew {withdrawn} wei")
 

@@ -358,6 +358,18 @@ def test_cli_challenge_result_and_verify(arena: Arena, tmp_path: Path) -> None:
     assert (report["finality"]["phase"], report["finality"]["dispute"]["state"]) == ("overturned", "OVERTURNED")
     np.testing.assert_array_equal(handle.result(timeout=0).output, codec.decode(honest, (1, 2), SCALE))
 
+    # The challenger's bond and reward come out of the dispute contract with `withdraw --disputes`.
+    owed = arena.challenger.dispute_balance()
+    assert owed > 0
+    challenger_env = {**env, "VERINFER_PRIVATE_KEY": arena.challenger_key}
+    paid = runner.invoke(app, ["withdraw", "--disputes", "--json"], env=challenger_env)
+    assert paid.exit_code == 0, paid.output
+    assert json.loads(paid.stdout)["withdrawnDisputes"] == str(owed)
+    assert arena.challenger.dispute_balance() == 0
+    nothing = runner.invoke(app, ["withdraw", "--disputes"], env=challenger_env)
+    assert nothing.exit_code == 1
+    assert "nothing to withdraw from the hub or the dispute contract" in nothing.stderr
+
 
 def test_cli_resolve_waits_for_the_reveals_then_ends_the_dispute(arena: Arena, tmp_path: Path) -> None:
     world = arena.world
