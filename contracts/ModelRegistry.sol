@@ -250,6 +250,12 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     }
 
     /// @inheritdoc IModelRegistry
+    function arithmeticClassesOf(bytes32 modelId) external view returns (uint32) {
+        if (!_terms[modelId].exists) revert ModelNotFound(modelId);
+        return _specs[modelId].arithmeticClasses;
+    }
+
+    /// @inheritdoc IModelRegistry
     function provenanceOf(bytes32 modelId) external view returns (ModelProvenance memory) {
         if (!_terms[modelId].exists) revert ModelNotFound(modelId);
         return _provenance[modelId];

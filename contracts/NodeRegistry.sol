@@ -47,6 +47,8 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     mapping(address node => NodeInfo) private _nodes;
     /// @dev node => keccak256 of its canonical environment manifest.
     mapping(address node => bytes32 envHash) private _environments;
+    /// @dev node => the arithmetic class it states (checked against its models whenever either changes).
+    mapping(address node => uint8) private _classes;
     /// @dev node => modelId => its service of the model (layout on {Service}).
     mapping(address node => mapping(bytes32 modelId => Service)) private _serves;
     /// @dev node => the models it serves, in declaration order (swap-removed).
@@ -93,7 +95,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
 
     /// @inheritdoc INodeRegistry
     // slither-disable-next-line reentrancy-no-eth,incorrect-equality (the one callee is the hub, wired once and checked)
-    function register(bytes32 envHash, bytes32[] calldata modelIds) external payable {
+    function register(bytes32 envHash, uint8 arithmeticClass, bytes32[] calldata modelIds) external payable {
         if (_hub == address(0)) revert HubNotSet();
         NodeInfo storage node = _nodes[msg.sender];
         if (node.registered) revert NodeAlreadyRegistered(msg.sender);
@@ -107,6 +109,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         _totalStake += msg.value;
         _environments[msg.sender] = envHash;
         emit NodeRegistered(msg.sender, msg.value, envHash);
+        _setClass(arithmeticClass);
         _setModels(modelIds, true);
         // The models declared before a withdrawal are kept, so the whole list is counted.
         _count(msg.sender, node);
@@ -127,12 +130,35 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     }
 
     /// @inheritdoc INodeRegistry
-    function updateEnvironment(bytes32 envHash) external {
+    function updateEnvironment(bytes32 envHash, uint8 arithmeticClass) external {
         _activeNode(msg.sender);
         if (envHash == bytes32(0)) revert EnvironmentZero();
         bytes32 previous = _environments[msg.sender];
         _environments[msg.sender] = envHash;
         emit EnvironmentUpdated(msg.sender, previous, envHash);
+        if (arithmeticClass != _classes[msg.sender]) _setClass(arithmeticClass);
+    }
+
+    /// @dev Sets the caller's class after checking that every model it serves accepts it (the models kept from an
+    ///      earlier registration included: they are counted again). At most MAX_SERVED_MODELS reads.
+    function _setClass(uint8 arithmeticClass) private {
+        if (arithmeticClass > 31) revert ArithmeticClassInvalid(arithmeticClass);
+        bytes32[] storage list = _modelsOf[msg.sender];
+        if (list.length != 0) {
+            IModelRegistry models = IModelRegistry(IInferenceHub(_hub).modelRegistry());
+            for (uint256 i; i < list.length; ++i) {
+                _checkClass(models, list[i], arithmeticClass);
+            }
+        }
+        _classes[msg.sender] = arithmeticClass;
+        emit ArithmeticClassSet(msg.sender, arithmeticClass);
+    }
+
+    function _checkClass(IModelRegistry models, bytes32 modelId, uint8 arithmeticClass) private view {
+        uint32 accepted = models.arithmeticClassesOf(modelId);
+        if (accepted != 0 && (accepted >> arithmeticClass) & 1 == 0) {
+            revert ArithmeticClassNotAccepted(modelId, arithmeticClass, accepted);
+        }
     }
 
     /// @inheritdoc INodeRegistry
@@ -170,6 +196,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
         // Not counted: unbonding took the node out of every serving stake.
         delete _nodes[msg.sender];
         delete _environments[msg.sender];
+        delete _classes[msg.sender];
         _totalStake -= amount;
         emit StakeWithdrawn(msg.sender, to, amount);
         (bool ok,) = to.call{value: amount}("");
@@ -314,6 +341,7 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
                 // slither-disable-next-line unused-return (the window is the hub's business)
                 (, uint96 stakeAtRisk) = models.riskOf(modelId);
                 if (node.stake < stakeAtRisk) revert StakeBelowModelRisk(modelId, node.stake, stakeAtRisk);
+                _checkClass(models, modelId, _classes[msg.sender]);
                 service.stakeAtRisk = stakeAtRisk;
                 // A model declared again restarts its `since`: no ticket for requests made before.
                 service.since = uint64(block.timestamp);
@@ -486,6 +514,11 @@ contract NodeRegistry is INodeRegistry, Owned2Step {
     /// @inheritdoc INodeRegistry
     function environmentOf(address nodeAddress) external view returns (bytes32) {
         return _environments[nodeAddress];
+    }
+
+    /// @inheritdoc INodeRegistry
+    function arithmeticClassOf(address nodeAddress) external view returns (uint8) {
+        return _classes[nodeAddress];
     }
 
     /// @inheritdoc INodeRegistry

@@ -395,6 +395,9 @@ CONFIG_MEANINGS: dict[str, str] = {
     "runner": "onnxruntime settings. They are part of the environment manifest, so changing them changes envHash.",
     "runner.intra_op_threads": "onnxruntime's intra-op threads (never 0, which would mean one per core).",
     "runner.graph_optimization_level": "onnxruntime's graph optimisation level.",
+    "runner.arithmetic_class": "The arithmetic class the node states on chain (a name or number of "
+    '`verinfer.types.ARITHMETIC_CLASSES`; see the protocol page); "auto" detects this machine\'s. Models that '
+    "do not accept it are not served.",
     "registration.min_price_wei": 'Models priced below this are not served (with models = ["all"]).',
     "registration.refresh_s": "How often the running node looks for newly registered and deprecated models and "
     "declares or withdraws them (setModels), without a restart.",

@@ -51,6 +51,11 @@ struct ModelSpec {
     ///      least this much stake to serve the model, and an overturned result costs it at least this much (all of
     ///      its stake if less is left). 0 = only the hub's minimum stake and slash.
     uint96 stakeAtRisk;
+    /// @dev The arithmetic classes (bit i = class i, see {INodeRegistry-register}) whose nodes may serve the model,
+    ///      and so sit on its committees; 0 = any class. Name only classes that give this model's canonical outputs
+    ///      bit for bit (`verinfer env show` prints the local one): then honest nodes never disagree, and a
+    ///      dissenting vote is a wrong one.
+    uint32 arithmeticClasses;
     /// @dev Proof verifier for Mode.ZK ({IZkVerifier}, generated for this model's circuit by `verinfer.zk`); must be a
     ///      contract when ZK is allowed and zero otherwise. With ZK, `scale` must be 2^k for the circuit's scale k.
     address verifier;
@@ -237,6 +242,10 @@ interface IModelRegistry {
     ///         hub's) and the stake a node needs to serve it, which an overturned result loses at least. Reverts
     ///         `ModelNotFound`.
     function riskOf(bytes32 modelId) external view returns (uint32 challengeWindow, uint96 stakeAtRisk);
+
+    /// @notice The arithmetic classes whose nodes may serve `modelId` (bit i = class i; 0 = any). Reverts
+    ///         `ModelNotFound`.
+    function arithmeticClassesOf(bytes32 modelId) external view returns (uint32);
 
     /// @notice Who published `modelId`, when, and what its ZK verifier is pinned to. Reverts `ModelNotFound`.
     function provenanceOf(bytes32 modelId) external view returns (ModelProvenance memory);

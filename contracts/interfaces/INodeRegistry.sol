@@ -92,6 +92,11 @@ interface INodeRegistry {
     /// @notice Serving `modelId` needs a stake of at least its `stakeAtRisk` (what one of its results may move); the
     ///         node has `stake`. Add stake first (`addStake`).
     error StakeBelowModelRisk(bytes32 modelId, uint256 stake, uint256 stakeAtRisk);
+    /// @notice `modelId` accepts only the arithmetic classes in `accepted` (bit i = class i), and the node states
+    ///         `arithmeticClass`: serve it from a machine of an accepted class, or leave the model out.
+    error ArithmeticClassNotAccepted(bytes32 modelId, uint8 arithmeticClass, uint32 accepted);
+    /// @notice Arithmetic classes are 0..31.
+    error ArithmeticClassInvalid(uint8 arithmeticClass);
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -100,6 +105,8 @@ interface INodeRegistry {
     event NodeRegistered(address indexed node, uint256 stake, bytes32 envHash);
     event StakeAdded(address indexed node, uint256 amount, uint256 stake);
     event EnvironmentUpdated(address indexed node, bytes32 previousEnvHash, bytes32 envHash);
+    /// @notice `node` states the arithmetic class its results are computed in (see {register}).
+    event ArithmeticClassSet(address indexed node, uint8 arithmeticClass);
     event ModelServed(address indexed node, bytes32 indexed modelId, bool serving);
     event UnbondingStarted(address indexed node, uint64 unbondingEndsAt);
     event StakeWithdrawn(address indexed node, address to, uint256 amount);
@@ -115,14 +122,19 @@ interface INodeRegistry {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Registers the caller with `msg.value` as stake (≥ minStake) and its environment manifest hash.
+    /// @param arithmeticClass The class of arithmetic the node's results come from (the ISA features and runtime
+    ///        backend that change a model's float results: `verinfer.types.ARITHMETIC_CLASSES`; 0 = unstated). A
+    ///        model that names the classes it accepts is served only by nodes of those classes, so its committees
+    ///        never mix arithmetic that disagrees (`ArithmeticClassNotAccepted` otherwise).
     /// @param modelIds Models the node serves from the start (more can be added later).
-    function register(bytes32 envHash, bytes32[] calldata modelIds) external payable;
+    function register(bytes32 envHash, uint8 arithmeticClass, bytes32[] calldata modelIds) external payable;
 
     /// @notice Adds `msg.value` to the caller's stake, e.g. to climb back above the minimum after a slash.
     function addStake() external payable;
 
-    /// @notice Publishes a new environment manifest hash. Open consensus votes keep the hash they committed with.
-    function updateEnvironment(bytes32 envHash) external;
+    /// @notice Publishes a new environment manifest hash and arithmetic class. Open consensus votes keep the hash they
+    ///         committed with. Every model the node serves must accept the class (`ArithmeticClassNotAccepted`).
+    function updateEnvironment(bytes32 envHash, uint8 arithmeticClass) external;
 
     /// @notice Declares (`serving` true) or withdraws (false) the caller's service of `modelIds`. A model is declared
     ///         only once registered (`ModelNotFound` from the model registry otherwise), and only with a stake of at
@@ -185,6 +197,9 @@ interface INodeRegistry {
     /*//////////////////////////////////////////////////////////////
                                   VIEWS
     //////////////////////////////////////////////////////////////*/
+
+    /// @notice The arithmetic class `node` states (0 = unstated).
+    function arithmeticClassOf(address node) external view returns (uint8);
 
     /// @notice Whether `node` may take work for `modelId` now, and the environment hash it would work under.
     function eligibility(address node, bytes32 modelId) external view returns (Eligibility status, bytes32 envHash);

@@ -65,6 +65,7 @@ export async function readModel(ctx: VerinferContext, modelId: Hex): Promise<Mod
     allowedEnvironments: spec.allowedEnvironments,
     challengeWindow: spec.challengeWindow,
     stakeAtRisk: spec.stakeAtRisk,
+    arithmeticClasses: spec.arithmeticClasses,
     verifier: spec.verifier,
   };
 }

@@ -116,6 +116,8 @@ export interface ModelSpec {
   challengeWindow: number;
   /** Wei one result may move: the stake a node needs to serve the model, lost at least if a result is overturned. */
   stakeAtRisk: bigint;
+  /** Arithmetic classes whose nodes may serve the model (bit i = class i; 0: any). */
+  arithmeticClasses: number;
   verifier: Address;
 }
 

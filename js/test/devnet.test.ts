@@ -275,7 +275,7 @@ test("a lie overturned by the devnet's committee reads as the committee's result
       address: ctx.deployment.contracts.NodeRegistry.address,
       abi: nodeRegistryAbi,
       functionName: "register",
-      args: [keccak256("0x11"), [iris]],
+      args: [keccak256("0x11"), 0, [iris]],
       value: 5_000n * 10n ** 18n,
     }),
   );

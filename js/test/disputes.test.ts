@@ -224,6 +224,7 @@ function fakeChain(options: { status: Status; byProof?: boolean }) {
           allowedEnvironments: [],
           challengeWindow: 0,
           stakeAtRisk: 0n,
+          arithmeticClasses: 0,
           verifier: "0x0000000000000000000000000000000000000000",
         },
         terms,

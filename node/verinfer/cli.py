@@ -23,7 +23,17 @@ from verinfer.cli_admin import admin_app
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.cli_node import REVERT_FIXES, ConfigPath, devnet_app, node_app
 from verinfer.errors import ChainError, ConfigError, require_modules, requires_extra
-from verinfer.types import MAX_MODEL_BYTES, DeployConfig, HubParams, Mode, ModelProvenance, ModelSpec, ModelTerms
+from verinfer.types import (
+    ARITHMETIC_CLASSES,
+    MAX_MODEL_BYTES,
+    DeployConfig,
+    HubParams,
+    Mode,
+    ModelProvenance,
+    ModelSpec,
+    ModelTerms,
+    arithmetic_classes_mask,
+)
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -216,6 +226,7 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
         "allowedEnvironments": [hex_(env) for env in spec.allowed_environments],
         "challengeWindow": spec.challenge_window,
         "stakeAtRisk": str(spec.stake_at_risk),
+        "arithmeticClasses": [name for i, name in ARITHMETIC_CLASSES.items() if spec.arithmetic_classes >> i & 1],
         "verifier": spec.verifier,
     }
 
@@ -287,6 +298,13 @@ def model_register_command(
             "much when a result is overturned.",
         ),
     ] = 0,
+    arithmetic_class: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An arithmetic class whose nodes may serve the model (repeatable; default: any). Name only classes "
+            "that give its outputs bit for bit: " + ", ".join(ARITHMETIC_CLASSES.values()) + ".",
+        ),
+    ] = None,
     skip_checks: Annotated[
         bool,
         typer.Option(
@@ -318,10 +336,14 @@ def model_register_command(
             raise ConfigError("--zk needs --calibration-csv: rows of typical inputs for the circuit's value ranges")
         if not zk and (calibration_csv is not None or srs is not None):
             raise ConfigError("--calibration-csv and --srs apply to --zk only")
-        if zk and (challenge_window or stake_at_risk):
+        try:
+            classes = arithmetic_classes_mask(arithmetic_class or [])
+        except ValueError as exc:
+            raise ConfigError(f"--arithmetic-class: {exc}") from None
+        if zk and (challenge_window or stake_at_risk or classes):
             raise ConfigError(
-                "--challenge-window and --stake-at-risk are not supported with --zk yet (a proof settles a ZK "
-                "result at once); register without them"
+                "--challenge-window, --stake-at-risk and --arithmetic-class are not supported with --zk yet (a "
+                "proof settles a ZK result at once); register without them"
             )
         if not skip_checks:
             _check_before_registering(path, uri, None if zk else scale, input_sample)
@@ -349,6 +371,7 @@ def model_register_command(
             rows=rows,
             challenge_window=challenge_window,
             stake_at_risk=stake_at_risk,
+            arithmetic_classes=classes,
         )
     if as_json:
         echo_json({"modelId": hex_(model_id)})

@@ -21,6 +21,7 @@ import typer
 
 from verinfer.cli_common import bytes32, console, echo_json, errors, hex_, logs_to_stderr
 from verinfer.errors import ConfigError, require_modules, requires_extra
+from verinfer.types import ARITHMETIC_CLASSES
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -126,10 +127,10 @@ def register_command(
     """Register the config's key as a node: stake, this machine's environment hash (for the config's runner
     settings, as `verinfer env show` prints it) and the models it serves.
 
-    JSON: {"node", "stake", "envHash", "models": ["0x<model id>", ...], "txHash", "block"}
+    JSON: {"node", "stake", "envHash", "arithmeticClass", "models": ["0x<model id>", ...], "txHash", "block"}
     """
     from verinfer.config import load_config
-    from verinfer.sdk.operator import Operator, environment_hash
+    from verinfer.sdk.operator import Operator, environment_hash, local_arithmetic_class
 
     with errors(REVERT_FIXES):
         models = _model_ids(model)
@@ -138,11 +139,13 @@ def register_command(
         env_hash = environment_hash(node_config.runner.intra_op_threads, node_config.runner.graph_optimization_level)
         model_ids = models if models is not None else list(operator.registered_models())
         amount = stake if stake is not None else operator.min_stake()
-        receipt = operator.register(env_hash, model_ids, amount)
+        arithmetic_class = local_arithmetic_class(node_config.runner.arithmetic_class)
+        receipt = operator.register(env_hash, model_ids, amount, arithmetic_class)
     document = {
         "node": operator.address,
         "stake": str(amount),
         "envHash": hex_(env_hash),
+        "arithmeticClass": ARITHMETIC_CLASSES.get(arithmetic_class, str(arithmetic_class)),
         "models": [hex_(m) for m in model_ids],
         "txHash": hex_(bytes(receipt["transactionHash"])),
         "block": int(receipt["blockNumber"]),

@@ -37,7 +37,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from verinfer.errors import ConfigError
-from verinfer.types import MAX_MODEL_BYTES, Mode
+from verinfer.types import MAX_MODEL_BYTES, Mode, arithmetic_class_id
 
 ENV_PREFIX = "VERINFER_"
 ENV_DELIMITER = "__"
@@ -117,9 +117,22 @@ class BatchConfig(_Section):
     max_gas: Positive = 10_000_000
 
 
+def _arithmetic_class(value: object) -> str | int:
+    if value == "auto":
+        return "auto"
+    try:
+        return arithmetic_class_id(value if isinstance(value, int) else str(value))
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "arithmetic_class", '{reason}; or "auto" (this machine\'s)', {"reason": str(exc)}
+        ) from None
+
+
 class RunnerConfig(_Section):
     intra_op_threads: Annotated[int, Field(ge=1)] = 1
     graph_optimization_level: Literal["disabled", "basic", "extended", "all"] = "basic"  # the runner's default
+    # The arithmetic class the node states on chain: "auto" (this machine's), a name or a number (ARITHMETIC_CLASSES).
+    arithmetic_class: Annotated[str | int, BeforeValidator(_arithmetic_class)] = "auto"
 
 
 class SandboxConfig(_Section):

@@ -42,7 +42,7 @@ from verinfer.config import RunnerConfig, load_config
 from verinfer.demo.models import build_credit_zk_model, build_demo_models
 from verinfer.errors import ConfigError, VerinferError
 from verinfer.sdk.client import Client
-from verinfer.sdk.operator import Operator, environment_hash
+from verinfer.sdk.operator import Operator, environment_hash, local_arithmetic_class
 from verinfer.types import ETHER, Deployment, Mode, ModelId
 
 MODEL_PRICE = ETHER // 1_000
@@ -383,7 +383,7 @@ class Devnet:
         for index, account in enumerate(node_accounts, start=1):
             self.on_step(f"Registering node {index} ({account.address})")
             operator = Operator(System.bind(TxSender(w3, Account.from_key(account.private_key), decoder), deployment))
-            operator.register(env_hash, [m.model_id for m in models], NODE_STAKE)
+            operator.register(env_hash, [m.model_id for m in models], NODE_STAKE, local_arithmetic_class())
             home = self.state_dir / "nodes" / str(index)
             port = free_port()
             config = write_node_config(

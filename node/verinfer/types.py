@@ -294,6 +294,39 @@ class ModelTerms:
         return bool(self.modes & (1 << int(mode)))
 
 
+# Arithmetic classes (INodeRegistry.register): machines whose onnxruntime float results can differ from another
+# class's. Measured: native onnxruntime 1.16-1.32 and onnxruntime-node agree bit for bit on x86-64 with FMA, while
+# onnxruntime-web (WASM, no fused multiply-add) differs on 0.7-16 % of rows. A model entry names the classes that give
+# its canonical outputs bit for bit (a bitmask: bit i = class i); 0 means any class.
+ARITHMETIC_CLASSES: dict[int, str] = {
+    0: "unstated",
+    1: "x86_64-fma/onnxruntime-cpu",
+    2: "x86_64-nofma/onnxruntime-cpu",
+    3: "aarch64/onnxruntime-cpu",
+    4: "wasm/onnxruntime-web",
+}
+
+
+def arithmetic_class_id(name: str | int) -> int:
+    """The id of an arithmetic class given by name or number (`ARITHMETIC_CLASSES`)."""
+    if isinstance(name, int) and not isinstance(name, bool):
+        if not 0 <= name <= 31:
+            raise ValueError(f"arithmetic class {name}: classes are 0..31")
+        return name
+    for number, known in ARITHMETIC_CLASSES.items():
+        if str(name) in (known, str(number)):
+            return number
+    raise ValueError(f"unknown arithmetic class {name!r}: use one of {', '.join(ARITHMETIC_CLASSES.values())}")
+
+
+def arithmetic_classes_mask(names: Iterable[str | int]) -> int:
+    """The model entry's bitmask of the classes `names` (empty: 0, any class)."""
+    mask = 0
+    for name in names:
+        mask |= 1 << arithmetic_class_id(name)
+    return mask
+
+
 # A model's own challenge window must lie within these bounds (ModelRegistry.MIN/MAX_CHALLENGE_WINDOW), seconds.
 MIN_CHALLENGE_WINDOW = 10
 MAX_CHALLENGE_WINDOW = 7 * 24 * 3600
@@ -315,6 +348,8 @@ class ModelSpec:
     challenge_window: int = 0
     # The most wei one result may move: the stake a node needs to serve the model, and loses at least if overturned.
     stake_at_risk: int = 0
+    # Bit i = arithmetic class i may serve the model (ARITHMETIC_CLASSES); 0 = any class.
+    arithmetic_classes: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
@@ -323,6 +358,7 @@ class ModelSpec:
         _bounded("scale", self.scale, UINT64_MAX, minimum=1)
         _bounded("price", self.price, UINT96_MAX)
         _bounded("stake_at_risk", self.stake_at_risk, UINT96_MAX)
+        _bounded("arithmetic_classes", self.arithmetic_classes, 2**32 - 1)
         window = self.challenge_window
         if window != 0 and not MIN_CHALLENGE_WINDOW <= window <= MAX_CHALLENGE_WINDOW:
             raise ValueError(
@@ -341,6 +377,7 @@ class ModelSpec:
             list(self.allowed_environments),
             self.challenge_window,
             self.stake_at_risk,
+            self.arithmetic_classes,
             self.verifier,
         )
 

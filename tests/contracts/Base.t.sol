@@ -158,7 +158,7 @@ abstract contract BaseTest is Test {
         bytes32[] memory served = new bytes32[](1);
         served[0] = MODEL;
         vm.prank(node);
-        nodes.register{value: 2 ether}(env, served);
+        nodes.register{value: 2 ether}(env, 0, served);
     }
 
     function input32() internal pure returns (bytes memory) {

@@ -152,7 +152,7 @@ contract DisputesTest is BaseTest {
         bytes32[] memory served = new bytes32[](1);
         served[0] = MODEL;
         vm.prank(attacker);
-        nodes.register{value: MIN_STAKE}(ENV_A, served);
+        nodes.register{value: MIN_STAKE}(ENV_A, 0, served);
         vm.warp(block.timestamp + 1);
 
         int64[] memory features = new int64[](4);
@@ -418,7 +418,7 @@ contract DisputesTest is BaseTest {
         served[0] = MODEL;
         vm.deal(outsider, 100 ether);
         vm.prank(outsider);
-        nodes.register{value: 2 ether}(ENV_A, served);
+        nodes.register{value: 2 ether}(ENV_A, 0, served);
         vm.warp(block.timestamp + 1);
         _challenge(id, p, lie, ENV_A, node1);
         vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
@@ -440,7 +440,7 @@ contract DisputesTest is BaseTest {
         bytes32[] memory served = new bytes32[](1);
         served[0] = MODEL;
         vm.prank(late);
-        nodes.register{value: 2 ether}(ENV_A, served);
+        nodes.register{value: 2 ether}(ENV_A, 0, served);
         uint64 openedAt = uint64(block.timestamp);
         vm.warp(block.timestamp + ALL_WINDOWS_OPEN);
         vm.expectRevert(abi.encodeWithSelector(IDisputes.NotAssigned.selector, id, late, openedAt, openedAt));
@@ -773,9 +773,9 @@ contract DisputesTest is BaseTest {
         served[0] = RISKY;
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.StakeBelowModelRisk.selector, RISKY, MIN_STAKE, 10 ether));
         vm.prank(attacker);
-        nodes.register{value: MIN_STAKE}(ENV_A, served);
+        nodes.register{value: MIN_STAKE}(ENV_A, 0, served);
         vm.prank(attacker);
-        nodes.register{value: 10 ether}(ENV_A, served);
+        nodes.register{value: 10 ether}(ENV_A, 0, served);
         vm.warp(block.timestamp + 1);
 
         int64[] memory features = new int64[](4);

@@ -22,7 +22,7 @@ contract InferenceHubLotteryTest is BaseTest {
         bytes32[] memory served = new bytes32[](1);
         served[0] = modelId;
         vm.prank(node);
-        nodes.register{value: stake}(ENV_A, served);
+        nodes.register{value: stake}(ENV_A, 0, served);
     }
 
     function _freshModel(Mode a, Mode b) internal {

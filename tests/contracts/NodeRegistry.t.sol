@@ -5,7 +5,7 @@ import {BaseTest} from "./Base.t.sol";
 import {Eligibility, INodeRegistry, NodeInfo} from "../../contracts/interfaces/INodeRegistry.sol";
 import {IInferenceHub} from "../../contracts/interfaces/IInferenceHub.sol";
 import {IOwned2Step} from "../../contracts/interfaces/IOwned2Step.sol";
-import {Mode} from "../../contracts/interfaces/IModelRegistry.sol";
+import {Mode, ModelSpec} from "../../contracts/interfaces/IModelRegistry.sol";
 
 /// @notice Has no receive or fallback: every ETH transfer to it fails.
 /// @notice A "hub" that points at a given registry but refuses ETH (so slash proceeds cannot be delivered).
@@ -61,7 +61,7 @@ contract NodeRegistryTest is BaseTest {
     function _register(address node, uint256 stake) internal {
         vm.deal(node, stake);
         vm.prank(node);
-        nodes.register{value: stake}(ENV_A, _one(MODEL));
+        nodes.register{value: stake}(ENV_A, 0, _one(MODEL));
     }
 
     function _unbond(address node) internal returns (uint64 endsAt) {
@@ -99,7 +99,7 @@ contract NodeRegistryTest is BaseTest {
         vm.expectEmit(true, true, true, true, address(nodes));
         emit INodeRegistry.ModelServed(node4, MODEL2, true);
         vm.prank(node4);
-        nodes.register{value: 3 ether}(ENV_B, served);
+        nodes.register{value: 3 ether}(ENV_B, 0, served);
 
         NodeInfo memory info = nodes.nodeInfo(node4);
         vm.assertEq(info.stake, 3 ether, "stake");
@@ -123,7 +123,7 @@ contract NodeRegistryTest is BaseTest {
         bytes32[] memory ids = _registeredIds(16);
         vm.deal(node4, MIN_STAKE);
         vm.prank(node4);
-        nodes.register{value: MIN_STAKE}(ENV_A, ids);
+        nodes.register{value: MIN_STAKE}(ENV_A, 0, ids);
         vm.assertTrue(nodes.serves(node4, _ids(16)[15]), "last of 16 served");
     }
 
@@ -132,27 +132,27 @@ contract NodeRegistryTest is BaseTest {
         vm.deal(node4, MIN_STAKE);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.TooManyModels.selector, 17, 16));
         vm.prank(node4);
-        nodes.register{value: MIN_STAKE}(ENV_A, ids);
+        nodes.register{value: MIN_STAKE}(ENV_A, 0, ids);
     }
 
     function test_RevertWhen_StakeBelowMinimum() public {
         vm.deal(node4, MIN_STAKE);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.StakeTooLow.selector, MIN_STAKE - 1, MIN_STAKE));
         vm.prank(node4);
-        nodes.register{value: MIN_STAKE - 1}(ENV_A, _one(MODEL));
+        nodes.register{value: MIN_STAKE - 1}(ENV_A, 0, _one(MODEL));
     }
 
     function test_RevertWhen_RegisteringTwice() public {
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeAlreadyRegistered.selector, node1));
         vm.prank(node1);
-        nodes.register{value: MIN_STAKE}(ENV_A, _one(MODEL));
+        nodes.register{value: MIN_STAKE}(ENV_A, 0, _one(MODEL));
     }
 
     function test_RevertWhen_RegisteringWithEnvironmentZero() public {
         vm.deal(node4, MIN_STAKE);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.EnvironmentZero.selector));
         vm.prank(node4);
-        nodes.register{value: MIN_STAKE}(bytes32(0), _one(MODEL));
+        nodes.register{value: MIN_STAKE}(bytes32(0), 0, _one(MODEL));
     }
 
     function test_RevertWhen_RegisteringTooManyModels() public {
@@ -160,7 +160,7 @@ contract NodeRegistryTest is BaseTest {
         bytes32[] memory ids = _ids(65);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.TooManyModels.selector, 65, 64));
         vm.prank(node4);
-        nodes.register{value: MIN_STAKE}(ENV_A, ids);
+        nodes.register{value: MIN_STAKE}(ENV_A, 0, ids);
     }
 
     function test_RevertWhen_RegisteringStakeAboveUint96() public {
@@ -168,7 +168,7 @@ contract NodeRegistryTest is BaseTest {
         vm.deal(node4, stake);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.StakeTooHigh.selector, stake));
         vm.prank(node4);
-        nodes.register{value: stake}(ENV_A, _one(MODEL));
+        nodes.register{value: stake}(ENV_A, 0, _one(MODEL));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -212,7 +212,7 @@ contract NodeRegistryTest is BaseTest {
         vm.expectEmit(true, true, true, true, address(nodes));
         emit INodeRegistry.EnvironmentUpdated(node1, ENV_A, ENV_B);
         vm.prank(node1);
-        nodes.updateEnvironment(ENV_B);
+        nodes.updateEnvironment(ENV_B, 0);
         vm.assertEq(nodes.environmentOf(node1), ENV_B, "env");
         (, bytes32 env) = _status(node1, MODEL);
         vm.assertEq(env, ENV_B, "eligibility reports the new env");
@@ -221,20 +221,20 @@ contract NodeRegistryTest is BaseTest {
     function test_RevertWhen_UpdateEnvironmentZero() public {
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.EnvironmentZero.selector));
         vm.prank(node1);
-        nodes.updateEnvironment(bytes32(0));
+        nodes.updateEnvironment(bytes32(0), 0);
     }
 
     function test_RevertWhen_UpdateEnvironmentUnregistered() public {
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeNotRegistered.selector, node4));
         vm.prank(node4);
-        nodes.updateEnvironment(ENV_B);
+        nodes.updateEnvironment(ENV_B, 0);
     }
 
     function test_RevertWhen_UpdateEnvironmentWhileUnbonding() public {
         uint64 endsAt = _unbond(node1);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeIsUnbonding.selector, node1, endsAt));
         vm.prank(node1);
-        nodes.updateEnvironment(ENV_B);
+        nodes.updateEnvironment(ENV_B, 0);
     }
 
     function test_setModels_addsAndRemovesWithEvents() public {
@@ -331,7 +331,7 @@ contract NodeRegistryTest is BaseTest {
         vm.assertTrue(nodes.serves(node1, MODEL), "declared models kept");
 
         vm.prank(node1);
-        nodes.register{value: MIN_STAKE}(ENV_B, new bytes32[](0));
+        nodes.register{value: MIN_STAKE}(ENV_B, 0, new bytes32[](0));
         (uint256 status, bytes32 env) = _status(node1, MODEL);
         vm.assertEq(status, uint256(Eligibility.ELIGIBLE), "eligible again");
         vm.assertEq(env, ENV_B, "new env");
@@ -464,7 +464,7 @@ contract NodeRegistryTest is BaseTest {
         fresh.setHub(address(rejecter));
         vm.deal(node4, NODE_STAKE);
         vm.prank(node4);
-        fresh.register{value: NODE_STAKE}(ENV_A, _one(MODEL));
+        fresh.register{value: NODE_STAKE}(ENV_A, 0, _one(MODEL));
 
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.TransferFailed.selector, address(rejecter), 1 ether));
         vm.prank(address(rejecter));
@@ -795,5 +795,86 @@ contract NodeRegistryTest is BaseTest {
     function test_RevertWhen_ConstructedWithOwnerZero() public {
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.OwnerZero.selector));
         deployNodeRegistry(address(0), MIN_STAKE, UNBONDING);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          ARITHMETIC CLASSES
+    //////////////////////////////////////////////////////////////*/
+
+    bytes32 internal constant NATIVE_ONLY = keccak256("a softmax model whose float results differ under WASM");
+    uint8 internal constant NATIVE_FMA = 1; // verinfer.types.ARITHMETIC_CLASSES
+    uint8 internal constant WASM = 4;
+
+    function _registerNativeOnly() internal {
+        ModelSpec memory s = spec(Mode.SINGLE, Mode.CONSENSUS);
+        s.arithmeticClasses = uint32(1) << NATIVE_FMA;
+        registerModel(NATIVE_ONLY, s);
+    }
+
+    /// @dev Honest nodes of two arithmetic classes give different float results for the same model (native Gemm
+    ///      fuses multiply-adds, WASM does not). A model that names its class is served only in that class, so a
+    ///      WASM node never sits on its rounds or committees, where its honest minority output would be slashed.
+    function test_arithmeticClass_onlyAcceptedClassesServe() public {
+        _registerNativeOnly();
+        vm.deal(node4, 2 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                INodeRegistry.ArithmeticClassNotAccepted.selector, NATIVE_ONLY, WASM, uint32(1) << NATIVE_FMA
+            )
+        );
+        vm.prank(node4);
+        nodes.register{value: 2 ether}(ENV_A, WASM, _one(NATIVE_ONLY));
+
+        vm.expectEmit(true, true, true, true, address(nodes));
+        emit INodeRegistry.ArithmeticClassSet(node4, NATIVE_FMA);
+        vm.prank(node4);
+        nodes.register{value: 2 ether}(ENV_A, NATIVE_FMA, _one(NATIVE_ONLY));
+        vm.assertEq(nodes.arithmeticClassOf(node4), NATIVE_FMA, "class stated");
+        (uint256 status,) = _status(node4, NATIVE_ONLY);
+        vm.assertEq(status, uint256(Eligibility.ELIGIBLE), "a native node serves it");
+        // The unrestricted model accepts any class, the unstated one (0) included.
+        vm.prank(node4);
+        nodes.setModels(_one(MODEL), true);
+
+        // Moving to WASM while serving it is refused, naming the model; moving within the class is not.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                INodeRegistry.ArithmeticClassNotAccepted.selector, NATIVE_ONLY, WASM, uint32(1) << NATIVE_FMA
+            )
+        );
+        vm.prank(node4);
+        nodes.updateEnvironment(ENV_B, WASM);
+        vm.prank(node4);
+        nodes.updateEnvironment(ENV_B, NATIVE_FMA);
+        vm.assertEq(nodes.environmentOf(node4), ENV_B, "env updated");
+    }
+
+    /// @dev Declared models are kept through a withdrawal and counted again on registering: a new class must suit
+    ///      them too, or a node could come back as WASM into a native-only model.
+    function test_arithmeticClass_reRegisteringChecksTheKeptModels() public {
+        _registerNativeOnly();
+        vm.deal(node4, 2 ether);
+        vm.prank(node4);
+        nodes.register{value: 2 ether}(ENV_A, NATIVE_FMA, _one(NATIVE_ONLY));
+        _unbond(node4);
+        vm.warp(block.timestamp + UNBONDING + 1);
+        vm.prank(node4);
+        nodes.withdrawStake(payable(node4));
+        vm.assertEq(nodes.arithmeticClassOf(node4), 0, "forgotten with the registration");
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                INodeRegistry.ArithmeticClassNotAccepted.selector, NATIVE_ONLY, WASM, uint32(1) << NATIVE_FMA
+            )
+        );
+        vm.prank(node4);
+        nodes.register{value: 2 ether}(ENV_A, WASM, new bytes32[](0));
+    }
+
+    function test_RevertWhen_ArithmeticClassAbove31() public {
+        vm.deal(node4, 2 ether);
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.ArithmeticClassInvalid.selector, 32));
+        vm.prank(node4);
+        nodes.register{value: 2 ether}(ENV_A, 32, _one(MODEL));
     }
 }

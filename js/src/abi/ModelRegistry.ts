@@ -142,6 +142,25 @@ export const modelRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "arithmeticClassesOf",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint32",
+        "internalType": "uint32"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "checkVerifier",
     "inputs": [
       {
@@ -274,6 +293,11 @@ export const modelRegistryAbi = [
             "name": "stakeAtRisk",
             "type": "uint96",
             "internalType": "uint96"
+          },
+          {
+            "name": "arithmeticClasses",
+            "type": "uint32",
+            "internalType": "uint32"
           },
           {
             "name": "verifier",
@@ -566,6 +590,11 @@ export const modelRegistryAbi = [
             "internalType": "uint96"
           },
           {
+            "name": "arithmeticClasses",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
             "name": "verifier",
             "type": "address",
             "internalType": "address"
@@ -649,6 +678,11 @@ export const modelRegistryAbi = [
             "name": "stakeAtRisk",
             "type": "uint96",
             "internalType": "uint96"
+          },
+          {
+            "name": "arithmeticClasses",
+            "type": "uint32",
+            "internalType": "uint32"
           },
           {
             "name": "verifier",
@@ -910,6 +944,11 @@ export const modelRegistryAbi = [
             "name": "stakeAtRisk",
             "type": "uint96",
             "internalType": "uint96"
+          },
+          {
+            "name": "arithmeticClasses",
+            "type": "uint32",
+            "internalType": "uint32"
           },
           {
             "name": "verifier",

@@ -115,6 +115,25 @@ export const nodeRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "arithmeticClassOf",
+    "inputs": [
+      {
+        "name": "nodeAddress",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint8",
+        "internalType": "uint8"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "beginUnbonding",
     "inputs": [],
     "outputs": [],
@@ -356,6 +375,11 @@ export const nodeRegistryAbi = [
         "name": "envHash",
         "type": "bytes32",
         "internalType": "bytes32"
+      },
+      {
+        "name": "arithmeticClass",
+        "type": "uint8",
+        "internalType": "uint8"
       },
       {
         "name": "modelIds",
@@ -679,6 +703,11 @@ export const nodeRegistryAbi = [
         "name": "envHash",
         "type": "bytes32",
         "internalType": "bytes32"
+      },
+      {
+        "name": "arithmeticClass",
+        "type": "uint8",
+        "internalType": "uint8"
       }
     ],
     "outputs": [],
@@ -702,6 +731,25 @@ export const nodeRegistryAbi = [
       }
     ],
     "stateMutability": "nonpayable"
+  },
+  {
+    "type": "event",
+    "name": "ArithmeticClassSet",
+    "inputs": [
+      {
+        "name": "node",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      },
+      {
+        "name": "arithmeticClass",
+        "type": "uint8",
+        "indexed": false,
+        "internalType": "uint8"
+      }
+    ],
+    "anonymous": false
   },
   {
     "type": "event",
@@ -985,6 +1033,38 @@ export const nodeRegistryAbi = [
       }
     ],
     "anonymous": false
+  },
+  {
+    "type": "error",
+    "name": "ArithmeticClassInvalid",
+    "inputs": [
+      {
+        "name": "arithmeticClass",
+        "type": "uint8",
+        "internalType": "uint8"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "ArithmeticClassNotAccepted",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "arithmeticClass",
+        "type": "uint8",
+        "internalType": "uint8"
+      },
+      {
+        "name": "accepted",
+        "type": "uint32",
+        "internalType": "uint32"
+      }
+    ]
   },
   {
     "type": "error",

@@ -69,8 +69,14 @@ class System:
                 return committed
             raise
 
-    def register_node(self, env_hash: bytes, model_ids: list[bytes], stake: int) -> TxReceipt:
-        return self.sender.send(self.nodes.functions.register(env_hash, model_ids), value=stake)
+    def register_node(
+        self, env_hash: bytes, model_ids: list[bytes], stake: int, arithmetic_class: int = 0
+    ) -> TxReceipt:
+        return self.sender.send(self.nodes.functions.register(env_hash, arithmetic_class, model_ids), value=stake)
+
+    def arithmetic_classes_of(self, model_id: bytes) -> int:
+        """The arithmetic classes whose nodes may serve the model (bit i = class i; 0 = any)."""
+        return int(self.sender.call(self.models.functions.arithmeticClassesOf(model_id)))
 
     # -- reads -----------------------------------------------------------------------------------------------------
 

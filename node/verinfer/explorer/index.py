@@ -32,7 +32,7 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, rpc
 from verinfer.inference import codec
 from verinfer.sdk.client import read_model
-from verinfer.types import Deployment, Mode, ModelSpec, Status, checksum
+from verinfer.types import ARITHMETIC_CLASSES, Deployment, Mode, ModelSpec, Status, checksum
 
 LOG_RANGE = 5_000  # blocks per eth_getLogs: public endpoints cap ranges near 10,000
 MIN_REFRESH_S = 0.25  # API calls closer together than this share one chain read
@@ -469,6 +469,7 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
         "allowedEnvironments": [hex_(e) for e in spec.allowed_environments],
         "challengeWindow": spec.challenge_window,
         "stakeAtRisk": str(spec.stake_at_risk),
+        "arithmeticClasses": [name for i, name in ARITHMETIC_CLASSES.items() if spec.arithmetic_classes >> i & 1],
         "verifier": spec.verifier,
     }
 

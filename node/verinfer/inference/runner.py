@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
 
@@ -22,6 +22,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
 from verinfer.errors import ConfigError, ModelError
 from verinfer.inference.model_store import ModelHashMismatchError, ModelInfo, TensorInfo, inspect_model
+from verinfer.types import ARITHMETIC_CLASSES
 
 PROVIDER = "CPUExecutionProvider"
 
@@ -237,6 +238,7 @@ def runner_environment(
         "byteorder": sys.byteorder,
         "cpu": cpu,
         "cpu_flags": " ".join(flags),
+        "arithmetic_class": ARITHMETIC_CLASSES[arithmetic_class(flags)],
     }
 
 
@@ -249,6 +251,20 @@ def _check_settings(intra_op_threads: int, graph_optimization_level: str) -> Non
             f"graph_optimization_level must be one of {', '.join(OPTIMIZATION_LEVELS)}, "
             f"got {graph_optimization_level!r}"
         )
+
+
+def arithmetic_class(flags: Sequence[str] | None = None) -> int:
+    """This machine's arithmetic class for onnxruntime's CPU provider (`verinfer.types.ARITHMETIC_CLASSES`): the
+    ISA and whether its kernels can fuse multiply-adds, which changes float results' low bits. `flags`: the CPU's
+    SIMD flags (default: read them)."""
+    if flags is None:
+        flags = cpu_description()[1]
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        return 1 if "fma" in flags else 2
+    if machine in ("aarch64", "arm64"):
+        return 3
+    return 0
 
 
 def cpu_description() -> tuple[str, tuple[str, ...]]:

@@ -189,6 +189,9 @@ class HubView:
         _window, stake = self.call(self.system.models.functions.riskOf(model_id))
         return int(stake)
 
+    def arithmetic_classes_of(self, model_id: bytes) -> int:
+        return int(self.call(self.system.models.functions.arithmeticClassesOf(model_id)))
+
     def own_stake(self) -> int:
         return int(self.call(self.system.nodes.functions.nodeInfo(self.address))[0])
 

@@ -33,6 +33,7 @@ class RegistryReader(Protocol):
     def terms_of(self, model_id: bytes) -> ModelTerms: ...
     def eligibility(self, model_id: bytes) -> Eligibility: ...
     def stake_at_risk_of(self, model_id: bytes) -> int: ...
+    def arithmetic_classes_of(self, model_id: bytes) -> int: ...
     def own_stake(self) -> int: ...
     def set_models_calldata(self, model_ids: Sequence[bytes], serving: bool) -> tuple[str, bytes]: ...
     def forget_eligibility(self, model_ids: Sequence[bytes]) -> None: ...
@@ -59,6 +60,7 @@ class ModelFollower:
         min_price_wei: int = 0,
         served: Sequence[bytes] = (),
         refresh_s: float = REFRESH_S,
+        arithmetic_class: int = 0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.reader = reader
@@ -71,6 +73,7 @@ class ModelFollower:
         self.min_price_wei = min_price_wei
         self.served: set[bytes] = {bytes(m) for m in served}
         self.refresh_s = refresh_s
+        self.arithmetic_class = arithmetic_class
         self._monotonic = monotonic
         self._seen = 0  # registry entries looked at so far
         self._next = 0.0
@@ -146,14 +149,25 @@ class ModelFollower:
         return len(out)
 
     def _affordable(self, ids: list[bytes]) -> list[bytes]:
-        """Of `ids`, those whose stake at risk this node's stake covers; the others are rejected with a warning. One
-        model asking more than the stake would make the registry refuse the whole `setModels`, so a publisher could
-        otherwise keep every node from declaring the models registered beside its own."""
+        """Of `ids`, those whose stake at risk this node's stake covers and that accept its arithmetic class; the
+        others are rejected with a warning. One model the node cannot serve would make the registry refuse the whole
+        `setModels`, so a publisher could otherwise keep every node from declaring the models registered beside its
+        own."""
         if not ids:
             return ids
         stake = self.reader.own_stake()
         kept: list[bytes] = []
         for model_id in ids:
+            classes = self.reader.arithmetic_classes_of(model_id)
+            if classes and not classes >> self.arithmetic_class & 1:
+                self.rejected.add(model_id)
+                self.log.warning(
+                    "not serving a model that does not accept this node's arithmetic class",
+                    model="0x" + model_id.hex(),
+                    arithmetic_class=self.arithmetic_class,
+                    accepted=classes,
+                )
+                continue
             at_risk = self.reader.stake_at_risk_of(model_id)
             if at_risk > stake:
                 self.rejected.add(model_id)

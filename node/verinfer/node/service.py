@@ -29,6 +29,7 @@ from verinfer.config import NodeConfig, load_config
 from verinfer.errors import ChainError, ConfigError, ContractRevert, ModelError, VerinferError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
+from verinfer.inference.runner import arithmetic_class
 from verinfer.inference.sandbox import SandboxLimits
 from verinfer.keys import load_account
 from verinfer.node import logs
@@ -57,7 +58,7 @@ from verinfer.node.wallet import Wallet
 from verinfer.node.watch import Watchtower
 from verinfer.sdk.client import read_model
 from verinfer.sdk.operator import Operator
-from verinfer.types import Eligibility, Mode, ModelSpec
+from verinfer.types import ARITHMETIC_CLASSES, Eligibility, Mode, ModelSpec
 
 BACKOFF_START_S = 0.25
 BACKOFF_CAP_S = 5.0  # an RPC outage is retried at least this often, so the node resumes within seconds of its end
@@ -140,6 +141,8 @@ class NodeService:
         self.env_hash = manifest_hash(
             environment_manifest(cfg.runner.intra_op_threads, cfg.runner.graph_optimization_level)
         )
+        stated = cfg.runner.arithmetic_class
+        self.arithmetic_class = arithmetic_class() if stated == "auto" else int(stated)
         self._lock = JournalLock(cfg.journal_path)
         self._lock.acquire()  # before the journal is opened: a second process on it is refused here
         self.journal = journal = Journal(cfg.journal_path, chain_id, deployment.hub.address)
@@ -189,6 +192,7 @@ class NodeService:
             min_price_wei=cfg.registration.min_price_wei,
             served=self.registration.models,
             refresh_s=cfg.registration.refresh_s,
+            arithmetic_class=self.arithmetic_class,
         )
         stages = self._stages(journal, txm, hub, watcher, self.catalog, deployment.hub.address)
         self.scheduler = Scheduler(
@@ -402,15 +406,16 @@ class NodeService:
         actions: list[str] = []
         try:
             if not status.registered:
-                operator.register(env_hash, wanted, stake_goal)
+                operator.register(env_hash, wanted, stake_goal, self.arithmetic_class)
                 actions.append(f"registered with {stake_goal} wei stake and {len(wanted)} models")
             else:
                 if status.stake < stake_goal:
                     operator.add_stake(stake_goal - status.stake)
                     actions.append(f"added {stake_goal - status.stake} wei stake")
-                if status.env_hash != env_hash:
-                    operator.update_environment(env_hash)
-                    actions.append("updated the environment hash")
+                stated = operator.arithmetic_class()
+                if status.env_hash != env_hash or stated != self.arithmetic_class:
+                    operator.update_environment(env_hash, self.arithmetic_class)
+                    actions.append("updated the environment hash and arithmetic class")
                 missing = [m for m, e in status.eligibility.items() if e == Eligibility.MODEL_NOT_SERVED]
                 if missing:
                     operator.set_models(missing, True)
@@ -438,6 +443,14 @@ class NodeService:
                 and terms.price >= self.config.registration.min_price_wei
                 and any(terms.allows(mode) for mode in self.config.modes)
             ):
+                classes = operator.system.arithmetic_classes_of(model_id)
+                if classes and not classes >> self.arithmetic_class & 1:
+                    self.log.warning(
+                        "not serving a model that does not accept this node's arithmetic class",
+                        model="0x" + model_id.hex(),
+                        arithmetic_class=ARITHMETIC_CLASSES.get(self.arithmetic_class, str(self.arithmetic_class)),
+                    )
+                    continue
                 at_risk = operator.system.stake_at_risk_of(model_id)
                 if at_risk > stake:
                     self.log.warning(

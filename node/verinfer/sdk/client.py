@@ -86,7 +86,7 @@ class RequestFailedError(ChainError):
 def read_model(system: System, model_id: bytes) -> ModelSpec:
     """The model's registered spec (`ModelRegistry.getModel`)."""
     _owner, spec, _terms = system.sender.call(system.models.functions.getModel(model_id))
-    uri, input_shape, output_shape, scale, price, modes, allowed, window, stake_at_risk, verifier = spec
+    uri, input_shape, output_shape, scale, price, modes, allowed, window, stake_at_risk, classes, verifier = spec
     return ModelSpec(
         uri=str(uri),
         input_shape=tuple(int(d) for d in input_shape),
@@ -98,6 +98,7 @@ def read_model(system: System, model_id: bytes) -> ModelSpec:
         verifier=to_checksum_address(verifier),
         challenge_window=int(window),
         stake_at_risk=int(stake_at_risk),
+        arithmetic_classes=int(classes),
     )
 
 
@@ -412,12 +413,14 @@ class Client:
         rows: int = 1,
         challenge_window: int = 0,
         stake_at_risk: int = 0,
+        arithmetic_classes: int = 0,
     ) -> ModelId:
         """Registers the ONNX file at `path` (to be fetched from `uri`); returns its id, keccak256 of the file.
 
         `challenge_window` (seconds, 0: the hub's) is how long a SINGLE result stays challengeable, capped by the
         hub's window; `stake_at_risk` (wei) is the most one result may move: a node needs that much stake to serve
-        the model and loses at least that much when a result of it is overturned.
+        the model and loses at least that much when a result of it is overturned; `arithmetic_classes` (a bitmask,
+        `verinfer.types.arithmetic_classes_mask`) names the arithmetic classes whose nodes may serve it (0: any).
 
         The entry's shapes are the graph's total canonical tensors (`verinfer.inference.signature`); a model with a
         symbolic batch dimension takes `rows` rows per request. Models the node would refuse (custom operators,
@@ -446,6 +449,7 @@ class Client:
             allowed_environments=tuple(allowed_envs),
             challenge_window=challenge_window,
             stake_at_risk=stake_at_risk,
+            arithmetic_classes=arithmetic_classes,
         )
         self.system.register_model(model_id, spec)
         return model_id

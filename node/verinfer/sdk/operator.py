@@ -27,7 +27,7 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.errors import ChainError, ConfigError
 from verinfer.keys import load_account
-from verinfer.types import Eligibility, ModelId
+from verinfer.types import Eligibility, ModelId, arithmetic_class_id
 
 if TYPE_CHECKING:
     from verinfer.config import NodeConfig
@@ -49,6 +49,16 @@ def environment_hash(intra_op_threads: int = 1, graph_optimization_level: str = 
     from verinfer.inference import manifest
 
     return manifest.manifest_hash(environment_manifest(intra_op_threads, graph_optimization_level))
+
+
+def local_arithmetic_class(stated: str | int = "auto") -> int:
+    """The arithmetic class to state on chain: `stated` (a name or number, `ARITHMETIC_CLASSES`), or with "auto"
+    this machine's (its ISA and whether onnxruntime's CPU kernels fuse multiply-adds)."""
+    if stated != "auto":
+        return arithmetic_class_id(stated)
+    from verinfer.inference.runner import arithmetic_class
+
+    return arithmetic_class()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -142,22 +152,33 @@ class Operator:
 
     # -- writes ----------------------------------------------------------------------------------------------------
 
-    def register(self, env_hash: bytes, model_ids: Iterable[bytes], stake: int | None = None) -> TxReceipt:
-        """Registers this account with `stake` wei (default: the registry's minimum), its environment hash and the
-        models it serves from the start."""
+    def register(
+        self, env_hash: bytes, model_ids: Iterable[bytes], stake: int | None = None, arithmetic_class: int = 0
+    ) -> TxReceipt:
+        """Registers this account with `stake` wei (default: the registry's minimum), its environment hash, its
+        arithmetic class (`verinfer.types.ARITHMETIC_CLASSES`; 0 = unstated) and the models it serves from the
+        start."""
         if stake is None:
             stake = self.min_stake()
         _wei("stake", stake)
-        return self.system.register_node(bytes(env_hash), _ids(model_ids), stake)
+        return self.system.register_node(bytes(env_hash), _ids(model_ids), stake, arithmetic_class_id(arithmetic_class))
 
     def add_stake(self, amount: int) -> TxReceipt:
         """Adds `amount` wei to the stake (e.g. to climb back above the minimum after a slash)."""
         _wei("amount", amount)
         return self.system.sender.send(self.system.nodes.functions.addStake(), value=amount)
 
-    def update_environment(self, env_hash: bytes) -> TxReceipt:
-        """Publishes a new environment hash (after an onnxruntime upgrade, a new CPU, other thread settings)."""
-        return self.system.sender.send(self.system.nodes.functions.updateEnvironment(bytes(env_hash)))
+    def update_environment(self, env_hash: bytes, arithmetic_class: int | None = None) -> TxReceipt:
+        """Publishes a new environment hash (after an onnxruntime upgrade, a new CPU, other thread settings) and
+        arithmetic class (None: keep the one stated)."""
+        nodes = self.system.nodes.functions
+        if arithmetic_class is None:
+            arithmetic_class = int(self.system.sender.call(nodes.arithmeticClassOf(self.address)))
+        return self.system.sender.send(nodes.updateEnvironment(bytes(env_hash), arithmetic_class_id(arithmetic_class)))
+
+    def arithmetic_class(self, node: str | None = None) -> int:
+        """The arithmetic class `node` (default: this account) states on chain."""
+        return int(self.system.sender.call(self.system.nodes.functions.arithmeticClassOf(node or self.address)))
 
     def set_models(self, model_ids: Iterable[bytes], serving: bool = True) -> TxReceipt:
         """Declares (`serving`) or withdraws (not `serving`) service of `model_ids`."""

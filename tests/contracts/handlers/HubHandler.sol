@@ -358,7 +358,7 @@ contract HubHandler is Test {
         served[0] = model;
         vm.deal(node, node.balance + 2 ether);
         vm.prank(node);
-        try nodes.register{value: 2 ether}(keccak256("env"), served) {
+        try nodes.register{value: 2 ether}(keccak256("env"), 0, served) {
             ghostIn += 2 ether;
         } catch {}
     }

@@ -125,6 +125,7 @@ def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, a
         "allowedEnvironments": [],
         "challengeWindow": 0,
         "stakeAtRisk": "0",
+        "arithmeticClasses": [],
         "verifier": "0x" + "00" * 20,
     }
     provenance = shown["provenance"]

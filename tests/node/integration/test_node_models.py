@@ -15,7 +15,7 @@ from tests.node.integration.nodeworld import PRICE, node_world, running, tally
 from tests.node.support import gemm_softmax, next_second
 from verinfer.node.journal import JobState
 from verinfer.node.service import NodeService
-from verinfer.types import Eligibility, Mode, Status
+from verinfer.types import Eligibility, Mode, Status, arithmetic_classes_mask
 
 pytestmark = pytest.mark.integration
 
@@ -125,15 +125,18 @@ def test_model_registered_after_start_is_served(tmp_path: Path, forge_build: Pat
 
 
 def test_model_asking_more_stake_than_the_node_has_is_left_out(tmp_path: Path, forge_build: Path) -> None:
-    """A publisher registers models whose stake at risk no node has (1,000 ETH): a node serving "all" leaves them
-    out, at start and while running, instead of sending a `setModels` the registry refuses as a whole (which would
-    keep it from declaring the models registered beside them), and still serves the rest."""
+    """A publisher registers models whose stake at risk no node has (1,000 ETH), and one only WASM nodes may serve:
+    a node serving "all" leaves them out, at start and while running, instead of sending a `setModels` the registry
+    refuses as a whole (which would keep it from declaring the models registered beside them), and still serves the
+    rest."""
     with node_world(tmp_path) as world:
 
-        def register(seed: int, stake_at_risk: int) -> bytes:
+        def register(seed: int, stake_at_risk: int, classes: int = 0) -> bytes:
             path = tmp_path / f"m{seed}.onnx"
             path.write_bytes(gemm_softmax(seed=seed).SerializeToString())
-            return world.client.register_model(path, path.as_uri(), PRICE, [Mode.SINGLE], stake_at_risk=stake_at_risk)
+            return world.client.register_model(
+                path, path.as_uri(), PRICE, [Mode.SINGLE], stake_at_risk=stake_at_risk, arithmetic_classes=classes
+            )
 
         greedy_before = register(41, 1_000 * 10**18)
         config = world.config(0, registration={"refresh_s": 0.5})
@@ -141,17 +144,20 @@ def test_model_asking_more_stake_than_the_node_has_is_left_out(tmp_path: Path, f
         serves = world.owner.nodes.functions.serves
         with running(NodeService(config)) as service:
             greedy_after = register(42, 1_000 * 10**18)
+            # A model only WASM nodes may serve (this node states its own class, x86-64 or other, never WASM).
+            wasm_only = register(44, 0, classes=arithmetic_classes_mask(["wasm/onnxruntime-web"]))
             modest = register(43, 10**15)  # below the node's stake: served
             deadline = time.monotonic() + 60
             while not world.owner.sender.call(serves(node, modest)):
                 assert time.monotonic() < deadline, "the node never declared the model its stake covers"
                 time.sleep(0.2)
             assert service.models is not None
-            while greedy_after not in service.models.rejected:
+            while not {greedy_after, wasm_only} <= service.models.rejected:
                 assert time.monotonic() < deadline, "the node never judged the model it cannot cover"
                 time.sleep(0.2)
             assert not world.owner.sender.call(serves(node, greedy_before))
             assert not world.owner.sender.call(serves(node, greedy_after))
+            assert not world.owner.sender.call(serves(node, wasm_only))
             next_second(world.w3)
             served = [world.client.request(modest, [[0.1 * i, 0.2, 0.3, 0.4]]).request_id for i in range(3)]
             assert set(world.wait_final(served, timeout=60).values()) == {Status.FULFILLED}

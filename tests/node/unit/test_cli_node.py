@@ -19,7 +19,9 @@ from verinfer import __version__
 from verinfer.chain.anvil import Anvil, free_port
 from verinfer.chain.deploy import save_deployment
 from verinfer.cli import app
+from verinfer.inference.runner import arithmetic_class
 from verinfer.sdk.operator import environment_hash
+from verinfer.types import ARITHMETIC_CLASSES
 
 runner = CliRunner()
 
@@ -133,8 +135,10 @@ def test_register_json_defaults_to_the_minimum_stake_and_every_model(
     config: Path, anvil: Anvil, system: Actors
 ) -> None:
     document = json_of(node(config, "register", "--json"))
-    assert set(document) == {"node", "stake", "envHash", "models", "txHash", "block"}
+    assert set(document) == {"node", "stake", "envHash", "arithmeticClass", "models", "txHash", "block"}
     assert document["node"] == anvil.accounts[OPERATOR].address
+    stated = system.nodes.functions.arithmeticClassOf(anvil.accounts[OPERATOR].address).call()
+    assert document["arithmeticClass"] == ARITHMETIC_CLASSES[stated] == ARITHMETIC_CLASSES[arithmetic_class()]
     assert document["stake"] == str(system.deployment.min_stake)
     assert document["models"] == [MODEL]
     assert document["envHash"] == "0x" + environment_hash(1, "basic").hex()  # the config's default runner settings
