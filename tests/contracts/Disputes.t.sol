@@ -620,6 +620,11 @@ contract DisputesTest is BaseTest {
         s.challengeWindow = window;
         s.stakeAtRisk = stakeAtRisk;
         registerModel(RISKY, s);
+        _serveRisky(servers, stakeAtRisk);
+    }
+
+    /// @dev `servers` top up to `stakeAtRisk` and declare RISKY (registered).
+    function _serveRisky(address[] memory servers, uint96 stakeAtRisk) internal {
         bytes32[] memory ids = new bytes32[](1);
         ids[0] = RISKY;
         for (uint256 i; i < servers.length; ++i) {
@@ -717,7 +722,7 @@ contract DisputesTest is BaseTest {
         vm.prank(node1);
         nodes.setModels(ids, true);
 
-        _registerRiskyServers(5 ether);
+        _serveRisky(_servers(), 5 ether);
         (uint256 id, RequestParams memory p) = _requestRisky();
         // A slash elsewhere (10 % of 5 ETH) leaves node1 with 4.5 ETH: below the stake at risk.
         vm.prank(address(hub));
@@ -732,22 +737,6 @@ contract DisputesTest is BaseTest {
         _submit(id, p, node1, honest);
         _submit(id, p, node2, honest);
         vm.assertEq(uint256(hub.statusOf(id)), uint256(Status.FULFILLED), "served by a node with its stake at risk");
-    }
-
-    /// @dev node1..3 top up to `stakeAtRisk` and declare RISKY (already registered).
-    function _registerRiskyServers(uint96 stakeAtRisk) internal {
-        bytes32[] memory ids = new bytes32[](1);
-        ids[0] = RISKY;
-        address[] memory list = _servers();
-        for (uint256 i; i < list.length; ++i) {
-            uint256 stake = _stake(list[i]);
-            vm.deal(list[i], stakeAtRisk - stake);
-            vm.prank(list[i]);
-            nodes.addStake{value: stakeAtRisk - stake}();
-            vm.prank(list[i]);
-            nodes.setModels(ids, true);
-        }
-        vm.warp(block.timestamp + 1);
     }
 
     function test_RevertWhen_ServingAnUnregisteredModel() public {
