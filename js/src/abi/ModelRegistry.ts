@@ -13,6 +13,19 @@ export const modelRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "KNOWN_FORMAT",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint8",
+        "internalType": "uint8"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "KNOWN_MODES",
     "inputs": [],
     "outputs": [
@@ -243,6 +256,11 @@ export const modelRegistryAbi = [
             "name": "verifier",
             "type": "address",
             "internalType": "address"
+          },
+          {
+            "name": "format",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       },
@@ -523,6 +541,11 @@ export const modelRegistryAbi = [
             "name": "verifier",
             "type": "address",
             "internalType": "address"
+          },
+          {
+            "name": "format",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       },
@@ -598,6 +621,11 @@ export const modelRegistryAbi = [
             "name": "verifier",
             "type": "address",
             "internalType": "address"
+          },
+          {
+            "name": "format",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       },
@@ -825,6 +853,11 @@ export const modelRegistryAbi = [
             "name": "verifier",
             "type": "address",
             "internalType": "address"
+          },
+          {
+            "name": "format",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       },
@@ -1014,6 +1047,22 @@ export const modelRegistryAbi = [
         "name": "index",
         "type": "uint256",
         "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "FormatInvalid",
+    "inputs": [
+      {
+        "name": "format",
+        "type": "uint8",
+        "internalType": "uint8"
+      },
+      {
+        "name": "modes",
+        "type": "uint8",
+        "internalType": "uint8"
       }
     ]
   },
@@ -1273,6 +1322,32 @@ export const modelRegistryAbi = [
       },
       {
         "name": "maxLength",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "VariableLengthInvalid",
+    "inputs": [
+      {
+        "name": "which",
+        "type": "string",
+        "internalType": "string"
+      },
+      {
+        "name": "rank",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "length",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "maxBytes",
         "type": "uint256",
         "internalType": "uint256"
       }
