@@ -64,6 +64,7 @@ export async function readModel(ctx: VerinferContext, modelId: Hex): Promise<Mod
     modes: spec.modes,
     allowedEnvironments: spec.allowedEnvironments,
     verifier: spec.verifier,
+    format: spec.format,
   };
 }
 

@@ -111,6 +111,8 @@ export interface ModelSpec {
   modes: number;
   allowedEnvironments: readonly Hex[];
   verifier: Address;
+  /** `FORMAT_*` bits: variable-length input (1) / output (2), a bundle (4); 0 for one ONNX file of fixed tensors. */
+  format: number;
 }
 
 /** The `InferenceRequested` event of one request, decoded, with where it was emitted. */

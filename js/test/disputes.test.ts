@@ -223,6 +223,7 @@ function fakeChain(options: { status: Status; byProof?: boolean }) {
           modes: 3,
           allowedEnvironments: [],
           verifier: "0x0000000000000000000000000000000000000000",
+          format: 0,
         },
         terms,
       ],

@@ -40,6 +40,7 @@ from verinfer.node.metrics import NodeMetrics
 from verinfer.node.ports import Catalog, Clock, HubReader, Timer
 from verinfer.node.prove import Prove
 from verinfer.node.request import params_of
+from verinfer.text.serve import TextGenerator, TextModel, load_text_model
 from verinfer.types import CALLBACK_ON_FINAL, Mode, ModelSpec, RequestParams, callback_gas
 
 MODEL_RETRY_S = 30.0  # a model that failed to load is tried again after this long (its URI may come back)
@@ -200,20 +201,22 @@ class ModelCatalog:
         sandbox: SandboxLimits | None = None,
         cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        log: Any = None,
     ) -> None:
         self.store = store
+        self._log = log
         self._spec_of = spec_of
         self._threads = intra_op_threads
         self._level = graph_optimization_level
         self.sandbox = sandbox
         self.cancel = cancel if cancel is not None else threading.Event()
         self._clock = clock
-        self._loaded: dict[bytes, LoadedModel] = {}
+        self._loaded: dict[bytes, LoadedModel | TextModel] = {}
         self._failed: dict[bytes, tuple[float, ModelError]] = {}
         self._loading: dict[bytes, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, model_id: bytes) -> LoadedModel:
+    def get(self, model_id: bytes) -> LoadedModel | TextModel:
         """The loaded model, or the `ModelError` that stops it loading (unknown, unreachable, hash mismatch, …).
         Thread-safe: the watch stages' lanes and the compute lanes may ask for one model at once; it loads once."""
         model_id = bytes(model_id)
@@ -222,7 +225,7 @@ class ModelCatalog:
         with lock:
             return self._get(model_id)
 
-    def _get(self, model_id: bytes) -> LoadedModel:
+    def _get(self, model_id: bytes) -> LoadedModel | TextModel:
         loaded = self._loaded.get(model_id)
         if loaded is not None:
             return loaded
@@ -231,6 +234,8 @@ class ModelCatalog:
             raise failed[1]
         try:
             spec = self._spec_of(model_id)
+            if spec.is_text:
+                return self._load_text(model_id, spec)
             path = self.store.fetch(model_id, spec.uri)
             runner: Runner
             if self.sandbox is None:
@@ -259,11 +264,34 @@ class ModelCatalog:
         self._loaded[model_id] = loaded
         return loaded
 
+    def _load_text(self, model_id: bytes, spec: ModelSpec) -> TextModel:
+        """A text model (verinfer.text.serve), in this process: its bundle or file is hash-checked like any model."""
+        model = load_text_model(
+            self.store,
+            lambda mid, uri: _read(self.store.fetch(mid, uri)),
+            model_id,
+            spec,
+            intra_op_threads=self._threads,
+            graph_optimization_level=self._level,
+        )
+        if isinstance(model, TextGenerator) and self._log is not None:
+            log = self._log
+            model.on_generation = lambda g: log.info(
+                "answer generated",
+                model="0x" + model_id.hex(),
+                tokens=len(g.token_ids),
+                min_margin=round(g.min_margin, 6),
+                near_tie=g.near_tie,
+            )
+        self._failed.pop(model_id, None)
+        self._loaded[model_id] = model
+        return model
+
     def close(self) -> None:
         """Stops every model's worker."""
         self.cancel.set()
         for loaded in list(self._loaded.values()):
-            if isinstance(loaded.runner, Sandbox):
+            if isinstance(loaded, LoadedModel) and isinstance(loaded.runner, Sandbox):
                 loaded.runner.close()
         self._loaded.clear()
 
