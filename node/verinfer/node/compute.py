@@ -62,6 +62,16 @@ def _read(path: Path) -> bytes:
         raise ModelError(f"cannot read the model file {path}: {exc}") from exc
 
 
+class _TextRunner:
+    """The runner slot of a text model, which computes through `LoadedModel.text` instead."""
+
+    def run_batch(self, inputs: Any) -> Any:
+        raise ModelError("a text model runs through verinfer.text.serve, not as a tensor batch")
+
+
+_TEXT_RUNNER = _TextRunner()
+
+
 @dataclass
 class LoadedModel:
     """A model ready to run: in a sandboxed worker (`Sandbox`) on a node, in process (`OnnxRunner`) in tools."""
@@ -74,6 +84,8 @@ class LoadedModel:
     breaches_in_a_row: int = 0
     quarantined_until: float = 0.0
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    text: TextModel | None = None
+    """A text model (verinfer.text.serve): it computes instead of the runner, in this process."""
 
     def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
         """The canonical output of each input, or the error that stops it; batched where the inputs allow.
@@ -82,6 +94,8 @@ class LoadedModel:
         them is found and the others are served; after QUARANTINE_AFTER single-request breaches in a row the model's
         remaining requests fail with `LimitExceededError` unrun, for QUARANTINE_S (a hostile model cannot hold its
         lane for requests x timeout). `CancelledError` (the node is stopping) propagates: nothing is recorded."""
+        if self.text is not None:
+            return self.text.compute(inputs)
         results: list[bytes | ModelError] = [ModelError("not computed")] * len(inputs)
         rows: list[dict[str, np.ndarray]] = []
         where: list[int] = []
@@ -211,12 +225,12 @@ class ModelCatalog:
         self.sandbox = sandbox
         self.cancel = cancel if cancel is not None else threading.Event()
         self._clock = clock
-        self._loaded: dict[bytes, LoadedModel | TextModel] = {}
+        self._loaded: dict[bytes, LoadedModel] = {}
         self._failed: dict[bytes, tuple[float, ModelError]] = {}
         self._loading: dict[bytes, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, model_id: bytes) -> LoadedModel | TextModel:
+    def get(self, model_id: bytes) -> LoadedModel:
         """The loaded model, or the `ModelError` that stops it loading (unknown, unreachable, hash mismatch, …).
         Thread-safe: the watch stages' lanes and the compute lanes may ask for one model at once; it loads once."""
         model_id = bytes(model_id)
@@ -225,7 +239,7 @@ class ModelCatalog:
         with lock:
             return self._get(model_id)
 
-    def _get(self, model_id: bytes) -> LoadedModel | TextModel:
+    def _get(self, model_id: bytes) -> LoadedModel:
         loaded = self._loaded.get(model_id)
         if loaded is not None:
             return loaded
@@ -264,7 +278,7 @@ class ModelCatalog:
         self._loaded[model_id] = loaded
         return loaded
 
-    def _load_text(self, model_id: bytes, spec: ModelSpec) -> TextModel:
+    def _load_text(self, model_id: bytes, spec: ModelSpec) -> LoadedModel:
         """A text model (verinfer.text.serve), in this process: its bundle or file is hash-checked like any model."""
         model = load_text_model(
             self.store,
@@ -284,14 +298,15 @@ class ModelCatalog:
                 near_tie=g.near_tie,
             )
         self._failed.pop(model_id, None)
-        self._loaded[model_id] = model
-        return model
+        loaded = LoadedModel(model_id, spec, _TEXT_RUNNER, text=model)
+        self._loaded[model_id] = loaded
+        return loaded
 
     def close(self) -> None:
         """Stops every model's worker."""
         self.cancel.set()
         for loaded in list(self._loaded.values()):
-            if isinstance(loaded, LoadedModel) and isinstance(loaded.runner, Sandbox):
+            if isinstance(loaded.runner, Sandbox):
                 loaded.runner.close()
         self._loaded.clear()
 
