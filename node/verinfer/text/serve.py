@@ -26,15 +26,26 @@ from verinfer.text.settings import ALLOWED_LEVELS, DEFAULT_LEVEL, DEFAULT_THREAD
 from verinfer.types import ModelSpec, max_length
 
 
+class NearTieError(ModelError):
+    """The answer has a near-tie: a node following the rule in docs/text.md does not post it."""
+
+
 @dataclass
 class TextGenerator:
-    """A language-model bundle serving prompts (`encode_prompt` bytes) with answers (`encode_answer` bytes)."""
+    """A language-model bundle serving prompts (`encode_prompt` bytes) with answers (`encode_answer` bytes).
+
+    With `abstain_on_near_tie` (the node's rule, docs/text.md) an answer whose smallest top-1 margin is below the
+    bundle's `near_tie_margin` is not posted: another machine's rounding may pick the other token there, so an honest
+    node that posted it could be outvoted (CONSENSUS) or challenged (SINGLE) and slashed for it. The request then
+    fails at this node, named, and its fee is refunded at the deadline if no node answers.
+    """
 
     model_id: bytes
     spec: ModelSpec
     generator: Generator
     on_generation: Callable[[Generation], None] | None = field(default=None, repr=False)
     """Called with each answer (the node logs its smallest margin and near-tie flag)."""
+    abstain_on_near_tie: bool = True
 
     def answer(self, data: bytes) -> tuple[bytes, Generation]:
         prompt, wanted = text_codec.decode_prompt(data)
@@ -61,6 +72,15 @@ class TextGenerator:
                 continue
             if self.on_generation is not None:
                 self.on_generation(generation)
+            if generation.near_tie and self.abstain_on_near_tie:
+                at = generation.margins.index(generation.min_margin)
+                results.append(
+                    NearTieError(
+                        f"the answer has a near-tie at token {at} (top-1 margin {generation.min_margin:.3g} < "
+                        f"{self.generator.config.near_tie_margin:g}): not posted, as docs/text.md's rule says"
+                    )
+                )
+                continue
             results.append(output)
         return results
 
