@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnx
 import pytest
+from typer.testing import CliRunner
 
-from tests.node.integration.nodeworld import PRICE, SCALE, NodeWorld, node_world, running
+from tests.node.integration.nodeworld import PRICE, SCALE, USER, NodeWorld, node_world, running
+from verinfer.chain.deploy import ENV_DEPLOYMENTS, save_deployment
+from verinfer.cli import app
 from verinfer.demo import text_classifier, text_model
 from verinfer.node.service import NodeService
 from verinfer.text.bundle import BundleFileMismatchError
@@ -25,6 +31,7 @@ from verinfer.types import FORMAT_BUNDLE, FORMAT_VARIABLE_INPUT, FORMAT_VARIABLE
 
 pytestmark = pytest.mark.integration
 
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
 SPAM = "free airdrop click here to claim your tokens now"
 PROPOSAL = "increase the reserve factor of the usdc market to ten percent"
 
@@ -130,3 +137,29 @@ def test_text_classifier_end_to_end(text_world: TextWorld) -> None:
     for handle in (spam, proposal):
         report = client.verify(handle.request_id)
         assert report.matches, report.checks
+
+
+def test_text_ask_cli(text_world: TextWorld, tmp_path: Path) -> None:
+    """`verinfer ask --wait --json` prints the answer's text and ids; `verinfer verify --json` regenerates it."""
+    world = text_world.world
+    deployments = tmp_path / "deployments"
+    save_deployment(world.owner.deployment, deployments / f"{world.owner.deployment.chain_id}.json")
+    env = {
+        ENV_DEPLOYMENTS: str(deployments),
+        "VERINFER_RPC_URL": world.anvil.rpc_url,
+        "VERINFER_PRIVATE_KEY": world.anvil.accounts[USER].private_key,
+    }
+    model = "0x" + text_world.lm_id.hex()
+    asked = CliRunner().invoke(app, ["ask", model, "Namespaces are", "--wait", "--timeout", "90", "--json"], env=env)
+    assert asked.exit_code == 0, asked.output
+    result = _document(asked.stdout)["result"]
+    assert result["text"] == " one honking great idea -- let's do more of those!"
+    assert result["tokenIds"][-1] == text_model.NEWLINE
+    verified = CliRunner().invoke(app, ["verify", str(result["requestId"]), "--json"], env=env)
+    assert verified.exit_code == 0, verified.output
+    assert _document(verified.stdout)["regeneration"]["firstDifference"] is None
+
+
+def _document(stdout: str) -> Any:
+    """The command's JSON, without the log lines the running nodes print to the same stdout."""
+    return json.loads("\n".join(line for line in stdout.splitlines() if not LOG_LINE.match(line)))
