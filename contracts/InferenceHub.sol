@@ -52,8 +52,9 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     /// @dev A model's request terms (pushed by the model registry) and serving stake (pushed by the node registry) in
     ///      one slot, so a request reads one model slot. Layout, low to high: [0..95] price | [96..119] inputBytes |
     ///      [120..143] outputBytes | [144..151] modes | [152..159] flags (bit 0 exists, 1 deprecated, 2 envRestricted,
-    ///      3 variable-length input, 4 variable-length output: the sizes are then maxima) | [160..167] servingNodes (saturating at 255) | [168..255] servingStake (wei, saturating at 2^88 - 1, more
-    ///      ether than exists). The registry caps tensors at 65,536 bytes, so 24 bits hold the sizes.
+    ///      3 variable-length input, 4 variable-length output: the sizes are then maxima) | [160..167] servingNodes
+    ///      (saturating at 255) | [168..255] servingStake (wei, saturating at 2^88 - 1, more ether than exists). The
+    ///      registry caps tensors at 65,536 bytes, so 24 bits hold the sizes.
     struct Model {
         uint96 price;
         uint24 inputBytes;

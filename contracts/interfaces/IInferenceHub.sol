@@ -45,7 +45,8 @@ enum CallbackFailure {
 /// @dev Where each field comes from: `modelId`, `requester`, `fee`, `deadline`, `callbackGasLimit`, `mode`,
 ///      `redundancy` and `lottery` are fields of the `InferenceRequested` event; `inputHash` is keccak256 of its
 ///      `input`; `outputBytes` and `envRestricted` are the model's immutable terms (`modelTermsOf(modelId)`), not in
-///      the event (a variable-length output's `outputBytes` carries `LENGTH_UP_TO`). `lottery` fixes the request's assignment when it is made (see {Lottery}): calldata is cheaper than
+///      the event (a variable-length output's `outputBytes` carries `LENGTH_UP_TO`). `lottery` fixes the request's
+///      assignment when it is made (see {Lottery}): calldata is cheaper than
 ///      storage, and the stored hash makes it tamper-proof.
 struct RequestParams {
     bytes32 modelId;

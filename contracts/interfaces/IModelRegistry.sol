@@ -15,9 +15,9 @@ enum Mode {
 //         not a tensor of exactly that size.
 uint32 constant LENGTH_UP_TO = 1 << 31;
 
-// Bits of `ModelSpec.format`. VARIABLE_INPUT / VARIABLE_OUTPUT: that side is variable-length bytes, and its shape is
-//         one dimension, its largest length in bytes. BUNDLE: the model id is a bundle manifest's keccak256 (docs/text.md)
-//         and `uri` the base URI under which `verinfer-bundle.json` and every file it lists are fetched.
+// Bits of `ModelSpec.format`. VARIABLE_INPUT / VARIABLE_OUTPUT: that side is variable-length bytes, and its shape
+//         is one dimension, its largest length in bytes. BUNDLE: the model id is a bundle manifest's keccak256
+//         (docs/text.md) and `uri` the base URI under which `verinfer-bundle.json` and every file it lists are fetched.
 uint8 constant FORMAT_VARIABLE_INPUT = 1;
 uint8 constant FORMAT_VARIABLE_OUTPUT = 2;
 uint8 constant FORMAT_BUNDLE = 4;
@@ -27,7 +27,8 @@ uint8 constant FORMAT_BUNDLE = 4;
 ///      [0..95] price (wei per execution) | [96..127] inputBytes | [128..159] outputBytes |
 ///      [160..167] modes bitmask (bit i = Mode(i) allowed) | [168..175] deprecated | [176..183] envRestricted |
 ///      [184..191] exists | [192..255] scale (the fixed-point multiplier of the tensor encoding, see {ModelSpec}).
-///      A variable-length side's size carries `LENGTH_UP_TO` (its maximum in the low bits). Checked by `tests/node/unit/test_storage_layout.py`.
+///      A variable-length side's size carries `LENGTH_UP_TO` (its maximum in the low bits). Checked by
+///      `tests/node/unit/test_storage_layout.py`.
 struct ModelTerms {
     uint96 price;
     uint32 inputBytes;
@@ -42,6 +43,7 @@ struct ModelTerms {
 /// @notice Everything a model publisher declares at registration. Immutable afterwards.
 struct ModelSpec {
     /// @dev Where the ONNX file can be fetched (file://, https://, ipfs://). The node checks keccak256(bytes) == modelId.
+    ///      For a bundle (`FORMAT_BUNDLE`): the base URI of its manifest and files.
     string uri;
     /// @dev Dimensions of the single input tensor, batch dimension included (every entry > 0).
     uint32[] inputShape;

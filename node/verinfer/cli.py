@@ -1147,7 +1147,7 @@ def verify_command(
     """
     with errors():
         if model is not None and not model.exists():
-            raise ConfigError(f"no model file (or bundle directory) at {model}")
+            raise ConfigError(f"no model file at {model} (nor a bundle directory)")
         client = _client(rpc_url, private_key)
         report = client.verify(request_id, model, max_model_bytes=max_model_bytes)
         finality = client.finality(request_id)
