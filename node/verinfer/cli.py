@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from verinfer.inference.check import ModelCheck, Problem
-    from verinfer.sdk.client import Assignment, Client, InferenceResult
+    from verinfer.sdk.client import Assignment, Client, InferenceResult, RequestHandle
     from verinfer.sdk.disputes import Dispute, Finality
     from verinfer.sdk.verify import VerificationReport
 
@@ -702,6 +702,26 @@ def _print_result(result: InferenceResult) -> None:
     console().print(table)
 
 
+def _sent(handle: RequestHandle, wait: bool, timeout: float, as_json: bool) -> InferenceResult | None:
+    """Prints a sent request's id (before waiting: a timeout must not hide which request was sent), or with --json
+    its document once the wait is over; returns the result when waited for."""
+    if not as_json:
+        typer.echo(str(handle.request_id))
+    result = handle.result(timeout=timeout) if wait else None
+    if as_json:
+        document: dict[str, Any] = {
+            "requestId": handle.request_id,
+            "modelId": hex_(handle.model_id),
+            "mode": handle.mode.name.lower(),
+            "block": handle.block_number,
+            "txHash": hex_(handle.tx_hash),
+        }
+        if result is not None:
+            document["result"] = _result_json(result)
+        echo_json(document)
+    return result
+
+
 @app.command("request")
 def request_command(
     model_id: Annotated[str, typer.Argument(help="The model id, 0x + 64 hex digits.")],
@@ -733,21 +753,8 @@ def request_command(
         handle = _client(rpc_url, private_key).request(
             raw_id, inputs, mode=mode.mode(), redundancy=redundancy, deadline_s=deadline
         )
-        if not as_json:
-            typer.echo(str(handle.request_id))  # before waiting: a timeout must not hide which request was sent
-        result = handle.result(timeout=timeout) if wait else None
-    if as_json:
-        document: dict[str, Any] = {
-            "requestId": handle.request_id,
-            "modelId": hex_(handle.model_id),
-            "mode": handle.mode.name.lower(),
-            "block": handle.block_number,
-            "txHash": hex_(handle.tx_hash),
-        }
-        if result is not None:
-            document["result"] = _result_json(result)
-        echo_json(document)
-    elif result is not None:
+        result = _sent(handle, wait, timeout, as_json)
+    if result is not None and not as_json:
         _print_result(result)
 
 
@@ -781,21 +788,8 @@ def ask_command(
             max_new_tokens=max_new_tokens,
             deadline_s=deadline,
         )
-        if not as_json:
-            typer.echo(str(handle.request_id))  # before waiting: a timeout must not hide which request was sent
-        result = handle.result(timeout=timeout) if wait else None
-    if as_json:
-        document: dict[str, Any] = {
-            "requestId": handle.request_id,
-            "modelId": hex_(handle.model_id),
-            "mode": handle.mode.name.lower(),
-            "block": handle.block_number,
-            "txHash": hex_(handle.tx_hash),
-        }
-        if result is not None:
-            document["result"] = _result_json(result)
-        echo_json(document)
-    elif result is not None:
+        result = _sent(handle, wait, timeout, as_json)
+    if result is not None and not as_json:
         typer.echo(prompt + (result.text or ""))
 
 
