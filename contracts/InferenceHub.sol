@@ -15,7 +15,7 @@ import {
     Vote
 } from "./interfaces/IInferenceHub.sol";
 import {IInferenceConsumer, IInferenceOverturnConsumer} from "./interfaces/IInferenceConsumer.sol";
-import {IModelRegistry, IModelTermsSink, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
+import {IModelRegistry, IModelTermsSink, LENGTH_UP_TO, ModelTerms, Mode} from "./interfaces/IModelRegistry.sol";
 import {INodeRegistry, Eligibility, Standing} from "./interfaces/INodeRegistry.sol";
 import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
 import {Commitments} from "./lib/Commitments.sol";
@@ -51,11 +51,11 @@ contract InferenceHub is IInferenceHub, Owned2Step {
 
     /// @dev A model's request terms (pushed by the model registry) and serving stake (pushed by the node registry) in
     ///      one slot, so a request reads one model slot. Layout, low to high: [0..95] price | [96..119] inputBytes |
-    ///      [120..143] outputBytes | [144..151] modes | [152..159] flags (bit 0 exists, 1 deprecated, 2 envRestricted)
-    ///      | [160..167] servingNodes (saturating at 255) | [168..231] servingStake (gwei, rounded down, saturating at
-    ///      2^64 - 1: 18 billion ether) | [232..255] challengeWindow (seconds, 0 = the hub's; the registry bounds it at
-    ///      7 days, which 24 bits hold). The registry caps tensors at 65,536 bytes, so 24 bits hold the sizes.
-    ///      ether than exists). The registry caps tensors at 65,536 bytes, so 24 bits hold the sizes.
+    ///      [120..143] outputBytes | [144..151] modes | [152..159] flags (bit 0 exists, 1 deprecated, 2 envRestricted,
+    ///      3 variable-length input, 4 variable-length output: the sizes are then maxima) | [160..167] servingNodes
+    ///      (saturating at 255) | [168..231] servingStake (gwei, rounded down, saturating at 2^64 - 1: 18 billion
+    ///      ether) | [232..255] challengeWindow (seconds, 0 = the hub's; the registry bounds it at 7 days, which 24
+    ///      bits hold). The registry caps tensors at 65,536 bytes, so 24 bits hold the sizes.
     struct Model {
         uint96 price;
         uint24 inputBytes;
@@ -118,6 +118,9 @@ contract InferenceHub is IInferenceHub, Owned2Step {
     uint8 private constant _EXISTS = 1;
     uint8 private constant _DEPRECATED = 2;
     uint8 private constant _ENV_RESTRICTED = 4;
+    uint8 private constant _VARIABLE_INPUT = 8;
+    /// @dev Shifted left by 27 it is `LENGTH_UP_TO`: a request's `outputBytes` gets it without a branch.
+    uint8 private constant _VARIABLE_OUTPUT = 16;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -202,7 +205,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             fee: msg.value,
             deadline: deadline,
             callbackGasLimit: callbackGasLimit,
-            outputBytes: model.outputBytes,
+            outputBytes: model.outputBytes | (uint32(model.flags & _VARIABLE_OUTPUT) << 27),
             mode: mode,
             redundancy: redundancy,
             envRestricted: model.flags & _ENV_RESTRICTED != 0,
@@ -396,7 +399,7 @@ contract InferenceHub is IInferenceHub, Owned2Step {
             revert RevealPhaseNotStarted(requestId, round.commits, phaseSeats);
         }
         if (block.timestamp > revealEndsAt) revert RevealPhaseOver(requestId, revealEndsAt);
-        if (output.length != request.outputBytes) revert OutputLengthMismatch(output.length, request.outputBytes);
+        if (output.length != request.outputBytes) _checkVariableOutput(output.length, request.outputBytes);
         Vote storage vote = _votes[requestId][msg.sender];
         if (vote.commitHash == bytes32(0)) revert NotCommitted(requestId, msg.sender);
         if (vote.revealed) revert AlreadyRevealed(requestId, msg.sender);
@@ -570,12 +573,14 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (msg.sender != address(_models)) revert CallerNotModelRegistry(msg.sender, address(_models));
         Model storage model = _modelState[modelId];
         model.price = terms.price;
+        uint32 inputBytes = terms.inputBytes & ~LENGTH_UP_TO;
+        uint32 outputBytes = terms.outputBytes & ~LENGTH_UP_TO;
         // The registry caps tensors at 65,536 bytes; a bigger size would be a registry bug, refused here.
-        if (terms.inputBytes > type(uint24).max || terms.outputBytes > type(uint24).max) {
-            revert ParameterOutOfBounds("tensorBytes", terms.inputBytes, 0, type(uint24).max);
+        if (inputBytes > type(uint24).max || outputBytes > type(uint24).max) {
+            revert ParameterOutOfBounds("tensorBytes", inputBytes, 0, type(uint24).max);
         }
-        model.inputBytes = uint24(terms.inputBytes);
-        model.outputBytes = uint24(terms.outputBytes);
+        model.inputBytes = uint24(inputBytes);
+        model.outputBytes = uint24(outputBytes);
         model.modes = terms.modes;
         // The registry bounds the window at 7 days; a longer one would be a registry bug, refused here.
         if (challengeWindow > MAX_REVEAL_WINDOW) {
@@ -583,7 +588,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         }
         model.challengeWindow = uint24(challengeWindow);
         model.flags = (terms.exists ? _EXISTS : 0) | (terms.deprecated ? _DEPRECATED : 0)
-            | (terms.envRestricted ? _ENV_RESTRICTED : 0);
+            | (terms.envRestricted ? _ENV_RESTRICTED : 0) | (terms.inputBytes != inputBytes ? _VARIABLE_INPUT : 0)
+            | (terms.outputBytes != outputBytes ? _VARIABLE_OUTPUT : 0);
         _scales[modelId] = terms.scale;
     }
 
@@ -626,7 +632,10 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (model.flags & _DEPRECATED != 0) revert ModelIsDeprecated(modelId);
         if (model.modes & (1 << uint8(mode)) == 0) revert ModeNotAllowed(modelId, mode, model.modes);
         if (inputLength > cfg.maxInputBytes) revert InputTooLarge(inputLength, cfg.maxInputBytes);
-        if (inputLength != model.inputBytes) revert InputLengthMismatch(inputLength, model.inputBytes);
+        if (inputLength != model.inputBytes) {
+            if (model.flags & _VARIABLE_INPUT == 0) revert InputLengthMismatch(inputLength, model.inputBytes);
+            if (inputLength > model.inputBytes) revert InputTooLarge(inputLength, model.inputBytes);
+        }
         // SINGLE and ZK are answered by one node.
         if (mode != Mode.CONSENSUS) {
             if (redundancy != 1) revert RedundancyInvalid(mode, redundancy, 1, 1);
@@ -744,7 +753,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         bytes32 paramsHash,
         bool provisional
     ) private returns (uint256 earned) {
-        if (output.length != p.outputBytes) revert OutputLengthMismatch(output.length, p.outputBytes);
+        // A fixed-size output passes the first comparison: a variable-length one costs the second only.
+        if (output.length != p.outputBytes) _checkVariableOutput(output.length, p.outputBytes);
         bytes32 commitment =
             Commitments.result(requestId, p.modelId, p.inputHash, keccak256(output), envHash, msg.sender);
         // The age fits 24 bits: a result comes before the deadline, at most 30 days after the request.
@@ -760,6 +770,14 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         uint256 used =
             _callback(requestId, p.requester, _gasOf(p), output, IInferenceConsumer.onInferenceResult.selector);
         if (escrow != 0) earned += _settleEscrow(p, escrow, used);
+    }
+
+    /// @dev Reverts unless an output of `length` bytes, not the fixed size `outputBytes`, fits a variable-length
+    ///      output (`outputBytes` carries `LENGTH_UP_TO`) of at most its low bits.
+    function _checkVariableOutput(uint256 length, uint32 outputBytes) private pure {
+        if (outputBytes & LENGTH_UP_TO == 0) revert OutputLengthMismatch(length, outputBytes);
+        uint256 max = outputBytes & ~LENGTH_UP_TO;
+        if (length > max) revert OutputTooLarge(length, max);
     }
 
     /// @dev The callback's gas: `callbackGasLimit` without the `CALLBACK_ON_FINAL` flag.
@@ -1213,8 +1231,8 @@ contract InferenceHub is IInferenceHub, Owned2Step {
         if (model.flags & _EXISTS == 0) revert UnknownModel(modelId);
         terms = ModelTerms({
             price: model.price,
-            inputBytes: model.inputBytes,
-            outputBytes: model.outputBytes,
+            inputBytes: model.inputBytes | (model.flags & _VARIABLE_INPUT != 0 ? LENGTH_UP_TO : 0),
+            outputBytes: model.outputBytes | (model.flags & _VARIABLE_OUTPUT != 0 ? LENGTH_UP_TO : 0),
             modes: model.modes,
             deprecated: model.flags & _DEPRECATED != 0,
             envRestricted: model.flags & _ENV_RESTRICTED != 0,

@@ -4,6 +4,10 @@ pragma solidity 0.8.37;
 import {
     IModelRegistry,
     IModelTermsSink,
+    FORMAT_BUNDLE,
+    FORMAT_VARIABLE_INPUT,
+    FORMAT_VARIABLE_OUTPUT,
+    LENGTH_UP_TO,
     ModelProvenance,
     ModelSpec,
     ModelTerms,
@@ -23,6 +27,8 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
 
     /// @notice Bitmask of the modes this registry knows (SINGLE, CONSENSUS, ZK).
     uint8 public constant KNOWN_MODES = uint8((1 << (uint256(type(Mode).max) + 1)) - 1);
+    /// @notice Every `FORMAT_*` bit this registry knows.
+    uint8 public constant KNOWN_FORMAT = FORMAT_VARIABLE_INPUT | FORMAT_VARIABLE_OUTPUT | FORMAT_BUNDLE;
     /// @notice Longest URI accepted, in bytes.
     uint256 public constant MAX_URI_BYTES = 512;
     /// @notice Most dimensions of a tensor shape.
@@ -92,8 +98,13 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
 
         uint256 uriLength = bytes(spec.uri).length;
         if (uriLength == 0 || uriLength > MAX_URI_BYTES) revert UriInvalid(uriLength, MAX_URI_BYTES);
-        uint256 inputBytes = _tensorBytes("input", spec.inputShape);
-        uint256 outputBytes = _tensorBytes("output", spec.outputShape);
+        uint8 format = spec.format;
+        uint256 inputBytes = format & FORMAT_VARIABLE_INPUT != 0
+            ? _variableBytes("input", spec.inputShape)
+            : _tensorBytes("input", spec.inputShape);
+        uint256 outputBytes = format & FORMAT_VARIABLE_OUTPUT != 0
+            ? _variableBytes("output", spec.outputShape)
+            : _tensorBytes("output", spec.outputShape);
         if (spec.scale == 0) revert ScaleZero();
         uint32 window = spec.challengeWindow;
         if (window != 0 && (window < MIN_CHALLENGE_WINDOW || window > MAX_CHALLENGE_WINDOW)) {
@@ -105,6 +116,9 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
             revert VerifierInvalid(spec.modes, spec.verifier);
         }
         if (zk == (vkHash == bytes32(0))) revert VkHashInvalid(spec.modes, vkHash);
+        // A circuit's instances are fixed-size tensors: no variable-length side with ZK.
+        bool variable = format & (FORMAT_VARIABLE_INPUT | FORMAT_VARIABLE_OUTPUT) != 0;
+        if (format & ~KNOWN_FORMAT != 0 || (zk && variable)) revert FormatInvalid(format, spec.modes);
         // A ZK circuit's integers are fixed-point at 2^k: only then are the canonical values its public instances.
         if (zk && spec.scale & (spec.scale - 1) != 0) revert ScaleNotPowerOfTwo(spec.scale);
         uint256 envCount = spec.allowedEnvironments.length;
@@ -118,7 +132,7 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
 
         ModelTerms memory terms = ModelTerms({
             price: spec.price,
-            // Both fit: _tensorBytes caps them at MAX_TENSOR_BYTES.
+            // Both fit: _tensorBytes and _variableBytes cap them at MAX_TENSOR_BYTES (and the flag at bit 31).
             inputBytes: uint32(inputBytes),
             outputBytes: uint32(outputBytes),
             modes: spec.modes,
@@ -214,6 +228,16 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
         uint256 maxElements = MAX_TENSOR_BYTES / TensorCodec.ELEMENT_BYTES;
         if (elements > maxElements) revert TensorTooLarge(which, elements, maxElements);
         bytes_ = elements * TensorCodec.ELEMENT_BYTES;
+    }
+
+    /// @dev The size word of a variable-length side of `shape` ([maxBytes]): its maximum with `LENGTH_UP_TO`.
+    function _variableBytes(string memory which, uint32[] calldata shape) private pure returns (uint256) {
+        uint256 rank = shape.length;
+        uint256 length = rank == 1 ? shape[0] : 0;
+        if (length == 0 || length > MAX_TENSOR_BYTES) {
+            revert VariableLengthInvalid(which, rank, length, MAX_TENSOR_BYTES);
+        }
+        return length | LENGTH_UP_TO;
     }
 
     /*//////////////////////////////////////////////////////////////

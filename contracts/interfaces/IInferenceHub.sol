@@ -45,7 +45,8 @@ enum CallbackFailure {
 /// @dev Where each field comes from: `modelId`, `requester`, `fee`, `deadline`, `callbackGasLimit`, `mode`,
 ///      `redundancy` and `lottery` are fields of the `InferenceRequested` event; `inputHash` is keccak256 of its
 ///      `input`; `outputBytes` and `envRestricted` are the model's immutable terms (`modelTermsOf(modelId)`), not in
-///      the event. `lottery` fixes the request's assignment when it is made (see {Lottery}): calldata is cheaper than
+///      the event (a variable-length output's `outputBytes` carries `LENGTH_UP_TO`). `lottery` fixes the request's
+///      assignment when it is made (see {Lottery}): calldata is cheaper than
 ///      storage, and the stored hash makes it tamper-proof.
 struct RequestParams {
     bytes32 modelId;
@@ -156,7 +157,7 @@ interface IInferenceHub is IModelTermsSink {
     error ModeNotAllowed(bytes32 modelId, Mode mode, uint8 allowedModes);
     /// @notice The input is not the model's canonical input size.
     error InputLengthMismatch(uint256 length, uint256 expected);
-    /// @notice The input is larger than the hub accepts.
+    /// @notice The input is larger than the hub accepts, or than a variable-length input's maximum.
     error InputTooLarge(uint256 length, uint256 max);
     /// @notice SINGLE and ZK take redundancy 1; CONSENSUS takes 3..maxRedundancy (two votes cannot outvote one).
     error RedundancyInvalid(Mode mode, uint256 redundancy, uint256 min, uint256 max);
@@ -187,6 +188,8 @@ interface IInferenceHub is IModelTermsSink {
     error WrongMode(uint256 requestId, Mode mode);
     /// @notice The output is not the model's canonical output size.
     error OutputLengthMismatch(uint256 length, uint256 expected);
+    /// @notice A variable-length output is longer than the model's maximum.
+    error OutputTooLarge(uint256 length, uint256 max);
     /// @notice The caller may not take work for this model.
     error NodeNotEligible(address node, bytes32 modelId, Eligibility reason);
     /// @notice The model does not allow the node's environment.

@@ -10,12 +10,25 @@ enum Mode {
     ZK
 }
 
+// Set in a size word (`ModelTerms.inputBytes` and `outputBytes`, `RequestParams.outputBytes`) of a variable-length
+//         side: its payload is raw bytes of any length up to the low 31 bits (UTF-8 text in, token ids and text out),
+//         not a tensor of exactly that size.
+uint32 constant LENGTH_UP_TO = 1 << 31;
+
+// Bits of `ModelSpec.format`. VARIABLE_INPUT / VARIABLE_OUTPUT: that side is variable-length bytes, and its shape
+//         is one dimension, its largest length in bytes. BUNDLE: the model id is a bundle manifest's keccak256
+//         (docs/text.md) and `uri` the base URI under which `verinfer-bundle.json` and every file it lists are fetched.
+uint8 constant FORMAT_VARIABLE_INPUT = 1;
+uint8 constant FORMAT_VARIABLE_OUTPUT = 2;
+uint8 constant FORMAT_BUNDLE = 4;
+
 /// @notice What the hub needs to accept a request, and a client to encode its input, packed into one storage slot.
 /// @dev Bit layout of the slot, low to high:
 ///      [0..95] price (wei per execution) | [96..127] inputBytes | [128..159] outputBytes |
 ///      [160..167] modes bitmask (bit i = Mode(i) allowed) | [168..175] deprecated | [176..183] envRestricted |
 ///      [184..191] exists | [192..255] scale (the fixed-point multiplier of the tensor encoding, see {ModelSpec}).
-///      Checked by `tests/node/unit/test_storage_layout.py`.
+///      A variable-length side's size carries `LENGTH_UP_TO` (its maximum in the low bits). Checked by
+///      `tests/node/unit/test_storage_layout.py`.
 struct ModelTerms {
     uint96 price;
     uint32 inputBytes;
@@ -30,6 +43,7 @@ struct ModelTerms {
 /// @notice Everything a model publisher declares at registration. Immutable afterwards.
 struct ModelSpec {
     /// @dev Where the ONNX file can be fetched (file://, https://, ipfs://). The node checks keccak256(bytes) == modelId.
+    ///      For a bundle (`FORMAT_BUNDLE`): the base URI of its manifest and files.
     string uri;
     /// @dev Dimensions of the single input tensor, batch dimension included (every entry > 0).
     uint32[] inputShape;
@@ -59,6 +73,8 @@ struct ModelSpec {
     /// @dev Proof verifier for Mode.ZK ({IZkVerifier}, generated for this model's circuit by `verinfer.zk`); must be a
     ///      contract when ZK is allowed and zero otherwise. With ZK, `scale` must be 2^k for the circuit's scale k.
     address verifier;
+    /// @dev `FORMAT_*` bits: variable-length sides and bundles (0: one ONNX file, fixed-size tensors). Not with ZK.
+    uint8 format;
 }
 
 /// @notice What the registry pins about an entry besides its spec, kept apart from {ModelTerms} (the hub's copy).
@@ -151,6 +167,10 @@ interface IModelRegistry {
     error ShapeDimensionZero(string which, uint256 index);
     /// @notice The tensor has more elements than `maxElements` (the registry's size bound divided by 8 bytes).
     error TensorTooLarge(string which, uint256 elements, uint256 maxElements);
+    /// @notice `format` sets unknown bits, or a variable-length side with ZK (a circuit has fixed-size instances).
+    error FormatInvalid(uint8 format, uint8 modes);
+    /// @notice A variable-length side's shape is one dimension, its largest length: 1 to `maxBytes` bytes.
+    error VariableLengthInvalid(string which, uint256 rank, uint256 length, uint256 maxBytes);
     /// @notice The fixed-point scale must be at least 1.
     error ScaleZero();
     /// @notice A challenge window must be 0 (the hub's) or between `min` and `max` seconds.

@@ -67,6 +67,7 @@ export async function readModel(ctx: VerinferContext, modelId: Hex): Promise<Mod
     stakeAtRisk: spec.stakeAtRisk,
     arithmeticClasses: spec.arithmeticClasses,
     verifier: spec.verifier,
+    format: spec.format,
   };
 }
 

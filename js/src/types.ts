@@ -119,6 +119,8 @@ export interface ModelSpec {
   /** Arithmetic classes whose nodes may serve the model (bit i = class i; 0: any). */
   arithmeticClasses: number;
   verifier: Address;
+  /** `FORMAT_*` bits: variable-length input (1) / output (2), a bundle (4); 0 for one ONNX file of fixed tensors. */
+  format: number;
 }
 
 /** The `InferenceRequested` event of one request, decoded, with where it was emitted. */

@@ -226,6 +226,7 @@ function fakeChain(options: { status: Status; byProof?: boolean }) {
           stakeAtRisk: 0n,
           arithmeticClasses: 0,
           verifier: "0x0000000000000000000000000000000000000000",
+          format: 0,
         },
         terms,
       ],

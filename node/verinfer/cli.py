@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from verinfer.inference.check import ModelCheck, Problem
-    from verinfer.sdk.client import Assignment, Client, InferenceResult
+    from verinfer.sdk.client import Assignment, Client, InferenceResult, RequestHandle
     from verinfer.sdk.disputes import Dispute, Finality
     from verinfer.sdk.verify import VerificationReport
 
@@ -732,6 +732,7 @@ def _result_json(result: InferenceResult) -> dict[str, Any]:
         "mode": result.mode.name.lower(),
         "output": np.asarray(result.output).tolist(),
         **({} if result.outputs is None else {"outputs": {k: v.tolist() for k, v in result.outputs.items()}}),
+        **({} if result.text is None else {"text": result.text, "tokenIds": list(result.token_ids or ())}),
         "modelId": hex_(result.model_id),
         "inputHash": hex_(result.input_hash),
         "outputHash": hex_(result.output_hash),
@@ -754,6 +755,26 @@ def _print_result(result: InferenceResult) -> None:
     for key, value in _result_json(result).items():
         table.add_row(key, _cell(value))
     console().print(table)
+
+
+def _sent(handle: RequestHandle, wait: bool, timeout: float, as_json: bool) -> InferenceResult | None:
+    """Prints a sent request's id (before waiting: a timeout must not hide which request was sent), or with --json
+    its document once the wait is over; returns the result when waited for."""
+    if not as_json:
+        typer.echo(str(handle.request_id))
+    result = handle.result(timeout=timeout) if wait else None
+    if as_json:
+        document: dict[str, Any] = {
+            "requestId": handle.request_id,
+            "modelId": hex_(handle.model_id),
+            "mode": handle.mode.name.lower(),
+            "block": handle.block_number,
+            "txHash": hex_(handle.tx_hash),
+        }
+        if result is not None:
+            document["result"] = _result_json(result)
+        echo_json(document)
+    return result
 
 
 @app.command("request")
@@ -787,22 +808,44 @@ def request_command(
         handle = _client(rpc_url, private_key).request(
             raw_id, inputs, mode=mode.mode(), redundancy=redundancy, deadline_s=deadline
         )
-        if not as_json:
-            typer.echo(str(handle.request_id))  # before waiting: a timeout must not hide which request was sent
-        result = handle.result(timeout=timeout) if wait else None
-    if as_json:
-        document: dict[str, Any] = {
-            "requestId": handle.request_id,
-            "modelId": hex_(handle.model_id),
-            "mode": handle.mode.name.lower(),
-            "block": handle.block_number,
-            "txHash": hex_(handle.tx_hash),
-        }
-        if result is not None:
-            document["result"] = _result_json(result)
-        echo_json(document)
-    elif result is not None:
+        result = _sent(handle, wait, timeout, as_json)
+    if result is not None and not as_json:
         _print_result(result)
+
+
+@app.command("ask")
+def ask_command(
+    model_id: Annotated[str, typer.Argument(help="The language model's id (a bundle), 0x + 64 hex digits.")],
+    prompt: Annotated[str, typer.Argument(help="The prompt; the model continues it greedily.")],
+    private_key: PrivateKey,
+    mode: Annotated[ModeName, typer.Option(help="How the answer is shown correct.")] = ModeName.single,
+    redundancy: Annotated[int, typer.Option(min=1, help="How many nodes answer (CONSENSUS: 3 or more).")] = 1,
+    max_new_tokens: Annotated[
+        int, typer.Option(min=0, max=65_535, help="The most tokens to generate (0: the model's bound).")
+    ] = 0,
+    deadline: Annotated[int, typer.Option(min=1, help="Seconds from now until the request expires.")] = 3600,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the answer and print it.")] = False,
+    timeout: Annotated[float, typer.Option(min=0, help="With --wait: seconds to wait.")] = 60.0,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    as_json: AsJson = False,
+) -> None:
+    """Ask a language model and print the request id (and, with --wait, the answer's text).
+
+    JSON: {"requestId", "modelId", "mode", "block", "txHash"}, and with --wait also "result": the object
+    `verinfer result --json` prints (with "text" and "tokenIds").
+    """
+    with errors():
+        handle = _client(rpc_url, private_key).generate(
+            bytes32(model_id, "MODEL_ID"),
+            prompt,
+            mode=mode.mode(),
+            redundancy=redundancy,
+            max_new_tokens=max_new_tokens,
+            deadline_s=deadline,
+        )
+        result = _sent(handle, wait, timeout, as_json)
+    if result is not None and not as_json:
+        typer.echo(prompt + (result.text or ""))
 
 
 @app.command("reclaim")
@@ -1137,6 +1180,18 @@ def _verification_json(report: VerificationReport) -> dict[str, Any]:
             {"output": d.name, "index": d.index, "expected": d.expected, "recorded": d.recorded}
             for d in report.differences
         ],
+        **(
+            {}
+            if report.regeneration is None
+            else {
+                "regeneration": {
+                    "firstDifference": report.regeneration.first_difference,
+                    "nearTieAtDifference": report.regeneration.near_tie_at_difference,
+                    "minMargin": report.regeneration.min_margin,
+                    "text": report.regeneration.regenerated_text,
+                }
+            }
+        ),
     }
 
 
@@ -1161,8 +1216,8 @@ def verify_command(
     "finality": the FINALITY of `verinfer result --json`}
     """
     with errors():
-        if model is not None and not model.is_file():
-            raise ConfigError(f"no model file at {model}")
+        if model is not None and not model.exists():
+            raise ConfigError(f"no model file at {model} (nor a bundle directory)")
         client = _client(rpc_url, private_key)
         report = client.verify(request_id, model, max_model_bytes=max_model_bytes)
         finality = client.finality(request_id)
@@ -1187,6 +1242,10 @@ def verify_command(
             for d in report.differences:
                 values.add_row(d.name, str(d.index), str(d.expected), str(d.recorded))
             console().print(values)
+        regen = report.regeneration
+        if regen is not None and regen.first_difference is not None:
+            tie = " (a near-tie there: not slashed under the CONSENSUS rule)" if regen.near_tie_at_difference else ""
+            typer.echo(f"the token ids first differ at position {regen.first_difference}{tie}")
         _print_finality(finality)
         typer.echo("match" if report.matches else f"mismatch: {', '.join(report.failed)}")  # last: scripts read it
     if not report.matches:

@@ -139,7 +139,8 @@ class DevnetInfo:
         return None if self.explorer_url is None else f"{self.explorer_url}#/request/{request_id}"
 
     def model(self, name: str) -> DevnetModel:
-        """The demo model called `name` (credit_risk, iris, diabetes_regressor)."""
+        """The demo model called `name` (credit_risk, iris, diabetes_regressor, credit_risk_zk, zen_lm,
+        proposal_spam)."""
         for model in self.models:
             if model.name == name:
                 return model
@@ -377,6 +378,8 @@ class Devnet:
 
         self.on_step("Preparing the ZK credit model (circuit, keys, verifier; INSECURE local SRS)")
         models = (*models, self._zk_model(owner))
+        self.on_step("Training and registering the text models (a language-model bundle, a spam classifier)")
+        models = (*models, *self._text_models(owner))
 
         nodes = []
         env_hash = environment_hash(RunnerConfig().intra_op_threads, RunnerConfig().graph_optimization_level)
@@ -437,6 +440,23 @@ class Devnet:
         url = f"http://127.0.0.1:{port}/"
         _wait_answers(self._explorer, url + "healthz", "the explorer", log_path, self.node_ready_timeout)
         return url
+
+    def _text_models(self, owner: Client) -> tuple[DevnetModel, ...]:
+        """The demo language model (a bundle, docs/text.md) and the proposal-spam classifier, both by file URI."""
+        import onnx  # the text models' builders train with numpy and scikit-learn: only when the devnet comes up
+
+        from verinfer.demo import text_classifier, text_model
+
+        root = self.state_dir / "models"
+        bundle = root / "zen_lm"
+        text_model.write_bundle(bundle, text_model.train())
+        spam = root / "proposal_spam.onnx"
+        onnx.save(text_classifier.build_graph(text_classifier.train()), spam)
+        modes = [Mode.SINGLE, Mode.CONSENSUS]
+        lm_uri = bundle.as_uri()  # a bundle's base: its files are fetched under it
+        lm_id = owner.register_text_model(bundle, lm_uri, MODEL_PRICE, modes, max_input_bytes=256)
+        spam_id = owner.register_text_model(spam, spam.as_uri(), MODEL_PRICE, modes, max_input_bytes=512)
+        return DevnetModel("zen_lm", lm_id, bundle, lm_uri), DevnetModel("proposal_spam", spam_id, spam, spam.as_uri())
 
     def _zk_model(self, owner: Client) -> DevnetModel:
         """The credit model in ZK form: prepared (circuit, keys and verifier under `<state>/zk`, with a local

@@ -42,6 +42,21 @@ ESCALATION_SEATS = 7
 """Seats of the committee a dispute escalates to when the first has no majority (`Disputes.ESCALATION_SEATS`)."""
 
 
+LENGTH_UP_TO = 1 << 31
+"""Set in a size word (`ModelTerms.input_bytes` / `output_bytes`, `RequestParams.output_bytes`) of a variable-length
+side: its payload is raw bytes of any length up to the low 31 bits (IModelRegistry.sol)."""
+FORMAT_VARIABLE_INPUT = 1
+FORMAT_VARIABLE_OUTPUT = 2
+FORMAT_BUNDLE = 4
+"""`ModelSpec.format` bits: a variable-length input / output (its shape is [max bytes]); a bundle (the id is a bundle
+manifest's keccak256, `uri` the base URI of its files; docs/text.md)."""
+
+
+def max_length(size_word: int) -> int:
+    """The byte length a size word allows: exactly it, or at most its low bits with `LENGTH_UP_TO`."""
+    return size_word & ~LENGTH_UP_TO
+
+
 def callback_gas(callback_gas_limit: int) -> int:
     """The gas of a request's callback: its `callbackGasLimit` without the `CALLBACK_ON_FINAL` flag."""
     return callback_gas_limit & ~CALLBACK_ON_FINAL
@@ -350,6 +365,8 @@ class ModelSpec:
     stake_at_risk: int = 0
     # Bit i = arithmetic class i may serve the model (ARITHMETIC_CLASSES); 0 = any class.
     arithmetic_classes: int = 0
+    format: int = 0
+    """`FORMAT_*` bits; 0: one ONNX file of fixed-size tensors."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
@@ -379,7 +396,17 @@ class ModelSpec:
             self.stake_at_risk,
             self.arithmetic_classes,
             self.verifier,
+            self.format,
         )
+
+    @property
+    def is_text(self) -> bool:
+        """Whether a side is variable-length bytes (a text model: verinfer.text)."""
+        return bool(self.format & (FORMAT_VARIABLE_INPUT | FORMAT_VARIABLE_OUTPUT))
+
+    @property
+    def is_bundle(self) -> bool:
+        return bool(self.format & FORMAT_BUNDLE)
 
 
 @dataclass(frozen=True)

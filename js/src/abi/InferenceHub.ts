@@ -3126,6 +3126,22 @@ export const inferenceHubAbi = [
   },
   {
     "type": "error",
+    "name": "OutputTooLarge",
+    "inputs": [
+      {
+        "name": "length",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "max",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "OwnerZero",
     "inputs": []
   },

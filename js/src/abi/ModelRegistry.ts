@@ -13,6 +13,19 @@ export const modelRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "KNOWN_FORMAT",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint8",
+        "internalType": "uint8"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "KNOWN_MODES",
     "inputs": [],
     "outputs": [
@@ -303,6 +316,11 @@ export const modelRegistryAbi = [
             "name": "verifier",
             "type": "address",
             "internalType": "address"
+          },
+          {
+            "name": "format",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       },
@@ -598,6 +616,11 @@ export const modelRegistryAbi = [
             "name": "verifier",
             "type": "address",
             "internalType": "address"
+          },
+          {
+            "name": "format",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       },
@@ -688,6 +711,11 @@ export const modelRegistryAbi = [
             "name": "verifier",
             "type": "address",
             "internalType": "address"
+          },
+          {
+            "name": "format",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       },
@@ -954,6 +982,11 @@ export const modelRegistryAbi = [
             "name": "verifier",
             "type": "address",
             "internalType": "address"
+          },
+          {
+            "name": "format",
+            "type": "uint8",
+            "internalType": "uint8"
           }
         ]
       },
@@ -1164,6 +1197,22 @@ export const modelRegistryAbi = [
         "name": "index",
         "type": "uint256",
         "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "FormatInvalid",
+    "inputs": [
+      {
+        "name": "format",
+        "type": "uint8",
+        "internalType": "uint8"
+      },
+      {
+        "name": "modes",
+        "type": "uint8",
+        "internalType": "uint8"
       }
     ]
   },
@@ -1423,6 +1472,32 @@ export const modelRegistryAbi = [
       },
       {
         "name": "maxLength",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "VariableLengthInvalid",
+    "inputs": [
+      {
+        "name": "which",
+        "type": "string",
+        "internalType": "string"
+      },
+      {
+        "name": "rank",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "length",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "maxBytes",
         "type": "uint256",
         "internalType": "uint256"
       }

@@ -6,6 +6,10 @@ finalize), and a ZK request is proven by a node and its proof checked on chain b
 both verified too. It ends with the link to each request's page in the devnet's explorer, where the reader's own
 browser checks the result again.
 
+Then text: an agent asks the demo language model a question in CONSENSUS, answered by the nodes that win its
+three seats (they agree on the token ids) and verified by regenerating the answer token by token; and a DAO's
+proposal is classified by the spam classifier, a string in and P(spam) out, verified by re-running it.
+
 Last, a lying node: bob, refused, applies again, and mallory's node (staked far above the honest nodes, so the
 lottery gives it his request first) answers with P(default) = 0. The honest nodes are watchtowers: one re-executes
 the provisional answer, sees the mismatch and challenges it; a committee drawn from the others re-executes in
@@ -85,6 +89,8 @@ class Outcome:
     model_id: bytes
     caught: Caught | None = None
     """For the lying node's request: its lie and the dispute that overturned it."""
+    question: str | None = None
+    """For a text request: the prompt or the text classified (`decision` holds the answer or the verdict)."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +241,32 @@ def _zk(info: DevnetInfo, work: Path) -> Outcome:
     return _outcome(
         verifier, result, "user", 1.0 / (1.0 + math.exp(-logit)), "-", zk_artifacts_dir=info.state_dir / "zk"
     )
+
+
+AGENT_QUESTION = "Q: How is an answer checked? A:"
+PROPOSAL = "raise the usdc reserve factor to fifteen percent to rebuild the insurance fund"
+
+
+def _text(info: DevnetInfo, work: Path) -> list[Outcome]:
+    """An agent's question to the language model in CONSENSUS (the seats' holders commit and reveal the same token
+    ids), verified by regeneration; and a proposal scored by the spam classifier, verified by re-running it."""
+    client = Client(info.rpc_url, info.user.private_key, info.deployment, cache_dir=work / "user-cache")
+    lm = info.model("zen_lm")
+    asked = client.generate(lm.model_id, AGENT_QUESTION, Mode.CONSENSUS, max(3, len(info.nodes)))
+    spam = info.model("proposal_spam")
+    classified = client.classify(spam.model_id, PROPOSAL)
+    _wait("answer the agent's question", lambda: asked.status() != Status.PENDING)
+    _wait("classify the proposal", lambda: classified.status() != Status.PENDING)
+    verifier = _verifier(info, work)
+    answer = asked.result(timeout=0)
+    score = float(classified.result(timeout=0).output.reshape(-1)[0])
+    verdict = "spam" if score >= 0.5 else "not spam"
+    return [
+        dataclasses.replace(
+            _outcome(verifier, answer, "agent", math.nan, (answer.text or "").strip()), question=AGENT_QUESTION
+        ),
+        dataclasses.replace(_outcome(verifier, classified.result(timeout=0), "dao", score, verdict), question=PROPOSAL),
+    ]
 
 
 def _lying_node(info: DevnetInfo, console: Console, work: Path, pool: Contract) -> Outcome:
@@ -450,9 +482,11 @@ def run(console: Console | None = None, state_dir: Path | None = None, nodes: in
         outcomes.append(_consensus(info, work))
         outcomes.append(_zk(info, work))
         outcomes.append(_lying_node(info, console, work, pool))
-        _print_table(console, [o for o in outcomes if o.caught is None])
+        outcomes.extend(_text(info, work))
+        _print_table(console, [o for o in outcomes if o.caught is None and o.question is None])
         for outcome in outcomes:
             _print_caught(console, outcome)
+        _print_text(console, [o for o in outcomes if o.question is not None])
         _print_pages(console, info, outcomes)
     return outcomes
 
@@ -481,6 +515,23 @@ def _print_table(console: Console, outcomes: list[Outcome]) -> None:
             f"{o.score:.4f}",
             o.decision,
             "✓" if o.verified else "✗ MISMATCH",
+        )
+    console.print(table)
+
+
+def _print_text(console: Console, outcomes: list[Outcome]) -> None:
+    table = Table(title="Text answered on the devnet")
+    for column in ("request", "mode", "who", "asked", "answer", "node(s)", "verified"):
+        table.add_column(column)
+    for o in outcomes:
+        table.add_row(
+            str(o.request_id),
+            o.mode.name,
+            o.who,
+            o.question or "",
+            o.decision if math.isnan(o.score) else f"{o.decision} (P(spam) = {o.score:.3f})",
+            ", ".join(f"{n[:8]}…" for n in dict.fromkeys(o.nodes)),
+            "✓ regenerated" if o.verified and math.isnan(o.score) else "✓" if o.verified else "✗ MISMATCH",
         )
     console.print(table)
 

@@ -201,6 +201,30 @@ class ModelStore:
                 raise ModelHashMismatchError(model_id, actual, uri)
         return self.path_for(model_id)
 
+    def bundle_dir(self, bundle_id: bytes) -> Path:
+        """Where a bundle's files live in the cache (whether or not they are there)."""
+        return self.cache_dir / f"{_model_id(bundle_id).hex()}.bundle"
+
+    def fetch_to(self, uri: str, target: Path, limit: int) -> tuple[int, bytes]:
+        """Writes the bytes at `uri` into `target` (at most `limit` of them, with this store's schemes, timeouts and
+        rate floor); returns their size and keccak256 for the caller to check. Bundles fetch their files with it."""
+        scheme = urlsplit(uri).scheme.lower()
+        if scheme not in self.schemes:
+            raise UnsupportedUriError(
+                f"cannot fetch {uri!r}: the {scheme!r} scheme is not supported; "
+                f"use one of {', '.join(sorted(f'{s}://' for s in self.schemes))}"
+            )
+        try:
+            with target.open("wb") as out:
+                sink = _Sink(out, limit, uri, self.limit_name)
+                if scheme == "file":
+                    self._read_file(uri, sink)
+                else:
+                    self._download(uri, sink)
+        except OSError as exc:
+            raise ModelError(f"cannot write {uri} into {target}: {exc}") from exc
+        return sink.size, bytes(sink.hasher.digest())
+
     @contextmanager
     def _staging(self, model_id: bytes) -> Iterator[IO[bytes]]:
         """A temp file in the cache directory, renamed onto the cache entry only if the block completes."""

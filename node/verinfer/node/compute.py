@@ -40,6 +40,7 @@ from verinfer.node.metrics import NodeMetrics
 from verinfer.node.ports import Catalog, Clock, HubReader, Timer
 from verinfer.node.prove import Prove
 from verinfer.node.request import params_of
+from verinfer.text.serve import TextGenerator, TextModel, load_text_model
 from verinfer.types import CALLBACK_ON_FINAL, Mode, ModelSpec, RequestParams, callback_gas
 
 MODEL_RETRY_S = 30.0  # a model that failed to load is tried again after this long (its URI may come back)
@@ -61,6 +62,16 @@ def _read(path: Path) -> bytes:
         raise ModelError(f"cannot read the model file {path}: {exc}") from exc
 
 
+class _TextRunner:
+    """The runner slot of a text model, which computes through `LoadedModel.text` instead."""
+
+    def run_batch(self, inputs: Any) -> Any:
+        raise ModelError("a text model runs through verinfer.text.serve, not as a tensor batch")
+
+
+_TEXT_RUNNER = _TextRunner()
+
+
 @dataclass
 class LoadedModel:
     """A model ready to run: in a sandboxed worker (`Sandbox`) on a node, in process (`OnnxRunner`) in tools."""
@@ -73,6 +84,8 @@ class LoadedModel:
     breaches_in_a_row: int = 0
     quarantined_until: float = 0.0
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    text: TextModel | None = None
+    """A text model (verinfer.text.serve): it computes instead of the runner, in this process."""
 
     def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
         """The canonical output of each input, or the error that stops it; batched where the inputs allow.
@@ -81,6 +94,8 @@ class LoadedModel:
         them is found and the others are served; after QUARANTINE_AFTER single-request breaches in a row the model's
         remaining requests fail with `LimitExceededError` unrun, for QUARANTINE_S (a hostile model cannot hold its
         lane for requests x timeout). `CancelledError` (the node is stopping) propagates: nothing is recorded."""
+        if self.text is not None:
+            return self.text.compute(inputs)
         results: list[bytes | ModelError] = [ModelError("not computed")] * len(inputs)
         rows: list[dict[str, np.ndarray]] = []
         where: list[int] = []
@@ -200,8 +215,10 @@ class ModelCatalog:
         sandbox: SandboxLimits | None = None,
         cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        log: Any = None,
     ) -> None:
         self.store = store
+        self._log = log
         self._spec_of = spec_of
         self._threads = intra_op_threads
         self._level = graph_optimization_level
@@ -231,6 +248,8 @@ class ModelCatalog:
             raise failed[1]
         try:
             spec = self._spec_of(model_id)
+            if spec.is_text:
+                return self._load_text(model_id, spec)
             path = self.store.fetch(model_id, spec.uri)
             runner: Runner
             if self.sandbox is None:
@@ -256,6 +275,30 @@ class ModelCatalog:
             raise
         self._failed.pop(model_id, None)
         loaded = LoadedModel(model_id, spec, runner, info)
+        self._loaded[model_id] = loaded
+        return loaded
+
+    def _load_text(self, model_id: bytes, spec: ModelSpec) -> LoadedModel:
+        """A text model (verinfer.text.serve), in this process: its bundle or file is hash-checked like any model."""
+        model = load_text_model(
+            self.store,
+            lambda mid, uri: _read(self.store.fetch(mid, uri)),
+            model_id,
+            spec,
+            intra_op_threads=self._threads,
+            graph_optimization_level=self._level,
+        )
+        if isinstance(model, TextGenerator) and self._log is not None:
+            log = self._log
+            model.on_generation = lambda g: log.info(
+                "answer generated",
+                model="0x" + model_id.hex(),
+                tokens=len(g.token_ids),
+                min_margin=round(g.min_margin, 6),
+                near_tie=g.near_tie,
+            )
+        self._failed.pop(model_id, None)
+        loaded = LoadedModel(model_id, spec, _TEXT_RUNNER, text=model)
         self._loaded[model_id] = loaded
         return loaded
 

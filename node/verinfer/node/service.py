@@ -169,6 +169,7 @@ class NodeService:
             graph_optimization_level=cfg.runner.graph_optimization_level,
             sandbox=SandboxLimits(cfg.sandbox.timeout_s, cfg.sandbox.memory_mb * 2**20),
             cancel=self._cancel,
+            log=log,
         )
         if Mode.ZK in cfg.modes and cfg.zk.artifacts_dir is not None:
             self.prover = Prove(ProvingPool(cfg.zk.artifacts_dir, cfg.zk.workers), journal, self.metrics, log)

@@ -35,6 +35,8 @@ from verinfer.inference import codec, signature
 from verinfer.keys import devnet_account
 from verinfer.types import (
     CALLBACK_ON_FINAL,
+    FORMAT_VARIABLE_INPUT,
+    FORMAT_VARIABLE_OUTPUT,
     MAX_MODEL_BYTES,
     Deployment,
     Mode,
@@ -86,7 +88,7 @@ class RequestFailedError(ChainError):
 def read_model(system: System, model_id: bytes) -> ModelSpec:
     """The model's registered spec (`ModelRegistry.getModel`)."""
     _owner, spec, _terms = system.sender.call(system.models.functions.getModel(model_id))
-    uri, input_shape, output_shape, scale, price, modes, allowed, window, stake_at_risk, classes, verifier = spec
+    uri, input_shape, output_shape, scale, price, modes, allowed, window, at_risk, classes, verifier, format_ = spec
     return ModelSpec(
         uri=str(uri),
         input_shape=tuple(int(d) for d in input_shape),
@@ -97,8 +99,9 @@ def read_model(system: System, model_id: bytes) -> ModelSpec:
         allowed_environments=tuple(bytes(e) for e in allowed),
         verifier=to_checksum_address(verifier),
         challenge_window=int(window),
-        stake_at_risk=int(stake_at_risk),
+        stake_at_risk=int(at_risk),
         arithmetic_classes=int(classes),
+        format=int(format_),
     )
 
 
@@ -225,6 +228,11 @@ class InferenceResult:
     outputs: Mapping[str, npt.NDArray[Any]] | None = None
     """The committed outputs by name (floats as floats, integers as ints, bools as bools), when the request was
     sent with named inputs (the SDK then holds the signature); else `Client.outputs(result)` reads them."""
+    text: str | None = None
+    """A language model's answer, decoded from `token_ids` by the node (None for a tensor output; `output` is
+    then empty)."""
+    token_ids: tuple[int, ...] | None = None
+    """A language model's committed token ids, a final stop token included."""
 
 
 @dataclass(frozen=True)
@@ -326,10 +334,21 @@ class RequestHandle:
             outcome = self._consensus()
         else:
             raise ChainError(f"request {self.request_id} has an unknown mode {self.mode!r}")
+        answer = None
+        if self.spec.format & FORMAT_VARIABLE_OUTPUT:
+            from verinfer.text.codec import decode_answer  # bytes only: no tokenizer, no runtime
+
+            try:
+                answer = decode_answer(outcome.output)
+            except CodecError as exc:
+                raise ChainError(f"request {self.request_id}'s recorded answer is not an answer: {exc}") from exc
+            output = np.zeros(0)
+        else:
+            output = codec.decode(outcome.output, self.spec.output_shape, self.spec.scale)
         return InferenceResult(
             request_id=self.request_id,
             mode=self.mode,
-            output=codec.decode(outcome.output, self.spec.output_shape, self.spec.scale),
+            output=output,
             output_bytes=outcome.output,
             model_id=self.model_id,
             input_hash=input_hash,
@@ -342,6 +361,8 @@ class RequestHandle:
             request_tx=self.tx_hash,
             result_tx=outcome.log.transaction_hash,
             outputs=None if self.info is None else decode_outputs(self.spec, self.info, outcome.output),
+            text=None if answer is None else answer.text,
+            token_ids=None if answer is None else answer.token_ids,
         )
 
     def _single(self) -> Recorded:
@@ -504,13 +525,87 @@ class Client:
         else:
             encoded = codec.encode(_shaped(inputs, spec.input_shape), spec.scale)
         callback = callback_word(callback_gas_limit, callback_gas_price, callback_on_final)
+        return self._send(
+            model_id,
+            spec,
+            encoded,
+            mode,
+            redundancy,
+            deadline_s,
+            callback,
+            callback_gas_price * callback_gas_limit,
+            info,
+        )
+
+    def generate(
+        self,
+        model_id: bytes,
+        prompt: str,
+        mode: Mode = Mode.SINGLE,
+        redundancy: int = 1,
+        max_new_tokens: int = 0,
+        deadline_s: int = 3600,
+    ) -> RequestHandle:
+        """Asks a language model (a bundle registered with `register_text_model`) to continue `prompt`, greedily, for
+        at most `max_new_tokens` tokens (0: the model's bound); `result()` has the answer's `text` and `token_ids`."""
+        from verinfer.text.codec import encode_prompt
+
+        spec = self.model(model_id)
+        if not spec.is_bundle or not spec.format & FORMAT_VARIABLE_OUTPUT:
+            raise ModelError(f"model 0x{bytes(model_id).hex()} is not a language model: use request() or classify()")
+        return self._send(model_id, spec, encode_prompt(prompt, max_new_tokens), mode, redundancy, deadline_s, 0, 0)
+
+    def classify(
+        self, model_id: bytes, text: str, mode: Mode = Mode.SINGLE, redundancy: int = 1, deadline_s: int = 3600
+    ) -> RequestHandle:
+        """Runs a text classifier (a single ONNX file with a string input, `register_text_model`) on `text`;
+        `result().output` is its output tensor."""
+        spec = self.model(model_id)
+        if spec.is_bundle or not spec.format & FORMAT_VARIABLE_INPUT:
+            raise ModelError(f"model 0x{bytes(model_id).hex()} is not a text classifier: use request() or generate()")
+        return self._send(model_id, spec, text.encode(), mode, redundancy, deadline_s, 0, 0)
+
+    def register_text_model(
+        self,
+        path: Path | str,
+        uri: str,
+        price: int,
+        modes: Collection[Mode],
+        *,
+        max_input_bytes: int = 1024,
+        scale: int = 1_000_000,
+        allowed_envs: Sequence[bytes] = (),
+    ) -> ModelId:
+        """Registers a text model: a bundle directory (a language model; its id is the manifest's, `uri` the base
+        URI its files are fetched under) or a single ONNX file with a string input (a classifier; `uri` the file's).
+        Inputs are up to `max_input_bytes`; a language model's answers up to the bound its config allows."""
+        from verinfer.sdk.text import text_spec  # onnxruntime and the bundle format load for a registration only
+
+        model_id, spec = text_spec(
+            path, uri, price, Mode.mask(modes), max_input_bytes=max_input_bytes, scale=scale, envs=allowed_envs
+        )
+        self.system.register_model(model_id, spec)
+        return model_id
+
+    def _send(
+        self,
+        model_id: bytes,
+        spec: ModelSpec,
+        encoded: bytes,
+        mode: Mode,
+        redundancy: int,
+        deadline_s: int,
+        callback: int,
+        escrow: int,
+        info: ModelInfo | None = None,
+    ) -> RequestHandle:
         terms = self.system.terms_of(model_id)
         w3 = self.system.sender.w3
         now = chain_now(w3)
         hub = self.system.hub
         receipt = self.system.sender.send(
             hub.functions.requestInference(model_id, encoded, int(mode), redundancy, callback, now + deadline_s),
-            value=terms.price * redundancy + callback_gas_price * callback_gas_limit,
+            value=terms.price * redundancy + escrow,
         )
         requested = contract_events(hub, receipt, "InferenceRequested")
         if len(requested) != 1:

@@ -25,6 +25,7 @@ from verinfer.types import MAX_MODEL_BYTES, Mode
 if TYPE_CHECKING:
     from verinfer.inference.model_store import ModelInfo
     from verinfer.sdk.client import Client
+    from verinfer.sdk.text import TextRegeneration
 
 FETCH_TIMEOUT = 30.0
 
@@ -47,6 +48,9 @@ class VerificationReport:
     differences: tuple[Difference, ...] = ()
     """Where the recorded output differs from the re-executed one, value by value, decoded (at most
     MAX_DIFFERENCES)."""
+    regeneration: TextRegeneration | None = None
+    """A language model's answer against its regeneration: the first differing token position, and whether the
+    regeneration has a near-tie there."""
 
     @property
     def matches(self) -> bool:
@@ -102,7 +106,8 @@ def verify(
     *,
     max_model_bytes: int = MAX_MODEL_BYTES,
 ) -> VerificationReport:
-    """Re-executes request `request_id` and compares with what the chain recorded.
+    """Re-executes request `request_id` and compares with what the chain recorded. A language model's answer is
+    regenerated and compared token by token (`VerificationReport.regeneration` names the first differing position).
 
     The model comes from `model_path` if given (its hash is reported, not trusted), else from its registered URI
     through a hash-checked `ModelStore` in the client's cache directory. A ZK result is checked through its proof
@@ -114,44 +119,45 @@ def verify(
     result = handle.result(timeout=0)  # FULFILLED now, or ResultTimeoutError / RequestFailedError
     spec = handle.spec
     model_id = handle.model_id
-    if model_path is None:
-        from verinfer.inference.model_store import ModelStore  # onnx: loaded by the call that fetches, not the import
-
-        store = ModelStore(
-            client.cache_dir,
-            max_bytes=max_model_bytes,
-            timeout=FETCH_TIMEOUT,
-            limit_name="max_model_bytes (verinfer verify --max-model-bytes)",
-        )
-        path = store.fetch(model_id, spec.uri)
-    else:
-        path = Path(model_path)
-    try:
-        file_hash = bytes(Web3.keccak(path.read_bytes()))
-    except OSError as exc:
-        raise ModelError(f"cannot read the model file {path}: {exc}") from exc
-
     requested = request_logs(system, "InferenceRequested", request_id, handle.block_number, first_only=True)
     if not requested:
         raise ChainError(f"no InferenceRequested log for request {request_id}")
     input_bytes = bytes(requested[0].args["input"])
-    if result.mode == Mode.ZK:
-        # The output is the circuit's fixed-point result, bound by the proof: the proof is what is re-checked.
-        output = result.output_bytes
-        differences: tuple[Difference, ...] = ()
-        proof_checks = _zk_checks(client, request_id, result.result_tx, input_bytes, output, zk_artifacts_dir)
-    else:
-        from verinfer.inference.runner import OnnxRunner  # onnxruntime loads only when re-executing
+    differences: tuple[Difference, ...] = ()
+    proof_checks: tuple[Check, ...] = ()
+    regeneration: TextRegeneration | None = None
+    text_checks: tuple[Check, ...] = ()
+    if spec.is_text:
+        from verinfer.sdk.text import recompute  # a bundle's or a classifier's files: checked against the id
 
-        runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
-        rows = signature.rows_of(runner.info, spec.input_shape)
+        output, regeneration = recompute(client, model_id, spec, input_bytes, result, model_path, max_model_bytes)
+        file_hash = bytes(model_id)
+        if regeneration is not None:
+            text_checks = (
+                _check("token ids", regeneration.regenerated_ids, regeneration.recorded_ids),
+                _check("text", regeneration.regenerated_text, result.text),
+            )
+    else:
+        path = _model_path(client, model_id, spec.uri, model_path, max_model_bytes)
         try:
-            feeds = signature.feeds(input_bytes, runner.info, rows, spec.scale)
-            output = signature.encode_outputs(runner.run_batch(feeds), runner.info, rows, spec.scale)
-        except CodecError as exc:
-            raise ModelError(f"request {request_id} cannot be re-executed on model {path}: {exc}") from exc
-        proof_checks = ()
-        differences = _differences(output, result.output_bytes, runner.info, rows, spec.scale)
+            file_hash = bytes(Web3.keccak(path.read_bytes()))
+        except OSError as exc:
+            raise ModelError(f"cannot read the model file {path}: {exc}") from exc
+        if result.mode == Mode.ZK:
+            # The output is the circuit's fixed-point result, bound by the proof: the proof is what is re-checked.
+            output = result.output_bytes
+            proof_checks = _zk_checks(client, request_id, result.result_tx, input_bytes, output, zk_artifacts_dir)
+        else:
+            from verinfer.inference.runner import OnnxRunner  # onnxruntime loads only when re-executing
+
+            runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
+            rows = signature.rows_of(runner.info, spec.input_shape)
+            try:
+                feeds = signature.feeds(input_bytes, runner.info, rows, spec.scale)
+                output = signature.encode_outputs(runner.run_batch(feeds), runner.info, rows, spec.scale)
+            except CodecError as exc:
+                raise ModelError(f"request {request_id} cannot be re-executed on model {path}: {exc}") from exc
+            differences = _differences(output, result.output_bytes, runner.info, rows, spec.scale)
 
     input_hash = bytes(Web3.keccak(input_bytes))
     output_hash = bytes(Web3.keccak(output))
@@ -176,10 +182,28 @@ def verify(
             _check("output hash", output_hash, result.output_hash),
             _check("commitment", commitments.stored_form(recomputed), stored),
             _check("on-chain verifyResult", True, on_chain_ok),
+            *text_checks,
             *proof_checks,
         ),
         differences=differences,
+        regeneration=regeneration,
     )
+
+
+def _model_path(client: Client, model_id: bytes, uri: str, model_path: Path | str | None, max_model_bytes: int) -> Path:
+    """The model file: `model_path` if given (its hash is reported, not trusted), else fetched from `uri` through a
+    hash-checked `ModelStore` in the client's cache directory."""
+    if model_path is not None:
+        return Path(model_path)
+    from verinfer.inference.model_store import ModelStore  # onnx: loaded by the call that fetches, not the import
+
+    store = ModelStore(
+        client.cache_dir,
+        max_bytes=max_model_bytes,
+        timeout=FETCH_TIMEOUT,
+        limit_name="max_model_bytes (verinfer verify --max-model-bytes)",
+    )
+    return store.fetch(bytes(model_id), uri)
 
 
 def _zk_checks(

@@ -9,9 +9,11 @@ another bundle. A single-file ONNX model is not a bundle: its id stays keccak256
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -173,8 +175,8 @@ def _local_path(base: Path | str) -> Path:
         return Path(base)
     if parts.scheme != "file":
         raise BundleError(
-            f"cannot read bundle {base!r}: only local directories and file:// URIs are read so far "
-            "(http(s) bundles need the node's model store)"
+            f"cannot read bundle {base!r} in place: only local directories and file:// URIs are; fetch an "
+            "http(s) bundle with fetch_bundle (the node's model store)"
         )
     if parts.netloc not in ("", "localhost"):
         raise BundleError(f"{base!r} names host {parts.netloc!r}: a file URI is file:///absolute/path")
@@ -259,3 +261,68 @@ def load_bundle(base: Path | str, expected_id: bytes | None = None, *, manifest:
 def single_file_id(path: Path | str) -> bytes:
     """The id of a single-file ONNX model: keccak256 of the file, as before bundles."""
     return bytes(keccak(Path(path).read_bytes()))
+
+
+MANIFEST_LIMIT = 1 << 20
+"""The largest manifest fetched: a list of files, so a megabyte is thousands of them."""
+
+
+class Fetcher(Protocol):
+    """What fetching a bundle needs of the node's model store (`verinfer.inference.model_store.ModelStore`)."""
+
+    max_bytes: int
+    limit_name: str
+
+    def bundle_dir(self, bundle_id: bytes) -> Path: ...
+
+    def fetch_to(self, uri: str, target: Path, limit: int) -> tuple[int, bytes]: ...
+
+
+def fetch_bundle(store: Fetcher, bundle_id: bytes, base_uri: str) -> Bundle:
+    """The checked bundle `bundle_id`, from the store's cache or fetched from `base_uri` (a directory URI: file://,
+    http:// or https://): the manifest at base/verinfer-bundle.json first, whose canonical keccak256 must be the id,
+    then every file it lists at base/path, each bounded by its listed size as it arrives and checked against its
+    keccak256; all files together are bounded by the store's `max_bytes`. Nothing is cached unless all of it checks,
+    and the cached directory is checked again, every file, each time it is loaded."""
+    bundle_id = bytes(bundle_id)
+    final = store.bundle_dir(bundle_id)
+    if (final / MANIFEST_NAME).is_file():
+        try:
+            return load_bundle(final, bundle_id)
+        except BundleError:
+            shutil.rmtree(final, ignore_errors=True)  # a damaged cache entry is fetched again
+    base = base_uri if base_uri.endswith("/") else base_uri + "/"
+    parent = final.parent
+    try:
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{bundle_id.hex()[:16]}.", suffix=".part"))
+    except OSError as exc:
+        raise BundleError(f"cannot write into the model cache {parent}: {exc}") from exc
+    try:
+        store.fetch_to(base + MANIFEST_NAME, staging / MANIFEST_NAME, MANIFEST_LIMIT)
+        manifest = parse_manifest((staging / MANIFEST_NAME).read_bytes())
+        if manifest.bundle_id != bundle_id:
+            raise BundleIdMismatchError(
+                f"the manifest at {base}{MANIFEST_NAME} is bundle 0x{manifest.bundle_id.hex()}, not "
+                f"0x{bundle_id.hex()}: point the entry at the bundle it names, or register this bundle's id"
+            )
+        total = sum(entry.size for entry in manifest.files)
+        if total > store.max_bytes:
+            raise BundleError(
+                f"bundle 0x{bundle_id.hex()} lists {total} bytes of files, over the {store.max_bytes}-byte limit: "
+                f"raise {store.limit_name} if it is expected"
+            )
+        for entry in manifest.files:
+            target = staging / entry.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size, digest = store.fetch_to(base + entry.path, target, entry.size)
+            if size != entry.size or digest != entry.keccak256:
+                raise BundleFileMismatchError(
+                    f"{base}{entry.path}: {size} bytes with keccak256 0x{digest.hex()}, the manifest says "
+                    f"{entry.size} bytes and 0x{entry.keccak256.hex()}: the host serves another file"
+                )
+        staging.replace(final)
+    except OSError as exc:
+        raise BundleError(f"cannot write bundle 0x{bundle_id.hex()} into the cache {parent}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return load_bundle(final, bundle_id)

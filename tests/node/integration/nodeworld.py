@@ -30,7 +30,7 @@ from verinfer.config import NodeConfig
 from verinfer.demo.models import DemoModel, build_credit_model
 from verinfer.errors import ChainError, ModelError
 from verinfer.inference import codec
-from verinfer.node.compute import LoadedModel
+from verinfer.node.ports import Model
 from verinfer.node.service import NodeService
 from verinfer.sdk import Client
 from verinfer.sdk.bulk import BulkRequests, request_many
@@ -243,7 +243,7 @@ def running(service: NodeService, after_setup: Callable[[NodeService], None] | N
 class LyingModel:
     """A test double: the real model's outputs with the first value changed (what a lazy or malicious node posts)."""
 
-    def __init__(self, honest: LoadedModel) -> None:
+    def __init__(self, honest: Model) -> None:
         self.honest = honest
 
     def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:

@@ -1,6 +1,7 @@
 """The README's first command runs this story: devnet up with three real nodes (watchtowers), both applicants served
 and decided, a CONSENSUS request served by the nodes, a ZK request proven and checked on chain, every result
-verified; then a lying node's answer is challenged, overturned and slashed, and the pool decides on the committee's."""
+verified; then a lying node's answer is challenged, overturned and slashed, and the pool decides on the committee's;
+last, an agent's question is answered by the language model in CONSENSUS and a proposal classified, both verified."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_demo_story_serves_decides_and_verifies(forge_build: object, tmp_path: P
     assert all(o.verified for o in outcomes)
     text = printed.getvalue()
     assert "Requests served on the devnet" in text
-    assert text.count("✓") == 4
+    assert text.count("✓") == 6  # the four requests above and the two text requests below
     assert all(f"#/request/{o.request_id}" in text for o in outcomes)  # each request's explorer page
 
     # The lying node: its answer would have got bob the loan; a watchtower (not the liar) challenged it, the
@@ -66,3 +67,16 @@ def test_demo_story_serves_decides_and_verifies(forge_build: object, tmp_path: P
     assert set(lie.nodes) <= set(caught.committee)
     assert "A lying node, caught" in text
     assert caught.liar in text
+
+    # Text: the agent's question answered in CONSENSUS (every seat's holder revealed the same token ids) and
+    # verified by regeneration; the proposal scored well below spam by the classifier, verified by re-running it.
+    answer, proposal = outcomes[5], outcomes[6]
+    assert (answer.mode, answer.question) == (Mode.CONSENSUS, story.AGENT_QUESTION)
+    assert answer.decision == "by regenerating it token by token."
+    assert 1 <= len(set(answer.nodes)) <= 3
+    assert (proposal.mode, proposal.question, proposal.decision) == (Mode.SINGLE, story.PROPOSAL, "not spam")
+    assert proposal.score < 0.1
+    assert answer.verified
+    assert proposal.verified
+    assert "Text answered on the devnet" in text
+    assert "✓ regenerated" in text

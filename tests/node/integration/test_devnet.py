@@ -32,11 +32,12 @@ from verinfer.chain.tx import TxSender
 from verinfer.config import load_config
 from verinfer.devnet import Devnet, NodeExitedError, write_node_config
 from verinfer.sdk.operator import Operator, environment_hash
+from verinfer.text.bundle import load_bundle
 from verinfer.types import Eligibility
 
 pytestmark = pytest.mark.integration
 
-MODELS = ("credit_risk", "iris", "diabetes_regressor", "credit_risk_zk")
+MODELS = ("credit_risk", "iris", "diabetes_regressor", "credit_risk_zk", "zen_lm", "proposal_spam")
 STOP_WITHIN = 30.0
 
 STAND_IN_NODE = """
@@ -127,7 +128,9 @@ def test_devnet_without_nodes_registers_the_demo_models_and_stops_clean(tmp_path
         registry = w3.eth.contract(address=info.deployment.model_registry.address, abi=devnet_abi())
         assert registry.functions.modelCount().call() == len(MODELS)
         for index, model in enumerate(info.models):
-            assert model.model_id == keccak(model.path.read_bytes())
+            # A bundle (the language model's directory) is named by its manifest, a single file by its bytes.
+            named = load_bundle(model.path).bundle_id if model.path.is_dir() else keccak(model.path.read_bytes())
+            assert model.model_id == named
             assert registry.functions.modelIdAt(index).call() == model.model_id
             assert model.uri == model.path.as_uri()
         assert info.nodes == ()

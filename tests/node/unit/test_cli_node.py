@@ -137,7 +137,9 @@ def test_register_json_defaults_to_the_minimum_stake_and_every_model(
     document = json_of(node(config, "register", "--json"))
     assert set(document) == {"node", "stake", "envHash", "arithmeticClass", "models", "txHash", "block"}
     assert document["node"] == anvil.accounts[OPERATOR].address
-    stated = system.nodes.functions.arithmeticClassOf(anvil.accounts[OPERATOR].address).call()
+    stated = system.deployer.sender.call(
+        system.deployer.nodes.functions.arithmeticClassOf(anvil.accounts[OPERATOR].address)
+    )
     assert document["arithmeticClass"] == ARITHMETIC_CLASSES[stated] == ARITHMETIC_CLASSES[arithmetic_class()]
     assert document["stake"] == str(system.deployment.min_stake)
     assert document["models"] == [MODEL]
