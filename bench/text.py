@@ -4,9 +4,10 @@ regenerating it, per thread count and allowed optimisation level, plus whether e
     .venv/bin/python bench/text.py [--steps 600] [--repeats 3]
 
 Builds the demo bundle (verinfer.demo.text_model) in a temporary directory, prints Markdown tables and writes them
-to bench/results/text.md. Then, on an anvil of its own: the whole-transaction gas (receipt gasUsed) of a SINGLE text
-request as a function of the prompt's length and of its result as a function of the answer's length (the demo
-model's answers: 4-byte count, 4 bytes per token id, the text), with the marginal gas per byte of each.
+to bench/results/text.md, with a plot in bench/results/text.png. Then, on an anvil of its own: the whole-transaction
+gas (receipt gasUsed) of a SINGLE text request as a function of the prompt's length and of its result as a function
+of the answer's length (the demo model's answers: 4-byte count, 4 bytes per token id, the text), with the marginal
+gas per byte of each.
 """
 
 from __future__ import annotations
@@ -61,7 +62,34 @@ def _slope(points: list[tuple[int, int]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
 
 
-def gas_rows() -> list[str]:
+Points = list[tuple[int, int]]
+"""(bytes, gas) pairs."""
+
+
+def plot(rows: list[tuple[int, str, float]], requests: Points, results: Points, path: Path) -> None:
+    """Tokens/s by runner setting (left) and gas by length (right), as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [f"{threads} thread{'s' if threads > 1 else ''}, {level}" for threads, level, _ in rows]
+    left.bar(labels, [rate for _, _, rate in rows])
+    left.set_ylabel("tokens/s (greedy, KV cache)")
+    left.tick_params(axis="x", labelrotation=20)
+    right.plot([n for n, _ in requests], [g for _, g in requests], "o-", label="request, by prompt bytes")
+    right.plot([n for n, _ in results], [g for _, g in results], "s-", label="result, by answer bytes")
+    right.set_xlabel("bytes")
+    right.set_ylabel("gas (whole transaction)")
+    right.legend()
+    fig.suptitle("verinfer: the demo language model on this machine, and gas of text on chain")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def gas_points() -> tuple[Points, Points]:
     """Gas of text requests and results by length, on a fresh anvil with one staked node."""
     with Anvil.start() as anvil:
         w3 = connect(anvil.rpc_url)
@@ -127,6 +155,10 @@ def gas_rows() -> list[str]:
             answer = encode_answer([ord("b")] * tokens, "b" * tokens)
             request_id, params, _ = request(encode_prompt("Beautiful is"))
             results.append((len(answer), submit(request_id, params, answer)))
+    return requests, results
+
+
+def gas_rows(requests: Points, results: Points) -> list[str]:
     return [
         "",
         "Gas of a SINGLE text request (`requestInference`, EOA, no callback) by prompt length, and of its result "
@@ -153,7 +185,7 @@ def main() -> None:
         write_bundle(tmp, trained)
         size = (Path(tmp) / "decoder.onnx").stat().st_size
         bundle = load_bundle(tmp)
-        rows, reference = [], None
+        rows, reference, rates = [], None, []
         for threads in (1, 2):
             for level in ALLOWED_LEVELS:
                 generator = load_generator(bundle, intra_op_threads=threads, graph_optimization_level=level)
@@ -165,6 +197,7 @@ def main() -> None:
                 tokens = sum(len(a.token_ids) for a in answers)
                 ids = [a.token_ids for a in answers]
                 reference = reference or ids
+                rates.append((threads, level, tokens / best))
                 rows.append(
                     f"| {threads} | {level} | {tokens / best:,.0f} | {1000 * best / len(answers):.1f} "
                     f"| {tokens / len(answers):.1f} | {'yes' if ids == reference else 'NO'} |"
@@ -178,10 +211,14 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- |",
         *rows,
     ]
-    lines += gas_rows()
+    requests, results = gas_points()
+    lines += gas_rows(requests, results)
+    figure = RESULTS.with_name("text.png")
+    lines += ["", f"![tokens/s and gas by length]({figure.name})"]
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(exist_ok=True)
+    plot(rates, requests, results, figure)
     RESULTS.write_text(text)
 
 
