@@ -9,5 +9,6 @@ export * from "./deployments.js";
 export * from "./disputes.js";
 export * from "./errors.js";
 export * from "./revert.js";
+export * from "./text.js";
 export * from "./types.js";
 export * from "./zk.js";
