@@ -28,6 +28,40 @@ FORGE_TIMEOUT = 900
 # Contracts the tests load; when one is missing, forge builds once for the session.
 NEEDED_CONTRACTS = (*SYSTEM_CONTRACTS, "CodecHarness")
 
+# The modules that take longest (seconds in a fresh-clone run, three workers, a loaded machine), started first: under
+# `--dist loadfile` a module runs on one worker, and one that starts last holds the run up while the other workers
+# idle. A scheduling hint only: a module missing here, or a stale figure, costs time, never a result.
+LONGEST_FIRST = (
+    "integration/test_devnet.py",  # 150
+    "integration/test_explorer.py",  # 145
+    "integration/test_wheel.py",  # 142
+    "integration/test_node_healing.py",  # 137
+    "integration/test_node_watchtower.py",  # 113
+    "integration/test_node_crash.py",  # 105
+    "integration/test_node_sandbox.py",  # 99
+    "integration/test_node_zk.py",  # 88
+    "integration/test_demo.py",  # 88
+    "integration/test_example_project.py",  # 83
+    "integration/test_zk_flow.py",  # 62
+    "integration/test_node_hardhat.py",  # 60
+    "integration/test_node_service.py",  # 59
+    "integration/test_node_chain.py",  # 57
+    "integration/test_node_final.py",  # 53
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Moves the modules of LONGEST_FIRST to the front, in that order; every module keeps its own tests' order (a
+    module-scoped world runs its tests in file order). scripts/test.sh passes --no-loadscope-reorder so pytest-xdist
+    keeps this order instead of sorting modules by how many tests they hold."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        return next((i for name, i in rank.items() if path.endswith("/" + name)), len(rank))
+
+    items.sort(key=key)  # stable: the order within a module, and of the modules not listed, stays
+
 
 def _missing_contracts() -> list[str]:
     missing = []
