@@ -77,6 +77,7 @@ for step in toolchain_and_contracts js_package debian_chromium python_env; do
     (
         set -euo pipefail
         "$step"
+        echo "==> $step done (at ${SECONDS}s)"
     ) >"$logs/$step" 2>&1 &
     pids[$step]=$!
 done

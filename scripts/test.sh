@@ -52,7 +52,8 @@ lane_start checks
 phase "pytest"
 # Exit code 5 (no tests collected) is a failure like any other non-zero code.
 # --dist loadfile: a module's tests share one worker, so a module-scoped world (a devnet, a browser) is built once
-# and its tests run in file order (tests/node/conftest.py starts the longest modules first).
+# and its tests run in file order (tests/node/conftest.py starts the longest modules first). Three workers on two
+# cores: the integration tests mostly wait on anvil, node processes and the browser, and the third fills the waits.
 "$PY/python" -m pytest tests/node -n "${VERINFER_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder --durations=25
 
 phase "js (@verinfer/sdk against a devnet)"
