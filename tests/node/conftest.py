@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,44 @@ FORGE_TIMEOUT = 900
 
 # Contracts the tests load; when one is missing, forge builds once for the session.
 NEEDED_CONTRACTS = (*SYSTEM_CONTRACTS, "CodecHarness")
+
+# The modules that take longest (seconds in a fresh-clone run, three workers, a loaded machine), started first: under
+# `--dist loadfile` a module runs on one worker, and one that starts last holds the run up while the other workers
+# idle. Only modules that bring their own chain (node_world, a Devnet): the modules on the session anvil keep the
+# order pytest-xdist gave them (most tests first), since evm_revert does not take back anvil's clock and a module's
+# time travel reaches the modules after it on its worker. A scheduling hint only: a stale figure costs time, never
+# a result.
+LONGEST_FIRST = (
+    "integration/test_devnet.py",  # 150
+    "integration/test_explorer.py",  # 145
+    "integration/test_node_healing.py",  # 137
+    "integration/test_node_watchtower.py",  # 113
+    "integration/test_node_crash.py",  # 105
+    "integration/test_node_sandbox.py",  # 99
+    "integration/test_node_zk.py",  # 88
+    "integration/test_demo.py",  # 88
+    "integration/test_example_project.py",  # 83
+    "integration/test_node_hardhat.py",  # 60
+    "integration/test_node_service.py",  # 59
+    "integration/test_node_chain.py",  # 57
+    "integration/test_node_final.py",  # 53
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Moves the modules of LONGEST_FIRST to the front, in that order, and the others after them by how many tests
+    they hold, most first (pytest-xdist's own order for `--dist loadfile`, which scripts/test.sh turns off with
+    --no-loadscope-reorder so that this order holds). Every module keeps its own tests' order (a module-scoped
+    world runs its tests in file order)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    counts = Counter(item.path for item in items)
+
+    def key(item: pytest.Item) -> tuple[int, int]:
+        path = item.path.as_posix()
+        listed = next((i for name, i in rank.items() if path.endswith("/" + name)), len(rank))
+        return listed, -counts[item.path]
+
+    items.sort(key=key)  # stable: the order within a module, and between modules of one size, stays
 
 
 def _missing_contracts() -> list[str]:

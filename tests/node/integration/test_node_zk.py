@@ -47,8 +47,16 @@ def test_node_proves_zk_requests_beside_single_ones(tmp_path: Path, forge_build:
             assert set(world.wait_final(single_ids, timeout=60).values()) == {Status.FULFILLED}
             assert set(world.wait_final(zk_ids, timeout=120).values()) == {Status.FULFILLED}
             assert service.journal is not None
+            journal = service.journal
+            # The chain says FULFILLED once the delivery is mined; the journal says CONFIRMED once the node has read
+            # its receipt, a tick or more later (seconds on a loaded machine).
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and any(
+                (job := journal.job(rid)) is None or job.state is not JobState.CONFIRMED for rid in zk_ids
+            ):
+                time.sleep(0.1)
             for rid in zk_ids:
-                job = service.journal.job(rid)
+                job = journal.job(rid)
                 assert job is not None
                 assert job.state is JobState.CONFIRMED
                 assert job.proof
