@@ -36,6 +36,7 @@ NEEDED_CONTRACTS = (*SYSTEM_CONTRACTS, "CodecHarness")
 # time travel reaches the modules after it on its worker. A scheduling hint only: a stale figure costs time, never
 # a result.
 LONGEST_FIRST = (
+    "integration/test_text_requests.py",  # 75-163 (trains the demo language model, three nodes)
     "integration/test_devnet.py",  # 150
     "integration/test_explorer.py",  # 145
     "integration/test_node_healing.py",  # 137
