@@ -5,11 +5,9 @@ import {BaseTest} from "./Base.t.sol";
 import {DisputeHandler} from "./handlers/DisputeHandler.sol";
 import {DisputeState} from "../../contracts/interfaces/IDisputes.sol";
 
-/// @notice Invariants of provisional SINGLE results and their disputes over random sequences driven by
-///         {DisputeHandler}.
-/// forge-config: default.invariant.runs = 24
-/// forge-config: default.invariant.depth = 300
-contract DisputeInvariantsTest is BaseTest {
+/// @notice The handler and the actors it drives: shared by the invariants and the handler's own test, which must not
+///         inherit the invariants (forge would run them again, at its default depth: 158 CPU-seconds).
+abstract contract DisputeWorld is BaseTest {
     DisputeHandler internal handler;
     address[] internal actors;
     address internal watcher;
@@ -28,7 +26,13 @@ contract DisputeInvariantsTest is BaseTest {
         targets = new address[](1);
         targets[0] = address(handler);
     }
+}
 
+/// @notice Invariants of provisional SINGLE results and their disputes over random sequences driven by
+///         {DisputeHandler}.
+/// forge-config: default.invariant.runs = 24
+/// forge-config: default.invariant.depth = 300
+contract DisputeInvariantsTest is DisputeWorld {
     /// @dev Fees, stakes and bonds in; withdrawals out; nothing created or lost between the three contracts.
     function invariant_ethConservedWithBonds() public view {
         vm.assertEq(
@@ -70,7 +74,7 @@ contract DisputeInvariantsTest is BaseTest {
 
 /// @notice The handler's whole-dispute step reaches both outcomes: the invariants above are checked on sequences that
 ///         overturn lies and uphold honest results, not only on ones that never resolve.
-contract DisputeHandlerTest is DisputeInvariantsTest {
+contract DisputeHandlerTest is DisputeWorld {
     function test_handler_playsOverturnAndUphold() public {
         handler.playDispute(5, 0, true);
         vm.assertEq(handler.overturns(), 1, "a lie overturned");
