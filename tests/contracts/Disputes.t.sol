@@ -620,13 +620,13 @@ contract DisputesTest is BaseTest {
         s.challengeWindow = window;
         s.stakeAtRisk = stakeAtRisk;
         registerModel(RISKY, s);
-        _serveRisky(servers, stakeAtRisk);
+        _serve(RISKY, servers, stakeAtRisk);
     }
 
-    /// @dev `servers` top up to `stakeAtRisk` and declare RISKY (registered).
-    function _serveRisky(address[] memory servers, uint96 stakeAtRisk) internal {
+    /// @dev `servers` top up to `stakeAtRisk` and declare `modelId` (registered).
+    function _serve(bytes32 modelId, address[] memory servers, uint96 stakeAtRisk) internal {
         bytes32[] memory ids = new bytes32[](1);
-        ids[0] = RISKY;
+        ids[0] = modelId;
         for (uint256 i; i < servers.length; ++i) {
             uint256 stake = _stake(servers[i]);
             if (stake < stakeAtRisk) {
@@ -688,13 +688,7 @@ contract DisputesTest is BaseTest {
         ModelSpec memory s = spec(Mode.SINGLE, Mode.CONSENSUS);
         s.challengeWindow = 10 seconds;
         registerModel(keccak256("short consensus model"), s);
-        bytes32[] memory ids = new bytes32[](1);
-        ids[0] = keccak256("short consensus model");
-        address[] memory list = _servers();
-        for (uint256 i; i < list.length; ++i) {
-            vm.prank(list[i]);
-            nodes.setModels(ids, true);
-        }
+        _serve(keccak256("short consensus model"), _servers(), 0);
     }
 
     function test_RevertWhen_ChallengeWindowOutOfBounds() public {
@@ -722,7 +716,7 @@ contract DisputesTest is BaseTest {
         vm.prank(node1);
         nodes.setModels(ids, true);
 
-        _serveRisky(_servers(), 5 ether);
+        _serve(RISKY, _servers(), 5 ether);
         (uint256 id, RequestParams memory p) = _requestRisky();
         // A slash elsewhere (10 % of 5 ETH) leaves node1 with 4.5 ETH: below the stake at risk.
         vm.prank(address(hub));

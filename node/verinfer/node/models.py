@@ -25,15 +25,38 @@ from verinfer.types import Eligibility, Mode, ModelTerms
 REFRESH_S = 30.0
 
 
-class RegistryReader(Protocol):
+class ServingRules(Protocol):
+    """The entry's rules on who may declare a model (`ModelRegistry.riskOf`, `arithmeticClassesOf`)."""
+
+    def stake_at_risk_of(self, model_id: bytes) -> int: ...
+    def arithmetic_classes_of(self, model_id: bytes) -> int: ...
+
+
+def unservable(
+    rules: ServingRules, model_id: bytes, stake: int, arithmetic_class: int
+) -> tuple[str, dict[str, Any]] | None:
+    """Why the node registry would refuse this node (with `stake`, stating `arithmetic_class`) declaring
+    `model_id`, as a log message and its fields; None if it would not. One such model makes the registry refuse a
+    whole `setModels`, so a publisher could otherwise keep a node from declaring the models registered beside its
+    own: callers leave these out."""
+    classes = rules.arithmetic_classes_of(model_id)
+    if classes and not classes >> arithmetic_class & 1:
+        fields: dict[str, Any] = {"arithmetic_class": arithmetic_class, "accepted": classes}
+        return "not serving a model that does not accept this node's arithmetic class", fields
+    at_risk = rules.stake_at_risk_of(model_id)
+    if at_risk > stake:
+        fields = {"stake_at_risk": at_risk, "stake": stake}
+        return "not serving a model whose stake at risk exceeds this node's stake: add stake to serve it", fields
+    return None
+
+
+class RegistryReader(ServingRules, Protocol):
     """What the follower reads (HubView)."""
 
     def model_count(self) -> int: ...
     def model_id_at(self, index: int) -> bytes: ...
     def terms_of(self, model_id: bytes) -> ModelTerms: ...
     def eligibility(self, model_id: bytes) -> Eligibility: ...
-    def stake_at_risk_of(self, model_id: bytes) -> int: ...
-    def arithmetic_classes_of(self, model_id: bytes) -> int: ...
     def own_stake(self) -> int: ...
     def set_models_calldata(self, model_ids: Sequence[bytes], serving: bool) -> tuple[str, bytes]: ...
     def forget_eligibility(self, model_ids: Sequence[bytes]) -> None: ...
@@ -149,36 +172,20 @@ class ModelFollower:
         return len(out)
 
     def _affordable(self, ids: list[bytes]) -> list[bytes]:
-        """Of `ids`, those whose stake at risk this node's stake covers and that accept its arithmetic class; the
-        others are rejected with a warning. One model the node cannot serve would make the registry refuse the whole
-        `setModels`, so a publisher could otherwise keep every node from declaring the models registered beside its
-        own."""
+        """Of `ids`, those the registry lets this node declare (`unservable`); the others are rejected with a
+        warning."""
         if not ids:
             return ids
         stake = self.reader.own_stake()
         kept: list[bytes] = []
         for model_id in ids:
-            classes = self.reader.arithmetic_classes_of(model_id)
-            if classes and not classes >> self.arithmetic_class & 1:
-                self.rejected.add(model_id)
-                self.log.warning(
-                    "not serving a model that does not accept this node's arithmetic class",
-                    model="0x" + model_id.hex(),
-                    arithmetic_class=self.arithmetic_class,
-                    accepted=classes,
-                )
-                continue
-            at_risk = self.reader.stake_at_risk_of(model_id)
-            if at_risk > stake:
-                self.rejected.add(model_id)
-                self.log.warning(
-                    "not serving a model whose stake at risk exceeds this node's stake: add stake to serve it",
-                    model="0x" + model_id.hex(),
-                    stake_at_risk=at_risk,
-                    stake=stake,
-                )
-            else:
+            refused = unservable(self.reader, model_id, stake, self.arithmetic_class)
+            if refused is None:
                 kept.append(model_id)
+                continue
+            self.rejected.add(model_id)
+            message, fields = refused
+            self.log.warning(message, model="0x" + model_id.hex(), **fields)
         return kept
 
     def _declare(self, ids: list[bytes], serving: bool) -> Signed | None:

@@ -29,7 +29,6 @@ from verinfer.config import NodeConfig, load_config
 from verinfer.errors import ChainError, ConfigError, ContractRevert, ModelError, VerinferError
 from verinfer.inference.manifest import environment_manifest, manifest_hash
 from verinfer.inference.model_store import ModelStore
-from verinfer.inference.runner import arithmetic_class
 from verinfer.inference.sandbox import SandboxLimits
 from verinfer.keys import load_account
 from verinfer.node import logs
@@ -44,7 +43,7 @@ from verinfer.node.ingest import Ingest
 from verinfer.node.journal import JobState, Journal
 from verinfer.node.lock import JournalLock
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
-from verinfer.node.models import ModelFollower
+from verinfer.node.models import ModelFollower, unservable
 from verinfer.node.profile import Stopwatch
 from verinfer.node.prove import Prove
 from verinfer.node.prover import ProvingPool
@@ -57,8 +56,8 @@ from verinfer.node.track import Track
 from verinfer.node.wallet import Wallet
 from verinfer.node.watch import Watchtower
 from verinfer.sdk.client import read_model
-from verinfer.sdk.operator import Operator
-from verinfer.types import ARITHMETIC_CLASSES, Eligibility, Mode, ModelSpec
+from verinfer.sdk.operator import Operator, local_arithmetic_class
+from verinfer.types import Eligibility, Mode, ModelSpec
 
 BACKOFF_START_S = 0.25
 BACKOFF_CAP_S = 5.0  # an RPC outage is retried at least this often, so the node resumes within seconds of its end
@@ -141,8 +140,7 @@ class NodeService:
         self.env_hash = manifest_hash(
             environment_manifest(cfg.runner.intra_op_threads, cfg.runner.graph_optimization_level)
         )
-        stated = cfg.runner.arithmetic_class
-        self.arithmetic_class = arithmetic_class() if stated == "auto" else int(stated)
+        self.arithmetic_class = local_arithmetic_class(cfg.runner.arithmetic_class)
         self._lock = JournalLock(cfg.journal_path)
         self._lock.acquire()  # before the journal is opened: a second process on it is refused here
         self.journal = journal = Journal(cfg.journal_path, chain_id, deployment.hub.address)
@@ -432,8 +430,7 @@ class NodeService:
         chosen = self.config.registration.models
         if chosen != ("all",):
             return [bytes.fromhex(m[2:]) for m in chosen]
-        # A model asking more stake at risk than the node will have is left out: the registry would refuse the whole
-        # declaration, and a publisher could so keep "all" nodes from serving any model.
+        # A model the registry would not let this node declare is left out (`unservable`).
         status = operator.status()
         stake = max(self.config.registration.stake_wei or 0, status.min_stake, status.stake)
         wanted: list[bytes] = []
@@ -444,22 +441,10 @@ class NodeService:
                 and terms.price >= self.config.registration.min_price_wei
                 and any(terms.allows(mode) for mode in self.config.modes)
             ):
-                classes = operator.system.arithmetic_classes_of(model_id)
-                if classes and not classes >> self.arithmetic_class & 1:
-                    self.log.warning(
-                        "not serving a model that does not accept this node's arithmetic class",
-                        model="0x" + model_id.hex(),
-                        arithmetic_class=ARITHMETIC_CLASSES.get(self.arithmetic_class, str(self.arithmetic_class)),
-                    )
-                    continue
-                at_risk = operator.system.stake_at_risk_of(model_id)
-                if at_risk > stake:
-                    self.log.warning(
-                        "not serving a model whose stake at risk exceeds this node's stake: add stake to serve it",
-                        model="0x" + model_id.hex(),
-                        stake_at_risk=at_risk,
-                        stake=stake,
-                    )
+                refused = unservable(operator.system, model_id, stake, self.arithmetic_class)
+                if refused is not None:
+                    message, fields = refused
+                    self.log.warning(message, model="0x" + model_id.hex(), **fields)
                     continue
                 wanted.append(model_id)
         return wanted
