@@ -37,6 +37,8 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     uint256 public constant MAX_TENSOR_BYTES = 65_536;
     /// @notice Most allowed environments per model.
     uint256 public constant MAX_ENVIRONMENTS = 32;
+    /// @notice Longest model card accepted, in bytes.
+    uint256 public constant MAX_CARD_BYTES = 8192;
     /// @notice Most mirror URIs per model.
     uint256 public constant MAX_MIRRORS = 16;
     /// @notice Bounds on a model's own challenge window, the hub's bounds on its window.
@@ -53,7 +55,7 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     mapping(bytes32 modelId => ModelSpec) private _specs;
     /// @dev modelId => its publisher, registration block, pinned verifier code hash and verifying-key hash.
     mapping(bytes32 modelId => ModelProvenance) private _provenance;
-    /// @dev modelId => mirror URIs added by the registry's owner.
+    /// @dev modelId => mirror URIs added by its publisher or the registry's owner.
     mapping(bytes32 modelId => string[]) private _mirrors;
     /// @dev publisher => registration commitment => block number it was made in (zero: none, or used).
     mapping(address publisher => mapping(bytes32 commitment => uint256 blockNumber)) private _commitments;
@@ -98,6 +100,8 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
 
         uint256 uriLength = bytes(spec.uri).length;
         if (uriLength == 0 || uriLength > MAX_URI_BYTES) revert UriInvalid(uriLength, MAX_URI_BYTES);
+        uint256 cardLength = spec.card.length;
+        if (cardLength > MAX_CARD_BYTES) revert CardTooLarge(cardLength, MAX_CARD_BYTES);
         uint8 format = spec.format;
         uint256 inputBytes = format & FORMAT_VARIABLE_INPUT != 0
             ? _variableBytes("input", spec.inputShape)
@@ -172,8 +176,13 @@ contract ModelRegistry is IModelRegistry, Owned2Step {
     }
 
     /// @inheritdoc IModelRegistry
-    function addMirror(bytes32 modelId, string calldata uri) external onlyOwner {
+    function addMirror(bytes32 modelId, string calldata uri) external {
         if (!_terms[modelId].exists) revert ModelNotFound(modelId);
+        address publisher = _provenance[modelId].publisher;
+        address owner_ = _ownerAddress();
+        if (msg.sender != publisher && msg.sender != owner_) {
+            revert NotMirrorAdmin(modelId, msg.sender, publisher, owner_);
+        }
         uint256 uriLength = bytes(uri).length;
         if (uriLength == 0 || uriLength > MAX_URI_BYTES) revert UriInvalid(uriLength, MAX_URI_BYTES);
         uint256 index = _mirrors[modelId].length;

@@ -75,6 +75,10 @@ struct ModelSpec {
     address verifier;
     /// @dev `FORMAT_*` bits: variable-length sides and bundles (0: one ONNX file, fixed-size tensors). Not with ZK.
     uint8 format;
+    /// @dev The model card: canonical JSON (verinfer.inference.card) listing the file's ports with a scale per float
+    ///      port, the outputs committed, class labels and per-request limits; at most `MAX_CARD_BYTES`, empty for
+    ///      none. Nodes check it against the file and refuse to serve a model whose card does not describe it.
+    bytes card;
 }
 
 /// @notice What the registry pins about an entry besides its spec, kept apart from {ModelTerms} (the hub's copy).
@@ -159,6 +163,10 @@ interface IModelRegistry {
     error ModelAlreadyDeprecated(bytes32 modelId);
     /// @notice The URI is empty or longer than `maxLength` bytes.
     error UriInvalid(uint256 length, uint256 maxLength);
+    /// @notice The model card is longer than `maxLength` bytes.
+    error CardTooLarge(uint256 length, uint256 maxLength);
+    /// @notice Only the model's publisher or the registry's owner may add its mirrors.
+    error NotMirrorAdmin(bytes32 modelId, address caller, address publisher, address owner);
     /// @notice A tensor shape has no dimensions. `which` is "input" or "output".
     error ShapeEmpty(string which);
     /// @notice A tensor shape has more than `maxRank` dimensions.
@@ -204,7 +212,8 @@ interface IModelRegistry {
     event ModelRegistered(
         bytes32 indexed modelId, address indexed publisher, ModelSpec spec, bytes32 verifierCodeHash, bytes32 vkHash
     );
-    /// @notice The registry's owner added a mirror URI for the model's file (safe: the node checks the file's hash).
+    /// @notice The model's publisher or the registry's owner added a mirror URI for the model's file (safe: the node
+    ///         checks the file's hash).
     event MirrorAdded(bytes32 indexed modelId, uint256 index, string uri);
     /// @notice A model was deprecated; requests in flight still finish.
     event ModelDeprecated(bytes32 indexed modelId);
@@ -233,8 +242,9 @@ interface IModelRegistry {
     /// @notice Stops new requests for `modelId`. Only its publisher; cannot be undone.
     function deprecateModel(bytes32 modelId) external;
 
-    /// @notice Adds a URI the model's file can also be fetched from (owner only, behind the timelock once deployed).
-    ///         Safe for anyone's model: the node checks keccak256 of the bytes it fetches against the id.
+    /// @notice Adds a URI the model's file can also be fetched from: by its publisher, or by the registry's owner
+    ///         (behind the timelock once deployed). Safe: the node checks keccak256 of the bytes it fetches against
+    ///         the id, so a mirror can only serve the file or fail.
     function addMirror(bytes32 modelId, string calldata uri) external;
 
     /// @notice Wires the hub, once (owner only). Every registration and deprecation is pushed to it, so a request

@@ -17,6 +17,11 @@ abstract contract Owned2Step is IOwned2Step {
                                MODIFIERS
     //////////////////////////////////////////////////////////////*/
 
+    /// @dev The current owner, for rules that let it act beside others.
+    function _ownerAddress() internal view returns (address) {
+        return _owner;
+    }
+
     modifier onlyOwner() {
         if (msg.sender != _owner) revert CallerNotOwner(msg.sender, _owner);
         _;

@@ -11,7 +11,7 @@ import csv
 import enum
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -305,6 +305,30 @@ def model_register_command(
             "that give its outputs bit for bit: " + ", ".join(ARITHMETIC_CLASSES.values()) + ".",
         ),
     ] = None,
+    port_scale: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=SCALE: a float input's or output's own scale (e.g. x=2^40; repeatable); the others take "
+            "--scale. `verinfer model check` recommends them.",
+        ),
+    ] = None,
+    labels: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=a,b,c or NAME=@file (one label per line): names of an output's positions (probabilities) "
+            "or of an integer output's values 0..n-1 (repeatable).",
+        ),
+    ] = None,
+    commit: Annotated[
+        list[str] | None,
+        typer.Option(help="An output that results commit (repeatable; default: every output)."),
+    ] = None,
+    timeout_ms: Annotated[
+        int | None, typer.Option(min=1, max=3_600_000, help="Wall clock one request may take (nodes' bound).")
+    ] = None,
+    memory_mb: Annotated[
+        int | None, typer.Option(min=16, max=1 << 20, help="Memory one request may use, MB (nodes' bound).")
+    ] = None,
     skip_checks: Annotated[
         bool,
         typer.Option(
@@ -317,6 +341,9 @@ def model_register_command(
     as_json: AsJson = False,
 ) -> None:
     """Register an ONNX model and print its id.
+
+    The entry's card lists the file's ports with the choices made here: --port-scale, --labels, --commit,
+    --timeout-ms and --memory-mb (see docs/model-authors.md).
 
     First the checks of `verinfer model check` run, and --uri is fetched as a node would and must hash to the model
     id: any problem refuses the registration with the full list (--skip-checks skips them). A --scale at which the
@@ -345,8 +372,13 @@ def model_register_command(
                 "--challenge-window, --stake-at-risk and --arithmetic-class are not supported with --zk yet (a "
                 "proof settles a ZK result at once); register without them"
             )
+        scales = dict(_named(item, "--port-scale", _scale_value) for item in port_scale or [])
+        named_labels = dict(_named(item, "--labels", _labels_value) for item in labels or [])
+        card_given = scales or named_labels or commit or timeout_ms is not None or memory_mb is not None
+        if zk and card_given:
+            raise ConfigError("--port-scale, --labels, --commit, --timeout-ms and --memory-mb do not apply to --zk")
         if not skip_checks:
-            _check_before_registering(path, uri, None if zk else scale, input_sample)
+            _check_before_registering(path, uri, None if zk else scale, input_sample, scales)
         client = _client(rpc_url, private_key)
         if zk:
             registered = _register_zk(client, path, uri, price, modes, envs, calibration_csv or Path(), srs, zk_dir)
@@ -372,6 +404,10 @@ def model_register_command(
             challenge_window=challenge_window,
             stake_at_risk=stake_at_risk,
             arithmetic_classes=classes,
+            scales=scales,
+            labels=named_labels,
+            committed=commit,
+            limits=_card_limits(timeout_ms, memory_mb),
         )
     if as_json:
         echo_json({"modelId": hex_(model_id)})
@@ -415,14 +451,52 @@ def _register_zk(
     )
 
 
-def _check_before_registering(path: Path, uri: str, scale: int | None, input_sample: Path | None) -> None:
-    """`model check`'s checks and the URI's: refuses with every problem on stderr; warns when `scale` (None: not
-    the served scale, as with --zk) changes outputs on the sample rows."""
+def _card_limits(timeout_ms: int | None, memory_mb: int | None) -> Any:
+    from verinfer.inference.card import CardLimits
+
+    return CardLimits(timeout_ms=timeout_ms, memory_mb=memory_mb)
+
+
+def _named(item: str, option: str, value: Callable[[str, str], Any]) -> tuple[str, Any]:
+    name, sep, raw = item.partition("=")
+    if not sep or not name:
+        raise ConfigError(f"{option} {item!r}: give NAME=VALUE, NAME being the graph's input or output name")
+    return name, value(raw, f"{option} {name}")
+
+
+def _scale_value(raw: str, where: str) -> int:
+    base, sep, power = raw.partition("^")
+    try:
+        scale = int(base) ** int(power) if sep else int(raw)
+    except ValueError:
+        raise ConfigError(f"{where}={raw!r}: a scale is a positive integer or a power like 2^40") from None
+    if not 1 <= scale < 2**64:
+        raise ConfigError(f"{where}={raw!r}: a scale lies in [1, 2^64 - 1]")
+    return scale
+
+
+def _labels_value(raw: str, where: str) -> list[str]:
+    if raw.startswith("@"):
+        try:
+            return [line.strip() for line in Path(raw[1:]).read_text().splitlines() if line.strip()]
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read the labels file {raw[1:]}: {exc}") from None
+    return [label.strip() for label in raw.split(",")]
+
+
+def _check_before_registering(
+    path: Path, uri: str, scale: int | None, input_sample: Path | None, port_scales: Mapping[str, int]
+) -> None:
+    """`model check`'s checks and the URI's: refuses with every problem on stderr; warns when the served input scale
+    (the input's --port-scale, else `scale`; None: not the served scale, as with --zk) changes outputs on the sample
+    rows."""
     from verinfer.inference.check import CANDIDATE_SCALES, check_model, check_uri
 
     scales = list(CANDIDATE_SCALES)
-    if scale is not None and all(s != scale for _, s in scales):
-        scales.append((f"--scale {scale}", scale))
+    served_scales = {scale, *port_scales.values()} - {None}
+    for candidate in sorted(s for s in served_scales if s is not None):
+        if all(s != candidate for _, s in scales):
+            scales.append((f"scale {candidate}", candidate))
     checked = check_model(path, _read_sample(input_sample), scales=scales)
     problems = [*checked.problems, *check_uri(checked.model_id, uri)]
     if problems:
@@ -433,12 +507,15 @@ def _check_before_registering(path: Path, uri: str, scale: int | None, input_sam
             "--skip-checks to register it anyway"
         )
     fidelity = checked.fidelity
+    if fidelity is not None and scale is not None:
+        scale = port_scales.get(fidelity.input_name, scale)
     served = fidelity.at(scale) if fidelity is not None and scale is not None else None
     best = fidelity.recommended if fidelity is not None else None
     if fidelity is not None and served is not None and best is not None and not served.exact:
         typer.echo(
-            f"warning: at --scale {scale}, {served.rows_differing} of {fidelity.rows} sample rows give other outputs "
-            f"than the float model (max error {served.max_error:.6g}); --scale {best.scale} ({best.name}) gives "
+            f"warning: at scale {scale}, {served.rows_differing} of {fidelity.rows} sample rows give other outputs "
+            f"than the float model (max error {served.max_error:.6g}); --port-scale "
+            f"{fidelity.input_name}={best.scale} ({best.name}) gives "
             f"{'identical ones' if best.exact else f'{best.rows_differing} differing rows'} "
             "(`verinfer model check` shows the table)",
             err=True,
@@ -562,9 +639,9 @@ def _print_check(checked: ModelCheck) -> None:
         )
         if best is not None and best.scale > limit:
             out.print(
-                f"note: the input wants {best.scale}, the outputs at most {limit}: with one scale for both, "
-                "honest nodes on other runtimes may disagree (per-input and per-output scales are not in the entry "
-                "yet)",
+                f"note: the input wants {best.scale}, the outputs at most {limit}: register each at its own scale, "
+                f"--port-scale {fidelity.input_name}={best.scale} and --port-scale OUTPUT={limit} for each float "
+                "output (one scale for both would make honest nodes on other runtimes disagree)",
                 markup=False,
             )
 
@@ -732,6 +809,7 @@ def _result_json(result: InferenceResult) -> dict[str, Any]:
         "mode": result.mode.name.lower(),
         "output": np.asarray(result.output).tolist(),
         **({} if result.outputs is None else {"outputs": {k: v.tolist() for k, v in result.outputs.items()}}),
+        **({} if result.labelled is None else {"labelled": dict(result.labelled)}),
         **({} if result.text is None else {"text": result.text, "tokenIds": list(result.token_ids or ())}),
         "modelId": hex_(result.model_id),
         "inputHash": hex_(result.input_hash),
@@ -944,8 +1022,9 @@ def result_command(
     overturned), and who the lottery assigned it to: the primary and when each fallback's window opens (also for a
     pending request).
 
-    JSON ("output" as nested lists of floats, every element / scale; hashes as 0x-hex; for a request sent with
-    named inputs also "outputs": each committed output by name, ints as ints and bools as bools):
+    JSON ("output" as nested lists of floats, every element / its scale; hashes as 0x-hex; when the entry's card
+    lists the ports, or the request was sent with named inputs, also "outputs": each committed output by name, ints
+    as ints and bools as bools, and "labelled": the outputs the card labels, by label):
     {"requestId", "mode", "output", "modelId", "inputHash", "outputHash",
     "envHashes", "nodes", "commitment", "requestBlock", "resultBlock",
     "requestTx", "resultTx", "finality": FINALITY,

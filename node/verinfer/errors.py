@@ -7,7 +7,8 @@
     ├── ChainError                RPC, transaction or receipt trouble
     │   └── ContractRevert        a contract reverted; carries the decoded error name and arguments
     └── ModelError                model files, inference runs, tensors
-        └── CodecError            a tensor cannot be encoded or decoded canonically
+        ├── CodecError            a tensor cannot be encoded or decoded canonically
+        └── ModelCardError        a model card is malformed or does not describe its file
 
 Lower-level exceptions are wrapped with `raise ... from exc`, so the original stays in `__cause__`.
 """
@@ -75,6 +76,10 @@ class ModelError(VerinferError):
 
 class CodecError(ModelError, ValueError):
     """A tensor cannot be encoded or decoded canonically (see `verinfer.inference.codec`)."""
+
+
+class ModelCardError(ModelError, ValueError):
+    """A model card (`ModelSpec.card`) is malformed or does not describe its model file (`verinfer.inference.card`)."""
 
 
 def format_value(value: object) -> str:

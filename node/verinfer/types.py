@@ -367,6 +367,9 @@ class ModelSpec:
     arithmetic_classes: int = 0
     format: int = 0
     """`FORMAT_*` bits; 0: one ONNX file of fixed-size tensors."""
+    card: bytes = b""
+    """The model card (`verinfer.inference.card`): per-port scales, committed outputs, labels, limits; canonical
+    JSON, empty for none."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
@@ -397,6 +400,7 @@ class ModelSpec:
             self.arithmetic_classes,
             self.verifier,
             self.format,
+            self.card,
         )
 
     @property

@@ -288,6 +288,28 @@ contract ModelRegistryTest is BaseTest {
         _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.UriInvalid.selector, 513, 512));
     }
 
+    function test_registerModel_storesItsCard() public {
+        ModelSpec memory s = _valid();
+        s.card = bytes('{"limits":{"memory_mb":512},"v":1}');
+        registerModelAs(alice, MODEL2, s);
+        (, ModelSpec memory got,) = models.getModel(MODEL2);
+        vm.assertEq(got.card, s.card, "the card as registered");
+    }
+
+    function test_registerModel_acceptsLongestCard() public {
+        ModelSpec memory s = _valid();
+        s.card = new bytes(8192);
+        registerModelAs(alice, MODEL2, s);
+        (, ModelSpec memory got,) = models.getModel(MODEL2);
+        vm.assertEq(got.card.length, 8192, "8 KiB of card");
+    }
+
+    function test_RevertWhen_CardTooLarge() public {
+        ModelSpec memory s = _valid();
+        s.card = new bytes(8193);
+        _expectRegisterRevert(s, abi.encodeWithSelector(IModelRegistry.CardTooLarge.selector, 8193, 8192));
+    }
+
     function test_RevertWhen_InputShapeEmpty() public {
         ModelSpec memory s = _valid();
         s.inputShape = new uint32[](0);
@@ -570,6 +592,9 @@ contract ModelRegistryTest is BaseTest {
         vm.assertTrue(base != models.registrationCommitment(MODEL2, s, bytes32(0), alice, bytes32(uint256(1))), "salt");
         s.price += 1;
         vm.assertTrue(base != models.registrationCommitment(MODEL2, s, bytes32(0), alice, bytes32(0)), "terms");
+        s.price -= 1;
+        s.card = bytes('{"v":1}'); // a copier cannot swap the card (another scale, other committed outputs) either
+        vm.assertTrue(base != models.registrationCommitment(MODEL2, s, bytes32(0), alice, bytes32(0)), "card");
     }
 
     function bob() internal pure returns (address) {
@@ -652,9 +677,19 @@ contract ModelRegistryTest is BaseTest {
         vm.assertEq(bytes(s.uri), bytes(_valid().uri), "the spec's uri is unchanged");
     }
 
-    function test_RevertWhen_AddMirrorByNonOwner() public {
-        vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, address(this), owner));
-        models.addMirror(MODEL, "https://mirror.example/test.onnx"); // not even the publisher
+    function test_addMirror_byItsPublisher() public {
+        // The id is the file's hash, so the publisher can add a mirror without anyone's leave: it serves the file
+        // or fails the hash check.
+        models.addMirror(MODEL, "https://publisher.example/test.onnx"); // this contract published MODEL
+        vm.assertEq(models.mirrorsOf(MODEL).length, 1, "the publisher's mirror");
+    }
+
+    function test_RevertWhen_AddMirrorByStranger() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelRegistry.NotMirrorAdmin.selector, MODEL, outsider, address(this), owner)
+        );
+        vm.prank(outsider);
+        models.addMirror(MODEL, "https://mirror.example/test.onnx");
     }
 
     function test_RevertWhen_AddMirrorForUnknownModel() public {

@@ -39,6 +39,19 @@ export const modelRegistryAbi = [
   },
   {
     "type": "function",
+    "name": "MAX_CARD_BYTES",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MAX_CHALLENGE_WINDOW",
     "inputs": [],
     "outputs": [
@@ -321,6 +334,11 @@ export const modelRegistryAbi = [
             "name": "format",
             "type": "uint8",
             "internalType": "uint8"
+          },
+          {
+            "name": "card",
+            "type": "bytes",
+            "internalType": "bytes"
           }
         ]
       },
@@ -621,6 +639,11 @@ export const modelRegistryAbi = [
             "name": "format",
             "type": "uint8",
             "internalType": "uint8"
+          },
+          {
+            "name": "card",
+            "type": "bytes",
+            "internalType": "bytes"
           }
         ]
       },
@@ -716,6 +739,11 @@ export const modelRegistryAbi = [
             "name": "format",
             "type": "uint8",
             "internalType": "uint8"
+          },
+          {
+            "name": "card",
+            "type": "bytes",
+            "internalType": "bytes"
           }
         ]
       },
@@ -987,6 +1015,11 @@ export const modelRegistryAbi = [
             "name": "format",
             "type": "uint8",
             "internalType": "uint8"
+          },
+          {
+            "name": "card",
+            "type": "bytes",
+            "internalType": "bytes"
           }
         ]
       },
@@ -1091,6 +1124,22 @@ export const modelRegistryAbi = [
         "name": "pendingOwner",
         "type": "address",
         "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "CardTooLarge",
+    "inputs": [
+      {
+        "name": "length",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "maxLength",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ]
   },
@@ -1310,6 +1359,32 @@ export const modelRegistryAbi = [
         "name": "knownModes",
         "type": "uint8",
         "internalType": "uint8"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "NotMirrorAdmin",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "bytes32",
+        "internalType": "bytes32"
+      },
+      {
+        "name": "caller",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "publisher",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "owner",
+        "type": "address",
+        "internalType": "address"
       }
     ]
   },

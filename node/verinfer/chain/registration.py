@@ -23,7 +23,7 @@ from verinfer.types import ModelSpec
 ZERO_HASH = bytes(32)
 HEAD_TIMEOUT = 300.0
 """Longest wait, in seconds, for the chain to move past the commit's block where "pending" is not supported."""
-MODEL_SPEC_ABI = "(string,uint32[],uint32[],uint64,uint96,uint8,bytes32[],uint32,uint96,uint32,address,uint8)"
+MODEL_SPEC_ABI = "(string,uint32[],uint32[],uint64,uint96,uint8,bytes32[],uint32,uint96,uint32,address,uint8,bytes)"
 """The ABI type of `ModelSpec` (checked against the build output by a unit test)."""
 
 

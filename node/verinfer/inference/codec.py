@@ -23,7 +23,7 @@ SCALE_MAX = 2**64 - 1  # the registry stores the scale as uint64
 _WIRE = np.dtype(">i8")
 
 
-def _check_scale(scale: int) -> int:
+def check_scale(scale: int) -> int:
     if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or not 1 <= int(scale) <= SCALE_MAX:
         raise CodecError(f"scale must be an integer in [1, 2**64 - 1], got {scale!r}")
     return int(scale)
@@ -38,7 +38,7 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
 
 def quantize(values: npt.ArrayLike, scale: int) -> npt.NDArray[np.int64]:
     """round-half-even(x * scale) for every element, as int64 in the input's shape."""
-    scale = _check_scale(scale)
+    scale = check_scale(scale)
     array = np.asarray(values)
     if array.dtype.kind in "iu":
         return _exact_ints(array, scale)
@@ -109,7 +109,7 @@ def decode_ints(data: bytes, shape: Sequence[int] | None = None) -> npt.NDArray[
 
 def decode(data: bytes, shape: Sequence[int], scale: int) -> npt.NDArray[np.float64]:
     """The real-valued tensor of `shape` behind canonical bytes (element / scale)."""
-    scale = _check_scale(scale)
+    scale = check_scale(scale)
     return decode_ints(data, shape).astype(np.float64) / float(scale)
 
 

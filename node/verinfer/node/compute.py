@@ -31,6 +31,7 @@ from eth_utils.crypto import keccak
 from verinfer.chain import lottery
 from verinfer.errors import CodecError, ModelError
 from verinfer.inference import codec, signature
+from verinfer.inference.card import ModelCard
 from verinfer.inference.model_store import ModelInfo, ModelStore, inspect_model
 from verinfer.inference.runner import OnnxRunner
 from verinfer.inference.sandbox import CancelledError, LimitExceededError, Sandbox, SandboxLimits
@@ -86,6 +87,7 @@ class LoadedModel:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     text: TextModel | None = None
     """A text model (verinfer.text.serve): it computes instead of the runner, in this process."""
+    _layout: signature.Layout | None = field(default=None, repr=False)
 
     def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
         """The canonical output of each input, or the error that stops it; batched where the inputs allow.
@@ -101,7 +103,7 @@ class LoadedModel:
         where: list[int] = []
         for i, data in enumerate(inputs):
             try:
-                rows.append(signature.feeds(data, self._info, self._rows, self.spec.scale))
+                rows.append(signature.feeds(data, self.layout))
                 where.append(i)
             except CodecError as exc:
                 results[i] = ModelError(f"malformed input: {exc}")
@@ -158,8 +160,16 @@ class LoadedModel:
         return self.info
 
     @property
+    def layout(self) -> signature.Layout:
+        """How the entry lays the model's ports on the canonical tensors (its card's scales and committed outputs);
+        `ModelCardError` if the card does not describe the file."""
+        if self._layout is None:
+            self._layout = signature.Layout.of(self._info, self.spec)
+        return self._layout
+
+    @property
     def _rows(self) -> int:
-        return signature.rows_of(self._info, self.spec.input_shape)
+        return self.layout.rows
 
     def _quarantined(self) -> bool:
         return self.clock() < self.quarantined_until
@@ -185,7 +195,7 @@ class LoadedModel:
 
     def _encode(self, outputs: list[np.ndarray]) -> bytes:
         try:
-            data = signature.encode_outputs(outputs, self._info, self._rows, self.spec.scale)
+            data = signature.encode_outputs(outputs, self.layout)
         except CodecError as exc:
             raise ModelError(f"output cannot be encoded canonically: {exc}") from exc
         expected = math.prod(self.spec.output_shape)
@@ -195,6 +205,26 @@ class LoadedModel:
                 f"{list(self.spec.output_shape)}"
             )
         return data
+
+
+def model_limits(model_id: bytes, spec: ModelSpec, bounds: SandboxLimits) -> SandboxLimits:
+    """The sandbox limits of one model: its card's (`limits`), within the node's `bounds`; the node's where the card
+    is silent. A card asking more than the node allows is a `ModelError` naming the setting that would allow it: the
+    publisher declared what one request needs, so running it under less would fail honest requests."""
+    asked = ModelCard.from_bytes(spec.card).limits
+    timeout_s = bounds.timeout_s if asked.timeout_ms is None else asked.timeout_ms / 1000
+    memory = bounds.memory_bytes if asked.memory_mb is None else asked.memory_mb << 20
+    if timeout_s > bounds.timeout_s:
+        raise ModelError(
+            f"model 0x{model_id.hex()} asks for {timeout_s:g}s per request, this node allows {bounds.timeout_s:g}s: "
+            "raise sandbox.timeout_s in the node's config to serve it"
+        )
+    if memory > bounds.memory_bytes:
+        raise ModelError(
+            f"model 0x{model_id.hex()} asks for {memory >> 20} MB per request, this node allows "
+            f"{bounds.memory_bytes >> 20} MB: raise sandbox.memory_mb in the node's config to serve it"
+        )
+    return SandboxLimits(timeout_s=timeout_s, memory_bytes=memory)
 
 
 class ModelCatalog:
@@ -254,27 +284,28 @@ class ModelCatalog:
             runner: Runner
             if self.sandbox is None:
                 runner = OnnxRunner(path, self._threads, self._level, expected_id=model_id)
-                info = runner.info
+                loaded = LoadedModel(model_id, spec, runner, runner.info)
+                loaded.layout  # a card that does not describe the file fails the load, named  # noqa: B018
             else:
                 # The signature only: the worker loads and runs the graph.
                 info = inspect_model(_read(path), allow_dynamic_batch=True).signature_only()
+                layout = signature.Layout.of(info, spec)  # checked before a worker is spent on it
                 sandbox = Sandbox(
                     path,
-                    limits=self.sandbox,
+                    limits=model_limits(model_id, spec, self.sandbox),
                     intra_op_threads=self._threads,
                     graph_optimization_level=self._level,
                     expected_id=model_id,
                     cancel=self.cancel,
                 )
                 sandbox.start()  # the worker checks the hash and loads the model: a bad file fails here, named
-                runner = sandbox
+                loaded = LoadedModel(model_id, spec, sandbox, info, _layout=layout)
         except CancelledError:
             raise
         except ModelError as exc:
             self._failed[model_id] = (self._clock(), exc)
             raise
         self._failed.pop(model_id, None)
-        loaded = LoadedModel(model_id, spec, runner, info)
         self._loaded[model_id] = loaded
         return loaded
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import numpy.typing as npt
 
 from verinfer.chain.events import EventCodec
@@ -20,7 +19,6 @@ from verinfer.chain.jsonrpc import JsonRpc
 from verinfer.chain.tx import rpc, sign_many
 from verinfer.chain.txmanager import classify_send_error
 from verinfer.errors import ChainError
-from verinfer.inference import codec
 from verinfer.sdk.client import chain_now
 from verinfer.types import Mode
 
@@ -147,10 +145,9 @@ def sign_requests(
     hub = system.hub
     txs = []
     for i, row in enumerate(rows):
-        array = np.asarray(row, dtype=np.float64).reshape(spec.input_shape)
+        encoded, _ = client.encode_input(model_id, spec, row)
         data = hub.encode_abi(
-            "requestInference",
-            [model_id, codec.encode(array, spec.scale), int(mode), redundancy, callback_gas_limit, now + deadline_s],
+            "requestInference", [model_id, encoded, int(mode), redundancy, callback_gas_limit, now + deadline_s]
         )
         txs.append(
             {

@@ -32,6 +32,7 @@ from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect, rpc
 from verinfer.errors import ChainError, CodecError, ModelError
 from verinfer.inference import codec, signature
+from verinfer.inference.card import CardLimits, ModelCard, Ports, card_for
 from verinfer.keys import devnet_account
 from verinfer.types import (
     CALLBACK_ON_FINAL,
@@ -88,7 +89,9 @@ class RequestFailedError(ChainError):
 def read_model(system: System, model_id: bytes) -> ModelSpec:
     """The model's registered spec (`ModelRegistry.getModel`)."""
     _owner, spec, _terms = system.sender.call(system.models.functions.getModel(model_id))
-    uri, input_shape, output_shape, scale, price, modes, allowed, window, at_risk, classes, verifier, format_ = spec
+    uri, input_shape, output_shape, scale, price, modes, allowed, window, at_risk, classes, verifier, format_, card = (
+        spec
+    )
     return ModelSpec(
         uri=str(uri),
         input_shape=tuple(int(d) for d in input_shape),
@@ -102,6 +105,7 @@ def read_model(system: System, model_id: bytes) -> ModelSpec:
         stake_at_risk=int(at_risk),
         arithmetic_classes=int(classes),
         format=int(format_),
+        card=bytes(card),
     )
 
 
@@ -226,8 +230,11 @@ class InferenceResult:
     request_tx: bytes
     result_tx: bytes
     outputs: Mapping[str, npt.NDArray[Any]] | None = None
-    """The committed outputs by name (floats as floats, integers as ints, bools as bools), when the request was
-    sent with named inputs (the SDK then holds the signature); else `Client.outputs(result)` reads them."""
+    """The committed outputs by name (floats as floats, integers as ints, bools as bools), when the entry's card
+    lists the ports or the request was sent with named inputs; else `Client.outputs(result)` reads them."""
+    labelled: Mapping[str, Any] | None = None
+    """The outputs the entry's card labels, as labels: an integer output as its values' labels, a probabilities
+    tensor as one {label: value} per row."""
     text: str | None = None
     """A language model's answer, decoded from `token_ids` by the node (None for a tensor output; `output` is
     then empty)."""
@@ -273,8 +280,8 @@ class RequestHandle:
     spec: ModelSpec
     block_number: int
     tx_hash: bytes
-    info: ModelInfo | None = None
-    """The model's signature, when the request was encoded from it (named inputs)."""
+    info: Ports | None = None
+    """The model's signature, when the request was encoded from it (named inputs, or the entry's card)."""
 
     def status(self) -> Status:
         return self.system.status_of(self.request_id)
@@ -343,8 +350,17 @@ class RequestHandle:
             except CodecError as exc:
                 raise ChainError(f"request {self.request_id}'s recorded answer is not an answer: {exc}") from exc
             output = np.zeros(0)
+            outputs = labelled = None
         else:
-            output = codec.decode(outcome.output, self.spec.output_shape, self.spec.scale)
+            ports = self.info or ModelCard.from_bytes(self.spec.card).signature
+            layout = None if ports is None else signature.Layout.of(ports, self.spec)
+            outputs = None if layout is None else signature.decode_outputs(outcome.output, layout)
+            labelled = None if layout is None or outputs is None else signature.labelled(outputs, layout)
+            if outputs is None:
+                output = codec.decode(outcome.output, self.spec.output_shape, self.spec.scale)
+            else:  # each output at its own scale (the card's), in the canonical order
+                flat = [np.asarray(v, dtype=np.float64).reshape(-1) for v in outputs.values()]
+                output = np.concatenate(flat).reshape(self.spec.output_shape)
         return InferenceResult(
             request_id=self.request_id,
             mode=self.mode,
@@ -360,7 +376,8 @@ class RequestHandle:
             result_block=outcome.log.block_number,
             request_tx=self.tx_hash,
             result_tx=outcome.log.transaction_hash,
-            outputs=None if self.info is None else decode_outputs(self.spec, self.info, outcome.output),
+            outputs=outputs,
+            labelled=labelled or None,
             text=None if answer is None else answer.text,
             token_ids=None if answer is None else answer.token_ids,
         )
@@ -435,8 +452,18 @@ class Client:
         challenge_window: int = 0,
         stake_at_risk: int = 0,
         arithmetic_classes: int = 0,
+        scales: Mapping[str, int] | None = None,
+        labels: Mapping[str, Sequence[str]] | None = None,
+        committed: Sequence[str] | None = None,
+        limits: CardLimits | None = None,
     ) -> ModelId:
         """Registers the ONNX file at `path` (to be fetched from `uri`); returns its id, keccak256 of the file.
+
+        The entry's card (`verinfer.inference.card`) lists the file's ports, so the entry alone says how to encode
+        and decode them, with the publisher's choices: `scales` by float input or output name (the others at
+        `scale`), `labels` by output name (a probabilities tensor's positions, or an integer label's values),
+        `committed` the outputs that are part of the result (default all), and `limits` per request (bounded by
+        each node's own).
 
         `challenge_window` (seconds, 0: the hub's) is how long a SINGLE result stays challengeable, capped by the
         hub's window; `stake_at_risk` (wei) is the most one result may move: a node needs that much stake to serve
@@ -460,10 +487,12 @@ class Client:
         if rows < 1:
             raise ModelError(f"rows must be >= 1, got {rows}")
         model_id = ModelId(bytes(Web3.keccak(data)))
+        card = card_for(info, scales=scales, labels=labels, committed=committed, limits=limits)
+        layout = signature.Layout.plain(info, rows, scale, card)
         spec = ModelSpec(
             uri=uri,
-            input_shape=signature.entry_shape(info.inputs, rows),
-            output_shape=signature.entry_shape(info.outputs, rows),
+            input_shape=layout.input_shape,
+            output_shape=layout.output_shape,
             scale=scale,
             price=price,
             modes=Mode.mask(modes),
@@ -471,6 +500,7 @@ class Client:
             challenge_window=challenge_window,
             stake_at_risk=stake_at_risk,
             arithmetic_classes=arithmetic_classes,
+            card=card.to_bytes(),
         )
         self.system.register_model(model_id, spec)
         return model_id
@@ -495,6 +525,26 @@ class Client:
             return dict(result.outputs)
         return decode_outputs(self.model(result.model_id), self.signature(result.model_id), result.output_bytes)
 
+    def encode_input(
+        self, model_id: bytes, spec: ModelSpec, inputs: npt.ArrayLike | Mapping[str, npt.ArrayLike]
+    ) -> tuple[bytes, Ports | None]:
+        """A request's canonical input bytes, and the signature they were laid out by (None: one plain array).
+
+        Named inputs (a dict) are laid out by the entry's card when it lists the ports, else by the model file
+        (fetched and hash-checked). One array goes to the model's only input, at that input's scale."""
+        layout = signature.Layout.of_entry(spec)
+        if isinstance(inputs, Mapping):
+            if layout is None:
+                layout = signature.Layout.of(self.signature(model_id), spec)
+            return signature.encode_inputs(inputs, layout), layout.info
+        array = _shaped(inputs, spec.input_shape)
+        if layout is None:
+            return codec.encode(array, spec.scale), None
+        names = [port.name for port in layout.info.inputs]
+        if len(names) != 1:
+            raise CodecError(f"the model takes inputs {names}: pass them by name, as a dict")
+        return signature.encode_inputs({names[0]: array}, layout), layout.info
+
     def request(
         self,
         model_id: bytes,
@@ -518,12 +568,7 @@ class Client:
         signature from the model file), or, for a model of float inputs, one array shaped like the entry's input
         (or without its batch dimension of 1), every value scaled."""
         spec = self.model(model_id)
-        info: ModelInfo | None = None
-        if isinstance(inputs, Mapping):
-            info = self.signature(model_id)
-            encoded = signature.encode_inputs(inputs, info, signature.rows_of(info, spec.input_shape), spec.scale)
-        else:
-            encoded = codec.encode(_shaped(inputs, spec.input_shape), spec.scale)
+        encoded, info = self.encode_input(model_id, spec, inputs)
         callback = callback_word(callback_gas_limit, callback_gas_price, callback_on_final)
         return self._send(
             model_id,
@@ -597,7 +642,7 @@ class Client:
         deadline_s: int,
         callback: int,
         escrow: int,
-        info: ModelInfo | None = None,
+        info: Ports | None = None,
     ) -> RequestHandle:
         terms = self.system.terms_of(model_id)
         w3 = self.system.sender.w3
@@ -787,9 +832,10 @@ def callback_word(callback_gas_limit: int, callback_gas_price: int, callback_on_
     return callback_gas_limit | (CALLBACK_ON_FINAL if callback_on_final else 0)
 
 
-def decode_outputs(spec: ModelSpec, info: ModelInfo, output: bytes) -> dict[str, npt.NDArray[Any]]:
-    """Canonical output bytes as the model's named outputs, laid out by its signature."""
-    return signature.decode_outputs(output, info, signature.rows_of(info, spec.input_shape), spec.scale)
+def decode_outputs(spec: ModelSpec, info: Ports, output: bytes) -> dict[str, npt.NDArray[Any]]:
+    """Canonical output bytes as the model's named committed outputs, laid out by its signature and the entry's
+    card (per-output scales)."""
+    return signature.decode_outputs(output, signature.Layout.of(info, spec))
 
 
 def _shaped(inputs: npt.ArrayLike, shape: tuple[int, ...]) -> npt.NDArray[np.float64]:

@@ -23,7 +23,6 @@ from verinfer.sdk.client import request_logs
 from verinfer.types import MAX_MODEL_BYTES, Mode
 
 if TYPE_CHECKING:
-    from verinfer.inference.model_store import ModelInfo
     from verinfer.sdk.client import Client
     from verinfer.sdk.text import TextRegeneration
 
@@ -75,12 +74,12 @@ class Difference:
 MAX_DIFFERENCES = 20
 
 
-def _differences(expected: bytes, recorded: bytes, info: ModelInfo, rows: int, scale: int) -> tuple[Difference, ...]:
-    """The values, output by output, where `recorded` differs from `expected` (both canonical, of one signature)."""
+def _differences(expected: bytes, recorded: bytes, layout: signature.Layout) -> tuple[Difference, ...]:
+    """The values, output by output, where `recorded` differs from `expected` (both canonical, of one layout)."""
     if expected == recorded or len(expected) != len(recorded):
         return ()
-    want = signature.decode_outputs(expected, info, rows, scale)
-    got = signature.decode_outputs(recorded, info, rows, scale)
+    want = signature.decode_outputs(expected, layout)
+    got = signature.decode_outputs(recorded, layout)
     found: list[Difference] = []
     for name, values in want.items():
         flat_want, flat_got = values.reshape(-1), got[name].reshape(-1)
@@ -151,13 +150,13 @@ def verify(
             from verinfer.inference.runner import OnnxRunner  # onnxruntime loads only when re-executing
 
             runner = OnnxRunner(path)  # canonical settings: 1 thread, sequential, "basic" optimisation
-            rows = signature.rows_of(runner.info, spec.input_shape)
             try:
-                feeds = signature.feeds(input_bytes, runner.info, rows, spec.scale)
-                output = signature.encode_outputs(runner.run_batch(feeds), runner.info, rows, spec.scale)
+                layout = signature.Layout.of(runner.info, spec)  # the entry's card: scales, committed outputs
+                feeds = signature.feeds(input_bytes, layout)
+                output = signature.encode_outputs(runner.run_batch(feeds), layout)
             except CodecError as exc:
                 raise ModelError(f"request {request_id} cannot be re-executed on model {path}: {exc}") from exc
-            differences = _differences(output, result.output_bytes, runner.info, rows, spec.scale)
+            differences = _differences(output, result.output_bytes, layout)
 
     input_hash = bytes(Web3.keccak(input_bytes))
     output_hash = bytes(Web3.keccak(output))

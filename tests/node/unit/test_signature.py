@@ -52,12 +52,12 @@ def test_one_float_input_and_output_keep_the_codec_bytes() -> None:
     info = _info(gemm_softmax())
     x = np.random.default_rng(0).normal(size=(1, 4))
     data = codec.encode(x, SCALE)
-    (fed,) = signature.feeds(data, info, 1, SCALE).values()
+    (fed,) = signature.feeds(data, signature.Layout.plain(info, 1, SCALE)).values()
     assert fed.dtype == np.float32
     assert np.array_equal(fed, codec.decode(data, (1, 4), SCALE).astype(np.float32))
-    assert signature.encode_inputs({"x": x}, info, 1, SCALE) == data
+    assert signature.encode_inputs({"x": x}, signature.Layout.plain(info, 1, SCALE)) == data
     y = np.array([[0.25, 0.75]], dtype=np.float32)
-    assert signature.encode_outputs([y], info, 1, SCALE) == codec.encode(y, SCALE)
+    assert signature.encode_outputs([y], signature.Layout.plain(info, 1, SCALE)) == codec.encode(y, SCALE)
     assert signature.entry_shape(info.inputs, 1) == (1, 4)
 
 
@@ -65,13 +65,17 @@ def test_ports_are_concatenated_in_graph_order_and_integers_travel_exactly() -> 
     info = _info(mixed())
     assert signature.entry_shape(info.inputs, 3) == (3, 4)
     assert signature.entry_shape(info.outputs, 3) == (3, 6)
-    data = signature.encode_inputs({"counts": [[1, 2]], "features": [[0.5, 3.0]]}, info, 1, SCALE)
+    data = signature.encode_inputs(
+        {"counts": [[1, 2]], "features": [[0.5, 3.0]]}, signature.Layout.plain(info, 1, SCALE)
+    )
     assert codec.decode_ints(data).tolist() == [500_000, 3_000_000, 1, 2]  # features scaled, then counts as they are
-    feeds = signature.feeds(data, info, 1, SCALE)
+    feeds = signature.feeds(data, signature.Layout.plain(info, 1, SCALE))
     assert feeds["counts"].dtype == np.int64
     assert feeds["counts"].tolist() == [[1, 2]]
-    out = signature.encode_outputs([np.array([[0.5, 3, 1, 2]], np.float32), np.array([[True, False]])], info, 1, SCALE)
-    named = signature.decode_outputs(out, info, 1, SCALE)
+    out = signature.encode_outputs(
+        [np.array([[0.5, 3, 1, 2]], np.float32), np.array([[True, False]])], signature.Layout.plain(info, 1, SCALE)
+    )
+    named = signature.decode_outputs(out, signature.Layout.plain(info, 1, SCALE))
     assert named["joined"].tolist() == [[0.5, 3.0, 1.0, 2.0]]
     assert named["more"].dtype == np.bool_
     assert named["more"].tolist() == [[True, False]]
@@ -88,7 +92,7 @@ def test_ports_are_concatenated_in_graph_order_and_integers_travel_exactly() -> 
 )
 def test_named_inputs_are_refused_when_they_do_not_fit(values: dict[str, list[list[float]]], message: str) -> None:
     with pytest.raises(CodecError, match=message):
-        signature.encode_inputs(values, _info(mixed()), 1, SCALE)
+        signature.encode_inputs(values, signature.Layout.plain(_info(mixed()), 1, SCALE))
 
 
 def test_an_input_outside_its_dtype_is_malformed() -> None:
@@ -100,7 +104,7 @@ def test_an_input_outside_its_dtype_is_malformed() -> None:
     )
     info = _info(helper.make_model(graph, opset_imports=OPSET))
     with pytest.raises(CodecError, match=r"UINT8 values in \[0, 255\]"):
-        signature.feeds(codec.encode_ints([1, 256]), info, 1, SCALE)
+        signature.feeds(codec.encode_ints([1, 256]), signature.Layout.plain(info, 1, SCALE))
 
 
 def test_a_trailing_zipmap_is_committed_as_its_probabilities(tmp_path: Path) -> None:
