@@ -68,6 +68,7 @@ export async function readModel(ctx: VerinferContext, modelId: Hex): Promise<Mod
     arithmeticClasses: spec.arithmeticClasses,
     verifier: spec.verifier,
     format: spec.format,
+    card: spec.card,
   };
 }
 

@@ -3,6 +3,7 @@
  *  the address book from disk are in `@verinfer/sdk/node`. */
 export * from "./abi/index.js";
 export * from "./actions.js";
+export * from "./card.js";
 export * from "./codec.js";
 export * from "./commitments.js";
 export * from "./deployments.js";

@@ -121,6 +121,9 @@ export interface ModelSpec {
   verifier: Address;
   /** `FORMAT_*` bits: variable-length input (1) / output (2), a bundle (4); 0 for one ONNX file of fixed tensors. */
   format: number;
+  /** The model card: canonical JSON of the ports' scales, committed outputs, labels and limits (0x: the empty card;
+   *  read it with `parseModelCard`). */
+  card: Hex;
 }
 
 /** The `InferenceRequested` event of one request, decoded, with where it was emitted. */

@@ -1002,11 +1002,38 @@ def model_deprecate_command(
     rpc_url: RpcUrl = DEFAULT_RPC,
 ) -> None:
     """Deprecate a model you published: the hub refuses new requests for it; open requests and recorded results
-    stand. Mirrors are added by the registry's owner: `verinfer admin add-mirror`."""
+    stand. To keep it served from elsewhere instead, add a mirror: `verinfer model add-mirror`."""
     with errors():
         raw_id = bytes32(model_id, "MODEL_ID")
         _client(rpc_url, private_key).deprecate_model(raw_id)
     typer.echo(f"model {hex_(raw_id)} deprecated: new requests for it are refused")
+
+
+@model_app.command("add-mirror")
+def model_add_mirror_command(
+    model_id: Annotated[str, typer.Argument(help="The model id, 0x + 64 hex digits.")],
+    uri: Annotated[str, typer.Argument(help="Another URI that serves the model's file, byte for byte.")],
+    private_key: PrivateKey,
+    skip_checks: Annotated[
+        bool, typer.Option("--skip-checks", help="Add it without fetching it first to check it serves the file.")
+    ] = False,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+) -> None:
+    """Add a mirror URI to a model you published (the registry's owner may too: `verinfer admin add-mirror`).
+    Nodes and `verify` fetch from the mirrors, in order, when the entry's URI fails; the file's hash is the id, so a
+    mirror can only serve the file or fail. The URI is fetched first, as a node would, and must serve the file."""
+    from verinfer.inference.check import check_uri
+
+    with errors():
+        raw_id = bytes32(model_id, "MODEL_ID")
+        if not skip_checks:
+            problems = check_uri(raw_id, uri)
+            if problems:
+                for problem in problems:
+                    typer.echo(_problem_line(problem), err=True)
+                raise ConfigError(f"{uri} does not serve model {hex_(raw_id)}: fix it, or pass --skip-checks")
+        _client(rpc_url, private_key).add_mirror(raw_id, uri)
+    typer.echo(f"model {hex_(raw_id)}: mirror {uri} added")
 
 
 @app.command("result")

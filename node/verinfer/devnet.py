@@ -369,7 +369,9 @@ class Devnet:
         models = tuple(
             DevnetModel(
                 m.name,
-                owner.register_model(m.path, m.path.as_uri(), MODEL_PRICE, modes, scale=m.scale),
+                owner.register_model(
+                    m.path, m.path.as_uri(), MODEL_PRICE, modes, scale=m.scale, scales=m.scales, labels=m.labels
+                ),
                 m.path,
                 m.path.as_uri(),
             )

@@ -9,7 +9,8 @@ model's id — keccak256 of the file — is reproducible from this script alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,10 @@ class DemoModel:
     output_shape: tuple[int, ...]
     samples: np.ndarray  # a few rows of the generated data, standardized like the training set
     scale: int = DEFAULT_SCALE  # the fixed-point scale to register it with
+    scales: Mapping[str, int] = field(default_factory=dict)
+    """Ports registered at their own scale (the entry's card), by name."""
+    labels: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """The card's labels, by output name."""
 
 
 def _credit_data(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +195,9 @@ def build_iris_model(out_dir: Path) -> DemoModel:
     model = iris_graph(folded, (_on_grid(w2), _on_grid(b2)))
     path = out_dir / "iris.onnx"
     _save(model, path)
-    return DemoModel("iris", path, (1, len(IRIS_FEATURES)), (1, len(IRIS_CLASSES)), x.astype(np.float32))
+    samples = x.astype(np.float32)
+    labels = {"probabilities": IRIS_CLASSES}
+    return DemoModel("iris", path, (1, len(IRIS_FEATURES)), (1, len(IRIS_CLASSES)), samples, labels=labels)
 
 
 def regressor_graph(weights: npt.NDArray[np.float32], bias: npt.NDArray[np.float32]) -> onnx.ModelProto:
@@ -216,7 +223,12 @@ def build_regressor_model(out_dir: Path) -> DemoModel:
     model = regressor_graph(_on_grid(reg.coef_[:, None]), _on_grid([reg.intercept_]))
     path = out_dir / "diabetes_regressor.onnx"
     _save(model, path)
-    return DemoModel("diabetes_regressor", path, (1, len(DIABETES_FEATURES)), (1, 1), x[:200].astype(np.float32))
+    # The standardised features have many decimals: at 2^40 each float32 travels exactly (at 1e6, 431 of 442 rows
+    # change). The predictions reach 346, where one float32 step is 2^-15: a finer output scale would turn any
+    # last-bit difference between two runtimes into a canonical one (bench/model_fidelity.py).
+    scales = {"features": 2**40, "prediction": 2**15}
+    samples = x[:200].astype(np.float32)
+    return DemoModel("diabetes_regressor", path, (1, len(DIABETES_FEATURES)), (1, 1), samples, scales=scales)
 
 
 def build_demo_models(out_dir: Path) -> list[DemoModel]:

@@ -9,6 +9,7 @@ field added to an event arrives here with the regenerated ABI alone.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +31,9 @@ from verinfer.chain.events import DecodedLog, EventCodec
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, rpc
-from verinfer.inference import codec
+from verinfer.errors import ModelCardError
+from verinfer.inference import codec, signature
+from verinfer.inference.card import DTYPES
 from verinfer.sdk.client import read_model
 from verinfer.types import ARITHMETIC_CLASSES, Deployment, Mode, ModelSpec, Status, checksum
 
@@ -274,7 +277,7 @@ class ChainIndex:
                     "callbackGasLimit": int(args["callbackGasLimit"]),
                     "requestTx": hex_(request.requested.transaction_hash),
                     "spec": _spec_json(spec),
-                    "input": _tensor(input_bytes, spec.input_shape, spec.scale),
+                    "input": _tensor(input_bytes, spec.input_shape, spec.scale, _ports(spec, "input")),
                     "inputHash": hex_(keccak(input_bytes)),
                     "storedCommitment": hex_(
                         self.system.sender.call(self.system.hub.functions.commitmentOf(request_id))
@@ -316,7 +319,7 @@ class ChainIndex:
             "block": log.block_number,
             "tx": hex_(log.transaction_hash),
             "timestamp": self._time(log.block_number),
-            "output": _tensor(output, spec.output_shape, spec.scale),
+            "output": _tensor(output, spec.output_shape, spec.scale, _ports(spec, "output")),
             "outputHash": hex_(keccak(output)),
             "commitment": hex_(bytes(log.args["commitment"])),
             "nodes": nodes,
@@ -474,15 +477,68 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
-def _tensor(data: bytes, shape: Sequence[int], scale: int) -> dict[str, Any]:
-    """Canonical bytes, their fixed-point integers and real values (integer / scale)."""
+@dataclass(frozen=True)
+class _Port:
+    name: str
+    dtype: str
+    size: int
+    scale: int
+    """1 for ports that travel exactly."""
+    labels: tuple[str, ...]
+
+
+def _ports(spec: ModelSpec, side: str) -> list[_Port] | None:
+    """The ports the entry's card lays on one side's canonical tensor (None: no card lists them, or it is bad)."""
+    if spec.is_text:
+        return None
+    try:
+        layout = signature.Layout.of_entry(spec)
+    except ModelCardError:
+        return None  # the page shows the raw tensor; the node refuses such a model
+    if layout is None:
+        return None
+    ports = layout.info.inputs if side == "input" else layout.outputs
+    scales = layout.input_scales if side == "input" else layout.output_scales
+    return [
+        _Port(
+            port.name,
+            DTYPES[port.elem_type],
+            math.prod(signature.port_shape(port, layout.rows)),
+            scale if port.elem_type in signature.FLOAT_TYPES else 1,
+            layout.labels(port.name) if side == "output" else (),
+        )
+        for port, scale in zip(ports, scales, strict=True)
+    ]
+
+
+def _tensor(data: bytes, shape: Sequence[int], scale: int, ports: Sequence[_Port] | None = None) -> dict[str, Any]:
+    """Canonical bytes, their fixed-point integers and real values (integer / its port's scale), and, when the
+    entry's card lists the ports, each port's name, dtype, values and labels."""
     ints = codec.decode_ints(data).tolist()
+    if ports is None or sum(p.size for p in ports) != len(ints):
+        return {
+            "bytes": hex_(data),
+            "size": len(data),
+            "shape": list(shape),
+            "ints": [str(i) for i in ints],
+            "values": [i / scale for i in ints],
+        }
+    values: list[float] = []
+    named = []
+    start = 0
+    for port in ports:
+        part = ints[start : start + port.size]
+        start += port.size
+        shown = [i / port.scale for i in part] if port.scale != 1 else [float(i) for i in part]
+        values.extend(shown)
+        named.append({"name": port.name, "dtype": port.dtype, "values": shown, "labels": list(port.labels)})
     return {
         "bytes": hex_(data),
         "size": len(data),
         "shape": list(shape),
         "ints": [str(i) for i in ints],
-        "values": [i / scale for i in ints],
+        "values": values,
+        "ports": named,
     }
 
 

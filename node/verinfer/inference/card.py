@@ -43,6 +43,8 @@ MAX_CARD_BYTES = 8_192
 MAX_NAME_CHARS = 256
 MAX_LABEL_CHARS = 128
 MAX_RANK = 8
+MAX_DIMENSION = 2**32 - 1
+"""A dimension fits the registry's uint32."""
 SCALE_MAX = 2**64 - 1
 TIMEOUT_MS_RANGE = (1, 3_600_000)
 MEMORY_MB_RANGE = (16, 1 << 20)
@@ -160,7 +162,7 @@ class ModelCard:
             raise ModelCardError(f"a card takes at most {MAX_CARD_BYTES} bytes, got {len(data)}")
         try:
             document = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ModelCardError(f"the card is not UTF-8 JSON: {exc}") from exc
         card = _card_of(document)
         canonical = card.to_bytes()
@@ -228,7 +230,11 @@ class Port(Protocol):
 
 
 def canonical_json(document: Any) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    try:
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate (from a "\ud800" escape) has no UTF-8 form
+        raise ModelCardError(f"the card holds text with no UTF-8 form: {exc}") from exc
 
 
 def port_of(tensor: Port) -> PortCard:
@@ -331,6 +337,10 @@ def _ports_of(raw: Any, role: str) -> tuple[PortCard, ...]:
             raise ModelCardError(
                 f"the card's {where} has fields {sorted(entry)}: name, dtype, shape required, of {sorted(keys)}"
             )
+        if not isinstance(entry["name"], str) or not isinstance(entry["dtype"], str):
+            raise ModelCardError(
+                f"the card's {where} name and dtype are strings, got {entry['name']!r}, {entry['dtype']!r}"
+            )
         shape = entry["shape"]
         if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
             raise ModelCardError(f"the card's {where} shape is a list of integers, got {shape!r}")
@@ -368,16 +378,27 @@ def _validate(card: ModelCard) -> None:
             raise ModelCardError(f"the card's limit {name} is an integer in [{low}, {high}], got {value!r}")
 
 
+def _control(char: str) -> bool:
+    """C0, DEL, C1 controls and surrogates: a fixed set (not `str.isprintable`, whose answer moves with each Unicode
+    version, so that every reader of a card, in any language or version, accepts the same labels)."""
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF
+
+
 def _validate_port(port: PortCard, role: str) -> None:
     where = f"{role} {port.name!r}"
-    if not isinstance(port.name, str) or not 0 < len(port.name) <= MAX_NAME_CHARS:
-        raise ModelCardError(f"a card's port name is 1 to {MAX_NAME_CHARS} characters, got {port.name!r}")
+    if not isinstance(port.name, str) or not 0 < len(port.name) <= MAX_NAME_CHARS or any(map(_control, port.name)):
+        raise ModelCardError(
+            f"a card's port name is 1 to {MAX_NAME_CHARS} characters, none a control character, got {port.name!r}"
+        )
     if port.dtype not in DTYPES.values():
         raise ModelCardError(f"{where}: dtype {port.dtype!r} has no canonical encoding ({sorted(DTYPES.values())})")
     dims = port.shape
-    if not 1 <= len(dims) <= MAX_RANK or any(d < 1 and not (i == 0 and d == -1) for i, d in enumerate(dims)):
+    bad = [d for i, d in enumerate(dims) if not (1 <= d <= MAX_DIMENSION or (i == 0 and d == -1))]
+    if not 1 <= len(dims) <= MAX_RANK or bad:
         raise ModelCardError(
-            f"{where}: shape {list(dims)} has 1 to {MAX_RANK} dimensions, each positive (-1, the batch, first only)"
+            f"{where}: shape {list(dims)} has 1 to {MAX_RANK} dimensions, each in [1, {MAX_DIMENSION}] (-1, the "
+            "batch, first only)"
         )
     if port.scale is not None and not port.is_float:
         raise ModelCardError(f"{where} is {port.dtype}: it travels exactly, so it takes no scale")
@@ -388,8 +409,11 @@ def _validate_port(port: PortCard, role: str) -> None:
     if role == "input" and not port.commit:
         raise ModelCardError(f"{where}: every input is part of the request; commit applies to outputs")
     for label in port.labels:
-        if not 0 < len(label) <= MAX_LABEL_CHARS or not label.isprintable():
-            raise ModelCardError(f"{where}: a label is 1 to {MAX_LABEL_CHARS} printable characters, got {label!r}")
+        if not 0 < len(label) <= MAX_LABEL_CHARS or any(_control(c) for c in label):
+            raise ModelCardError(
+                f"{where}: a label is 1 to {MAX_LABEL_CHARS} characters, none a control character or surrogate, "
+                f"got {label!r}"
+            )
     if port.labels:
         if port.is_float and dims[-1] != len(port.labels):
             raise ModelCardError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -200,6 +200,26 @@ class ModelStore:
             if actual != model_id:
                 raise ModelHashMismatchError(model_id, actual, uri)
         return self.path_for(model_id)
+
+    def fetch_first(self, model_id: bytes, uris: Iterable[str]) -> Path:
+        """`fetch` from the first of `uris` that serves the file (the entry's URI, then its mirrors: the hash is the
+        id, so any of them is as good). `uris` is consumed lazily: mirrors are read only if the first URI fails.
+        The first URI's error class is raised if none serves it, its message naming every URI tried."""
+        failures: list[tuple[str, ModelError]] = []
+        for uri in uris:
+            try:
+                return self.fetch(model_id, uri)
+            except ModelError as exc:
+                failures.append((uri, exc))
+        if not failures:
+            raise ModelError(f"model 0x{_model_id(model_id).hex()} has no URI to fetch it from")
+        first = failures[0][1]
+        if len(failures) == 1:
+            raise first
+        tried = "; ".join(f"{uri}: {exc}" for uri, exc in failures)
+        error = ModelError(f"no URI of model 0x{_model_id(model_id).hex()} serves it ({len(failures)} tried): {tried}")
+        error.__cause__ = first
+        raise error
 
     def bundle_dir(self, bundle_id: bytes) -> Path:
         """Where a bundle's files live in the cache (whether or not they are there)."""

@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -246,10 +246,12 @@ class ModelCatalog:
         cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
         log: Any = None,
+        mirrors_of: Callable[[bytes], Sequence[str]] | None = None,
     ) -> None:
         self.store = store
         self._log = log
         self._spec_of = spec_of
+        self._mirrors_of = mirrors_of
         self._threads = intra_op_threads
         self._level = graph_optimization_level
         self.sandbox = sandbox
@@ -280,7 +282,7 @@ class ModelCatalog:
             spec = self._spec_of(model_id)
             if spec.is_text:
                 return self._load_text(model_id, spec)
-            path = self.store.fetch(model_id, spec.uri)
+            path = self.store.fetch_first(model_id, self._uris(model_id, spec))
             runner: Runner
             if self.sandbox is None:
                 runner = OnnxRunner(path, self._threads, self._level, expected_id=model_id)
@@ -308,6 +310,12 @@ class ModelCatalog:
         self._failed.pop(model_id, None)
         self._loaded[model_id] = loaded
         return loaded
+
+    def _uris(self, model_id: bytes, spec: ModelSpec) -> Iterator[str]:
+        """The entry's URI, then (only if it fails) the mirrors its publisher or the registry's owner added."""
+        yield spec.uri
+        if self._mirrors_of is not None:
+            yield from self._mirrors_of(model_id)
 
     def _load_text(self, model_id: bytes, spec: ModelSpec) -> LoadedModel:
         """A text model (verinfer.text.serve), in this process: its bundle or file is hash-checked like any model."""

@@ -55,7 +55,7 @@ from verinfer.node.submit import Submit
 from verinfer.node.track import Track
 from verinfer.node.wallet import Wallet
 from verinfer.node.watch import Watchtower
-from verinfer.sdk.client import read_model
+from verinfer.sdk.client import read_model, read_provenance
 from verinfer.sdk.operator import Operator, local_arithmetic_class
 from verinfer.types import Eligibility, Mode, ModelSpec
 
@@ -168,6 +168,7 @@ class NodeService:
             sandbox=SandboxLimits(cfg.sandbox.timeout_s, cfg.sandbox.memory_mb * 2**20),
             cancel=self._cancel,
             log=log,
+            mirrors_of=lambda model_id: read_provenance(system, model_id).mirrors,
         )
         if Mode.ZK in cfg.modes and cfg.zk.artifacts_dir is not None:
             self.prover = Prove(ProvingPool(cfg.zk.artifacts_dir, cfg.zk.workers), journal, self.metrics, log)

@@ -11,7 +11,7 @@ import functools
 import math
 import os
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -435,6 +435,17 @@ class Client:
         """The model's registered spec."""
         return read_model(self.system, model_id)
 
+    def model_uris(self, model_id: bytes, spec: ModelSpec | None = None) -> Iterator[str]:
+        """Where the model's file can be fetched: its entry's URI, then (read only if needed) its mirrors."""
+        yield (spec or self.model(model_id)).uri
+        yield from self.provenance(model_id).mirrors
+
+    def add_mirror(self, model_id: bytes, uri: str) -> None:
+        """Adds a URI the model's file can also be fetched from. Its publisher or the registry's owner may (the
+        registry refuses anyone else, named); nodes try mirrors when the entry's URI fails."""
+        self.model(model_id)  # a clear error for an unknown id
+        self.system.sender.send(self.system.models.functions.addMirror(bytes(model_id), uri))
+
     def provenance(self, model_id: bytes) -> ModelProvenance:
         """Who published the model (the only account that may deprecate it), and for ZK the verifier code hash and
         verifying-key hash pinned at registration."""
@@ -512,7 +523,7 @@ class Client:
 
         spec = self.model(model_id)
         store = ModelStore(self.cache_dir, max_bytes=MAX_MODEL_BYTES, timeout=FETCH_TIMEOUT)
-        path = store.fetch(bytes(model_id), spec.uri)
+        path = store.fetch_first(bytes(model_id), self.model_uris(model_id, spec))
         try:
             data = path.read_bytes()
         except OSError as exc:

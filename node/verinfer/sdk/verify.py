@@ -7,6 +7,7 @@ The result's provenance (output, nodes, environments) is what `RequestHandle.res
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -190,8 +191,8 @@ def verify(
 
 
 def _model_path(client: Client, model_id: bytes, uri: str, model_path: Path | str | None, max_model_bytes: int) -> Path:
-    """The model file: `model_path` if given (its hash is reported, not trusted), else fetched from `uri` through a
-    hash-checked `ModelStore` in the client's cache directory."""
+    """The model file: `model_path` if given (its hash is reported, not trusted), else fetched from `uri` (then, if it
+    fails, the model's mirrors) through a hash-checked `ModelStore` in the client's cache directory."""
     if model_path is not None:
         return Path(model_path)
     from verinfer.inference.model_store import ModelStore  # onnx: loaded by the call that fetches, not the import
@@ -202,7 +203,12 @@ def _model_path(client: Client, model_id: bytes, uri: str, model_path: Path | st
         timeout=FETCH_TIMEOUT,
         limit_name="max_model_bytes (verinfer verify --max-model-bytes)",
     )
-    return store.fetch(bytes(model_id), uri)
+
+    def uris() -> Iterator[str]:
+        yield uri
+        yield from client.provenance(model_id).mirrors
+
+    return store.fetch_first(bytes(model_id), uris())
 
 
 def _zk_checks(

@@ -14,14 +14,16 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from tests.node.integration.nodeworld import PRICE, node_world, running
+from tests.node.integration.nodeworld import PRICE, USER, node_world, running
 from tests.node.integration.test_model_matrix import xgboost_regressor, zipmap_classifier
 from tests.node.support import gemm_softmax
+from verinfer.errors import ContractRevert
 from verinfer.inference import signature
 from verinfer.inference.card import CardLimits, ModelCard, PortCard
 from verinfer.inference.model_store import inspect_model
 from verinfer.node.journal import JobState
 from verinfer.node.service import NodeService
+from verinfer.sdk.client import Client
 from verinfer.types import Mode, ModelSpec, Status
 
 pytestmark = pytest.mark.integration
@@ -120,3 +122,30 @@ def test_model_card_end_to_end(tmp_path: Path, forge_build: Path) -> None:
         for handle in (tree_handle, clf_handle):
             report = client.verify(handle.request_id)
             assert report.matches, report.failed
+
+
+def test_mirror_added_by_the_publisher_serves_a_model_whose_uri_died(tmp_path: Path, forge_build: Path) -> None:
+    """The entry's URI is gone (a host shut down): the publisher adds a mirror, and nodes and verify fetch from it.
+    A stranger cannot add one; a mirror serving other bytes is skipped, since the id is the file's hash."""
+    path = tmp_path / "published.onnx"
+    onnx.save_model(gemm_softmax(seed=13), path)
+    hosted = tmp_path / "host" / "model.onnx"
+    hosted.parent.mkdir()
+    hosted.write_bytes(path.read_bytes())
+    wrong = tmp_path / "host" / "other.onnx"
+    onnx.save_model(gemm_softmax(seed=14), wrong)
+    with node_world(tmp_path) as world:
+        client = world.client
+        model_id = client.register_model(hosted, (tmp_path / "gone.onnx").as_uri(), PRICE, [Mode.SINGLE])
+        stranger = world.sender(8)  # an account that published nothing
+        with pytest.raises(ContractRevert, match="NotMirrorAdmin"), stranger.decoder.translate():
+            stranger.send(client.system.models.functions.addMirror(model_id, hosted.as_uri()))
+        client.add_mirror(model_id, wrong.as_uri())  # the publisher's mistake: other bytes, skipped by the hash
+        client.add_mirror(model_id, hosted.as_uri())
+        assert client.provenance(model_id).mirrors == (wrong.as_uri(), hosted.as_uri())
+        with running(NodeService(world.config(0))):
+            handle = client.request(model_id, [[0.1, 0.2, 0.3, 0.4]])
+            handle.result(timeout=90)
+        key = world.anvil.accounts[USER].private_key
+        fresh = Client(world.anvil.rpc_url, key, client.system.deployment, cache_dir=tmp_path / "fresh-cache")
+        assert fresh.verify(handle.request_id).matches

@@ -17,6 +17,8 @@ from tests.node.support import gemm_softmax
 from verinfer.chain.anvil import free_port
 from verinfer.cli import app
 from verinfer.inference import codec
+from verinfer.inference import signature
+from verinfer.inference.card import card_for
 from verinfer.inference.check import CANDIDATE_SCALES, check_model, check_uri
 from verinfer.inference.runner import OnnxRunner
 from verinfer.types import MAX_TENSOR_BYTES, MAX_TENSOR_RANK, MAX_TENSOR_VALUES
@@ -190,6 +192,21 @@ def test_tree_model_exact_at_recommended_scale(xgboost_diabetes: tuple[Path, np.
     at_1e6 = served(model, features, 10**6)
     assert not np.array_equal(at_1e6, float_model)
     assert int(np.sum(np.any(at_1e6 != float_model, axis=1))) == at_default.rows_differing
+
+    # Registered as `model check` says, each port at its own scale (the card): the input at the recommended one, the
+    # output at what float32 carries. The served, committed output is the float model's, rounded to that scale.
+    limit = checked.fidelity.output_scale_limit
+    assert limit is not None
+    assert limit < best.scale  # one scale for both could not be right
+    (port_in,), (port_out,) = model.info.inputs, model.info.outputs
+    assert (port_in.name, port_out.name) == ("input", "variable")  # as the docs name them
+    card = card_for(model.info, scales={port_in.name: best.scale, port_out.name: limit})
+    layout = signature.Layout.plain(model.info, 1, 10**6, card)
+    for row, want in zip(features, float_model, strict=True):
+        wire = signature.encode_inputs({port_in.name: row[None, :]}, layout)
+        output = signature.encode_outputs(model.run_batch(signature.feeds(wire, layout)), layout)
+        got = signature.decode_outputs(output, layout)[port_out.name]
+        assert np.array_equal(got.reshape(-1), np.round(want.astype(np.float64) * limit) / limit)
 
 
 def test_model_check_command_recommends_the_scale(xgboost_diabetes: tuple[Path, np.ndarray], tmp_path: Path) -> None:

@@ -437,3 +437,34 @@ def test_http_hash_mismatch_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelHashMismatchError, match=keccak(b"not it").hex()):
         store.fetch(MODEL_ID, "https://models.example/m.onnx")
     assert cache_listing(store) == []
+
+
+def test_fetch_first_falls_back_to_a_mirror_and_reads_mirrors_only_when_needed(store: ModelStore, tmp_path: Path) -> None:
+    good = tmp_path / "good.onnx"
+    good.write_bytes(MODEL)
+    wrong = tmp_path / "wrong.onnx"
+    wrong.write_bytes(MODEL + b"\x00")
+    read: list[str] = []
+
+    def uris(*candidates: str) -> Iterator[str]:
+        for uri in candidates:
+            read.append(uri)
+            yield uri
+
+    missing = (tmp_path / "gone.onnx").as_uri()
+    assert store.fetch_first(MODEL_ID, uris(missing, wrong.as_uri(), good.as_uri())).read_bytes() == MODEL
+    assert read == [missing, wrong.as_uri(), good.as_uri()]
+    read.clear()
+    store.fetch_first(MODEL_ID, uris(good.as_uri(), missing))  # cached now: not one mirror is read
+    assert read == [good.as_uri()]
+
+
+def test_fetch_first_names_every_uri_it_tried(store: ModelStore, tmp_path: Path) -> None:
+    missing = (tmp_path / "gone.onnx").as_uri()
+    with pytest.raises(ModelUnreachableError):
+        store.fetch_first(MODEL_ID, [missing])  # one URI: its own error, as `fetch` raises it
+    with pytest.raises(ModelError, match=r"no URI of model 0x[0-9a-f]{64} serves it \(2 tried\): .*gone.*ipfs") as info:
+        store.fetch_first(MODEL_ID, [missing, "ipfs://bafy"])
+    assert isinstance(info.value.__cause__, ModelUnreachableError)
+    with pytest.raises(ModelError, match="has no URI"):
+        store.fetch_first(MODEL_ID, [])
