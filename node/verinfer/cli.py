@@ -228,7 +228,24 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
         "stakeAtRisk": str(spec.stake_at_risk),
         "arithmeticClasses": [name for i, name in ARITHMETIC_CLASSES.items() if spec.arithmetic_classes >> i & 1],
         "verifier": spec.verifier,
+        "card": _card_json(spec.card),
     }
+
+
+def _card_json(data: bytes) -> Any:
+    """The card as JSON (null: none), or {"invalid": why} for bytes no node would accept."""
+    if not data:
+        return None
+    import json
+
+    from verinfer.errors import ModelCardError
+    from verinfer.inference.card import ModelCard
+
+    try:
+        ModelCard.from_bytes(data)
+    except ModelCardError as exc:
+        return {"invalid": str(exc)}
+    return json.loads(data)
 
 
 def _provenance_json(provenance: ModelProvenance) -> dict[str, Any]:
@@ -657,7 +674,8 @@ def model_show_command(
 
     JSON (wei as decimal strings, modes by name, hashes as 0x-hex):
     {"modelId", "spec": {"uri", "inputShape", "outputShape", "scale", "price",
-    "modes", "allowedEnvironments", "verifier"}, "provenance": {"publisher",
+    "modes", "allowedEnvironments", "challengeWindow", "stakeAtRisk", "arithmeticClasses", "verifier", "card" (the
+    model card as JSON, null if none, {"invalid": why} if no node would accept it)}, "provenance": {"publisher",
     "registeredAt", "verifierCodeHash", "vkHash", "mirrors"}, "terms": {"price",
     "inputBytes", "outputBytes", "modes", "deprecated", "envRestricted", "exists"}}
     """

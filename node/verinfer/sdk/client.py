@@ -858,4 +858,6 @@ def _shaped(inputs: npt.ArrayLike, shape: tuple[int, ...]) -> npt.NDArray[np.flo
         return array
     if (1, *array.shape) == shape:
         return array.reshape(shape)
+    if array.ndim == 2 and shape and array.shape == (shape[0], math.prod(shape[1:])):
+        return array.reshape(shape)  # one flattened row per line (a CSV): an image row of 64 values is [1, 8, 8]
     raise CodecError(f"inputs shaped {array.shape} do not fit the model's input {shape} ({math.prod(shape)} values)")

@@ -183,3 +183,13 @@ def test_node_computes_only_the_committed_outputs_at_their_scales(tmp_path: Path
     hostile = ModelSpec(**{**spec.__dict__, "card": ModelCard(outputs=(PortCard("y", "float32", (1,)),)).to_bytes()})
     with pytest.raises(ModelCardError, match="does not describe its file"):
         LoadedModel(b"\x01", hostile, runner).compute([request])
+
+
+def test_flattened_rows_fit_a_multidimensional_input() -> None:
+    """A CSV line is one row flattened: 2 lines of 64 values are two 1x8x8 images."""
+    from verinfer.sdk.client import _shaped
+
+    rows = np.arange(128, dtype=np.float64).reshape(2, 64)
+    assert _shaped(rows, (2, 1, 8, 8)).shape == (2, 1, 8, 8)
+    with pytest.raises(ModelError, match=r"do not fit the model's input \(2, 1, 8, 8\)"):
+        _shaped(rows[:, :63], (2, 1, 8, 8))

@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 from tests.node.support import gemm_softmax
 from verinfer.chain.anvil import free_port
 from verinfer.cli import app
-from verinfer.inference import codec
-from verinfer.inference import signature
+from verinfer.inference import codec, signature
 from verinfer.inference.card import card_for
 from verinfer.inference.check import CANDIDATE_SCALES, check_model, check_uri
 from verinfer.inference.runner import OnnxRunner

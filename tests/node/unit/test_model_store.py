@@ -439,7 +439,9 @@ def test_http_hash_mismatch_is_refused(tmp_path: Path) -> None:
     assert cache_listing(store) == []
 
 
-def test_fetch_first_falls_back_to_a_mirror_and_reads_mirrors_only_when_needed(store: ModelStore, tmp_path: Path) -> None:
+def test_fetch_first_falls_back_to_a_mirror_and_reads_mirrors_only_when_needed(
+    store: ModelStore, tmp_path: Path
+) -> None:
     good = tmp_path / "good.onnx"
     good.write_bytes(MODEL)
     wrong = tmp_path / "wrong.onnx"
