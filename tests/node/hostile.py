@@ -66,3 +66,21 @@ def tile_model(features: int = 4) -> onnx.ModelProto:
         ],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
+def looping_text_classifier(iterations: int = 10**9) -> onnx.ModelProto:
+    """A "text classifier" (one string input) whose score is a `Loop` of `iterations` additions: registered as a text
+    model, it would hold a node forever if text models ran in the node's process."""
+    body = loop_model(iterations, features=1).graph.node[0].attribute[0].g
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["trip", "cond", "start"], ["score"], body=body)],
+        "forever_text",
+        [helper.make_tensor_value_info("text", TensorProto.STRING, [1])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [1, 1])],
+        [
+            numpy_helper.from_array(np.array(iterations, np.int64), "trip"),
+            numpy_helper.from_array(np.array(True), "cond"),
+            numpy_helper.from_array(np.zeros((1, 1), np.float32), "start"),
+        ],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])

@@ -24,11 +24,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -68,9 +68,42 @@ class SandboxLimits:
             raise ModelError(f"a sandbox memory limit must be a positive number of bytes, got {self.memory_bytes!r}")
 
 
+class Loader(Protocol):
+    """What a worker runs: picklable (it crosses to a spawned process), `load()` there gives the function that
+    answers each call's payload. `OnnxLoad` for a tensor model; `verinfer.text.serve.TextLoad` for a text model."""
+
+    @property
+    def what(self) -> str:
+        """The model, as messages name it."""
+        ...
+
+    def load(self) -> Callable[[Any], Any]: ...
+
+
+@dataclass(frozen=True)
+class OnnxLoad:
+    """A tensor model file, run by `OnnxRunner` with the node's settings; its hash is checked as it loads."""
+
+    path: str
+    threads: int = 1
+    level: str = "basic"
+    expected_id: bytes | None = None
+
+    @property
+    def what(self) -> str:
+        return self.path
+
+    def load(self) -> Callable[[Any], Any]:
+        from verinfer.inference.runner import OnnxRunner
+
+        runner = OnnxRunner(self.path, self.threads, self.level, expected_id=self.expected_id)
+        return runner.run_batch
+
+
 class Sandbox:
-    """One model file in one worker process, started on first use and again after a breach. Thread-safe: calls are
-    serialised (one batch at a time per worker)."""
+    """One model in one worker process, started on first use and again after a breach. Thread-safe: calls are
+    serialised (one batch at a time per worker). The worker runs `loader` (default: the ONNX file at
+    `model_path`); `model_path` names the model in messages."""
 
     def __init__(
         self,
@@ -81,12 +114,11 @@ class Sandbox:
         graph_optimization_level: str = "basic",
         expected_id: bytes | None = None,
         cancel: threading.Event | None = None,
+        loader: Loader | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.limits = limits
-        self._threads = intra_op_threads
-        self._level = graph_optimization_level
-        self._expected_id = expected_id
+        self._loader = loader or OnnxLoad(str(model_path), intra_op_threads, graph_optimization_level, expected_id)
         self._cancel = cancel if cancel is not None else threading.Event()
         self._lock = threading.Lock()
         self._process: Any = None  # multiprocessing's SpawnProcess (untyped in typeshed's context API)
@@ -111,17 +143,23 @@ class Sandbox:
             first = next(iter(payload.values()), np.zeros(0))
         else:
             payload = first = np.asarray(rows)
+        answer = self.call(payload, f"a batch of {first.shape[0] if first.ndim else 0} rows")
+        return [np.asarray(out) for out in answer] if isinstance(rows, Mapping) else np.asarray(answer)
+
+    def call(self, payload: Any, doing: str) -> Any:
+        """What the worker's loaded function answers for `payload` (`LimitExceededError` on a breach, `ModelError`
+        if it raised). `doing` names the call in messages ("a batch of 4 rows")."""
         with self._lock:
             conn = self._ensure_started()
             try:
                 conn.send(("run", payload))
             except (OSError, ValueError) as exc:
                 self._kill()
-                raise ModelError(f"the worker for {self.model_path.name} cannot take a batch: {exc}") from exc
-            answer = self._wait(conn, self.limits.timeout_s, f"a batch of {first.shape[0] if first.ndim else 0} rows")
+                raise ModelError(f"the worker for {self.model_path.name} cannot take {doing}: {exc}") from exc
+            answer = self._wait(conn, self.limits.timeout_s, doing)
         kind = answer[0]
         if kind == "ok":
-            return [np.asarray(out) for out in answer[1]] if isinstance(rows, Mapping) else np.asarray(answer[1])
+            return answer[1]
         if kind == "memory":
             self.breaches += 1
             with self._lock:
@@ -163,7 +201,7 @@ class Sandbox:
         parent, child = context.Pipe(duplex=True)
         process = context.Process(
             target=_worker_main,
-            args=(child, str(self.model_path), self._threads, self._level, self._expected_id, self.limits.memory_bytes),
+            args=(child, self._loader, self.limits.memory_bytes),
             name=f"verinfer-model-{self.model_path.stem[:12]}",
             daemon=True,
         )
@@ -261,27 +299,19 @@ def _limit_memory(extra_bytes: int) -> None:
 
 
 def _worker_main(
-    conn: Connection,
-    path: str,
-    threads: int,
-    level: str,
-    expected_id: bytes | None,
-    memory_bytes: int,
+    conn: Connection, loader: Loader, memory_bytes: int
 ) -> None:  # pragma: no cover - runs in the worker process (the sandbox tests drive it)
-    """The worker: load the model, cap the address space, answer batches until told to stop or the pipe closes."""
+    """The worker: load the model, cap the address space, answer calls until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the whole group: the node decides
     _exit_with_parent(os.getppid())
     try:
-        from verinfer.inference.runner import OnnxRunner
-
-        runner = OnnxRunner(path, threads, level, expected_id=expected_id)
-        runner.run_batch  # noqa: B018 - loaded; the first call's own allocations count against the limit
+        serve = loader.load()  # loaded; the first call's own allocations count against the limit
         _limit_memory(memory_bytes)
     except ModelError as exc:
         conn.send(("error", str(exc)))
         return
     except Exception as exc:
-        conn.send(("error", f"cannot load {path}: {type(exc).__name__}: {exc}"))
+        conn.send(("error", f"cannot load {loader.what}: {type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", None))
     while True:
@@ -292,7 +322,7 @@ def _worker_main(
         if command != "run":
             return
         try:
-            conn.send(("ok", runner.run_batch(payload)))
+            conn.send(("ok", serve(payload)))
         except MemoryError as exc:
             conn.send(("memory", f"MemoryError: {exc}"))
         except ModelError as exc:

@@ -41,7 +41,8 @@ from verinfer.node.metrics import NodeMetrics
 from verinfer.node.ports import Catalog, Clock, HubReader, Timer
 from verinfer.node.prove import Prove
 from verinfer.node.request import params_of
-from verinfer.text.serve import TextGenerator, TextModel, load_text_model
+from verinfer.text.bundle import fetch_bundle
+from verinfer.text.serve import SandboxedText, TextGenerator, TextLoad, TextModel, load_text_model
 from verinfer.types import CALLBACK_ON_FINAL, Mode, ModelSpec, RequestParams, callback_gas
 
 MODEL_RETRY_S = 30.0  # a model that failed to load is tried again after this long (its URI may come back)
@@ -85,8 +86,8 @@ class LoadedModel:
     breaches_in_a_row: int = 0
     quarantined_until: float = 0.0
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
-    text: TextModel | None = None
-    """A text model (verinfer.text.serve): it computes instead of the runner, in this process."""
+    text: TextModel | SandboxedText | None = None
+    """A text model (verinfer.text.serve): it computes instead of the runner (in its sandbox worker on a node)."""
     _layout: signature.Layout | None = field(default=None, repr=False)
 
     def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
@@ -97,7 +98,15 @@ class LoadedModel:
         remaining requests fail with `LimitExceededError` unrun, for QUARANTINE_S (a hostile model cannot hold its
         lane for requests x timeout). `CancelledError` (the node is stopping) propagates: nothing is recorded."""
         if self.text is not None:
-            return self.text.compute(inputs)
+            if self._quarantined():
+                return [self._quarantine_error() for _ in inputs]
+            answers = self.text.compute(inputs)
+            for answer in answers:
+                if isinstance(answer, LimitExceededError):
+                    self._breached()
+                else:
+                    self.breaches_in_a_row = 0
+            return answers
         results: list[bytes | ModelError] = [ModelError("not computed")] * len(inputs)
         rows: list[dict[str, np.ndarray]] = []
         where: list[int] = []
@@ -125,11 +134,7 @@ class LoadedModel:
         if outputs is None:  # find the row that breaks the batch; the others still get served
             for i, row in zip(where, rows, strict=True):
                 if self._quarantined():
-                    results[i] = LimitExceededError(
-                        f"model 0x{self.model_id.hex()} breached its sandbox limits on {QUARANTINE_AFTER} requests "
-                        f"in a row: not run for {QUARANTINE_S:g}s",
-                        kind="quarantine",
-                    )
+                    results[i] = self._quarantine_error()
                     continue
                 try:
                     results[i] = self._encode(self._run([row])[0])
@@ -170,6 +175,13 @@ class LoadedModel:
     @property
     def _rows(self) -> int:
         return self.layout.rows
+
+    def _quarantine_error(self) -> LimitExceededError:
+        return LimitExceededError(
+            f"model 0x{self.model_id.hex()} breached its sandbox limits on {QUARANTINE_AFTER} requests in a row: not "
+            f"run for {QUARANTINE_S:g}s",
+            kind="quarantine",
+        )
 
     def _quarantined(self) -> bool:
         return self.clock() < self.quarantined_until
@@ -318,28 +330,53 @@ class ModelCatalog:
             yield from self._mirrors_of(model_id)
 
     def _load_text(self, model_id: bytes, spec: ModelSpec) -> LoadedModel:
-        """A text model (verinfer.text.serve), in this process: its bundle or file is hash-checked like any model."""
-        model = load_text_model(
-            self.store,
-            lambda mid, uri: _read(self.store.fetch(mid, uri)),
-            model_id,
-            spec,
-            intra_op_threads=self._threads,
-            graph_optimization_level=self._level,
-        )
-        if isinstance(model, TextGenerator) and self._log is not None:
-            log = self._log
-            model.on_generation = lambda g: log.info(
-                "answer generated",
-                model="0x" + model_id.hex(),
-                tokens=len(g.token_ids),
-                min_margin=round(g.min_margin, 6),
-                near_tie=g.near_tie,
+        """A text model (verinfer.text.serve): its bundle or file is hash-checked like any model. With sandbox limits
+        it computes in a worker of its own, loaded from the cache this process just filled; without, in process."""
+        text: TextModel | SandboxedText
+        if self.sandbox is not None:
+            if spec.is_bundle:
+                fetch_bundle(self.store, model_id, spec.uri)  # into the cache, checked; the worker reads it there
+                where = self.store.bundle_dir(model_id)
+            else:
+                where = self.store.fetch_first(model_id, self._uris(model_id, spec))
+            loader = TextLoad(
+                str(self.store.cache_dir), self.store.max_bytes, model_id, spec, self._threads, self._level
             )
+            sandbox = Sandbox(
+                where, limits=model_limits(model_id, spec, self.sandbox), cancel=self.cancel, loader=loader
+            )
+            sandbox.start()  # the worker loads and checks the model: a bad bundle fails here, named
+            text = SandboxedText(sandbox, on_generation=self._log_generation(model_id))
+            runner: Runner = sandbox
+        else:
+            model = load_text_model(
+                self.store,
+                lambda mid, uri: _read(self.store.fetch_first(mid, self._uris(mid, spec))),
+                model_id,
+                spec,
+                intra_op_threads=self._threads,
+                graph_optimization_level=self._level,
+            )
+            log_generation = self._log_generation(model_id)
+            if isinstance(model, TextGenerator) and log_generation is not None:
+                model.on_generation = lambda g: log_generation(len(g.token_ids), g.min_margin, g.near_tie)
+            text, runner = model, _TEXT_RUNNER
         self._failed.pop(model_id, None)
-        loaded = LoadedModel(model_id, spec, _TEXT_RUNNER, text=model)
+        loaded = LoadedModel(model_id, spec, runner, text=text)
         self._loaded[model_id] = loaded
         return loaded
+
+    def _log_generation(self, model_id: bytes) -> Callable[[int, float, bool], None] | None:
+        log = self._log
+        if log is None:
+            return None
+        return lambda tokens, margin, near_tie: log.info(
+            "answer generated",
+            model="0x" + model_id.hex(),
+            tokens=tokens,
+            min_margin=round(margin, 6),
+            near_tie=near_tie,
+        )
 
     def close(self) -> None:
         """Stops every model's worker."""

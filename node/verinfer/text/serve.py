@@ -2,9 +2,9 @@
 ONNX classifier with a string input. Both take a request's input bytes and give the bytes a node commits
 (verinfer.text.codec).
 
-They run in the node's process with the pinned settings of verinfer.text.settings, not in the tensor models' sandboxed
-worker (docs/text.md says so): the bundle's files are hash-checked like any model, but a hostile graph is only
-bounded by onnxruntime itself.
+They run with the pinned settings of verinfer.text.settings. On a node they run in a sandbox worker like the tensor
+models (`TextLoad`, `SandboxedText`), under the node's wall-clock and memory limits: the bundle's files are
+hash-checked like any model, and a hostile graph costs its own requests a breach, not the node.
 """
 
 from __future__ import annotations
@@ -170,3 +170,87 @@ def string_classifier(
             f"{described}"
         )
     return StringClassifier(model_id, spec, session, inputs[0].name)
+
+
+# ---------------------------------------------------------------------------------------------- in a sandbox
+
+
+@dataclass(frozen=True)
+class TextLoad:
+    """A text model loaded in a sandbox worker (`verinfer.inference.sandbox`) from the node's model cache, where the
+    node fetched and checked its files first: the worker follows no URI (a store without schemes), and checks the
+    files again as it loads them."""
+
+    cache_dir: str
+    max_bytes: int
+    model_id: bytes
+    spec: ModelSpec
+    threads: int = DEFAULT_THREADS
+    level: str = DEFAULT_LEVEL
+
+    @property
+    def what(self) -> str:
+        return f"text model 0x{self.model_id.hex()}"
+
+    def load(self) -> Callable[[Any], Any]:
+        from verinfer.inference.model_store import ModelStore
+
+        store = ModelStore(self.cache_dir, max_bytes=self.max_bytes, timeout=1.0, schemes=())
+        model = load_text_model(
+            store,
+            lambda mid, uri: store.fetch(mid, uri).read_bytes(),
+            self.model_id,
+            self.spec,
+            intra_op_threads=self.threads,
+            graph_optimization_level=self.level,
+        )
+        return lambda inputs: _answers(model, inputs)
+
+
+def _answers(model: TextModel, inputs: Sequence[bytes]) -> tuple[list[Any], list[tuple[int, float, bool]]]:
+    """What crosses back from the worker: each result as bytes or (error class name, message), and each answer's
+    (tokens, smallest margin, near tie) for the node's log. Plain values: a model's exception need not pickle."""
+    generations: list[tuple[int, float, bool]] = []
+    if isinstance(model, TextGenerator):
+        model.on_generation = lambda g: generations.append((len(g.token_ids), g.min_margin, g.near_tie))
+    results = [r if isinstance(r, bytes) else (type(r).__name__, str(r)) for r in model.compute(inputs)]
+    return results, generations
+
+
+@dataclass
+class SandboxedText:
+    """A text model computing in a sandbox worker under the node's limits, like a tensor model: a graph that loops
+    or allocates without end costs its own requests a breach (`LimitExceededError`), never the node."""
+
+    sandbox: Any
+    """A `verinfer.inference.sandbox.Sandbox` running a `TextLoad`."""
+    on_generation: Callable[[int, float, bool], None] | None = None
+
+    def compute(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
+        """Each input's answer bytes or the error that stops it; a batch that breaches a limit is run again one
+        input at a time, so the input that breaks it fails alone (`CancelledError` propagates)."""
+        from verinfer.inference.sandbox import LimitExceededError
+
+        try:
+            return self._call(inputs)
+        except LimitExceededError as exc:
+            if len(inputs) == 1:
+                return [exc]
+        results: list[bytes | ModelError] = []
+        for data in inputs:
+            try:
+                results.extend(self._call([data]))
+            except LimitExceededError as exc:
+                results.append(exc)
+        return results
+
+    def _call(self, inputs: Sequence[bytes]) -> list[bytes | ModelError]:
+        answers, generations = self.sandbox.call(list(inputs), f"{len(inputs)} text request(s)")
+        if self.on_generation is not None:
+            for tokens, margin, near_tie in generations:
+                self.on_generation(tokens, margin, near_tie)
+        return [a if isinstance(a, bytes) else _error(*a) for a in answers]
+
+
+def _error(name: str, message: str) -> ModelError:
+    return NearTieError(message) if name == NearTieError.__name__ else ModelError(message)

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eth_utils.crypto import keccak
 
-from tests.node.hostile import loop_model, tile_model
+from tests.node.hostile import loop_model, looping_text_classifier, tile_model
 from tests.node.integration.nodeworld import PRICE, SCALE, NodeWorld, node_world, running, tally
 from verinfer.inference.sandbox import Sandbox
 from verinfer.node.journal import Job, JobState, Journal
 from verinfer.node.service import NodeService
-from verinfer.types import Mode, Status
+from verinfer.types import FORMAT_VARIABLE_INPUT, Mode, ModelSpec, Status
 
 pytestmark = pytest.mark.integration
 
@@ -116,6 +117,31 @@ def test_sandbox_loop_model_times_out(tmp_path: Path, forge_build: Path) -> None
         assert stopped_in < STOP_LIMIT_S
         assert not Path(f"/proc/{worker}").exists() or _state(worker) == "Z"
         assert world.statuses([busy]) == {busy: Status.PENDING}
+
+
+def test_sandbox_text_model_loop_times_out(tmp_path: Path, forge_build: Path) -> None:
+    """Text models run in a sandbox worker too: a string classifier that loops fails its own request with the reason
+    `limit`, and the node goes on serving."""
+    with node_world(tmp_path) as world:
+        path = world.work / "looping-text.onnx"
+        path.write_bytes(looping_text_classifier().SerializeToString())
+        model_id = bytes(keccak(path.read_bytes()))
+        spec = ModelSpec(
+            path.as_uri(), (64,), (1, 1), SCALE, PRICE, Mode.mask([Mode.SINGLE]), format=FORMAT_VARIABLE_INPUT
+        )
+        world.client.system.register_model(model_id, spec)  # past the SDK, whose registration would run it
+        config = world.config(0, sandbox={"timeout_s": TIMEOUT_S, "memory_mb": MEMORY_MB})
+        with running(NodeService(config)) as service:
+            hostile = int(world.client.classify(model_id, "free tokens, click here").request_id)
+            honest = world.request(3)
+            assert set(world.wait_final(honest).values()) == {Status.FULFILLED}
+            assert service.journal is not None
+            (job,) = wait_failed(service.journal, [hostile])
+            assert job.fail_reason is not None
+            assert job.fail_reason.startswith("limit: ")
+            assert f"within its {TIMEOUT_S:g}s limit (sandbox.timeout_s)" in job.fail_reason
+            assert limit_metric(service) == 1
+        assert world.statuses([hostile]) == {hostile: Status.PENDING}
 
 
 def test_sandbox_memory_limit(tmp_path: Path, forge_build: Path) -> None:
