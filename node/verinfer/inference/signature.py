@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from verinfer.errors import CodecError
+from verinfer.errors import CodecError, ModelCardError
 from verinfer.inference import codec
 from verinfer.inference.card import ModelCard, Port, PortCard, Ports
+from verinfer.types import Mode
 
 if TYPE_CHECKING:
     from verinfer.types import ModelSpec
@@ -80,12 +81,12 @@ class Layout:
     @classmethod
     def of(cls, info: Ports, spec: ModelSpec) -> Layout:
         """The layout of `spec` (its input shape, scale and card) over the file described by `info`."""
-        return cls.plain(info, rows_of(info, spec.input_shape), spec.scale, ModelCard.from_bytes(spec.card))
+        return cls.plain(info, rows_of(info, spec.input_shape), spec.scale, _card_of(spec))
 
     @classmethod
     def of_entry(cls, spec: ModelSpec) -> Layout | None:
         """The layout from the entry alone, when its card lists every port (None: the file is needed)."""
-        card = ModelCard.from_bytes(spec.card)
+        card = _card_of(spec)
         ports = card.signature
         return None if ports is None else cls.plain(ports, rows_of(ports, spec.input_shape), spec.scale, card)
 
@@ -118,6 +119,18 @@ class Layout:
     def output_shape(self) -> tuple[int, ...]:
         """The entry's outputShape: the committed outputs only."""
         return entry_shape(self.outputs, self.rows)
+
+
+def _card_of(spec: ModelSpec) -> ModelCard:
+    """The entry's card; `ModelCardError` if it gives a port its own scale on a ZK model, whose circuit computes at
+    the entry's scale (its public instances are the canonical integers at that one scale)."""
+    card = ModelCard.from_bytes(spec.card)
+    if spec.modes & (1 << Mode.ZK) and any(p.scale is not None for p in (*(card.inputs or ()), *(card.outputs or ()))):
+        raise ModelCardError(
+            "a ZK model's circuit computes at the entry's one scale: its card cannot give ports their own scales "
+            "(drop --port-scale, or register without ZK)"
+        )
+    return card
 
 
 def _scale(ports: Sequence[PortCard], index: int, default: int) -> int:

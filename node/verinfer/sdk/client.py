@@ -513,6 +513,7 @@ class Client:
             arithmetic_classes=arithmetic_classes,
             card=card.to_bytes(),
         )
+        signature.Layout.of(info, spec)  # the rules a node applies to the entry, before anything is sent
         self.system.register_model(model_id, spec)
         return model_id
 

@@ -3,6 +3,7 @@ wire (a scale per port, uncommitted outputs) and in the sandbox (per-model limit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +194,14 @@ def test_flattened_rows_fit_a_multidimensional_input() -> None:
     assert _shaped(rows, (2, 1, 8, 8)).shape == (2, 1, 8, 8)
     with pytest.raises(ModelError, match=r"do not fit the model's input \(2, 1, 8, 8\)"):
         _shaped(rows[:, :63], (2, 1, 8, 8))
+
+
+def test_zk_model_keeps_one_scale() -> None:
+    """A circuit's public instances are the canonical integers at the entry's scale: no port may have its own."""
+    info = _info()
+    card = card_for(info, scales={"features": FINE})
+    layout = signature.Layout.plain(info, 1, SCALE, card)
+    zk = replace(_spec(card, layout), modes=Mode.mask([Mode.SINGLE, Mode.ZK]))
+    with pytest.raises(ModelCardError, match="ZK model's circuit computes at the entry's one scale"):
+        signature.Layout.of(info, zk)
+    assert signature.Layout.of(info, replace(zk, card=card_for(info).to_bytes())).rows == 1  # a card without scales
