@@ -20,6 +20,8 @@ export const MAX_CARD_BYTES = 8_192;
 const MAX_NAME_CHARS = 256;
 const MAX_LABEL_CHARS = 128;
 const MAX_RANK = 8;
+/** A dimension fits the registry's uint32. */
+const MAX_DIMENSION = 2 ** 32 - 1;
 const SCALE_MAX = 2n ** 64n - 1n;
 const TIMEOUT_MS_RANGE = [1, 3_600_000] as const;
 const MEMORY_MB_RANGE = [16, 1 << 20] as const;
@@ -120,9 +122,14 @@ export function committedOutputs(card: ModelCard): readonly PortCard[] | undefin
   return card.outputs?.filter((port) => port.commit);
 }
 
+/** Whether the port is a float one (float16/32/64), which travels at a scale; the others travel exactly. */
+export function isFloatPort(port: Pick<PortCard, "dtype">): boolean {
+  return FLOAT_DTYPES.has(port.dtype);
+}
+
 /** The label of an integer output's value, if it has one (float outputs' labels name positions, not values). */
 export function labelOf(port: PortCard, value: number | bigint): string | undefined {
-  if (FLOAT_DTYPES.has(port.dtype)) return undefined;
+  if (isFloatPort(port)) return undefined;
   const index = typeof value === "bigint" ? value : BigInt(Number.isInteger(value) ? value : -1);
   return index >= 0n && index < BigInt(port.labels.length) ? port.labels[Number(index)] : undefined;
 }
@@ -145,8 +152,8 @@ function canonicalBytes(card: ModelCard): Uint8Array {
   }
   if (card.outputs !== undefined) document["outputs"] = card.outputs.map((port) => portJson(port, true));
   document["v"] = CARD_VERSION;
-  // Strings escape as Python's ensure_ascii=False does (", \, control characters; nothing else), once lone
-  // surrogates are refused (validate), which JSON.stringify would escape and Python cannot encode.
+  // Strings escape as Python's ensure_ascii=False does: names and labels hold no control character and no lone
+  // surrogate (validate), so both sides escape " and \ only.
   const data = new TextEncoder().encode(JSON.stringify(document));
   if (data.length > MAX_CARD_BYTES) {
     throw new CodecError(
@@ -274,11 +281,12 @@ function validate(card: ModelCard): void {
 
 function validatePort(port: PortCard, role: Role): void {
   const { name, dtype, shape, scale, labels } = port;
-  if (typeof name !== "string" || !(0 < codePoints(name) && codePoints(name) <= MAX_NAME_CHARS)) {
-    throw new CodecError(`a card's port name is 1 to ${MAX_NAME_CHARS} characters, got ${show(name)}`);
+  if (typeof name !== "string" || !(0 < codePoints(name) && codePoints(name) <= MAX_NAME_CHARS) || hasControl(name)) {
+    throw new CodecError(
+      `a card's port name is 1 to ${MAX_NAME_CHARS} characters, none a control character, got ${show(name)}`,
+    );
   }
   const where = `${role} ${JSON.stringify(name)}`;
-  if (hasLoneSurrogate(name)) throw new CodecError(`${where}: a name is Unicode text (it has a lone surrogate)`);
   if (!(CARD_DTYPES as readonly string[]).includes(dtype)) {
     throw new CodecError(`${where}: dtype ${show(dtype)} has no canonical encoding (${show(CARD_DTYPES)})`);
   }
@@ -286,15 +294,12 @@ function validatePort(port: PortCard, role: Role): void {
     !Array.isArray(shape) ||
     shape.length < 1 ||
     shape.length > MAX_RANK ||
-    shape.some((d, i) => !Number.isInteger(d) || (d < 1 && !(i === 0 && d === -1)))
+    shape.some((d, i) => !Number.isInteger(d) || !((1 <= d && d <= MAX_DIMENSION) || (i === 0 && d === -1)))
   ) {
     throw new CodecError(
-      `${where}: shape ${show(shape)} has 1 to ${MAX_RANK} dimensions, each positive (-1, the batch, first only)`,
+      `${where}: shape ${show(shape)} has 1 to ${MAX_RANK} dimensions, each in [1, ${MAX_DIMENSION}] (-1, the ` +
+        "batch, first only)",
     );
-  }
-  // Python reads any integer; a JS number is exact only up to 2^53 - 1, and no real dimension comes near it.
-  if (shape.some((d) => !Number.isSafeInteger(d))) {
-    throw new CodecError(`${where}: shape ${show(shape)} has a dimension above 2^53 - 1, which this kit cannot hold`);
   }
   const isFloat = FLOAT_DTYPES.has(dtype);
   if (scale !== undefined && !isFloat) {
@@ -311,10 +316,11 @@ function validatePort(port: PortCard, role: Role): void {
     if (
       typeof label !== "string" ||
       !(0 < codePoints(label) && codePoints(label) <= MAX_LABEL_CHARS) ||
-      !isPrintable(label)
+      hasControl(label)
     ) {
       throw new CodecError(
-        `${where}: a label is 1 to ${MAX_LABEL_CHARS} printable characters, got ${JSON.stringify(label)}`,
+        `${where}: a label is 1 to ${MAX_LABEL_CHARS} characters, none a control character or surrogate, got ` +
+          JSON.stringify(label),
       );
     }
   }
@@ -376,12 +382,8 @@ function codePoints(text: string): number {
   return count;
 }
 
-function hasLoneSurrogate(text: string): boolean {
-  return /\p{Cs}/u.test(text);
-}
-
-/** Python's str.isprintable: no character of the Unicode categories Other (Cc, Cf, Cs, Co, Cn) or Separator (Zl, Zp,
- *  Zs) but the ASCII space. */
-function isPrintable(text: string): boolean {
-  return !/[\p{C}\p{Z}]/u.test(text.replaceAll(" ", ""));
+/** C0, DEL, C1 controls and (lone) surrogates: a fixed set, as Python's `_control`, not a Unicode category whose
+ *  members move with each Unicode version, so that every reader of a card accepts the same names and labels. */
+function hasControl(text: string): boolean {
+  return /[\u0000-\u001f\u007f-\u009f\p{Cs}]/u.test(text);
 }

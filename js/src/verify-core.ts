@@ -3,13 +3,15 @@
  *  as a `ModelExecutor`. It reads the chain through the context's public client alone: the request and result
  *  events, the stored commitment, the hub's `verifyResult`, and for ZK the proof in the delivering transaction and
  *  the model's verifier. Also the canonical tensor path a node runs (input bytes -> float32 feeds; output values ->
- *  bytes) and a comparison of two canonical outputs that says by how much they differ. */
+ *  bytes, each port at its scale from the entry's card) and a comparison of two canonical outputs that says by how
+ *  much they differ. */
 import { keccak256, type Address, type Hex } from "viem";
 import { inferenceHubAbi } from "./abi/InferenceHub.js";
 import { commitmentOf, waitForResult, type InferenceResult, type VerinferContext } from "./actions.js";
 import { decodeInts, decodeTensor, encodeTensor, type TensorValues } from "./codec.js";
+import { committedOutputs, isFloatPort, parseModelCard, type PortCard } from "./card.js";
 import { consensusCommitment, resultCommitment, storedForm } from "./commitments.js";
-import { VerinferError } from "./errors.js";
+import { CodecError, VerinferError } from "./errors.js";
 import { readZkSubmission, verifyProofOnChain } from "./zk.js";
 import { Mode, type ModelSpec } from "./types.js";
 
@@ -161,21 +163,68 @@ function envOf(result: InferenceResult, i: number): Hex {
 
 /* ---------------------------------------------------------------- the canonical tensor path */
 
-/** The model's feed for canonical input bytes, as a node builds it: element / scale in float64, rounded to float32
- *  (round to nearest even, as numpy's astype), widened back for a double input. */
+/** How a model of one input tensor and one committed output lays them on the canonical tensors: the entry's shapes,
+ *  and each side's scale from the entry's card (a float port's own, else the entry's; 1 for a port that travels
+ *  exactly, as integers and bools do). */
+export interface TensorLayout {
+  inputShape: readonly number[];
+  outputShape: readonly number[];
+  inputScale: bigint;
+  outputScale: bigint;
+  /** The card's name of the input, and of the committed output; undefined where the card lists no ports. */
+  inputName?: string;
+  outputName?: string;
+}
+
+/** The layout of `spec`'s single input and single committed output (`TensorLayout`), read from its card;
+ *  `CodecError` if the card is not valid, lists several inputs or commits several outputs (the canonical tensors
+ *  then concatenate ports, which this path does not split). */
+export function tensorLayout(spec: Pick<ModelSpec, "inputShape" | "outputShape" | "scale" | "card">): TensorLayout {
+  const card = parseModelCard(spec.card);
+  const names = (ports: readonly PortCard[]) => ports.map((p) => JSON.stringify(p.name)).join(", ");
+  if (card.inputs && card.inputs.length !== 1) {
+    throw new CodecError(
+      `the model's card lists ${card.inputs.length} inputs (${names(card.inputs)}): this check re-runs models of one input`,
+    );
+  }
+  const committed = committedOutputs(card);
+  if (committed && committed.length !== 1) {
+    throw new CodecError(
+      `the model's card commits ${committed.length} outputs (${names(committed)}): this check re-runs models that commit one`,
+    );
+  }
+  const [input] = card.inputs ?? [];
+  const [output] = committed ?? [];
+  // As portScale, by position rather than by name (an input and an output may share one).
+  const scaleOf = (port: PortCard | undefined) =>
+    port === undefined ? spec.scale : isFloatPort(port) ? (port.scale ?? spec.scale) : 1n;
+  return {
+    inputShape: spec.inputShape,
+    outputShape: spec.outputShape,
+    inputScale: scaleOf(input),
+    outputScale: scaleOf(output),
+    ...(input ? { inputName: input.name } : {}),
+    ...(output ? { outputName: output.name } : {}),
+  };
+}
+
+/** The model's feed for canonical input bytes, as a node builds it: element / the input's scale in float64, rounded
+ *  to float32 (round to nearest even, as numpy's astype), widened back for a double input. */
 export function canonicalFeed(
   input: Hex | Uint8Array,
-  spec: Pick<ModelSpec, "inputShape" | "scale">,
+  layout: Pick<TensorLayout, "inputShape" | "inputScale">,
   inputType: "float32" | "float64",
 ): Float32Array | Float64Array {
-  const f32 = Float32Array.from(decodeTensor(input, { shape: spec.inputShape, scale: spec.scale }));
+  const f32 = Float32Array.from(decodeTensor(input, { shape: layout.inputShape, scale: layout.inputScale }));
   return inputType === "float32" ? f32 : Float64Array.from(f32);
 }
 
-/** Canonical output bytes for the model's output values: floats scaled in float64 with round-half-even, integers
- *  exactly (as the Python codec does). */
-export function canonicalOutput(values: TensorValues, spec: Pick<ModelSpec, "scale">): Hex {
-  return encodeTensor(values, { scale: spec.scale });
+/** Canonical output bytes for the model's output values, as the Python codec gives them: floats times the output's
+ *  scale in float64 with round-half-even; integer and bool typed arrays (what the runtime gives for such outputs)
+ *  exactly, unscaled. */
+export function canonicalOutput(values: TensorValues, layout: Pick<TensorLayout, "outputScale">): Hex {
+  const exact = ArrayBuffer.isView(values) && !(values instanceof Float32Array || values instanceof Float64Array);
+  return encodeTensor(values, { scale: exact ? 1n : layout.outputScale });
 }
 
 /* ---------------------------------------------------------------- how far apart two outputs are */
@@ -202,7 +251,11 @@ export interface OutputDifference {
 }
 
 /** How `recomputed` and `recorded` (canonical bytes of one model output) differ, element by element. */
-export function outputDifference(recomputed: Hex, recorded: Hex, spec: Pick<ModelSpec, "scale">): OutputDifference {
+export function outputDifference(
+  recomputed: Hex,
+  recorded: Hex,
+  layout: Pick<TensorLayout, "outputScale">,
+): OutputDifference {
   const a = decodeInts(recomputed);
   const b = decodeInts(recorded);
   if (a.length !== b.length)
@@ -220,7 +273,7 @@ export function outputDifference(recomputed: Hex, recorded: Hex, spec: Pick<Mode
     maxUnits = 0n,
     maxRelative = 0,
     within = true;
-  const scale = Number(spec.scale);
+  const scale = Number(layout.outputScale);
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as bigint,
       y = b[i] as bigint;

@@ -227,6 +227,7 @@ function fakeChain(options: { status: Status; byProof?: boolean }) {
           arithmeticClasses: 0,
           verifier: "0x0000000000000000000000000000000000000000",
           format: 0,
+          card: "0x",
         },
         terms,
       ],

@@ -17,12 +17,14 @@ import {
   canonicalOutput,
   compare,
   outputDifference,
+  tensorLayout,
   verifyZk,
   type Check,
   type OutputDifference,
+  type TensorLayout,
   type VerificationReport,
 } from "../../src/verify-core.js";
-import { Mode, type ModelSpec } from "../../src/types.js";
+import { Mode } from "../../src/types.js";
 import { parseGemmGraph, runEmulated } from "./gemm.js";
 
 ort.env.wasm.numThreads = 1; // one thread, as a node runs; a page without cross-origin isolation has no others
@@ -118,11 +120,13 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
 }
 
 /** Runs the model as a node does, with onnxruntime-web, on each canonical input: canonical input -> float32 ->
- *  model -> canonical output. One session for all of them. */
+ *  model -> canonical output, each side at its scale (`layout`, from the entry's card: `tensorLayout`). One session
+ *  for all of them. A model of one input and one output only; the card's names, where it lists ports, must be the
+ *  session's. */
 export async function runRows(
   model: Uint8Array,
   inputs: readonly Hex[],
-  spec: Pick<ModelSpec, "inputShape" | "scale">,
+  layout: Pick<TensorLayout, "inputShape" | "inputScale" | "outputScale" | "inputName" | "outputName">,
 ): Promise<{ outputs: Hex[]; inputName: string; outputName: string }> {
   const session = await ort.InferenceSession.create(model, WEB_SESSION_OPTIONS);
   try {
@@ -130,15 +134,26 @@ export async function runRows(
     const outputName = session.outputNames[0];
     if (session.inputNames.length !== 1 || session.outputNames.length !== 1 || !inputName || !outputName)
       throw new Error(`the model has ${session.inputNames.length} inputs and ${session.outputNames.length} outputs`);
+    for (const [side, card, graph] of [
+      ["input", layout.inputName, inputName],
+      ["committed output", layout.outputName, outputName],
+    ] as const) {
+      if (card !== undefined && card !== graph)
+        throw new Error(
+          `the card's ${side} is ${JSON.stringify(card)}, the model's is ${JSON.stringify(graph)}: the card does not describe this file (a node refuses it)`,
+        );
+    }
     const meta = session.inputMetadata[0];
     const type = meta && meta.isTensor && meta.type === "float64" ? "float64" : "float32";
+    if (meta && meta.isTensor && meta.type !== type)
+      throw new Error(`input ${JSON.stringify(inputName)} is ${meta.type}: this check feeds float inputs only`);
     const outputs: Hex[] = [];
     for (const input of inputs) {
-      const feed = canonicalFeed(input, spec, type);
-      const results = await session.run({ [inputName]: new ort.Tensor(type, feed, spec.inputShape.slice()) });
+      const feed = canonicalFeed(input, layout, type);
+      const results = await session.run({ [inputName]: new ort.Tensor(type, feed, layout.inputShape.slice()) });
       const out = results[outputName];
       if (!out || !ArrayBuffer.isView(out.data)) throw new Error(`the model gave no numeric output ${outputName}`);
-      outputs.push(canonicalOutput(out.data as Float32Array, spec));
+      outputs.push(canonicalOutput(out.data as Float32Array, layout));
     }
     return { outputs, inputName, outputName };
   } finally {
@@ -150,10 +165,16 @@ export async function runRows(
 export async function runInBrowser(
   model: Uint8Array,
   input: Hex,
-  spec: ModelSpec,
+  layout: TensorLayout,
 ): Promise<{ output: Hex; inputName: string; outputName: string }> {
-  const { outputs, inputName, outputName } = await runRows(model, [input], spec);
+  const { outputs, inputName, outputName } = await runRows(model, [input], layout);
   return { output: outputs[0] as Hex, inputName, outputName };
+}
+
+/** A scale as people read it: 2^40 rather than 1099511627776. */
+function showScale(scale: bigint): string {
+  const bits = scale.toString(2);
+  return scale > 1024n && /^10*$/.test(bits) ? `2^${bits.length - 1}` : scale.toString();
 }
 
 const short = (hex: string) => (hex.length > 22 ? `${hex.slice(0, 12)}…${hex.slice(-8)}` : hex);
@@ -235,9 +256,27 @@ export async function checkInBrowser(input: CheckInput): Promise<CheckOutcome> {
     return { report, result, verdict: { kind: "mismatch", text: `MISMATCH: ${field} differs`, field } };
   }
 
+  let layout: TensorLayout;
+  const cardTitle = "Read the model's card: its ports and their scales";
+  try {
+    layout = tensorLayout(result.spec);
+  } catch (error) {
+    const text = `this page cannot re-run this model: ${(error as Error).message}; the exact check runs natively: verinfer verify ${result.requestId} --rpc-url ${input.rpcUrl}`;
+    step("card", cardTitle, "fail", text);
+    return { verdict: { kind: "error", text }, result };
+  }
+  const side = (name: string | undefined, scale: bigint) =>
+    `${name ? `${JSON.stringify(name)} ` : ""}at ${showScale(scale)}`;
+  step(
+    "card",
+    cardTitle,
+    "ok",
+    `input ${side(layout.inputName, layout.inputScale)}, output ${side(layout.outputName, layout.outputScale)}${layout.inputName || layout.outputName ? "" : " (the entry's scale: its card lists no ports)"}`,
+  );
+
   let run: Awaited<ReturnType<typeof runInBrowser>>;
   try {
-    run = await runInBrowser(model, result.request.input, result.spec);
+    run = await runInBrowser(model, result.request.input, layout);
   } catch (error) {
     const text = `onnxruntime-web could not run the model: ${(error as Error).message}`;
     step("run", "Run the model with onnxruntime-web (WASM)", "fail", text);
@@ -275,13 +314,14 @@ export async function checkInBrowser(input: CheckInput): Promise<CheckOutcome> {
     };
   }
 
-  const difference = outputDifference(run.output, result.outputBytes, result.spec);
-  const exact = await emulatedCheck(ctx, result, model, fileHash, difference, step);
+  const difference = outputDifference(run.output, result.outputBytes, layout);
+  const exact = await emulatedCheck(ctx, result, layout, model, fileHash, difference, step);
   if (exact) return { ...exact, labels, browserOutput: run.output };
   const recorded = await compare(ctx, result, fileHash, result.outputBytes);
   const i = difference.firstIndex;
-  const browserValues = decodeTensor(run.output, { shape: result.spec.outputShape, scale: result.spec.scale });
-  const first = `${labels.output}[${i}]: chain ${result.output[i]}, this browser ${browserValues[i]}`;
+  // Both at the output's own scale (the result's `output` is at the entry's).
+  const valuesOf = (bytes: Hex) => decodeTensor(bytes, { shape: layout.outputShape, scale: layout.outputScale });
+  const first = `${labels.output}[${i}]: chain ${valuesOf(result.outputBytes)[i]}, this browser ${valuesOf(run.output)[i]}`;
   const command = `verinfer verify ${result.requestId} --rpc-url ${input.rpcUrl}`;
   const howMuch = `${difference.differing} of ${difference.elements} output value(s) differ, by at most ${difference.maxUnits} unit(s) of the encoding (${difference.maxReal.toPrecision(3)} in value, ${difference.maxRelative.toExponential(2)} relative); first: ${first}`;
   const commitmentOfRecord = recorded.checks.find((c) => c.field === "commitment");
@@ -327,6 +367,7 @@ export async function checkInBrowser(input: CheckInput): Promise<CheckOutcome> {
 async function emulatedCheck(
   ctx: VerinferContext,
   result: InferenceResult,
+  layout: TensorLayout,
   model: Uint8Array,
   fileHash: Hex,
   wasm: OutputDifference,
@@ -335,10 +376,10 @@ async function emulatedCheck(
   const graph = parseGemmGraph(model);
   if (!graph) return null;
   const title = "Re-run with native arithmetic emulated (Gemm with fused multiply-adds, in JavaScript)";
-  const feed = canonicalFeed(result.request.input, result.spec, "float32") as Float32Array;
+  const feed = canonicalFeed(result.request.input, layout, "float32") as Float32Array;
   let output: Hex;
   try {
-    output = canonicalOutput(runEmulated(graph, feed), result.spec);
+    output = canonicalOutput(runEmulated(graph, feed), layout);
   } catch (error) {
     step("emulate", title, "warn", `the emulation failed: ${(error as Error).message}`);
     return null;

@@ -116,12 +116,25 @@ async function listPage(mine: number) {
   timer = window.setInterval(() => void render().catch(() => undefined), POLL_MS);
 }
 
+/** A canonical tensor's elements; by port, with the card's labels, when the server's JSON names the ports (a float
+ *  port's labels name the positions of its last axis, an integer port's its values). */
 function tensorView(t: Json, label: string) {
-  const values = (t.values as number[]).map((v, i) => [`${label}[${i}]`, String(v), String(t.ints[i])]);
+  const ints = t.ints as string[];
+  const ports = (t.ports as Json[] | undefined) ?? [{ name: label, dtype: "", values: t.values, labels: [] }];
+  let k = 0;
+  const values = ports.flatMap((port) => {
+    const labels = port.labels as string[];
+    const float = (port.dtype as string).startsWith("float");
+    return (port.values as number[]).map((v, j) => {
+      const position = float && labels.length ? ` ${labels[j % labels.length]}` : "";
+      const named = !float && labels[v] !== undefined ? ` (${labels[v]})` : "";
+      return [`${port.name}[${j}]${position}`, `${v}${named}`, String(ints[k++])];
+    });
+  });
   return el(
     "div",
     {},
-    table(["element", "value", "fixed-point integer"], values),
+    table(["element", "value", "fixed-point integer"], values, { class: "tensor", "data-tensor": label }),
     el("p", { class: "muted" }, `shape [${t.shape.join(", ")}], ${t.size} bytes: `, code(short(t.bytes))),
   );
 }
@@ -367,7 +380,8 @@ async function main() {
 }
 
 /** For bench/explorer_wasm.py and the browser tests: this page's own runtime on many rows, measured where readers
- *  run it. `scale` as a decimal string. */
+ *  run it. The input's and the output's scales (the entry's card's, `tensorLayout`) as decimal strings; the output's
+ *  defaults to the input's (bench/explorer_wasm.py runs every model at one scale). */
 async function modelBytes(modelUrl: string): Promise<Uint8Array> {
   const response = await fetch(modelUrl, { cache: "no-store" });
   if (!response.ok) throw new Error(`GET ${modelUrl}: ${response.status}`);
@@ -375,17 +389,30 @@ async function modelBytes(modelUrl: string): Promise<Uint8Array> {
 }
 
 (window as unknown as { verinferExplorer: unknown }).verinferExplorer = {
-  async runRows(modelUrl: string, inputs: Hex[], inputShape: number[], scale: string): Promise<Hex[]> {
+  async runRows(
+    modelUrl: string,
+    inputs: Hex[],
+    inputShape: number[],
+    inputScale: string,
+    outputScale: string = inputScale,
+  ): Promise<Hex[]> {
     const model = await modelBytes(modelUrl);
-    return (await runRows(model, inputs, { inputShape, scale: BigInt(scale) })).outputs;
+    const layout = { inputShape, inputScale: BigInt(inputScale), outputScale: BigInt(outputScale) };
+    return (await runRows(model, inputs, layout)).outputs;
   },
   /** The page's emulation of native Gemm (gemm.ts) on each row; null for a graph it does not emulate. */
-  async emulateRows(modelUrl: string, inputs: Hex[], inputShape: number[], scale: string): Promise<Hex[] | null> {
+  async emulateRows(
+    modelUrl: string,
+    inputs: Hex[],
+    inputShape: number[],
+    inputScale: string,
+    outputScale: string = inputScale,
+  ): Promise<Hex[] | null> {
     const graph = parseGemmGraph(await modelBytes(modelUrl));
     if (!graph) return null;
-    const spec = { inputShape, scale: BigInt(scale) };
+    const layout = { inputShape, inputScale: BigInt(inputScale), outputScale: BigInt(outputScale) };
     return inputs.map((i) =>
-      canonicalOutput(runEmulated(graph, canonicalFeed(i, spec, "float32") as Float32Array), spec),
+      canonicalOutput(runEmulated(graph, canonicalFeed(i, layout, "float32") as Float32Array), layout),
     );
   },
 };

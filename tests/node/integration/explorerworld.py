@@ -3,6 +3,7 @@ helpers; also what scripts/explorer_screenshots.py drives."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import time
 from pathlib import Path
@@ -18,10 +19,10 @@ from verinfer.chain.events import EventCodec, InferenceRequested
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, connect
-from verinfer.demo.models import build_credit_model, build_iris_model, build_regressor_model
+from verinfer.demo.models import DemoModel, build_credit_model, build_iris_model, build_regressor_model
 from verinfer.devnet import Devnet, DevnetInfo
 from verinfer.explorer.browser import CHROMIUM, CHROMIUM_ARGS
-from verinfer.inference import codec
+from verinfer.inference import codec, signature
 from verinfer.inference.runner import OnnxRunner
 from verinfer.sdk import Client, InferenceResult
 from verinfer.sdk.operator import Operator, environment_hash
@@ -31,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[3]
 STATIC = ROOT / "node" / "verinfer" / "explorer" / "static"
 PAGE_TIMEOUT_MS = 60_000
 WAIT_S = 120.0
+ONE_SCALE = "diabetes_regressor_one_scale"
+"""The demo regressor's weights registered at one fine scale (10^6 for its input and its output, no card scales),
+where WASM's unfused Gemm and native's fused one give different canonical outputs: the page's emulation case."""
 
 
 def _wait(what: str, done: Any, timeout: float = WAIT_S) -> None:
@@ -63,6 +67,35 @@ class World:
         self.liar_model: ModelId | None = None
         self.liar: System | None = None
         self.liar_models: dict[str, ModelId] = {}
+        # Registered now so that the honest nodes, which follow the registry, declare it before a test needs it.
+        self.one_scale = self._one_scale_regressor()
+        self.one_scale_id = self.user.register_model(
+            self.one_scale.path, self.one_scale.path.as_uri(), ETHER // 1_000, [Mode.SINGLE], scale=10**6
+        )
+
+    def _one_scale_regressor(self) -> DemoModel:
+        """The regressor's graph under another doc string (so another id), at one scale, under the explorer's
+        model directory."""
+        proto = onnx.load_from_string(self.regressor.path.read_bytes())
+        proto.doc_string = "diabetes_regressor at one scale, 10^6"
+        path = self.info.state_dir / "models" / f"{ONE_SCALE}.onnx"
+        path.write_bytes(proto.SerializeToString())
+        return dataclasses.replace(self.regressor, name=ONE_SCALE, path=path, scale=10**6, scales={})
+
+    def model_id(self, name: str) -> ModelId:
+        """A devnet model's id, or the one-scale regressor's."""
+        return self.one_scale_id if name == ONE_SCALE else self.info.model(name).model_id
+
+    def scales(self, name: str) -> tuple[int, int]:
+        """The model's input and output scales as its entry lays them out (the card's, else the entry's)."""
+        layout = signature.Layout.of_entry(self.user.model(self.model_id(name)))
+        assert layout is not None, f"{name}'s card lists no ports"
+        return layout.input_scales[0], layout.output_scales[0]
+
+    def served(self, name: str, nodes: int) -> None:
+        """Waits until `nodes` nodes declare the model (the nodes follow the registry every refresh_s)."""
+        model = "0x" + self.model_id(name).hex()
+        _wait(f"have {nodes} nodes serve {name}", lambda: len(self.api(f"/api/models/{model}")["nodes"]) >= nodes)
 
     def api(self, path: str) -> Any:
         response = httpx.get(self.url + path, timeout=30)
@@ -70,18 +103,26 @@ class World:
         return response.json()
 
     def request(self, model: str, row: Any, mode: Mode = Mode.SINGLE, redundancy: int = 1) -> InferenceResult:
-        handle = self.user.request(self.info.model(model).model_id, row, mode=mode, redundancy=redundancy)
+        handle = self.user.request(self.model_id(model), row, mode=mode, redundancy=redundancy)
         return handle.result(timeout=WAIT_S)
 
     def lying_node(self) -> tuple[System, ModelId]:
         """A staked node serving only models no honest node serves: copies of iris and of the regressor with another
-        doc string, so other ids (the iris copy's id is returned; `liar_models` has both)."""
+        doc string, so other ids, and iris committing its logits beside its probabilities, "iris_two_outputs" (the
+        iris copy's id is returned; `liar_models` has all three)."""
         if self.liar is not None and self.liar_model is not None:
             return self.liar, self.liar_model
         copies = {}
-        for name, built in (("iris", self.iris), ("diabetes_regressor", self.regressor)):
+        for name, built in (
+            ("iris", self.iris),
+            ("diabetes_regressor", self.regressor),
+            ("iris_two_outputs", self.iris),
+        ):
             proto = onnx.load_from_string(built.path.read_bytes())
             proto.doc_string = f"{name}, served by one node only"
+            if name == "iris_two_outputs":
+                logits = onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, [1, 3])
+                proto.graph.output.insert(0, logits)
             path = self.info.state_dir / "models" / f"{name}_single_server.onnx"  # under the explorer's model dir
             path.write_bytes(proto.SerializeToString())
             copies[name] = self.user.register_model(path, path.as_uri(), ETHER // 1_000, [Mode.SINGLE], scale=10**6)
@@ -140,25 +181,34 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
 
 
-def browser_outputs(world: World, browser: Any, model_id: bytes, rows: Any, shape: tuple[int, ...]) -> list[bytes]:
-    """What this browser's onnxruntime-web computes for each row (the page's own runtime, through its test hook)."""
+def browser_outputs(
+    world: World,
+    browser: Any,
+    model_id: bytes,
+    rows: Any,
+    shape: tuple[int, ...],
+    scales: tuple[int, int] = (10**6, 10**6),
+) -> list[bytes]:
+    """What this browser's onnxruntime-web computes for each row, input and output at `scales` (the page's own
+    runtime, through its test hook)."""
     page = open_page(world, browser, "#/")
     page.wait_for_function("() => window.verinferExplorer !== undefined")
-    inputs = ["0x" + codec.encode(r, 1_000_000).hex() for r in rows]
+    inputs = ["0x" + codec.encode(r, scales[0]).hex() for r in rows]
     hexes = page.evaluate(
-        "([u, i, s]) => window.verinferExplorer.runRows(u, i, s, '1000000')",
-        [f"{world.url}/api/models/0x{model_id.hex()}/file", inputs, list(shape)],
+        "([u, i, s, k]) => window.verinferExplorer.runRows(u, i, s, k[0], k[1])",
+        [f"{world.url}/api/models/0x{model_id.hex()}/file", inputs, list(shape), [str(k) for k in scales]],
     )
     page.close()
     return [bytes.fromhex(h[2:]) for h in hexes]
 
 
-def native_outputs(path: Path, rows: Any, shape: tuple[int, ...]) -> list[bytes]:
-    """What a node computes for each row (native onnxruntime, canonical settings)."""
+def native_outputs(
+    path: Path, rows: Any, shape: tuple[int, ...], scales: tuple[int, int] = (10**6, 10**6)
+) -> list[bytes]:
+    """What a node computes for each row, input and output at `scales` (native onnxruntime, canonical settings)."""
     runner = OnnxRunner(path)
+    inputs, outputs = scales
     return [
-        codec.encode(
-            runner.run_batch(codec.decode(codec.encode(r, 1_000_000), shape, 1_000_000).astype(np.float32)), 1_000_000
-        )
+        codec.encode(runner.run_batch(codec.decode(codec.encode(r, inputs), shape, inputs).astype(np.float32)), outputs)
         for r in rows
     ]

@@ -1,7 +1,8 @@
 """The verification explorer on a real devnet (three nodes running the node service, the demo models, a ZK model),
 its JSON API, and its page in Debian's chromium driven headless by Playwright: the list, an honest SINGLE result
 checked in the browser, a lying node's result shown as a mismatch, CONSENSUS and ZK pages, and a result where the
-browser's WASM arithmetic differs from native onnxruntime's (the page must say so and not claim an exact check).
+browser's WASM arithmetic differs from native onnxruntime's (the page must say so and not claim an exact check),
+and a model whose card gives its ports their own scales, which the check honours.
 
 One devnet and one browser for the whole module. The lying node is a spare dev account, staked and registered for a
 model no honest node serves (a re-labelled copy of iris), that submits a wrong output straight through the hub.
@@ -20,6 +21,7 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from tests.node.integration.explorerworld import (
+    ONE_SCALE,
     PAGE_TIMEOUT_MS,
     World,
     browser_outputs,
@@ -64,12 +66,22 @@ def steps(page: Any) -> dict[str, str]:
     }
 
 
+def wasm_and_native(world: World, browser: Any, model: str, rows: Any) -> tuple[list[bytes], list[bytes]]:
+    """Each row's canonical output from the browser (WASM) and from native onnxruntime, at the entry's scales."""
+    built = {
+        "credit_risk": world.credit,
+        "iris": world.iris,
+        "diabetes_regressor": world.regressor,
+        ONE_SCALE: world.one_scale,
+    }[model]
+    scales = world.scales(model)
+    wasm = browser_outputs(world, browser, world.model_id(model), rows, built.input_shape, scales)
+    return wasm, native_outputs(built.path, rows, built.input_shape, scales)
+
+
 def rows_where(world: World, browser: Any, model: str, rows: Any, same: bool) -> Any:
     """The first of `rows` whose browser (WASM) output equals (`same`) or differs from the native one."""
-    built = {"credit_risk": world.credit, "iris": world.iris, "diabetes_regressor": world.regressor}[model]
-    model_id = world.info.model(model).model_id
-    wasm = browser_outputs(world, browser, model_id, rows, built.input_shape)
-    native = native_outputs(built.path, rows, built.input_shape)
+    wasm, native = wasm_and_native(world, browser, model, rows)
     for row, w, n in zip(rows, wasm, native, strict=True):
         if (w == n) == same:
             return row, w, n
@@ -259,6 +271,21 @@ def test_browser_consensus_and_zk_pages(world: World, browser: Any) -> None:
     page.close()
 
 
+def test_browser_refuses_a_card_of_several_committed_outputs(world: World, browser: Any) -> None:
+    # Its canonical output concatenates logits and probabilities; the page re-runs one output only, and says so
+    # rather than compare one output with two.
+    request_id = world.lie(world.iris.samples[0], [[0.0, 0.0, 0.0, 0.2, 0.3, 0.5]], model="iris_two_outputs")
+    page, kind, text = checked(world, browser, request_id)
+    assert kind == "error", text
+    assert 'this page cannot re-run this model: the model\'s card commits 2 outputs ("logits", "probabilities")' in text
+    assert f"verinfer verify {request_id}" in text
+    shown = steps(page)
+    assert shown["hash"] == "ok"
+    assert shown["card"] == "fail"
+    assert "run" not in shown
+    page.close()
+
+
 def test_browser_check_honest_about_wasm_differences(world: World, browser: Any) -> None:
     # iris ends in Softmax, whose exponential the page does not emulate: WASM's last unit can differ from native's.
     row, wasm, native = rows_where(world, browser, "iris", world.iris.samples, same=False)
@@ -278,14 +305,23 @@ def test_browser_check_honest_about_wasm_differences(world: World, browser: Any)
     assert shown["cmp:output bytes"] == "warn"
     assert shown["cmp:record"] == "info"  # the record is consistent with its commitment, and the page says only that
     assert "emulate" not in shown  # a Softmax graph gets no emulation, and the page does not pretend otherwise
+    output = page.locator("[data-tensor=output] tbody tr")
+    assert [output.nth(i).locator("td").first.inner_text() for i in range(output.count())] == [
+        "probabilities[0] setosa",
+        "probabilities[1] versicolor",
+        "probabilities[2] virginica",
+    ]  # the card's labels name the positions
     page.close()
 
 
 def test_browser_checks_gemm_exactly_by_emulating_native_fma(world: World, browser: Any) -> None:
-    # The regressor is one Gemm: where WASM's unfused arithmetic differs, the page's emulation of native's fused
-    # multiply-adds gives the chain's bytes exactly, and the check is exact after all.
-    row, wasm, native = rows_where(world, browser, "diabetes_regressor", world.regressor.samples[:60], same=False)
-    result = world.request("diabetes_regressor", row)
+    # The regressor is one Gemm: at one fine scale (10^6 for its output too), where WASM's unfused arithmetic
+    # differs, the page's emulation of native's fused multiply-adds gives the chain's bytes exactly, and the check is
+    # exact after all.
+    assert world.scales(ONE_SCALE) == (10**6, 10**6)
+    row, wasm, native = rows_where(world, browser, ONE_SCALE, world.one_scale.samples[:60], same=False)
+    world.served(ONE_SCALE, nodes=1)
+    result = world.request(ONE_SCALE, row)
     assert result.output_bytes == native != wasm
     page, kind, text = checked(world, browser, result.request_id)
     assert kind == "checked", text
@@ -307,6 +343,48 @@ def test_browser_checks_gemm_exactly_by_emulating_native_fma(world: World, brows
     shown = steps(page)
     assert shown["emulate"] == "warn"
     assert shown["cmp:output bytes"] == "fail"
+    page.close()
+
+
+def test_browser_checks_per_port_scales_exactly(world: World, browser: Any) -> None:
+    # The demo regressor's card gives its features 2^40 (every float32 exact) and its prediction 2^15 (what float32
+    # carries at its values). The page reads both from the card: a row where WASM gives native's bytes is checked
+    # as it is, and a row where WASM's last float32 bit rounds to the next unit is checked through the emulation,
+    # both at the card's scales (at the entry's 10^6 neither would match the chain).
+    assert world.scales("diabetes_regressor") == (2**40, 2**15)
+    rows = world.regressor.samples[:60]
+    wasm, native = wasm_and_native(world, browser, "diabetes_regressor", rows)
+    same = [i for i, (w, n) in enumerate(zip(wasm, native, strict=True)) if w == n]
+    differ = [i for i in range(len(rows)) if i not in same]
+    assert same, "no row where WASM gives native's bytes"
+    assert differ, "no row where WASM differs: the emulation half of this test has nothing to check"
+
+    result = world.request("diabetes_regressor", rows[same[0]])
+    assert result.output_bytes == native[same[0]]
+    page, kind, text = checked(world, browser, result.request_id)
+    assert kind == "checked", text
+    assert text.startswith("checked in this browser: the canonical output")
+    shown = steps(page)
+    for step in ("card", "run", "cmp:output bytes", "cmp:commitment", "cmp:on-chain verifyResult"):
+        assert shown[step] == "ok", (step, shown)
+    assert "emulate" not in shown
+    card = page.locator("[data-step=card] .detail").inner_text()
+    assert 'input "features" at 2^40, output "prediction" at 2^15' in card
+    # The tables name the ports and show each value at its port's scale.
+    cells = page.locator("[data-tensor=input] tbody tr").first.locator("td")
+    assert cells.nth(0).inner_text() == "features[0]"
+    assert float(cells.nth(1).inner_text()) == pytest.approx(float(rows[same[0]][0]), abs=2**-41)  # 2^40, not 10^6
+    prediction = page.locator("[data-tensor=output] tbody tr").first.locator("td")
+    assert prediction.nth(0).inner_text() == "prediction[0]"
+    assert float(prediction.nth(1).inner_text()) == int(codec.decode_ints(native[same[0]])[0]) / 2**15
+    page.close()
+
+    result = world.request("diabetes_regressor", rows[differ[0]])
+    assert result.output_bytes == native[differ[0]]
+    page, kind, text = checked(world, browser, result.request_id)
+    assert kind == "checked", text
+    assert text.startswith("checked in this browser, with native onnxruntime's fused multiply-add Gemm emulated")
+    assert steps(page)["emulate"] == "ok"
     page.close()
 
 
