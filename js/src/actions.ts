@@ -16,6 +16,7 @@ import {
 } from "viem";
 import { inferenceHubAbi } from "./abi/InferenceHub.js";
 import { modelRegistryAbi } from "./abi/ModelRegistry.js";
+import { decodeOutputs, inputScale, parseModelCard } from "./card.js";
 import { decodeTensor, elementCount, encodeTensor, type TensorValues, flatten } from "./codec.js";
 import type { Deployment } from "./deployments.js";
 import { readDispute, readOverturned, type Dispute } from "./disputes.js";
@@ -267,6 +268,20 @@ export interface RequestHandle {
   receipt: TransactionReceipt;
 }
 
+/** A result's output values, flat: each committed output at its own scale when the card lists them (integers
+ *  exactly), else every element at the entry's scale. */
+function outputValues(spec: ModelSpec, outputBytes: Hex): Float64Array {
+  const named = decodeOutputs(parseModelCard(spec.card), spec, outputBytes);
+  if (!named) return decodeTensor(outputBytes, { shape: spec.outputShape, scale: spec.scale });
+  const flat = new Float64Array(named.reduce((n, o) => n + o.values.length, 0));
+  let at = 0;
+  for (const { values } of named) {
+    flat.set(values, at);
+    at += values.length;
+  }
+  return flat;
+}
+
 /** Requests an inference; returns once the request is mined, with its id and event. */
 export async function requestInference(ctx: VerinferContext, args: RequestInferenceArgs): Promise<RequestHandle> {
   const mode = args.mode ?? Mode.SINGLE;
@@ -283,7 +298,7 @@ export async function requestInference(ctx: VerinferContext, args: RequestInfere
         `model ${args.modelId} takes ${expected} input values (shape [${spec.inputShape.join(", ")}]), got ${count}`,
       );
     }
-    input = encodeTensor(args.values, { scale: spec.scale });
+    input = encodeTensor(args.values, { scale: inputScale(parseModelCard(spec.card), spec) }); // its own, if any
   }
   const gas = args.callbackGasLimit ?? 0;
   if (!Number.isSafeInteger(gas) || gas < 0 || gas >= CALLBACK_ON_FINAL) {
@@ -455,7 +470,7 @@ async function resultOf(
     mode: request.mode,
     status,
     modelId: request.modelId,
-    output: decodeTensor(outputBytes, { shape: spec.outputShape, scale: spec.scale }),
+    output: outputValues(spec, outputBytes),
     outputBytes,
     inputHash,
     outputHash: keccak256(outputBytes),

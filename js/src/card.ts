@@ -10,7 +10,8 @@
  *      const card = parseModelCard(spec.card);
  *      const scale = portScale(card, spec, "x");
  */
-import { bytesToHex, hexToBytes, isHex, type Hex } from "viem";
+import { bytesToHex, type Hex } from "viem";
+import { bytesOf, decodeInts } from "./codec.js";
 import { CodecError } from "./errors.js";
 import type { ModelSpec } from "./types.js";
 
@@ -125,6 +126,58 @@ export function committedOutputs(card: ModelCard): readonly PortCard[] | undefin
 /** Whether the port is a float one (float16/32/64), which travels at a scale; the others travel exactly. */
 export function isFloatPort(port: Pick<PortCard, "dtype">): boolean {
   return FLOAT_DTYPES.has(port.dtype);
+}
+
+/** The scale of a model's only input: its own (the card's), else the entry's; `CodecError` when the card lists
+ *  several inputs (encode each at its own scale instead) or the input is not a float one. */
+export function inputScale(card: ModelCard, spec: Pick<ModelSpec, "scale">): bigint {
+  const inputs = card.inputs;
+  if (!inputs) return spec.scale;
+  const [input] = inputs;
+  if (inputs.length !== 1 || !input) {
+    throw new CodecError(
+      `the model takes ${inputs.length} inputs (${inputs.map((p) => p.name).join(", ")}): encode each at its own scale`,
+    );
+  }
+  if (!isFloatPort(input)) {
+    throw new CodecError(`the model's input ${JSON.stringify(input.name)} is ${input.dtype}: encode it exactly`);
+  }
+  return input.scale ?? spec.scale;
+}
+
+/** One committed output's values, decoded from a result's canonical output as `verinfer.inference.signature`
+ *  lays it out: floats at the port's own scale, integers and bools exactly. */
+export interface NamedOutput {
+  port: PortCard;
+  values: Float64Array;
+}
+
+/** A result's canonical output split into the committed outputs the card lists, each decoded at its own scale;
+ *  undefined when the card lists no outputs (then the entry's scale and shape describe the whole output).
+ *  `rows` is the batch (the entry's first input dimension for a model with a batch dimension). */
+export function decodeOutputs(
+  card: ModelCard,
+  spec: Pick<ModelSpec, "scale" | "inputShape">,
+  output: Hex | Uint8Array,
+): NamedOutput[] | undefined {
+  const ports = committedOutputs(card);
+  if (!ports) return undefined;
+  const batched = card.inputs?.some((p) => p.shape[0] === -1) ?? false;
+  const rows = batched ? (spec.inputShape[0] ?? 1) : 1;
+  const ints = decodeInts(output);
+  const sizes = ports.map((p) => p.shape.reduce((n, d) => n * (d === -1 ? rows : d), 1));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (total !== ints.length) {
+    throw new CodecError(`the card's committed outputs hold ${total} values, the output has ${ints.length}`);
+  }
+  let start = 0;
+  return ports.map((port, i) => {
+    const size = sizes[i] as number;
+    const scale = isFloatPort(port) ? Number(port.scale ?? spec.scale) : 1;
+    const values = Float64Array.from(ints.subarray(start, start + size), (v) => Number(v) / scale);
+    start += size;
+    return { port, values };
+  });
 }
 
 /** The label of an integer output's value, if it has one (float outputs' labels name positions, not values). */
@@ -340,13 +393,6 @@ function validatePort(port: PortCard, role: Role): void {
 
 // ----------------------------------------------------------------------------------------------------------------
 // Helpers
-
-function bytesOf(data: Hex | Uint8Array): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (!isHex(data, { strict: true }) || data.length % 2 !== 0)
-    throw new CodecError(`not hex bytes: ${String(data).slice(0, 40)}`);
-  return hexToBytes(data);
-}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);

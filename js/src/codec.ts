@@ -192,7 +192,8 @@ export function encodeTensor(values: TensorValues, options: EncodeOptions): Hex 
   return bytesToHex(encodeTensorToBytes(values, options));
 }
 
-function asBytes(data: Hex | Uint8Array): Uint8Array {
+/** The bytes behind hex (0x, an even number of digits) or a byte array; `CodecError` for anything else. */
+export function bytesOf(data: Hex | Uint8Array): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (!isHex(data, { strict: true }) || data.length % 2 !== 0)
     throw new CodecError(`not hex bytes: ${String(data).slice(0, 40)}`);
@@ -201,7 +202,7 @@ function asBytes(data: Hex | Uint8Array): Uint8Array {
 
 /** The fixed-point elements of canonical bytes, flat (row-major); with `shape`, the length must match it. */
 export function decodeInts(data: Hex | Uint8Array, options: DecodeOptions = {}): BigInt64Array {
-  const bytes = asBytes(data);
+  const bytes = bytesOf(data);
   const codec = codecOf(options.dtype);
   if (bytes.length % codec.bytes !== 0) {
     throw new CodecError(`tensor length ${bytes.length} is not a multiple of ${codec.bytes} bytes`);
@@ -235,7 +236,7 @@ export function decodeTensor(
 
 /** Element `index` (row-major) of canonical bytes, as `TensorCodec.valueAt` reads it. */
 export function valueAt(data: Hex | Uint8Array, index: number, dtype?: Dtype): bigint {
-  const bytes = asBytes(data);
+  const bytes = bytesOf(data);
   const codec = codecOf(dtype);
   if (bytes.length % codec.bytes !== 0) {
     throw new CodecError(`tensor length ${bytes.length} is not a multiple of ${codec.bytes} bytes`);

@@ -2,7 +2,8 @@
  *  them: a prompt is a 2-byte big-endian `maxNewTokens` (0: the model's bound) then UTF-8; an answer is a 4-byte
  *  big-endian count n, n token ids of 4 bytes each (big-endian), then the decoded text's UTF-8. A text classifier's
  *  input is the UTF-8 text alone. */
-import { bytesToHex, hexToBytes, isHex, type Hex } from "viem";
+import { bytesToHex, type Hex } from "viem";
+import { bytesOf } from "./codec.js";
 import { CodecError } from "./errors.js";
 
 export const MAX_NEW_TOKENS = 0xffff;
@@ -12,13 +13,6 @@ const ID_BYTES = 4;
 export interface TextAnswer {
   tokenIds: number[];
   text: string;
-}
-
-function bytesOf(data: Hex | Uint8Array): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (!isHex(data, { strict: true }) || data.length % 2 !== 0)
-    throw new CodecError(`not hex bytes: ${String(data).slice(0, 40)}`);
-  return hexToBytes(data);
 }
 
 function utf8(data: Uint8Array, what: string): string {

@@ -19,7 +19,10 @@ import {
   CodecError,
   MAX_CARD_BYTES,
   committedOutputs,
+  decodeOutputs,
+  encodeInts,
   encodeModelCard,
+  inputScale,
   labelOf,
   modelRegistryAbi,
   parseModelCard,
@@ -379,6 +382,38 @@ test("portScale, committedOutputs and labelOf read the card as a dApp needs", ()
   assert.equal(labelOf(label!, 3n), undefined);
   assert.equal(labelOf(label!, -1n), undefined);
   assert.equal(labelOf(probabilities!, 0), undefined);
+});
+
+test("decodeOutputs and inputScale lay a result out as a node does, from the entry alone", () => {
+  const card = parseModelCard(
+    stringToHex(
+      '{"inputs":[{"dtype":"float32","name":"x","scale":"1099511627776","shape":[-1,4]}],' +
+        '"outputs":[{"dtype":"int64","labels":["no","yes"],"name":"label","shape":[-1]},' +
+        '{"dtype":"float32","name":"p","scale":"32768","shape":[-1,2]},' +
+        '{"commit":false,"dtype":"float32","name":"raw","shape":[-1,2]}],"v":1}',
+    ),
+  );
+  const spec = { scale: 1_000_000n, inputShape: [2, 4] };
+  assert.equal(inputScale(card, spec), 2n ** 40n);
+  // Two rows: the labels (exact), then the probabilities at 2^15; the uncommitted output is not in the bytes.
+  const output = encodeInts([1n, 0n, 16384n, 16384n, 32768n, 0n]);
+  const named = decodeOutputs(card, spec, output)!;
+  assert.deepEqual(
+    named.map((o) => [o.port.name, Array.from(o.values)]),
+    [
+      ["label", [1, 0]],
+      ["p", [0.5, 0.5, 1, 0]],
+    ],
+  );
+  assert.equal(labelOf(named[0]!.port, named[0]!.values[0]!), "yes");
+  assert.throws(() => decodeOutputs(card, spec, encodeInts([1n])), /hold 6 values, the output has 1/);
+  assert.equal(decodeOutputs({ limits: {} }, spec, output), undefined);
+  const two = parseModelCard(
+    stringToHex(
+      '{"inputs":[{"dtype":"float32","name":"a","shape":[1]},{"dtype":"int64","name":"b","shape":[1]}],"v":1}',
+    ),
+  );
+  assert.throws(() => inputScale(two, spec), /takes 2 inputs \(a, b\): encode each at its own scale/);
 });
 
 test("readModel returns the entry's card", async () => {

@@ -4,9 +4,10 @@
  *  round-half-even -> canonical output. The Python twin is `verinfer.node.compute` with `verinfer.inference.runner`. */
 import * as ort from "onnxruntime-node";
 import type { Hex } from "viem";
-import { decodeTensor, elementCount, encodeTensor, type TensorValues } from "../codec.js";
+import { elementCount, type TensorValues } from "../codec.js";
 import { ModelError } from "../errors.js";
 import type { ModelSpec } from "../types.js";
+import { canonicalFeed, canonicalOutput, tensorLayout } from "../verify-core.js";
 
 /** The session options a node runs with (its environment manifest names them). */
 export const CANONICAL_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
@@ -55,10 +56,12 @@ export class ModelRunner {
   }
 
   /** The canonical output bytes for canonical input bytes, as a node computes them. */
-  async run(input: Hex | Uint8Array, spec: Pick<ModelSpec, "inputShape" | "outputShape" | "scale">): Promise<Hex> {
-    const real = decodeTensor(input, { shape: spec.inputShape, scale: spec.scale });
-    const f32 = Float32Array.from(real); // float64 -> float32, round to nearest even, as numpy's astype
-    const data = this.inputType === "float32" ? f32 : Float64Array.from(f32);
+  async run(
+    input: Hex | Uint8Array,
+    spec: Pick<ModelSpec, "inputShape" | "outputShape" | "scale" | "card">,
+  ): Promise<Hex> {
+    const layout = tensorLayout(spec); // each side at its own scale (the entry's card), as a node lays it out
+    const data = canonicalFeed(input, layout, this.inputType);
     const feeds = { [this.inputName]: new ort.Tensor(this.inputType, data, spec.inputShape.slice()) };
     let results: ort.InferenceSession.OnnxValueMapType;
     try {
@@ -75,8 +78,8 @@ export class ModelRunner {
       );
     }
     const values = out.data;
-    // Floats scale in float64 with round-half-even; integer outputs scale exactly (both as the Python codec does).
-    if (ArrayBuffer.isView(values)) return encodeTensor(values as TensorValues, { scale: spec.scale });
+    // Floats scale in float64 with round-half-even; integer outputs travel exactly (both as the Python codec does).
+    if (ArrayBuffer.isView(values)) return canonicalOutput(values as TensorValues, layout);
     throw new ModelError(`the model's output ${this.outputName} is ${out.type}, not a numeric tensor`);
   }
 
