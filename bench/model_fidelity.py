@@ -125,8 +125,13 @@ def main() -> None:
         "of them are the same float32 after rounding at 1e6, while the diabetes features (standardised, full float64",
         "precision) all move. Check a model with rows like the ones it will serve.",
         "",
-        f"| model | data (rows) | {' | '.join(COLUMNS)} | recommended |",
-        f"| --- | --- |{' ---: |' * len(COLUMNS)} --- |",
+        "Output scale: the largest power of two at which one float32 step of the largest output is at most one",
+        "canonical unit (`model check`'s limit; above it two runtimes' last-bit differences become canonical ones).",
+        "Where the recommended input scale exceeds it, register each port at its own (the model card):",
+        "`--port-scale INPUT=<recommended> --port-scale OUTPUT=<output scale>`.",
+        "",
+        f"| model | data (rows) | {' | '.join(COLUMNS)} | recommended | largest output | output scale |",
+        f"| --- | --- |{' ---: |' * len(COLUMNS)} --- | ---: | ---: |",
     ]
     for name, dataset, build in KINDS:
         rows = data[dataset][0]
@@ -138,7 +143,10 @@ def main() -> None:
         names = {s.name: s for s in fidelity.scales}
         recommended = "none" if best is None else f"{best.name}" + ("" if best.exact else f": {_cell(best)}")
         cells = " | ".join(_cell(names.get(column)) for column in COLUMNS)
-        lines.append(f"| {name} | {dataset} ({len(rows)}) | {cells} | {recommended} |")
+        limit = fidelity.output_scale_limit
+        output = "-" if limit is None else f"2^{limit.bit_length() - 1}"
+        largest = f"{fidelity.largest_output:.4g}"
+        lines.append(f"| {name} | {dataset} ({len(rows)}) | {cells} | {recommended} | {largest} | {output} |")
         print(lines[-1], flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
