@@ -299,3 +299,51 @@ def test_reclaim_withdraw_and_deprecate(shell: Shell, tmp_path: Path, anvil: Anv
     refused = shell.run("request", model_id, "--input", features, key=user)
     assert refused.exit_code == 1
     assert "ModelIsDeprecated" in refused.output, refused.output
+
+
+def test_register_with_a_card_and_add_a_mirror(shell: Shell, tmp_path: Path, anvil: Anvil) -> None:
+    """`model register` writes the card the options ask for (a port's own scale, the committed outputs, labels,
+    limits), `model show` prints it; `model add-mirror` checks the URI serves the file before adding it, and only
+    the publisher (or the registry's owner) may add one."""
+    import onnx
+
+    from tests.node.unit.test_signature import mixed
+
+    path = tmp_path / "cli-card.onnx"
+    onnx.save_model(mixed(), path)
+    args = ["model", "register", str(path), "--uri", path.as_uri(), "--price", str(PRICE), "--json", "--skip-checks"]
+    card = ["--port-scale", "features=2^40", "--commit", "more", "--labels", "joined=a,b,c,d", "--memory-mb", "64"]
+    model_id = str(ok_json(shell.run(*args, *card, key=shell.owner_key))["modelId"])
+    spec = ok_json(shell.run("model", "show", model_id, "--json"))["spec"]
+    assert isinstance(spec, dict)
+    assert spec["outputShape"] == [1, 2]  # "more" only: "joined" is not committed
+    assert spec["card"] == {
+        "inputs": [
+            {"dtype": "float32", "name": "features", "scale": str(2**40), "shape": [-1, 2]},
+            {"dtype": "int64", "name": "counts", "shape": [-1, 2]},
+        ],
+        "limits": {"memory_mb": 64},
+        "outputs": [
+            {"commit": False, "dtype": "float32", "labels": ["a", "b", "c", "d"], "name": "joined", "shape": [-1, 4]},
+            {"dtype": "bool", "name": "more", "shape": [-1, 2]},
+        ],
+        "v": 1,
+    }
+    bad = shell.run(*args, "--port-scale", "counts=10", key=shell.owner_key)
+    assert bad.exit_code == 1
+    assert "travels exactly, so it takes no scale" in bad.output, bad.output
+    unlabelable = shell.run(*args, "--labels", "more=small,large", key=shell.owner_key)
+    assert unlabelable.exit_code == 1
+    assert "one value per row, it has 2" in unlabelable.output, unlabelable.output
+
+    wrong = tmp_path / "other.onnx"
+    wrong.write_bytes(path.read_bytes() + b"\x00")
+    refused = shell.run("model", "add-mirror", model_id, wrong.as_uri(), key=shell.owner_key)
+    assert refused.exit_code == 1
+    assert "does not serve model" in refused.output, refused.output
+    stranger = shell.run("model", "add-mirror", model_id, path.as_uri(), key=anvil.accounts[USER].private_key)
+    assert stranger.exit_code == 1
+    assert "NotMirrorAdmin" in stranger.output, stranger.output
+    added = shell.run("model", "add-mirror", model_id, path.as_uri(), key=shell.owner_key)
+    assert added.exit_code == 0, added.output
+    assert ok_json(shell.run("model", "show", model_id, "--json"))["provenance"]["mirrors"] == [path.as_uri()]  # type: ignore[index]
