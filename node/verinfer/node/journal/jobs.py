@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from eth_typing import ChecksumAddress
@@ -96,6 +96,23 @@ class Job:
         return cls(**values)
 
 
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+_SELECT_JOB = "SELECT " + ", ".join(_JOB_FIELDS) + " FROM jobs"
+"""The columns in `Job`'s field order (a file upgraded from version 1 or 2 has `proof` last in `SELECT *`)."""
+_STATE_AT, _FAILED_FROM_AT = _JOB_FIELDS.index("state"), _JOB_FIELDS.index("failed_from")
+_STATES = {state.value: state for state in JobState}
+
+
+def _job(row: Sequence[Any]) -> Job:
+    """A `Job` from a row of `_SELECT_JOB`, by position: the node reads thousands a second, and building one by
+    name costs twice as much."""
+    values = list(row)
+    values[_STATE_AT] = _STATES[values[_STATE_AT]]
+    if values[_FAILED_FROM_AT] is not None:
+        values[_FAILED_FROM_AT] = _STATES[values[_FAILED_FROM_AT]]
+    return Job(*values)
+
+
 class Jobs:
     """The jobs of one hub. Every method is atomic on its own; group several in `db.transaction()`."""
 
@@ -114,9 +131,9 @@ class Jobs:
     def job(self, request_id: int) -> Job | None:
         with self._db.sql("read a job"):
             row = self._db.connection.execute(
-                "SELECT * FROM jobs WHERE chain_id = ? AND hub = ? AND request_id = ?", (*self._db.key, request_id)
+                f"{_SELECT_JOB} WHERE chain_id = ? AND hub = ? AND request_id = ?", (*self._db.key, request_id)
             ).fetchone()
-        return None if row is None else Job.from_row(row)
+        return None if row is None else _job(row)
 
     def _existing(self, request_id: int) -> Job:
         job = self.job(request_id)
@@ -439,11 +456,11 @@ class Jobs:
         counter("limit", limit, minimum=1)
         with self._db.sql("list jobs"):
             rows = self._db.connection.execute(
-                "SELECT * FROM jobs WHERE chain_id = ? AND hub = ? AND state = ? AND request_id > ?"
+                f"{_SELECT_JOB} WHERE chain_id = ? AND hub = ? AND state = ? AND request_id > ?"
                 " ORDER BY request_id LIMIT ?",
                 (*self._db.key, JobState(state).value, after, limit),
             ).fetchall()
-        return [Job.from_row(row) for row in rows]
+        return [_job(row) for row in rows]
 
     def request_ids_from_block(self, block_number: int) -> list[int]:
         """Ids of the jobs whose event is in `block_number` or later: the candidates for `reset_to_seen`."""
@@ -460,10 +477,10 @@ class Jobs:
         counter("limit", limit, minimum=1)
         with self._db.sql("list jobs by params length"):
             rows = self._db.connection.execute(
-                "SELECT * FROM jobs WHERE chain_id = ? AND hub = ? AND length(params) = ? ORDER BY request_id LIMIT ?",
+                f"{_SELECT_JOB} WHERE chain_id = ? AND hub = ? AND length(params) = ? ORDER BY request_id LIMIT ?",
                 (*self._db.key, counter("length", length), limit),
             ).fetchall()
-        return [Job.from_row(row) for row in rows]
+        return [_job(row) for row in rows]
 
     def set_params(self, request_id: int, params: bytes) -> None:
         """Rewrites a job's params in place (an upgrade of their format; the request itself is the same)."""
@@ -488,7 +505,7 @@ class Jobs:
         tx_hash = bytes32("tx_hash", tx_hash)
         # One indexed select per in-flight state (jobs_by_state), not an OR over the whole table.
         selects = " UNION ALL ".join(
-            f"SELECT * FROM jobs INDEXED BY jobs_by_{cols[0].removesuffix('_hash')} WHERE chain_id = ? AND hub = ?"
+            f"{_SELECT_JOB} INDEXED BY jobs_by_{cols[0].removesuffix('_hash')} WHERE chain_id = ? AND hub = ?"
             f" AND state = '{state.value}' AND {cols[0]} = ?"
             for state, cols in TX_COLUMNS.items()
         )
@@ -496,7 +513,7 @@ class Jobs:
             rows = self._db.connection.execute(
                 f"SELECT * FROM ({selects}) ORDER BY request_id", (*self._db.key, tx_hash) * len(TX_COLUMNS)
             ).fetchall()
-        return [Job.from_row(row) for row in rows]
+        return [_job(row) for row in rows]
 
     def prune(self, *, finished_before: float, below_block: int, limit: int = 10_000) -> int:
         """Deletes up to `limit` finished jobs (confirmed, finalized, failed) that reached that state before
