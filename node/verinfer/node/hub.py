@@ -33,6 +33,7 @@ FALLBACK_GRACE_S = 5
 still open then): the primary's time to compute and deliver, so that in the normal case one node works."""
 MAX_RANKED_NODES = 256
 STATUS_TTL_S = 1.0
+WINDOWS_KEPT = 32_768  # requests whose lottery windows `seats_open` remembers (a few MB)
 STATUS_BATCH = 100  # eth_calls per batch POST (providers cap batch sizes)
 _STATUS_OF = bytes(keccak(text="statusOf(uint256)"))[:4]
 
@@ -76,6 +77,8 @@ class HubView:
         self._standing: dict[tuple[bytes, str], tuple[float, int, int]] = {}
         self._servers: dict[bytes, tuple[float, list[ChecksumAddress]]] = {}
         self._open_checks: dict[int, tuple[float, bool]] = {}
+        self._windows: dict[int, tuple[tuple[object, ...], int, lottery.Window | None]] = {}
+        """request id => (what its windows were computed from, this node's window on seat 0, the primary's)."""
         self._escalated: set[int] = set()
         """Rounds seen escalating (`escalated_between`): their seats are read from the round, not the draw alone."""
 
@@ -237,14 +240,31 @@ class HubView:
         stakes = self._ticket_stakes(params.model_id, draw.requested_at)
         if params.redundancy > 1:
             return self._consensus_seats(request_id, params.redundancy, draw, stakes, now)
-        mine = lottery.opens_at(draw, request_id, self.address, 0, stake)
-        ranked = lottery.assignment(draw, request_id, stakes)
-        primary = ranked[0] if ranked else None
+        mine, primary = self._single_windows(request_id, draw, params.lottery, stake, stakes)
         if primary is None or primary.node.lower() == self.address.lower():
             return 1 if mine <= now else 0
         if not self._still_open(request_id):
             return f"served by the primary {primary.node} while this node waited its turn as a fallback"
         return 0 if now < max(mine, primary.opens_at + FALLBACK_GRACE_S) else 1
+
+    def _single_windows(
+        self, request_id: int, draw: lottery.Lottery, word: int, stake: int, stakes: dict[ChecksumAddress, int]
+    ) -> tuple[int, lottery.Window | None]:
+        """(when this node's window on seat 0 opens, the primary's window): a keccak per serving node, so computed
+        once per request and stakes; a job waiting for its window is asked about at every compute step."""
+        basis = (word, stake, *stakes.items())
+        known = self._windows.get(request_id)
+        if known is not None and known[0] == basis:
+            return known[1], known[2]
+        ranked = lottery.assignment(draw, request_id, stakes)
+        me = self.address.lower()
+        found = [w.opens_at for w in ranked if w.node.lower() == me and stakes[w.node] == stake]
+        mine = found[0] if found else lottery.opens_at(draw, request_id, self.address, 0, stake)
+        primary = ranked[0] if ranked else None
+        if len(self._windows) >= WINDOWS_KEPT:
+            del self._windows[next(iter(self._windows))]  # the oldest: long served, or long given up
+        self._windows[request_id] = (basis, mine, primary)
+        return mine, primary
 
     def _consensus_seats(
         self, request_id: int, k: int, draw: lottery.Lottery, stakes: dict[ChecksumAddress, int], now: int
