@@ -176,7 +176,7 @@ def test_fast_request_decode_matches_the_abi_decoder(
     ],
 )
 def test_event_params_out_of_range_fail_as_the_request_params_do(change: dict[str, Any], problem: str) -> None:
-    fields = {
+    fields: dict[str, Any] = {
         "request_id": 7,
         "model_id": b"\x05" * 32,
         "requester": REQUESTER,
@@ -202,7 +202,7 @@ def test_decoded_params_are_shared_values_of_their_bytes() -> None:
     params = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 5, 6, 7, 8, Mode.ZK, 1, True, 9)  # type: ignore[arg-type]
     packed = encode_params(params)
     assert decode_params(packed) == params
-    assert decode_params(bytearray(packed)) is decode_params(bytes(packed))  # decoded once
+    assert decode_params(bytes(bytearray(packed))) is decode_params(packed)  # equal bytes, decoded once
     with pytest.raises(JournalError, match="expected 352"):
         decode_params(packed[:-1])
 
