@@ -34,6 +34,7 @@ still open then): the primary's time to compute and deliver, so that in the norm
 MAX_RANKED_NODES = 256
 STATUS_TTL_S = 1.0
 WINDOWS_KEPT = 32_768  # requests whose lottery windows `seats_open` remembers (a few MB)
+QUIET_FOREVER = 2**64  # past any window or deadline (uint64 seconds)
 STATUS_BATCH = 100  # eth_calls per batch POST (providers cap batch sizes)
 _STATUS_OF = bytes(keccak(text="statusOf(uint256)"))[:4]
 
@@ -79,6 +80,8 @@ class HubView:
         self._open_checks: dict[int, tuple[float, bool]] = {}
         self._windows: dict[int, tuple[tuple[object, ...], int, lottery.Window | None]] = {}
         """request id => (what its windows were computed from, this node's window on seat 0, the primary's)."""
+        self._asked, self._quiet, self._quiet_until = 0, False, QUIET_FOREVER
+        """`seats_open` answers since `begin_seats`; whether all were a primary's "not yet"; the earliest change."""
         self._escalated: set[int] = set()
         """Rounds seen escalating (`escalated_between`): their seats are read from the round, not the draw alone."""
 
@@ -232,20 +235,40 @@ class HubView:
         nodes come from the registry, cached for ELIGIBILITY_TTL_S."""
         # The delivery lands in a block not mined yet: judge windows by the wall clock (less a second, so the block's
         # time is past the window) when it is ahead of the latest block, as on an idle devnet that mines on demand.
+        seats, opens_at = self._seats_open(request_id, params, now)
+        self._asked += 1
+        if seats == 0 and opens_at is not None:
+            self._quiet_until = min(self._quiet_until, opens_at, params.deadline)
+        else:
+            self._quiet = False
+        return seats
+
+    def begin_seats(self) -> None:
+        """Starts a count of `seats_open` answers (one compute step's), for `seats_quiet`."""
+        self._asked, self._quiet, self._quiet_until = 0, True, QUIET_FOREVER
+
+    def seats_quiet(self, requests: int, now: int) -> bool:
+        """Whether every answer since `begin_seats` was "not yet" on a primary's window, for exactly `requests`
+        requests, and at `now` (chain time) none of those windows has opened nor deadline passed: asked again, with
+        the same requests, fees and registry, each would still answer 0 (the scheduler skips a step that would)."""
+        return self._quiet and self._asked == requests and max(now, int(self._wall()) - 1) < self._quiet_until
+
+    def _seats_open(self, request_id: int, params: RequestParams, now: int) -> tuple[int | str, int | None]:
+        """`seats_open`, and for a primary whose window is not open yet, when it opens."""
         now = max(now, int(self._wall()) - 1)
         draw = lottery.Lottery.unpack(params.lottery)
         stake, since = self._standing_of(self.address, params.model_id)
         if stake == 0 or since >= draw.requested_at:
-            return "no lottery ticket: this node's stake or service of the model is newer than the request"
+            return "no lottery ticket: this node's stake or service of the model is newer than the request", None
         stakes = self._ticket_stakes(params.model_id, draw.requested_at)
         if params.redundancy > 1:
-            return self._consensus_seats(request_id, params.redundancy, draw, stakes, now)
+            return self._consensus_seats(request_id, params.redundancy, draw, stakes, now), None
         mine, primary = self._single_windows(request_id, draw, params.lottery, stake, stakes)
         if primary is None or primary.node.lower() == self.address.lower():
-            return 1 if mine <= now else 0
+            return (1, None) if mine <= now else (0, mine)
         if not self._still_open(request_id):
-            return f"served by the primary {primary.node} while this node waited its turn as a fallback"
-        return 0 if now < max(mine, primary.opens_at + FALLBACK_GRACE_S) else 1
+            return f"served by the primary {primary.node} while this node waited its turn as a fallback", None
+        return 0 if now < max(mine, primary.opens_at + FALLBACK_GRACE_S) else 1, None
 
     def _single_windows(
         self, request_id: int, draw: lottery.Lottery, word: int, stake: int, stakes: dict[ChecksumAddress, int]

@@ -395,6 +395,30 @@ def test_seats_open_computes_each_requests_windows_once_per_stakes(monkeypatch: 
     assert hashes[0] == 2
 
 
+def test_seats_quiet_holds_while_every_window_answered_for_stays_closed() -> None:
+    draw = lottery.Lottery(seed=5, requested_at=1_000, serving_stake_gwei=1, ticket_delay=4)
+    deadline = 1_020
+    params = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 0, deadline, 0, 8, Mode.SINGLE, 1, False, draw.pack())  # type: ignore[arg-type]
+    hub = StakedHub(REQUESTER, {REQUESTER: 10**9}, 0)
+    closed = [rid for rid in range(1, 60) if lottery.opens_at(draw, rid, REQUESTER, 0, 10**9) > 1_000]
+    hub.begin_seats()
+    assert all(hub.seats_open(rid, params, 1_000) == 0 for rid in closed)
+    first = min(lottery.opens_at(draw, rid, REQUESTER, 0, 10**9) for rid in closed)
+    assert hub.seats_quiet(len(closed), first - 1)
+    assert not hub.seats_quiet(len(closed), first)  # the first window opened
+    assert not hub.seats_quiet(len(closed) + 1, 1_000)  # a request it was not asked about
+    hub.begin_seats()
+    late = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 0, 1_001, 0, 8, Mode.SINGLE, 1, False, draw.pack())  # type: ignore[arg-type]
+    hub.seats_open(closed[0], late, 1_000)
+    assert hub.seats_quiet(1, 1_000)
+    assert not hub.seats_quiet(1, 1_001)  # its deadline came first
+    opened = next(rid for rid in range(1, 60) if rid not in closed)
+    hub.begin_seats()
+    hub.seats_open(closed[0], params, 1_000)
+    assert hub.seats_open(opened, params, 1_000) == 1
+    assert not hub.seats_quiet(2, 1_000)  # an answer that starts work is never quiet
+
+
 def test_stopwatch_counts_a_section_that_raises() -> None:
     sw = Stopwatch()
 
