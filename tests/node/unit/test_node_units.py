@@ -236,6 +236,31 @@ def test_request_reads_back_journalled_params(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------------------- journal
 
 
+def test_inflight_txs_are_the_distinct_transactions_of_each_state_in_flight(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
+        journal.upsert_seen_many([(rid, b"p", b"i", 5, b"\x01" * 32) for rid in range(1, 61)])
+        journal.mark_computed_many([(rid, b"out", b"\x02" * 32) for rid in range(1, 61)])
+        batches = [bytes([b]) * 32 for b in (9, 3, 7)]
+        for i, tx in enumerate(batches):  # three batch transactions of ten jobs each
+            journal.txs.record(tx, i, "submit", b"raw")
+            journal.mark_submitted_many(range(1 + 10 * i, 11 + 10 * i), tx, i)
+        journal.mark_confirmed_many(range(21, 31))  # the third batch settled: no longer in flight
+        for rid in (41, 42):
+            journal.store_salt(rid, bytes([rid]) * 32)
+            journal.txs.record(bytes([rid]) * 32, rid, "commit", b"raw")
+            journal.mark_committed(rid, bytes([rid]) * 32, rid)
+        journal.txs.record(b"\x05" * 32, 99, "reveal", b"raw")
+        journal.mark_revealed(42, b"\x05" * 32, 99)
+        assert journal.inflight_txs() == [
+            (b"\x03" * 32, JobState.SUBMITTED),
+            (b"\x05" * 32, JobState.REVEALED),
+            (b"\x09" * 32, JobState.SUBMITTED),
+            (bytes([41]) * 32, JobState.COMMITTED),
+        ]
+        with Journal(tmp_path / "j.sqlite", 31337, REQUESTER) as other:  # another hub in the same file: nothing
+            assert other.inflight_txs() == []
+
+
 def test_transactions_are_recorded_replaced_mined_and_unmined(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
         journal.upsert_seen(1, b"p", b"i", 5, b"\x01" * 32)

@@ -50,6 +50,21 @@ _RESET_COLUMNS = (
 )
 
 
+def _distinct_txs(state: JobState, column: str) -> str:
+    """The distinct `column` values of the jobs in `state`, one index seek each (a skip scan of its partial index):
+    a plain DISTINCT reads every job in flight, thousands under load, on every tick."""
+    index = f"jobs INDEXED BY jobs_by_{column.removesuffix('_hash')}"
+    where = f"chain_id = ?1 AND hub = ?2 AND state = '{state.value}'"
+    return (
+        f"WITH RECURSIVE tx(hash) AS (SELECT (SELECT min({column}) FROM {index} WHERE {where})"
+        f" UNION ALL SELECT (SELECT min({column}) FROM {index} WHERE {where} AND {column} > tx.hash) FROM tx"
+        " WHERE tx.hash IS NOT NULL) SELECT hash FROM tx WHERE hash IS NOT NULL"
+    )
+
+
+_INFLIGHT = {state: _distinct_txs(state, cols[0]) for state, cols in TX_COLUMNS.items()}
+
+
 class _BulkMismatch(Exception):  # noqa: N818 - a private signal between two lines of one method
     """A bulk transition touched fewer rows than asked: redo it job by job to find and name the offender."""
 
@@ -537,14 +552,11 @@ class Jobs:
     def inflight_txs(self) -> list[tuple[bytes, JobState]]:
         """The distinct current transactions of the jobs in flight (submitted, committed, revealed), with the state
         of their jobs: what the node must follow until mined, without loading every job."""
-        selects = " UNION ".join(  # each through its partial index: only the jobs in flight are read
-            f"SELECT DISTINCT {cols[0]}, '{state.value}' FROM jobs INDEXED BY jobs_by_{cols[0].removesuffix('_hash')}"
-            f" WHERE chain_id = ? AND hub = ? AND state = '{state.value}'"
-            for state, cols in TX_COLUMNS.items()
-        )
+        found: list[tuple[bytes, JobState]] = []
         with self._db.sql("list transactions in flight"):
-            rows = self._db.connection.execute(selects, self._db.key * len(TX_COLUMNS)).fetchall()
-        return [(bytes(row[0]), JobState(row[1])) for row in rows]
+            for state, query in _INFLIGHT.items():
+                found.extend((bytes(row[0]), state) for row in self._db.connection.execute(query, self._db.key))
+        return sorted(found, key=lambda tx: (tx[0], tx[1].value))
 
     def request_ids_with_tx_mined_from(self, block_number: int) -> list[int]:
         """Ids of the jobs with a transaction of theirs recorded as mined in `block_number` or later (reorg
