@@ -233,8 +233,6 @@ class HubView:
         that hold one) works from its window on; a fallback waits until its own window and FALLBACK_GRACE_S after
         the primary's, then works only if the request is still open (a dead or slow primary). Stakes and the serving
         nodes come from the registry, cached for ELIGIBILITY_TTL_S."""
-        # The delivery lands in a block not mined yet: judge windows by the wall clock (less a second, so the block's
-        # time is past the window) when it is ahead of the latest block, as on an idle devnet that mines on demand.
         seats, opens_at = self._seats_open(request_id, params, now)
         self._asked += 1
         if seats == 0 and opens_at is not None:
@@ -255,6 +253,8 @@ class HubView:
 
     def _seats_open(self, request_id: int, params: RequestParams, now: int) -> tuple[int | str, int | None]:
         """`seats_open`, and for a primary whose window is not open yet, when it opens."""
+        # The delivery lands in a block not mined yet: judge windows by the wall clock (less a second, so the block's
+        # time is past the window) when it is ahead of the latest block, as on an idle devnet that mines on demand.
         now = max(now, int(self._wall()) - 1)
         draw = lottery.Lottery.unpack(params.lottery)
         stake, since = self._standing_of(self.address, params.model_id)
