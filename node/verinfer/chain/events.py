@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -19,6 +20,9 @@ from verinfer.chain.abi import AbiParam, abi_type, find_entry, is_dynamic, param
 from verinfer.chain.artifacts import Abi
 from verinfer.errors import ChainError
 from verinfer.types import Mode, ModelId, ModelTerms, RequestId, RequestParams, checksum
+
+_checksum = lru_cache(maxsize=4_096)(checksum)
+"""`checksum` of the raw 20 bytes: a keccak each, and a node's logs name the same few requesters again and again."""
 
 
 def _bytes(value: Any) -> bytes:
@@ -163,7 +167,7 @@ class InferenceRequested:
         return cls(
             request_id=RequestId(int.from_bytes(topics[1], "big")),
             model_id=ModelId(topics[2]),
-            requester=checksum(topics[3][12:]),
+            requester=_checksum(topics[3][12:]),
             fee=fee,
             deadline=deadline,
             callback_gas_limit=callback_gas,

@@ -162,11 +162,17 @@ class JsonRpc:
         """One POST calling `method` once per entry of `params`; each call's `result` (any JSON value, None
         included) or its `RpcError` (a revert decoded as `ContractRevert` when the client has a decoder), in the
         order of `params`. Hundreds of receipts take one round trip instead of hundreds."""
-        if not params:
+        return self.calls([(method, p) for p in params])
+
+    def calls(self, calls: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+        """`batch` for calls of different methods, (method, params) each: one POST, each call's result or its
+        `RpcError` in order. Calls whose order does not matter (the server may run a batch's calls in any order)."""
+        if not calls:
             return []
-        answers = self._batch_answers(method, [list(p) for p in params])
+        methods = [method for method, _ in calls]
+        answers = self._batch_answers(methods, [list(p) for _, p in calls])
         results: list[Any] = []
-        for i in range(len(params)):
+        for i, method in enumerate(methods):
             found = answers.get(i, [])
             if not found:
                 results.append(RpcError(method, NO_RESPONSE, f"no answer for {method} #{i} in the batch"))
@@ -243,8 +249,13 @@ class JsonRpc:
             return self.decoder.decode(data)
         return RpcError(method, error["code"], str(error.get("message")), error.get("data"))
 
-    def _batch_answers(self, method: str, params: list[list[object]]) -> dict[int, list[dict[str, Any]]]:
-        payload = [{"jsonrpc": "2.0", "id": i, "method": method, "params": p} for i, p in enumerate(params)]
+    def _batch_answers(self, methods: list[str], params: list[list[object]]) -> dict[int, list[dict[str, Any]]]:
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+            for i, (m, p) in enumerate(zip(methods, params, strict=True))
+        ]
+        named = sorted(set(methods))
+        method = named[0] if len(named) == 1 else "+".join(named)
         where = f"batch of {len(payload)} {method} calls to {redact(self.url)}"
         body = self._post(method, payload, where)
         if not isinstance(body, list):

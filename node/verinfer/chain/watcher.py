@@ -16,7 +16,7 @@ raced the step, so the batch is empty (`scanned` too) and the next poll sees the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,7 +28,7 @@ from web3.types import FilterParams
 
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
-from verinfer.chain.jsonrpc import JsonRpc
+from verinfer.chain.jsonrpc import JsonRpc, RpcTransportError
 from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError
 
@@ -158,6 +158,37 @@ class JsonRpcSource:
         raw["fromBlock"], raw["toBlock"] = hex(int(raw["fromBlock"])), hex(int(raw["toBlock"]))
         return self.client.logs(raw)
 
+    def head_and_hash(self, number: int) -> tuple[int, bytes | None]:
+        """`head()` and `hash_at(number)` in one POST: what every poll starts with, an idle one included."""
+        head, block = self._answers([("eth_blockNumber", []), ("eth_getBlockByNumber", [hex(number), False])])
+        return _quantity(head, "eth_blockNumber"), _block_hash(block)
+
+    def hashes_at(self, numbers: Sequence[int]) -> list[bytes | None]:
+        """`hash_at` of each number, in one POST."""
+        return [_block_hash(b) for b in self._answers([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])]
+
+    def _answers(self, calls: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+        answers = self.client.calls(calls)
+        for answer in answers:
+            if isinstance(answer, ChainError):
+                raise answer  # what `client.call` raises for it
+        return answers
+
+
+def _quantity(value: Any, method: str) -> int:
+    """A hex quantity, as `JsonRpc.block_number` reads it."""
+    if isinstance(value, str):
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise RpcTransportError(method, f"{method} answered {value!r:.80}, not a hex quantity")
+
+
+def _block_hash(block: Any) -> bytes | None:
+    """The hash of an eth_getBlockByNumber answer, as `JsonRpcSource.hash_at` reads it (not an object: no block)."""
+    return _hash(block["hash"]) if isinstance(block, dict) else None
+
 
 class LogWatcher:
     """Scans one hub's logs, `max_range` blocks at a time, `confirmations` blocks behind the head."""
@@ -196,8 +227,8 @@ class LogWatcher:
     def poll(self, position: Position | None, known: KnownBlocks) -> LogBatch:
         """One bounded step from `position` (None: nothing stored yet): a reorg check, then at most `max_range`
         blocks of logs."""
-        head = self._source.head()
-        reorg = self._check_reorg(position, known)
+        head, current = self._head_and_hash(position)
+        reorg = self._check_reorg(position, current, known)
         base: Position | None = reorg.ancestor if reorg is not None else position
         first = self.start_block if base is None else base.block_number + 1
         last = min(head - self.confirmations, first + self.max_range - 1)
@@ -206,7 +237,9 @@ class LogWatcher:
 
         end_hash = self._hash_at(last)
         logs = self._logs(first, last)
-        if end_hash is None or self._hash_at(last) != end_hash or self._moved(base):
+        # Both read after the logs (in one POST where the source can): a reorg that raced the step moved one.
+        after = self._hashes_at([last] if base is None else [last, base.block_number])
+        if end_hash is None or after[0] != end_hash or (base is not None and after[1] != base.block_hash):
             return LogBatch((), range(first, first), head, reorg=reorg)
 
         found: list[InferenceRequested] = []
@@ -222,10 +255,10 @@ class LogWatcher:
 
     # --------------------------------------------------------------------------------------------------- reorgs
 
-    def _check_reorg(self, position: Position | None, known: KnownBlocks) -> Reorg | None:
-        """None if the position's block is still canonical, else the fork: the first replaced block and the newest
-        recorded block below it still on the chain."""
-        if position is None or self._hash_at(position.block_number) == position.block_hash:
+    def _check_reorg(self, position: Position | None, current: bytes | None, known: KnownBlocks) -> Reorg | None:
+        """None if the position's block is still canonical (`current`: its hash on the chain now), else the fork:
+        the first replaced block and the newest recorded block below it still on the chain."""
+        if position is None or current == position.block_hash:
             return None
         ancestor = self._fork_point(position.block_number, known)
         return Reorg(ancestor.block_number + 1, ancestor)
@@ -247,8 +280,19 @@ class LogWatcher:
             orphan=orphan,
         )
 
-    def _moved(self, base: Position | None) -> bool:
-        return base is not None and self._hash_at(base.block_number) != base.block_hash
+    def _head_and_hash(self, position: Position | None) -> tuple[int, bytes | None]:
+        """The head, and the canonical hash of the position's block (None without a position)."""
+        if isinstance(self._source, JsonRpcSource):
+            if position is None:
+                return self._source.head(), None
+            return self._source.head_and_hash(position.block_number)
+        head = self._source.head()
+        return head, None if position is None else self._hash_at(position.block_number)
+
+    def _hashes_at(self, numbers: list[int]) -> list[bytes | None]:
+        if isinstance(self._source, JsonRpcSource):
+            return self._source.hashes_at(numbers)
+        return [self._hash_at(n) for n in numbers]
 
     # ------------------------------------------------------------------------------------------------------ rpc
 

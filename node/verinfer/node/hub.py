@@ -33,6 +33,8 @@ FALLBACK_GRACE_S = 5
 still open then): the primary's time to compute and deliver, so that in the normal case one node works."""
 MAX_RANKED_NODES = 256
 STATUS_TTL_S = 1.0
+WINDOWS_KEPT = 32_768  # requests whose lottery windows `seats_open` remembers (a few MB)
+QUIET_FOREVER = 2**64  # past any window or deadline (uint64 seconds)
 STATUS_BATCH = 100  # eth_calls per batch POST (providers cap batch sizes)
 _STATUS_OF = bytes(keccak(text="statusOf(uint256)"))[:4]
 
@@ -76,6 +78,10 @@ class HubView:
         self._standing: dict[tuple[bytes, str], tuple[float, int, int]] = {}
         self._servers: dict[bytes, tuple[float, list[ChecksumAddress]]] = {}
         self._open_checks: dict[int, tuple[float, bool]] = {}
+        self._windows: dict[int, tuple[tuple[object, ...], int, lottery.Window | None]] = {}
+        """request id => (what its windows were computed from, this node's window on seat 0, the primary's)."""
+        self._asked, self._quiet, self._quiet_until = 0, False, QUIET_FOREVER
+        """`seats_open` answers since `begin_seats`; whether all were a primary's "not yet"; the earliest change."""
         self._escalated: set[int] = set()
         """Rounds seen escalating (`escalated_between`): their seats are read from the round, not the draw alone."""
 
@@ -227,24 +233,61 @@ class HubView:
         that hold one) works from its window on; a fallback waits until its own window and FALLBACK_GRACE_S after
         the primary's, then works only if the request is still open (a dead or slow primary). Stakes and the serving
         nodes come from the registry, cached for ELIGIBILITY_TTL_S."""
+        seats, opens_at = self._seats_open(request_id, params, now)
+        self._asked += 1
+        if seats == 0 and opens_at is not None:
+            self._quiet_until = min(self._quiet_until, opens_at, params.deadline)
+        else:
+            self._quiet = False
+        return seats
+
+    def begin_seats(self) -> None:
+        """Starts a count of `seats_open` answers (one compute step's), for `seats_quiet`."""
+        self._asked, self._quiet, self._quiet_until = 0, True, QUIET_FOREVER
+
+    def seats_quiet(self, requests: int, now: int) -> bool:
+        """Whether every answer since `begin_seats` was "not yet" on a primary's window, for exactly `requests`
+        requests, and at `now` (chain time) none of those windows has opened nor deadline passed: asked again, with
+        the same requests, fees and registry, each would still answer 0 (the scheduler skips a step that would)."""
+        return self._quiet and self._asked == requests and max(now, int(self._wall()) - 1) < self._quiet_until
+
+    def _seats_open(self, request_id: int, params: RequestParams, now: int) -> tuple[int | str, int | None]:
+        """`seats_open`, and for a primary whose window is not open yet, when it opens."""
         # The delivery lands in a block not mined yet: judge windows by the wall clock (less a second, so the block's
         # time is past the window) when it is ahead of the latest block, as on an idle devnet that mines on demand.
         now = max(now, int(self._wall()) - 1)
         draw = lottery.Lottery.unpack(params.lottery)
         stake, since = self._standing_of(self.address, params.model_id)
         if stake == 0 or since >= draw.requested_at:
-            return "no lottery ticket: this node's stake or service of the model is newer than the request"
+            return "no lottery ticket: this node's stake or service of the model is newer than the request", None
         stakes = self._ticket_stakes(params.model_id, draw.requested_at)
         if params.redundancy > 1:
-            return self._consensus_seats(request_id, params.redundancy, draw, stakes, now)
-        mine = lottery.opens_at(draw, request_id, self.address, 0, stake)
-        ranked = lottery.assignment(draw, request_id, stakes)
-        primary = ranked[0] if ranked else None
+            return self._consensus_seats(request_id, params.redundancy, draw, stakes, now), None
+        mine, primary = self._single_windows(request_id, draw, params.lottery, stake, stakes)
         if primary is None or primary.node.lower() == self.address.lower():
-            return 1 if mine <= now else 0
+            return (1, None) if mine <= now else (0, mine)
         if not self._still_open(request_id):
-            return f"served by the primary {primary.node} while this node waited its turn as a fallback"
-        return 0 if now < max(mine, primary.opens_at + FALLBACK_GRACE_S) else 1
+            return f"served by the primary {primary.node} while this node waited its turn as a fallback", None
+        return 0 if now < max(mine, primary.opens_at + FALLBACK_GRACE_S) else 1, None
+
+    def _single_windows(
+        self, request_id: int, draw: lottery.Lottery, word: int, stake: int, stakes: dict[ChecksumAddress, int]
+    ) -> tuple[int, lottery.Window | None]:
+        """(when this node's window on seat 0 opens, the primary's window): a keccak per serving node, so computed
+        once per request and stakes; a job waiting for its window is asked about at every compute step."""
+        basis = (word, stake, *stakes.items())
+        known = self._windows.get(request_id)
+        if known is not None and known[0] == basis:
+            return known[1], known[2]
+        ranked = lottery.assignment(draw, request_id, stakes)
+        me = self.address.lower()
+        found = [w.opens_at for w in ranked if w.node.lower() == me and stakes[w.node] == stake]
+        mine = found[0] if found else lottery.opens_at(draw, request_id, self.address, 0, stake)
+        primary = ranked[0] if ranked else None
+        if len(self._windows) >= WINDOWS_KEPT:
+            del self._windows[next(iter(self._windows))]  # the oldest: long served, or long given up
+        self._windows[request_id] = (basis, mine, primary)
+        return mine, primary
 
     def _consensus_seats(
         self, request_id: int, k: int, draw: lottery.Lottery, stakes: dict[ChecksumAddress, int], now: int

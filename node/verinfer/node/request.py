@@ -7,14 +7,21 @@ The bytes are the struct's eleven static ABI words in Solidity field order, exac
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 
 from verinfer.chain.events import InferenceRequested
 from verinfer.node.journal import Job, JournalError
-from verinfer.types import Mode, ModelId, ModelTerms, RequestParams, checksum
+from verinfer.types import UINT32_MAX, UINT64_MAX, Mode, ModelId, ModelTerms, RequestParams, checksum
 
 PARAMS_BYTES = 11 * 32
+DECODED_CACHE = 32_768
+"""Decoded params kept (a few MB): each job's are read at compute, submit and track, several times while it waits
+for its lottery window, and decoding (validation, checksum keccak) costs ~20 µs each time."""
+_MODES = frozenset(Mode)
+_WORD_BOUND = 2**256
 LEGACY_PARAMS_BYTES = 8 * 32
 """Journals of schema 3 stored only the event's eight static words (requestId, modelId, requester, fee, deadline,
 callbackGasLimit, mode, redundancy); `legacy_params` completes them with the model's terms."""
@@ -39,7 +46,8 @@ def encode_params(p: RequestParams) -> bytes:
 
 
 def decode_params(data: bytes) -> RequestParams:
-    """The inverse of `encode_params`; JournalError for bytes of another shape."""
+    """The inverse of `encode_params`; JournalError for bytes of another shape. The same bytes decode to the same
+    (frozen) value, so it is cached."""
     if len(data) != PARAMS_BYTES:
         raise JournalError(
             f"request params are {len(data)} bytes, expected {PARAMS_BYTES}"
@@ -49,6 +57,11 @@ def decode_params(data: bytes) -> RequestParams:
                 else ""
             )
         )
+    return _decode(bytes(data))
+
+
+@lru_cache(maxsize=DECODED_CACHE)
+def _decode(data: bytes) -> RequestParams:
     word = [int.from_bytes(data[i : i + 32], "big") for i in range(0, PARAMS_BYTES, 32)]
     return RequestParams(
         model_id=ModelId(data[0:32]),
@@ -74,7 +87,42 @@ def params_of(job: Job) -> RequestParams:
 
 
 def event_params(event: InferenceRequested, terms: ModelTerms) -> bytes:
-    """What ingestion stores for an event: its complete params (`event.params(terms)`), encoded."""
+    """What ingestion stores for an event: its complete params (`event.params(terms)`), encoded.
+
+    Laid out straight from the event's fields when they are in range (as a decoded log's always are): ingestion
+    encodes thousands a second, and building the validated `RequestParams` first (two checksum keccaks among its
+    checks) cost as much as the rest of ingestion. Anything out of range takes that path, and its error."""
+    if (
+        len(event.model_id) == 32
+        and len(event.requester) == 42
+        and 0 <= event.fee < _WORD_BOUND
+        and 0 <= event.deadline <= UINT64_MAX
+        and 0 <= event.callback_gas_limit <= UINT32_MAX
+        and 0 <= terms.output_bytes <= UINT32_MAX
+        and event.mode in _MODES
+        and 0 <= event.redundancy <= 255
+        and 0 <= event.lottery < _WORD_BOUND
+    ):
+        try:
+            requester = bytes.fromhex(event.requester[2:])
+        except ValueError:
+            pass  # not hex: RequestParams names the problem
+        else:
+            return b"".join(
+                (
+                    event.model_id,
+                    keccak(event.input),
+                    bytes(12) + requester,
+                    _word(event.fee),
+                    _word(event.deadline),
+                    _word(event.callback_gas_limit),
+                    _word(terms.output_bytes),
+                    _word(int(event.mode)),
+                    _word(event.redundancy),
+                    _word(int(terms.env_restricted)),
+                    _word(event.lottery),
+                )
+            )
     return encode_params(event.params(terms))
 
 

@@ -31,7 +31,7 @@ from verinfer.node.journal import Job, JobState
 from verinfer.node.lock import KeyInUseError
 from verinfer.node.metrics import NodeMetrics
 from verinfer.node.models import ModelFollower
-from verinfer.node.ports import Timer
+from verinfer.node.ports import Clock, Timer
 from verinfer.node.prune import Pruner
 from verinfer.node.request import params_of
 from verinfer.node.submit import Submit
@@ -42,6 +42,9 @@ from verinfer.types import Mode
 
 MAX_COMPUTED_PER_TICK = 4_096
 MAX_WATCH_POLLS = 8
+MAX_QUIET_S = 1.0
+"""A compute step found nothing to do (every waiting request's lottery window still closed): while nothing it reads
+changes, the next ones are skipped, for at most this long (registry caches expire meanwhile)."""
 
 
 @dataclass
@@ -72,6 +75,22 @@ class Stages:
     """Re-executes other nodes' results and challenges wrong ones (config `watch.watchtower`)."""
     committee: Committee | None = None
     """Votes on and settles disputes (config `watch.committee`, and this node's own challenges)."""
+
+
+class SeatWindows(Protocol):
+    """The hub reader's account of one compute step's `seats_open` answers (`HubView.begin_seats`)."""
+
+    def begin_seats(self) -> None: ...
+    def seats_quiet(self, requests: int, now: int) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _Quiet:
+    """A compute step that changed nothing: what it saw (seen jobs, head) and until when its verdict may stand."""
+
+    seen: int
+    head: int
+    until: float
 
 
 class Sending(Protocol):
@@ -108,6 +127,9 @@ class Scheduler:
         models: ModelFollower | None = None,
         pruner: Pruner | None = None,
         wallet: Wallet | None = None,
+        windows: SeatWindows | None = None,
+        clock: Clock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stages = stages
         self.wallet = wallet
@@ -118,6 +140,11 @@ class Scheduler:
         self.metrics = metrics
         self.timer = timer
         self.confirmations = confirmations
+        self.windows = windows
+        """With `clock`: lets the scheduler skip compute steps that would change nothing (`_compute_due`)."""
+        self.clock = clock
+        self._monotonic = monotonic
+        self._quiet: _Quiet | None = None
         self._head = 0
         self.waiting: dict[JobState, int] = {}
         """The journal's backlog after the last tick (what /healthz weighs against progress)."""
@@ -149,8 +176,8 @@ class Scheduler:
         waiting = self.store.backlog()
         proving = stages.compute.prover is not None and stages.compute.prover.busy > 0
         paused = self.wallet is not None and self.wallet.paused  # no new work; what is in flight still goes
-        if (waiting[JobState.SEEN] or proving) and not paused:
-            self._stage(report, "compute", lambda: self._compute(report))
+        if (waiting[JobState.SEEN] or proving) and not paused and self._compute_due(report, waiting[JobState.SEEN]):
+            self._stage(report, "compute", lambda: self._compute(report, waiting[JobState.SEEN]))
             waiting = self.store.backlog()
         ready: dict[Mode, list[Job]] = {mode: [] for mode in Mode}
         if waiting[JobState.COMPUTED] and not paused:
@@ -201,10 +228,43 @@ class Scheduler:
             if not batch.scanned or batch.scanned.stop - 1 >= batch.head - self.confirmations:
                 return
 
-    def _compute(self, report: TickReport) -> None:
+    def _compute(self, report: TickReport, seen: int) -> None:
+        if self.windows is not None:
+            self.windows.begin_seats()
         done = self.stages.compute.step()
         report.computed += done.computed
         report.failed += done.failed
+        compute = self.stages.compute
+        idle = not compute.lanes.request_ids and compute.prover is None  # a prover's results come in unannounced
+        if done.computed == 0 and done.failed == 0 and idle:
+            self._quiet = _Quiet(seen, self._head, self._monotonic() + MAX_QUIET_S)
+
+    def _compute_due(self, report: TickReport, seen: int) -> bool:
+        """False when the last compute step changed nothing and nothing it depends on changed since: the same `seen`
+        jobs (none recorded or restarted since), the same head (fees), no lane busy, no prover, no model being
+        declared, under MAX_QUIET_S, and the hub says none of the windows it answered "not yet" for has opened (nor
+        deadline passed). Each skipped step re-read every waiting job and its lottery, thousands a second."""
+        quiet, self._quiet = self._quiet, None
+        if quiet is None or self.windows is None or self.clock is None:
+            return True
+        compute = self.stages.compute
+        if (
+            report.seen
+            or report.reorged_from is not None
+            or (seen, self._head) != (quiet.seen, quiet.head)
+            or self._monotonic() >= quiet.until
+            or compute.lanes.request_ids
+            or compute.prover is not None
+            or (self.models is not None and self.models.pending)
+        ):
+            return True
+        try:
+            if not self.windows.seats_quiet(seen, self.clock.chain_time()):
+                return True
+        except ChainError:
+            return True  # the compute stage meets it, and reports it
+        self._quiet = quiet
+        return False
 
     def _submit(self, report: TickReport, ready: dict[Mode, list[Job]]) -> None:
         report.sent += self.stages.submit.single(ready[Mode.SINGLE]) + self.stages.submit.zk(ready[Mode.ZK])

@@ -207,6 +207,8 @@ class NodeService:
             wallet=Wallet(
                 self.health, self.metrics, log, min_balance_wei=cfg.tx.min_balance_wei, batch_gas=cfg.batch.max_gas
             ),
+            windows=hub,
+            clock=ChainClock(txm),
         )
         if cfg.metrics.enabled:
             self._server = MetricsServer(self.metrics, self.health, cfg.metrics.host, cfg.metrics.port)

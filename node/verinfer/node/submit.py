@@ -140,10 +140,10 @@ class Submit:
         `requeue` with its attempts counted, and retried jobs are always estimated, which singles out a bad item.
         """
         groups: dict[tuple[int, bool], list[Job]] = {}
-        for job in self.deliverable(ready):
-            with self._timer("decode"):
-                callback_gas = params_of(job).callback_gas_limit
-            groups.setdefault((callback_gas, job.attempts > 0), []).append(job)
+        jobs = self.deliverable(ready)
+        with self._timer("decode"):
+            for job in jobs:
+                groups.setdefault((params_of(job).callback_gas_limit, job.attempts > 0), []).append(job)
         signed: list[Signed] = []
         for (_callback_gas, retried), jobs in groups.items():
             per_item: list[float] = []  # learnt from this group's first estimate

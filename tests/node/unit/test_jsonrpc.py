@@ -103,6 +103,28 @@ def test_a_batch_hands_back_each_result_or_its_error_in_order() -> None:
     assert results[2] is None
 
 
+def test_calls_of_different_methods_share_one_post_each_answer_named_by_its_method() -> None:
+    def answer(call: dict[str, Any]) -> dict[str, Any]:
+        if call["method"] == "eth_getBalance":
+            return {"error": {"code": -32000, "message": "no state"}}
+        return {"result": "0x7" if call["method"] == "eth_blockNumber" else {"hash": "0x01"}}
+
+    seen: list[httpx.Request] = []
+    with client(answer, seen) as rpc:
+        results = rpc.calls(
+            [("eth_blockNumber", []), ("eth_getBlockByNumber", ["0x7", False]), ("eth_getBalance", ["0xabc", "latest"])]
+        )
+        assert rpc.calls([]) == []
+    assert len(seen) == 1
+    assert [c["method"] for c in json.loads(seen[0].content)] == [
+        "eth_blockNumber",
+        "eth_getBlockByNumber",
+        "eth_getBalance",
+    ]
+    assert results[:2] == ["0x7", {"hash": "0x01"}]
+    assert results[2] == RpcError("eth_getBalance", -32000, "no state")
+
+
 def test_a_batch_item_without_an_answer_is_named() -> None:
     def respond(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": 0, "result": "0x1"}])

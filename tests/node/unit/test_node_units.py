@@ -6,28 +6,32 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import numpy as np
 import onnx
 import pytest
 from eth_abi.abi import encode
+from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.node.support import gemm_softmax
+from verinfer.chain import lottery
 from verinfer.chain.abi import abi_type, find_entry, selector, topic
 from verinfer.chain.artifacts import load_artifact
 from verinfer.chain.events import EventCodec, InferenceRequested
-from verinfer.chain.jsonrpc import RpcError
+from verinfer.chain.jsonrpc import JsonRpc, RpcError
+from verinfer.chain.system import System
 from verinfer.chain.txmanager import FEE_BUMP, TxManager, is_nonce_used
 from verinfer.errors import ChainError, ModelError
 from verinfer.inference import codec
 from verinfer.inference.runner import OnnxRunner
 from verinfer.node.calldata import HubCalldata
 from verinfer.node.compute import LoadedModel
+from verinfer.node.hub import FALLBACK_GRACE_S, HubView
 from verinfer.node.journal import SCHEMA_VERSION, IllegalTransitionError, JobState, Journal, JournalError
 from verinfer.node.metrics import Health, MetricsServer, NodeMetrics
 from verinfer.node.profile import Stopwatch
@@ -162,6 +166,47 @@ def test_fast_request_decode_matches_the_abi_decoder(
     assert decode_params(packed) == slow.params(TERMS)
 
 
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"model_id": b"\x05" * 31}, "model_id must be 32 bytes"),
+        ({"deadline": 2**64}, "deadline must be an integer"),
+        ({"redundancy": 256}, "redundancy must be an integer"),
+        ({"requester": "0x" + "zz" * 20}, "hex string"),
+    ],
+)
+def test_event_params_out_of_range_fail_as_the_request_params_do(change: dict[str, Any], problem: str) -> None:
+    fields: dict[str, Any] = {
+        "request_id": 7,
+        "model_id": b"\x05" * 32,
+        "requester": REQUESTER,
+        "fee": 1,
+        "deadline": 2,
+        "callback_gas_limit": 3,
+        "mode": Mode.SINGLE,
+        "redundancy": 1,
+        "lottery": 4,
+        "input": b"in",
+        "block_number": 9,
+    }
+    event = InferenceRequested(**{**fields, **change})
+    with pytest.raises(ValueError, match=problem):
+        event.params(TERMS)
+    with pytest.raises(ValueError, match=problem):
+        event_params(event, TERMS)
+    good = InferenceRequested(**fields)
+    assert event_params(good, TERMS) == encode_params(good.params(TERMS))
+
+
+def test_decoded_params_are_shared_values_of_their_bytes() -> None:
+    params = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 5, 6, 7, 8, Mode.ZK, 1, True, 9)  # type: ignore[arg-type]
+    packed = encode_params(params)
+    assert decode_params(packed) == params
+    assert decode_params(bytes(bytearray(packed))) is decode_params(packed)  # equal bytes, decoded once
+    with pytest.raises(JournalError, match="expected 352"):
+        decode_params(packed[:-1])
+
+
 def test_fast_request_decode_refuses_a_truncated_log() -> None:
     log = _requested_log(1, 1, 1, 0, 0, 1, b"abc")
     log["data"] = log["data"][: 2 + 2 * 100]
@@ -189,6 +234,31 @@ def test_request_reads_back_journalled_params(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------- journal
+
+
+def test_inflight_txs_are_the_distinct_transactions_of_each_state_in_flight(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite", 31337, HUB) as journal:
+        journal.upsert_seen_many([(rid, b"p", b"i", 5, b"\x01" * 32) for rid in range(1, 61)])
+        journal.mark_computed_many([(rid, b"out", b"\x02" * 32) for rid in range(1, 61)])
+        batches = [bytes([b]) * 32 for b in (9, 3, 7)]
+        for i, tx in enumerate(batches):  # three batch transactions of ten jobs each
+            journal.txs.record(tx, i, "submit", b"raw")
+            journal.mark_submitted_many(range(1 + 10 * i, 11 + 10 * i), tx, i)
+        journal.mark_confirmed_many(range(21, 31))  # the third batch settled: no longer in flight
+        for rid in (41, 42):
+            journal.store_salt(rid, bytes([rid]) * 32)
+            journal.txs.record(bytes([rid]) * 32, rid, "commit", b"raw")
+            journal.mark_committed(rid, bytes([rid]) * 32, rid)
+        journal.txs.record(b"\x05" * 32, 99, "reveal", b"raw")
+        journal.mark_revealed(42, b"\x05" * 32, 99)
+        assert journal.inflight_txs() == [
+            (b"\x03" * 32, JobState.SUBMITTED),
+            (b"\x05" * 32, JobState.REVEALED),
+            (b"\x09" * 32, JobState.SUBMITTED),
+            (bytes([41]) * 32, JobState.COMMITTED),
+        ]
+        with Journal(tmp_path / "j.sqlite", 31337, REQUESTER) as other:  # another hub in the same file: nothing
+            assert other.inflight_txs() == []
 
 
 def test_transactions_are_recorded_replaced_mined_and_unmined(tmp_path: Path) -> None:
@@ -296,6 +366,100 @@ def test_stopwatch_counts_nested_sections_once() -> None:
     assert sw.seconds["inner"] >= 0.02
     assert sw.seconds["outer"] < sw.seconds["inner"]
     assert sw.total() == pytest.approx(sw.seconds["inner"] + sw.seconds["outer"])
+
+
+class StakedHub(HubView):
+    """`HubView` with the registry's stakes given (no chain), counting the lottery's ticket hashes."""
+
+    def __init__(self, me: str, stakes: dict[str, int], now: float) -> None:
+        super().__init__(cast(System, None), cast(JsonRpc, None), checksum(me), wall=lambda: now)
+        self.stakes = {checksum(node): stake for node, stake in stakes.items()}
+
+    def _standing_of(self, node: str, model_id: bytes) -> tuple[int, int]:
+        return self.stakes.get(checksum(node), 0), 0
+
+    def _ticket_stakes(self, model_id: bytes, requested_at: int) -> dict[ChecksumAddress, int]:
+        return dict(self.stakes)
+
+    def _still_open(self, request_id: int) -> bool:
+        return True
+
+
+def test_seats_open_computes_each_requests_windows_once_per_stakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    me, other = REQUESTER, HUB
+    draw = lottery.Lottery(seed=5, requested_at=1_000, serving_stake_gwei=3, ticket_delay=4)
+    params = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 0, 10**9, 0, 8, Mode.SINGLE, 1, False, draw.pack())  # type: ignore[arg-type]
+    hashes = [0]
+    ticket_hash = lottery.ticket_hash
+
+    def counted(*args: Any) -> int:
+        hashes[0] += 1
+        return ticket_hash(*args)
+
+    monkeypatch.setattr(lottery, "ticket_hash", counted)
+    for stakes in ({me: 10**9}, {me: 10**9, other: 2 * 10**9}):
+        for now in (1_000, 1_010, 1_040):
+            hub = StakedHub(me, stakes, now)
+            for rid in range(1, 40):
+                ranked = lottery.assignment(draw, rid, hub.stakes)
+                mine = lottery.opens_at(draw, rid, me, 0, stakes[me])
+                if ranked[0].node == checksum(me):
+                    expected = 1 if mine <= now - 1 else 0
+                else:
+                    expected = 0 if now - 1 < max(mine, ranked[0].opens_at + FALLBACK_GRACE_S) else 1
+                hashes[0] = 0
+                assert hub.seats_open(rid, params, 0) == expected
+                assert hashes[0] == len(stakes)  # one ticket per serving node, this node's included
+                assert hub.seats_open(rid, params, 0) == expected
+                assert hashes[0] == len(stakes)  # asked again: nothing recomputed
+    hub = StakedHub(me, {me: 10**9}, 1_000)
+    hub.seats_open(3, params, 0)
+    hub.stakes[checksum(other)] = 10**9  # another node joins: the ranking is drawn again
+    hashes[0] = 0
+    hub.seats_open(3, params, 0)
+    assert hashes[0] == 2
+
+
+def test_seats_quiet_holds_while_every_window_answered_for_stays_closed() -> None:
+    draw = lottery.Lottery(seed=5, requested_at=1_000, serving_stake_gwei=1, ticket_delay=4)
+    deadline = 1_020
+    params = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 0, deadline, 0, 8, Mode.SINGLE, 1, False, draw.pack())  # type: ignore[arg-type]
+    hub = StakedHub(REQUESTER, {REQUESTER: 10**9}, 0)
+    closed = [rid for rid in range(1, 60) if lottery.opens_at(draw, rid, REQUESTER, 0, 10**9) > 1_000]
+    hub.begin_seats()
+    assert all(hub.seats_open(rid, params, 1_000) == 0 for rid in closed)
+    first = min(lottery.opens_at(draw, rid, REQUESTER, 0, 10**9) for rid in closed)
+    assert hub.seats_quiet(len(closed), first - 1)
+    assert not hub.seats_quiet(len(closed), first)  # the first window opened
+    assert not hub.seats_quiet(len(closed) + 1, 1_000)  # a request it was not asked about
+    hub.begin_seats()
+    late = RequestParams(b"\x01" * 32, b"\x02" * 32, REQUESTER, 0, 1_001, 0, 8, Mode.SINGLE, 1, False, draw.pack())  # type: ignore[arg-type]
+    hub.seats_open(closed[0], late, 1_000)
+    assert hub.seats_quiet(1, 1_000)
+    assert not hub.seats_quiet(1, 1_001)  # its deadline came first
+    opened = next(rid for rid in range(1, 60) if rid not in closed)
+    hub.begin_seats()
+    hub.seats_open(closed[0], params, 1_000)
+    assert hub.seats_open(opened, params, 1_000) == 1
+    assert not hub.seats_quiet(2, 1_000)  # an answer that starts work is never quiet
+
+
+def test_stopwatch_counts_a_section_that_raises() -> None:
+    sw = Stopwatch()
+
+    def spin_then_fail() -> None:
+        with sw("outer"), sw("inner"):
+            end = time.thread_time() + 0.01
+            while time.thread_time() < end:
+                pass
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        spin_then_fail()
+    assert sw.seconds["inner"] >= 0.01
+    with sw("outer"):
+        pass  # the stack was unwound: this section is on its own
+    assert sw.seconds["outer"] < sw.seconds["inner"]
 
 
 # --------------------------------------------------------------------------------------------------------- metrics

@@ -3,10 +3,12 @@ range splitting, confirmations, reorg walk-back, RPC errors."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
 from eth_abi.abi import encode
 from web3 import Web3
@@ -14,7 +16,8 @@ from web3.exceptions import BlockNotFound, Web3Exception
 
 from verinfer.chain.abi import find_entry, topic
 from verinfer.chain.artifacts import load_artifact
-from verinfer.chain.watcher import BlockRef, LogWatcher, Web3Source
+from verinfer.chain.jsonrpc import JsonRpc
+from verinfer.chain.watcher import BlockRef, JsonRpcSource, LogWatcher, Web3Source
 from verinfer.errors import ChainError
 from verinfer.node.ingest import Ingest
 from verinfer.node.journal import JobState, Journal
@@ -315,3 +318,103 @@ def test_ingestion_reads_each_models_terms_once(chain: FakeWeb3, journal: Journa
     assert isinstance(ingest.hub, FakeHub)
     assert ingest.hub.reads == [bytes(MODEL)]
     assert all(len(journal.job(rid).params) == 352 for rid in (1, 2, 3))  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------------------------------ over plain JSON-RPC
+
+
+def rpc_source(chain: FakeWeb3, posts: list[list[str]]) -> JsonRpcSource:
+    """`JsonRpcSource` (what the node uses) over the same fake chain, served as JSON-RPC; `posts` gets the methods
+    of each POST."""
+
+    def answer(call: dict[str, Any]) -> dict[str, Any]:
+        method, params = call["method"], call["params"]
+        if method == "eth_blockNumber":
+            return {"result": hex(chain.eth.block_number)}
+        if method == "eth_getBlockByNumber":
+            try:
+                block = chain.eth.get_block(int(params[0], 16))
+            except BlockNotFound:
+                return {"result": None}
+            return {"result": {"number": params[0], "hash": "0x" + block["hash"].hex()}}
+        query = params[0]
+        logs = chain.eth.get_logs(
+            {**query, "fromBlock": int(query["fromBlock"], 16), "toBlock": int(query["toBlock"], 16)}
+        )
+        return {"result": [_as_json(log) for log in logs]}
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        calls = body if isinstance(body, list) else [body]
+        posts.append([c["method"] for c in calls])
+        answers = [{"jsonrpc": "2.0", "id": c["id"], **answer(c)} for c in calls]
+        return httpx.Response(200, json=answers if isinstance(body, list) else answers[0])
+
+    return JsonRpcSource(JsonRpc("http://127.0.0.1:8545", timeout=2, transport=httpx.MockTransport(respond)))
+
+
+def _as_json(log: dict[str, Any]) -> dict[str, Any]:
+    def hexed(value: Any) -> Any:
+        return "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else value
+
+    out = {key: hexed(value) for key, value in log.items()}
+    out["topics"] = [hexed(t) for t in log["topics"]]
+    out["blockNumber"], out["logIndex"] = hex(log["blockNumber"]), hex(log["logIndex"])
+    return out
+
+
+def test_json_rpc_source_batches_and_reads_what_web3_reads(chain: FakeWeb3) -> None:
+    posts: list[list[str]] = []
+    over_rpc = LogWatcher(rpc_source(chain, posts), HUB, max_range=4)
+    over_web3 = LogWatcher(Web3Source(cast(Web3, chain)), HUB, max_range=4)
+    known = [Known(), Known()]
+    positions: list[BlockRef | None] = [None, None]
+    chain.eth.request(7, block=4)
+
+    def both() -> list[Any]:
+        batches = []
+        for i, w in enumerate((over_rpc, over_web3)):
+            batch = w.poll(positions[i], known[i])
+            if batch.reorg is not None:
+                positions[i] = batch.reorg.ancestor
+            if batch.end is not None:
+                positions[i] = batch.end
+                known[i].update(batch.block_hashes)
+            batches.append(batch)
+        return batches
+
+    for _ in range(4):
+        rpc_batch, web3_batch = both()
+        assert rpc_batch == web3_batch
+    posts.clear()
+    assert both()[0].scanned == range(11, 11)
+    assert posts == [["eth_blockNumber", "eth_getBlockByNumber"]]  # an idle poll: one POST
+    chain.eth.fork(8)
+    chain.eth.request(9)
+    posts.clear()
+    rpc_batch, web3_batch = both()
+    assert rpc_batch == web3_batch
+    assert rpc_batch.reorged_from is not None
+    # The head with the position's hash, the walk back, the range end, the logs, both re-checks in one.
+    assert posts[0] == ["eth_blockNumber", "eth_getBlockByNumber"]
+    assert posts[-1] == ["eth_getBlockByNumber", "eth_getBlockByNumber"]
+
+
+def test_json_rpc_source_sees_a_reorg_racing_the_scan(chain: FakeWeb3, journal: Journal) -> None:
+    posts: list[list[str]] = []
+    source = LogWatcher(rpc_source(chain, posts), HUB, max_range=5)
+    w = Ingest(source, journal, FakeHub(), ReorgHandler(journal, FakeNonces(), FakeLog()))
+    w.poll()  # cursor at 5
+    before = journal.cursor()
+    original = chain.eth.get_logs
+
+    def get_logs_then_fork(query: dict[str, Any]) -> list[dict[str, Any]]:
+        logs = original(query)
+        chain.eth.fork(3)
+        return logs
+
+    chain.eth.get_logs = get_logs_then_fork  # type: ignore[method-assign]
+    assert w.poll().scanned == range(6, 6)
+    assert journal.cursor() == before
+    chain.eth.get_logs = original  # type: ignore[method-assign]
+    assert w.poll().reorged_from == 1

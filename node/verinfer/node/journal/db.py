@@ -7,8 +7,9 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import TracebackType
 
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
@@ -303,13 +304,9 @@ class Database:
     def close(self) -> None:
         self.connection.close()
 
-    @contextmanager
-    def sql(self, doing: str) -> Iterator[None]:
+    def sql(self, doing: str) -> AbstractContextManager[None]:
         """SQLite errors inside become `JournalError`s naming the file and what was being done."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise JournalError(f"journal {self.path}: {doing} failed: {exc}") from exc
+        return _Sql(self.path, doing)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -340,3 +337,22 @@ class Database:
             if self._depth == 0 and db.in_transaction:
                 db.execute("ROLLBACK")
             raise JournalError(f"journal {self.path}: commit failed: {exc}") from exc
+
+
+class _Sql:
+    """`Database.sql`: a class, not a generator context manager, as every journal read and write passes through it."""
+
+    __slots__ = ("_doing", "_path")
+
+    def __init__(self, path: Path, doing: str) -> None:
+        self._path = path
+        self._doing = doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, sqlite3.Error):
+            raise JournalError(f"journal {self._path}: {self._doing} failed: {exc}") from exc
