@@ -104,7 +104,12 @@ contract TimelockTest is BaseTest {
         vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, owner, address(timelock)));
         vm.prank(owner);
         hub.setParams(p);
-        vm.expectRevert(abi.encodeWithSelector(IOwned2Step.CallerNotOwner.selector, owner, address(timelock)));
+        // The former owner is no mirror admin either: only the timelock (the owner now) and the model's publisher are.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IModelRegistry.NotMirrorAdmin.selector, MODEL, owner, address(this), address(timelock)
+            )
+        );
         vm.prank(owner);
         models.addMirror(MODEL, "https://mirror.example/test.onnx");
     }
