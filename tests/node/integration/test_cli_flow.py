@@ -127,6 +127,11 @@ def test_register_request_result_verify(shell: Shell, credit_model: DemoModel, a
         "stakeAtRisk": "0",
         "arithmeticClasses": [],
         "verifier": "0x" + "00" * 20,
+        "card": {  # register writes the file's ports, so the entry alone lays tensors out
+            "inputs": [{"dtype": "float32", "name": "features", "shape": [1, 4]}],
+            "outputs": [{"dtype": "float32", "name": "probabilities", "shape": [1, 2]}],
+            "v": 1,
+        },
     }
     provenance = shown["provenance"]
     assert isinstance(provenance, dict)
