@@ -122,9 +122,10 @@ def test_text_request_end_to_end(text_world: TextWorld, tmp_path: Path) -> None:
     agreed = consensus.result(timeout=120)
     assert agreed.mode == Mode.CONSENSUS
     assert agreed.text == " by regenerating it token by token."
-    # Every seat agreed on the token ids (a node may hold several of the k = 3 seats): nobody slashed.
+    # Every seat agreed on the token ids: nobody slashed. A node may hold several of the k = 3 seats, all of them
+    # when its tickets open first (the lottery draws per request), so the count of distinct nodes is 1 to 3.
     (reached,) = [e for e in world.hub_events("ConsensusReached") if e.args["requestId"] == consensus.request_id]
-    assert reached.args["agreeing"] == len(agreed.nodes) >= 2
+    assert reached.args["agreeing"] == len(agreed.nodes) >= 1
     seats = sum(
         bin(e.args["seats"]).count("1")
         for e in world.hub_events("ResultCommitted")
