@@ -28,19 +28,48 @@ callbackGasLimit, mode, redundancy); `legacy_params` completes them with the mod
 
 
 def encode_params(p: RequestParams) -> bytes:
+    return _pack(
+        p.model_id,
+        p.input_hash,
+        bytes.fromhex(p.requester[2:]),
+        p.fee,
+        p.deadline,
+        p.callback_gas_limit,
+        p.output_bytes,
+        int(p.mode),
+        p.redundancy,
+        p.env_restricted,
+        p.lottery,
+    )
+
+
+def _pack(
+    model_id: bytes,
+    input_hash: bytes,
+    requester: bytes,
+    fee: int,
+    deadline: int,
+    callback_gas_limit: int,
+    output_bytes: int,
+    mode: int,
+    redundancy: int,
+    env_restricted: bool,
+    lottery: int,
+) -> bytes:
+    """The eleven words in RequestParams' field order (the one layout `encode_params` and `event_params` share)."""
     return b"".join(
         (
-            p.model_id,
-            p.input_hash,
-            bytes(12) + bytes.fromhex(p.requester[2:]),
-            _word(p.fee),
-            _word(p.deadline),
-            _word(p.callback_gas_limit),
-            _word(p.output_bytes),
-            _word(int(p.mode)),
-            _word(p.redundancy),
-            _word(int(p.env_restricted)),
-            _word(p.lottery),
+            model_id,
+            input_hash,
+            bytes(12) + requester,
+            _word(fee),
+            _word(deadline),
+            _word(callback_gas_limit),
+            _word(output_bytes),
+            _word(mode),
+            _word(redundancy),
+            _word(int(env_restricted)),
+            _word(lottery),
         )
     )
 
@@ -108,20 +137,18 @@ def event_params(event: InferenceRequested, terms: ModelTerms) -> bytes:
         except ValueError:
             pass  # not hex: RequestParams names the problem
         else:
-            return b"".join(
-                (
-                    event.model_id,
-                    keccak(event.input),
-                    bytes(12) + requester,
-                    _word(event.fee),
-                    _word(event.deadline),
-                    _word(event.callback_gas_limit),
-                    _word(terms.output_bytes),
-                    _word(int(event.mode)),
-                    _word(event.redundancy),
-                    _word(int(terms.env_restricted)),
-                    _word(event.lottery),
-                )
+            return _pack(
+                event.model_id,
+                keccak(event.input),
+                requester,
+                event.fee,
+                event.deadline,
+                event.callback_gas_limit,
+                terms.output_bytes,
+                int(event.mode),
+                event.redundancy,
+                terms.env_restricted,
+                event.lottery,
             )
     return encode_params(event.params(terms))
 
