@@ -7,7 +7,6 @@ The result's provenance (output, nodes, environments) is what `RequestHandle.res
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -21,7 +20,7 @@ from verinfer.chain.tx import rpc
 from verinfer.errors import ChainError, CodecError, ModelError, requires_extra
 from verinfer.inference import signature
 from verinfer.sdk.client import request_logs
-from verinfer.types import MAX_MODEL_BYTES, Mode
+from verinfer.types import MAX_MODEL_BYTES, Mode, ModelSpec
 
 if TYPE_CHECKING:
     from verinfer.sdk.client import Client
@@ -138,7 +137,7 @@ def verify(
                 _check("text", regeneration.regenerated_text, result.text),
             )
     else:
-        path = _model_path(client, model_id, spec.uri, model_path, max_model_bytes)
+        path = _model_path(client, model_id, spec, model_path, max_model_bytes)
         try:
             file_hash = bytes(Web3.keccak(path.read_bytes()))
         except OSError as exc:
@@ -190,9 +189,11 @@ def verify(
     )
 
 
-def _model_path(client: Client, model_id: bytes, uri: str, model_path: Path | str | None, max_model_bytes: int) -> Path:
-    """The model file: `model_path` if given (its hash is reported, not trusted), else fetched from `uri` (then, if it
-    fails, the model's mirrors) through a hash-checked `ModelStore` in the client's cache directory."""
+def _model_path(
+    client: Client, model_id: bytes, spec: ModelSpec, model_path: Path | str | None, max_model_bytes: int
+) -> Path:
+    """The model file: `model_path` if given (its hash is reported, not trusted), else fetched from the entry's URI
+    (then, if it fails, the model's mirrors) through a hash-checked `ModelStore` in the client's cache directory."""
     if model_path is not None:
         return Path(model_path)
     from verinfer.inference.model_store import ModelStore  # onnx: loaded by the call that fetches, not the import
@@ -203,12 +204,7 @@ def _model_path(client: Client, model_id: bytes, uri: str, model_path: Path | st
         timeout=FETCH_TIMEOUT,
         limit_name="max_model_bytes (verinfer verify --max-model-bytes)",
     )
-
-    def uris() -> Iterator[str]:
-        yield uri
-        yield from client.provenance(model_id).mirrors
-
-    return store.fetch_first(bytes(model_id), uris())
+    return store.fetch_first(bytes(model_id), client.model_uris(model_id, spec))
 
 
 def _zk_checks(
