@@ -9,7 +9,6 @@ field added to an event arrives here with the regenerated ABI alone.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,7 +30,7 @@ from verinfer.chain.events import DecodedLog, EventCodec
 from verinfer.chain.revert import RevertDecoder
 from verinfer.chain.system import System
 from verinfer.chain.tx import TxSender, rpc
-from verinfer.errors import ModelCardError
+from verinfer.errors import CodecError, ModelCardError
 from verinfer.inference import codec, signature
 from verinfer.inference.card import DTYPES
 from verinfer.sdk.client import read_model
@@ -268,6 +267,7 @@ class ChainIndex:
             args = request.requested.args
             model_id = bytes(args["modelId"])
             spec = read_model(self.system, model_id)
+            layout = _layout(spec)
             input_bytes = bytes(args["input"])
             document = self._row(request)
             document.update(
@@ -277,12 +277,12 @@ class ChainIndex:
                     "callbackGasLimit": int(args["callbackGasLimit"]),
                     "requestTx": hex_(request.requested.transaction_hash),
                     "spec": _spec_json(spec),
-                    "input": _tensor(input_bytes, spec.input_shape, spec.scale, _ports(spec, "input")),
+                    "input": _tensor(input_bytes, spec.input_shape, spec.scale, layout, "input"),
                     "inputHash": hex_(keccak(input_bytes)),
                     "storedCommitment": hex_(
                         self.system.sender.call(self.system.hub.functions.commitmentOf(request_id))
                     ),
-                    "result": self._result(request, spec),
+                    "result": self._result(request, spec, layout),
                     "votes": _votes(request),
                     "proof": self._proof(request, spec),
                     "events": [_event_json(e, self._time(e.block_number)) for e in request.events],
@@ -295,7 +295,7 @@ class ChainIndex:
             document["verdict"] = _verdict(document)
             return document
 
-    def _result(self, request: _Request, spec: ModelSpec) -> dict[str, Any] | None:
+    def _result(self, request: _Request, spec: ModelSpec, layout: signature.Layout | None) -> dict[str, Any] | None:
         if request.mode == Mode.CONSENSUS:
             reached = request.named("ConsensusReached")
             if not reached:
@@ -319,7 +319,7 @@ class ChainIndex:
             "block": log.block_number,
             "tx": hex_(log.transaction_hash),
             "timestamp": self._time(log.block_number),
-            "output": _tensor(output, spec.output_shape, spec.scale, _ports(spec, "output")),
+            "output": _tensor(output, spec.output_shape, spec.scale, layout, "output"),
             "outputHash": hex_(keccak(output)),
             "commitment": hex_(bytes(log.args["commitment"])),
             "nodes": nodes,
@@ -477,69 +477,41 @@ def _spec_json(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class _Port:
-    name: str
-    dtype: str
-    size: int
-    scale: int
-    """1 for ports that travel exactly."""
-    labels: tuple[str, ...]
-
-
-def _ports(spec: ModelSpec, side: str) -> list[_Port] | None:
-    """The ports the entry's card lays on one side's canonical tensor (None: no card lists them, or it is bad)."""
+def _layout(spec: ModelSpec) -> signature.Layout | None:
+    """The layout the entry's card gives (None: no card lists the ports, a text model, or a card no node accepts)."""
     if spec.is_text:
         return None
     try:
-        layout = signature.Layout.of_entry(spec)
+        return signature.Layout.of_entry(spec)
     except ModelCardError:
         return None  # the page shows the raw tensor; the node refuses such a model
-    if layout is None:
-        return None
-    ports = layout.info.inputs if side == "input" else layout.outputs
-    scales = layout.input_scales if side == "input" else layout.output_scales
-    return [
-        _Port(
-            port.name,
-            DTYPES[port.elem_type],
-            math.prod(signature.port_shape(port, layout.rows)),
-            scale if port.elem_type in signature.FLOAT_TYPES else 1,
-            layout.labels(port.name) if side == "output" else (),
-        )
-        for port, scale in zip(ports, scales, strict=True)
-    ]
 
 
-def _tensor(data: bytes, shape: Sequence[int], scale: int, ports: Sequence[_Port] | None = None) -> dict[str, Any]:
+def _tensor(
+    data: bytes, shape: Sequence[int], scale: int, layout: signature.Layout | None, side: str
+) -> dict[str, Any]:
     """Canonical bytes, their fixed-point integers and real values (integer / its port's scale), and, when the
     entry's card lists the ports, each port's name, dtype, values and labels."""
     ints = codec.decode_ints(data).tolist()
-    if ports is None or sum(p.size for p in ports) != len(ints):
-        return {
-            "bytes": hex_(data),
-            "size": len(data),
-            "shape": list(shape),
-            "ints": [str(i) for i in ints],
-            "values": [i / scale for i in ints],
-        }
-    values: list[float] = []
-    named = []
-    start = 0
-    for port in ports:
-        part = ints[start : start + port.size]
-        start += port.size
-        shown = [i / port.scale for i in part] if port.scale != 1 else [float(i) for i in part]
-        values.extend(shown)
-        named.append({"name": port.name, "dtype": port.dtype, "values": shown, "labels": list(port.labels)})
-    return {
+    document: dict[str, Any] = {
         "bytes": hex_(data),
         "size": len(data),
         "shape": list(shape),
         "ints": [str(i) for i in ints],
-        "values": values,
-        "ports": named,
     }
+    try:
+        cut = None if layout is None else signature.segments(data, layout, side)
+    except CodecError:
+        cut = None  # bytes of another length than the card says: shown raw
+    if cut is None:
+        return {**document, "values": [i / scale for i in ints]}
+    named = []
+    for port, port_ints, port_scale in cut:
+        exact = port.elem_type not in signature.FLOAT_TYPES
+        shown = [float(i) if exact else i / port_scale for i in port_ints.reshape(-1).tolist()]
+        labels = list(layout.labels(port.name)) if layout is not None and side == "output" else []
+        named.append({"name": port.name, "dtype": DTYPES[port.elem_type], "values": shown, "labels": labels})
+    return {**document, "values": [v for port in named for v in port["values"]], "ports": named}
 
 
 def _answering(request: _Request) -> list[str]:

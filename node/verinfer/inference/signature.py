@@ -31,24 +31,16 @@ import numpy.typing as npt
 
 from verinfer.errors import CodecError, ModelCardError
 from verinfer.inference import codec
-from verinfer.inference.card import ModelCard, Port, PortCard, Ports
+from verinfer.inference.card import DTYPES, FLOAT_DTYPES, ModelCard, Port, PortCard, Ports
 from verinfer.types import Mode
 
 if TYPE_CHECKING:
     from verinfer.types import ModelSpec
 
-FLOAT_TYPES: dict[str, Any] = {"FLOAT16": np.float16, "FLOAT": np.float32, "DOUBLE": np.float64}
-EXACT_TYPES: dict[str, Any] = {
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "BOOL": np.bool_,
-}
-"""Element types that travel as their exact integer values (uint64 does not fit the int64 wire)."""
+FLOAT_TYPES: dict[str, Any] = {elem: np.dtype(name).type for elem, name in DTYPES.items() if name in FLOAT_DTYPES}
+EXACT_TYPES: dict[str, Any] = {elem: np.dtype(name).type for elem, name in DTYPES.items() if name not in FLOAT_DTYPES}
+"""Element types that travel as their exact integer values (uint64 does not fit the int64 wire). Both tables come from
+the card's `DTYPES`: one list of the encodable types."""
 SUPPORTED_TYPES = frozenset(FLOAT_TYPES) | frozenset(EXACT_TYPES)
 
 
@@ -218,13 +210,16 @@ def _from_port(port: Port, value: npt.ArrayLike, rows: int, scale: int) -> npt.N
 
 def feeds(data: bytes, layout: Layout) -> dict[str, npt.NDArray[Any]]:
     """The model's inputs behind canonical input bytes, each in its own shape and dtype (`CodecError` if not)."""
-    info, rows = layout.info, layout.rows
-    return {
-        port.name: _to_port(port, ints, scale)
-        for port, ints, scale in zip(
-            info.inputs, _split(data, info.inputs, rows, "input"), layout.input_scales, strict=True
-        )
-    }
+    return {port.name: _to_port(port, ints, scale) for port, ints, scale in segments(data, layout, "input")}
+
+
+def segments(data: bytes, layout: Layout, side: str) -> list[tuple[Port, npt.NDArray[np.int64], int]]:
+    """Canonical bytes of one side ("input" or "output": the committed outputs) cut into their ports: each port, its
+    integers in its concrete shape, and the scale its float values travel at (`CodecError` for the wrong length)."""
+    ports, scales = (
+        (layout.info.inputs, layout.input_scales) if side == "input" else (layout.outputs, layout.output_scales)
+    )
+    return list(zip(ports, _split(data, ports, layout.rows, side), scales, strict=True))
 
 
 def encode_inputs(values: Mapping[str, npt.ArrayLike], layout: Layout) -> bytes:
@@ -269,8 +264,7 @@ def decode_outputs(data: bytes, layout: Layout) -> dict[str, npt.NDArray[Any]]:
     """The named committed outputs behind canonical output bytes: floats as float64 (element / its scale),
     integers as int64, bools as bool."""
     named: dict[str, npt.NDArray[Any]] = {}
-    ports = layout.outputs
-    for port, ints, scale in zip(ports, _split(data, ports, layout.rows, "output"), layout.output_scales, strict=True):
+    for port, ints, scale in segments(data, layout, "output"):
         if port.elem_type in FLOAT_TYPES:
             named[port.name] = ints.astype(np.float64) / float(scale)
         elif port.elem_type == "BOOL":
