@@ -510,8 +510,7 @@ def _check_before_registering(
     from verinfer.inference.check import CANDIDATE_SCALES, check_model, check_uri
 
     scales = list(CANDIDATE_SCALES)
-    served_scales = {scale, *port_scales.values()} - {None}
-    for candidate in sorted(s for s in served_scales if s is not None):
+    for candidate in sorted(s for s in {scale, *port_scales.values()} if s is not None):
         if all(s != candidate for _, s in scales):
             scales.append((f"scale {candidate}", candidate))
     checked = check_model(path, _read_sample(input_sample), scales=scales)
