@@ -3,7 +3,7 @@
 # invariant tests with the gas snapshots; Slither; pytest (unit, anvil integration, the example Foundry project,
 # the docs); the TypeScript package against a devnet; the docs site.
 #
-# Two lanes share the machine's two cores. pytest and then the TypeScript tests run in the foreground: their
+# Three lanes share the machine's two cores. pytest runs in the foreground and the TypeScript tests beside it: their
 # integration tests wait on anvil, node processes and a browser most of the time. The checks that only compute
 # (formatters, types, forge, Slither, the docs site) run meanwhile in a background lane at the lowest CPU priority
 # (nice 19), so they take the cycles the tests leave idle and never the ones a test is waiting for. The background
@@ -45,9 +45,19 @@ checks() {
     phase_end
 }
 
-# The background lane reads the build that setup made and writes only its own folders (cache/slither, site/,
-# forge's fuzz and invariant caches); no test reads those.
+# The TypeScript tests wait on their devnets like pytest's integration tests, so they run beside pytest at the same
+# priority; their devnets take free ports and temporary folders, as pytest's do.
+js() {
+    phase "js (@verinfer/sdk against a devnet)"
+    npm --prefix js run build
+    npm --prefix js test
+    phase_end
+}
+
+# The checks lane reads the build that setup made and writes only its own folders (cache/slither, site/, forge's fuzz
+# and invariant caches); no test reads those.
 lane_start checks
+lane_start js 0
 
 phase "pytest"
 # Exit code 5 (no tests collected) is a failure like any other non-zero code.
@@ -56,9 +66,6 @@ phase "pytest"
 # cores: the integration tests mostly wait on anvil, node processes and the browser, and the third fills the waits.
 "$PY/python" -m pytest tests/node -n "${VERINFER_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder --durations=25
 
-phase "js (@verinfer/sdk against a devnet)"
-npm --prefix js run build
-npm --prefix js test
 phase_end
 
 lane_wait
