@@ -5,6 +5,7 @@ not run again, not even after a restart) while every other request is served, an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -119,6 +120,34 @@ def test_sandbox_loop_model_times_out(tmp_path: Path, forge_build: Path) -> None
         assert world.statuses([busy]) == {busy: Status.PENDING}
 
 
+SANDBOX_HOLDER = """
+import sys
+from verinfer.inference.sandbox import Sandbox, SandboxLimits
+sandbox = Sandbox(sys.argv[1], limits=SandboxLimits(timeout_s=600.0, memory_bytes=1 << 28))
+sandbox.run_batch([[0.5, 0.5, 0.5, 0.5]])
+"""
+
+
+def test_sandbox_worker_dies_with_a_killed_node(tmp_path: Path) -> None:
+    """A node killed with SIGKILL cannot stop its workers: a busy one (a looping model) notices its node is gone and
+    exits on its own instead of burning a core for the rest of its limit."""
+    model = tmp_path / "loop.onnx"
+    model.write_bytes(loop_model(iterations=10**12).SerializeToString())
+    holder = subprocess.Popen([sys.executable, "-c", SANDBOX_HOLDER, str(model)], start_new_session=True)
+    try:
+        worker = wait_for_busy_worker(holder.pid, 120.0)
+        holder.kill()
+        holder.wait(timeout=30)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and Path(f"/proc/{worker}").exists() and _state(worker) != "Z":
+            time.sleep(0.1)
+        assert not Path(f"/proc/{worker}").exists() or _state(worker) == "Z", f"worker {worker} outlived its node"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(holder.pid, signal.SIGKILL)  # the fork server and its workers are in the holder's group
+        holder.wait()
+
+
 def test_sandbox_text_model_loop_times_out(tmp_path: Path, forge_build: Path) -> None:
     """Text models run in a sandbox worker too: a string classifier that loops fails its own request with the reason
     `limit`, and the node goes on serving."""
@@ -173,11 +202,23 @@ def test_sandbox_memory_limit(tmp_path: Path, forge_build: Path) -> None:
         assert (refused.lost, refused.twice) == (1, 0)
 
 
-def _children(pid: int) -> list[int]:
+def _descendants(pid: int) -> list[int]:
+    """The process's children, theirs, and so on (a model worker is a child of the node's fork server)."""
     found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(child) for child in text)
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except FileNotFoundError:
+                continue
+            found.extend(children)
+            todo.extend(children)
     return found
 
 
@@ -195,12 +236,13 @@ def _cmdline(pid: int) -> str:
 
 
 def wait_for_busy_worker(pid: int, cap_s: float) -> int:
-    """The node's model worker once it has burnt more CPU than loading a model takes: the looping model is running."""
+    """The node's model worker once it has burnt more CPU than loading a model takes: the looping model is running.
+    (Workers run multiprocessing's code, forked from its fork server, whose own imports take ~1 s of CPU.)"""
     deadline = time.monotonic() + cap_s
     while time.monotonic() < deadline:
-        for child in _children(pid):
+        for child in _descendants(pid):
             try:
-                if "spawn_main" in _cmdline(child) and _cpu_ticks(child) >= 600:  # 6 s of CPU (100 ticks/s)
+                if "multiprocessing" in _cmdline(child) and _cpu_ticks(child) >= 600:  # 6 s of CPU (100 ticks/s)
                     return child
             except FileNotFoundError:
                 continue
