@@ -325,13 +325,14 @@ class Devnet:
         found = []
         if self._explorer is not None and self._explorer.poll() is not None:
             log = self.state_dir / "explorer.log"
-            found.append(f"the explorer exited with code {self._explorer.returncode}; see {log}")
+            found.append(f"the explorer exited with code {self._explorer.returncode}: {_tail(log)} (full log: {log})")
         if self._anvil is not None and not self._anvil.running:
             found.append(f"anvil (pid {self._anvil.pid}) exited")
         for node, process in zip(self.info.nodes, self._processes, strict=True):
             if process.poll() is not None:
                 found.append(
-                    f"node {node.index} ({node.address}) exited with code {process.returncode}; see {node.log_path}"
+                    f"node {node.index} ({node.address}) exited with code {process.returncode}: "
+                    f"{_tail(node.log_path)} (full log: {node.log_path})"
                 )
         return found
 

@@ -57,9 +57,18 @@ export async function startDevnet(nodes: number): Promise<RunningDevnet> {
   process.on("exit", onExit);
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-STDERR_KEPT)));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let stopping = false;
+  let up = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code, signal) => {
+      // A devnet that dies while tests use it fails them with connection errors that name no cause: print it now.
+      if (up && !stopping) console.error(`the devnet exited (code ${code}, signal ${signal}) mid-test: ${stderr}`);
+      resolve(code);
+    }),
+  );
 
   const stop = async (): Promise<void> => {
+    stopping = true;
     process.off("exit", onExit);
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     const code = await exited;
@@ -69,6 +78,7 @@ export async function startDevnet(nodes: number): Promise<RunningDevnet> {
 
   try {
     const info = await readDocument(child, exited, () => stderr);
+    up = true;
     return { info, deploymentsDir, stop };
   } catch (error) {
     await stop().catch(() => undefined);
