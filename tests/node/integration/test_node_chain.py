@@ -81,10 +81,30 @@ def test_chain_reset_does_not_crash_loop(tmp_path: Path, forge_build: Path) -> N
             assert (reset.final_once, reset.lost, reset.twice) == (4, 0, 0)
 
 
+def _run_until_key_conflict(service: NodeService, name: str, stopped: dict[str, KeyInUseError]) -> threading.Thread:
+    """`service.run()` on a thread; a `KeyInUseError` it stops with is kept in `stopped` under `name`."""
+
+    def run() -> None:
+        try:
+            service.run()
+        except KeyInUseError as exc:
+            stopped[name] = exc
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_second_process_same_key_refused(tmp_path: Path, forge_build: Path) -> None:
     with node_world(tmp_path) as world:
         config = world.config(0)
-        with running(NodeService(config)) as first:
+        stopped: dict[str, KeyInUseError] = {}
+        first = NodeService(config)
+        first.setup()
+        time.sleep(1.1)  # as in running(): tickets go to stakes older than the request
+        services = {"first": first}
+        threads = {"first": _run_until_key_conflict(first, "first", stopped)}
+        try:
             warm = world.request(3, seed=1)
             assert set(world.wait_final(warm).values()) == {Status.FULFILLED}
             # The same journal: refused at start, with the fix.
@@ -93,28 +113,30 @@ def test_second_process_same_key_refused(tmp_path: Path, forge_build: Path) -> N
                 second.setup()
             second.close()
             # The same key with a journal of its own (an HA mistake): one of the two stops, naming the problem.
+            # Which one depends on whose transaction the other sees first (on a loaded machine, either).
             other = NodeService(world.config(0, journal_path=tmp_path / "other" / "journal.sqlite"))
             other.setup()
-            failures: list[BaseException] = []
-
-            def run_other() -> None:
-                try:
-                    other.run()
-                except KeyInUseError as exc:
-                    failures.append(exc)
-
-            thread = threading.Thread(target=run_other, daemon=True)
-            thread.start()
+            services["other"] = other
+            threads["other"] = _run_until_key_conflict(other, "other", stopped)
             ids: list[int] = []
             deadline = time.monotonic() + 60
-            while not failures and first.scheduler is not None and time.monotonic() < deadline:
+            while not stopped and time.monotonic() < deadline:
                 ids += world.request(5, seed=len(ids) + 7)
                 time.sleep(0.5)
-            thread.join(timeout=10)
-            other.close()
-            assert failures, "the second process on the key was not detected"
-            assert "another process is sending from this node's key" in str(failures[0])
-            ids += world.request(5, seed=99)  # the first node serves on
+            assert stopped, "the second process on the key was not detected"
+            for exc in stopped.values():
+                assert "another process is sending from this node's key" in str(exc)
+            assert len(stopped) == 1, f"both processes on the key stopped: {stopped}"
+            print(f"same key: the {next(iter(stopped))} process stopped")
+            ids += world.request(5, seed=99)  # the one left serves on
             assert set(world.wait_final(ids, timeout=60).values()) == {Status.FULFILLED}
-        result = tally(world, "second process on the same key (stopped)", warm + ids)
+            assert len(stopped) == 1, f"both processes on the key stopped: {stopped}"
+        finally:
+            for service in services.values():
+                service.stop()
+            for thread in threads.values():
+                thread.join(timeout=30)
+            for service in services.values():
+                service.close()
+        result = tally(world, "second process on the same key (one stopped)", warm + ids)
         assert (result.final_once, result.lost, result.twice) == (len(warm + ids), 0, 0)
