@@ -605,7 +605,7 @@ def sustained_step(rate: int, n: int, work: Path) -> Step:
             usage0, wall0 = Usage.now(node.pid, anvil_pid), time.monotonic()
             stages0 = _stage_cpu(metrics_url)
             sent_per_s = _paced_send(anvil.rpc_url, raws, rate)
-            ids = set(BulkRequests(tuple(keccak(raw) for raw in raws)).request_ids(client, timeout=120))
+            ids = set(BulkRequests(tuple(keccak(raw) for raw in raws), tuple(raws)).request_ids(client, timeout=120))
             results = _wait_results(w3, hub, ids, timeout=DRAIN_S, partial=True)
             usage, wall = Usage.now(node.pid, anvil_pid) - usage0, time.monotonic() - wall0
             stages1 = _stage_cpu(metrics_url)

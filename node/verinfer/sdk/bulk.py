@@ -29,31 +29,49 @@ REQUEST_GAS = 300_000  # generous for inputs up to a few KB; unused gas is not p
 POST_CHUNK = 1_000
 RPC_TIMEOUT_S = 30.0
 SEND_TIMEOUT_S = 60.0  # a POST of POST_CHUNK raw transactions
+REBROADCAST_S = 5.0  # how long request_ids waits before it sends a forgotten transaction again
 
 
 @dataclass(frozen=True)
 class BulkRequests:
+    """The sent requests' transaction hashes, in sending order, and (from `send_signed`) the signed transactions,
+    which `request_ids` sends again if the node forgets one (dropped from its pool)."""
+
     tx_hashes: tuple[bytes, ...]
+    raws: tuple[bytes, ...] = ()
 
     def request_ids(self, client: Client, timeout: float = 60.0) -> list[int]:
-        """The request ids, in sending order, once every transaction is mined (ChainError on a revert)."""
+        """The request ids, in sending order, once every transaction is mined (ChainError on a revert). Every
+        `REBROADCAST_S` of waiting, a transaction the node no longer knows (neither mined nor pooled: evicted, or
+        lost in a reorg or a restart of the node) is sent again, as a wallet rebroadcasts; the timeout's error says
+        whether the first missing one is still pooled."""
         system = client.system
         codec_ = EventCodec.from_abi(system.hub.abi, "InferenceRequested")
         deadline = time.monotonic() + timeout
+        rebroadcast_at = time.monotonic() + REBROADCAST_S
         receipts: dict[bytes, Any] = {}
         with JsonRpc(_url(client), timeout=RPC_TIMEOUT_S) as rpc_client:
             while len(receipts) < len(self.tx_hashes):
                 missing = [h for h in self.tx_hashes if h not in receipts]
-                for start in range(0, len(missing), POST_CHUNK):
-                    chunk = missing[start : start + POST_CHUNK]
+                for chunk in _chunks(missing):
                     answers = rpc_client.batch("eth_getTransactionReceipt", [["0x" + h.hex()] for h in chunk])
                     for tx_hash, answer in zip(chunk, answers, strict=True):
                         if isinstance(answer, dict):
                             receipts[tx_hash] = answer
-                if len(receipts) < len(self.tx_hashes):
-                    if time.monotonic() > deadline:
-                        raise ChainError(f"{len(self.tx_hashes) - len(receipts)} requests not mined within {timeout}s")
-                    time.sleep(0.1)
+                missing = [h for h in self.tx_hashes if h not in receipts]
+                if not missing:
+                    break
+                if time.monotonic() > deadline:
+                    unknown = self._unknown(rpc_client, missing[:1])
+                    where = "unknown to the node (dropped)" if unknown else "still pooled, not mined"
+                    raise ChainError(
+                        f"{len(missing)} requests not mined within {timeout}s; the first, 0x{missing[0].hex()}, is "
+                        f"{where}"
+                    )
+                if self.raws and time.monotonic() > rebroadcast_at:
+                    self._rebroadcast(rpc_client, self._unknown(rpc_client, missing))
+                    rebroadcast_at = time.monotonic() + REBROADCAST_S
+                time.sleep(0.1)
         ids = []
         for tx_hash in self.tx_hashes:
             receipt = receipts[tx_hash]
@@ -62,6 +80,28 @@ class BulkRequests:
             events = codec_.decode_all([log for log in receipt["logs"] if codec_.matches(log)])
             ids.append(int(events[0].args["requestId"]))
         return ids
+
+    @staticmethod
+    def _unknown(rpc_client: JsonRpc, hashes: Sequence[bytes]) -> list[bytes]:
+        """Those of `hashes` the node knows nothing of (eth_getTransactionByHash answers null)."""
+        unknown = []
+        for chunk in _chunks(hashes):
+            answers = rpc_client.batch("eth_getTransactionByHash", [["0x" + h.hex()] for h in chunk])
+            unknown += [h for h, answer in zip(chunk, answers, strict=True) if answer is None]
+        return unknown
+
+    def _rebroadcast(self, rpc_client: JsonRpc, hashes: Sequence[bytes]) -> None:
+        """Sends the signed transactions of `hashes` again, in sending (nonce) order. The node's answers do not
+        matter: one that is pooled or mined meanwhile is refused as known or as a used nonce, harmlessly."""
+        raw_of = dict(zip(self.tx_hashes, self.raws, strict=True))
+        wanted = set(hashes)
+        raws = [raw_of[h] for h in self.tx_hashes if h in wanted]
+        for start in range(0, len(raws), POST_CHUNK):
+            rpc_client.send_raw_batch(raws[start : start + POST_CHUNK])
+
+
+def _chunks(hashes: Sequence[bytes]) -> list[Sequence[bytes]]:
+    return [hashes[start : start + POST_CHUNK] for start in range(0, len(hashes), POST_CHUNK)]
 
 
 def request_many(
@@ -110,7 +150,7 @@ def send_signed(client: Client, raws: Sequence[bytes]) -> BulkRequests:
                         "their transactions are pending)"
                     )
                 hashes.append(bytes(item.tx_hash))
-    return BulkRequests(tuple(hashes))
+    return BulkRequests(tuple(hashes), tuple(bytes(raw) for raw in raws))
 
 
 def _url(client: Client) -> str:
