@@ -691,7 +691,8 @@ class Client:
     ) -> BulkRequests:
         """Requests an inference on each of `rows` (each shaped like the entry's input, every value scaled) in one go:
         one signed `requestInference` per row with consecutive nonces, sent as JSON-RPC batch POSTs
-        (`verinfer.sdk.bulk`). Does not wait: `BulkRequests.request_ids(client)` gives the ids once mined.
+        (`verinfer.sdk.bulk`). Does not wait: `BulkRequests.request_ids(client)` gives the ids once mined, and
+        sends again any of the transactions the node has dropped meanwhile (evicted from its pool, lost in a reorg).
 
         Each request pays and calls back as `request` does: price * redundancy plus callback_gas_price *
         callback_gas_limit of escrow, and with `callback_on_final` its callback waits until its SINGLE result is
