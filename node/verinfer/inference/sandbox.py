@@ -14,8 +14,8 @@ reported as a breach. The wall-clock limit is the parent's: a call that has not 
 killed (SIGKILL). Either way only that worker dies; the next call starts a fresh one. A `cancel` event set by the
 node (SIGTERM) kills a busy worker at once, so stopping never waits for a model.
 
-Workers come from a fork server (one per node process, started with the first worker): a process that imported
-numpy and onnxruntime once, before any thread of the node existed, and forks each worker from that clean state. So a
+Workers come from a fork server (one per node process, started with the first worker): a fresh Python process,
+not a fork of the node, that imports numpy and onnxruntime once and forks each worker from that clean state. So a
 worker shares no threads or locks with the node, as a spawned one would, but starts without paying ~0.9 s of CPU
 for its imports again (the node starts a worker per model, and again after every breach).
 """
