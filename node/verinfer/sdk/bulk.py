@@ -50,9 +50,9 @@ class BulkRequests:
         deadline = time.monotonic() + timeout
         rebroadcast_at = time.monotonic() + REBROADCAST_S
         receipts: dict[bytes, Any] = {}
+        missing = list(self.tx_hashes)
         with JsonRpc(_url(client), timeout=RPC_TIMEOUT_S) as rpc_client:
-            while len(receipts) < len(self.tx_hashes):
-                missing = [h for h in self.tx_hashes if h not in receipts]
+            while True:
                 for chunk in _chunks(missing):
                     answers = rpc_client.batch("eth_getTransactionReceipt", [["0x" + h.hex()] for h in chunk])
                     for tx_hash, answer in zip(chunk, answers, strict=True):
@@ -96,8 +96,8 @@ class BulkRequests:
         raw_of = dict(zip(self.tx_hashes, self.raws, strict=True))
         wanted = set(hashes)
         raws = [raw_of[h] for h in self.tx_hashes if h in wanted]
-        for start in range(0, len(raws), POST_CHUNK):
-            rpc_client.send_raw_batch(raws[start : start + POST_CHUNK])
+        for chunk in _chunks(raws):
+            rpc_client.send_raw_batch(chunk)
 
 
 def _chunks(hashes: Sequence[bytes]) -> list[Sequence[bytes]]:
